@@ -1,0 +1,72 @@
+import { ConfigurationError, PermanentError } from '../domain/errors.js';
+import { parseReportArgs, REPORT_HELP, runReport } from './report-command.js';
+import { parseSimulateArgs, runSimulate, SIMULATE_HELP } from './simulate-command.js';
+import { UsageError } from './usage-error.js';
+
+export interface Streams {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+}
+
+export const HELP = `Usage: chargeback <command> [options]
+
+GPU chargeback for self-hosted LLM inference (vLLM on Azure A100): allocates the fleet's GPU cost
+to tenants, features, models and request classes, batching-aware, closing to the cent.
+
+Commands:
+  report     write the daily chargeback CSV, summary and rejected lines for one UTC day
+  simulate   write a realistic, seeded day of vLLM fleet usage and capacity events (NDJSON)
+
+Run 'chargeback <command> --help' for a command's options.`;
+
+/** The `chargeback` command line; returns the exit status (0 ok, 1 internal error, 2 usage). */
+export async function main(args: readonly string[], streams: Streams): Promise<number> {
+  const [command, ...rest] = args;
+  try {
+    switch (command) {
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        streams.stdout.write(`${HELP}\n`);
+        return command === undefined ? 2 : 0;
+      case 'report': {
+        const options = parseReportArgs(rest);
+        if (options === 'help') {
+          streams.stdout.write(`${REPORT_HELP}\n`);
+          return 0;
+        }
+        const outcome = await runReport(options);
+        for (const warning of outcome.warnings) streams.stderr.write(`chargeback: warning: ${warning}\n`);
+        streams.stdout.write(
+          `wrote ${outcome.csvPath}\n` +
+            `fleet ${outcome.fleetCost} = allocated ${outcome.allocatedCost} + idle ${outcome.idleCost}; ` +
+            `${outcome.rejected} rejected line(s) in ${outcome.rejectedPath}\n`,
+        );
+        return 0;
+      }
+      case 'simulate': {
+        const options = parseSimulateArgs(rest);
+        if (options === 'help') {
+          streams.stdout.write(`${SIMULATE_HELP}\n`);
+          return 0;
+        }
+        const outcome = await runSimulate(options);
+        streams.stdout.write(`wrote ${outcome.events} events to ${options.out}\n`);
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown command "${command}"; run 'chargeback --help'`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof ConfigurationError) {
+      streams.stderr.write(`chargeback: ${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof PermanentError) {
+      streams.stderr.write(`chargeback: cannot produce the report: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}

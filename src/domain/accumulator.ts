@@ -1,0 +1,126 @@
+import type { RecordResult } from './fast-parse.js';
+import type { PriceCard } from './prices.js';
+import type { CapacityRecord, UsageRecord } from './records.js';
+import { formatTimestamp } from './timestamp.js';
+
+/** Tenant name reserved for the idle rows of the report (SPEC 4.3). */
+export const IDLE_TENANT = '(idle)';
+
+export interface IntakeCounts {
+  eventsRead: number;
+  usageEvents: number;
+  capacityEvents: number;
+  /** Valid events of another type (evaluation) that chargeback does not use. */
+  ignoredEvents: number;
+  duplicatesDropped: number;
+  rejected: number;
+}
+
+/**
+ * Collects validated events exactly once by eventId (SPEC 4.6). A repeated eventId with the same
+ * content is a redelivery and is dropped; with different content, the version that sorts first
+ * canonically is kept whatever the arrival order, and the other is rejected with a reason.
+ * Events the price card cannot price are rejected here, naming the SKU (SPEC 3).
+ */
+export class EventAccumulator {
+  readonly counts: IntakeCounts = {
+    eventsRead: 0,
+    usageEvents: 0,
+    capacityEvents: 0,
+    ignoredEvents: 0,
+    duplicatesDropped: 0,
+    rejected: 0,
+  };
+  private readonly byId = new Map<string, UsageRecord | CapacityRecord>();
+  private readonly strings = new Map<string, string>();
+
+  constructor(private readonly prices: PriceCard) {}
+
+  /** Takes one parsed line or message; returns the reason when it is rejected, else undefined. */
+  add(result: RecordResult): string | undefined {
+    this.counts.eventsRead += 1;
+    if (!result.ok) return this.reject(result.reason);
+    const record = result.record;
+    if (record === null) {
+      this.counts.ignoredEvents += 1;
+      return undefined;
+    }
+    const priceProblem = this.priceProblem(record);
+    if (priceProblem !== undefined) return this.reject(priceProblem);
+    if (record.type === 'usage' && record.tenant === IDLE_TENANT) {
+      return this.reject(`tenant: "${IDLE_TENANT}" is reserved for idle GPU-time`);
+    }
+    const interned = this.intern(record);
+    const existing = this.byId.get(record.eventId);
+    if (existing === undefined) {
+      this.byId.set(record.eventId, interned);
+      if (record.type === 'usage') this.counts.usageEvents += 1;
+      else this.counts.capacityEvents += 1;
+      return undefined;
+    }
+    const kept = JSON.stringify(existing);
+    const offered = JSON.stringify(interned);
+    if (kept === offered) {
+      this.counts.duplicatesDropped += 1;
+      return undefined;
+    }
+    if (offered < kept) {
+      this.counts[existing.type === 'usage' ? 'usageEvents' : 'capacityEvents'] -= 1;
+      this.counts[interned.type === 'usage' ? 'usageEvents' : 'capacityEvents'] += 1;
+      this.byId.set(record.eventId, interned);
+    }
+    return this.reject(`eventId "${record.eventId}" was already seen with different content; kept one version`);
+  }
+
+  /** Every accepted usage event. */
+  usage(): UsageRecord[] {
+    const usage: UsageRecord[] = [];
+    for (const record of this.byId.values()) if (record.type === 'usage') usage.push(record);
+    return usage;
+  }
+
+  /** Every accepted capacity event. */
+  capacity(): CapacityRecord[] {
+    const capacity: CapacityRecord[] = [];
+    for (const record of this.byId.values()) if (record.type === 'capacity') capacity.push(record);
+    return capacity;
+  }
+
+  private reject(reason: string): string {
+    this.counts.rejected += 1;
+    return reason;
+  }
+
+  private priceProblem(record: UsageRecord | CapacityRecord): string | undefined {
+    if (this.prices.periods(record.gpuSku) === undefined) {
+      return `gpuSku: "${record.gpuSku}" is not on the price card`;
+    }
+    const at = record.type === 'usage' ? record.startedAt : record.windowStart;
+    if (this.prices.at(record.gpuSku, at) === undefined) {
+      return `gpuSku: "${record.gpuSku}" has no price in force at ${formatTimestamp(at)}`;
+    }
+    return undefined;
+  }
+
+  // Shares the few distinct names among a million events instead of keeping a copy per event.
+  private intern<T extends UsageRecord | CapacityRecord>(record: T): T {
+    const s = (value: string): string => {
+      const known = this.strings.get(value);
+      if (known !== undefined) return known;
+      this.strings.set(value, value);
+      return value;
+    };
+    if (record.type === 'capacity') {
+      return { ...record, model: s(record.model), pod: s(record.pod), gpuSku: s(record.gpuSku) };
+    }
+    return {
+      ...record,
+      tenant: s(record.tenant),
+      feature: s(record.feature),
+      model: s(record.model),
+      requestClass: s(record.requestClass),
+      pod: s(record.pod),
+      gpuSku: s(record.gpuSku),
+    };
+  }
+}

@@ -1,0 +1,212 @@
+import { IDLE_TENANT } from './accumulator.js';
+import { activeStart, allocatePod, canonicalOrder, type PodAllocation, type PodTimeline } from './allocation.js';
+import { apportion } from './apportion.js';
+import type { Interval } from './intervals.js';
+import type { Nanos, PriceCard } from './prices.js';
+import type { CapacityRecord, UsageRecord } from './records.js';
+import type { Micros } from './timestamp.js';
+import type { Weighting } from './weighting.js';
+
+export type IdlePolicy = 'separate' | 'share';
+
+export interface ChargebackInput {
+  readonly date: string;
+  readonly dayStart: Micros;
+  readonly dayEnd: Micros;
+  readonly usage: readonly UsageRecord[];
+  readonly capacity: readonly CapacityRecord[];
+  readonly prices: PriceCard;
+  readonly weighting: Weighting;
+  readonly idle: IdlePolicy;
+}
+
+/** One row of the daily report (SPEC 5), before formatting. Money in nano-dollars. */
+export interface ChargebackRow {
+  readonly tenant: string;
+  readonly feature: string;
+  readonly model: string;
+  readonly requestClass: string;
+  readonly idle: boolean;
+  readonly requests: number;
+  readonly errorRequests: number;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  readonly cachedPromptTokens: number;
+  readonly gpuMicros: number;
+  readonly nanos: Nanos;
+  /** End-to-end latencies (finishedAt - startedAt, ms) of the requests that finished this day, sorted. */
+  readonly latenciesMs: Float64Array;
+}
+
+export interface ChargebackResult {
+  readonly rows: readonly ChargebackRow[];
+  readonly fleetNanos: Nanos;
+  readonly allocatedNanos: Nanos;
+  readonly idleNanos: Nanos;
+  readonly fleetGpuMicros: number;
+  readonly allocatedGpuMicros: number;
+  readonly idleGpuMicros: number;
+  readonly requests: number;
+  readonly unmeteredRequests: number;
+  readonly pods: number;
+}
+
+const SEPARATOR = '\u0000';
+
+/** The whole of SPEC section 4 for one UTC day: allocation per pod, idle policy, rows. */
+export function computeChargeback(input: ChargebackInput): ChargebackResult {
+  const allocations = [...timelines(input)].map((timeline) =>
+    allocatePod(timeline, input.dayStart, input.dayEnd, input.prices, input.weighting),
+  );
+  const groups = new Map<string, GroupTotals>();
+  let unmeteredRequests = 0;
+  let requests = 0;
+  let idleNanos = 0;
+  let idleGpuMicros = 0;
+  for (const allocation of allocations) {
+    const { shares, idle } = applyIdlePolicy(allocation, input.idle);
+    idleNanos += idle.nanos;
+    idleGpuMicros += idle.gpuMicros;
+    if (idle.nanos > 0 || idle.gpuMicros > 0) {
+      const totals = group(groups, [IDLE_TENANT, IDLE_TENANT, allocation.model, IDLE_TENANT]);
+      totals.nanos += idle.nanos;
+      totals.gpuMicros += idle.gpuMicros;
+    }
+    for (const share of shares) {
+      const r = share.request;
+      const totals = group(groups, [r.tenant, r.feature, r.model, r.requestClass]);
+      totals.nanos += share.nanos;
+      totals.gpuMicros += share.gpuMicros;
+      // SPEC 4.7: request and token counts belong to the day of finishedAt.
+      if (r.finishedAt < input.dayStart || r.finishedAt >= input.dayEnd) continue;
+      requests += 1;
+      if (!share.metered) unmeteredRequests += 1;
+      totals.requests += 1;
+      if (r.status === 'error') totals.errorRequests += 1;
+      totals.promptTokens += r.promptTokens;
+      totals.completionTokens += r.completionTokens;
+      totals.cachedPromptTokens += r.cachedPromptTokens;
+      totals.latencies.push((r.finishedAt - r.startedAt) / 1000);
+    }
+  }
+  const fleetNanos = sum(allocations, (a) => a.fleetNanos);
+  const fleetGpuMicros = sum(allocations, (a) => a.fleetGpuMicros);
+  return {
+    rows: [...groups.entries()].map(([key, totals]) => toRow(key, totals)).filter(hasActivity),
+    fleetNanos,
+    allocatedNanos: fleetNanos - idleNanos,
+    idleNanos,
+    fleetGpuMicros,
+    allocatedGpuMicros: fleetGpuMicros - idleGpuMicros,
+    idleGpuMicros,
+    requests,
+    unmeteredRequests,
+    pods: allocations.length,
+  };
+}
+
+interface GroupTotals {
+  requests: number;
+  errorRequests: number;
+  promptTokens: number;
+  completionTokens: number;
+  cachedPromptTokens: number;
+  gpuMicros: number;
+  nanos: Nanos;
+  latencies: number[];
+}
+
+function group(groups: Map<string, GroupTotals>, key: readonly string[]): GroupTotals {
+  const joined = key.join(SEPARATOR);
+  let totals = groups.get(joined);
+  if (totals === undefined) {
+    totals = {
+      requests: 0,
+      errorRequests: 0,
+      promptTokens: 0,
+      completionTokens: 0,
+      cachedPromptTokens: 0,
+      gpuMicros: 0,
+      nanos: 0,
+      latencies: [],
+    };
+    groups.set(joined, totals);
+  }
+  return totals;
+}
+
+function toRow(key: string, totals: GroupTotals): ChargebackRow {
+  const [tenant = '', feature = '', model = '', requestClass = ''] = key.split(SEPARATOR);
+  const latenciesMs = Float64Array.from(totals.latencies).sort();
+  const idle = tenant === IDLE_TENANT;
+  return { tenant, feature, model, requestClass, idle, ...totals, latenciesMs };
+}
+
+function hasActivity(row: ChargebackRow): boolean {
+  return row.requests > 0 || row.nanos > 0 || row.gpuMicros > 0;
+}
+
+/** Groups records by serving replica; requests outside the day's reach are left out. */
+function timelines(input: ChargebackInput): Iterable<PodTimeline> {
+  const pods = new Map<
+    string,
+    { first: UsageRecord | CapacityRecord; models: Set<string>; windows: Interval[]; requests: UsageRecord[] }
+  >();
+  const podOf = (record: UsageRecord | CapacityRecord) => {
+    const key = [record.pod, record.gpuSku, record.gpuCount].join(SEPARATOR);
+    let pod = pods.get(key);
+    if (pod === undefined) {
+      pod = { first: record, models: new Set(), windows: [], requests: [] };
+      pods.set(key, pod);
+    }
+    return pod;
+  };
+  for (const window of input.capacity) {
+    const pod = podOf(window);
+    pod.windows.push({ start: window.windowStart, end: window.windowEnd });
+    pod.models.add(window.model);
+  }
+  for (const request of input.usage) {
+    if (request.finishedAt < input.dayStart || activeStart(request) >= input.dayEnd) continue;
+    podOf(request).requests.push(request);
+  }
+  for (const pod of pods.values()) if (pod.models.size === 0) for (const r of pod.requests) pod.models.add(r.model);
+  return [...pods.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, pod]) => ({
+      pod: pod.first.pod,
+      // A replica serves one model; the capacity events name it (the first by name, should they disagree).
+      model: [...pod.models].sort()[0] ?? '',
+      gpuSku: pod.first.gpuSku,
+      gpuCount: pod.first.gpuCount,
+      windows: pod.windows,
+      requests: pod.requests.sort(canonicalOrder),
+    }));
+}
+
+/** SPEC 4.3: `share` spreads a pod's idle cost over its requests pro rata to their allocated cost. */
+function applyIdlePolicy(
+  allocation: PodAllocation,
+  policy: IdlePolicy,
+): { shares: PodAllocation['shares']; idle: { nanos: Nanos; gpuMicros: number } } {
+  const idle = { nanos: allocation.idleNanos, gpuMicros: allocation.idleGpuMicros };
+  const allocated = sum(allocation.shares, (s) => s.nanos);
+  if (policy === 'separate' || allocated === 0) return { shares: allocation.shares, idle };
+  const weights = allocation.shares.map((s) => s.nanos);
+  const extraNanos = apportion(idle.nanos, weights);
+  const extraMicros = apportion(idle.gpuMicros, weights);
+  return {
+    shares: allocation.shares.map((s, i) => ({
+      ...s,
+      nanos: s.nanos + (extraNanos[i] ?? 0),
+      gpuMicros: s.gpuMicros + (extraMicros[i] ?? 0),
+    })),
+    idle: { nanos: 0, gpuMicros: 0 },
+  };
+}
+
+function sum<T>(items: readonly T[], value: (item: T) => number): number {
+  let total = 0;
+  for (const item of items) total += value(item);
+  return total;
+}

@@ -1,0 +1,158 @@
+import { parseEvent } from './events.js';
+import { capacityRecord, usageRecord, type AccountingRecord } from './records.js';
+import { parseTimestamp, type Micros } from './timestamp.js';
+
+/**
+ * The hot path of ingestion. The zod schemas in events.ts are the definition of a valid event;
+ * validating a million events through them costs several times the JSON parse itself, so the
+ * common, well-formed usage and capacity events are checked here by hand. This path only ever
+ * accepts: anything it does not recognise as valid goes through zod, which decides and explains.
+ * A property test holds the two to the same verdicts.
+ */
+export type RecordResult =
+  | { ok: true; record: AccountingRecord }
+  | { ok: true; record: null; type: 'evaluation' }
+  | { ok: false; reason: string };
+
+export function parseRecord(value: unknown): RecordResult {
+  const fast = fastRecord(value);
+  if (fast !== undefined) return { ok: true, record: fast };
+  const parsed = parseEvent(value);
+  if (!parsed.ok) return parsed;
+  const event = parsed.event;
+  if (event.type === 'usage') return { ok: true, record: usageRecord(event) };
+  if (event.type === 'capacity') return { ok: true, record: capacityRecord(event) };
+  return { ok: true, record: null, type: 'evaluation' };
+}
+
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+
+function isLabel(value: unknown): value is string {
+  return typeof value === 'string' && value.length >= 1 && value.length <= 128 && !CONTROL_CHARACTERS.test(value);
+}
+
+function isText(value: unknown): value is string {
+  return typeof value === 'string' && value.length >= 1;
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
+}
+
+function isStringMap(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  for (const key in value) {
+    if (typeof (value as Record<string, unknown>)[key] !== 'string') return false;
+  }
+  return true;
+}
+
+function fastRecord(value: unknown): AccountingRecord | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  if (v.schemaVersion !== 1 || !isLabel(v.eventId)) return undefined;
+  if (!isText(v.pod) || !isText(v.gpuSku) || !isText(v.model)) return undefined;
+  const gpuCount = v.gpuCount;
+  if (typeof gpuCount !== 'number' || !Number.isInteger(gpuCount) || gpuCount < 1) return undefined;
+  if (v.type === 'usage') return fastUsage(v, gpuCount);
+  if (v.type === 'capacity') return fastCapacity(v, gpuCount);
+  return undefined;
+}
+
+function fastUsage(v: Record<string, unknown>, gpuCount: number): AccountingRecord | undefined {
+  if (typeof v.requestId !== 'string' || !isLabel(v.tenant) || !isLabel(v.feature)) return undefined;
+  if (!isText(v.requestClass)) return undefined;
+  const startedAt = timestamp(v.startedAt);
+  const finishedAt = timestamp(v.finishedAt);
+  if (startedAt === undefined || finishedAt === undefined || finishedAt < startedAt) return undefined;
+  let firstTokenAt: Micros | null = null;
+  if (v.firstTokenAt !== null) {
+    const first = timestamp(v.firstTokenAt);
+    if (first === undefined || first < startedAt || first > finishedAt) return undefined;
+    firstTokenAt = first;
+  }
+  const { promptTokens, completionTokens, status } = v;
+  if (!isCount(promptTokens) || !isCount(completionTokens)) return undefined;
+  let cachedPromptTokens = 0;
+  if (v.cachedPromptTokens !== undefined) {
+    if (!isCount(v.cachedPromptTokens) || v.cachedPromptTokens > promptTokens) return undefined;
+    cachedPromptTokens = v.cachedPromptTokens;
+  }
+  let queueMs = 0;
+  if (v.queueMs !== undefined) {
+    if (typeof v.queueMs !== 'number' || !Number.isFinite(v.queueMs) || v.queueMs < 0) return undefined;
+    queueMs = v.queueMs;
+  }
+  if (status !== 'ok' && status !== 'error' && status !== 'aborted') return undefined;
+  if (v.httpStatus !== undefined && !Number.isInteger(v.httpStatus)) return undefined;
+  if (v.attributes !== undefined && !isStringMap(v.attributes)) return undefined;
+  return {
+    type: 'usage',
+    eventId: v.eventId as string,
+    tenant: v.tenant,
+    feature: v.feature,
+    model: v.model as string,
+    requestClass: v.requestClass,
+    pod: v.pod as string,
+    gpuSku: v.gpuSku as string,
+    gpuCount,
+    startedAt,
+    firstTokenAt,
+    finishedAt,
+    promptTokens,
+    completionTokens,
+    cachedPromptTokens,
+    queueMs,
+    status,
+  };
+}
+
+function fastCapacity(v: Record<string, unknown>, gpuCount: number): AccountingRecord | undefined {
+  const windowStart = timestamp(v.windowStart);
+  const windowEnd = timestamp(v.windowEnd);
+  if (windowStart === undefined || windowEnd === undefined || windowEnd <= windowStart) return undefined;
+  return {
+    type: 'capacity',
+    eventId: v.eventId as string,
+    model: v.model as string,
+    pod: v.pod as string,
+    gpuSku: v.gpuSku as string,
+    gpuCount,
+    windowStart,
+    windowEnd,
+  };
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** `YYYY-MM-DDTHH:MM:SS.mmmZ`, as toISOString() writes it, without a regex; others take the slow path. */
+function timestamp(value: unknown): Micros | undefined {
+  if (typeof value !== 'string') return undefined;
+  if (value.length !== 24 || value.charCodeAt(23) !== 90 /* Z */) return parseTimestamp(value);
+  if (value[4] !== '-' || value[7] !== '-' || value[10] !== 'T' || value[13] !== ':' || value[16] !== ':')
+    return undefined;
+  if (value[19] !== '.') return undefined;
+  const year = digits(value, 0, 4);
+  const month = digits(value, 5, 2);
+  const day = digits(value, 8, 2);
+  const hour = digits(value, 11, 2);
+  const minute = digits(value, 14, 2);
+  const second = digits(value, 17, 2);
+  const milli = digits(value, 20, 3);
+  if (year < 1000) return parseTimestamp(value); // Date.UTC maps years 0-99 to 1900-1999
+  if (month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23) return undefined;
+  if (minute < 0 || minute > 59 || second < 0 || second > 59 || milli < 0) return undefined;
+  const leap = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > (DAYS_IN_MONTH[month - 1] ?? 0) + (leap ? 1 : 0)) return undefined;
+  return Date.UTC(year, month - 1, day, hour, minute, second, milli) * 1000;
+}
+
+function digits(text: string, start: number, length: number): number {
+  let result = 0;
+  for (let i = start; i < start + length; i++) {
+    const code = text.charCodeAt(i) - 48;
+    if (code < 0 || code > 9) return -1;
+    result = result * 10 + code;
+  }
+  return result;
+}

@@ -1,0 +1,50 @@
+import type { IntakeCounts } from '../domain/accumulator.js';
+import { computeChargeback, type ChargebackResult, type IdlePolicy } from '../domain/chargeback.js';
+import type { PriceCard } from '../domain/prices.js';
+import type { CapacityRecord, UsageRecord } from '../domain/records.js';
+import type { Micros } from '../domain/timestamp.js';
+import type { Weighting } from '../domain/weighting.js';
+import { renderCsv } from './csv.js';
+import { renderSummary } from './summary.js';
+
+export interface ReportRequest {
+  readonly date: string;
+  readonly dayStart: Micros;
+  readonly dayEnd: Micros;
+  readonly usage: readonly UsageRecord[];
+  readonly capacity: readonly CapacityRecord[];
+  readonly counts: IntakeCounts;
+  readonly prices: PriceCard;
+  readonly weighting: Weighting;
+  readonly idle: IdlePolicy;
+  readonly revision: number;
+  readonly generatedAt: string;
+}
+
+export interface Report {
+  readonly csv: string;
+  readonly summary: string;
+  readonly result: ChargebackResult;
+}
+
+/** The daily report of SPEC section 5 from accepted events: the same code for the CLI and the Functions. */
+export function buildReport(request: ReportRequest): Report {
+  const result = computeChargeback(request);
+  let csvMicros = 0;
+  for (const row of result.rows) csvMicros += Math.round(row.nanos / 1000);
+  const csv = renderCsv(request.date, result);
+  const summary = renderSummary(
+    {
+      date: request.date,
+      revision: request.revision,
+      generatedAt: request.generatedAt,
+      currency: request.prices.currency,
+      counts: request.counts,
+      idlePolicy: request.idle,
+      weighting: request.weighting,
+      csvCostTotalUsd: csvMicros / 1e6,
+    },
+    result,
+  );
+  return { csv, summary, result };
+}
