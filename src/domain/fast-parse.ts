@@ -36,7 +36,7 @@ function isText(value: unknown): value is string {
 }
 
 function isCount(value: unknown): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
 function isStringMap(value: unknown): boolean {
@@ -53,7 +53,7 @@ function fastRecord(value: unknown): AccountingRecord | undefined {
   if (v.schemaVersion !== 1 || !isLabel(v.eventId)) return undefined;
   if (!isText(v.pod) || !isText(v.gpuSku) || !isText(v.model)) return undefined;
   const gpuCount = v.gpuCount;
-  if (typeof gpuCount !== 'number' || !Number.isInteger(gpuCount) || gpuCount < 1) return undefined;
+  if (typeof gpuCount !== 'number' || !Number.isSafeInteger(gpuCount) || gpuCount < 1) return undefined;
   if (v.type === 'usage') return fastUsage(v, gpuCount);
   if (v.type === 'capacity') return fastCapacity(v, gpuCount);
   return undefined;
@@ -84,7 +84,7 @@ function fastUsage(v: Record<string, unknown>, gpuCount: number): AccountingReco
     queueMs = v.queueMs;
   }
   if (status !== 'ok' && status !== 'error' && status !== 'aborted') return undefined;
-  if (v.httpStatus !== undefined && !Number.isInteger(v.httpStatus)) return undefined;
+  if (v.httpStatus !== undefined && !Number.isSafeInteger(v.httpStatus)) return undefined;
   if (v.attributes !== undefined && !isStringMap(v.attributes)) return undefined;
   return {
     type: 'usage',

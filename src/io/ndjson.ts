@@ -57,10 +57,12 @@ export async function* readLines(file: string, maxLineChars = MAX_LINE_CHARS): A
       start = end + 1;
     }
     const rest = text.slice(start);
-    if (overflow > 0 || carry.length + rest.length > maxLineChars) {
-      // Keep only the head of an oversized line for the rejected file, never the whole of it.
-      if (overflow === 0) carry = (carry + rest).slice(0, 1024);
+    if (overflow > 0) {
       overflow += rest.length;
+    } else if (carry.length + rest.length > maxLineChars) {
+      // Keep only the head of an oversized line for the rejected file, never the whole of it.
+      overflow = carry.length + rest.length;
+      carry = (carry + rest).slice(0, 1024);
     } else {
       carry += rest;
     }

@@ -19,7 +19,12 @@ describe('golden cases (time-share weighting)', () => {
 
   it('keeps the idle gap visible in an (idle) row with empty token and latency cells', () => {
     const idle = rowOf(runDay(overlapping()), '(idle)');
-    expect(idle).toMatchObject({ costUsd: '0.040000', gpuSeconds: '40.000', promptTokens: '', p50LatencyMs: '' });
+    expect(idle).toMatchObject({
+      costUsd: '0.040000',
+      gpuSeconds: '40.000',
+      promptTokens: '',
+      p50LatencyMs: '',
+    });
   });
 
   it('states fleet = allocated + idle in the summary', () => {

@@ -81,7 +81,10 @@ export interface DayReport extends Report {
 }
 
 /** Runs events (objects or raw lines) through intake and the report, as the CLI does. */
-export function runDay(events: readonly (Record<string, unknown> | string)[], options: DayOptions = {}): DayReport {
+export function runDay(
+  events: readonly (Record<string, unknown> | string)[],
+  options: DayOptions = {},
+): DayReport {
   const date = options.date ?? DAY;
   const day = parseDay(date);
   if (day === undefined) throw new Error(`bad date ${date}`);
@@ -121,7 +124,9 @@ export { DEFAULT_WEIGHTING };
 
 /** The row of a tenant (and feature, when given). */
 export function rowOf(report: DayReport, tenant: string, feature?: string): Record<string, string> {
-  const row = report.rows.find((r) => r.tenant === tenant && (feature === undefined || r.feature === feature));
+  const row = report.rows.find(
+    (r) => r.tenant === tenant && (feature === undefined || r.feature === feature),
+  );
   if (row === undefined) throw new Error(`no row for ${tenant}/${feature ?? '*'} in\n${report.csv}`);
   return row;
 }
