@@ -57,9 +57,11 @@ export function parseReportArgs(args: readonly string[]): ReportOptions | 'help'
   const missing = ['events', 'prices', 'date', 'out'].filter((name) => values[name] === undefined);
   if (missing.length > 0) throw new UsageError(`missing ${missing.map((m) => `--${m}`).join(', ')}`);
   const date = String(values.date);
-  if (parseDay(date) === undefined) throw new UsageError(`--date must be a calendar day YYYY-MM-DD, got "${date}"`);
+  if (parseDay(date) === undefined)
+    throw new UsageError(`--date must be a calendar day YYYY-MM-DD, got "${date}"`);
   const idle = String(values.idle);
-  if (idle !== 'separate' && idle !== 'share') throw new UsageError(`--idle must be separate or share, got "${idle}"`);
+  if (idle !== 'separate' && idle !== 'share')
+    throw new UsageError(`--idle must be separate or share, got "${idle}"`);
   const weighting = String(values.weighting);
   if (weighting !== 'step-cost' && weighting !== 'time-share') {
     throw new UsageError(`--weighting must be step-cost or time-share, got "${weighting}"`);
@@ -74,13 +76,16 @@ export function parseReportArgs(args: readonly string[]): ReportOptions | 'help'
   };
 }
 
-export function parseArgsOrThrow<T extends NonNullable<Parameters<typeof parseArgs>[0]>['options']>(
+type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; default?: string }>;
+
+/** node:util parseArgs in strict mode, its errors turned into a one-line UsageError. */
+export function parseArgsOrThrow(
   args: readonly string[],
-  options: T,
+  options: OptionSpec,
 ): { values: Record<string, string | boolean | undefined> } {
   try {
     const { values } = parseArgs({ args: [...args], options, strict: true, allowPositionals: false });
-    return { values: values as Record<string, string | boolean | undefined> };
+    return { values };
   } catch (error) {
     throw new UsageError((error as Error).message.split('\n')[0] ?? 'bad arguments');
   }
@@ -98,7 +103,10 @@ export interface ReportOutcome {
 }
 
 /** `chargeback report`: reads the events, writes the three files, returns what it wrote. */
-export async function runReport(options: ReportOptions, now: () => Date = () => new Date()): Promise<ReportOutcome> {
+export async function runReport(
+  options: ReportOptions,
+  now: () => Date = () => new Date(),
+): Promise<ReportOutcome> {
   const prices = await readPrices(options.pricesPath);
   const day = parseDay(options.date);
   if (day === undefined) throw new UsageError(`bad date ${options.date}`);
@@ -119,7 +127,10 @@ export async function runReport(options: ReportOptions, now: () => Date = () => 
         const reason =
           line.tooLong === undefined
             ? accumulator.add(parseRecordText(line.text))
-            : accumulator.add({ ok: false, reason: `line is ${line.tooLong} characters, over the 1 MiB limit` });
+            : accumulator.add({
+                ok: false,
+                reason: `line is ${line.tooLong} characters, over the 1 MiB limit`,
+              });
         if (reason !== undefined) {
           const entry = { file, line: line.line, reason, text: line.text.slice(0, 65_536) };
           if (!rejectedOut.write(`${JSON.stringify(entry)}\n`)) {
@@ -185,7 +196,8 @@ async function readPrices(path: string): Promise<PriceCard> {
   try {
     return loadPriceCard(JSON.parse(text));
   } catch (error) {
-    const message = error instanceof ConfigurationError ? error.message : `not valid JSON: ${(error as Error).message}`;
+    const message =
+      error instanceof ConfigurationError ? error.message : `not valid JSON: ${(error as Error).message}`;
     throw new UsageError(`--prices ${path}: ${message}`);
   }
 }
@@ -194,7 +206,9 @@ async function readPrices(path: string): Promise<PriceCard> {
 async function previousRevision(summaryPath: string): Promise<number> {
   try {
     const previous = JSON.parse(await readFile(summaryPath, 'utf8')) as { revision?: unknown };
-    return typeof previous.revision === 'number' && Number.isInteger(previous.revision) ? previous.revision : 0;
+    return typeof previous.revision === 'number' && Number.isInteger(previous.revision)
+      ? previous.revision
+      : 0;
   } catch {
     return 0;
   }

@@ -46,14 +46,17 @@ export function parseSimulateArgs(args: readonly string[]): SimulateOptions | 'h
   const missing = ['date', 'out'].filter((name) => values[name] === undefined);
   if (missing.length > 0) throw new UsageError(`missing ${missing.map((m) => `--${m}`).join(', ')}`);
   const date = String(values.date);
-  if (parseDay(date) === undefined) throw new UsageError(`--date must be a calendar day YYYY-MM-DD, got "${date}"`);
+  if (parseDay(date) === undefined)
+    throw new UsageError(`--date must be a calendar day YYYY-MM-DD, got "${date}"`);
   const integer = (name: string, min: number): number => {
     const value = Number(values[name]);
-    if (!Number.isSafeInteger(value) || value < min) throw new UsageError(`--${name} must be an integer >= ${min}`);
+    if (!Number.isSafeInteger(value) || value < min)
+      throw new UsageError(`--${name} must be an integer >= ${min}`);
     return value;
   };
   const duplicateRate = Number(values.duplicates);
-  if (!(duplicateRate >= 0 && duplicateRate < 1)) throw new UsageError('--duplicates must be a fraction in [0, 1)');
+  if (!(duplicateRate >= 0 && duplicateRate < 1))
+    throw new UsageError('--duplicates must be a fraction in [0, 1)');
   return {
     date,
     out: String(values.out),

@@ -69,7 +69,9 @@ export class EventAccumulator {
       this.counts[interned.type === 'usage' ? 'usageEvents' : 'capacityEvents'] += 1;
       this.byId.set(record.eventId, interned);
     }
-    return this.reject(`eventId "${record.eventId}" was already seen with different content; kept one version`);
+    return this.reject(
+      `eventId "${record.eventId}" was already seen with different content; kept one version`,
+    );
   }
 
   /** Every accepted usage event. */

@@ -110,7 +110,12 @@ function rateSegments(timeline: PodTimeline, held: readonly Interval[], prices: 
       const end = Math.min(interval.end, period.to);
       if (end <= start) continue;
       if (start > cursor) break;
-      segments.push({ start, end, nanosPerMicro: timeline.gpuCount * nanosPerGpuMicro(period), gpus: timeline.gpuCount });
+      segments.push({
+        start,
+        end,
+        nanosPerMicro: timeline.gpuCount * nanosPerGpuMicro(period),
+        gpus: timeline.gpuCount,
+      });
       cursor = end;
     }
     if (cursor < interval.end) {
@@ -180,7 +185,8 @@ function sweepPod(
   const prefillRate = new Float64Array(n);
   const decodeRate = new Float64Array(n);
   const points = new BigInt64Array(pointCount);
-  const clamp = (t: Micros): bigint => BigInt(Math.min(Math.max(t, dayStart), dayEnd) - dayStart) << CODE_BITS;
+  const clamp = (t: Micros): bigint =>
+    BigInt(Math.min(Math.max(t, dayStart), dayEnd) - dayStart) << CODE_BITS;
   requests.forEach((request, i) => {
     const start = activeStart(request);
     const prefillEnd = request.firstTokenAt ?? request.finishedAt;

@@ -1,5 +1,11 @@
 import { IDLE_TENANT } from './accumulator.js';
-import { activeStart, allocatePod, canonicalOrder, type PodAllocation, type PodTimeline } from './allocation.js';
+import {
+  activeStart,
+  allocatePod,
+  canonicalOrder,
+  type PodAllocation,
+  type PodTimeline,
+} from './allocation.js';
 import { apportion } from './apportion.js';
 import type { Interval } from './intervals.js';
 import type { Nanos, PriceCard } from './prices.js';
@@ -170,7 +176,8 @@ function timelines(input: ChargebackInput): Iterable<PodTimeline> {
     if (request.finishedAt < input.dayStart || activeStart(request) >= input.dayEnd) continue;
     podOf(request).requests.push(request);
   }
-  for (const pod of pods.values()) if (pod.models.size === 0) for (const r of pod.requests) pod.models.add(r.model);
+  for (const pod of pods.values())
+    if (pod.models.size === 0) for (const r of pod.requests) pod.models.add(r.model);
   return [...pods.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([, pod]) => ({

@@ -4,6 +4,7 @@ import { parseTimestamp, type Micros } from './timestamp.js';
 /** Schema version 1 events of SPEC section 2, parsed into plain values with instants in microseconds. */
 
 // C0, DEL and C1 control characters; any other Unicode is legal in a tenant or feature (SPEC 2).
+// eslint-disable-next-line no-control-regex -- finding control characters is the rule itself
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
 
 function required(kind: string) {
@@ -69,7 +70,9 @@ export const usageEventSchema = z
       .optional(),
     status: z.enum(['ok', 'error', 'aborted'], { error: 'must be one of ok, error, aborted' }),
     httpStatus: z.number().int({ error: 'must be an integer' }).optional(),
-    attributes: z.record(z.string(), z.string(), { error: 'must be an object of string to string' }).optional(),
+    attributes: z
+      .record(z.string(), z.string(), { error: 'must be an object of string to string' })
+      .optional(),
   })
   .superRefine((event, ctx) => {
     if (event.finishedAt < event.startedAt) {
@@ -77,7 +80,11 @@ export const usageEventSchema = z
     }
     const first = event.firstTokenAt;
     if (first !== null && (first < event.startedAt || first > event.finishedAt)) {
-      ctx.addIssue({ code: 'custom', path: ['firstTokenAt'], message: 'must lie between startedAt and finishedAt' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['firstTokenAt'],
+        message: 'must lie between startedAt and finishedAt',
+      });
     }
     if (event.cachedPromptTokens !== undefined && event.cachedPromptTokens > event.promptTokens) {
       ctx.addIssue({ code: 'custom', path: ['cachedPromptTokens'], message: 'must not exceed promptTokens' });
@@ -106,17 +113,23 @@ export const evaluationEventSchema = z.looseObject({
   dataset: text,
   metrics: z.record(
     z.string(),
-    z.number({ error: 'must be a finite number' }).refine(Number.isFinite, { error: 'must be a finite number' }),
+    z
+      .number({ error: 'must be a finite number' })
+      .refine(Number.isFinite, { error: 'must be a finite number' }),
     { error: 'must be an object of string to finite number' },
   ),
   evaluatedAt: timestamp,
   commit: z.string().optional(),
 });
 
-const eventSchema = z.discriminatedUnion('type', [usageEventSchema, capacityEventSchema, evaluationEventSchema], {
-  error: (issue) =>
-    issue.input === undefined ? 'is required' : 'must be one of "usage", "capacity", "evaluation"',
-});
+const eventSchema = z.discriminatedUnion(
+  'type',
+  [usageEventSchema, capacityEventSchema, evaluationEventSchema],
+  {
+    error: (issue) =>
+      issue.input === undefined ? 'is required' : 'must be one of "usage", "capacity", "evaluation"',
+  },
+);
 
 export type UsageEvent = z.output<typeof usageEventSchema>;
 export type CapacityEvent = z.output<typeof capacityEventSchema>;

@@ -25,10 +25,13 @@ export function parseRecord(value: unknown): RecordResult {
   return { ok: true, record: null, type: 'evaluation' };
 }
 
+// eslint-disable-next-line no-control-regex -- finding control characters is the rule itself
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
 
 function isLabel(value: unknown): value is string {
-  return typeof value === 'string' && value.length >= 1 && value.length <= 128 && !CONTROL_CHARACTERS.test(value);
+  return (
+    typeof value === 'string' && value.length >= 1 && value.length <= 128 && !CONTROL_CHARACTERS.test(value)
+  );
 }
 
 function isText(value: unknown): value is string {

@@ -10,7 +10,10 @@ const MICROS_PER_HOUR = 3_600_000_000;
 
 const priceEntrySchema = z.object({
   sku: z.string().min(1, { error: 'must not be empty' }),
-  gpusPerVm: z.number().int({ error: 'must be an integer >= 1' }).min(1, { error: 'must be an integer >= 1' }),
+  gpusPerVm: z
+    .number()
+    .int({ error: 'must be an integer >= 1' })
+    .min(1, { error: 'must be an integer >= 1' }),
   pricePerVmHour: z
     .number()
     .positive({ error: 'must be a positive number' })
@@ -58,16 +61,24 @@ export function loadPriceCard(value: unknown): PriceCard {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue?.path.map(String).join('.') ?? '';
-    throw new ConfigurationError(`price card: ${where === '' ? '' : `${where}: `}${issue?.message ?? 'invalid'}`);
+    throw new ConfigurationError(
+      `price card: ${where === '' ? '' : `${where}: `}${issue?.message ?? 'invalid'}`,
+    );
   }
   const bySku = new Map<string, { from: Micros; gpusPerVm: number; vmHourNanos: number }[]>();
   for (const entry of parsed.data.skus) {
     const from = parseTimestamp(entry.effectiveFrom) ?? 0;
     const list = bySku.get(entry.sku) ?? [];
     if (list.some((other) => other.from === from)) {
-      throw new ConfigurationError(`price card: ${entry.sku} has two prices effective from ${entry.effectiveFrom}`);
+      throw new ConfigurationError(
+        `price card: ${entry.sku} has two prices effective from ${entry.effectiveFrom}`,
+      );
     }
-    list.push({ from, gpusPerVm: entry.gpusPerVm, vmHourNanos: Math.round(entry.pricePerVmHour * NANOS_PER_UNIT) });
+    list.push({
+      from,
+      gpusPerVm: entry.gpusPerVm,
+      vmHourNanos: Math.round(entry.pricePerVmHour * NANOS_PER_UNIT),
+    });
     bySku.set(entry.sku, list);
   }
   const periodsBySku = new Map<string, PricePeriod[]>();
@@ -102,7 +113,10 @@ export function nanosPerGpuMicro(period: PricePeriod): number {
  * The exact cost in nano-dollars of `gpuMicros` GPU-microseconds in a period, as a fraction
  * numerator / denominator in BigInt, so that sums over many periods stay exact until rounded.
  */
-export function exactCost(period: PricePeriod, gpuMicros: number): { numerator: bigint; denominator: bigint } {
+export function exactCost(
+  period: PricePeriod,
+  gpuMicros: number,
+): { numerator: bigint; denominator: bigint } {
   return {
     numerator: BigInt(gpuMicros) * BigInt(period.vmHourNanos),
     denominator: BigInt(period.gpusPerVm) * BigInt(MICROS_PER_HOUR),

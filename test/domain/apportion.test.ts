@@ -18,9 +18,9 @@ describe('apportion', () => {
           expect(parts.reduce((a, b) => a + b, 0)).toBe(total);
           const sum = weights.reduce((a, b) => a + b, 0);
           if (sum > 0)
-            parts.forEach((part, i) =>
-              expect(Math.abs(part - (total * (weights[i] ?? 0)) / sum)).toBeLessThanOrEqual(1.000001),
-            );
+            parts.forEach((part, i) => {
+              expect(Math.abs(part - (total * (weights[i] ?? 0)) / sum)).toBeLessThanOrEqual(1.000001);
+            });
         },
       ),
     );

@@ -75,12 +75,12 @@ const baseEvent = fc.constantFrom(
 const mutated = fc
   .tuple(baseEvent, fc.array(fc.tuple(field, oddValue), { maxLength: 3 }))
   .map(([event, patches]) => {
-    const copy: Record<string, unknown> = { ...event };
+    const copy = new Map<string, unknown>(Object.entries(event));
     for (const [key, value] of patches) {
-      if (value === undefined) delete copy[key];
-      else copy[key] = value;
+      if (value === undefined) copy.delete(key);
+      else copy.set(key, value);
     }
-    return copy;
+    return Object.fromEntries(copy);
   });
 
 describe('fast path agrees with the zod schemas', () => {

@@ -27,7 +27,7 @@ describe('report CSV', () => {
       '=1+1',
       'x'.repeat(128),
     ];
-    const legal = tenants.filter((name) => !/[\u0000-\u001f]/.test(name));
+    const legal = tenants.filter((name) => !name.includes('\n'));
     const report = runDay([
       capacity(),
       ...legal.map((tenant, i) =>
