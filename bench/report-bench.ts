@@ -1,0 +1,87 @@
+/**
+ * `npm run bench`: times `chargeback report` on simulated days of 100k, 1M and 5M events against a
+ * bare pass that only reads and JSON.parses the same file, with peak memory (max RSS) of each.
+ * Goal (1M events): report time <= 2.5 x bare pass, peak memory < 1 GB. Sizes: BENCH_SIZES=100000,1000000.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const DATE = '2026-11-22';
+const sizes = (process.env.BENCH_SIZES ?? '100000,1000000,5000000').split(',').map(Number);
+const root = new URL('..', new URL('..', import.meta.url)).pathname;
+const cli = join(root, 'bin', 'chargeback.js');
+const cache = join(root, '.bench');
+mkdirSync(cache, { recursive: true });
+
+interface Timed {
+  seconds: number;
+  maxRssMb: number;
+}
+
+function timed(args: string[]): Timed {
+  // GNU time prints elapsed seconds and peak resident set size (KiB) of the child on stderr.
+  const output = execFileSync('/usr/bin/time', ['-f', 'BENCH %e %M', process.execPath, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'ignore', 'pipe'],
+    maxBuffer: 1 << 24,
+  });
+  const line = output.split('\n').find((l) => l.startsWith('BENCH ')) ?? '';
+  const [, seconds = 'NaN', kib = 'NaN'] = line.split(' ');
+  return { seconds: Number(seconds), maxRssMb: Number(kib) / 1024 };
+}
+
+function eventsFile(events: number): string {
+  const file = join(cache, `events-${events}.ndjson`);
+  if (!existsSync(file)) {
+    const pods = Math.max(8, Math.round(events / 62_500));
+    const capacityEvents = pods * 1441;
+    process.stderr.write(`simulating ${events} events on ${pods} pods into ${file} ...\n`);
+    execFileSync(process.execPath, [
+      cli,
+      'simulate',
+      '--date',
+      DATE,
+      '--out',
+      file,
+      '--pods',
+      String(pods),
+      '--seed',
+      '7',
+      '--requests',
+      String(events - capacityEvents),
+    ]);
+  }
+  return file;
+}
+
+const rows: string[] = [];
+for (const events of sizes) {
+  const file = eventsFile(events);
+  const megabytes = statSync(file).size / 1e6;
+  const bare = timed([join(root, 'dist', 'bench', 'bare-pass.js'), file]);
+  const out = mkdtempSync(join(tmpdir(), 'bench-report-'));
+  const report = timed([
+    cli,
+    'report',
+    '--events',
+    file,
+    '--prices',
+    join(root, 'prices', 'azure-a100.json'),
+    '--date',
+    DATE,
+    '--out',
+    out,
+  ]);
+  const ratio = report.seconds / bare.seconds;
+  rows.push(
+    `| ${events.toLocaleString('en-US')} | ${megabytes.toFixed(0)} MB | ${bare.seconds.toFixed(2)} s | ${report.seconds.toFixed(2)} s | ${ratio.toFixed(2)}x | ${report.maxRssMb.toFixed(0)} MB | ${bare.maxRssMb.toFixed(0)} MB |`,
+  );
+  process.stderr.write(`${rows[rows.length - 1] ?? ''}\n`);
+}
+process.stdout.write(
+  `\nchargeback report benchmark, ${new Date().toISOString().slice(0, 10)}, node ${process.version}\n\n` +
+    '| events | file | bare read+parse | report | ratio | report peak RSS | bare peak RSS |\n|---|---|---|---|---|---|---|\n' +
+    `${rows.join('\n')}\n`,
+);
