@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { EventAccumulator } from '../domain/accumulator.js';
 import type { IdlePolicy } from '../domain/chargeback.js';
 import { ConfigurationError } from '../domain/errors.js';
-import { parseRecord } from '../domain/fast-parse.js';
+import { parseRecord, type Intern } from '../domain/fast-parse.js';
 import { loadPriceCard, type PriceCard } from '../domain/prices.js';
 import { parseDay } from '../domain/timestamp.js';
 import { DEFAULT_WEIGHTING, type Weighting } from '../domain/weighting.js';
@@ -126,7 +126,7 @@ export async function runReport(
       for await (const line of readLines(file)) {
         const reason =
           line.tooLong === undefined
-            ? accumulator.add(parseRecordText(line.text))
+            ? accumulator.add(parseRecordText(line.text, accumulator.intern))
             : accumulator.add({
                 ok: false,
                 reason: `line is ${line.tooLong} characters, over the 1 MiB limit`,
@@ -176,14 +176,14 @@ export async function runReport(
   };
 }
 
-function parseRecordText(text: string): ReturnType<typeof parseRecord> {
+function parseRecordText(text: string, intern: Intern): ReturnType<typeof parseRecord> {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
     return { ok: false, reason: `not valid JSON: ${(error as Error).message}` };
   }
-  return parseRecord(value);
+  return parseRecord(value, intern);
 }
 
 async function readPrices(path: string): Promise<PriceCard> {

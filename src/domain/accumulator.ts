@@ -20,7 +20,8 @@ export interface IntakeCounts {
  * Collects validated events exactly once by eventId (SPEC 4.6). A repeated eventId with the same
  * content is a redelivery and is dropped; with different content, the version that sorts first
  * canonically is kept whatever the arrival order, and the other is rejected with a reason.
- * Events the price card cannot price are rejected here, naming the SKU (SPEC 3).
+ * Events the price card cannot price are rejected here, naming the SKU (SPEC 3). Parse with
+ * `parseRecord(value, accumulator.intern)` so that records share their repeated strings.
  */
 export class EventAccumulator {
   readonly counts: IntakeCounts = {
@@ -50,24 +51,23 @@ export class EventAccumulator {
     if (record.type === 'usage' && record.tenant === IDLE_TENANT) {
       return this.reject(`tenant: "${IDLE_TENANT}" is reserved for idle GPU-time`);
     }
-    const interned = this.intern(record);
     const existing = this.byId.get(record.eventId);
     if (existing === undefined) {
-      this.byId.set(record.eventId, interned);
+      this.byId.set(record.eventId, record);
       if (record.type === 'usage') this.counts.usageEvents += 1;
       else this.counts.capacityEvents += 1;
       return undefined;
     }
     const kept = JSON.stringify(existing);
-    const offered = JSON.stringify(interned);
+    const offered = JSON.stringify(record);
     if (kept === offered) {
       this.counts.duplicatesDropped += 1;
       return undefined;
     }
     if (offered < kept) {
       this.counts[existing.type === 'usage' ? 'usageEvents' : 'capacityEvents'] -= 1;
-      this.counts[interned.type === 'usage' ? 'usageEvents' : 'capacityEvents'] += 1;
-      this.byId.set(record.eventId, interned);
+      this.counts[record.type === 'usage' ? 'usageEvents' : 'capacityEvents'] += 1;
+      this.byId.set(record.eventId, record);
     }
     return this.reject(
       `eventId "${record.eventId}" was already seen with different content; kept one version`,
@@ -104,25 +104,11 @@ export class EventAccumulator {
     return undefined;
   }
 
-  // Shares the few distinct names among a million events instead of keeping a copy per event.
-  private intern<T extends UsageRecord | CapacityRecord>(record: T): T {
-    const s = (value: string): string => {
-      const known = this.strings.get(value);
-      if (known !== undefined) return known;
-      this.strings.set(value, value);
-      return value;
-    };
-    if (record.type === 'capacity') {
-      return { ...record, model: s(record.model), pod: s(record.pod), gpuSku: s(record.gpuSku) };
-    }
-    return {
-      ...record,
-      tenant: s(record.tenant),
-      feature: s(record.feature),
-      model: s(record.model),
-      requestClass: s(record.requestClass),
-      pod: s(record.pod),
-      gpuSku: s(record.gpuSku),
-    };
-  }
+  /** Shares the few distinct names among a million events instead of keeping a copy per event. */
+  readonly intern = (value: string): string => {
+    const known = this.strings.get(value);
+    if (known !== undefined) return known;
+    this.strings.set(value, value);
+    return value;
+  };
 }

@@ -64,7 +64,7 @@ export function computeChargeback(input: ChargebackInput): ChargebackResult {
   const allocations = [...timelines(input)].map((timeline) =>
     allocatePod(timeline, input.dayStart, input.dayEnd, input.prices, input.weighting),
   );
-  const groups = new Map<string, GroupTotals>();
+  const groups = new Groups();
   let unmeteredRequests = 0;
   let requests = 0;
   let idleNanos = 0;
@@ -74,13 +74,13 @@ export function computeChargeback(input: ChargebackInput): ChargebackResult {
     idleNanos += idle.nanos;
     idleGpuMicros += idle.gpuMicros;
     if (idle.nanos > 0 || idle.gpuMicros > 0) {
-      const totals = group(groups, [IDLE_TENANT, IDLE_TENANT, allocation.model, IDLE_TENANT]);
+      const totals = groups.get(IDLE_TENANT, IDLE_TENANT, allocation.model, IDLE_TENANT);
       totals.nanos += idle.nanos;
       totals.gpuMicros += idle.gpuMicros;
     }
     for (const share of shares) {
       const r = share.request;
-      const totals = group(groups, [r.tenant, r.feature, r.model, r.requestClass]);
+      const totals = groups.get(r.tenant, r.feature, r.model, r.requestClass);
       totals.nanos += share.nanos;
       totals.gpuMicros += share.gpuMicros;
       // SPEC 4.7: request and token counts belong to the day of finishedAt.
@@ -98,7 +98,7 @@ export function computeChargeback(input: ChargebackInput): ChargebackResult {
   const fleetNanos = sum(allocations, (a) => a.fleetNanos);
   const fleetGpuMicros = sum(allocations, (a) => a.fleetGpuMicros);
   return {
-    rows: [...groups.entries()].map(([key, totals]) => toRow(key, totals)).filter(hasActivity),
+    rows: groups.entries.map(({ key, totals }) => toRow(key, totals)).filter(hasActivity),
     fleetNanos,
     allocatedNanos: fleetNanos - idleNanos,
     idleNanos,
@@ -122,27 +122,47 @@ interface GroupTotals {
   latencies: number[];
 }
 
-function group(groups: Map<string, GroupTotals>, key: readonly string[]): GroupTotals {
-  const joined = key.join(SEPARATOR);
-  let totals = groups.get(joined);
-  if (totals === undefined) {
-    totals = {
-      requests: 0,
-      errorRequests: 0,
-      promptTokens: 0,
-      completionTokens: 0,
-      cachedPromptTokens: 0,
-      gpuMicros: 0,
-      nanos: 0,
-      latencies: [],
-    };
-    groups.set(joined, totals);
+/** Totals by (tenant, feature, model, requestClass), found through nested maps: no key string per request. */
+class Groups {
+  readonly entries: { key: readonly [string, string, string, string]; totals: GroupTotals }[] = [];
+  private readonly root = new Map<string, Map<string, Map<string, Map<string, GroupTotals>>>>();
+
+  get(tenant: string, feature: string, model: string, requestClass: string): GroupTotals {
+    const byFeature = getOrCreate(
+      this.root,
+      tenant,
+      () => new Map<string, Map<string, Map<string, GroupTotals>>>(),
+    );
+    const byModel = getOrCreate(byFeature, feature, () => new Map<string, Map<string, GroupTotals>>());
+    const byClass = getOrCreate(byModel, model, () => new Map<string, GroupTotals>());
+    return getOrCreate(byClass, requestClass, () => {
+      const totals: GroupTotals = {
+        requests: 0,
+        errorRequests: 0,
+        promptTokens: 0,
+        completionTokens: 0,
+        cachedPromptTokens: 0,
+        gpuMicros: 0,
+        nanos: 0,
+        latencies: [],
+      };
+      this.entries.push({ key: [tenant, feature, model, requestClass], totals });
+      return totals;
+    });
   }
-  return totals;
 }
 
-function toRow(key: string, totals: GroupTotals): ChargebackRow {
-  const [tenant = '', feature = '', model = '', requestClass = ''] = key.split(SEPARATOR);
+function getOrCreate<K, V>(map: Map<K, V>, key: K, create: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = create();
+    map.set(key, value);
+  }
+  return value;
+}
+
+function toRow(key: readonly [string, string, string, string], totals: GroupTotals): ChargebackRow {
+  const [tenant, feature, model, requestClass] = key;
   const latenciesMs = Float64Array.from(totals.latencies).sort();
   const idle = tenant === IDLE_TENANT;
   return { tenant, feature, model, requestClass, idle, ...totals, latenciesMs };
@@ -154,18 +174,24 @@ function hasActivity(row: ChargebackRow): boolean {
 
 /** Groups records by serving replica; requests outside the day's reach are left out. */
 function timelines(input: ChargebackInput): Iterable<PodTimeline> {
-  const pods = new Map<
-    string,
-    { first: UsageRecord | CapacityRecord; models: Set<string>; windows: Interval[]; requests: UsageRecord[] }
-  >();
-  const podOf = (record: UsageRecord | CapacityRecord) => {
-    const key = [record.pod, record.gpuSku, record.gpuCount].join(SEPARATOR);
-    let pod = pods.get(key);
-    if (pod === undefined) {
-      pod = { first: record, models: new Set(), windows: [], requests: [] };
-      pods.set(key, pod);
-    }
-    return pod;
+  interface Pod {
+    first: UsageRecord | CapacityRecord;
+    key: string;
+    models: Set<string>;
+    windows: Interval[];
+    requests: UsageRecord[];
+  }
+  const pods = new Map<string, Map<string, Map<number, Pod>>>();
+  const all: Pod[] = [];
+  const podOf = (record: UsageRecord | CapacityRecord): Pod => {
+    const bySku = getOrCreate(pods, record.pod, () => new Map<string, Map<number, Pod>>());
+    const byCount = getOrCreate(bySku, record.gpuSku, () => new Map<number, Pod>());
+    return getOrCreate(byCount, record.gpuCount, () => {
+      const key = [record.pod, record.gpuSku, record.gpuCount].join(SEPARATOR);
+      const pod: Pod = { first: record, key, models: new Set(), windows: [], requests: [] };
+      all.push(pod);
+      return pod;
+    });
   };
   for (const window of input.capacity) {
     const pod = podOf(window);
@@ -176,11 +202,12 @@ function timelines(input: ChargebackInput): Iterable<PodTimeline> {
     if (request.finishedAt < input.dayStart || activeStart(request) >= input.dayEnd) continue;
     podOf(request).requests.push(request);
   }
-  for (const pod of pods.values())
+  for (const pod of all) {
     if (pod.models.size === 0) for (const r of pod.requests) pod.models.add(r.model);
-  return [...pods.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([, pod]) => ({
+  }
+  return all
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    .map((pod) => ({
       pod: pod.first.pod,
       // A replica serves one model; the capacity events name it (the first by name, should they disagree).
       model: [...pod.models].sort()[0] ?? '',

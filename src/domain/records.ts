@@ -37,16 +37,16 @@ export interface CapacityRecord {
 
 export type AccountingRecord = UsageRecord | CapacityRecord;
 
-export function usageRecord(event: UsageEvent): UsageRecord {
+export function usageRecord(event: UsageEvent, intern: (value: string) => string = (v) => v): UsageRecord {
   return {
     type: 'usage',
     eventId: event.eventId,
-    tenant: event.tenant,
-    feature: event.feature,
-    model: event.model,
-    requestClass: event.requestClass,
-    pod: event.pod,
-    gpuSku: event.gpuSku,
+    tenant: intern(event.tenant),
+    feature: intern(event.feature),
+    model: intern(event.model),
+    requestClass: intern(event.requestClass),
+    pod: intern(event.pod),
+    gpuSku: intern(event.gpuSku),
     gpuCount: event.gpuCount,
     startedAt: event.startedAt,
     firstTokenAt: event.firstTokenAt,
@@ -59,13 +59,16 @@ export function usageRecord(event: UsageEvent): UsageRecord {
   };
 }
 
-export function capacityRecord(event: CapacityEvent): CapacityRecord {
+export function capacityRecord(
+  event: CapacityEvent,
+  intern: (value: string) => string = (v) => v,
+): CapacityRecord {
   return {
     type: 'capacity',
     eventId: event.eventId,
-    model: event.model,
-    pod: event.pod,
-    gpuSku: event.gpuSku,
+    model: intern(event.model),
+    pod: intern(event.pod),
+    gpuSku: intern(event.gpuSku),
     gpuCount: event.gpuCount,
     windowStart: event.windowStart,
     windowEnd: event.windowEnd,

@@ -100,7 +100,7 @@ export function runDay(
       rejections.push(accumulator.add({ ok: false, reason: 'not valid JSON' }) ?? '');
       continue;
     }
-    const reason = accumulator.add(parseRecord(value));
+    const reason = accumulator.add(parseRecord(value, accumulator.intern));
     if (reason !== undefined) rejections.push(reason);
   }
   const report = buildReport({
