@@ -11,7 +11,7 @@ import { parseRecord, type Intern } from '../domain/fast-parse.js';
 import { loadPriceCard, type PriceCard } from '../domain/prices.js';
 import { parseDay } from '../domain/timestamp.js';
 import { DEFAULT_WEIGHTING, type Weighting } from '../domain/weighting.js';
-import { listEventFiles, readLines } from '../io/ndjson.js';
+import { listEventFiles, readLineBatches } from '../io/ndjson.js';
 import { buildReport } from '../report/build.js';
 import { formatMoney } from '../report/format.js';
 import { UsageError } from './usage-error.js';
@@ -123,18 +123,18 @@ export async function runReport(
   const accumulator = new EventAccumulator(prices);
   try {
     for (const file of files) {
-      for await (const line of readLines(file)) {
-        const reason =
-          line.tooLong === undefined
-            ? accumulator.add(parseRecordText(line.text, accumulator.intern))
-            : accumulator.add({
-                ok: false,
-                reason: `line is ${line.tooLong} characters, over the 1 MiB limit`,
-              });
-        if (reason !== undefined) {
-          const entry = { file, line: line.line, reason, text: line.text.slice(0, 65_536) };
-          if (!rejectedOut.write(`${JSON.stringify(entry)}\n`)) {
-            await once(rejectedOut, 'drain');
+      for await (const batch of readLineBatches(file)) {
+        for (const line of batch) {
+          const reason =
+            line.tooLong === undefined
+              ? accumulator.add(parseRecordText(line.text, accumulator.intern))
+              : accumulator.add({
+                  ok: false,
+                  reason: `line is ${line.tooLong} characters, over the 1 MiB limit`,
+                });
+          if (reason !== undefined) {
+            const entry = { file, line: line.line, reason, text: line.text.slice(0, 65_536) };
+            if (!rejectedOut.write(`${JSON.stringify(entry)}\n`)) await once(rejectedOut, 'drain');
           }
         }
       }

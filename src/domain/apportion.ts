@@ -13,12 +13,12 @@ export function apportion(total: number, weights: ArrayLike<number>): number[] {
     parts[weights.length - 1] = total;
     return parts;
   }
-  const scale = total / sum;
   let running = 0;
   let assigned = 0;
   for (let i = 0; i < weights.length - 1; i++) {
     running += weights[i] ?? 0;
-    const upTo = Math.min(total, Math.round(running * scale));
+    // running / sum first: total / sum overflows to Infinity when the weights are subnormal.
+    const upTo = Math.min(total, Math.round((running / sum) * total));
     parts[i] = Math.max(0, upTo - assigned);
     assigned += parts[i] ?? 0;
   }

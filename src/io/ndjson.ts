@@ -15,37 +15,39 @@ export type Line =
   | { readonly file: string; readonly line: number; readonly text: string; readonly tooLong: number };
 
 /**
- * Streams the lines of an NDJSON file with their 1-based numbers: a UTF-8 byte-order mark is
- * dropped, CRLF is read as LF, blank lines are skipped (they hold no event), and a line longer
- * than MAX_LINE_CHARS is yielded as `tooLong` with its first characters only.
+ * Streams the lines of an NDJSON file with their 1-based numbers, a batch per read chunk (one
+ * promise per megabyte, not per line): a UTF-8 byte-order mark is dropped, CRLF is read as LF,
+ * blank lines are skipped (they hold no event), and a line longer than MAX_LINE_CHARS is yielded
+ * as `tooLong` with its first characters only, never held whole in memory.
  */
-export async function* readLines(file: string, maxLineChars = MAX_LINE_CHARS): AsyncGenerator<Line> {
+export async function* readLineBatches(file: string, maxLineChars = MAX_LINE_CHARS): AsyncGenerator<Line[]> {
   const decoder = new StringDecoder('utf8');
   let carry = '';
   let overflow = 0;
+  let overflowEndsCR = false; // the last character counted into `overflow` was a CR
   let lineNumber = 0;
   let first = true;
-  const stream = createReadStream(file, { highWaterMark: 1 << 20 });
-  const emit = function* (piece: string): Generator<Line> {
+  let batch: Line[] = [];
+  const emit = (piece: string): void => {
     lineNumber += 1;
     if (overflow > 0) {
-      const length = overflow + piece.length;
+      // A CRLF ending is not part of the line's length.
+      const cr = piece.length > 0 ? piece.endsWith('\r') : overflowEndsCR;
+      batch.push({ file, line: lineNumber, text: carry, tooLong: overflow + piece.length - (cr ? 1 : 0) });
       overflow = 0;
-      const text = carry;
       carry = '';
-      yield { file, line: lineNumber, text, tooLong: length };
       return;
     }
     let text = carry === '' ? piece : carry + piece;
     carry = '';
     if (text.endsWith('\r')) text = text.slice(0, -1);
     if (text.length > maxLineChars) {
-      yield { file, line: lineNumber, text: text.slice(0, 1024), tooLong: text.length };
-      return;
+      batch.push({ file, line: lineNumber, text: text.slice(0, 1024), tooLong: text.length });
+    } else if (text.trim() !== '') {
+      batch.push({ file, line: lineNumber, text });
     }
-    if (text.trim() !== '') yield { file, line: lineNumber, text };
   };
-  for await (const chunk of stream) {
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
     let text = decoder.write(chunk as Buffer);
     if (first) {
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
@@ -53,24 +55,36 @@ export async function* readLines(file: string, maxLineChars = MAX_LINE_CHARS): A
     }
     let start = 0;
     for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
-      yield* emit(text.slice(start, end));
+      emit(text.slice(start, end));
       start = end + 1;
     }
     const rest = text.slice(start);
     if (overflow > 0) {
       overflow += rest.length;
+      if (rest.length > 0) overflowEndsCR = rest.endsWith('\r');
     } else if (carry.length + rest.length > maxLineChars) {
-      // Keep only the head of an oversized line for the rejected file, never the whole of it.
+      // Keep only the head of an oversized line for the rejected file.
       overflow = carry.length + rest.length;
+      overflowEndsCR = (carry + rest).endsWith('\r');
       carry = (carry + rest).slice(0, 1024);
     } else {
       carry += rest;
+    }
+    if (batch.length > 0) {
+      yield batch;
+      batch = [];
     }
   }
   const rest = decoder.end();
   if (overflow > 0) overflow += rest.length;
   else carry += rest;
-  if (carry !== '' || overflow > 0) yield* emit('');
+  if (carry !== '' || overflow > 0) emit('');
+  if (batch.length > 0) yield batch;
+}
+
+/** The lines of an NDJSON file one by one (see readLineBatches). */
+export async function* readLines(file: string, maxLineChars = MAX_LINE_CHARS): AsyncGenerator<Line> {
+  for await (const batch of readLineBatches(file, maxLineChars)) yield* batch;
 }
 
 /**

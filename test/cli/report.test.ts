@@ -88,7 +88,7 @@ describe('chargeback report', () => {
       [7, 'finishedAt'],
       [8, 'completionTokens'],
       [9, 'tenant'],
-      [10, 'line is 10485772 characters, over the 1 MiB limit'],
+      [10, 'line is 10485770 characters, over the 1 MiB limit'],
     ]);
     expect(rejected.every((r) => r.file === file)).toBe(true);
     const summary = JSON.parse(readFileSync(join(out, `summary-${DAY}.json`), 'utf8')) as Record<

@@ -26,6 +26,10 @@ describe('apportion', () => {
     );
   });
 
+  it('copes with subnormal weights, where total / sum would overflow', () => {
+    expect(apportion(1e12, [5e-324, 5e-324])).toEqual([5e11, 5e11]);
+  });
+
   it('puts everything on the last part when all weights are zero', () => {
     expect(apportion(7, [0, 0, 0])).toEqual([0, 0, 7]);
   });

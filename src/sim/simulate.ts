@@ -1,0 +1,239 @@
+import { runEngine, type EngineRequest } from './engine.js';
+import { Random } from './random.js';
+import { batchArrivals, drawBursts, interactiveArrivals, type Arrival, type Burst } from './traffic.js';
+import { drawShape, MODELS, type FeatureProfile, type ModelProfile } from './workload.js';
+
+export interface SimulationOptions {
+  /** The UTC day, YYYY-MM-DD. */
+  readonly date: string;
+  readonly pods: number;
+  readonly seed: number;
+  /** About how many requests the whole fleet receives that day (default 40,000). */
+  readonly requests?: number;
+  /** Fraction of events delivered a second time, later, as Event Hubs may (default 0). */
+  readonly duplicateRate?: number;
+}
+
+/** What the simulated request really cost, known only to the simulator. */
+export interface Truth {
+  readonly eventId: string;
+  readonly tenant: string;
+  readonly feature: string;
+  /** GPU-microseconds (all the pod's GPUs) this request caused. */
+  readonly gpuMicros: number;
+}
+
+export interface SimulatedEvent {
+  readonly json: Record<string, unknown>;
+  /** On the first delivery of a usage event only. */
+  readonly truth?: Truth;
+}
+
+interface PodPlan {
+  readonly index: number;
+  readonly name: string;
+  readonly model: ModelProfile;
+  readonly kind: 'interactive' | 'batch';
+  readonly requests: number;
+  /** A sidecar restart that re-sends an overlapping window, at this millisecond of the day. */
+  readonly restartAt: number | undefined;
+}
+
+const WINDOW_MS = 60_000;
+const DAY_MS = 86_400_000;
+
+/**
+ * A seeded, deterministic day of a vLLM fleet: every usage event a sidecar would publish, and a
+ * capacity window per pod-minute. Same options, same events in the same order.
+ */
+export function* simulateDay(options: SimulationOptions): Generator<SimulatedEvent> {
+  const dayStart = Date.parse(`${options.date}T00:00:00Z`);
+  if (Number.isNaN(dayStart)) throw new RangeError(`not a day: ${options.date}`);
+  const fleet = new Random(options.seed, 0);
+  const bursts = drawBursts(fleet);
+  const plans = planPods(fleet, options.pods, options.requests ?? 40_000);
+  const duplicateRate = options.duplicateRate ?? 0;
+  // Its own stream: asking for duplicates must not change a single first delivery.
+  const redelivery = new Random(options.seed, 1);
+  const later = new Map<number, Record<string, unknown>[]>();
+  let emitted = 0;
+  for (const plan of plans) {
+    for (const event of podDay(plan, options.seed, dayStart, bursts)) {
+      yield event;
+      emitted += 1;
+      if (duplicateRate > 0 && redelivery.next() < duplicateRate) {
+        const at = emitted + 1 + redelivery.below(2000);
+        const list = later.get(at) ?? [];
+        list.push(event.json);
+        later.set(at, list);
+      }
+      const due = later.get(emitted);
+      if (due !== undefined) {
+        later.delete(emitted);
+        for (const json of due) yield { json };
+      }
+    }
+  }
+  for (const at of [...later.keys()].sort((a, b) => a - b))
+    for (const json of later.get(at) ?? []) yield { json };
+}
+
+function planPods(fleet: Random, pods: number, requests: number): PodPlan[] {
+  const kinds: ('batch' | 'interactive')[] = Array.from({ length: pods }, (_, i) =>
+    i % 3 === 2 ? 'batch' : 'interactive',
+  );
+  const weights = kinds.map((k) => (k === 'batch' ? 1.2 : 1));
+  const total = weights.reduce((a, b) => a + b, 0);
+  let left = requests;
+  return kinds.map((kind, index) => {
+    const model = MODELS[index % MODELS.length] ?? MODELS[0];
+    if (model === undefined) throw new Error('no models');
+    const count = index === pods - 1 ? left : Math.round((requests * (weights[index] ?? 1)) / total);
+    left -= count;
+    const slug = model.name.replace(/[^a-z0-9]+/g, '-');
+    return {
+      index,
+      name: `vllm-${slug}-${fleet.name(10)}-${fleet.name(5)}`,
+      model,
+      kind,
+      requests: count,
+      restartAt: index === 1 % pods ? Math.floor(fleet.uniform(9, 11) * 3_600_000) : undefined,
+    };
+  });
+}
+
+interface Pending extends EngineRequest {
+  readonly feature: FeatureProfile;
+  readonly tenant: string;
+  readonly status: 'ok' | 'error' | 'aborted';
+  readonly requestId: string;
+  readonly eventId: string;
+}
+
+function* podDay(
+  plan: PodPlan,
+  seed: number,
+  dayStart: number,
+  bursts: readonly Burst[],
+): Generator<SimulatedEvent> {
+  const random = new Random(seed, 100 + plan.index);
+  const arrivals: readonly Arrival[] =
+    plan.kind === 'batch'
+      ? batchArrivals(random, plan.requests, plan.model)
+      : interactiveArrivals(random, plan.requests, bursts);
+  const requests = arrivals.map((a) => request(random, a));
+  const iso = (ms: number): string => new Date(Math.round(dayStart + ms)).toISOString();
+  const pod = {
+    pod: plan.name,
+    gpuSku: plan.model.gpuSku,
+    gpuCount: plan.model.gpuCount,
+    model: plan.model.name,
+  };
+
+  // The pod was up before midnight; windows start at its own offset and run every 60 s.
+  let windowStart = -Math.floor(random.uniform(60_000, 120_000));
+  let restartAt = plan.restartAt;
+  const windowsUntil = function* (until: number): Generator<SimulatedEvent> {
+    while (windowStart + WINDOW_MS <= until) {
+      let end = windowStart + WINDOW_MS;
+      let nextStart = end;
+      if (restartAt !== undefined && restartAt < end) {
+        // The old sidecar reports its last partial window at shutdown; the new one starts counting
+        // 15 s earlier (it saw the pod scheduled before the old one stopped): overlapping windows.
+        end = Math.max(restartAt, windowStart + 1_000);
+        nextStart = end - 15_000;
+        restartAt = undefined;
+      }
+      yield {
+        json: {
+          type: 'capacity',
+          schemaVersion: 1,
+          eventId: random.uuid(),
+          ...pod,
+          windowStart: iso(windowStart),
+          windowEnd: iso(end),
+        },
+      };
+      windowStart = nextStart;
+    }
+  };
+
+  const config =
+    plan.kind === 'batch'
+      ? { stepFactor: plan.model.stepFactor, maxSeqs: 256, tokenBudget: 8192 }
+      : { stepFactor: plan.model.stepFactor, maxSeqs: 256, tokenBudget: 2048 };
+  let last = 0;
+  for (const r of runEngine(config, requests) as Generator<Pending>) {
+    yield* windowsUntil(r.finishedAt);
+    last = Math.max(last, r.finishedAt);
+    yield usageEvent(r, pod, iso, plan.model.gpuCount);
+  }
+  // Keep reporting until the day is over and the last request has finished (a job can run past midnight).
+  yield* windowsUntil(Math.max(DAY_MS, last + 1) + WINDOW_MS);
+}
+
+function request(random: Random, arrival: Arrival): Pending {
+  const shape = drawShape(random, arrival.feature);
+  const fate = random.next();
+  // About 0.4% refused up front (4xx), 0.6% failing mid-generation (5xx), 0.5% abandoned by the client.
+  const status = fate < 0.01 ? 'error' : fate < 0.015 ? 'aborted' : 'ok';
+  const refused = fate < 0.004;
+  const cut = random.next();
+  return {
+    arrival: arrival.at,
+    feature: arrival.feature,
+    tenant: random.pick(arrival.feature.tenants),
+    promptTokens: shape.promptTokens,
+    cachedPromptTokens: shape.cachedPromptTokens,
+    target: status === 'ok' ? shape.completionTokens : Math.floor(shape.completionTokens * cut),
+    refused,
+    status,
+    requestId: `cmpl-${random.uuid().replace(/-/g, '')}`,
+    eventId: random.uuid(),
+    scheduledAt: undefined,
+    firstTokenAt: undefined,
+    finishedAt: 0,
+    produced: 0,
+    gpuMs: 0,
+  };
+}
+
+function usageEvent(
+  r: Pending,
+  pod: { pod: string; gpuSku: string; gpuCount: number; model: string },
+  iso: (ms: number) => string,
+  gpuCount: number,
+): SimulatedEvent {
+  // The sidecar sees the first byte and the end of the stream a little after the engine step.
+  const json: Record<string, unknown> = {
+    type: 'usage',
+    schemaVersion: 1,
+    eventId: r.eventId,
+    requestId: r.requestId,
+    tenant: r.tenant,
+    feature: r.feature.name,
+    model: pod.model,
+    requestClass: r.feature.requestClass,
+    pod: pod.pod,
+    gpuSku: pod.gpuSku,
+    gpuCount: pod.gpuCount,
+    startedAt: iso(r.arrival),
+    firstTokenAt: r.firstTokenAt === undefined ? null : iso(r.firstTokenAt + 0.4),
+    finishedAt: iso(r.finishedAt + 0.8),
+    promptTokens: r.refused ? 0 : r.promptTokens,
+    completionTokens: r.produced,
+    cachedPromptTokens: r.refused ? 0 : r.cachedPromptTokens,
+    status: r.status,
+    httpStatus: r.refused ? 400 : r.status === 'error' ? 500 : r.status === 'aborted' ? 499 : 200,
+  };
+  if (r.scheduledAt !== undefined) json.queueMs = Math.round((r.scheduledAt - r.arrival) * 1000) / 1000;
+  return {
+    json,
+    truth: {
+      eventId: r.eventId,
+      tenant: r.tenant,
+      feature: r.feature.name,
+      gpuMicros: r.gpuMs * 1000 * gpuCount,
+    },
+  };
+}
