@@ -38,7 +38,7 @@ async function main(): Promise<void> {
     out: join(eventsDir, `fleet-${date}.ndjson`),
     pods: 8,
     seed: 1,
-    requests: 40_000,
+    requests: 150_000,
     duplicateRate: 0.01,
   });
   await writeFile(join(eventsDir, 'hostile.ndjson'), `${HOSTILE_LINES.join('\n')}\n`);
