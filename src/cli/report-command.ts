@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { EventAccumulator } from '../domain/accumulator.js';
 import type { IdlePolicy } from '../domain/chargeback.js';
 import { ConfigurationError } from '../domain/errors.js';
-import { parseRecord, type Intern } from '../domain/fast-parse.js';
+import { parseRecordText } from '../domain/fast-parse.js';
 import { loadPriceCard, type PriceCard } from '../domain/prices.js';
 import { parseDay } from '../domain/timestamp.js';
 import { DEFAULT_WEIGHTING, type Weighting } from '../domain/weighting.js';
@@ -174,16 +174,6 @@ export async function runReport(
     rejected: accumulator.counts.rejected,
     warnings,
   };
-}
-
-function parseRecordText(text: string, intern: Intern): ReturnType<typeof parseRecord> {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    return { ok: false, reason: `not valid JSON: ${(error as Error).message}` };
-  }
-  return parseRecord(value, intern);
 }
 
 async function readPrices(path: string): Promise<PriceCard> {

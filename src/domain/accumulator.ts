@@ -1,10 +1,9 @@
+import { admissionProblem } from './admission.js';
 import type { RecordResult } from './fast-parse.js';
 import type { PriceCard } from './prices.js';
 import type { CapacityRecord, UsageRecord } from './records.js';
-import { formatTimestamp } from './timestamp.js';
 
-/** Tenant name reserved for the idle rows of the report (SPEC 4.3). */
-export const IDLE_TENANT = '(idle)';
+export { IDLE_TENANT } from './admission.js';
 
 export interface IntakeCounts {
   eventsRead: number;
@@ -46,11 +45,8 @@ export class EventAccumulator {
       this.counts.ignoredEvents += 1;
       return undefined;
     }
-    const priceProblem = this.priceProblem(record);
-    if (priceProblem !== undefined) return this.reject(priceProblem);
-    if (record.type === 'usage' && record.tenant === IDLE_TENANT) {
-      return this.reject(`tenant: "${IDLE_TENANT}" is reserved for idle GPU-time`);
-    }
+    const problem = admissionProblem(this.prices, record);
+    if (problem !== undefined) return this.reject(problem);
     const existing = this.byId.get(record.eventId);
     if (existing === undefined) {
       this.byId.set(record.eventId, record);
@@ -91,17 +87,6 @@ export class EventAccumulator {
   private reject(reason: string): string {
     this.counts.rejected += 1;
     return reason;
-  }
-
-  private priceProblem(record: UsageRecord | CapacityRecord): string | undefined {
-    if (this.prices.periods(record.gpuSku) === undefined) {
-      return `gpuSku: "${record.gpuSku}" is not on the price card`;
-    }
-    const at = record.type === 'usage' ? record.startedAt : record.windowStart;
-    if (this.prices.at(record.gpuSku, at) === undefined) {
-      return `gpuSku: "${record.gpuSku}" has no price in force at ${formatTimestamp(at)}`;
-    }
-    return undefined;
   }
 
   /** Shares the few distinct names among a million events instead of keeping a copy per event. */

@@ -19,6 +19,17 @@ export type Intern = (value: string) => string;
 
 const identity: Intern = (value) => value;
 
+/** parseRecord of one line of text; invalid JSON is a rejection with the parser's message. */
+export function parseRecordText(text: string, intern: Intern = identity): RecordResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, reason: `not valid JSON: ${(error as Error).message}` };
+  }
+  return parseRecord(value, intern);
+}
+
 export function parseRecord(value: unknown, intern: Intern = identity): RecordResult {
   const fast = fastRecord(value, intern);
   if (fast !== undefined) return { ok: true, record: fast };

@@ -1,0 +1,51 @@
+import { app, type InvocationContext } from '@azure/functions';
+import { retrying } from '../src/azure/retry.js';
+import { services } from '../src/composition.js';
+import { ingestBatch, type IngestDeps } from '../src/ingest/ingest.js';
+import { deliveredMessages } from '../src/ingest/trigger-metadata.js';
+
+export interface IngestUsageDeps extends IngestDeps {
+  /** How long to keep retrying transient storage failures before failing the invocation. */
+  readonly retryDeadlineMs: number;
+}
+
+/**
+ * Event Hubs -> ledger. A bad message never fails the batch (it becomes a dead letter); a storage
+ * outage is retried here, then by the host's retry policy below, and the whole batch is idempotent,
+ * so whatever the host redelivers, the ledger comes out the same.
+ */
+export function makeIngestUsage(deps: () => Promise<IngestUsageDeps>) {
+  return async function ingestUsage(messages: unknown, context: InvocationContext): Promise<void> {
+    const delivered = deliveredMessages(messages, context.triggerMetadata);
+    const d = await deps();
+    const counts = await retrying(() => ingestBatch(delivered, d), {
+      deadlineMs: d.retryDeadlineMs,
+      onRetry: (error, attempt, delayMs) => {
+        context.warn(
+          `ingestUsage: attempt ${attempt} failed (${(error as Error).message}); retrying in ${Math.round(delayMs)} ms`,
+        ),
+    });
+    context.log(JSON.stringify({ function: 'ingestUsage', partition: delivered[0]?.partition, ...counts }));
+  };
+}
+
+export const ingestUsage = makeIngestUsage(async () => {
+  const s = await services();
+  return { ledger: s.ledger, prices: s.prices, now: s.now, retryDeadlineMs: s.config.ingestRetryDeadlineMs };
+});
+
+app.eventHub('ingestUsage', {
+  // Identity-based: EventHubConnection__fullyQualifiedNamespace (+ __credential, __clientId) in app settings.
+  connection: 'EventHubConnection',
+  eventHubName: '%USAGE_EVENTHUB_NAME%',
+  consumerGroup: '%USAGE_CONSUMER_GROUP%',
+  cardinality: 'many',
+  // Never let the host checkpoint past a batch that is not in the ledger: retry until storage is back.
+  retry: {
+    strategy: 'exponentialBackoff',
+    maxRetryCount: -1,
+    minimumInterval: { seconds: 10 },
+    maximumInterval: { minutes: 5 },
+  },
+  handler: ingestUsage,
+});
