@@ -23,7 +23,8 @@ export function makeIngestUsage(deps: () => Promise<IngestUsageDeps>) {
       onRetry: (error, attempt, delayMs) => {
         context.warn(
           `ingestUsage: attempt ${attempt} failed (${(error as Error).message}); retrying in ${Math.round(delayMs)} ms`,
-        ),
+        );
+      },
     });
     context.log(JSON.stringify({ function: 'ingestUsage', partition: delivered[0]?.partition, ...counts }));
   };

@@ -1,65 +1,108 @@
 /**
- * `npm start`: the main job, locally. Simulates yesterday's traffic of a vLLM fleet (with Event
- * Hubs-style redeliveries and a few broken lines), runs the daily chargeback over it, and prints
- * the top features by cost and the reconciliation a finance reader checks first.
+ * `npm start`: the main job, end to end on this machine. Starts Azurite from node_modules, simulates
+ * yesterday's traffic of a vLLM fleet, delivers it through Event Hubs-like partitions and batches
+ * (some delivered twice) to the real `ingestUsage` handler, runs `dailyChargeback`, fetches the
+ * report through the `getReport` HTTP handler, writes it under out/, prints the top features and
+ * the reconciliation, and shuts everything down.
  */
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Papa from 'papaparse';
-import { DEFAULT_WEIGHTING } from '../domain/weighting.js';
-import { runReport } from '../cli/report-command.js';
-import { runSimulate } from '../cli/simulate-command.js';
+import { makeDailyChargeback } from '../../functions/dailyChargeback.js';
+import { makeGetReport } from '../../functions/getReport.js';
+import { makeIngestUsage } from '../../functions/ingestUsage.js';
+import { loadConfig } from '../config.js';
+import { createServices } from '../composition.js';
+import { startAzurite } from '../local/azurite.js';
+import { fleetTraffic } from '../local/fleet-traffic.js';
+import { HttpRequest, quietContext, TIMER } from '../local/functions-runtime.js';
 
 const root = new URL('../../..', import.meta.url).pathname;
 const out = join(root, 'out');
 const date = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
 
-const HOSTILE_LINES = [
-  '{"type":"usage","schemaVersion":1,"eventId":"broken',
-  JSON.stringify({ type: 'usage', schemaVersion: 1, eventId: 'neg-tokens', promptTokens: -5 }),
-  JSON.stringify({
-    type: 'capacity',
-    schemaVersion: 1,
-    eventId: 'unknown-sku',
-    pod: 'p',
-    gpuSku: 'Standard_NC6',
-    gpuCount: 1,
-    model: 'm',
-    windowStart: `${date}T00:00:00.000Z`,
-    windowEnd: `${date}T00:01:00.000Z`,
-  }),
-];
-
 async function main(): Promise<void> {
+  const started = Date.now();
+  const seconds = (): string => `${((Date.now() - started) / 1000).toFixed(1)} s`;
   await rm(out, { recursive: true, force: true });
-  const eventsDir = join(out, 'events');
-  const simulated = await runSimulate({
-    date,
-    out: join(eventsDir, `fleet-${date}.ndjson`),
-    pods: 8,
-    seed: 1,
-    requests: 150_000,
-    duplicateRate: 0.01,
-  });
-  await writeFile(join(eventsDir, 'hostile.ndjson'), `${HOSTILE_LINES.join('\n')}\n`);
-  console.log(
-    `simulated ${simulated.events} events for ${date} (1% delivered twice) plus ${HOSTILE_LINES.length} broken lines`,
-  );
+  const azurite = await startAzurite();
+  try {
+    console.log(
+      `Azurite on 127.0.0.1:${azurite.blobPort} (blob) and :${azurite.tablePort} (table), in memory`,
+    );
+    const s = await createServices(
+      loadConfig({ LEDGER_STORAGE_CONNECTION_STRING: azurite.connectionString }),
+    );
 
-  const outcome = await runReport({
-    eventsPath: eventsDir,
-    pricesPath: join(root, 'prices', 'azure-a100.json'),
-    date,
-    outDir: join(out, 'reports'),
-    idle: 'separate',
-    weighting: DEFAULT_WEIGHTING,
-  });
-  const summary = JSON.parse(await readFile(outcome.summaryPath, 'utf8')) as Record<string, number>;
-  const rows = Papa.parse<Record<string, string>>(await readFile(outcome.csvPath, 'utf8'), {
-    header: true,
-    skipEmptyLines: true,
-  }).data;
+    const traffic = fleetTraffic({
+      date,
+      pods: 8,
+      seed: 1,
+      requests: 100_000,
+      duplicateRate: 0.01,
+      partitions: 4,
+    });
+    console.log(
+      `simulated ${traffic.events} events of ${date} (1% sent twice by the sidecars) + ${traffic.hostile} broken messages, on 4 partitions`,
+    );
 
+    const ingest = makeIngestUsage(() =>
+      Promise.resolve({ ledger: s.ledger, prices: s.prices, now: s.now, retryDeadlineMs: 60_000 }),
+    );
+    const delivery = await traffic.hub.deliver(ingest, {
+      partitions: 4,
+      maxBatch: 1000,
+      redeliveryRate: 0.05,
+      seed: 1,
+    });
+    console.log(
+      `ingestUsage: ${delivery.messages} messages in ${delivery.invocations} batches (${delivery.redelivered} redelivered) [${seconds()}]`,
+    );
+
+    const daily = makeDailyChargeback(() =>
+      Promise.resolve({
+        ledger: s.ledger,
+        reports: s.reports,
+        prices: s.prices,
+        now: s.now,
+        idle: s.config.idle,
+        weighting: s.weighting,
+        restateDays: s.config.restateDays,
+      }),
+    );
+    await daily(TIMER, quietContext());
+    console.log(`dailyChargeback: reported ${date} [${seconds()}]`);
+
+    const getReport = makeGetReport(() => Promise.resolve({ reports: s.reports }));
+    const fetch = async (accept: string): Promise<string> => {
+      const response = await getReport(
+        new HttpRequest({
+          method: 'GET',
+          url: `http://localhost/api/reports/${date}`,
+          params: { date },
+          headers: { accept },
+        }),
+        quietContext(),
+      );
+      if (response.status !== 200) throw new Error(`GET /api/reports/${date}: ${response.status}`);
+      return String(response.body);
+    };
+    const csv = await fetch('text/csv');
+    const summaryText = await fetch('application/json');
+    await mkdir(join(out, 'reports'), { recursive: true });
+    const csvPath = join(out, 'reports', `chargeback-${date}.csv`);
+    const summaryPath = join(out, 'reports', `summary-${date}.json`);
+    await writeFile(csvPath, csv);
+    await writeFile(summaryPath, summaryText);
+    print(csv, JSON.parse(summaryText) as Record<string, number>);
+    console.log(`\nReport: ${csvPath}\nSummary: ${summaryPath}\nDone in ${seconds()}.`);
+  } finally {
+    await azurite.stop();
+  }
+}
+
+function print(csv: string, summary: Record<string, number>): void {
+  const rows = Papa.parse<Record<string, string>>(csv, { header: true, skipEmptyLines: true }).data;
   const byFeature = new Map<string, { cost: number; requests: number; tokens: number }>();
   for (const row of rows) {
     const key = row.tenant === '(idle)' ? '(idle GPU-time)' : (row.feature ?? '');
@@ -85,9 +128,6 @@ async function main(): Promise<void> {
   console.log(
     `Events: ${summary.eventsRead} read = ${summary.usageEvents} usage + ${summary.capacityEvents} capacity + ` +
       `${summary.duplicatesDropped} duplicates + ${summary.rejected} rejected; ${summary.unmeteredRequests} unmetered requests`,
-  );
-  console.log(
-    `\nReport: ${outcome.csvPath}\nSummary: ${outcome.summaryPath}\nRejected lines: ${outcome.rejectedPath}`,
   );
 }
 

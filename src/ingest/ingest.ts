@@ -170,7 +170,8 @@ export function bodyText(body: unknown): string {
   if (typeof body === 'string') return body;
   if (body instanceof Uint8Array) return Buffer.from(body).toString('utf8');
   try {
-    return (JSON.stringify(body) as string | undefined) ?? String(body);
+    const text: unknown = JSON.stringify(body);
+    return typeof text === 'string' ? text : String(body);
   } catch {
     return String(body);
   }

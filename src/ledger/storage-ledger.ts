@@ -43,7 +43,7 @@ export class StorageLedger implements Ledger {
     const cached = this.marks.get(key);
     if (cached !== undefined) return cached;
     try {
-      const entity = await this.table.getEntity<Record<string, unknown>>(day, highWaterRowKey(partition));
+      const entity = await this.table.getEntity(day, highWaterRowKey(partition));
       const mark = { sequenceNumber: Number(entity.sequenceNumber), version: entity.etag };
       this.marks.set(key, mark);
       return mark;
@@ -136,7 +136,7 @@ export class StorageLedger implements Ledger {
     const spill = odata`PartitionKey eq ${nextDay(day)} and RowKey ge 'seg|' and RowKey lt 'seg}' and minStartMs lt ${end}`;
     const segments: SegmentInfo[] = [];
     for (const filter of [own, spill]) {
-      for await (const e of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
+      for await (const e of this.table.listEntities({ queryOptions: { filter } })) {
         segments.push({
           day: e.partitionKey ?? day,
           partition: String(e.partition),
