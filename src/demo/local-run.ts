@@ -85,7 +85,8 @@ async function main(): Promise<void> {
         quietContext(),
       );
       if (response.status !== 200) throw new Error(`GET /api/reports/${date}: ${response.status}`);
-      return String(response.body);
+      if (typeof response.body !== 'string') throw new Error(`GET /api/reports/${date}: no text body`);
+      return response.body;
     };
     const csv = await fetch('text/csv');
     const summaryText = await fetch('application/json');
