@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TableClient } from '@azure/data-tables';
 import { DefaultAzureCredential } from '@azure/identity';
@@ -21,8 +21,12 @@ export interface Services {
   readonly now: () => Date;
 }
 
-// The package root: this file is dist/src/composition.js once built.
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+// The package root: the nearest folder up from this file with a package.json (src/ or dist/src/).
+const ROOT = ((): string => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+})();
 
 // The SDKs retry each call a few times quickly; longer outages are retried around the whole,
 // idempotent operation (see azure/retry.ts) and, past that, by the Functions host.

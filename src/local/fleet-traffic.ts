@@ -59,6 +59,15 @@ export function hostileMessages(date: string): unknown[] {
     { ...usage, eventId: 'hostile-negative', completionTokens: -5 },
     { ...usage, eventId: 'hostile-sku', gpuSku: 'Standard_NC6' },
     { ...usage, eventId: 'hostile-tenant', tenant: 'evil\u001b[31m' },
-    { type: 'evaluation', schemaVersion: 1, eventId: 'wrong-hub' },
+    {
+      type: 'evaluation',
+      schemaVersion: 1,
+      eventId: 'wrong-hub',
+      model: 'llama-3.1-8b-instruct',
+      modelVersion: '7',
+      dataset: 'support-golden@3',
+      metrics: { exact_match: 0.81 },
+      evaluatedAt: `${date}T12:00:00.000Z`,
+    },
   ];
 }

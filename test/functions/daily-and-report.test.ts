@@ -1,0 +1,137 @@
+import { describe, expect, it } from 'vitest';
+import { makeDailyChargeback } from '../../functions/dailyChargeback.js';
+import { makeGetReport } from '../../functions/getReport.js';
+import { DEFAULT_WEIGHTING } from '../../src/domain/weighting.js';
+import { MemoryLedger } from '../../src/ledger/memory-ledger.js';
+import { invoke, type HubMessage } from '../../src/local/event-hub-delivery.js';
+import { HttpRequest, quietContext, TIMER } from '../../src/local/functions-runtime.js';
+import { makeIngestUsage } from '../../functions/ingestUsage.js';
+import { MemoryReportStore, reportPaths } from '../../src/reports/report-store.js';
+import { at, capacity, TEST_PRICES, usage } from '../helpers/events.js';
+
+const DAY = '2026-11-22';
+
+function system(start: string) {
+  let now = new Date(start);
+  const ledger = new MemoryLedger();
+  const reports = new MemoryReportStore();
+  const clock = () => now;
+  const ingest = makeIngestUsage(() =>
+    Promise.resolve({ ledger, prices: TEST_PRICES, now: clock, retryDeadlineMs: 0 }),
+  );
+  const daily = makeDailyChargeback(() =>
+    Promise.resolve({
+      ledger,
+      reports,
+      prices: TEST_PRICES,
+      now: clock,
+      idle: 'separate' as const,
+      weighting: DEFAULT_WEIGHTING,
+      restateDays: 35,
+    }),
+  );
+  const getReport = makeGetReport(() => Promise.resolve({ reports }));
+  let sequence = 0;
+  return {
+    reports,
+    setNow: (iso: string) => {
+      now = new Date(iso);
+    },
+    send: async (bodies: unknown[]) => {
+      const batch: HubMessage[] = bodies.map((body) => ({
+        body,
+        sequenceNumber: sequence++,
+        enqueuedTime: at(3600),
+      }));
+      await invoke(ingest, '0', batch);
+    },
+    runDaily: () => daily(TIMER, quietContext()),
+    get: (date: string, accept = 'text/csv') =>
+      getReport(
+        new HttpRequest({
+          method: 'GET',
+          url: `http://localhost/api/reports/${date}`,
+          params: { date },
+          headers: { accept },
+        }),
+        quietContext(),
+      ),
+    summary: (day = DAY) =>
+      JSON.parse(reports.files.get(reportPaths(day).summary) ?? '{}') as Record<string, number>,
+  };
+}
+
+describe('dailyChargeback', () => {
+  it('reports yesterday at 00:30 into reports/chargeback/YYYY/MM/DD/', async () => {
+    const s = system('2026-11-23T00:30:00Z');
+    await s.send([
+      capacity({ windowStart: at(0), windowEnd: at(60) }),
+      usage({ startedAt: at(10), finishedAt: at(20) }),
+    ]);
+    await s.runDaily();
+    expect([...s.reports.files.keys()].sort()).toEqual([
+      'chargeback/2026/11/22/chargeback-2026-11-22.csv',
+      'chargeback/2026/11/22/summary-2026-11-22.json',
+    ]);
+    expect(s.summary()).toMatchObject({ revision: 1, fleetCostUsd: 0.06, usageEvents: 1, capacityEvents: 1 });
+  });
+
+  it('restates a day that received late events as the next revision, with the late cost in it', async () => {
+    const s = system('2026-11-23T00:30:00Z');
+    await s.send([capacity({ windowStart: at(0), windowEnd: at(60) })]);
+    await s.runDaily();
+    s.setNow('2026-11-23T09:00:00Z');
+    await s.send([capacity({ pod: 'pod-b', windowStart: at(0), windowEnd: at(60) })]);
+    s.setNow('2026-11-24T00:30:00Z');
+    await s.runDaily();
+    expect(s.summary()).toMatchObject({ revision: 2, fleetCostUsd: 0.12, capacityEvents: 2 });
+  });
+
+  it('leaves a reported day alone when nothing arrived for it since', async () => {
+    const s = system('2026-11-22T18:00:00Z');
+    await s.send([capacity({ windowStart: at(0), windowEnd: at(60) })]);
+    s.setNow('2026-11-23T00:30:00Z');
+    await s.runDaily();
+    s.setNow('2026-11-24T00:30:00Z');
+    await s.runDaily();
+    expect(s.summary().revision).toBe(1);
+  });
+
+  it('counts messages rejected at ingestion as read and rejected on their day', async () => {
+    const s = system('2026-11-23T00:30:00Z');
+    await s.send([
+      capacity({ windowStart: at(0), windowEnd: at(60) }),
+      '{broken',
+      usage({ promptTokens: 'x' }),
+    ]);
+    await s.runDaily();
+    expect(s.summary()).toMatchObject({ eventsRead: 3, capacityEvents: 1, rejected: 2 });
+  });
+});
+
+describe('GET /api/reports/{date}', () => {
+  it('returns the CSV, or the summary when JSON is asked for', async () => {
+    const s = system('2026-11-23T00:30:00Z');
+    await s.send([capacity({ windowStart: at(0), windowEnd: at(60) })]);
+    await s.runDaily();
+    const csv = await s.get(DAY);
+    expect(csv.status).toBe(200);
+    expect(String(csv.body)).toMatch(/^date,tenant,feature,/);
+    expect((csv.headers as Record<string, string>)['content-type']).toMatch(/^text\/csv/);
+    const json = await s.get(DAY, 'application/json');
+    expect(JSON.parse(String(json.body))).toMatchObject({ date: DAY, revision: 1 });
+  });
+
+  it('answers 404 naming the date when there is no report', async () => {
+    const response = await system('2026-11-23T00:30:00Z').get('2026-11-20');
+    expect(response.status).toBe(404);
+    expect(JSON.stringify(response.jsonBody)).toContain('2026-11-20');
+  });
+
+  it('answers 400 for a malformed date', async () => {
+    const s = system('2026-11-23T00:30:00Z');
+    for (const date of ['2026-13-01', '22-11-2026', '../../etc/passwd']) {
+      expect((await s.get(date)).status).toBe(400);
+    }
+  });
+});

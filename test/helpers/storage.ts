@@ -1,0 +1,21 @@
+import { randomUUID } from 'node:crypto';
+import { inject } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { createServices, type Services } from '../../src/composition.js';
+
+/** Services on the shared Azurite, with a table and containers of their own so tests never meet. */
+export async function isolatedServices(
+  connectionString = inject('azurite'),
+  now?: () => Date,
+): Promise<Services> {
+  const id = randomUUID().replace(/-/g, '').slice(0, 12);
+  return createServices(
+    loadConfig({
+      LEDGER_STORAGE_CONNECTION_STRING: connectionString,
+      LEDGER_TABLE: `ledger${id}`,
+      LEDGER_CONTAINER: `ledger-${id}`,
+      REPORTS_CONTAINER: `reports-${id}`,
+    }),
+    now,
+  );
+}
