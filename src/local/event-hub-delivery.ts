@@ -82,10 +82,13 @@ export async function invoke(
   handler: Handler,
   partitionId: string,
   batch: readonly HubMessage[],
+  log: (line: string) => void = () => undefined,
 ): Promise<void> {
   const context = new Context({
     functionName: 'ingestUsage',
-    logHandler: () => undefined,
+    logHandler: (_level, ...args: unknown[]) => {
+      log(args.map(String).join(' '));
+    },
     triggerMetadata: {
       partitionContext: { partitionId, eventHubName: 'usage', consumerGroup: 'chargeback' },
       sequenceNumberArray: batch.map((m) => m.sequenceNumber),

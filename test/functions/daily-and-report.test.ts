@@ -116,10 +116,10 @@ describe('GET /api/reports/{date}', () => {
     await s.runDaily();
     const csv = await s.get(DAY);
     expect(csv.status).toBe(200);
-    expect(String(csv.body)).toMatch(/^date,tenant,feature,/);
+    expect(csv.body as string).toMatch(/^date,tenant,feature,/);
     expect((csv.headers as Record<string, string>)['content-type']).toMatch(/^text\/csv/);
     const json = await s.get(DAY, 'application/json');
-    expect(JSON.parse(String(json.body))).toMatchObject({ date: DAY, revision: 1 });
+    expect(JSON.parse(json.body as string)).toMatchObject({ date: DAY, revision: 1 });
   });
 
   it('answers 404 naming the date when there is no report', async () => {
