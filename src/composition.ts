@@ -57,7 +57,7 @@ export function storageClients(config: Pick<Config, 'storage' | 'ledgerTable'>):
     return {
       // Azurite speaks plain HTTP on loopback; in Azure the connection string names https endpoints.
       table: TableClient.fromConnectionString(storage.connectionString, config.ledgerTable, {
-        allowInsecureConnection: storage.connectionString.includes('http://'),
+        allowInsecureConnection: /http:\/\/|UseDevelopmentStorage=true/.test(storage.connectionString),
         retryOptions: TABLE_RETRY,
       }),
       blobs: BlobServiceClient.fromConnectionString(storage.connectionString, { retryOptions: BLOB_RETRY }),
