@@ -27,7 +27,7 @@ describe('configuration', () => {
     const config = loadConfig({ LEDGER_STORAGE_CONNECTION_STRING: SECRET });
     expect(JSON.stringify(config)).not.toContain('c2VjcmV0LWtleQ');
     expect(inspect(config, { depth: 5 })).not.toContain('c2VjcmV0LWtleQ');
-    expect(`${JSON.stringify({ config })}`).not.toContain('AccountKey');
+    expect(JSON.stringify({ config })).not.toContain('AccountKey');
     expect(config.storage).toMatchObject({ kind: 'connection-string', connectionString: SECRET });
   });
 
