@@ -25,9 +25,17 @@ export interface Azurite {
 }
 
 const running = new Set<ChildProcess>();
-process.once('exit', () => {
+const killAll = (): void => {
   for (const child of running) child.kill('SIGKILL');
-});
+};
+// Never leave an Azurite behind, whether the caller finishes, fails or is interrupted.
+process.once('exit', killAll);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    killAll();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  });
+}
 
 /** Starts Azurite (Blob, Queue, Table) from node_modules on free loopback ports, telemetry off, and waits until it answers. */
 export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurite> {
