@@ -1,0 +1,107 @@
+/**
+ * The Functions' speed on this machine, against Azurite started here (in memory):
+ * - ingestion through the real `ingestUsage` handler with batches of 100 and of 1,000 events,
+ *   four partitions delivered in parallel as one instance owning them would (goal: at least
+ *   10,000 events/s with batches of 1,000);
+ * - the daily run (`reportDay`) over a ledger of about 1,000,000 events (goal: under 30 s).
+ * Run: `npm run build && node dist/bench/pipeline-bench.js`. Sizes: INGEST_EVENTS, DAILY_EVENTS.
+ */
+import { makeIngestUsage } from '../functions/ingestUsage.js';
+import { createServices, type Services } from '../src/composition.js';
+import { loadConfig } from '../src/config.js';
+import { reportDay } from '../src/daily/daily-run.js';
+import { startAzurite } from '../src/local/azurite.js';
+import { invoke, type HubMessage } from '../src/local/event-hub-delivery.js';
+import { fleetTraffic } from '../src/local/fleet-traffic.js';
+
+const DATE = '2026-11-22';
+const ingestEvents = Number(process.env.INGEST_EVENTS ?? 200_000);
+const dailyEvents = Number(process.env.DAILY_EVENTS ?? 1_000_000);
+
+function traffic(events: number): HubMessage[][] {
+  const pods = Math.max(8, Math.round(events / 62_500));
+  return fleetTraffic({
+    date: DATE,
+    pods,
+    seed: 3,
+    requests: Math.max(0, events - pods * 1445),
+    duplicateRate: 0,
+    partitions: 4,
+  }).hub.partitions;
+}
+
+async function ingest(
+  s: Services,
+  partitions: HubMessage[][],
+  batchSize: number,
+): Promise<{ events: number; seconds: number }> {
+  const handler = makeIngestUsage(() =>
+    Promise.resolve({ ledger: s.ledger, prices: s.prices, now: s.now, retryDeadlineMs: 60_000 }),
+  );
+  const started = performance.now();
+  await Promise.all(
+    partitions.map(async (messages, p) => {
+      for (let i = 0; i < messages.length; i += batchSize)
+        await invoke(handler, String(p), messages.slice(i, i + batchSize));
+    }),
+  );
+  const events = partitions.reduce((n, m) => n + m.length, 0);
+  return { events, seconds: (performance.now() - started) / 1000 };
+}
+
+async function withAzurite<T>(work: (s: Services) => Promise<T>): Promise<T> {
+  const azurite = await startAzurite();
+  try {
+    return await work(
+      await createServices(loadConfig({ LEDGER_STORAGE_CONNECTION_STRING: azurite.connectionString })),
+    );
+  } finally {
+    await azurite.stop();
+  }
+}
+
+const rows: string[] = [];
+const ingestTraffic = traffic(ingestEvents);
+for (const batchSize of [100, 1000]) {
+  process.stderr.write(`ingesting ${ingestEvents} events in batches of ${batchSize} ...\n`);
+  const r = await withAzurite((s) => ingest(s, ingestTraffic, batchSize));
+  rows.push(
+    `| ingestUsage, batches of ${batchSize} | ${r.events.toLocaleString('en-US')} events | ${r.seconds.toFixed(1)} s | ${Math.round(r.events / r.seconds).toLocaleString('en-US')} events/s |`,
+  );
+  process.stderr.write(`${rows[rows.length - 1] ?? ''}\n`);
+}
+
+process.stderr.write(`loading a ledger of about ${dailyEvents} events ...\n`);
+await withAzurite(async (s) => {
+  const load = await ingest(s, traffic(dailyEvents), 1000); // the traffic is dropped after this line
+  rows.push(
+    `| ingestUsage, batches of 1000 (daily-run load) | ${load.events.toLocaleString('en-US')} events | ${load.seconds.toFixed(1)} s | ${Math.round(load.events / load.seconds).toLocaleString('en-US')} events/s |`,
+  );
+  // The simulated traffic is garbage by now; sample RSS while the daily run works to see its own peak.
+  (globalThis as { gc?: () => void }).gc?.();
+  const rssBefore = process.memoryUsage().rss;
+  let rssPeak = rssBefore;
+  const sampler = setInterval(() => {
+    rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+  }, 20);
+  const started = performance.now();
+  const outcome = await reportDay(DATE, {
+    ledger: s.ledger,
+    reports: s.reports,
+    prices: s.prices,
+    now: s.now,
+    idle: 'separate',
+    weighting: s.weighting,
+    restateDays: 35,
+  });
+  const seconds = (performance.now() - started) / 1000;
+  clearInterval(sampler);
+  rows.push(
+    `| dailyChargeback (reportDay) | ${outcome.events.toLocaleString('en-US')} events | ${seconds.toFixed(1)} s | RSS ${Math.round(rssBefore / 1e6)} MB before, ${Math.round(rssPeak / 1e6)} MB at peak |`,
+  );
+});
+
+process.stdout.write(
+  `\nFunctions benchmark on Azurite, ${new Date().toISOString().slice(0, 10)}, node ${process.version}\n\n` +
+    `| what | size | time | rate / memory |\n|---|---|---|---|\n${rows.join('\n')}\n`,
+);
