@@ -1,0 +1,165 @@
+import { z } from 'zod';
+import { ConfigurationError } from '../domain/errors.js';
+
+/**
+ * The sidecar's settings: command-line flags win over the environment (SIDECAR_*, and what the
+ * Downward API and the Deployment put there). Names live here; vllm-deploy/ and its tests use them.
+ */
+export const SIDECAR_ENV = {
+  upstream: 'SIDECAR_UPSTREAM',
+  listen: 'SIDECAR_LISTEN',
+  adminListen: 'SIDECAR_ADMIN_LISTEN',
+  sink: 'SIDECAR_SINK',
+  spoolDir: 'SIDECAR_SPOOL_DIR',
+  tenantHeader: 'SIDECAR_TENANT_HEADER',
+  featureHeader: 'SIDECAR_FEATURE_HEADER',
+  classHeader: 'SIDECAR_CLASS_HEADER',
+  apiKeysFile: 'SIDECAR_API_KEYS_FILE',
+  missingTenant: 'SIDECAR_MISSING_TENANT',
+  defaultClass: 'SIDECAR_DEFAULT_CLASS',
+  priorities: 'SIDECAR_PRIORITIES',
+  queueMax: 'SIDECAR_QUEUE_MAX',
+  windowSeconds: 'SIDECAR_CAPACITY_WINDOW_SECONDS',
+  pod: 'POD_NAME',
+  node: 'NODE_NAME',
+  gpuSku: 'GPU_SKU',
+  gpuCount: 'GPU_COUNT',
+  model: 'MODEL_NAME',
+  eventHubNamespace: 'EVENTHUB_FULLY_QUALIFIED_NAMESPACE',
+  eventHubName: 'EVENTHUB_NAME',
+  eventHubConnectionString: 'EVENTHUB_CONNECTION_STRING',
+} as const;
+
+export interface SidecarSettings {
+  readonly upstream: URL;
+  readonly listen: { readonly host: string; readonly port: number };
+  /** /metrics, /healthz and /readyz of the sidecar itself (vLLM's /metrics passes through the proxy port). */
+  readonly adminListen: { readonly host: string; readonly port: number };
+  readonly sink: { readonly kind: 'eventhubs' } | { readonly kind: 'file'; readonly dir: string };
+  readonly spoolDir: string;
+  readonly headers: { readonly tenant: string; readonly feature: string; readonly requestClass: string };
+  readonly apiKeysFile: string | undefined;
+  /** What to do with a request that names no tenant: refuse it (400) or charge tenant "unknown". */
+  readonly missingTenant: 'reject' | 'unknown';
+  readonly defaultClass: string;
+  /** Request class -> vLLM `priority` (lower runs first, with --scheduling-policy priority). */
+  readonly priorities: ReadonlyMap<string, number>;
+  readonly queueMax: number;
+  readonly windowMs: number;
+  readonly pod: string;
+  readonly node: string;
+  readonly gpuSku: string;
+  readonly gpuCount: number;
+  readonly model: string;
+  readonly eventHub:
+    | { readonly kind: 'identity'; readonly namespace: string; readonly name: string }
+    | { readonly kind: 'connection-string'; readonly connectionString: string; readonly name: string }
+    | undefined;
+}
+
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/, 'must be HOST:PORT')
+  .transform((text) => {
+    const at = text.lastIndexOf(':');
+    return { host: text.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(text.slice(at + 1)) };
+  });
+const headerName = z
+  .string()
+  .regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name')
+  .transform((h) => h.toLowerCase());
+
+const schema = z.object({
+  upstream: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).default('http://127.0.0.1:8000'),
+  listen: hostPort.prefault('0.0.0.0:8080'),
+  adminListen: hostPort.prefault('0.0.0.0:9090'),
+  sink: z
+    .string()
+    .regex(/^(eventhubs|file:.+)$/, 'must be eventhubs or file:DIR')
+    .default('eventhubs'),
+  spoolDir: z.string().min(1).default('/var/spool/chargeback'),
+  tenantHeader: headerName.default('x-tenant'),
+  featureHeader: headerName.default('x-feature'),
+  classHeader: headerName.default('x-request-class'),
+  apiKeysFile: z.string().min(1).optional(),
+  missingTenant: z.enum(['reject', 'unknown']).default('reject'),
+  defaultClass: z.string().min(1).max(128).default('interactive'),
+  priorities: z
+    .string()
+    .regex(/^([A-Za-z0-9_-]+=-?\d+)(,[A-Za-z0-9_-]+=-?\d+)*$/, 'must look like interactive=0,batch=10')
+    .optional(),
+  queueMax: z.coerce.number().int().min(10).max(1_000_000).default(10_000),
+  windowSeconds: z.coerce.number().int().min(1).max(3600).default(60),
+  pod: z.string().min(1, 'must name the pod (Downward API metadata.name)'),
+  node: z.string().min(1).default('unknown'),
+  gpuSku: z.string().min(1, 'must name the VM size, e.g. Standard_NC24ads_A100_v4'),
+  gpuCount: z.coerce.number().int().min(1),
+  model: z.string().min(1, 'must name the served model'),
+  eventHubNamespace: z.string().min(1).optional(),
+  eventHubName: z.string().min(1).default('usage'),
+  eventHubConnectionString: z.string().min(1).optional(),
+});
+
+type Key = keyof typeof SIDECAR_ENV;
+
+/** Reads flags (`--upstream`, ...) over environment variables; throws a ConfigurationError naming each bad setting. */
+export function loadSidecarSettings(
+  flags: Partial<Record<Key, string>>,
+  env: Record<string, string | undefined> = process.env,
+): SidecarSettings {
+  const raw: Record<string, string | undefined> = {};
+  for (const [key, name] of Object.entries(SIDECAR_ENV) as [Key, string][])
+    raw[key] = flags[key] ?? env[name];
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => {
+      const key = String(i.path[0]) as Key;
+      return `${SIDECAR_ENV[key]}: ${i.message}`;
+    });
+    throw new ConfigurationError(`sidecar configuration: ${problems.join('; ')}`);
+  }
+  const s = parsed.data;
+  if (
+    s.sink === 'eventhubs' &&
+    s.eventHubNamespace === undefined &&
+    s.eventHubConnectionString === undefined
+  ) {
+    throw new ConfigurationError(
+      `sidecar configuration: --sink eventhubs needs ${SIDECAR_ENV.eventHubNamespace} (workload identity) or ${SIDECAR_ENV.eventHubConnectionString}`,
+    );
+  }
+  return {
+    upstream: new URL(s.upstream),
+    listen: s.listen,
+    adminListen: s.adminListen,
+    sink:
+      s.sink === 'eventhubs' ? { kind: 'eventhubs' } : { kind: 'file', dir: s.sink.slice('file:'.length) },
+    spoolDir: s.spoolDir,
+    headers: { tenant: s.tenantHeader, feature: s.featureHeader, requestClass: s.classHeader },
+    apiKeysFile: s.apiKeysFile,
+    missingTenant: s.missingTenant,
+    defaultClass: s.defaultClass,
+    priorities: new Map(
+      (s.priorities ?? '')
+        .split(',')
+        .filter((p) => p !== '')
+        .map((p) => {
+          const [name = '', value = '0'] = p.split('=');
+          return [name, Number(value)] as const;
+        }),
+    ),
+    queueMax: s.queueMax,
+    windowMs: s.windowSeconds * 1000,
+    pod: s.pod,
+    node: s.node,
+    gpuSku: s.gpuSku,
+    gpuCount: s.gpuCount,
+    model: s.model,
+    eventHub:
+      s.eventHubConnectionString !== undefined
+        ? { kind: 'connection-string', connectionString: s.eventHubConnectionString, name: s.eventHubName }
+        : s.eventHubNamespace !== undefined
+          ? { kind: 'identity', namespace: s.eventHubNamespace, name: s.eventHubName }
+          : undefined,
+  };
+}
