@@ -1,5 +1,6 @@
 import { ConfigurationError, PermanentError } from '../domain/errors.js';
 import { parseReportArgs, REPORT_HELP, runReport } from './report-command.js';
+import { parseSidecarArgs, runSidecar, SIDECAR_HELP } from './sidecar-command.js';
 import { parseSimulateArgs, runSimulate, SIMULATE_HELP } from './simulate-command.js';
 import { UsageError } from './usage-error.js';
 
@@ -16,6 +17,7 @@ to tenants, features, models and request classes, batching-aware, closing to the
 Commands:
   report     write the daily chargeback CSV, summary and rejected lines for one UTC day
   simulate   write a realistic, seeded day of vLLM fleet usage and capacity events (NDJSON)
+  sidecar    run the metering proxy beside vLLM, publishing usage and capacity events
 
 Run 'chargeback <command> --help' for a command's options.`;
 
@@ -53,6 +55,15 @@ export async function main(args: readonly string[], streams: Streams): Promise<n
         }
         const outcome = await runSimulate(options);
         streams.stdout.write(`wrote ${outcome.events} events to ${options.out}\n`);
+        return 0;
+      }
+      case 'sidecar': {
+        const settings = parseSidecarArgs(rest);
+        if (settings === 'help') {
+          streams.stdout.write(`${SIDECAR_HELP}\n`);
+          return 0;
+        }
+        await runSidecar(settings, (m) => streams.stderr.write(`${m}\n`));
         return 0;
       }
       default:

@@ -1,0 +1,75 @@
+import { loadSidecarSettings, type SidecarSettings } from '../sidecar/settings.js';
+import { startSidecar } from '../sidecar/sidecar.js';
+import { parseArgsOrThrow } from './report-command.js';
+
+export const SIDECAR_HELP = `Usage: chargeback sidecar [--upstream URL] [--listen HOST:PORT] [--sink eventhubs|file:DIR]
+
+Runs beside vLLM in its pod: a reverse proxy that meters every /v1/chat/completions and
+/v1/completions request (tenant, feature and request class from x-tenant, x-feature and
+x-request-class, or an API-key map), passes everything else through, and publishes one usage
+event per request and a capacity event per minute to Event Hubs (partition key: the pod), or to
+NDJSON files. When Event Hubs is unreachable, events are spooled to disk and replayed in order.
+On SIGTERM it finishes requests in flight, sends the last capacity window, flushes and exits.
+
+Options (each also from the environment, in brackets):
+  --upstream URL        vLLM (SIDECAR_UPSTREAM, default http://127.0.0.1:8000)
+  --listen HOST:PORT    the proxy (SIDECAR_LISTEN, default 0.0.0.0:8080)
+  --admin HOST:PORT     /metrics, /healthz, /readyz (SIDECAR_ADMIN_LISTEN, default 0.0.0.0:9090)
+  --sink eventhubs|file:DIR  where events go (SIDECAR_SINK, default eventhubs)
+  --spool DIR           spool folder (SIDECAR_SPOOL_DIR, default /var/spool/chargeback)
+  -h, --help            this text
+
+Also from the environment: POD_NAME, NODE_NAME, GPU_SKU, GPU_COUNT, MODEL_NAME (required, the
+Downward API and the Deployment set them), EVENTHUB_FULLY_QUALIFIED_NAMESPACE and EVENTHUB_NAME
+(workload identity) or EVENTHUB_CONNECTION_STRING, SIDECAR_TENANT_HEADER, SIDECAR_FEATURE_HEADER,
+SIDECAR_CLASS_HEADER, SIDECAR_API_KEYS_FILE, SIDECAR_MISSING_TENANT (reject|unknown),
+SIDECAR_DEFAULT_CLASS, SIDECAR_PRIORITIES (e.g. interactive=0,batch=10), SIDECAR_QUEUE_MAX,
+SIDECAR_CAPACITY_WINDOW_SECONDS.`;
+
+export function parseSidecarArgs(
+  args: readonly string[],
+  env: Record<string, string | undefined> = process.env,
+): SidecarSettings | 'help' {
+  const { values } = parseArgsOrThrow(args, {
+    upstream: { type: 'string' },
+    listen: { type: 'string' },
+    admin: { type: 'string' },
+    sink: { type: 'string' },
+    spool: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help === true) return 'help';
+  const flag = (name: string): string | undefined =>
+    typeof values[name] === 'string' ? values[name] : undefined;
+  return loadSidecarSettings(
+    {
+      upstream: flag('upstream'),
+      listen: flag('listen'),
+      adminListen: flag('admin'),
+      sink: flag('sink'),
+      spoolDir: flag('spool'),
+    },
+    env,
+  );
+}
+
+/** Runs until SIGTERM or SIGINT, then drains and resolves. */
+export async function runSidecar(settings: SidecarSettings, log: (m: string) => void): Promise<void> {
+  const sidecar = await startSidecar(settings, undefined, log);
+  log(
+    `sidecar: proxying ${settings.listen.host}:${settings.listen.port} -> ${settings.upstream.href}; admin on :${settings.adminListen.port}`,
+  );
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      log(`sidecar: ${signal}, draining`);
+      void sidecar.shutdown().then(resolve);
+    };
+    process.once('SIGTERM', () => {
+      stop('SIGTERM');
+    });
+    process.once('SIGINT', () => {
+      stop('SIGINT');
+    });
+  });
+  log('sidecar: stopped');
+}

@@ -1,0 +1,50 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { PipeCounters } from './pipe.js';
+
+/** The sidecar's own Prometheus metrics (vLLM's /metrics passes through the proxy untouched). */
+export class SidecarMetrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: 'chargeback_sidecar_requests_total',
+    help: 'Metered requests by request class and status (ok, error, aborted, rejected).',
+    labelNames: ['request_class', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly addedLatency = new Histogram({
+    name: 'chargeback_sidecar_added_latency_seconds',
+    help: 'Time the sidecar adds before the first byte: reading and rewriting the request, and relaying the first response byte.',
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05],
+    registers: [this.registry],
+  });
+  readonly events = new Counter({
+    name: 'chargeback_sidecar_events_total',
+    help: 'Usage and capacity events by outcome: published, spooled, replayed, dropped.',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly queueDepth = new Gauge({
+    name: 'chargeback_sidecar_queue_depth',
+    help: 'Events waiting in memory to be sent.',
+    registers: [this.registry],
+  });
+
+  pipeCounters(): PipeCounters {
+    return {
+      published: (n) => {
+        this.events.inc({ outcome: 'published' }, n);
+      },
+      spooled: (n) => {
+        this.events.inc({ outcome: 'spooled' }, n);
+      },
+      replayed: (n) => {
+        this.events.inc({ outcome: 'replayed' }, n);
+      },
+      dropped: (n) => {
+        this.events.inc({ outcome: 'dropped' }, n);
+      },
+      queueDepth: (n) => {
+        this.queueDepth.set(n);
+      },
+    };
+  }
+}

@@ -1,0 +1,68 @@
+import { appendFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { EventHubProducerClient } from '@azure/event-hubs';
+import { DefaultAzureCredential } from '@azure/identity';
+import type { Sender } from './pipe.js';
+import type { SidecarSettings } from './settings.js';
+
+/**
+ * Sends to Event Hubs with the pod as partition key (SPEC 1: a pod's events stay in order in one
+ * partition). Credentials: DefaultAzureCredential (workload identity on AKS) or a connection string.
+ */
+export class EventHubsSender implements Sender {
+  constructor(
+    private readonly producer: EventHubProducerClient,
+    private readonly partitionKey: string,
+  ) {}
+
+  static fromSettings(settings: SidecarSettings): EventHubsSender {
+    const hub = settings.eventHub;
+    if (hub === undefined) throw new Error('Event Hubs is not configured');
+    const producer =
+      hub.kind === 'connection-string'
+        ? new EventHubProducerClient(hub.connectionString, hub.name)
+        : new EventHubProducerClient(hub.namespace, hub.name, new DefaultAzureCredential());
+    return new EventHubsSender(producer, settings.pod);
+  }
+
+  async send(events: readonly Record<string, unknown>[]): Promise<void> {
+    let batch = await this.producer.createBatch({ partitionKey: this.partitionKey });
+    for (const event of events) {
+      if (batch.tryAdd({ body: event, contentType: 'application/json' })) continue;
+      // Full (1 MB): send it and start another; an event that fits no batch is a bug, not data.
+      await this.producer.sendBatch(batch);
+      batch = await this.producer.createBatch({ partitionKey: this.partitionKey });
+      if (!batch.tryAdd({ body: event, contentType: 'application/json' })) {
+        throw new Error(`event ${String(event.eventId)} does not fit an Event Hubs batch`);
+      }
+    }
+    if (batch.count > 0) await this.producer.sendBatch(batch);
+  }
+
+  close(): Promise<void> {
+    return this.producer.close();
+  }
+}
+
+/** `--sink file:DIR`: the same events as NDJSON files, one per pod and UTC day (the CLI reads them). */
+export class FileSender implements Sender {
+  constructor(
+    private readonly dir: string,
+    private readonly pod: string,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  async send(events: readonly Record<string, unknown>[]): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const day = this.now().toISOString().slice(0, 10);
+    const safePod = this.pod.replace(/[^A-Za-z0-9._-]/g, '_');
+    await appendFile(
+      join(this.dir, `usage-${safePod}-${day}.ndjson`),
+      events.map((e) => `${JSON.stringify(e)}\n`).join(''),
+    );
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,106 @@
+import { createServer, type Server } from 'node:http';
+import { once } from 'node:events';
+import { loadApiKeys } from './attribution.js';
+import { CapacityClock } from './capacity.js';
+import { SidecarMetrics } from './metrics.js';
+import { EventPipe, type Sender } from './pipe.js';
+import { createProxy } from './proxy.js';
+import { EventHubsSender, FileSender } from './senders.js';
+import type { SidecarSettings } from './settings.js';
+
+export interface RunningSidecar {
+  readonly proxy: Server;
+  readonly admin: Server;
+  readonly pipe: EventPipe;
+  readonly metrics: SidecarMetrics;
+  /** SIGTERM: stop taking requests, finish those in flight, last capacity window, flush, close. */
+  shutdown(): Promise<void>;
+}
+
+/** Starts the proxy and the admin server (/metrics, /healthz, /readyz) and begins capacity windows. */
+export async function startSidecar(
+  settings: SidecarSettings,
+  sender: Sender = settings.sink.kind === 'file'
+    ? new FileSender(settings.sink.dir, settings.pod)
+    : EventHubsSender.fromSettings(settings),
+  log: (message: string) => void = (m) => process.stderr.write(`${m}\n`),
+): Promise<RunningSidecar> {
+  const metrics = new SidecarMetrics();
+  const pipe = new EventPipe(sender, {
+    spoolDir: settings.spoolDir,
+    queueMax: settings.queueMax,
+    counters: metrics.pipeCounters(),
+    log,
+  });
+  pipe.start();
+  const identity = {
+    pod: settings.pod,
+    gpuSku: settings.gpuSku,
+    gpuCount: settings.gpuCount,
+    model: settings.model,
+  };
+  const emit = (event: Record<string, unknown>): void => {
+    pipe.enqueue(event);
+  };
+  const proxy = createProxy({
+    upstream: settings.upstream,
+    rules: {
+      headers: settings.headers,
+      apiKeys: loadApiKeys(settings.apiKeysFile),
+      missingTenant: settings.missingTenant,
+      defaultClass: settings.defaultClass,
+    },
+    priorities: settings.priorities,
+    identity,
+    emit,
+    metrics,
+  });
+  const capacity = new CapacityClock(identity, settings.windowMs, emit);
+  let draining = false;
+  const admin = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/metrics') {
+      void metrics.registry.metrics().then((text) => {
+        res.writeHead(200, { 'content-type': metrics.registry.contentType });
+        res.end(text);
+      });
+    } else if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+    } else if (path === '/readyz') {
+      res
+        .writeHead(draining ? 503 : 200, { 'content-type': 'text/plain' })
+        .end(draining ? 'draining' : 'ready');
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  proxy.server.listen(settings.listen.port, settings.listen.host);
+  admin.listen(settings.adminListen.port, settings.adminListen.host);
+  await Promise.all([once(proxy.server, 'listening'), once(admin, 'listening')]);
+  capacity.start();
+  return {
+    proxy: proxy.server,
+    admin,
+    pipe,
+    metrics,
+    async shutdown() {
+      draining = true;
+      const closed = new Promise<void>((resolve) =>
+        proxy.server.close(() => {
+          resolve();
+        }),
+      );
+      proxy.server.closeIdleConnections();
+      await proxy.idle();
+      capacity.stop();
+      await pipe.close();
+      proxy.server.closeAllConnections();
+      await closed;
+      await new Promise<void>((resolve) =>
+        admin.close(() => {
+          resolve();
+        }),
+      );
+    },
+  };
+}
