@@ -1,0 +1,192 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** What the fake saw of one request. */
+export interface SeenRequest {
+  readonly path: string;
+  readonly headers: IncomingMessage['headers'];
+  readonly body: Record<string, unknown>;
+  aborted: boolean;
+}
+
+/**
+ * A stand-in for vLLM's OpenAI server on loopback, close to its wire format: SSE chunks with a
+ * role chunk first, usage on every chunk when `continuous_usage_stats` is asked, a final usage
+ * chunk with empty `choices` and per-request `metrics` when `include_usage` is asked, then
+ * `data: [DONE]`. Test controls ride in headers: x-fake-tokens, x-fake-prompt-tokens,
+ * x-fake-cached-tokens, x-fake-token-delay-ms, x-fake-queue-ms, x-fake-error-after (an error event
+ * mid-stream), x-fake-cut-after (the connection dropped mid-stream).
+ */
+export class FakeVllm {
+  readonly seen: SeenRequest[] = [];
+  private server: Server | undefined;
+
+  async start(port = 0): Promise<URL> {
+    this.server = createServer((req, res) => {
+      this.handle(req, res);
+    });
+    this.server.keepAliveTimeout = 65_000;
+    this.server.listen(port, '127.0.0.1');
+    await once(this.server, 'listening');
+    return new URL(`http://127.0.0.1:${(this.server.address() as AddressInfo).port}`);
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (server === undefined) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => {
+      server.close(() => {
+        resolve();
+      });
+    });
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (req.method === 'GET' && path === '/health') return void res.writeHead(200).end();
+    if (req.method === 'GET' && path === '/v1/models') {
+      return void res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end('{"object":"list","data":[{"id":"fake-model","object":"model"}]}');
+    }
+    if (req.method === 'GET' && path === '/metrics') {
+      return void res
+        .writeHead(200, { 'content-type': 'text/plain' })
+        .end('vllm:num_requests_waiting{model_name="fake-model"} 0\n');
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      let body: Record<string, unknown>;
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
+      } catch {
+        res
+          .writeHead(400, { 'content-type': 'application/json' })
+          .end('{"error":{"message":"invalid JSON","code":400}}');
+        return;
+      }
+      const seen: SeenRequest = { path, headers: req.headers, body, aborted: false };
+      this.seen.push(seen);
+      res.on('close', () => {
+        if (!res.writableFinished) seen.aborted = true;
+      });
+      this.complete(req, res, path, body);
+    });
+  }
+
+  private complete(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    body: Record<string, unknown>,
+  ): void {
+    const h = (name: string, fallback: number): number => {
+      const v = req.headers[name];
+      return typeof v === 'string' ? Number(v) : fallback;
+    };
+    const tokens = h('x-fake-tokens', typeof body.max_tokens === 'number' ? body.max_tokens : 8);
+    const prompt = h('x-fake-prompt-tokens', 12);
+    const cached = h('x-fake-cached-tokens', 0);
+    const delay = h('x-fake-token-delay-ms', 0);
+    const queueMs = h('x-fake-queue-ms', 3);
+    const errorAfter = h('x-fake-error-after', -1);
+    const cutAfter = h('x-fake-cut-after', -1);
+    const chat = path === '/v1/chat/completions';
+    const id = `${chat ? 'chatcmpl' : 'cmpl'}-fake`;
+    const requestId = req.headers['x-request-id'];
+    const headers = { ...(typeof requestId === 'string' ? { 'x-request-id': requestId } : {}) };
+    const usage = (n: number) => ({
+      prompt_tokens: prompt,
+      completion_tokens: n,
+      total_tokens: prompt + n,
+      prompt_tokens_details: { cached_tokens: cached },
+    });
+    const metrics = {
+      time_to_first_token_ms: 5,
+      generation_time_ms: tokens * delay,
+      queue_time_ms: queueMs,
+      mean_itl_ms: delay,
+      tokens_per_second: null,
+    };
+    if (body.stream !== true) {
+      const text = 'tok '.repeat(tokens);
+      const choice = chat
+        ? { index: 0, message: { role: 'assistant', content: text }, finish_reason: 'length' }
+        : { index: 0, text, finish_reason: 'length' };
+      const payload = JSON.stringify({
+        id,
+        object: chat ? 'chat.completion' : 'text_completion',
+        model: body.model,
+        choices: [choice],
+        usage: usage(tokens),
+        metrics,
+      });
+      setTimeout(() => {
+        res
+          .writeHead(200, {
+            ...headers,
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(payload),
+          })
+          .end(payload);
+      }, delay * tokens);
+      return;
+    }
+    const options = (body.stream_options ?? {}) as {
+      include_usage?: boolean;
+      continuous_usage_stats?: boolean;
+    };
+    res.writeHead(200, { ...headers, 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    const send = (data: unknown): void => {
+      res.write(`data: ${JSON.stringify(data)}\n\n`);
+    };
+    const chunk = (n: number, delta: Record<string, unknown>) => ({
+      id,
+      object: chat ? 'chat.completion.chunk' : 'text_completion',
+      model: body.model,
+      choices: [
+        chat
+          ? { index: 0, delta, finish_reason: null }
+          : { index: 0, text: delta.content ?? '', finish_reason: null },
+      ],
+      ...(options.continuous_usage_stats === true ? { usage: usage(n) } : {}),
+    });
+    if (chat) send(chunk(0, { role: 'assistant', content: '' }));
+    let n = 0;
+    const step = (): void => {
+      if (res.destroyed) return;
+      if (n === cutAfter) {
+        res.destroy();
+        return;
+      }
+      if (n === errorAfter) {
+        send({
+          error: { object: 'error', message: 'fake engine failure', type: 'InternalServerError', code: 500 },
+        });
+        res.end('data: [DONE]\n\n');
+        return;
+      }
+      if (n < tokens) {
+        n += 1;
+        send(chunk(n, { content: 'tok ' }));
+        if (delay > 0) setTimeout(step, delay);
+        else setImmediate(step);
+        return;
+      }
+      if (options.include_usage === true)
+        send({
+          id,
+          object: 'chat.completion.chunk',
+          model: body.model,
+          choices: [],
+          usage: usage(n),
+          metrics,
+        });
+      res.end('data: [DONE]\n\n');
+    };
+    step();
+  }
+}
