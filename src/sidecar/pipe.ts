@@ -45,7 +45,7 @@ const NO_COUNTERS: PipeCounters = {
 
 /**
  * Delivers events in order and loses none short of a full disk. Events wait in a bounded memory
- * queue and are sent in batches. When the sender fails (or the queue is full), the failed batch,
+ * queue (bounded by queueMax, plus what arrives during one send attempt) and are sent in batches. When the sender fails (or the queue is full), the failed batch,
  * the rest of the queue and every later event go, in that order, to NDJSON files in the spool
  * folder; a replay loop sends the spool oldest first, recording after each batch how many lines of
  * the file are sent, and only when the spool is empty do events go through memory again. The spool
@@ -90,8 +90,18 @@ export class EventPipe {
   }
 
   enqueue(event: Record<string, unknown>): void {
-    if (this.spooling || this.queue.length >= this.options.queueMax) {
+    if (this.spooling) {
       this.spool([event]);
+      return;
+    }
+    if (this.queue.length >= this.options.queueMax && this.flushing === undefined) {
+      // Full and nothing in flight: the queue, then this event, go to disk in order. (While a send
+      // is in flight, events keep queueing: a failed batch must reach the spool before them.)
+      const queued = this.queue;
+      this.queue = [];
+      this.counters.queueDepth(0);
+      this.spool([...queued, event]);
+      this.restartTimer();
       return;
     }
     this.queue.push(event);
@@ -101,9 +111,15 @@ export class EventPipe {
 
   /** Sends what is queued (or spools it when the sender fails), then tries the spool once. For shutdown. */
   async drain(): Promise<void> {
-    while (this.queue.length > 0 && !this.spooling) await this.flush();
-    await this.flushing;
-    if (this.spooling) await this.replay();
+    for (;;) {
+      while (this.queue.length > 0 && !this.spooling) await this.flush();
+      await this.flushing;
+      if (this.spooling) {
+        await this.replay();
+        if (this.spooling) return; // the sender still fails: what is left stays on disk
+      }
+      if (this.queue.length === 0) return;
+    }
   }
 
   async close(): Promise<void> {

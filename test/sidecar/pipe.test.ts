@@ -1,0 +1,133 @@
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { EventPipe, type PipeCounters, type Sender } from '../../src/sidecar/pipe.js';
+
+/** A stand-in for Event Hubs that can be made unreachable. */
+class FlakySender implements Sender {
+  readonly received: Record<string, unknown>[] = [];
+  down = false;
+  failures = 0;
+  send(events: readonly Record<string, unknown>[]): Promise<void> {
+    if (this.down) {
+      this.failures += 1;
+      return Promise.reject(new Error('getaddrinfo ENOTFOUND example.servicebus.windows.net'));
+    }
+    this.received.push(...events);
+    return Promise.resolve();
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+function counting(): PipeCounters & { totals: Record<string, number> } {
+  const totals: Record<string, number> = { published: 0, spooled: 0, replayed: 0, dropped: 0 };
+  return {
+    totals,
+    published: (n) => (totals.published = (totals.published ?? 0) + n),
+    spooled: (n) => (totals.spooled = (totals.spooled ?? 0) + n),
+    replayed: (n) => (totals.replayed = (totals.replayed ?? 0) + n),
+    dropped: (n) => (totals.dropped = (totals.dropped ?? 0) + n),
+    queueDepth: () => undefined,
+  };
+}
+
+const events = (from: number, count: number) =>
+  Array.from({ length: count }, (_, i) => ({ eventId: `e-${from + i}` }));
+const ids = (list: readonly Record<string, unknown>[]) => list.map((e) => String(e.eventId));
+const quiet = () => undefined;
+
+describe('event pipe', () => {
+  it('delivers every event exactly once and in order across an Event Hubs outage', async () => {
+    const sender = new FlakySender();
+    const counters = counting();
+    const pipe = new EventPipe(sender, {
+      spoolDir: mkdtempSync(join(tmpdir(), 'pipe-')),
+      queueMax: 1000,
+      batchMax: 7,
+      counters,
+      log: quiet,
+    });
+    for (const e of events(0, 20)) pipe.enqueue(e);
+    await pipe.drain();
+    sender.down = true;
+    for (const e of events(20, 30)) pipe.enqueue(e);
+    await pipe.drain();
+    for (const e of events(50, 30)) pipe.enqueue(e); // while spooling: to the spool, behind the others
+    expect(sender.failures).toBeGreaterThan(0);
+    expect(counters.totals.spooled).toBe(60);
+    sender.down = false;
+    for (const e of events(80, 20)) pipe.enqueue(e);
+    await pipe.drain();
+    for (const e of events(100, 5)) pipe.enqueue(e);
+    await pipe.drain();
+    expect(ids(sender.received)).toEqual(ids(events(0, 105)));
+    expect(counters.totals.dropped).toBe(0);
+  });
+
+  it('replays the spool a previous process left behind before anything new', async () => {
+    const spoolDir = mkdtempSync(join(tmpdir(), 'pipe-'));
+    const first = new FlakySender();
+    first.down = true;
+    const before = new EventPipe(first, { spoolDir, queueMax: 1000, log: quiet });
+    for (const e of events(0, 12)) before.enqueue(e);
+    await before.drain(); // the process dies here with 12 events on disk
+    const second = new FlakySender();
+    const after = new EventPipe(second, { spoolDir, queueMax: 1000, batchMax: 5, log: quiet });
+    after.enqueue({ eventId: 'new' });
+    await after.drain();
+    expect(ids(second.received)).toEqual([...ids(events(0, 12)), 'new']);
+    expect(readdirSync(spoolDir)).toEqual([]);
+  });
+
+  it('resumes a half-replayed spool file where it stopped, not from its start', async () => {
+    const spoolDir = mkdtempSync(join(tmpdir(), 'pipe-'));
+    writeFileSync(
+      join(spoolDir, 'spool-000000000000001-000000.ndjson'),
+      events(0, 10)
+        .map((e) => `${JSON.stringify(e)}\n`)
+        .join(''),
+    );
+    writeFileSync(join(spoolDir, 'spool-000000000000001-000000.ndjson.sent'), '6');
+    const sender = new FlakySender();
+    const pipe = new EventPipe(sender, { spoolDir, queueMax: 1000, log: quiet });
+    await pipe.drain();
+    expect(ids(sender.received)).toEqual(ids(events(6, 4)));
+  });
+
+  it('spools instead of growing memory when the queue is full', async () => {
+    const sender = new FlakySender();
+    const counters = counting();
+    const pipe = new EventPipe(sender, {
+      spoolDir: mkdtempSync(join(tmpdir(), 'pipe-')),
+      queueMax: 10,
+      batchMax: 1000,
+      counters,
+      log: quiet,
+    });
+    for (const e of events(0, 25)) pipe.enqueue(e);
+    // The full queue went to disk first, then everything after it: nothing in memory beyond queueMax.
+    expect(counters.totals.spooled).toBe(25);
+    await pipe.drain();
+    expect(ids(sender.received)).toEqual(ids(events(0, 25)));
+  });
+
+  it('counts and logs events it cannot keep when the spool cannot be written', async () => {
+    const spoolDir = mkdtempSync(join(tmpdir(), 'pipe-'));
+    const sender = new FlakySender();
+    sender.down = true;
+    const counters = counting();
+    const logged: string[] = [];
+    const pipe = new EventPipe(sender, { spoolDir, queueMax: 1000, counters, log: (m) => logged.push(m) });
+    // Make the spool path unwritable: a file where the spool file would be created cannot be appended as a folder.
+    const blocked = join(spoolDir, 'blocked');
+    writeFileSync(blocked, '');
+    (pipe as unknown as { options: { spoolDir: string } }).options.spoolDir = join(blocked, 'sub');
+    for (const e of events(0, 3)) pipe.enqueue(e);
+    await pipe.drain().catch(() => undefined);
+    expect(counters.totals.dropped).toBe(3);
+    expect(logged.some((m) => m.startsWith('DROPPED 3 event(s)'))).toBe(true);
+  });
+});
