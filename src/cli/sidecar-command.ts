@@ -56,8 +56,10 @@ export function parseSidecarArgs(
 /** Runs until SIGTERM or SIGINT, then drains and resolves. */
 export async function runSidecar(settings: SidecarSettings, log: (m: string) => void): Promise<void> {
   const sidecar = await startSidecar(settings, undefined, log);
+  const port = (server: { address(): unknown }): string =>
+    String((server.address() as { port?: number } | null)?.port);
   log(
-    `sidecar: proxying ${settings.listen.host}:${settings.listen.port} -> ${settings.upstream.href}; admin on :${settings.adminListen.port}`,
+    `sidecar: proxying ${settings.listen.host}:${port(sidecar.proxy)} -> ${settings.upstream.href}; admin on :${port(sidecar.admin)}`,
   );
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {

@@ -1,0 +1,100 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeVllm } from '../../src/local/fake-vllm.js';
+
+const vllm = new FakeVllm();
+let upstream: URL;
+
+beforeAll(async () => {
+  upstream = await vllm.start();
+});
+afterAll(() => vllm.stop());
+
+describe('the sidecar process on SIGTERM', () => {
+  it('finishes the stream in flight, sends the last capacity window, flushes and exits 0', async () => {
+    const sink = mkdtempSync(join(tmpdir(), 'sink-'));
+    const child = spawn(
+      process.execPath,
+      [
+        'bin/chargeback.js',
+        'sidecar',
+        '--upstream',
+        upstream.href,
+        '--listen',
+        '127.0.0.1:0',
+        '--admin',
+        '127.0.0.1:0',
+        '--sink',
+        `file:${sink}`,
+        '--spool',
+        mkdtempSync(join(tmpdir(), 'spool-')),
+      ],
+      {
+        env: {
+          ...process.env,
+          POD_NAME: 'vllm-term-0',
+          GPU_SKU: 'Standard_NC24ads_A100_v4',
+          GPU_COUNT: '1',
+          MODEL_NAME: 'fake-model',
+        },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    let stderr = '';
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        const match = /proxying 127\.0\.0\.1:(\d+)/.exec(stderr);
+        if (match !== null) resolve(Number(match[1]));
+      });
+      child.once('exit', () => reject(new Error(`sidecar exited: ${stderr}`)));
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = request(`http://127.0.0.1:${port}/v1/chat/completions`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-tenant': 'contoso',
+          'x-request-id': 'req-term-1',
+          'x-fake-token-delay-ms': '25',
+        },
+      });
+      req.on('response', (res) => {
+        let text = '';
+        let signalled = false;
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+          if (!signalled) {
+            signalled = true;
+            child.kill('SIGTERM'); // mid-stream
+          }
+        });
+        res.on('end', () => resolve(text));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify({ model: 'fake-model', stream: true, max_tokens: 30 }));
+    });
+
+    expect(body.trimEnd().endsWith('data: [DONE]')).toBe(true);
+    expect(body.split('"content":"tok "').length - 1).toBe(30);
+    expect(await exited).toBe(0);
+    const lines = readdirSync(sink)
+      .flatMap((f) => readFileSync(join(sink, f), 'utf8').split('\n'))
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.find((e) => e.requestId === 'req-term-1')).toMatchObject({
+      status: 'ok',
+      completionTokens: 30,
+      tenant: 'contoso',
+    });
+    expect(lines.some((e) => e.type === 'capacity' && e.pod === 'vllm-term-0')).toBe(true);
+  });
+});
