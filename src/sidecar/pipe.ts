@@ -116,7 +116,7 @@ export class EventPipe {
       await this.flushing;
       if (this.spooling) {
         await this.replay();
-        if (this.spooling) return; // the sender still fails: what is left stays on disk
+        if (this.isSpooling()) return; // the sender still fails: what is left stays on disk
       }
       if (this.queue.length === 0) return;
     }
@@ -127,6 +127,11 @@ export class EventPipe {
     if (this.timer !== undefined) clearInterval(this.timer);
     await this.drain();
     await this.sender.close();
+  }
+
+  /** Read through a method: the replay changes it behind an await, which narrowing cannot see. */
+  private isSpooling(): boolean {
+    return this.spooling;
   }
 
   /** True when nothing waits: no queue and no spool. */

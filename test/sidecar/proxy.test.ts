@@ -223,7 +223,9 @@ describe('sidecar proxy with a fake vLLM', () => {
         });
       });
       req.on('error', () => undefined);
-      setTimeout(() => reject(new Error('no data')), 5000);
+      setTimeout(() => {
+        reject(new Error('no data'));
+      }, 5000);
       req.end(JSON.stringify({ model: 'fake-model', stream: true, max_tokens: 200 }));
     });
     const event = await eventOf('req-abort-1');

@@ -51,9 +51,15 @@ describe('the sidecar process on SIGTERM', () => {
         const match = /proxying 127\.0\.0\.1:(\d+)/.exec(stderr);
         if (match !== null) resolve(Number(match[1]));
       });
-      child.once('exit', () => reject(new Error(`sidecar exited: ${stderr}`)));
+      child.once('exit', () => {
+        reject(new Error(`sidecar exited: ${stderr}`));
+      });
     });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) =>
+      child.once('exit', (code) => {
+        resolve(code);
+      }),
+    );
 
     const body = await new Promise<string>((resolve, reject) => {
       const req = request(`http://127.0.0.1:${port}/v1/chat/completions`, {
@@ -76,7 +82,9 @@ describe('the sidecar process on SIGTERM', () => {
             child.kill('SIGTERM'); // mid-stream
           }
         });
-        res.on('end', () => resolve(text));
+        res.on('end', () => {
+          resolve(text);
+        });
         res.on('error', reject);
       });
       req.on('error', reject);
