@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { PipeCounters } from './pipe.js';
 
 /** The sidecar's own Prometheus metrics (vLLM's /metrics passes through the proxy untouched). */
@@ -27,6 +27,11 @@ export class SidecarMetrics {
     help: 'Events waiting in memory to be sent.',
     registers: [this.registry],
   });
+
+  constructor() {
+    // Process metrics too: event-loop lag and GC pauses explain a latency tail before anything else.
+    collectDefaultMetrics({ register: this.registry, prefix: 'chargeback_sidecar_' });
+  }
 
   pipeCounters(): PipeCounters {
     return {

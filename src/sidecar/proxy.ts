@@ -70,7 +70,8 @@ export function createProxy(deps: ProxyDeps): {
       waiters = [];
     }
   };
-  const server = createServer((req, res) => {
+  // No Nagle on either side: small SSE chunks must leave at once, not wait for an ACK (40 ms).
+  const server = createServer({ noDelay: true, keepAlive: true }, (req, res) => {
     inFlight += 1;
     res.once('close', done);
     const path = (req.url ?? '/').split('?')[0] ?? '/';
@@ -178,13 +179,20 @@ function forward(
   const asked = (body?.stream_options ?? {}) as { include_usage?: unknown; continuous_usage_stats?: unknown };
   const clientUsage = asked.include_usage === true;
   const clientContinuous = asked.continuous_usage_stats === true;
+  let rewritten = false;
   if (body !== undefined) {
     // Ask for usage on every chunk, so that an aborted stream still has its counts so far.
-    if (stream) body.stream_options = { ...asked, include_usage: true, continuous_usage_stats: true };
+    if (stream) {
+      body.stream_options = { ...asked, include_usage: true, continuous_usage_stats: true };
+      rewritten = true;
+    }
     const priority = deps.priorities.get(who.requestClass);
-    if (priority !== undefined) body.priority = priority;
+    if (priority !== undefined) {
+      body.priority = priority;
+      rewritten = true;
+    }
   }
-  const payload = body === undefined ? raw : Buffer.from(JSON.stringify(body));
+  const payload = body !== undefined && rewritten ? Buffer.from(JSON.stringify(body)) : raw;
   const model = typeof body?.model === 'string' && body.model !== '' ? body.model : deps.identity.model;
 
   let firstTokenAt: number | undefined;
@@ -237,8 +245,11 @@ function forward(
   };
 
   const up = httpRequest(
-    new URL(req.url ?? '/', deps.upstream),
     {
+      protocol: deps.upstream.protocol,
+      hostname: deps.upstream.hostname,
+      port: deps.upstream.port,
+      path: req.url ?? '/',
       method: 'POST',
       headers: {
         ...forwardHeaders(req.headers),
@@ -255,7 +266,8 @@ function forward(
       if (!relayStream && upRes.headers['content-length'] !== undefined)
         headers['content-length'] = upRes.headers['content-length'];
       res.writeHead(upstreamStatus, headers);
-      res.flushHeaders();
+      // A stream's headers go now (the client sees the response start); a plain body goes with them.
+      if (relayStream) res.flushHeaders();
       const relayStarted = performance.now();
       let firstByte = true;
       const write = (data: string | Buffer): void => {
@@ -362,6 +374,7 @@ function forward(
       up.destroy();
     }
   });
+  up.setNoDelay(true);
   up.end(payload);
   beforeUpstream = performance.now() - arrived;
 }
