@@ -40,6 +40,15 @@ export function loadApiKeys(path: string | undefined): AttributionRules['apiKeys
   } catch (error) {
     throw new ConfigurationError(`SIDECAR_API_KEYS_FILE ${path}: ${(error as Error).message}`);
   }
+  if (typeof parsed === 'object' && parsed !== null) {
+    const plain = Object.keys(parsed).find((k) => !/^[0-9a-f]{64}$/.test(k));
+    if (plain !== undefined) {
+      // Never echo what may be a live key: its first characters are enough to find it.
+      throw new ConfigurationError(
+        `SIDECAR_API_KEYS_FILE ${path}: key "${plain.slice(0, 4)}…" is not a SHA-256 hex digest; store sha256(apiKey), never the key`,
+      );
+    }
+  }
   const result = keyFile.safeParse(parsed);
   if (!result.success) {
     throw new ConfigurationError(
