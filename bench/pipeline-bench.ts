@@ -9,7 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { makeIngestUsage } from '../functions/ingestUsage.js';
-import { createServices, type Services } from '../src/composition.js';
+import { createServices, dailyDeps, ingestDeps, type Services } from '../src/composition.js';
 import { loadConfig } from '../src/config.js';
 import { reportDay } from '../src/daily/daily-run.js';
 import { startAzurite } from '../src/local/azurite.js';
@@ -37,9 +37,7 @@ async function ingest(
   partitions: HubMessage[][],
   batchSize: number,
 ): Promise<{ events: number; seconds: number }> {
-  const handler = makeIngestUsage(() =>
-    Promise.resolve({ ledger: s.ledger, prices: s.prices, now: s.now, retryDeadlineMs: 60_000 }),
-  );
+  const handler = makeIngestUsage(() => Promise.resolve(ingestDeps(s, 60_000)));
   const started = performance.now();
   await Promise.all(
     partitions.map(async (messages, p) => {
@@ -66,15 +64,7 @@ if (process.argv[2] === '--daily') {
     loadConfig({ LEDGER_STORAGE_CONNECTION_STRING: process.env.BENCH_CONNECTION_STRING }),
   );
   const started = performance.now();
-  const outcome = await reportDay(DATE, {
-    ledger: s.ledger,
-    reports: s.reports,
-    prices: s.prices,
-    now: s.now,
-    idle: 'separate',
-    weighting: s.weighting,
-    restateDays: 35,
-  });
+  const outcome = await reportDay(DATE, dailyDeps(s));
   const seconds = (performance.now() - started) / 1000;
   process.stdout.write(
     JSON.stringify({ events: outcome.events, seconds, maxRssMb: process.resourceUsage().maxRSS / 1024 }),

@@ -1,5 +1,5 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
-import { services } from '../src/composition.js';
+import { dailyDeps, services } from '../src/composition.js';
 import { runDailyChargeback, type DailyDeps } from '../src/daily/daily-run.js';
 
 /** Timer -> reports: yesterday's chargeback, and restatements of days that received late events. */
@@ -15,18 +15,7 @@ export function makeDailyChargeback(deps: () => Promise<DailyDeps>) {
   };
 }
 
-export const dailyChargeback = makeDailyChargeback(async () => {
-  const s = await services();
-  return {
-    ledger: s.ledger,
-    reports: s.reports,
-    prices: s.prices,
-    now: s.now,
-    idle: s.config.idle,
-    weighting: s.weighting,
-    restateDays: s.config.restateDays,
-  };
-});
+export const dailyChargeback = makeDailyChargeback(async () => dailyDeps(await services()));
 
 // 00:30 UTC every day (NCRONTAB: second minute hour day month weekday); Linux plans run in UTC.
 app.timer('dailyChargeback', { schedule: '0 30 0 * * *', handler: dailyChargeback });

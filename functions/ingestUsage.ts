@@ -1,6 +1,6 @@
 import { app, type InvocationContext } from '@azure/functions';
 import { retrying } from '../src/azure/retry.js';
-import { services } from '../src/composition.js';
+import { ingestDeps, services } from '../src/composition.js';
 import { ingestBatch, type IngestDeps } from '../src/ingest/ingest.js';
 import { deliveredMessages } from '../src/ingest/trigger-metadata.js';
 
@@ -30,10 +30,7 @@ export function makeIngestUsage(deps: () => Promise<IngestUsageDeps>) {
   };
 }
 
-export const ingestUsage = makeIngestUsage(async () => {
-  const s = await services();
-  return { ledger: s.ledger, prices: s.prices, now: s.now, retryDeadlineMs: s.config.ingestRetryDeadlineMs };
-});
+export const ingestUsage = makeIngestUsage(async () => ingestDeps(await services()));
 
 app.eventHub('ingestUsage', {
   // Identity-based: EventHubConnection__fullyQualifiedNamespace (+ __credential, __clientId) in app settings.

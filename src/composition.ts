@@ -8,6 +8,8 @@ import { loadConfig, type Config } from './config.js';
 import { ConfigurationError } from './domain/errors.js';
 import { loadPriceCard, type PriceCard } from './domain/prices.js';
 import { DEFAULT_WEIGHTING, type Weighting } from './domain/weighting.js';
+import type { DailyDeps } from './daily/daily-run.js';
+import type { IngestDeps } from './ingest/ingest.js';
 import { StorageLedger } from './ledger/storage-ledger.js';
 import { BlobReportStore } from './reports/report-store.js';
 
@@ -94,6 +96,27 @@ export function readPriceCard(path: string): PriceCard {
   } catch (error) {
     throw new ConfigurationError(`PRICE_CARD_PATH: ${full}: ${(error as Error).message}`);
   }
+}
+
+/** What dailyChargeback needs, from the services and the configuration. */
+export function dailyDeps(s: Services): DailyDeps {
+  return {
+    ledger: s.ledger,
+    reports: s.reports,
+    prices: s.prices,
+    now: s.now,
+    idle: s.config.idle,
+    weighting: s.weighting,
+    restateDays: s.config.restateDays,
+  };
+}
+
+/** What ingestUsage needs; the retry deadline defaults to the configured one. */
+export function ingestDeps(
+  s: Services,
+  retryDeadlineMs = s.config.ingestRetryDeadlineMs,
+): IngestDeps & { retryDeadlineMs: number } {
+  return { ledger: s.ledger, prices: s.prices, now: s.now, retryDeadlineMs };
 }
 
 let shared: Promise<Services> | undefined;

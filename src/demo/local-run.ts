@@ -12,7 +12,7 @@ import { makeDailyChargeback } from '../../functions/dailyChargeback.js';
 import { makeGetReport } from '../../functions/getReport.js';
 import { makeIngestUsage } from '../../functions/ingestUsage.js';
 import { loadConfig } from '../config.js';
-import { createServices } from '../composition.js';
+import { createServices, dailyDeps, ingestDeps } from '../composition.js';
 import { startAzurite } from '../local/azurite.js';
 import { fleetTraffic } from '../local/fleet-traffic.js';
 import { HttpRequest, quietContext, TIMER } from '../local/functions-runtime.js';
@@ -46,9 +46,7 @@ async function main(): Promise<void> {
       `simulated ${traffic.events} events of ${date} (1% sent twice by the sidecars) + ${traffic.hostile} broken messages, on 4 partitions`,
     );
 
-    const ingest = makeIngestUsage(() =>
-      Promise.resolve({ ledger: s.ledger, prices: s.prices, now: s.now, retryDeadlineMs: 60_000 }),
-    );
+    const ingest = makeIngestUsage(() => Promise.resolve(ingestDeps(s, 60_000)));
     const delivery = await traffic.hub.deliver(ingest, {
       partitions: 4,
       maxBatch: 1000,
@@ -59,17 +57,7 @@ async function main(): Promise<void> {
       `ingestUsage: ${delivery.messages} messages in ${delivery.invocations} batches (${delivery.redelivered} redelivered) [${seconds()}]`,
     );
 
-    const daily = makeDailyChargeback(() =>
-      Promise.resolve({
-        ledger: s.ledger,
-        reports: s.reports,
-        prices: s.prices,
-        now: s.now,
-        idle: s.config.idle,
-        weighting: s.weighting,
-        restateDays: s.config.restateDays,
-      }),
-    );
+    const daily = makeDailyChargeback(() => Promise.resolve(dailyDeps(s)));
     await daily(TIMER, quietContext());
     console.log(`dailyChargeback: reported ${date} [${seconds()}]`);
 

@@ -86,6 +86,23 @@ export interface Ledger {
 
 const pad = (n: number): string => String(n).padStart(20, '0');
 
+/** The index row of a segment about to be committed. */
+export function segmentInfo(draft: SegmentDraft, committedAt: string): SegmentInfo {
+  return {
+    day: draft.day,
+    partition: draft.partition,
+    firstSequence: draft.firstSequence,
+    lastSequence: draft.lastSequence,
+    events: draft.lines.length,
+    usageEvents: draft.usageEvents,
+    capacityEvents: draft.capacityEvents,
+    minStartMs: draft.minStartMs,
+    maxEndMs: draft.maxEndMs,
+    blob: segmentBlobName(draft),
+    committedAt,
+  };
+}
+
 /** Blob name of a segment: sortable, and the same name for the same events. */
 export function segmentBlobName(
   d: Pick<SegmentDraft, 'day' | 'partition' | 'firstSequence' | 'lastSequence'>,

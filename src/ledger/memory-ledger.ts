@@ -4,6 +4,7 @@ import {
   NOTHING_COMMITTED,
   nextDay,
   segmentBlobName,
+  segmentInfo,
   type CommitOutcome,
   type DeadLetter,
   type DirtyDay,
@@ -41,19 +42,7 @@ export class MemoryLedger implements Ledger {
     this.versions += 1;
     this.marks.set(key, { sequenceNumber: draft.lastSequence, version: this.versions });
     const list = this.segments.get(draft.day) ?? [];
-    list.push({
-      day: draft.day,
-      partition: draft.partition,
-      firstSequence: draft.firstSequence,
-      lastSequence: draft.lastSequence,
-      events: draft.lines.length,
-      usageEvents: draft.usageEvents,
-      capacityEvents: draft.capacityEvents,
-      minStartMs: draft.minStartMs,
-      maxEndMs: draft.maxEndMs,
-      blob,
-      committedAt: new Date().toISOString(),
-    });
+    list.push(segmentInfo(draft, new Date().toISOString()));
     this.segments.set(draft.day, list);
     return Promise.resolve('committed');
   }

@@ -7,6 +7,7 @@ import {
   NOTHING_COMMITTED,
   nextDay,
   segmentBlobName,
+  segmentInfo,
   segmentRowKey,
   type CommitOutcome,
   type DeadLetter,
@@ -59,19 +60,11 @@ export class StorageLedger implements Ledger {
     await this.container.getBlockBlobClient(blob).upload(text, Buffer.byteLength(text), {
       blobHTTPHeaders: { blobContentType: 'application/x-ndjson; charset=utf-8' },
     });
+    const { day: _day, ...info } = segmentInfo(draft, new Date().toISOString());
     const row = {
       partitionKey: draft.day,
       rowKey: segmentRowKey(draft.partition, draft.firstSequence),
-      partition: draft.partition,
-      firstSequence: draft.firstSequence,
-      lastSequence: draft.lastSequence,
-      events: draft.lines.length,
-      usageEvents: draft.usageEvents,
-      capacityEvents: draft.capacityEvents,
-      minStartMs: draft.minStartMs,
-      maxEndMs: draft.maxEndMs,
-      blob,
-      committedAt: new Date().toISOString(),
+      ...info,
     };
     const mark = {
       partitionKey: draft.day,

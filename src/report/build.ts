@@ -1,22 +1,10 @@
 import type { IntakeCounts } from '../domain/accumulator.js';
-import { computeChargeback, type ChargebackResult, type IdlePolicy } from '../domain/chargeback.js';
-import type { PriceCard } from '../domain/prices.js';
-import type { CapacityRecord, UsageRecord } from '../domain/records.js';
-import type { Micros } from '../domain/timestamp.js';
-import type { Weighting } from '../domain/weighting.js';
+import { computeChargeback, type ChargebackInput, type ChargebackResult } from '../domain/chargeback.js';
 import { renderCsv } from './csv.js';
 import { renderSummary } from './summary.js';
 
-export interface ReportRequest {
-  readonly date: string;
-  readonly dayStart: Micros;
-  readonly dayEnd: Micros;
-  readonly usage: readonly UsageRecord[];
-  readonly capacity: readonly CapacityRecord[];
+export interface ReportRequest extends ChargebackInput {
   readonly counts: IntakeCounts;
-  readonly prices: PriceCard;
-  readonly weighting: Weighting;
-  readonly idle: IdlePolicy;
   readonly revision: number;
   readonly generatedAt: string;
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { makeIngestUsage } from '../../functions/ingestUsage.js';
-import type { Services } from '../../src/composition.js';
+import { dailyDeps, ingestDeps, type Services } from '../../src/composition.js';
 import { reportDay } from '../../src/daily/daily-run.js';
 import { startAzurite } from '../../src/local/azurite.js';
 import { invoke, type Handler, type HubMessage } from '../../src/local/event-hub-delivery.js';
@@ -57,19 +57,9 @@ async function pipeline(
     counts.rejected += c.rejected;
     counts.duplicates += c.duplicates;
   };
-  const ingest = makeIngestUsage(() =>
-    Promise.resolve({ ledger: s.ledger, prices: s.prices, now: s.now, retryDeadlineMs }),
-  );
+  const ingest = makeIngestUsage(() => Promise.resolve(ingestDeps(s, retryDeadlineMs)));
   await deliver(ingest, log);
-  await reportDay(DAY, {
-    ledger: s.ledger,
-    reports: s.reports,
-    prices: s.prices,
-    now: s.now,
-    idle: 'separate',
-    weighting: s.weighting,
-    restateDays: 35,
-  });
+  await reportDay(DAY, dailyDeps(s));
   const summary = JSON.parse((await s.reports.summary(DAY)) ?? '{}') as Record<string, unknown>;
   delete summary.generatedAt;
   delete summary.revision;
