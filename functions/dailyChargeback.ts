@@ -5,7 +5,9 @@ import { runDailyChargeback, type DailyDeps } from '../src/daily/daily-run.js';
 /** Timer -> reports: yesterday's chargeback, and restatements of days that received late events. */
 export function makeDailyChargeback(deps: () => Promise<DailyDeps>) {
   return async function dailyChargeback(_timer: Timer, context: InvocationContext): Promise<void> {
-    const outcomes = await runDailyChargeback(await deps());
+    const outcomes = await runDailyChargeback(await deps(), (message) => {
+      context.warn(`dailyChargeback: ${message}`);
+    });
     for (const o of outcomes) {
       context.log(
         `dailyChargeback: ${o.day} revision ${o.revision}${o.restated ? ' (restated)' : ''}: ` +

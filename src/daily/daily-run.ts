@@ -1,11 +1,17 @@
-import { EventAccumulator } from '../domain/accumulator.js';
-import type { IdlePolicy } from '../domain/chargeback.js';
+import { EventAccumulator, type IntakeCounts } from '../domain/accumulator.js';
+import {
+  computeChargeback,
+  mergeChargeback,
+  type ChargebackInput,
+  type ChargebackResult,
+  type IdlePolicy,
+} from '../domain/chargeback.js';
 import { parseRecordText } from '../domain/fast-parse.js';
 import type { PriceCard } from '../domain/prices.js';
 import { parseDay } from '../domain/timestamp.js';
 import type { Weighting } from '../domain/weighting.js';
 import type { Ledger, SegmentInfo } from '../ledger/ledger.js';
-import { buildReport } from '../report/build.js';
+import { renderReport } from '../report/build.js';
 import { formatMoney } from '../report/format.js';
 import type { ReportStore } from '../reports/report-store.js';
 
@@ -59,49 +65,61 @@ export async function daysToReport(
 }
 
 /** `dailyChargeback`: reports yesterday and restates the days that received late events. */
-export async function runDailyChargeback(deps: DailyDeps): Promise<DayOutcome[]> {
+export async function runDailyChargeback(
+  deps: DailyDeps,
+  log: (message: string) => void = () => undefined,
+): Promise<DayOutcome[]> {
   const outcomes: DayOutcome[] = [];
-  for (const day of await daysToReport(deps)) outcomes.push(await reportDay(day, deps));
+  for (const day of await daysToReport(deps)) outcomes.push(await reportDay(day, deps, log));
   return outcomes;
 }
 
-/** Builds one day's report from the ledger and stores it as the next revision. */
-export async function reportDay(day: string, deps: DailyDeps): Promise<DayOutcome> {
+/**
+ * Builds one day's report from the ledger and stores it as the next revision. The partition key is
+ * the pod, so every pod's events sit in one Event Hubs partition: the day is computed partition by
+ * partition and the results merged, exactly (see mergeChargeback), holding one partition's events at
+ * a time. Should a pod turn up in two partitions (the hub's partition count changed that day), the
+ * day is computed again in one pass over everything, which is always right and needs more memory.
+ */
+export async function reportDay(
+  day: string,
+  deps: DailyDeps,
+  log: (m: string) => void = () => undefined,
+): Promise<DayOutcome> {
   const bounds = parseDay(day);
   if (bounds === undefined) throw new RangeError(`not a day: ${day}`);
   const ledgerAsOf = deps.now().toISOString();
-  const accumulator = new EventAccumulator(deps.prices);
   const segments = await deps.ledger.segmentsFor(day);
-  await forEachConcurrently(segments, READ_CONCURRENCY, async (segment: SegmentInfo) => {
-    const text = await deps.ledger.readSegment(segment);
-    let start = 0;
-    for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
-      if (end > start) accumulator.add(parseRecordText(text.slice(start, end), accumulator.intern));
-      start = end + 1;
-    }
-  });
-  // Messages rejected at ingestion count as read and rejected on the day they were enqueued.
-  const deadLetters = await deps.ledger.deadLettersOn(day);
-  const counts = {
-    ...accumulator.counts,
-    eventsRead: accumulator.counts.eventsRead + deadLetters,
-    rejected: accumulator.counts.rejected + deadLetters,
-  };
-  const previous = await deps.reports.info(day);
-  const revision = (previous?.revision ?? 0) + 1;
-  const report = buildReport({
+  const input = {
     date: day,
     dayStart: bounds.start,
     dayEnd: bounds.end,
-    usage: accumulator.usage(),
-    capacity: accumulator.capacity(),
-    counts,
     prices: deps.prices,
     weighting: deps.weighting,
     idle: deps.idle,
-    revision,
-    generatedAt: deps.now().toISOString(),
-  });
+  };
+  let computed = await byPartition(segments, deps, input);
+  if (computed === undefined) {
+    log(`${day}: a pod's events span Event Hubs partitions; computing the day in one pass`);
+    const accumulator = await accumulate(segments, deps);
+    computed = {
+      result: computeChargeback({ ...input, usage: accumulator.usage(), capacity: accumulator.capacity() }),
+      counts: accumulator.counts,
+    };
+  }
+  // Messages rejected at ingestion count as read and rejected on the day they were enqueued.
+  const deadLetters = await deps.ledger.deadLettersOn(day);
+  const counts = {
+    ...computed.counts,
+    eventsRead: computed.counts.eventsRead + deadLetters,
+    rejected: computed.counts.rejected + deadLetters,
+  };
+  const previous = await deps.reports.info(day);
+  const revision = (previous?.revision ?? 0) + 1;
+  const report = renderReport(
+    { ...input, counts, revision, generatedAt: deps.now().toISOString() },
+    computed.result,
+  );
   await deps.reports.write(day, report.csv, report.summary, { revision, ledgerAsOf });
   return {
     day,
@@ -112,6 +130,58 @@ export async function reportDay(day: string, deps: DailyDeps): Promise<DayOutcom
     allocatedCost: formatMoney(report.result.allocatedNanos),
     idleCost: formatMoney(report.result.idleNanos),
   };
+}
+
+type DayInput = Omit<ChargebackInput, 'usage' | 'capacity'>;
+
+/** The day partition by partition, or undefined when some pod's events are in more than one partition. */
+async function byPartition(
+  segments: readonly SegmentInfo[],
+  deps: DailyDeps,
+  input: DayInput,
+): Promise<{ result: ChargebackResult; counts: IntakeCounts } | undefined> {
+  const partitions = new Map<string, SegmentInfo[]>();
+  for (const segment of segments) {
+    const list = partitions.get(segment.partition) ?? [];
+    list.push(segment);
+    partitions.set(segment.partition, list);
+  }
+  const home = new Map<string, string>(); // pod -> partition
+  const results: ChargebackResult[] = [];
+  const counts: IntakeCounts = {
+    eventsRead: 0,
+    usageEvents: 0,
+    capacityEvents: 0,
+    ignoredEvents: 0,
+    duplicatesDropped: 0,
+    rejected: 0,
+  };
+  for (const [partition, list] of [...partitions.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
+    const accumulator = await accumulate(list, deps);
+    const usage = accumulator.usage();
+    const capacity = accumulator.capacity();
+    for (const record of [...usage, ...capacity]) {
+      const seen = home.get(record.pod);
+      if (seen !== undefined && seen !== partition) return undefined;
+      home.set(record.pod, partition);
+    }
+    results.push(computeChargeback({ ...input, usage, capacity }));
+    for (const key of Object.keys(counts) as (keyof IntakeCounts)[]) counts[key] += accumulator.counts[key];
+  }
+  return { result: mergeChargeback(results), counts };
+}
+
+async function accumulate(segments: readonly SegmentInfo[], deps: DailyDeps): Promise<EventAccumulator> {
+  const accumulator = new EventAccumulator(deps.prices);
+  await forEachConcurrently(segments, READ_CONCURRENCY, async (segment: SegmentInfo) => {
+    const text = await deps.ledger.readSegment(segment);
+    let start = 0;
+    for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
+      if (end > start) accumulator.add(parseRecordText(text.slice(start, end), accumulator.intern));
+      start = end + 1;
+    }
+  });
+  return accumulator;
 }
 
 async function forEachConcurrently<T>(

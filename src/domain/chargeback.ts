@@ -111,6 +111,57 @@ export function computeChargeback(input: ChargebackInput): ChargebackResult {
   };
 }
 
+/**
+ * Merges the chargebacks of disjoint sets of pods into the chargeback of their union. Exact: a
+ * pod's allocation depends on that pod alone, rows are integer sums, latencies are merged.
+ */
+export function mergeChargeback(parts: readonly ChargebackResult[]): ChargebackResult {
+  const rows = new Map<string, { row: ChargebackRow; latencies: Float64Array[] }>();
+  for (const part of parts) {
+    for (const row of part.rows) {
+      const key = [row.tenant, row.feature, row.model, row.requestClass].join(SEPARATOR);
+      const seen = rows.get(key);
+      if (seen === undefined) {
+        rows.set(key, { row: { ...row }, latencies: [row.latenciesMs] });
+        continue;
+      }
+      const r = seen.row;
+      seen.row = {
+        ...r,
+        requests: r.requests + row.requests,
+        errorRequests: r.errorRequests + row.errorRequests,
+        promptTokens: r.promptTokens + row.promptTokens,
+        completionTokens: r.completionTokens + row.completionTokens,
+        cachedPromptTokens: r.cachedPromptTokens + row.cachedPromptTokens,
+        gpuMicros: r.gpuMicros + row.gpuMicros,
+        nanos: r.nanos + row.nanos,
+      };
+      seen.latencies.push(row.latenciesMs);
+    }
+  }
+  const total = (value: (r: ChargebackResult) => number): number => sum(parts, value);
+  return {
+    rows: [...rows.values()].map(({ row, latencies }) => {
+      const merged = new Float64Array(latencies.reduce((n, l) => n + l.length, 0));
+      let at = 0;
+      for (const l of latencies) {
+        merged.set(l, at);
+        at += l.length;
+      }
+      return { ...row, latenciesMs: merged.sort() };
+    }),
+    fleetNanos: total((r) => r.fleetNanos),
+    allocatedNanos: total((r) => r.allocatedNanos),
+    idleNanos: total((r) => r.idleNanos),
+    fleetGpuMicros: total((r) => r.fleetGpuMicros),
+    allocatedGpuMicros: total((r) => r.allocatedGpuMicros),
+    idleGpuMicros: total((r) => r.idleGpuMicros),
+    requests: total((r) => r.requests),
+    unmeteredRequests: total((r) => r.unmeteredRequests),
+    pods: total((r) => r.pods),
+  };
+}
+
 interface GroupTotals {
   requests: number;
   errorRequests: number;

@@ -17,7 +17,14 @@ export interface Report {
 
 /** The daily report of SPEC section 5 from accepted events: the same code for the CLI and the Functions. */
 export function buildReport(request: ReportRequest): Report {
-  const result = computeChargeback(request);
+  return renderReport(request, computeChargeback(request));
+}
+
+/** The report of an already computed (or merged) chargeback. */
+export function renderReport(
+  request: Omit<ReportRequest, 'usage' | 'capacity' | 'dayStart' | 'dayEnd'>,
+  result: ChargebackResult,
+): Report {
   let csvMicros = 0;
   for (const row of result.rows) csvMicros += Math.round(row.nanos / 1000);
   const csv = renderCsv(request.date, result);
