@@ -4,6 +4,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
 import { FakeVllm } from '../../src/local/fake-vllm.js';
 
 const vllm = new FakeVllm();
@@ -104,5 +105,23 @@ describe('the sidecar process on SIGTERM', () => {
       tenant: 'contoso',
     });
     expect(lines.some((e) => e.type === 'capacity' && e.pod === 'vllm-term-0')).toBe(true);
+
+    // The file sink is what the command line reads: the request is charged, covered by the windows.
+    const day = String(lines.find((e) => e.requestId === 'req-term-1')?.finishedAt).slice(0, 10);
+    const out = mkdtempSync(join(tmpdir(), 'report-'));
+    const sinkStream = { write: () => true } as unknown as NodeJS.WritableStream;
+    const code = await main(
+      ['report', '--events', sink, '--prices', 'prices/azure-a100.json', '--date', day, '--out', out],
+      { stdout: sinkStream, stderr: sinkStream },
+    );
+    expect(code).toBe(0);
+    const summary = JSON.parse(readFileSync(join(out, `summary-${day}.json`), 'utf8')) as Record<
+      string,
+      number
+    >;
+    expect(summary).toMatchObject({ usageEvents: 1, rejected: 0, unmeteredRequests: 0 });
+    expect(readFileSync(join(out, `chargeback-${day}.csv`), 'utf8')).toMatch(
+      /\n\d{4}-\d\d-\d\d,contoso,unspecified,fake-model,interactive,1,0,12,30,0,/,
+    );
   });
 });
