@@ -159,6 +159,19 @@ describe('sidecar proxy with a fake vLLM', () => {
     expect((await eventOf('req-stream-2')).completionTokens).toBe(3);
   });
 
+  it('keeps usage on every chunk for a client that asked for continuous usage', async () => {
+    const { text } = await post(
+      '/v1/chat/completions',
+      { stream: true, max_tokens: 4, stream_options: { include_usage: true, continuous_usage_stats: true } },
+      { 'x-request-id': 'req-stream-3' },
+    );
+    const chunks = dataEvents(text).filter(
+      (e): e is { usage?: { completion_tokens: number } } => typeof e === 'object' && e !== null,
+    );
+    expect(chunks.map((c) => c.usage?.completion_tokens)).toEqual([0, 1, 2, 3, 4, 4]);
+    expect((await eventOf('req-stream-3')).completionTokens).toBe(4);
+  });
+
   it('refuses a request that names no tenant, naming the header, and publishes nothing for it', async () => {
     const before = sender.events.length;
     const response = await fetch(`${base}/v1/chat/completions`, {
