@@ -32,8 +32,6 @@ export interface ProxyDeps {
 const METERED = new Set(['/v1/chat/completions', '/v1/completions']);
 const MAX_BODY = 32 * 1024 * 1024;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-// `,"usage":{...}` with at most one nested object (prompt_tokens_details), as vLLM writes it.
-const USAGE_FIELD = /,"usage":(\{(?:[^{}]|\{[^{}]*\})*\})/;
 const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
@@ -328,12 +326,6 @@ function forward(
 
   /** Keeps, rewrites or drops one SSE event; notes usage, metrics, errors and the first token. */
   function relayEvent(event: string): string | undefined {
-    // Hot path, once the first token is out: a content chunk whose only business here is its usage.
-    // Cut the usage object out of the text and parse only it, instead of the whole chunk twice.
-    if (firstTokenAt !== undefined && event.startsWith('data: {')) {
-      const fast = relayContentChunk(event);
-      if (fast !== false) return fast;
-    }
     const data = eventData(event);
     if (data === '[DONE]') {
       sawDone = true;
@@ -364,22 +356,6 @@ function forward(
     // A content chunk carrying usage only because we asked for it: strip the usage, keep the content.
     const { usage: _usage, ...rest } = chunk;
     return `data: ${JSON.stringify(rest)}`;
-  }
-
-  /** relayEvent for an ordinary content chunk, by text; false when the chunk needs the full parse. */
-  function relayContentChunk(event: string): string | undefined | false {
-    if (event.includes('"error"') || event.includes('"choices":[]') || event.includes('"metrics"'))
-      return false;
-    const match = USAGE_FIELD.exec(event);
-    if (match === null) return event.includes('"usage"') ? false : event;
-    try {
-      usage = JSON.parse(match[1] ?? '') as Usage;
-    } catch {
-      return false;
-    }
-    return clientContinuous
-      ? event
-      : event.slice(0, match.index) + event.slice(match.index + match[0].length);
   }
 
   up.on('error', (error) => {
