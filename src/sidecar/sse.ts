@@ -30,9 +30,14 @@ export class SseSplitter {
 
 /** The JSON payload of a `data:` event, `'[DONE]'`, or undefined for comments and other fields. */
 export function eventData(event: string): unknown {
+  // vLLM's events are one `data: ` line each: take that path without splitting.
+  if (event.startsWith('data: ') && !event.includes('\n')) return parseData(event.slice(6));
   const lines = event.split(/\r?\n/).filter((l) => l.startsWith('data:'));
   if (lines.length === 0) return undefined;
-  const data = lines.map((l) => l.slice(l.startsWith('data: ') ? 6 : 5)).join('\n');
+  return parseData(lines.map((l) => l.slice(l.startsWith('data: ') ? 6 : 5)).join('\n'));
+}
+
+function parseData(data: string): unknown {
   if (data === '[DONE]') return '[DONE]';
   try {
     return JSON.parse(data) as unknown;

@@ -73,6 +73,7 @@ describe('server-sent events', () => {
     expect(eventData('data: {"a":1}')).toEqual({ a: 1 });
     expect(eventData('data: [DONE]')).toBe('[DONE]');
     expect(eventData(': keep-alive')).toBeUndefined();
+    expect(eventData('event: message\ndata: {"a":\ndata: 2}')).toEqual({ a: 2 });
   });
 });
 
