@@ -1,4 +1,4 @@
-import { EventAccumulator, type IntakeCounts } from '../domain/accumulator.js';
+import { EventAccumulator, noCounts, type IntakeCounts } from '../domain/accumulator.js';
 import {
   computeChargeback,
   mergeChargeback,
@@ -148,14 +148,7 @@ async function byPartition(
   }
   const home = new Map<string, string>(); // pod -> partition
   const results: ChargebackResult[] = [];
-  const counts: IntakeCounts = {
-    eventsRead: 0,
-    usageEvents: 0,
-    capacityEvents: 0,
-    ignoredEvents: 0,
-    duplicatesDropped: 0,
-    rejected: 0,
-  };
+  const counts = noCounts();
   for (const [partition, list] of [...partitions.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
     const accumulator = await accumulate(list, deps);
     const usage = accumulator.usage();

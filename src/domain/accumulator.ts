@@ -15,6 +15,18 @@ export interface IntakeCounts {
   rejected: number;
 }
 
+/** Counts before the first event. */
+export function noCounts(): IntakeCounts {
+  return {
+    eventsRead: 0,
+    usageEvents: 0,
+    capacityEvents: 0,
+    ignoredEvents: 0,
+    duplicatesDropped: 0,
+    rejected: 0,
+  };
+}
+
 /**
  * Collects validated events exactly once by eventId (SPEC 4.6). A repeated eventId with the same
  * content is a redelivery and is dropped; with different content, the version that sorts first
@@ -23,14 +35,7 @@ export interface IntakeCounts {
  * `parseRecord(value, accumulator.intern)` so that records share their repeated strings.
  */
 export class EventAccumulator {
-  readonly counts: IntakeCounts = {
-    eventsRead: 0,
-    usageEvents: 0,
-    capacityEvents: 0,
-    ignoredEvents: 0,
-    duplicatesDropped: 0,
-    rejected: 0,
-  };
+  readonly counts: IntakeCounts = noCounts();
   private readonly byId = new Map<string, UsageRecord | CapacityRecord>();
   private readonly strings = new Map<string, string>();
 
