@@ -8,10 +8,10 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { openLoop } from './load-generator.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const seconds = Number(process.env.SIDECAR_BENCH_SECONDS ?? 5);
@@ -82,7 +82,9 @@ function nginxBinary(): string | undefined {
   return undefined;
 }
 
-async function startNginx(upstreamPort: number): Promise<number | undefined> {
+async function startNginx(
+  upstreamPort: number,
+): Promise<{ port: number; pid: number | undefined } | undefined> {
   const binary = nginxBinary();
   if (binary === undefined) return undefined;
   const prefix = mkdtempSync(join(tmpdir(), 'nginx-'));
@@ -103,19 +105,24 @@ http {
 }
 `,
   );
-  start(binary, ['-p', prefix, '-c', join(prefix, 'nginx.conf')], process.env, '1');
+  const nginx = start(binary, ['-p', prefix, '-c', join(prefix, 'nginx.conf')], process.env, '1');
   await new Promise((r) => setTimeout(r, 500));
-  return port;
+  return { port, pid: nginx.pid };
 }
 
-/** User + system CPU seconds a process has used so far (Linux /proc; clock ticks of 10 ms). */
+/** User + system CPU seconds a process and its children (nginx's worker) have used so far (Linux /proc; ticks of 10 ms). */
 function cpuSeconds(pid: number | undefined): number {
   try {
     const fields =
       readFileSync(`/proc/${String(pid)}/stat`, 'utf8')
         .split(') ')[1]
         ?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    const own = (Number(fields[11]) + Number(fields[12])) / 100;
+    const children = readFileSync(`/proc/${String(pid)}/task/${String(pid)}/children`, 'utf8')
+      .split(' ')
+      .filter((c) => c !== '')
+      .map((c) => cpuSeconds(Number(c)));
+    return children.reduce((a, b) => a + b, own);
   } catch {
     return Number.NaN;
   }
@@ -127,70 +134,45 @@ interface Run {
   completed: number;
   failed: number;
   rate: number;
+  loadCpu: number;
 }
 
-/** Open loop: a request every 1/rate s whatever the answers, for `seconds`; time to first byte of each. */
-async function load(port: number, rate: number, stream: boolean): Promise<Run> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 4096 });
+/**
+ * A pause between runs: each run closes its connections at its end (a thousand or more after a
+ * stall), and a proxy handling that wave of closes would otherwise charge it to the next run's
+ * first requests.
+ */
+async function settle(): Promise<void> {
+  await new Promise((r) => setTimeout(r, 1000));
+}
+
+/** Open loop at `rate` for `seconds` (see load-generator.ts); time to first body byte of each request. */
+async function load(port: number, rate: number, stream: boolean, runSeconds = seconds): Promise<Run> {
   const body = JSON.stringify({
     model: 'fake-model',
     max_tokens: 8,
     stream,
     messages: [{ role: 'user', content: 'hello' }],
   });
-  const ttfb: number[] = [];
-  let failed = 0;
-  const total = Math.round(rate * seconds);
-  const started = performance.now();
-  const pending: Promise<void>[] = [];
-  for (let i = 0; i < total; i += 1) {
-    const due = started + (i * 1000) / rate;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    pending.push(
-      new Promise<void>((resolve) => {
-        const sent = performance.now();
-        const req = request({
-          host: '127.0.0.1',
-          port,
-          path: '/v1/chat/completions',
-          method: 'POST',
-          agent,
-          headers: {
-            'content-type': 'application/json',
-            'content-length': Buffer.byteLength(body),
-            'x-tenant': 'bench',
-            'x-feature': 'bench',
-          },
-        });
-        req.on('response', (res) => {
-          let first = true;
-          res.on('data', () => {
-            if (first) {
-              first = false;
-              ttfb.push(performance.now() - sent);
-            }
-          });
-          res.on('end', () => {
-            if (res.statusCode !== 200) failed += 1;
-            resolve();
-          });
-        });
-        req.on('error', () => {
-          failed += 1;
-          resolve();
-        });
-        req.end(body);
-      }),
-    );
-  }
-  await Promise.all(pending);
-  const elapsed = (performance.now() - started) / 1000;
-  agent.destroy();
-  ttfb.sort((a, b) => a - b);
+  const result = await openLoop(
+    port,
+    rate,
+    runSeconds,
+    '/v1/chat/completions',
+    { 'x-tenant': 'bench', 'x-feature': 'bench' },
+    body,
+  );
+  const { ttfb } = result;
   const at = (q: number): number =>
     ttfb[Math.min(ttfb.length - 1, Math.ceil(q * ttfb.length) - 1)] ?? Number.NaN;
-  return { p50: at(0.5), p99: at(0.99), completed: ttfb.length, failed, rate: ttfb.length / elapsed };
+  return {
+    p50: at(0.5),
+    p99: at(0.99),
+    completed: ttfb.length,
+    failed: result.failed,
+    rate: ttfb.length / result.seconds,
+    loadCpu: result.cpuMicros,
+  };
 }
 
 const vllm = start(process.execPath, [join(root, 'dist', 'src', 'local', 'fake-vllm-main.js')]);
@@ -221,25 +203,32 @@ const sidecar = start(
 );
 const sidecarMatch = await lineMatching(sidecar, 'stderr', /proxying 127\.0\.0\.1:(\d+) .*admin on :(\d+)/);
 const sidecarPort = Number(sidecarMatch[1]);
-const nginxPort = await startNginx(vllmPort);
+const nginx = await startNginx(vllmPort);
 
-const targets: [string, number | undefined][] = [
-  ['direct to the fake vLLM', vllmPort],
-  ['through nginx 1.22 (reference)', nginxPort],
-  ['through the sidecar', sidecarPort],
+/** What is measured: a name, its port, and the proxy process whose CPU is counted (none when direct). */
+const targets: [string, number | undefined, number | undefined][] = [
+  ['direct to the fake vLLM', vllmPort, undefined],
+  ['through nginx 1.22 (reference)', nginx?.port, nginx?.pid],
+  ['through the sidecar', sidecarPort, sidecar.pid],
 ];
 const notes: string[] = [];
 const rows: string[] = [];
 for (const stream of [false, true]) {
   for (const rate of [100, 1000]) {
     const results = new Map<string, Run>();
-    for (const [name, port] of targets) {
+    for (const [name, port, proxyPid] of targets) {
       if (port === undefined) continue;
-      await load(port, Math.min(rate, 50), stream); // warm up connections and JIT
+      // Warm-up at the full rate: connections open and code optimised, so the runs measure the steady state.
+      await load(port, rate, stream, 3);
+      await settle();
       // Three runs, the median reported: on a shared 2-core machine single runs are noisy in the tail.
-      const cpuBefore = cpuSeconds(sidecar.pid);
+      const proxyBefore = cpuSeconds(proxyPid);
+      const vllmBefore = cpuSeconds(vllm.pid);
       const runs: Run[] = [];
-      for (let r = 0; r < REPEATS; r += 1) runs.push(await load(port, rate, stream));
+      for (let r = 0; r < REPEATS; r += 1) {
+        runs.push(await load(port, rate, stream));
+        await settle();
+      }
       const median = (values: number[]): number =>
         values.sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
       const run: Run = {
@@ -248,19 +237,17 @@ for (const stream of [false, true]) {
         completed: runs.reduce((n, x) => n + x.completed, 0),
         failed: runs.reduce((n, x) => n + x.failed, 0),
         rate: median(runs.map((x) => x.rate)),
+        loadCpu: median(runs.map((x) => x.loadCpu)),
       };
+      const perRequest = (before: number, pid: number | undefined): string =>
+        `${Math.round(((cpuSeconds(pid) - before) * 1e6) / run.completed)} µs`;
       results.set(name, run);
       const p99s = runs.map((x) => x.p99.toFixed(1)).join(', ');
-      if (port === sidecarPort) {
-        const cpuMicros = ((cpuSeconds(sidecar.pid) - cpuBefore) * 1e6) / run.completed;
-        notes.push(
-          `${stream ? 'streaming' : 'not streaming'} at ${rate}/s: the sidecar used ${Math.round(cpuMicros)} µs of CPU per request; p99 of the three runs ${p99s} ms`,
-        );
-      } else if (rate === 1000) {
-        notes.push(
-          `${stream ? 'streaming' : 'not streaming'} at ${rate}/s, ${name}: p99 of the three runs ${p99s} ms`,
-        );
-      }
+      notes.push(
+        `${stream ? 'streaming' : 'not streaming'} at ${rate}/s, ${name}: p99 of the three runs ${p99s} ms; CPU per request: ` +
+          (proxyPid === undefined ? '' : `proxy ${perRequest(proxyBefore, proxyPid)}, `) +
+          `fake vLLM ${perRequest(vllmBefore, vllm.pid)}, load generator ${Math.round(run.loadCpu)} µs`,
+      );
       process.stderr.write(
         `${stream ? 'stream' : 'plain'} ${rate}/s ${name}: p50 ${run.p50.toFixed(2)} ms p99 ${run.p99.toFixed(2)} ms\n`,
       );
@@ -282,6 +269,6 @@ process.stdout.write(
   `\nsidecar benchmark, ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${seconds} s per run, median of ${REPEATS} runs, ${PIN ? 'proxies pinned to CPU 1, load generator and fake vLLM to CPU 0' : 'no CPU pinning'}\n\n` +
     '| mode | req/s offered | path | TTFB p50 | TTFB p99 | added p50 | added p99 | throughput | failed |\n|---|---|---|---|---|---|---|---|---|\n' +
     `${rows.join('\n')}\n\n${notes.map((n) => `- ${n}`).join('\n')}\n` +
-    (nginxPort === undefined ? '\n(nginx not found and not installable here: reference rows missing)\n' : ''),
+    (nginx === undefined ? '\n(nginx not found and not installable here: reference rows missing)\n' : ''),
 );
 process.exit(0);

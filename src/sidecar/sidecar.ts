@@ -92,6 +92,7 @@ export async function startSidecar(
       );
       proxy.server.closeIdleConnections();
       await proxy.idle();
+      await proxy.close();
       capacity.stop();
       await pipe.close();
       proxy.server.closeAllConnections();
