@@ -8,6 +8,8 @@ export interface SeenRequest {
   readonly headers: IncomingMessage['headers'];
   readonly body: Record<string, unknown>;
   aborted: boolean;
+  /** The most response bytes that waited in this server's memory for the peer to read (a slow reader's mark). */
+  maxBuffered: number;
 }
 
 /**
@@ -68,12 +70,12 @@ export class FakeVllm {
           .end('{"error":{"message":"invalid JSON","code":400}}');
         return;
       }
-      const seen: SeenRequest = { path, headers: req.headers, body, aborted: false };
+      const seen: SeenRequest = { path, headers: req.headers, body, aborted: false, maxBuffered: 0 };
       this.seen.push(seen);
       res.on('close', () => {
         if (!res.writableFinished) seen.aborted = true;
       });
-      this.complete(req, res, path, body);
+      this.complete(req, res, path, body, seen);
     });
   }
 
@@ -82,6 +84,7 @@ export class FakeVllm {
     res: ServerResponse,
     path: string,
     body: Record<string, unknown>,
+    seen: SeenRequest,
   ): void {
     const h = (name: string, fallback: number): number => {
       const v = req.headers[name];
@@ -141,7 +144,9 @@ export class FakeVllm {
     };
     res.writeHead(200, { ...headers, 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     const send = (data: unknown): void => {
+      // Like a server that ignores backpressure: what the reader does not take piles up here.
       res.write(`data: ${JSON.stringify(data)}\n\n`);
+      if (res.writableLength > seen.maxBuffered) seen.maxBuffered = res.writableLength;
     };
     const chunk = (n: number, delta: Record<string, unknown>) => ({
       id,

@@ -249,6 +249,35 @@ describe('sidecar proxy with a fake vLLM', () => {
     expect(vllm.seen.find((s) => s.headers['x-request-id'] === 'req-abort-1')?.aborted).toBe(true);
   });
 
+  it('a client that reads slowly holds vLLM back instead of piling the stream up in the sidecar', async () => {
+    const tokens = 80_000; // about 18 MB of events: more than the kernel buffers of both hops hold
+    const text = await new Promise<string>((resolve, reject) => {
+      const req = request(`${base}/v1/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...WHO, 'x-request-id': 'req-slow-1' },
+      });
+      req.on('response', (res) => {
+        res.pause();
+        setTimeout(() => {
+          const parts: string[] = [];
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => parts.push(d));
+          res.on('end', () => {
+            resolve(parts.join(''));
+          });
+          res.resume();
+        }, 1500);
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify({ model: 'fake-model', stream: true, max_tokens: tokens, prompt: 'x' }));
+    });
+    expect(text.split('"text":"tok "').length - 1).toBe(tokens);
+    // The sidecar stopped reading: the stream waited in vLLM's (here the fake's) send buffer.
+    const seen = vllm.seen.find((s) => s.headers['x-request-id'] === 'req-slow-1');
+    expect(seen?.maxBuffered).toBeGreaterThan(4 * 1024 * 1024);
+    expect((await eventOf('req-slow-1')).completionTokens).toBe(tokens);
+  });
+
   it('passes other routes through untouched, vLLM metrics included', async () => {
     const models = await fetch(`${base}/v1/models`);
     expect(await models.json()).toMatchObject({ data: [{ id: 'fake-model' }] });
