@@ -1,5 +1,5 @@
 import { mkdtempSync } from 'node:fs';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -284,11 +284,71 @@ describe('sidecar proxy with a fake vLLM', () => {
     expect(await (await fetch(`${base}/metrics`)).text()).toContain('vllm:num_requests_waiting');
   });
 
+  it('passes a request body through to routes it does not meter, unchanged', async () => {
+    const body = JSON.stringify({ model: 'fake-model', input: 'Zürich', stream: false });
+    const response = await fetch(`${base}/v1/embeddings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+    expect(response.status).toBe(200);
+    await response.text();
+    const seen = vllm.seen.at(-1);
+    expect(seen?.path).toBe('/v1/embeddings');
+    expect(seen?.body).toEqual(JSON.parse(body));
+    expect(seen?.body.stream_options).toBeUndefined();
+  });
+
   it('serves its own metrics on the admin port', async () => {
     const admin = `http://127.0.0.1:${(sidecar.admin.address() as AddressInfo).port}`;
     const text = await (await fetch(`${admin}/metrics`)).text();
     expect(text).toMatch(/chargeback_sidecar_requests_total\{request_class="interactive",status="ok"\} \d+/);
     expect(text).toContain('chargeback_sidecar_added_latency_seconds_bucket');
     expect((await fetch(`${admin}/readyz`)).status).toBe(200);
+  });
+});
+
+describe('sidecar proxy with vLLM down', () => {
+  it('answers 502 naming the upstream, and meters the attempt as an error', async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const port = (probe.address() as AddressInfo).port;
+        probe.close(() => {
+          resolve(port);
+        });
+      });
+    });
+    const down = new MemorySender();
+    const settings = loadSidecarSettings(
+      {
+        upstream: `http://127.0.0.1:${closed}`,
+        listen: '127.0.0.1:0',
+        adminListen: '127.0.0.1:0',
+        sink: 'file:/unused',
+        spoolDir: mkdtempSync(join(tmpdir(), 'spool-')),
+      },
+      { POD_NAME: 'vllm-9', GPU_SKU: 'Standard_NC24ads_A100_v4', GPU_COUNT: '1', MODEL_NAME: 'm' },
+    );
+    const lonely = await startSidecar(settings, down, () => undefined);
+    try {
+      const url = `http://127.0.0.1:${(lonely.proxy.address() as AddressInfo).port}/v1/completions`;
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...WHO, 'x-request-id': 'req-down-1' },
+        body: JSON.stringify({ model: 'm', prompt: 'x', stream: true }),
+      });
+      expect(response.status).toBe(502);
+      expect(((await response.json()) as { error: { message: string } }).error.message).toMatch(
+        /^upstream unavailable: .*ECONNREFUSED/,
+      );
+      await lonely.pipe.drain();
+      expect(down.events.find((e) => e.requestId === 'req-down-1')).toMatchObject({
+        status: 'error',
+        httpStatus: 502,
+        completionTokens: 0,
+      });
+    } finally {
+      await lonely.shutdown();
+    }
   });
 });
