@@ -10,6 +10,8 @@ export interface SeenRequest {
   aborted: boolean;
   /** The most response bytes that waited in this server's memory for the peer to read (a slow reader's mark). */
   maxBuffered: number;
+  /** The whole response has been handed to the socket (not necessarily read by the peer yet). */
+  written: boolean;
 }
 
 /**
@@ -17,7 +19,7 @@ export interface SeenRequest {
  * role chunk first, usage on every chunk when `continuous_usage_stats` is asked, a final usage
  * chunk with empty `choices` and per-request `metrics` when `include_usage` is asked, then
  * `data: [DONE]`. Test controls ride in headers: x-fake-tokens, x-fake-prompt-tokens,
- * x-fake-cached-tokens, x-fake-token-delay-ms, x-fake-queue-ms, x-fake-error-after (an error event
+ * x-fake-cached-tokens, x-fake-token-padding (characters added to each token's text), x-fake-token-delay-ms, x-fake-queue-ms, x-fake-error-after (an error event
  * mid-stream), x-fake-cut-after (the connection dropped mid-stream).
  */
 export class FakeVllm {
@@ -70,7 +72,14 @@ export class FakeVllm {
           .end('{"error":{"message":"invalid JSON","code":400}}');
         return;
       }
-      const seen: SeenRequest = { path, headers: req.headers, body, aborted: false, maxBuffered: 0 };
+      const seen: SeenRequest = {
+        path,
+        headers: req.headers,
+        body,
+        aborted: false,
+        maxBuffered: 0,
+        written: false,
+      };
       this.seen.push(seen);
       res.on('close', () => {
         if (!res.writableFinished) seen.aborted = true;
@@ -95,6 +104,7 @@ export class FakeVllm {
     const cached = h('x-fake-cached-tokens', 0);
     const delay = h('x-fake-token-delay-ms', 0);
     const queueMs = h('x-fake-queue-ms', 3);
+    const piece = 'tok ' + 'x'.repeat(h('x-fake-token-padding', 0));
     const errorAfter = h('x-fake-error-after', -1);
     const cutAfter = h('x-fake-cut-after', -1);
     const chat = path === '/v1/chat/completions';
@@ -115,7 +125,7 @@ export class FakeVllm {
       tokens_per_second: null,
     };
     if (body.stream !== true) {
-      const text = 'tok '.repeat(tokens);
+      const text = piece.repeat(tokens);
       const choice = chat
         ? { index: 0, message: { role: 'assistant', content: text }, finish_reason: 'length' }
         : { index: 0, text, finish_reason: 'length' };
@@ -176,7 +186,7 @@ export class FakeVllm {
       }
       if (n < tokens) {
         n += 1;
-        send(chunk(n, { content: 'tok ' }));
+        send(chunk(n, { content: piece }));
         if (delay > 0) setTimeout(step, delay);
         else setImmediate(step);
         return;
@@ -191,6 +201,7 @@ export class FakeVllm {
           metrics,
         });
       res.end('data: [DONE]\n\n');
+      seen.written = true;
     };
     step();
   }

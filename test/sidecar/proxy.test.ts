@@ -250,15 +250,32 @@ describe('sidecar proxy with a fake vLLM', () => {
   });
 
   it('a client that reads slowly holds vLLM back instead of piling the stream up in the sidecar', async () => {
-    const tokens = 80_000; // about 18 MB of events: more than the kernel buffers of both hops hold
+    // About 40 MB of events, far more than the kernel buffers of both loopback hops take in.
+    const tokens = 10_000;
+    const limit = 4 * 1024 * 1024;
     const text = await new Promise<string>((resolve, reject) => {
       const req = request(`${base}/v1/completions`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...WHO, 'x-request-id': 'req-slow-1' },
+        headers: {
+          'content-type': 'application/json',
+          ...WHO,
+          'x-request-id': 'req-slow-1',
+          'x-fake-token-padding': '4000',
+        },
       });
       req.on('response', (res) => {
         res.pause();
-        setTimeout(() => {
+        // The client reads nothing until vLLM holds a backlog, or until vLLM has handed over the
+        // whole stream (which happens only when something between them reads on regardless).
+        const started = Date.now();
+        const poll = setInterval(() => {
+          const seen = vllm.seen.find((s) => s.headers['x-request-id'] === 'req-slow-1');
+          if (
+            seen === undefined ||
+            (seen.maxBuffered <= limit && !seen.written && Date.now() - started < 30_000)
+          )
+            return;
+          clearInterval(poll);
           const parts: string[] = [];
           res.setEncoding('utf8');
           res.on('data', (d: string) => parts.push(d));
@@ -266,17 +283,17 @@ describe('sidecar proxy with a fake vLLM', () => {
             resolve(parts.join(''));
           });
           res.resume();
-        }, 1500);
+        }, 20);
       });
       req.on('error', reject);
       req.end(JSON.stringify({ model: 'fake-model', stream: true, max_tokens: tokens, prompt: 'x' }));
     });
-    expect(text.split('"text":"tok "').length - 1).toBe(tokens);
+    expect(text.split(`"text":"tok ${'x'.repeat(4000)}"`).length - 1).toBe(tokens);
     // The sidecar stopped reading: the stream waited in vLLM's (here the fake's) send buffer.
     const seen = vllm.seen.find((s) => s.headers['x-request-id'] === 'req-slow-1');
-    expect(seen?.maxBuffered).toBeGreaterThan(4 * 1024 * 1024);
+    expect(seen?.maxBuffered).toBeGreaterThan(limit);
     expect((await eventOf('req-slow-1')).completionTokens).toBe(tokens);
-  });
+  }, 60_000);
 
   it('passes other routes through untouched, vLLM metrics included', async () => {
     const models = await fetch(`${base}/v1/models`);
