@@ -7,7 +7,7 @@
  * SIDECAR_BENCH_SECONDS sets the duration of each run (default 5); each figure is the median of 3 runs.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,9 +17,17 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const seconds = Number(process.env.SIDECAR_BENCH_SECONDS ?? 5);
 const REPEATS = 3;
 const children: ChildProcess[] = [];
+const scratch: string[] = [];
 process.once('exit', () => {
   for (const c of children) c.kill('SIGKILL');
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
 });
+
+function scratchDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  scratch.push(dir);
+  return dir;
+}
 
 // The proxies under test get CPU 1 to themselves; the load generator and the fake vLLM share CPU 0.
 // On a 2-core machine this keeps their CPU from queueing behind the load, as a pod's CPU request would.
@@ -87,7 +95,7 @@ async function startNginx(
 ): Promise<{ port: number; pid: number | undefined } | undefined> {
   const binary = nginxBinary();
   if (binary === undefined) return undefined;
-  const prefix = mkdtempSync(join(tmpdir(), 'nginx-'));
+  const prefix = scratchDir('nginx-');
   const port = await freePort();
   writeFileSync(
     join(prefix, 'nginx.conf'),
@@ -126,6 +134,11 @@ function cpuSeconds(pid: number | undefined): number {
   } catch {
     return Number.NaN;
   }
+}
+
+/** A difference with its sign: +0.45, -0.07. */
+function signed(value: number): string {
+  return `${value < 0 ? '-' : '+'}${Math.abs(value).toFixed(2)}`;
 }
 
 interface Run {
@@ -189,9 +202,9 @@ const sidecar = start(
     '--admin',
     '127.0.0.1:0',
     '--sink',
-    `file:${mkdtempSync(join(tmpdir(), 'bench-sink-'))}`,
+    `file:${scratchDir('bench-sink-')}`,
     '--spool',
-    mkdtempSync(join(tmpdir(), 'bench-spool-')),
+    scratchDir('bench-spool-'),
   ],
   {
     ...process.env,
@@ -200,15 +213,24 @@ const sidecar = start(
     GPU_COUNT: '1',
     MODEL_NAME: 'fake-model',
   },
+  '1',
 );
 const sidecarMatch = await lineMatching(sidecar, 'stderr', /proxying 127\.0\.0\.1:(\d+) .*admin on :(\d+)/);
 const sidecarPort = Number(sidecarMatch[1]);
 const nginx = await startNginx(vllmPort);
+const bare = start(
+  process.execPath,
+  [join(root, 'dist', 'bench', 'bare-proxy.js'), String(vllmPort)],
+  process.env,
+  '1',
+);
+const barePort = Number((await lineMatching(bare, 'stdout', /^(\d+)\n/))[1]);
 
 /** What is measured: a name, its port, and the proxy process whose CPU is counted (none when direct). */
 const targets: [string, number | undefined, number | undefined][] = [
   ['direct to the fake vLLM', vllmPort, undefined],
   ['through nginx 1.22 (reference)', nginx?.port, nginx?.pid],
+  ['through a bare Node.js proxy (the floor)', barePort, bare.pid],
   ['through the sidecar', sidecarPort, sidecar.pid],
 ];
 const notes: string[] = [];
@@ -257,7 +279,7 @@ for (const stream of [false, true]) {
       const added =
         direct === undefined || name.startsWith('direct')
           ? ''
-          : ` | +${(run.p50 - direct.p50).toFixed(2)} ms | +${(run.p99 - direct.p99).toFixed(2)} ms`;
+          : ` | ${signed(run.p50 - direct.p50)} ms | ${signed(run.p99 - direct.p99)} ms`;
       rows.push(
         `| ${stream ? 'streaming' : 'not streaming'} | ${rate} | ${name} | ${run.p50.toFixed(2)} ms | ${run.p99.toFixed(2)} ms${added || ' | | '} | ${Math.round(run.rate)} req/s | ${run.failed} |`,
       );

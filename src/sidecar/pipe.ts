@@ -7,6 +7,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** Where events finally go: Event Hubs, or files. A send either takes the whole batch or throws. */
@@ -31,6 +32,12 @@ export interface PipeOptions {
   readonly flushMs?: number;
   /** How often to try the sender again while events wait in the spool. */
   readonly retryMs?: number;
+  /**
+   * A spool file that reaches this size is closed and later events go to a new one (default
+   * 16 MiB), so that a long outage leaves many files each read back whole, not one that outgrows
+   * what a string can hold.
+   */
+  readonly spoolFileBytes?: number;
   readonly counters?: PipeCounters;
   readonly log?: (message: string) => void;
 }
@@ -56,6 +63,7 @@ export class EventPipe {
   private queue: Record<string, unknown>[] = [];
   private spooling = false;
   private writeFile: string | undefined;
+  private writeBytes = 0;
   private fileCounter = 0;
   private flushing: Promise<void> | undefined;
   private replaying: Promise<void> | undefined;
@@ -196,9 +204,7 @@ export class EventPipe {
   private async replayFile(file: string): Promise<boolean> {
     const path = join(this.options.spoolDir, file);
     const progressPath = `${path}.sent`;
-    const lines = readFileSync(path, 'utf8')
-      .split('\n')
-      .filter((l) => l !== '');
+    const lines = (await readFile(path, 'utf8')).split('\n').filter((l) => l !== '');
     let sent = existsSync(progressPath) ? Number(readFileSync(progressPath, 'utf8')) || 0 : 0;
     while (sent < lines.length) {
       const batch: Record<string, unknown>[] = [];
@@ -230,13 +236,16 @@ export class EventPipe {
   private spool(events: readonly Record<string, unknown>[]): void {
     if (events.length === 0) return;
     this.spooling = true;
-    this.writeFile ??= `spool-${String(Date.now()).padStart(15, '0')}-${String(this.fileCounter++).padStart(6, '0')}.ndjson`;
+    if (this.writeFile === undefined) {
+      this.writeFile = `spool-${String(Date.now()).padStart(15, '0')}-${String(this.fileCounter++).padStart(6, '0')}.ndjson`;
+      this.writeBytes = 0;
+    }
     try {
-      appendFileSync(
-        join(this.options.spoolDir, this.writeFile),
-        events.map((e) => `${JSON.stringify(e)}\n`).join(''),
-      );
+      const text = events.map((e) => `${JSON.stringify(e)}\n`).join('');
+      appendFileSync(join(this.options.spoolDir, this.writeFile), text);
       this.counters.spooled(events.length);
+      this.writeBytes += Buffer.byteLength(text);
+      if (this.writeBytes >= (this.options.spoolFileBytes ?? 16 * 1024 * 1024)) this.writeFile = undefined;
     } catch (error) {
       // A full or broken disk is the one way to lose events: count them and say so loudly.
       this.counters.dropped(events.length);

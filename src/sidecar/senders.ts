@@ -1,9 +1,18 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { EventHubProducerClient } from '@azure/event-hubs';
 import { DefaultAzureCredential } from '@azure/identity';
 import type { Sender } from './pipe.js';
 import type { SidecarSettings } from './settings.js';
+
+/**
+ * Events serialised between two turns of the event loop. A batch of 500 takes a few milliseconds
+ * to encode; done in one go that is a pause every request arriving meanwhile waits out (it was
+ * most of the sidecar's p99 at 1,000 requests/s). In slices of 50 the longest pause is a fraction
+ * of a millisecond.
+ */
+export const EVENTS_PER_TURN = 50;
 
 /**
  * Sends to Event Hubs with the pod as partition key (SPEC 1: a pod's events stay in order in one
@@ -27,7 +36,8 @@ export class EventHubsSender implements Sender {
 
   async send(events: readonly Record<string, unknown>[]): Promise<void> {
     let batch = await this.producer.createBatch({ partitionKey: this.partitionKey });
-    for (const event of events) {
+    for (const [i, event] of events.entries()) {
+      if (i > 0 && i % EVENTS_PER_TURN === 0) await nextTurn();
       if (batch.tryAdd({ body: event, contentType: 'application/json' })) continue;
       // Full (1 MB): send it and start another; an event that fits no batch is a bug, not data.
       await this.producer.sendBatch(batch);
@@ -56,10 +66,17 @@ export class FileSender implements Sender {
     await mkdir(this.dir, { recursive: true });
     const day = this.now().toISOString().slice(0, 10);
     const safePod = this.pod.replace(/[^A-Za-z0-9._-]/g, '_');
-    await appendFile(
-      join(this.dir, `usage-${safePod}-${day}.ndjson`),
-      events.map((e) => `${JSON.stringify(e)}\n`).join(''),
-    );
+    const parts: string[] = [];
+    for (let i = 0; i < events.length; i += EVENTS_PER_TURN) {
+      if (i > 0) await nextTurn();
+      parts.push(
+        events
+          .slice(i, i + EVENTS_PER_TURN)
+          .map((e) => `${JSON.stringify(e)}\n`)
+          .join(''),
+      );
+    }
+    await appendFile(join(this.dir, `usage-${safePod}-${day}.ndjson`), parts.join(''));
   }
 
   close(): Promise<void> {

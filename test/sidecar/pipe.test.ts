@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -65,6 +65,35 @@ describe('event pipe', () => {
     await pipe.drain();
     expect(ids(sender.received)).toEqual(ids(events(0, 105)));
     expect(counters.totals.dropped).toBe(0);
+  });
+
+  it('splits a long outage over spool files of bounded size and replays them all in order', async () => {
+    const spoolDir = mkdtempSync(join(tmpdir(), 'pipe-'));
+    const sender = new FlakySender();
+    const counters = counting();
+    const pipe = new EventPipe(sender, {
+      spoolDir,
+      queueMax: 1000,
+      batchMax: 25,
+      spoolFileBytes: 1000,
+      counters,
+      log: quiet,
+    });
+    sender.down = true;
+    // About 5 KB of NDJSON arriving over time, as requests finish during an outage.
+    for (let i = 0; i < 300; i += 10) {
+      for (const e of events(i, 10)) pipe.enqueue(e);
+      await new Promise((r) => setImmediate(r));
+    }
+    await pipe.drain();
+    const files = readdirSync(spoolDir).filter((f) => f.endsWith('.ndjson'));
+    expect(files.length).toBeGreaterThanOrEqual(5);
+    for (const f of files) expect(statSync(join(spoolDir, f)).size).toBeLessThan(1000 + 100);
+    sender.down = false;
+    await pipe.drain();
+    expect(ids(sender.received)).toEqual(ids(events(0, 300)));
+    expect(counters.totals).toMatchObject({ spooled: 300, replayed: 300, dropped: 0 });
+    expect(readdirSync(spoolDir)).toEqual([]);
   });
 
   it('replays the spool a previous process left behind before anything new', async () => {

@@ -3,10 +3,27 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EventHubProducerClient } from '@azure/event-hubs';
 import { describe, expect, it } from 'vitest';
-import { EventHubsSender, FileSender } from '../../src/sidecar/senders.js';
+import { EVENTS_PER_TURN, EventHubsSender, FileSender } from '../../src/sidecar/senders.js';
+
+/** Counts turns of the event loop while it runs: what a sender does between two turns blocks every request. */
+class TurnCounter {
+  turn = 0;
+  private running = true;
+  constructor() {
+    const tick = (): void => {
+      if (!this.running) return;
+      this.turn += 1;
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+  }
+  stop(): void {
+    this.running = false;
+  }
+}
 
 /** The part of EventHubProducerClient the sender uses, recording batches; a batch holds `capacity` events. */
-function fakeProducer(capacity: number) {
+function fakeProducer(capacity: number, onAdd: () => void = () => undefined) {
   const sent: { partitionKey: string | undefined; bodies: unknown[] }[] = [];
   const producer = {
     createBatch: (options: { partitionKey?: string }) => {
@@ -16,6 +33,7 @@ function fakeProducer(capacity: number) {
           return bodies.length;
         },
         tryAdd: (event: { body: unknown }) => {
+          onAdd();
           if (bodies.length >= capacity) return false;
           bodies.push(event.body);
           return true;
@@ -43,6 +61,18 @@ describe('Event Hubs sender', () => {
     expect(sent.flatMap((b) => b.bodies)).toEqual(events);
   });
 
+  it('encodes a large batch over several turns of the event loop, not in one long pause', async () => {
+    const turns = new TurnCounter();
+    const seen: number[] = [];
+    const { producer, sent } = fakeProducer(10_000, () => seen.push(turns.turn));
+    const events = Array.from({ length: 500 }, (_, i) => ({ eventId: `e-${i}` }));
+    await new EventHubsSender(producer, 'p').send(events);
+    turns.stop();
+    expect(sent.flatMap((b) => b.bodies)).toEqual(events);
+    // Events of one slice are encoded in one turn; each next slice waits for another turn.
+    expect(new Set(seen).size).toBeGreaterThanOrEqual(500 / EVENTS_PER_TURN);
+  });
+
   it('fails loudly for an event that fits no batch instead of dropping it', async () => {
     const { producer } = fakeProducer(0);
     await expect(new EventHubsSender(producer, 'p').send([{ eventId: 'huge' }])).rejects.toThrow(/huge/);
@@ -50,6 +80,25 @@ describe('Event Hubs sender', () => {
 });
 
 describe('file sender', () => {
+  it('serialises a large batch over several turns of the event loop, in order', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sink-'));
+    const turns = new TurnCounter();
+    const seen: number[] = [];
+    const events = Array.from({ length: 500 }, (_, i) => ({
+      toJSON: () => {
+        seen.push(turns.turn);
+        return { eventId: `e-${i}` };
+      },
+    }));
+    await new FileSender(dir, 'p', () => new Date('2026-11-22T12:00:00Z')).send(events);
+    turns.stop();
+    const lines = readFileSync(join(dir, 'usage-p-2026-11-22.ndjson'), 'utf8').trimEnd().split('\n');
+    expect(lines.map((l) => (JSON.parse(l) as { eventId: string }).eventId)).toEqual(
+      Array.from({ length: 500 }, (_, i) => `e-${i}`),
+    );
+    expect(new Set(seen).size).toBeGreaterThanOrEqual(500 / EVENTS_PER_TURN);
+  });
+
   it('appends NDJSON per pod and UTC day, with an unsafe pod name made safe', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sink-'));
     const sender = new FileSender(dir, 'pod/../x', () => new Date('2026-11-22T23:59:59Z'));
