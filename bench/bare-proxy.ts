@@ -8,14 +8,10 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
+import { UPSTREAM_POOL } from '../src/sidecar/proxy.js';
 
 const upstream = Number(process.argv[2]);
-const pool = new Pool(`http://127.0.0.1:${upstream}`, {
-  connections: 2048,
-  pipelining: 1,
-  headersTimeout: 0,
-  bodyTimeout: 0,
-});
+const pool = new Pool(`http://127.0.0.1:${upstream}`, UPSTREAM_POOL);
 
 const server = createServer({ keepAlive: true, noDelay: true }, (req, res) => {
   const chunks: Buffer[] = [];

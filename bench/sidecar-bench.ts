@@ -1,6 +1,7 @@
 /**
  * Added latency of the sidecar: time to first byte through the sidecar, through nginx (Debian's,
- * as a plain reverse proxy, the reference) and straight to the fake vLLM, at a fixed open-loop
+ * as a plain reverse proxy, the reference), through a bare Node.js proxy (bare-proxy.ts: the
+ * sidecar's HTTP stack without metering, the floor) and straight to the fake vLLM, at a fixed open-loop
  * rate of 100 and 1,000 requests per second, streaming and not. Goal: at most 1 ms p50 and 5 ms
  * p99 added at 1,000 requests/s. Every server runs in a process of its own on loopback; the load
  * generator is this process. Run: `npm run build && node dist/bench/sidecar-bench.js`.

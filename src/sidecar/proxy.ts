@@ -24,6 +24,21 @@ export interface ProxyDeps {
 
 const METERED = new Set(['/v1/chat/completions', '/v1/completions']);
 
+/**
+ * How the sidecar's connection pool to vLLM is set up (the benchmark's bare proxy uses the same).
+ * undici rather than node:http's client: no stream objects per response, about a fifth less CPU
+ * per streamed request (bench/sidecar-bench.ts). No header or body timeouts: vLLM may hold a
+ * queued batch request for minutes, and the client decides how long to wait. Idle connections
+ * close after 4 s (undici's default), before uvicorn's 5 s keep-alive, so a request is never
+ * sent on a connection vLLM is closing.
+ */
+export const UPSTREAM_POOL: Pool.Options = {
+  connections: 2048,
+  pipelining: 1,
+  headersTimeout: 0,
+  bodyTimeout: 0,
+};
+
 /** The metering reverse proxy: one usage event per completion request, everything else passed through. */
 export function createProxy(deps: ProxyDeps): {
   server: Server;
@@ -31,17 +46,7 @@ export function createProxy(deps: ProxyDeps): {
   idle: () => Promise<void>;
   close: () => Promise<void>;
 } {
-  // undici rather than node:http's client: no stream objects per response, about a fifth less CPU
-  // per streamed request (bench/sidecar-bench.ts). No header or body timeouts: vLLM may hold a
-  // queued batch request for minutes, and the client decides how long to wait. Idle connections
-  // close after 4 s (undici's default), before uvicorn's 5 s keep-alive, so a request is never
-  // sent on a connection vLLM is closing.
-  const pool = new Pool(deps.upstream.origin, {
-    connections: 2048,
-    pipelining: 1,
-    headersTimeout: 0,
-    bodyTimeout: 0,
-  });
+  const pool = new Pool(deps.upstream.origin, UPSTREAM_POOL);
   let inFlight = 0;
   let waiters: (() => void)[] = [];
   const done = (): void => {
