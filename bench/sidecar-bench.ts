@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../src/local/azurite.js';
 import { openLoop } from './load-generator.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -62,18 +63,6 @@ async function lineMatching(
     });
     child.once('exit', () => {
       reject(new Error(`${child.spawnargs.join(' ')} exited: ${text}`));
-    });
-  });
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => {
-        resolve(port);
-      });
     });
   });
 }

@@ -1,10 +1,11 @@
 import { mkdtempSync } from 'node:fs';
-import { createServer, request } from 'node:http';
+import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEvent } from '../../src/domain/events.js';
+import { freePort } from '../../src/local/azurite.js';
 import { FakeVllm } from '../../src/local/fake-vllm.js';
 import type { Sender } from '../../src/sidecar/pipe.js';
 import { loadSidecarSettings } from '../../src/sidecar/settings.js';
@@ -327,14 +328,7 @@ describe('sidecar proxy with a fake vLLM', () => {
 
 describe('sidecar proxy with vLLM down', () => {
   it('answers 502 naming the upstream, and meters the attempt as an error', async () => {
-    const closed = await new Promise<number>((resolve) => {
-      const probe = createServer().listen(0, '127.0.0.1', () => {
-        const port = (probe.address() as AddressInfo).port;
-        probe.close(() => {
-          resolve(port);
-        });
-      });
-    });
+    const closed = await freePort();
     const down = new MemorySender();
     const settings = loadSidecarSettings(
       {
