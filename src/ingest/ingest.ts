@@ -4,6 +4,7 @@ import { parseRecord } from '../domain/fast-parse.js';
 import type { PriceCard } from '../domain/prices.js';
 import { dayOf } from '../domain/timestamp.js';
 import { previousDay, type DeadLetter, type Ledger, type SegmentDraft } from '../ledger/ledger.js';
+import { deadLetterOf, errorText, messageText } from './message-body.js';
 
 /** One Event Hubs message as the trigger hands it over, with where it sits in its partition. */
 export interface DeliveredMessage {
@@ -65,9 +66,9 @@ export async function ingestBatch(
       continue;
     }
     seen.add(id);
-    const verdict = examine(message.body, deps.prices);
+    const verdict = examineSafely(message.body, deps.prices);
     if (typeof verdict === 'string') {
-      letters.push({ ...message, body: bodyText(message.body), reason: verdict });
+      letters.push(deadLetterOf(message, verdict));
       continue;
     }
     const key = `${message.partition}\n${verdict.day}`;
@@ -83,8 +84,8 @@ export async function ingestBatch(
     const day = key.slice(key.indexOf('\n') + 1);
     dirty.add(day);
     // A request that started the day before belongs partly to that day's cost (SPEC 4.7).
-    if (Math.min(...events.map((e) => e.startMs)) < Date.parse(`${day}T00:00:00Z`))
-      dirty.add(previousDay(day));
+    const dayStartMs = Date.parse(`${day}T00:00:00Z`);
+    if (events.some((e) => e.startMs < dayStartMs)) dirty.add(previousDay(day));
   }
   if (dirty.size > 0) await deps.ledger.markDirty([...dirty].sort(), deps.now().toISOString());
 
@@ -135,18 +136,30 @@ async function commitGroup(
   throw new TransientError(`partition ${partition}, day ${day}: the high-water mark kept moving; will retry`);
 }
 
+type Verdict = { day: string; line: string; usage: boolean; startMs: number; endMs: number };
+
+/**
+ * examine, with anything it throws turned into a reason: whatever is wrong with one message (a
+ * getter that throws, nesting too deep for JSON.stringify, ...) parks that message, never the batch,
+ * which the host would otherwise redeliver forever (retry policy in functions/ingestUsage.ts).
+ */
+function examineSafely(body: unknown, prices: PriceCard): Verdict | string {
+  try {
+    return examine(body, prices);
+  } catch (error) {
+    return `cannot be processed: ${errorText(error)}`;
+  }
+}
+
 /** The event's day and canonical line, or the reason it is rejected. */
-function examine(
-  body: unknown,
-  prices: PriceCard,
-): { day: string; line: string; usage: boolean; startMs: number; endMs: number } | string {
-  let value: unknown = body;
-  if (typeof body === 'string' || body instanceof Uint8Array) {
-    try {
-      value = JSON.parse(typeof body === 'string' ? body : Buffer.from(body).toString('utf8'));
-    } catch (error) {
-      return `not valid JSON: ${(error as Error).message}`;
-    }
+function examine(body: unknown, prices: PriceCard): Verdict | string {
+  const text = messageText(body);
+  if (!text.ok) return text.reason;
+  let value: unknown;
+  try {
+    value = JSON.parse(text.text);
+  } catch (error) {
+    return `not valid JSON: ${errorText(error)}`;
   }
   const parsed = parseRecord(value);
   if (!parsed.ok) return parsed.reason;
@@ -158,21 +171,10 @@ function examine(
     record.type === 'usage' ? [record.startedAt, record.finishedAt] : [record.windowStart, record.windowEnd];
   return {
     day: dayOf(end),
-    line: JSON.stringify(value),
+    // Throws (RangeError) for an unknown field nested thousands deep: examineSafely parks the message.
+    line: text.canonical ? text.text : JSON.stringify(value),
     usage: record.type === 'usage',
     startMs: Math.floor(start / 1000),
     endMs: Math.ceil(end / 1000),
   };
-}
-
-/** The message body as text, exactly as far as it can be recovered, for the dead letter. */
-export function bodyText(body: unknown): string {
-  if (typeof body === 'string') return body;
-  if (body instanceof Uint8Array) return Buffer.from(body).toString('utf8');
-  try {
-    const text: unknown = JSON.stringify(body);
-    return typeof text === 'string' ? text : String(body);
-  } catch {
-    return String(body);
-  }
 }

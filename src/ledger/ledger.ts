@@ -57,7 +57,18 @@ export interface DeadLetter {
   readonly sequenceNumber: number;
   readonly enqueuedTime: string;
   readonly reason: string;
+  /** The message as `bodyForm` says, at most DEAD_LETTER_BODY_BYTES of it (see src/ingest/message-body.ts). */
   readonly body: string;
+  /**
+   * How `body` holds the message: `text`, its original text (the default); `json`, the value the
+   * host had already parsed, serialised again; `base64`, bytes that are not UTF-8; `description`, a
+   * value with no JSON (cyclic, BigInt, a getter that throws), as Node's util.inspect shows it.
+   */
+  readonly bodyForm?: 'text' | 'json' | 'base64' | 'description';
+  /** Size of the whole body in bytes (UTF-8 for text), whether or not it was cut. */
+  readonly bodyBytes?: number;
+  /** True when `body` holds only the first bytes of the message. */
+  readonly truncated?: boolean;
 }
 
 export interface DirtyDay {

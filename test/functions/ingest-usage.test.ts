@@ -1,11 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { makeIngestUsage } from '../../functions/ingestUsage.js';
+import { storageClients } from '../../src/composition.js';
 import { TransientError } from '../../src/domain/errors.js';
 import type { Ledger } from '../../src/ledger/ledger.js';
+import { DEAD_LETTER_BODY_BYTES } from '../../src/ingest/message-body.js';
 import { MemoryLedger } from '../../src/ledger/memory-ledger.js';
 import { invoke, type HubMessage } from '../../src/local/event-hub-delivery.js';
 import { InvocationContext } from '../../src/local/functions-runtime.js';
 import { at, capacity, TEST_PRICES, usage } from '../helpers/events.js';
+import { isolatedServices } from '../helpers/storage.js';
 
 const NOW = () => new Date('2026-11-23T00:10:00Z');
 
@@ -143,5 +146,150 @@ describe('ingestUsage handler', () => {
       commit: () => Promise.reject(new TransientError('storage unavailable')),
     });
     await expect(invoke(handler(down, 0), '0', messages([usage()]))).rejects.toThrow(TransientError);
+  });
+
+  describe('poison messages', () => {
+    /** An unknown field nested `depth` deep, as JSON text: legal JSON that JSON.stringify cannot redo. */
+    const nested = (depth: number): string => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
+    const deepText = (): string => {
+      const event = JSON.stringify(usage());
+      return `${event.slice(0, -1)},"extra":${nested(6000)}}`;
+    };
+    const cyclic = (): Record<string, unknown> => {
+      const event = usage();
+      event.self = event;
+      return event;
+    };
+    const throwingGetter = (): Record<string, unknown> =>
+      Object.defineProperty(usage(), 'tenant', {
+        enumerable: true,
+        get: () => {
+          throw new Error('getter exploded');
+        },
+      });
+    const hostileProxy = (): unknown =>
+      new Proxy(usage(), {
+        get: () => {
+          throw new Error('trap exploded');
+        },
+        ownKeys: () => {
+          throw new Error('trap exploded');
+        },
+      });
+    const huge = `{"type":"usage","pad":"${'é'.repeat(3 * DEAD_LETTER_BODY_BYTES)}"`;
+
+    /** [what the poison message is, its body, the dead letter's expected body form] */
+    const poison = (): [string, unknown, string][] => [
+      ['a valid event with an unknown field nested 6,000 deep, as text', deepText(), 'text'],
+      ['the same, as a value the host parsed', JSON.parse(deepText()) as unknown, 'description'],
+      ['the same, as bytes', Buffer.from(deepText()), 'text'],
+      ['bytes that are not UTF-8', Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), 'base64'],
+      ['bytes that are not JSON', Buffer.from('{"type":"usage",'), 'text'],
+      ['a number the host parsed', 42, 'json'],
+      ['null', null, 'json'],
+      ['an array of events', [usage(), usage()], 'json'],
+      ['a JSON string', '"usage"', 'text'],
+      ['no body at all', undefined, 'description'],
+      ['a cyclic event', cyclic(), 'description'],
+      ['an event with a BigInt', usage({ promptTokens: 10n }), 'description'],
+      ['an event whose getter throws', throwingGetter(), 'description'],
+      [
+        'an event whose toJSON throws',
+        {
+          ...usage(),
+          toJSON: () => {
+            throw new Error('toJSON exploded');
+          },
+        },
+        'description',
+      ],
+      ['a proxy whose every trap throws', hostileProxy(), 'description'],
+      ['an object with no prototype', Object.assign(Object.create(null) as object, { x: 1n }), 'description'],
+      ['an enormous message', huge, 'text'],
+    ];
+
+    it('dead-letters every kind of poison message with its reason and commits the valid ones of the batch once', async () => {
+      const ledger = new MemoryLedger();
+      const valid = [usage(), capacity(), usage()];
+      const kinds = poison();
+      // Valid events as text, bytes and a parsed value, the poison ones in between.
+      const bodies: unknown[] = [JSON.stringify(valid[0]), Buffer.from(JSON.stringify(valid[1])), valid[2]];
+      const batch = messages(
+        [
+          bodies[0],
+          ...kinds.slice(0, 8).map((k) => k[1]),
+          bodies[1],
+          ...kinds.slice(8).map((k) => k[1]),
+          bodies[2],
+        ],
+        500,
+      );
+      await invoke(handler(ledger), '0', batch);
+      await invoke(handler(ledger), '0', batch); // redelivered: nothing twice
+      expect(await ledgerLines(ledger)).toEqual(valid.map((e) => JSON.stringify(e)).sort());
+      const letters = new Map(ledger.deadLetters().map((l) => [l.sequenceNumber, l]));
+      expect(letters.size).toBe(kinds.length);
+      batch.forEach((m, i) => {
+        const kind = kinds.find((k) => k[1] === m.body);
+        if (kind === undefined) return;
+        const letter = letters.get(m.sequenceNumber);
+        expect(letter, kind[0]).toBeDefined();
+        expect(letter?.reason, kind[0]).toMatch(/\S/);
+        expect(letter?.bodyForm, kind[0]).toBe(kind[2]);
+        expect(letter?.enqueuedTime, kind[0]).toBe(at(100 + i));
+      });
+    });
+
+    it('keeps the original text, or a description naming the field, with the reason', async () => {
+      const ledger = new MemoryLedger();
+      const text = deepText();
+      await invoke(handler(ledger), '0', messages([text, cyclic(), throwingGetter(), 42]));
+      const [deep, cycle, getter, number] = ledger
+        .deadLetters()
+        .sort((a, b) => a.sequenceNumber - b.sequenceNumber);
+      expect(deep).toMatchObject({ body: text, bodyForm: 'text', truncated: false });
+      expect(deep?.reason).toMatch(/Maximum call stack/);
+      expect(cycle?.body).toContain('[Circular');
+      expect(cycle?.reason).toMatch(/cannot be serialised as JSON/);
+      expect(getter?.body).toMatch(/tenant: \[Getter\]/);
+      expect(number).toMatchObject({ body: '42', bodyForm: 'json', reason: 'event must be a JSON object' });
+    });
+
+    it('bounds the dead letter of an enormous message, saying it was cut', async () => {
+      const ledger = new MemoryLedger();
+      const hugeAttributes = usage({ attributes: { ['k'.repeat(5_000_000)]: 1 } });
+      await invoke(handler(ledger), '0', messages([huge, Buffer.from(huge), hugeAttributes]));
+      const letters = ledger.deadLetters();
+      expect(letters).toHaveLength(3);
+      for (const letter of letters) {
+        expect(letter.truncated).toBe(true);
+        expect(Buffer.byteLength(letter.body)).toBeLessThanOrEqual(DEAD_LETTER_BODY_BYTES);
+        expect(Buffer.byteLength(letter.body)).toBeGreaterThan(DEAD_LETTER_BODY_BYTES - 4);
+        expect(letter.reason.length).toBeLessThan(3000);
+        expect(letter.body).not.toContain('\ufffd'); // cut between characters, not inside one
+      }
+      expect(letters[0]?.bodyBytes).toBe(Buffer.byteLength(huge));
+      expect(huge.startsWith(letters[0]?.body ?? 'x')).toBe(true);
+    });
+
+    it('writes a bounded dead-letter blob for an enormous message to Storage (Azurite)', async () => {
+      const s = await isolatedServices();
+      const enormous = `${huge}${'x'.repeat(8 * 1024 * 1024)}`;
+      await invoke(handler(s.ledger), '0', messages([enormous, usage()]));
+      const container = storageClients(s.config).blobs.getContainerClient(s.config.ledgerContainer);
+      const blobs: { name: string; size: number }[] = [];
+      for await (const blob of container.listBlobsFlat({ prefix: 'deadletter/' }))
+        blobs.push({ name: blob.name, size: blob.properties.contentLength ?? Number.NaN });
+      expect(blobs).toHaveLength(1);
+      expect(blobs[0]?.size).toBeLessThan(DEAD_LETTER_BODY_BYTES + 4096);
+      const stored = await container.getBlobClient(blobs[0]?.name ?? '').downloadToBuffer();
+      const letter = JSON.parse(stored.toString('utf8')) as Record<string, unknown>;
+      expect(letter).toMatchObject({
+        truncated: true,
+        bodyBytes: Buffer.byteLength(enormous),
+        bodyForm: 'text',
+      });
+      expect((await s.ledger.segmentsFor('2026-11-22')).map((x) => x.events)).toEqual([1]);
+    });
   });
 });
