@@ -10,6 +10,7 @@ import { invoke, type Handler, type HubMessage } from '../../src/local/event-hub
 import { fleetTraffic } from '../../src/local/fleet-traffic.js';
 import { FaultProxy, portsOf, throughPorts } from '../helpers/fault-proxy.js';
 import { isolatedServices } from '../helpers/storage.js';
+import { waitFor } from '../helpers/wait.js';
 
 const DAY = '2026-11-22';
 const traffic = fleetTraffic({
@@ -178,9 +179,11 @@ describe('the ledger and the report survive delivery faults (Azurite)', () => {
           const half = Math.floor(all.length / 2);
           for (const batch of all.slice(0, half)) await invoke(ingest, String(p), batch, log);
           if (p === 0) {
+            const before = retries;
             await azurite.stop();
             const pending = invoke(ingest, String(p), all[half] ?? [], log);
-            await new Promise((resolve) => setTimeout(resolve, 1500));
+            // Storage comes back only once ingestion has met the outage and is retrying.
+            await waitFor(() => retries > before, { timeoutMs: 30_000, what: 'ingestion to retry' });
             azurite = await startAzurite(azurite.options);
             await pending;
             for (const batch of all.slice(half + 1)) await invoke(ingest, String(p), batch, log);
