@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { HELP, main } from '../../src/cli/main.js';
+import { runCli } from '../helpers/cli.js';
 import { at, capacity, DAY, usage } from '../helpers/events.js';
 
 const PRICES = 'prices/azure-a100.json';
@@ -216,10 +217,19 @@ describe('chargeback report', () => {
   });
 });
 
-describe('the installed executable', () => {
-  it('runs as `chargeback` from the repository root', async () => {
-    expect(existsSync('bin/chargeback.js')).toBe(true);
+describe('the command line as a process', () => {
+  it('runs from source: help exits 0, bad arguments exit 2 with a one-line reason', async () => {
+    expect(await runCli(['--help'])).toMatchObject({ code: 0, stdout: `${HELP}\n` });
+    const bad = await runCli(['report', '--date', 'yesterday']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^chargeback: [^\n]+\n$/);
+  });
+
+  // bin/chargeback.js loads the build in dist/, so this test is only meaningful after
+  // `npm run build`, which `npm test` runs first; a build whose help differs from the source fails.
+  it('runs as `chargeback` from the repository root through the built bin/chargeback.js', async () => {
+    expect(existsSync('dist/src/cli/entry.js'), 'no build in dist/: run `npm run build`').toBe(true);
     const { stdout } = await promisify(execFile)(process.execPath, ['bin/chargeback.js', '--help']);
-    expect(stdout).toContain('Usage: chargeback <command>');
+    expect(stdout, 'dist/ is older than src/: run `npm run build`').toBe(`${HELP}\n`);
   });
 });

@@ -617,7 +617,7 @@ describe('vllm-deploy/sidecar.Dockerfile', () => {
     expect(instructions('COPY')).toEqual(
       expect.arrayContaining(['bin ./bin', '--from=build /app/dist ./dist']),
     );
-    expect(readFileSync('bin/chargeback.js', 'utf8')).toContain('../dist/src/cli/main.js');
+    expect(readFileSync('bin/chargeback.js', 'utf8')).toContain('../dist/src/cli/entry.js');
   });
 });
 
