@@ -1,6 +1,7 @@
 import { loadSidecarSettings, type SidecarSettings } from '../sidecar/settings.js';
-import { startSidecar } from '../sidecar/sidecar.js';
+import { startSidecar, type RunningSidecar } from '../sidecar/sidecar.js';
 import { parseArgsOrThrow } from './report-command.js';
+import { UsageError } from './usage-error.js';
 
 export const SIDECAR_HELP = `Usage: chargeback sidecar [--upstream URL] [--listen HOST:PORT] [--sink eventhubs|file:DIR]
 
@@ -55,7 +56,17 @@ export function parseSidecarArgs(
 
 /** Runs until SIGTERM or SIGINT, then drains and resolves. */
 export async function runSidecar(settings: SidecarSettings, log: (m: string) => void): Promise<void> {
-  const sidecar = await startSidecar(settings, undefined, log);
+  let sidecar: RunningSidecar;
+  try {
+    sidecar = await startSidecar(settings, undefined, log);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    // A port in use, privileged or not on this host is a bad --listen / --admin (SPEC 6: exit 2).
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      throw new UsageError(`cannot listen: ${(error as Error).message}`);
+    }
+    throw error;
+  }
   const port = (server: { address(): unknown }): string =>
     String((server.address() as { port?: number } | null)?.port);
   log(
