@@ -8,7 +8,7 @@ import { parseRecordText, type Intern, type RecordResult } from '../domain/fast-
 import { loadPriceCard, type PriceCard } from '../domain/prices.js';
 import { parseDay } from '../domain/timestamp.js';
 import { DEFAULT_WEIGHTING, type Weighting } from '../domain/weighting.js';
-import { isInside, listEventFiles, readLineBatches, type Line } from '../io/ndjson.js';
+import { isInside, listEventFiles, readLineBatches, readRegularFile, type Line } from '../io/ndjson.js';
 import { buildReport } from '../report/build.js';
 import { formatMoney } from '../report/format.js';
 import { UsageError } from './usage-error.js';
@@ -241,7 +241,7 @@ async function writing<T>(outDir: string, operation: Promise<T>): Promise<T> {
 async function readPrices(path: string): Promise<PriceCard> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = await readRegularFile(path);
   } catch (error) {
     throw new UsageError(`cannot read --prices ${path}: ${(error as Error).message}`);
   }

@@ -133,6 +133,16 @@ export async function* readLineBatches(
   if (batch.length > 0) yield batch;
 }
 
+/** The UTF-8 text of a regular file; a fifo or a folder is refused, never waited on. */
+export async function readRegularFile(file: string): Promise<string> {
+  const handle = await openRegularFile(file);
+  try {
+    return await handle.readFile('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
 // O_NONBLOCK: opening a fifo for reading must not wait for a writer; on a regular file it does
 // nothing. (Windows has no such flag, and no fifos to open this way.)
 const NONBLOCK = (constants as Partial<typeof constants>).O_NONBLOCK ?? 0;

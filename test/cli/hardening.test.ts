@@ -118,6 +118,15 @@ describe('report: input that is not what it seems', () => {
     await expectUsageFailure(reportArgs(dir, tempDir()), /b\.ndjson is not a regular file \(fifo\)/);
   });
 
+  it('exits 2 when --prices is a fifo, without waiting for a writer', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'events.ndjson'), events());
+    execFileSync('mkfifo', [join(dir, 'prices.json')]);
+    const args = reportArgs(join(dir, 'events.ndjson'), tempDir());
+    args[4] = join(dir, 'prices.json');
+    await expectUsageFailure(args, /cannot read --prices .*not a regular file \(fifo\)/);
+  });
+
   it('exits 2 when --events is itself a fifo', async () => {
     const fifo = join(tempDir(), 'events.ndjson');
     execFileSync('mkfifo', [fifo]);
