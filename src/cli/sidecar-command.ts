@@ -60,10 +60,10 @@ export async function runSidecar(settings: SidecarSettings, log: (m: string) => 
   try {
     sidecar = await startSidecar(settings, undefined, log);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    // A port in use, privileged or not on this host is a bad --listen / --admin (SPEC 6: exit 2).
-    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-      throw new UsageError(`cannot listen: ${(error as Error).message}`);
+    // A port in use or not on this host, a spool folder or key file that cannot be made or read:
+    // the system refused what --listen, --admin, --spool or the settings named (SPEC 6: exit 2).
+    if (typeof (error as NodeJS.ErrnoException).syscall === 'string') {
+      throw new UsageError(`cannot start the sidecar: ${(error as Error).message}`);
     }
     throw error;
   }

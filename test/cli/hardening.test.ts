@@ -237,7 +237,36 @@ describe('sidecar on a busy port', () => {
   let busy: Server | undefined;
   afterEach(async () => {
     vi.unstubAllEnvs();
-    await new Promise((resolve) => busy?.close(resolve));
+    const server = busy;
+    busy = undefined;
+    if (server !== undefined) await new Promise((resolve) => server.close(resolve));
+  });
+
+  function stubPod(): void {
+    vi.stubEnv('POD_NAME', 'vllm-busy-0');
+    vi.stubEnv('GPU_SKU', SKU);
+    vi.stubEnv('GPU_COUNT', '1');
+    vi.stubEnv('MODEL_NAME', 'fake-model');
+  }
+
+  it('exits 2 with one line when the spool folder cannot be made', async () => {
+    stubPod();
+    const file = join(tempDir(), 'file');
+    writeFileSync(file, '');
+    await expectUsageFailure(
+      [
+        'sidecar',
+        '--listen',
+        '127.0.0.1:0',
+        '--admin',
+        '127.0.0.1:0',
+        '--sink',
+        `file:${tempDir()}`,
+        '--spool',
+        file,
+      ],
+      /cannot start the sidecar: ENOTDIR|cannot start the sidecar: EEXIST/,
+    );
   });
 
   it('exits 2 with one line and releases the port it did open', async () => {
@@ -245,10 +274,7 @@ describe('sidecar on a busy port', () => {
     busy = createServer();
     await new Promise<void>((resolve) => busy?.listen(port, '127.0.0.1', resolve));
     const admin = await freePort();
-    vi.stubEnv('POD_NAME', 'vllm-busy-0');
-    vi.stubEnv('GPU_SKU', SKU);
-    vi.stubEnv('GPU_COUNT', '1');
-    vi.stubEnv('MODEL_NAME', 'fake-model');
+    stubPod();
     await expectUsageFailure(
       [
         'sidecar',
@@ -261,7 +287,7 @@ describe('sidecar on a busy port', () => {
         '--spool',
         tempDir(),
       ],
-      /cannot listen: listen EADDRINUSE/,
+      /cannot start the sidecar: listen EADDRINUSE/,
     );
     // The admin port is free again: nothing keeps the process alive after the failure.
     const probe = createServer();
