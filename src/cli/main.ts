@@ -85,7 +85,12 @@ export async function main(args: readonly string[], streams: Streams): Promise<n
   }
 }
 
-// A path or value quoted in a message may hold a line break of its own.
+// A path or value quoted in a message may hold a line break or a terminal escape of its own.
 function oneLine(message: string): string {
-  return message.replace(/\s*[\r\n]+\s*/g, ' ');
+  return message
+    .replace(/\s*[\r\n]+\s*/g, ' ')
+    .replace(CONTROL_CHARACTERS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
+
+// eslint-disable-next-line no-control-regex -- control characters are what must not reach a terminal
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;

@@ -212,6 +212,10 @@ describe('every subcommand fails in one line', () => {
     [['simulate', '--date', DAY, '--out', 'x', '--seed=-1'], /--seed must be an integer/],
     [['sidecar', '--listen', 'nonsense'], /SIDECAR_LISTEN: must be HOST:PORT/],
     [['bogus'], /unknown command "bogus"/],
+    [
+      ['report', '--events', '/no\u001b[2J\nsuch', '--prices', PRICES, '--date', DAY, '--out', '/tmp/x'],
+      /no\\u001b\[2J such/,
+    ],
   ])('%j', async (args, reason) => {
     await expectUsageFailure(args, reason);
   });
