@@ -70,14 +70,27 @@ export async function main(args: readonly string[], streams: Streams): Promise<n
         throw new UsageError(`unknown command "${command}"; run 'chargeback --help'`);
     }
   } catch (error) {
+    // Every failure ends in one line on stderr and an exit status (SPEC 6), never a stack trace.
     if (error instanceof UsageError || error instanceof ConfigurationError) {
-      streams.stderr.write(`chargeback: ${error.message}\n`);
+      streams.stderr.write(`chargeback: ${oneLine(error.message)}\n`);
       return 2;
     }
     if (error instanceof PermanentError) {
-      streams.stderr.write(`chargeback: cannot produce the report: ${error.message}\n`);
+      streams.stderr.write(`chargeback: cannot produce the report: ${oneLine(error.message)}\n`);
       return 1;
     }
-    throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    streams.stderr.write(`chargeback: ${command ?? ''} failed: ${oneLine(message)}\n`);
+    return 1;
   }
 }
+
+// A path or value quoted in a message may hold a line break or a terminal escape of its own.
+function oneLine(message: string): string {
+  return message
+    .replace(/\s*[\r\n]+\s*/g, ' ')
+    .replace(CONTROL_CHARACTERS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+// eslint-disable-next-line no-control-regex -- control characters are what must not reach a terminal
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;

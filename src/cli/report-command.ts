@@ -1,17 +1,14 @@
-import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { finished } from 'node:stream/promises';
+import { mkdir, open, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EventAccumulator } from '../domain/accumulator.js';
 import type { IdlePolicy } from '../domain/chargeback.js';
 import { ConfigurationError } from '../domain/errors.js';
-import { parseRecordText } from '../domain/fast-parse.js';
+import { parseRecordText, type Intern, type RecordResult } from '../domain/fast-parse.js';
 import { loadPriceCard, type PriceCard } from '../domain/prices.js';
 import { parseDay } from '../domain/timestamp.js';
 import { DEFAULT_WEIGHTING, type Weighting } from '../domain/weighting.js';
-import { listEventFiles, readLineBatches } from '../io/ndjson.js';
+import { isInside, listEventFiles, readLineBatches, readRegularFile, type Line } from '../io/ndjson.js';
 import { buildReport } from '../report/build.js';
 import { formatMoney } from '../report/format.js';
 import { UsageError } from './usage-error.js';
@@ -110,76 +107,141 @@ export async function runReport(
   const prices = await readPrices(options.pricesPath);
   const day = parseDay(options.date);
   if (day === undefined) throw new UsageError(`bad date ${options.date}`);
-  let files: string[];
-  try {
-    files = await listEventFiles(options.eventsPath);
-  } catch (error) {
-    throw new UsageError(`cannot read --events ${options.eventsPath}: ${(error as Error).message}`);
-  }
+  const files = await eventFiles(options);
   const warnings = files.length === 0 ? [`no *.ndjson or *.jsonl files under ${options.eventsPath}`] : [];
-  await mkdir(options.outDir, { recursive: true });
+  await writing(options.outDir, mkdir(options.outDir, { recursive: true }));
   const rejectedPath = join(options.outDir, `rejected-${options.date}.ndjson`);
-  const rejectedOut = createWriteStream(`${rejectedPath}.partial`);
-  const accumulator = new EventAccumulator(prices);
+  const summaryPath = join(options.outDir, `summary-${options.date}.json`);
+  const csvPath = join(options.outDir, `chargeback-${options.date}.csv`);
+  const partials = [rejectedPath, summaryPath, csvPath].map((path) => `${path}.partial`);
+  let done = false;
   try {
-    for (const file of files) {
-      for await (const batch of readLineBatches(file)) {
-        for (const line of batch) {
-          const reason =
-            line.tooLong === undefined
-              ? accumulator.add(parseRecordText(line.text, accumulator.intern))
-              : accumulator.add({
-                  ok: false,
-                  reason: `line is ${line.tooLong} characters, over the 1 MiB limit`,
-                });
-          if (reason !== undefined) {
-            const entry = { file, line: line.line, reason, text: line.text.slice(0, 65_536) };
-            if (!rejectedOut.write(`${JSON.stringify(entry)}\n`)) await once(rejectedOut, 'drain');
+    const rejectedOut = await writing(options.outDir, open(`${rejectedPath}.partial`, 'w'));
+    const accumulator = new EventAccumulator(prices);
+    try {
+      for (const file of files) {
+        for await (const batch of readEvents(options.eventsPath, file)) {
+          let rejectedText = '';
+          for (const line of batch) {
+            const reason = accumulator.add(lineResult(line, accumulator.intern));
+            if (reason !== undefined) {
+              const entry = { file, line: line.line, reason, text: line.text.slice(0, 65_536) };
+              rejectedText += `${JSON.stringify(entry)}\n`;
+            }
           }
+          if (rejectedText !== '') await writing(options.outDir, rejectedOut.appendFile(rejectedText));
         }
       }
+    } finally {
+      await rejectedOut.close();
     }
+
+    const report = buildReport({
+      date: options.date,
+      dayStart: day.start,
+      dayEnd: day.end,
+      usage: accumulator.usage(),
+      capacity: accumulator.capacity(),
+      counts: accumulator.counts,
+      prices,
+      weighting: options.weighting,
+      idle: options.idle,
+      revision: (await previousRevision(summaryPath)) + 1,
+      generatedAt: now().toISOString(),
+    });
+    await writing(options.outDir, writeAtomically(csvPath, report.csv));
+    await writing(options.outDir, writeAtomically(summaryPath, report.summary));
+    await writing(options.outDir, rename(`${rejectedPath}.partial`, rejectedPath));
+    done = true;
+    return {
+      csvPath,
+      summaryPath,
+      rejectedPath,
+      fleetCost: formatMoney(report.result.fleetNanos),
+      allocatedCost: formatMoney(report.result.allocatedNanos),
+      idleCost: formatMoney(report.result.idleNanos),
+      rejected: accumulator.counts.rejected,
+      warnings,
+    };
+  } finally {
+    // A failed run leaves the previous report as it was and no half-written files beside it.
+    if (!done) await Promise.all(partials.map((path) => rm(path, { force: true }).catch(() => undefined)));
+  }
+}
+
+function lineResult(line: Line, intern: Intern): RecordResult {
+  if (line.tooLong !== undefined)
+    return { ok: false, reason: `line is ${line.tooLong} characters, over the 1 MiB limit` };
+  // SPEC 2: events are UTF-8. A decoder would turn the bad bytes into U+FFFD and bill a tenant
+  // name nobody sent; a U+FFFD that was validly encoded is an ordinary character.
+  if (line.invalidUtf8 !== undefined)
+    return { ok: false, reason: `invalid UTF-8 at byte offset ${line.invalidUtf8} of the file` };
+  return parseRecordText(line.text, intern);
+}
+
+async function eventFiles(options: ReportOptions): Promise<string[]> {
+  let events: string;
+  let out: string;
+  try {
+    events = await realpath(options.eventsPath);
+    out = await realpathToBe(options.outDir);
   } catch (error) {
-    rejectedOut.destroy();
     throw new UsageError(`cannot read --events ${options.eventsPath}: ${(error as Error).message}`);
   }
-  rejectedOut.end();
-  await finished(rejectedOut);
+  // The report's rejected-DATE.ndjson is NDJSON: inside the events folder, every later run would
+  // read its predecessor's rejected lines as events (and reject them again). Refused rather than
+  // skipped, so that nothing under --events is ever left out without a word.
+  if (isInside(out, events)) {
+    throw new UsageError(
+      `--out ${options.outDir} is inside --events ${options.eventsPath}: the report's own files would be read as events on the next run; write the report outside the events folder`,
+    );
+  }
+  try {
+    return await listEventFiles(options.eventsPath, out);
+  } catch (error) {
+    throw new UsageError(`cannot read --events ${options.eventsPath}: ${(error as Error).message}`);
+  }
+}
 
-  const summaryPath = join(options.outDir, `summary-${options.date}.json`);
-  const report = buildReport({
-    date: options.date,
-    dayStart: day.start,
-    dayEnd: day.end,
-    usage: accumulator.usage(),
-    capacity: accumulator.capacity(),
-    counts: accumulator.counts,
-    prices,
-    weighting: options.weighting,
-    idle: options.idle,
-    revision: (await previousRevision(summaryPath)) + 1,
-    generatedAt: now().toISOString(),
-  });
-  const csvPath = join(options.outDir, `chargeback-${options.date}.csv`);
-  await writeAtomically(csvPath, report.csv);
-  await writeAtomically(summaryPath, report.summary);
-  await rename(`${rejectedPath}.partial`, rejectedPath);
-  return {
-    csvPath,
-    summaryPath,
-    rejectedPath,
-    fleetCost: formatMoney(report.result.fleetNanos),
-    allocatedCost: formatMoney(report.result.allocatedNanos),
-    idleCost: formatMoney(report.result.idleNanos),
-    rejected: accumulator.counts.rejected,
-    warnings,
-  };
+async function* readEvents(eventsPath: string, file: string): AsyncGenerator<Line[]> {
+  const lines = readLineBatches(file);
+  for (;;) {
+    let next: IteratorResult<Line[]>;
+    try {
+      next = await lines.next();
+    } catch (error) {
+      throw new UsageError(`cannot read --events ${eventsPath}: ${(error as Error).message}`);
+    }
+    if (next.done === true) return;
+    yield next.value;
+  }
+}
+
+/** The real path `path` will have once created: its nearest existing ancestor resolved, the rest appended. */
+async function realpathToBe(path: string): Promise<string> {
+  const absolute = resolve(path);
+  try {
+    return await realpath(absolute);
+  } catch (error) {
+    const parent = dirname(absolute);
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || parent === absolute) throw error;
+    return join(await realpathToBe(parent), basename(absolute));
+  }
+}
+
+/** Awaits a write to the output folder; its failure is a one-line usage error (SPEC 6: exit 2). */
+async function writing<T>(outDir: string, operation: Promise<T>): Promise<T> {
+  try {
+    return await operation;
+  } catch (error) {
+    throw new UsageError(`cannot write to --out ${outDir}: ${(error as Error).message}`);
+  }
 }
 
 async function readPrices(path: string): Promise<PriceCard> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = await readRegularFile(path);
   } catch (error) {
     throw new UsageError(`cannot read --prices ${path}: ${(error as Error).message}`);
   }

@@ -1,6 +1,7 @@
 import { loadSidecarSettings, type SidecarSettings } from '../sidecar/settings.js';
-import { startSidecar } from '../sidecar/sidecar.js';
+import { startSidecar, type RunningSidecar } from '../sidecar/sidecar.js';
 import { parseArgsOrThrow } from './report-command.js';
+import { UsageError } from './usage-error.js';
 
 export const SIDECAR_HELP = `Usage: chargeback sidecar [--upstream URL] [--listen HOST:PORT] [--sink eventhubs|file:DIR]
 
@@ -55,7 +56,17 @@ export function parseSidecarArgs(
 
 /** Runs until SIGTERM or SIGINT, then drains and resolves. */
 export async function runSidecar(settings: SidecarSettings, log: (m: string) => void): Promise<void> {
-  const sidecar = await startSidecar(settings, undefined, log);
+  let sidecar: RunningSidecar;
+  try {
+    sidecar = await startSidecar(settings, undefined, log);
+  } catch (error) {
+    // A port in use or not on this host, a spool folder or key file that cannot be made or read:
+    // the system refused what --listen, --admin, --spool or the settings named (SPEC 6: exit 2).
+    if (typeof (error as NodeJS.ErrnoException).syscall === 'string') {
+      throw new UsageError(`cannot start the sidecar: ${(error as Error).message}`);
+    }
+    throw error;
+  }
   const port = (server: { address(): unknown }): string =>
     String((server.address() as { port?: number } | null)?.port);
   log(

@@ -1,8 +1,5 @@
-import { createWriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { once } from 'node:events';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { finished } from 'node:stream/promises';
 import { parseDay } from '../domain/timestamp.js';
 import { simulateDay } from '../sim/simulate.js';
 import { parseArgsOrThrow } from './report-command.js';
@@ -17,9 +14,10 @@ tenants, features and models, quiet nights and daytime bursts. Same options, sam
 Options:
   --date YYYY-MM-DD   the UTC day to simulate
   --out FILE          the NDJSON file to write (its folder is created)
-  --pods N            serving replicas (default 8)
+  --pods N            serving replicas (default 8, at most 1000)
   --seed S            random seed (default 1)
-  --requests N        about how many requests in the day (default 40000)
+  --requests N        about how many requests in the day (default 40000, at most 2000000, and
+                      at most 250000 per pod)
   --duplicates R      fraction of events delivered twice, as Event Hubs may (default 0)
   -h, --help          this text`;
 
@@ -48,46 +46,76 @@ export function parseSimulateArgs(args: readonly string[]): SimulateOptions | 'h
   const date = String(values.date);
   if (parseDay(date) === undefined)
     throw new UsageError(`--date must be a calendar day YYYY-MM-DD, got "${date}"`);
-  const integer = (name: string, min: number): number => {
-    const value = Number(values[name]);
-    if (!Number.isSafeInteger(value) || value < min)
-      throw new UsageError(`--${name} must be an integer >= ${min}`);
+  const integer = (name: string, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+    const text = String(values[name]);
+    const value = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+    if (!Number.isSafeInteger(value) || value < min || value > max)
+      throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got "${text}"`);
     return value;
   };
   const duplicateRate = Number(values.duplicates);
   if (!(duplicateRate >= 0 && duplicateRate < 1))
     throw new UsageError('--duplicates must be a fraction in [0, 1)');
-  return {
-    date,
-    out: String(values.out),
-    pods: integer('pods', 1),
-    seed: integer('seed', 0),
-    requests: integer('requests', 0),
-    duplicateRate,
-  };
+  const pods = integer('pods', 1, MAX_PODS);
+  const requests = integer('requests', 0, MAX_REQUESTS);
+  // The simulator holds one pod's requests in memory at a time (a few hundred bytes each).
+  if (requests > pods * MAX_REQUESTS_PER_POD) {
+    throw new UsageError(
+      `--requests ${requests} over --pods ${pods} is more than ${MAX_REQUESTS_PER_POD} requests per pod; add pods`,
+    );
+  }
+  return { date, out: String(values.out), pods, seed: integer('seed', 0), requests, duplicateRate };
 }
+
+// Bounds that keep a run within memory and minutes; a whole real fleet-day fits well inside them.
+const MAX_PODS = 1000;
+const MAX_REQUESTS = 2_000_000;
+const MAX_REQUESTS_PER_POD = 250_000;
 
 /** `chargeback simulate`: streams the simulated day to an NDJSON file. */
 export async function runSimulate(options: SimulateOptions): Promise<{ events: number }> {
-  await mkdir(dirname(options.out), { recursive: true });
-  const out = createWriteStream(options.out);
-  let events = 0;
-  let buffer = '';
-  for (const event of simulateDay({
-    date: options.date,
-    pods: options.pods,
-    seed: options.seed,
-    requests: options.requests,
-    duplicateRate: options.duplicateRate,
-  })) {
-    buffer += `${JSON.stringify(event.json)}\n`;
-    events += 1;
-    if (buffer.length > 1 << 20) {
-      if (!out.write(buffer)) await once(out, 'drain');
-      buffer = '';
-    }
+  const failed = (error: unknown): UsageError =>
+    new UsageError(`cannot write --out ${options.out}: ${(error as Error).message}`);
+  const existing = await stat(options.out).catch(() => undefined);
+  if (existing?.isDirectory() === true)
+    throw new UsageError(`--out ${options.out} is a directory; name the NDJSON file to write`);
+  const partial = `${options.out}.partial`;
+  try {
+    await mkdir(dirname(options.out), { recursive: true });
+  } catch (error) {
+    throw failed(error);
   }
-  out.end(buffer);
-  await finished(out);
-  return { events };
+  let done = false;
+  try {
+    // Written beside the target and renamed at the end: a failed run leaves no half a day behind.
+    const out = await open(partial, 'w');
+    let events = 0;
+    try {
+      let buffer = '';
+      for (const event of simulateDay({
+        date: options.date,
+        pods: options.pods,
+        seed: options.seed,
+        requests: options.requests,
+        duplicateRate: options.duplicateRate,
+      })) {
+        buffer += `${JSON.stringify(event.json)}\n`;
+        events += 1;
+        if (buffer.length > 1 << 20) {
+          await out.appendFile(buffer);
+          buffer = '';
+        }
+      }
+      await out.appendFile(buffer);
+    } finally {
+      await out.close();
+    }
+    await rename(partial, options.out);
+    done = true;
+    return { events };
+  } catch (error) {
+    throw error instanceof UsageError ? error : failed(error);
+  } finally {
+    if (!done) await rm(partial, { force: true }).catch(() => undefined);
+  }
 }

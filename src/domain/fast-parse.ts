@@ -150,47 +150,7 @@ function fastCapacity(
   };
 }
 
-const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-
-/** `YYYY-MM-DDTHH:MM:SS.mmmZ`, as toISOString() writes it, without a regex; others take the slow path. */
+// The one timestamp parser (a hand-written scanner, as cheap as a quick path of its own would be).
 function timestamp(value: unknown): Micros | undefined {
-  if (typeof value !== 'string') return undefined;
-  if (value.length !== 24 || value.charCodeAt(23) !== 90 /* Z */) return parseTimestamp(value);
-  if (value[4] !== '-' || value[7] !== '-' || value[10] !== 'T' || value[13] !== ':' || value[16] !== ':')
-    return undefined;
-  if (value[19] !== '.') return undefined;
-  const year = digits(value, 0, 4);
-  const month = digits(value, 5, 2);
-  const day = digits(value, 8, 2);
-  const hour = digits(value, 11, 2);
-  const minute = digits(value, 14, 2);
-  const second = digits(value, 17, 2);
-  const milli = digits(value, 20, 3);
-  if (year < 1000) return parseTimestamp(value); // Date.UTC maps years 0-99 to 1900-1999
-  if (month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23) return undefined;
-  if (minute < 0 || minute > 59 || second < 0 || second > 59 || milli < 0) return undefined;
-  const leap = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-  if (day > (DAYS_IN_MONTH[month - 1] ?? 0) + (leap ? 1 : 0)) return undefined;
-  const seconds = daysFromCivil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second;
-  return (seconds * 1000 + milli) * 1000;
-}
-
-// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil), cheaper than Date.UTC.
-function daysFromCivil(year: number, month: number, day: number): number {
-  const y = month <= 2 ? year - 1 : year;
-  const era = Math.floor(y / 400);
-  const yearOfEra = y - era * 400;
-  const dayOfYear = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
-  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
-  return era * 146_097 + dayOfEra - 719_468;
-}
-
-function digits(text: string, start: number, length: number): number {
-  let result = 0;
-  for (let i = start; i < start + length; i++) {
-    const code = text.charCodeAt(i) - 48;
-    if (code < 0 || code > 9) return -1;
-    result = result * 10 + code;
-  }
-  return result;
+  return typeof value === 'string' ? parseTimestamp(value) : undefined;
 }

@@ -76,7 +76,16 @@ export async function startSidecar(
   });
   proxy.server.listen(settings.listen.port, settings.listen.host);
   admin.listen(settings.adminListen.port, settings.adminListen.host);
-  await Promise.all([once(proxy.server, 'listening'), once(admin, 'listening')]);
+  try {
+    await Promise.all([once(proxy.server, 'listening'), once(admin, 'listening')]);
+  } catch (error) {
+    // A port in use: release the other one and the sender, so that the process can exit.
+    proxy.server.close();
+    admin.close();
+    await proxy.close();
+    await pipe.close();
+    throw error;
+  }
   capacity.start();
   return {
     proxy: proxy.server,

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseEvent, parseEventText } from '../../src/domain/events.js';
 import { parseTimestamp } from '../../src/domain/timestamp.js';
@@ -79,5 +80,74 @@ describe('timestamps', () => {
 
   it('refuses a day that does not exist', () => {
     expect(parseTimestamp('2026-02-30T00:00:00.000Z')).toBeUndefined();
+  });
+
+  it.each([
+    '2026-11-31T10:00:00+00:00',
+    '2026-11-22T24:00:00+00:00',
+    '2026-02-29T00:00:00.000-05:00',
+    '2026-11-22T10:60:00Z',
+    '2026-11-22T10:00:60.5+01:00',
+    '2026-13-01T00:00:00-00:00',
+    '2026-11-22T10:00:00+24:00',
+    '2026-11-22T10:00:00+02:60',
+    '2026-11-22T10:00:00.+02:00',
+    '2026-11-22T10:00:00.1234567890Z',
+    '2026-11-22T10:00:00+0200',
+    '2026-11-22T10:00:00Zjunk',
+    '2026-11-22t10:00:00Z',
+    '9999-12-31T23:59:59Z',
+  ])('refuses %s, whatever its zone', (text) => {
+    expect(parseTimestamp(text)).toBeUndefined();
+  });
+
+  it('accepts a leap day and negative offsets', () => {
+    expect(parseTimestamp('2028-02-29T23:30:00-01:30')).toBe(Date.parse('2028-03-01T01:00:00Z') * 1000);
+  });
+
+  // An oracle built on Date: the fields name a real instant exactly when Date.UTC gives them back.
+  const fields = fc.record({
+    year: fc.integer({ min: 1700, max: 2250 }),
+    month: fc.integer({ min: 0, max: 13 }),
+    day: fc.integer({ min: 0, max: 32 }),
+    hour: fc.integer({ min: 0, max: 25 }),
+    minute: fc.integer({ min: 0, max: 61 }),
+    second: fc.integer({ min: 0, max: 61 }),
+    fraction: fc.option(fc.stringMatching(/^\d{1,9}$/), { nil: undefined }),
+    zone: fc.oneof(
+      fc.constant('Z'),
+      fc.record({
+        sign: fc.constantFrom('+', '-'),
+        hours: fc.integer({ min: 0, max: 25 }),
+        minutes: fc.integer({ min: 0, max: 61 }),
+      }),
+    ),
+  });
+  const pad = (n: number, width = 2): string => String(n).padStart(width, '0');
+
+  it('checks the calendar and the clock the same way for Z and offsets, with or without a fraction', () => {
+    fc.assert(
+      fc.property(fields, (f) => {
+        const zone = f.zone === 'Z' ? 'Z' : `${f.zone.sign}${pad(f.zone.hours)}:${pad(f.zone.minutes)}`;
+        const fraction = f.fraction === undefined ? '' : `.${f.fraction}`;
+        const text = `${pad(f.year, 4)}-${pad(f.month)}-${pad(f.day)}T${pad(f.hour)}:${pad(f.minute)}:${pad(f.second)}${fraction}${zone}`;
+        const utc = Date.UTC(f.year, f.month - 1, f.day, f.hour, f.minute, f.second);
+        const d = new Date(utc);
+        const realFields =
+          d.getUTCFullYear() === f.year &&
+          d.getUTCMonth() === f.month - 1 &&
+          d.getUTCDate() === f.day &&
+          d.getUTCHours() === f.hour &&
+          d.getUTCMinutes() === f.minute &&
+          d.getUTCSeconds() === f.second;
+        const offset =
+          f.zone === 'Z' ? 0 : (f.zone.sign === '+' ? 1 : -1) * (f.zone.hours * 60 + f.zone.minutes);
+        const realZone = f.zone === 'Z' || (f.zone.hours <= 23 && f.zone.minutes <= 59);
+        const micros = Number((f.fraction ?? '').padEnd(6, '0').slice(0, 6));
+        const expected = realFields && realZone ? (utc - offset * 60_000) * 1000 + micros : undefined;
+        expect(parseTimestamp(text)).toBe(expected);
+      }),
+      { numRuns: 5000 },
+    );
   });
 });

@@ -10,8 +10,52 @@ describe('report CSV', () => {
     expect(CSV_COLUMNS).toHaveLength(15);
   });
 
-  it.each(['=HYPERLINK("x")', '+1', '-1', '@SUM(A1)', '\tx', '\rx'])('neutralises %j', (text) => {
+  it.each(['=HYPERLINK("x")', '+1', '-1', '@SUM(A1)'])('neutralises %j', (text) => {
     expect(neutralise(text)).toBe(`'${text}`);
+  });
+
+  it.each([' =1+2', '"=1+2', "' @SUM(A1)", '  "-1', '\u00a0+1', '\u201c=1', '\uff1d1+1'])(
+    'neutralises %j, a formula after leading spaces or quotes',
+    (text) => {
+      expect(neutralise(text)).toBe(`'${text}`);
+    },
+  );
+
+  it.each([
+    ['\tx', '\\u0009x'],
+    ['\rx', '\\u000dx'],
+    ['llama\u0000-8b', 'llama\\u0000-8b'],
+    ['a\r\nb\u007f\u0085', 'a\\u000d\\u000ab\\u007f\\u0085'],
+    ['\u0000=1+2', '\\u0000=1+2'],
+  ])('shows the control characters of %j as text: %s', (text, expected) => {
+    expect(neutralise(text)).toBe(expected);
+  });
+
+  it('round-trips hostile model and request-class names through a CSV parser, none reaching it raw', () => {
+    const models: [string, string][] = [
+      [' =1+2', "' =1+2"],
+      ['"=cmd|\' /C calc\'!A0"', `'"=cmd|' /C calc'!A0"`],
+      ['nul\u0000model', 'nul\\u0000model'],
+      ['cr\rlf\n', 'cr\\u000dlf\\u000a'],
+      ['\u0085next', '\\u0085next'],
+      ['plain', 'plain'],
+    ];
+    const report = runDay([
+      ...models.map(([model], i) => capacity({ pod: `pod-${i}`, model })),
+      ...models.map(([model], i) =>
+        usage({ pod: `pod-${i}`, model, requestClass: model, startedAt: at(i), finishedAt: at(i + 1) }),
+      ),
+    ]);
+    // eslint-disable-next-line no-control-regex -- no control character may reach the CSV
+    expect(report.csv.replaceAll('\r\n', '')).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+    const parsed = Papa.parse<Record<string, string>>(report.csv, {
+      header: true,
+      skipEmptyLines: true,
+    }).data;
+    const usageRows = parsed.filter((r) => r.tenant === 'acme');
+    expect(usageRows.map((r) => [r.model, r.requestClass]).sort()).toEqual(
+      models.map(([, cell]) => [cell, cell]).sort(),
+    );
   });
 
   it('leaves ordinary text alone', () => {
