@@ -26,7 +26,9 @@ export interface ProxyDeps {
   readonly now?: () => number;
 }
 
-const METERED = new Set(['/v1/chat/completions', '/v1/completions']);
+// vLLM's /invocations (the SageMaker entry point) runs the chat or completions handler chosen by
+// the body, with the same request and usage format: passed through, it was generation unmetered.
+const METERED = new Set(['/v1/chat/completions', '/v1/completions', '/invocations']);
 
 /**
  * How the sidecar's connection pool to vLLM is set up (the benchmark's bare proxy uses the same).

@@ -115,6 +115,13 @@ describe('request targets are routed as vLLM routes them (percent-decoded, norma
     },
   );
 
+  it('/invocations, which vLLM routes to the chat or completions handler by the body, is metered', async () => {
+    const body = '{"messages":[{"role":"user","content":"hi"}],"stream":true,"max_tokens":3}';
+    expect((await post('/invocations/', 'path-invocations', body)).status).toBe(200);
+    expect(seenOf('path-invocations')?.path).toBe('/invocations');
+    expect(eventOf(sidecar, 'path-invocations')).toMatchObject({ completionTokens: 3, status: 'ok' });
+  });
+
   it('the completions route too, whichever way it is spelled', async () => {
     const response = await post('/v1/%63ompletions', 'path-cmpl', '{"prompt":"x","max_tokens":2}');
     expect(response.status).toBe(200);
