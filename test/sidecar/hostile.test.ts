@@ -410,6 +410,21 @@ describe('limits: depth, size, and memory across requests', () => {
     await until(() => calls === 3);
     expect((await rawExchange(faulty.port, postHead('/v1/completions', 2, WHO), '{}')).status).toBe(200);
   });
+  it('a fault while relaying an answer vLLM is serving ends that response and is metered as an error', async () => {
+    const metrics = new SidecarMetrics();
+    metrics.addedLatency.observe = () => {
+      throw new Error('metrics failed');
+    };
+    const faulty = await startProxy(upstream, { metrics });
+    const socket = openRaw(
+      faulty.port,
+      postHead('/v1/chat/completions', 30, 'X-Request-Id: fault-relay', WHO),
+    );
+    socket.write('{"stream":true,"max_tokens":5}');
+    await readResponse(socket).catch(() => undefined); // cut off: the client must not take it for whole
+    await until(() => eventOf(faulty, 'fault-relay') !== undefined);
+    expect(eventOf(faulty, 'fault-relay')).toMatchObject({ status: 'error', httpStatus: 200 });
+  });
 });
 
 describe('client-controlled fields are bounded where they come in', () => {
