@@ -1,3 +1,8 @@
+/** Largest completion request body by default: 128k tokens of text is about 0.5 MB; images as base64 take more. */
+export const DEFAULT_MAX_BODY = 16 * 1024 * 1024;
+/** Request body bytes held at once by default: with the copies made while parsing, well inside the pod's 512 Mi. */
+export const DEFAULT_BODY_BUDGET = 128 * 1024 * 1024;
+
 /**
  * Bytes of request bodies the sidecar may hold at once, across all requests being read or
  * forwarded: one oversized upload cannot pass the per-body limit, and many concurrent ones cannot

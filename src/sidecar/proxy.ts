@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { Pool, type Dispatcher } from 'undici';
 import type { AttributionRules } from './attribution.js';
 import { forwardHeaders, forwardResponseHeaders, jsonError, writeWithBackpressure } from './http.js';
-import { BodyBudget } from './budget.js';
+import { BodyBudget, DEFAULT_BODY_BUDGET, DEFAULT_MAX_BODY } from './budget.js';
 import { meter } from './meter.js';
 import type { SidecarMetrics } from './metrics.js';
 import { readTarget } from './target.js';
@@ -56,8 +56,8 @@ export function createProxy(deps: ProxyDeps): {
 } {
   const pool = new Pool(deps.upstream.origin, UPSTREAM_POOL);
   const limits = {
-    max: deps.bodies?.max ?? 16 * 1024 * 1024,
-    budget: new BodyBudget(deps.bodies?.budget ?? 128 * 1024 * 1024),
+    max: deps.bodies?.max ?? DEFAULT_MAX_BODY,
+    budget: new BodyBudget(deps.bodies?.budget ?? DEFAULT_BODY_BUDGET),
   };
   let inFlight = 0;
   let waiters: (() => void)[] = [];

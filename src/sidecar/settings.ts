@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigurationError } from '../domain/errors.js';
+import { DEFAULT_BODY_BUDGET, DEFAULT_MAX_BODY } from './budget.js';
 
 /**
  * The sidecar's settings: command-line flags win over the environment (SIDECAR_*, and what the
@@ -95,18 +96,8 @@ const schema = z.object({
     .regex(/^([A-Za-z0-9_-]+=-?\d+)(,[A-Za-z0-9_-]+=-?\d+)*$/, 'must look like interactive=0,batch=10')
     .optional(),
   queueMax: z.coerce.number().int().min(10).max(1_000_000).default(10_000),
-  // 16 MiB takes a long-context prompt (128k tokens of text is about 0.5 MB; images as base64 more).
-  maxBodyBytes: z.coerce
-    .number()
-    .int()
-    .min(1024)
-    .default(16 * 1024 * 1024),
-  // 128 MiB of bodies, with the copies made while parsing, keeps the sidecar well inside its 512 Mi.
-  bodyBudgetBytes: z.coerce
-    .number()
-    .int()
-    .min(1024)
-    .default(128 * 1024 * 1024),
+  maxBodyBytes: z.coerce.number().int().min(1024).default(DEFAULT_MAX_BODY),
+  bodyBudgetBytes: z.coerce.number().int().min(1024).default(DEFAULT_BODY_BUDGET),
   windowSeconds: z.coerce.number().int().min(1).max(3600).default(60),
   pod: z.string().min(1, 'must name the pod (Downward API metadata.name)'),
   node: z.string().min(1).default('unknown'),
