@@ -31,7 +31,7 @@ export function meter(
   const arrived = performance.now();
   const startedAt = (deps.now ?? Date.now)();
   const refuse = (status: number, message: string, requestClass: string, retryAfter?: number): void => {
-    deps.metrics.requests.inc({ request_class: requestClass, status: 'rejected' });
+    deps.metrics.requests.inc({ request_class: classLabel(requestClass, deps), status: 'rejected' });
     req.resume();
     jsonError(res, status, message, retryAfter);
   };
@@ -103,6 +103,16 @@ export function meter(
   });
 }
 
+/**
+ * The request class as a metric label: the client names it, so only the configured classes are
+ * labels of their own; any other is `other`, or each made-up class would be a new time series.
+ */
+function classLabel(requestClass: string, deps: ProxyDeps): string {
+  return requestClass === deps.rules.defaultClass || deps.priorities.has(requestClass)
+    ? requestClass
+    : 'other';
+}
+
 type Callback = 'onRequestStart' | 'onResponseStart' | 'onResponseData' | 'onResponseEnd' | 'onResponseError';
 
 interface Call {
@@ -155,7 +165,7 @@ function forward(parsed: CompletionBody, req: IncomingMessage, res: ServerRespon
         httpStatus,
       }),
     );
-    deps.metrics.requests.inc({ request_class: who.requestClass, status });
+    deps.metrics.requests.inc({ request_class: classLabel(who.requestClass, deps), status });
   };
 
   const send = (ctl: Dispatcher.DispatchController, data: string | Buffer): void => {

@@ -450,6 +450,25 @@ describe('client-controlled fields are bounded where they come in', () => {
     expect(response.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
 
+  it('a made-up request class is billed as sent but counted in the metrics as "other"', async () => {
+    const metrics = new SidecarMetrics();
+    const proxy = await startProxy(upstream, { metrics });
+    for (const name of ['made-up-1', 'made-up-2']) {
+      const head = postHead(
+        '/v1/completions',
+        16,
+        `X-Request-Id: class-${name}`,
+        WHO,
+        `X-Request-Class: ${name}`,
+      );
+      expect((await rawExchange(proxy.port, head, '{"max_tokens":1}')).status).toBe(200);
+      expect(eventOf(proxy, `class-${name}`)).toMatchObject({ requestClass: name });
+    }
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('chargeback_sidecar_requests_total{request_class="other",status="ok"} 2');
+    expect(text).not.toContain('made-up');
+  });
+
   it('every usage event the sidecar emitted in this file passes the report validation', () => {
     const all = running.flatMap((r) => r.events);
     expect(all.length).toBeGreaterThan(20);
