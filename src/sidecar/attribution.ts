@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { IncomingHttpHeaders } from 'node:http';
 import { z } from 'zod';
 import { ConfigurationError } from '../domain/errors.js';
 
@@ -62,38 +61,76 @@ export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Characters that make one name look like another: bidirectional embeddings, overrides and
+ * isolates (U+202A-U+202E, U+2066-U+2069) and marks (U+200E, U+200F, U+061C), and invisible ones
+ * (zero-width space U+200B, word joiner and invisible operators U+2060-U+2064, U+FEFF, U+180E,
+ * soft hyphen U+00AD). Zero-width joiner and non-joiner (U+200C, U+200D) stay legal: emoji
+ * sequences and Persian or Indic names need them.
+ */
+const DECEPTIVE = /[\u00ad\u061c\u180e\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
+/** The tenant of the idle rows of every report (SPEC 4.3): no request may be charged to it. */
+const RESERVED_TENANT = '(idle)';
+
+/**
+ * The attribution headers of a request, from Node's `rawHeaders`: each value is re-read as UTF-8
+ * (Node hands header bytes over as latin1, which turned `Ström` into `StrÃ¶m`), and a header sent
+ * twice is an error rather than the `alice, bob` Node's joined form would bill.
+ */
+function readHeaders(
+  rawHeaders: readonly string[],
+  names: readonly string[],
+): Map<string, string> | { error: string } {
+  const found = new Map<string, string>();
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = (rawHeaders[i] ?? '').toLowerCase();
+    if (!names.includes(name)) continue;
+    if (found.has(name)) return { error: `header ${name}: must be sent once` };
+    try {
+      found.set(name, utf8.decode(Buffer.from(rawHeaders[i + 1] ?? '', 'latin1')));
+    } catch {
+      return { error: `header ${name}: must be valid UTF-8` };
+    }
+  }
+  return found;
+}
+
 /** Who pays, or the reason (naming the header) why the request must be refused. */
 export function attribute(
-  headers: IncomingHttpHeaders,
+  rawHeaders: readonly string[],
   rules: AttributionRules,
 ): Attribution | { error: string } {
-  const header = (name: string): string | undefined => {
-    const value = headers[name];
-    return Array.isArray(value) ? value[0] : value;
-  };
-  const authorization = header('authorization');
+  const names = rules.headers;
+  const headers = readHeaders(rawHeaders, [names.tenant, names.feature, names.requestClass, 'authorization']);
+  if (!(headers instanceof Map)) return headers;
+  const authorization = headers.get('authorization');
   const key =
     authorization?.startsWith('Bearer ') === true
       ? rules.apiKeys.get(sha256(authorization.slice(7).trim()))
       : undefined;
   const tenant =
-    header(rules.headers.tenant) ??
-    key?.tenant ??
-    (rules.missingTenant === 'unknown' ? 'unknown' : undefined);
+    headers.get(names.tenant) ?? key?.tenant ?? (rules.missingTenant === 'unknown' ? 'unknown' : undefined);
   if (tenant === undefined)
     return {
-      error: `missing header ${rules.headers.tenant}: every request must name the tenant that pays for it`,
+      error: `missing header ${names.tenant}: every request must name the tenant that pays for it`,
     };
-  const feature = header(rules.headers.feature) ?? key?.feature ?? 'unspecified';
-  const requestClass = header(rules.headers.requestClass) ?? key?.requestClass ?? rules.defaultClass;
+  const feature = headers.get(names.feature) ?? key?.feature ?? 'unspecified';
+  const requestClass = headers.get(names.requestClass) ?? key?.requestClass ?? rules.defaultClass;
   for (const [name, value] of [
-    [rules.headers.tenant, tenant],
-    [rules.headers.feature, feature],
-    [rules.headers.requestClass, requestClass],
+    [names.tenant, tenant],
+    [names.feature, feature],
+    [names.requestClass, requestClass],
   ] as const) {
+    // SPEC 2 counts characters as the reports do (UTF-16 code units), after UTF-8 decoding.
     if (value.length === 0 || value.length > 128)
       return { error: `header ${name}: must be 1 to 128 characters` };
     if (CONTROL.test(value)) return { error: `header ${name}: must not contain control characters` };
+    if (DECEPTIVE.test(value))
+      return { error: `header ${name}: must not contain invisible or bidirectional control characters` };
   }
+  if (tenant === RESERVED_TENANT)
+    return { error: `header ${names.tenant}: ${RESERVED_TENANT} is reserved for idle time` };
   return { tenant, feature, requestClass };
 }

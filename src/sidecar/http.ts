@@ -44,9 +44,16 @@ export function forwardResponseHeaders(
   return out;
 }
 
-export function jsonError(res: ServerResponse, status: number, message: string): void {
-  const body = JSON.stringify({ error: { message, type: 'invalid_request_error', code: status } });
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+/** An OpenAI-style error answer; `retryAfter` (seconds) for a refusal that a retry may overcome. */
+export function jsonError(res: ServerResponse, status: number, message: string, retryAfter?: number): void {
+  if (res.headersSent || res.destroyed) return;
+  const type = status >= 500 ? 'server_error' : 'invalid_request_error';
+  const body = JSON.stringify({ error: { message, type, code: status } });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    ...(retryAfter === undefined ? {} : { 'retry-after': String(retryAfter) }),
+  });
   res.end(body);
 }
 

@@ -2,39 +2,119 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { attribute, type Attribution } from './attribution.js';
+import { readCompletionBody, type CompletionBody } from './body.js';
+import type { BodyBudget } from './budget.js';
 import { forwardHeaders, forwardResponseHeaders, jsonError, writeWithBackpressure } from './http.js';
-import type { PodIdentity, ProxyDeps } from './proxy.js';
+import type { ProxyDeps } from './proxy.js';
 import { SseRelay, type EngineMetrics, type Usage } from './relay.js';
+import { usageEvent } from './usage-event.js';
 
-const MAX_BODY = 32 * 1024 * 1024;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** A completion request: attributed, forwarded with usage asked for, relayed, and metered as one usage event. */
-export function meter(req: IncomingMessage, res: ServerResponse, deps: ProxyDeps, pool: Dispatcher): void {
+/** How request bodies are bounded: per body, and in total across concurrent requests. */
+export interface BodyLimits {
+  readonly max: number;
+  readonly budget: BodyBudget;
+}
+
+/**
+ * A completion request: attributed, read within the body limits, forwarded (to `path`, the target
+ * as the sidecar routed it) with usage asked for, relayed, and metered as one usage event.
+ */
+export function meter(
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: ProxyDeps,
+  pool: Dispatcher,
+  path: string,
+  limits: BodyLimits,
+): void {
   const arrived = performance.now();
   const startedAt = (deps.now ?? Date.now)();
-  const who = attribute(req.headers, deps.rules);
-  if ('error' in who) {
-    deps.metrics.requests.inc({ request_class: deps.rules.defaultClass, status: 'rejected' });
+  const refuse = (status: number, message: string, requestClass: string, retryAfter?: number): void => {
+    deps.metrics.requests.inc({ request_class: classLabel(requestClass, deps), status: 'rejected' });
     req.resume();
-    jsonError(res, 400, who.error);
+    jsonError(res, status, message, retryAfter);
+  };
+  const who = attribute(req.rawHeaders, deps.rules);
+  if ('error' in who) {
+    refuse(400, who.error, deps.rules.defaultClass);
+    return;
+  }
+  const encoding = req.headers['content-encoding'];
+  // The body must be read to be metered; a compressed one would reach vLLM unread.
+  if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+    refuse(415, `content-encoding ${encoding}: send the request body uncompressed`, who.requestClass);
+    return;
+  }
+  const tooLarge = `request body over ${limits.max} bytes`;
+  const busy = 'too many request bodies in flight; retry shortly';
+  const declared = req.headers['content-length'];
+  const length = declared === undefined ? undefined : Number(declared);
+  if (length !== undefined && length > limits.max) {
+    refuse(413, tooLarge, who.requestClass);
+    return;
+  }
+  // A declared length is reserved whole, before any byte is read; a chunked body chunk by chunk.
+  if (length !== undefined && !limits.budget.take(length)) {
+    // The sidecar is busy, not the request wrong: the client may retry shortly.
+    refuse(503, busy, who.requestClass, 1);
     return;
   }
   const chunks: Buffer[] = [];
-  let size = 0;
+  let held = length ?? 0;
+  let refused = false;
+  const release = (): void => {
+    limits.budget.give(held);
+    held = 0;
+    chunks.length = 0;
+    refused = true; // nothing more is held, or forwarded, for this request
+  };
+  // Held until the response is over: the forwarded copy of the body lives as long as the request.
+  res.once('close', release);
   req.on('data', (chunk: Buffer) => {
-    size += chunk.length;
-    if (size <= MAX_BODY) chunks.push(chunk);
+    if (refused) return;
+    if (length === undefined) {
+      const over = held + chunk.length > limits.max;
+      if (over || !limits.budget.take(chunk.length)) {
+        release();
+        if (over) refuse(413, tooLarge, who.requestClass);
+        else refuse(503, busy, who.requestClass, 1);
+        return;
+      }
+      held += chunk.length;
+    }
+    chunks.push(chunk);
   });
   req.on('end', () => {
-    if (size > MAX_BODY) {
-      deps.metrics.requests.inc({ request_class: who.requestClass, status: 'rejected' });
-      jsonError(res, 413, `request body over ${MAX_BODY} bytes`);
-      return;
+    if (refused || res.destroyed) return;
+    try {
+      const body = readCompletionBody(Buffer.concat(chunks), deps.priorities.get(who.requestClass));
+      chunks.length = 0;
+      if ('error' in body) {
+        refuse(400, body.error, who.requestClass);
+        return;
+      }
+      forward(body, req, res, { deps, pool, who, startedAt, arrived, path });
+    } catch (error) {
+      // Before dispatch nothing reached vLLM (no event); after it, the handler's guard meters the fault.
+      if (!res.headersSent) jsonError(res, 500, `sidecar fault: ${(error as Error).message}`);
+      else res.destroy();
     }
-    forward(Buffer.concat(chunks), req, res, { deps, pool, who, startedAt, arrived });
   });
 }
+
+/**
+ * The request class as a metric label: the client names it, so only the configured classes are
+ * labels of their own; any other is `other`, or each made-up class would be a new time series.
+ */
+function classLabel(requestClass: string, deps: ProxyDeps): string {
+  return requestClass === deps.rules.defaultClass || deps.priorities.has(requestClass)
+    ? requestClass
+    : 'other';
+}
+
+type Callback = 'onRequestStart' | 'onResponseStart' | 'onResponseData' | 'onResponseEnd' | 'onResponseError';
 
 interface Call {
   readonly deps: ProxyDeps;
@@ -42,45 +122,15 @@ interface Call {
   readonly who: Attribution;
   readonly startedAt: number;
   readonly arrived: number;
+  readonly path: string;
 }
 
-interface Rewritten {
-  readonly payload: Buffer;
-  readonly stream: boolean;
-  readonly model: string | undefined;
-  readonly client: { readonly usage: boolean; readonly continuousUsage: boolean };
-}
-
-/** Asks vLLM for usage on every chunk (so an aborted stream still has its counts) and sets the priority. */
-function rewrite(raw: Buffer, priority: number | undefined): Rewritten {
-  let body: Record<string, unknown> | undefined;
-  try {
-    const parsed: unknown = JSON.parse(raw.toString('utf8'));
-    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed))
-      body = parsed as Record<string, unknown>;
-  } catch {
-    body = undefined; // vLLM will answer 400; the attempt is still metered
-  }
-  const stream = body?.stream === true;
-  const asked = (body?.stream_options ?? {}) as { include_usage?: unknown; continuous_usage_stats?: unknown };
-  const client = {
-    usage: asked.include_usage === true,
-    continuousUsage: asked.continuous_usage_stats === true,
-  };
-  const model = typeof body?.model === 'string' && body.model !== '' ? body.model : undefined;
-  if (body === undefined || (!stream && priority === undefined))
-    return { payload: raw, stream, model, client };
-  if (stream) body.stream_options = { ...asked, include_usage: true, continuous_usage_stats: true };
-  if (priority !== undefined) body.priority = priority;
-  return { payload: Buffer.from(JSON.stringify(body)), stream, model, client };
-}
-
-function forward(raw: Buffer, req: IncomingMessage, res: ServerResponse, call: Call): void {
+function forward(parsed: CompletionBody, req: IncomingMessage, res: ServerResponse, call: Call): void {
   const { deps, who, startedAt } = call;
   const now = deps.now ?? Date.now;
   const clientId = req.headers['x-request-id'];
   const requestId = typeof clientId === 'string' && REQUEST_ID.test(clientId) ? clientId : randomUUID();
-  const { payload, stream, model, client } = rewrite(raw, deps.priorities.get(who.requestClass));
+  const { payload, stream, model, client } = parsed;
   const relay = stream ? new SseRelay(client, now) : undefined;
   const body: Buffer[] = [];
   let usage: Usage | undefined;
@@ -116,7 +166,7 @@ function forward(raw: Buffer, req: IncomingMessage, res: ServerResponse, call: C
         httpStatus,
       }),
     );
-    deps.metrics.requests.inc({ request_class: who.requestClass, status });
+    deps.metrics.requests.inc({ request_class: classLabel(who.requestClass, deps), status });
   };
 
   const send = (ctl: Dispatcher.DispatchController, data: string | Buffer): void => {
@@ -129,14 +179,27 @@ function forward(raw: Buffer, req: IncomingMessage, res: ServerResponse, call: C
   };
   let relayStarted = 0;
 
-  const handler: Dispatcher.DispatchHandler = {
+  const handler: Dispatcher.DispatchHandler = guarded({
     onRequestStart(ctl) {
       controller = ctl;
       if (clientGone) ctl.abort(new Error('the client went away'));
     },
-    onResponseStart(_ctl, status, headers) {
+    onResponseStart(ctl, status, headers) {
       if (status < 200) return; // 1xx: the real answer follows
       upstreamStatus = status;
+      const encoding = headers['content-encoding'];
+      if (encoding !== undefined && String(encoding).trim().toLowerCase() !== 'identity') {
+        // Asked for identity, vLLM (or something before it) compressed anyway: the tokens cannot be
+        // read, so the answer is not served and the attempt is a visible error, never 0 tokens ok.
+        jsonError(
+          res,
+          502,
+          `upstream answered with content-encoding ${String(encoding)}, which cannot be metered`,
+        );
+        finish('error', 502);
+        ctl.abort(new Error('compressed upstream answer'));
+        return;
+      }
       relaying = relay !== undefined && status < 400;
       const out = forwardResponseHeaders(headers, !relaying);
       out['x-request-id'] = requestId;
@@ -177,7 +240,31 @@ function forward(raw: Buffer, req: IncomingMessage, res: ServerResponse, call: C
         res.destroy();
       }
     },
-  };
+  });
+
+  /** A fault in the sidecar while relaying ends this request as an error, never the process. */
+  function guarded(h: Required<Pick<Dispatcher.DispatchHandler, Callback>>): Dispatcher.DispatchHandler {
+    const wrap =
+      <A extends unknown[]>(fn: (...args: A) => void) =>
+      (...args: A): void => {
+        try {
+          fn(...args);
+        } catch (error) {
+          const message = `sidecar fault: ${(error as Error).message}`;
+          if (!res.headersSent) jsonError(res, 502, message);
+          else res.destroy();
+          finish('error', res.headersSent && upstreamStatus !== 0 ? upstreamStatus : 502);
+          controller?.abort(new Error(message));
+        }
+      };
+    return {
+      onRequestStart: wrap(h.onRequestStart),
+      onResponseStart: wrap(h.onResponseStart),
+      onResponseData: wrap(h.onResponseData),
+      onResponseEnd: wrap(h.onResponseEnd),
+      onResponseError: wrap(h.onResponseError),
+    };
+  }
 
   /** Usage and metrics of a plain (not streamed) answer, or of an error body. */
   function readPlainBody(): void {
@@ -197,15 +284,20 @@ function forward(raw: Buffer, req: IncomingMessage, res: ServerResponse, call: C
     if (res.writableFinished || finished) return;
     // The client went away: stop the generation upstream and charge what was produced so far.
     clientGone = true;
-    finish('aborted', 499);
     controller?.abort(new Error('the client went away'));
+    try {
+      finish('aborted', 499);
+    } catch {
+      // the response is already gone: a fault in metering it must not take the process down
+    }
   });
   try {
     call.pool.dispatch(
       {
-        path: req.url ?? '/',
+        path: call.path,
         method: 'POST',
-        headers: { ...forwardHeaders(req.headers), 'x-request-id': requestId },
+        // Identity: a compressed answer could be neither read for usage nor relayed event by event.
+        headers: { ...forwardHeaders(req.headers), 'x-request-id': requestId, 'accept-encoding': 'identity' },
         body: payload,
       },
       handler,
@@ -214,55 +306,4 @@ function forward(raw: Buffer, req: IncomingMessage, res: ServerResponse, call: C
     handler.onResponseError?.(controller as Dispatcher.DispatchController, error as Error);
   }
   beforeUpstream = performance.now() - call.arrived;
-}
-
-interface Outcome {
-  readonly requestId: string;
-  readonly who: Attribution;
-  readonly model: string;
-  readonly identity: PodIdentity;
-  readonly startedAt: number;
-  readonly finishedAt: number;
-  readonly firstTokenAt: number | undefined;
-  readonly stream: boolean;
-  readonly usage: Usage | undefined;
-  readonly metrics: EngineMetrics | undefined;
-  readonly status: 'ok' | 'error' | 'aborted';
-  readonly httpStatus: number;
-}
-
-const count = (n: number | undefined): number => Math.max(0, Math.trunc(n ?? 0));
-
-/** The usage event of SPEC 2 for one request. */
-export function usageEvent(o: Outcome): Record<string, unknown> {
-  let first = o.firstTokenAt ?? null;
-  const m = o.metrics;
-  if (!o.stream && first === null && o.status === 'ok' && m?.time_to_first_token_ms != null) {
-    // Not streamed: vLLM's own timings place the first token (queue + time to first token).
-    first = Math.min(o.finishedAt, o.startedAt + (m.queue_time_ms ?? 0) + m.time_to_first_token_ms);
-  }
-  const prompt = count(o.usage?.prompt_tokens);
-  const event: Record<string, unknown> = {
-    type: 'usage',
-    schemaVersion: 1,
-    eventId: randomUUID(),
-    requestId: o.requestId,
-    tenant: o.who.tenant,
-    feature: o.who.feature,
-    model: o.model,
-    requestClass: o.who.requestClass,
-    pod: o.identity.pod,
-    gpuSku: o.identity.gpuSku,
-    gpuCount: o.identity.gpuCount,
-    startedAt: new Date(o.startedAt).toISOString(),
-    firstTokenAt: first === null ? null : new Date(Math.max(first, o.startedAt)).toISOString(),
-    finishedAt: new Date(Math.max(o.finishedAt, o.startedAt)).toISOString(),
-    promptTokens: prompt,
-    completionTokens: count(o.usage?.completion_tokens),
-    cachedPromptTokens: Math.min(prompt, count(o.usage?.prompt_tokens_details?.cached_tokens)),
-    status: o.status,
-    httpStatus: o.httpStatus,
-  };
-  if (typeof m?.queue_time_ms === 'number' && m.queue_time_ms >= 0) event.queueMs = m.queue_time_ms;
-  return event;
 }

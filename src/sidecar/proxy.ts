@@ -2,8 +2,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { Pool, type Dispatcher } from 'undici';
 import type { AttributionRules } from './attribution.js';
 import { forwardHeaders, forwardResponseHeaders, jsonError, writeWithBackpressure } from './http.js';
+import { BodyBudget, DEFAULT_BODY_BUDGET, DEFAULT_MAX_BODY } from './budget.js';
 import { meter } from './meter.js';
 import type { SidecarMetrics } from './metrics.js';
+import { readTarget } from './target.js';
 
 export interface PodIdentity {
   readonly pod: string;
@@ -16,13 +18,17 @@ export interface ProxyDeps {
   readonly upstream: URL;
   readonly rules: AttributionRules;
   readonly priorities: ReadonlyMap<string, number>;
+  /** Request body limits in bytes: per body, and in total across requests (defaults 16 and 128 MiB). */
+  readonly bodies?: { readonly max: number; readonly budget: number };
   readonly identity: PodIdentity;
   readonly emit: (event: Record<string, unknown>) => void;
   readonly metrics: SidecarMetrics;
   readonly now?: () => number;
 }
 
-const METERED = new Set(['/v1/chat/completions', '/v1/completions']);
+// vLLM's /invocations (the SageMaker entry point) runs the chat or completions handler chosen by
+// the body, with the same request and usage format: passed through, it was generation unmetered.
+const METERED = new Set(['/v1/chat/completions', '/v1/completions', '/invocations']);
 
 /**
  * How the sidecar's connection pool to vLLM is set up (the benchmark's bare proxy uses the same).
@@ -43,10 +49,16 @@ export const UPSTREAM_POOL: Pool.Options = {
 export function createProxy(deps: ProxyDeps): {
   server: Server;
   inFlight: () => number;
+  /** Request body bytes held now, within the budget. */
+  bodyBytesHeld: () => number;
   idle: () => Promise<void>;
   close: () => Promise<void>;
 } {
   const pool = new Pool(deps.upstream.origin, UPSTREAM_POOL);
+  const limits = {
+    max: deps.bodies?.max ?? DEFAULT_MAX_BODY,
+    budget: new BodyBudget(deps.bodies?.budget ?? DEFAULT_BODY_BUDGET),
+  };
   let inFlight = 0;
   let waiters: (() => void)[] = [];
   const done = (): void => {
@@ -60,21 +72,35 @@ export function createProxy(deps: ProxyDeps): {
   const server = createServer({ noDelay: true, keepAlive: true }, (req, res) => {
     inFlight += 1;
     res.once('close', done);
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    if (req.method === 'POST' && METERED.has(path)) meter(req, res, deps, pool);
-    else passThrough(req, res, pool);
+    try {
+      // Routed as vLLM will route it: `/v1/chat/%63ompletions` is the chat route, and is metered.
+      const target = readTarget(req.url ?? '/');
+      if ('error' in target) {
+        req.resume();
+        jsonError(res, 400, target.error);
+      } else if (req.method === 'POST' && METERED.has(target.path)) {
+        meter(req, res, deps, pool, target.forward, limits);
+      } else {
+        passThrough(req, res, pool, target.forward);
+      }
+    } catch (error) {
+      // One request's fault answers that request, and never takes the process (and every stream) down.
+      if (!res.headersSent) jsonError(res, 500, `sidecar fault: ${(error as Error).message}`);
+      else res.destroy();
+    }
   });
   server.keepAliveTimeout = 65_000;
   return {
     server,
     inFlight: () => inFlight,
+    bodyBytesHeld: () => limits.budget.inUse,
     idle: () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve))),
     close: () => pool.close(),
   };
 }
 
 /** Anything not metered (`/v1/models`, `/health`, vLLM's `/metrics`, ...) goes through as it is. */
-function passThrough(req: IncomingMessage, res: ServerResponse, pool: Dispatcher): void {
+function passThrough(req: IncomingMessage, res: ServerResponse, pool: Dispatcher, path: string): void {
   const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
   if (!hasBody) req.resume();
   const length = req.headers['content-length'];
@@ -109,7 +135,7 @@ function passThrough(req: IncomingMessage, res: ServerResponse, pool: Dispatcher
   try {
     pool.dispatch(
       {
-        path: req.url ?? '/',
+        path,
         method: req.method ?? 'GET',
         headers: {
           ...forwardHeaders(req.headers),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigurationError } from '../domain/errors.js';
+import { DEFAULT_BODY_BUDGET, DEFAULT_MAX_BODY } from './budget.js';
 
 /**
  * The sidecar's settings: command-line flags win over the environment (SIDECAR_*, and what the
@@ -19,6 +20,8 @@ export const SIDECAR_ENV = {
   defaultClass: 'SIDECAR_DEFAULT_CLASS',
   priorities: 'SIDECAR_PRIORITIES',
   queueMax: 'SIDECAR_QUEUE_MAX',
+  maxBodyBytes: 'SIDECAR_MAX_BODY_BYTES',
+  bodyBudgetBytes: 'SIDECAR_BODY_BUDGET_BYTES',
   windowSeconds: 'SIDECAR_CAPACITY_WINDOW_SECONDS',
   pod: 'POD_NAME',
   node: 'NODE_NAME',
@@ -45,6 +48,10 @@ export interface SidecarSettings {
   /** Request class -> vLLM `priority` (lower runs first, with --scheduling-policy priority). */
   readonly priorities: ReadonlyMap<string, number>;
   readonly queueMax: number;
+  /** Largest completion request body (413 above it). */
+  readonly maxBodyBytes: number;
+  /** Request body bytes held at once across all metered requests (503 with Retry-After above it). */
+  readonly bodyBudgetBytes: number;
   readonly windowMs: number;
   readonly pod: string;
   readonly node: string;
@@ -89,6 +96,8 @@ const schema = z.object({
     .regex(/^([A-Za-z0-9_-]+=-?\d+)(,[A-Za-z0-9_-]+=-?\d+)*$/, 'must look like interactive=0,batch=10')
     .optional(),
   queueMax: z.coerce.number().int().min(10).max(1_000_000).default(10_000),
+  maxBodyBytes: z.coerce.number().int().min(1024).default(DEFAULT_MAX_BODY),
+  bodyBudgetBytes: z.coerce.number().int().min(1024).default(DEFAULT_BODY_BUDGET),
   windowSeconds: z.coerce.number().int().min(1).max(3600).default(60),
   pod: z.string().min(1, 'must name the pod (Downward API metadata.name)'),
   node: z.string().min(1).default('unknown'),
@@ -119,6 +128,11 @@ export function loadSidecarSettings(
     throw new ConfigurationError(`sidecar configuration: ${problems.join('; ')}`);
   }
   const s = parsed.data;
+  if (s.bodyBudgetBytes < s.maxBodyBytes) {
+    throw new ConfigurationError(
+      `sidecar configuration: ${SIDECAR_ENV.bodyBudgetBytes} must be at least ${SIDECAR_ENV.maxBodyBytes}`,
+    );
+  }
   if (
     s.sink === 'eventhubs' &&
     s.eventHubNamespace === undefined &&
@@ -149,6 +163,8 @@ export function loadSidecarSettings(
         }),
     ),
     queueMax: s.queueMax,
+    maxBodyBytes: s.maxBodyBytes,
+    bodyBudgetBytes: s.bodyBudgetBytes,
     windowMs: s.windowSeconds * 1000,
     pod: s.pod,
     node: s.node,

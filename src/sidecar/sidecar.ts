@@ -51,6 +51,7 @@ export async function startSidecar(
       defaultClass: settings.defaultClass,
     },
     priorities: settings.priorities,
+    bodies: { max: settings.maxBodyBytes, budget: settings.bodyBudgetBytes },
     identity,
     emit,
     metrics,

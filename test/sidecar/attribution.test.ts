@@ -6,6 +6,10 @@ import { attribute, loadApiKeys, sha256, type AttributionRules } from '../../src
 import { SseSplitter, eventData } from '../../src/sidecar/sse.js';
 import { loadSidecarSettings } from '../../src/sidecar/settings.js';
 
+/** Node's `rawHeaders` of a request: names and values in turn, values as the latin1 of their bytes. */
+const raw = (headers: Record<string, string>): string[] =>
+  Object.entries(headers).flatMap(([name, value]) => [name, Buffer.from(value, 'utf8').toString('latin1')]);
+
 const RULES: AttributionRules = {
   headers: { tenant: 'x-tenant', feature: 'x-feature', requestClass: 'x-request-class' },
   apiKeys: new Map([[sha256('sk-contoso-1'), { tenant: 'contoso', feature: 'support-bot' }]]),
@@ -15,7 +19,7 @@ const RULES: AttributionRules = {
 
 describe('attribution', () => {
   it('takes tenant, feature and class from the headers, with defaults for the last two', () => {
-    expect(attribute({ 'x-tenant': 'Tailwind, "Retail" Ltd 🌲' }, RULES)).toEqual({
+    expect(attribute(raw({ 'x-tenant': 'Tailwind, "Retail" Ltd 🌲' }), RULES)).toEqual({
       tenant: 'Tailwind, "Retail" Ltd 🌲',
       feature: 'unspecified',
       requestClass: 'interactive',
@@ -23,33 +27,94 @@ describe('attribution', () => {
   });
 
   it('refuses a request without a tenant, naming the header', () => {
-    expect(attribute({}, RULES)).toEqual({
+    expect(attribute([], RULES)).toEqual({
       error: expect.stringContaining('missing header x-tenant') as string,
     });
   });
 
   it('charges tenant "unknown" instead when so configured', () => {
-    expect(attribute({}, { ...RULES, missingTenant: 'unknown' })).toMatchObject({ tenant: 'unknown' });
+    expect(attribute([], { ...RULES, missingTenant: 'unknown' })).toMatchObject({ tenant: 'unknown' });
   });
 
   it('finds the tenant from an API key through its SHA-256 digest; headers still win', () => {
-    expect(attribute({ authorization: 'Bearer sk-contoso-1' }, RULES)).toMatchObject({
+    expect(attribute(raw({ authorization: 'Bearer sk-contoso-1' }), RULES)).toMatchObject({
       tenant: 'contoso',
       feature: 'support-bot',
     });
-    expect(attribute({ authorization: 'Bearer sk-contoso-1', 'x-tenant': 'fabrikam' }, RULES)).toMatchObject({
+    expect(
+      attribute(raw({ authorization: 'Bearer sk-contoso-1', 'x-tenant': 'fabrikam' }), RULES),
+    ).toMatchObject({
       tenant: 'fabrikam',
     });
-    expect(attribute({ authorization: 'Bearer sk-other' }, RULES)).toHaveProperty('error');
+    expect(attribute(raw({ authorization: 'Bearer sk-other' }), RULES)).toHaveProperty('error');
   });
 
   it('refuses control characters and over-long names, naming the header', () => {
-    expect(attribute({ 'x-tenant': 'evil\u001b[31m' }, RULES)).toEqual({
+    expect(attribute(raw({ 'x-tenant': 'evil\u001b[31m' }), RULES)).toEqual({
       error: 'header x-tenant: must not contain control characters',
     });
-    expect(attribute({ 'x-tenant': 'a', 'x-feature': 'f'.repeat(129) }, RULES)).toEqual({
+    expect(attribute(raw({ 'x-tenant': 'a', 'x-feature': 'f'.repeat(129) }), RULES)).toEqual({
       error: 'header x-feature: must be 1 to 128 characters',
     });
+  });
+
+  it('reads header bytes as UTF-8 (Node hands them over as latin1), and refuses bytes that are not', () => {
+    expect(attribute(raw({ 'x-tenant': 'Ström AB', 'x-feature': 'Överblick' }), RULES)).toMatchObject({
+      tenant: 'Ström AB',
+      feature: 'Överblick',
+    });
+    expect(attribute(['x-tenant', 'caf\u00e9'], RULES)).toEqual({
+      error: 'header x-tenant: must be valid UTF-8',
+    });
+  });
+
+  it('counts the 128 characters after decoding', () => {
+    expect(attribute(raw({ 'x-tenant': 'ö'.repeat(128) }), RULES)).toMatchObject({ tenant: 'ö'.repeat(128) });
+  });
+
+  it('refuses an attribution header sent twice, whatever its case, instead of billing "alice, bob"', () => {
+    expect(attribute(['X-Tenant', 'alice', 'x-tenant', 'bob'], RULES)).toEqual({
+      error: 'header x-tenant: must be sent once',
+    });
+    expect(
+      attribute(['x-tenant', 'a', 'Authorization', 'Bearer x', 'authorization', 'Bearer y'], RULES),
+    ).toEqual({
+      error: 'header authorization: must be sent once',
+    });
+    expect(attribute(['x-tenant', 'a', 'accept', 'x', 'accept', 'y'], RULES)).toMatchObject({ tenant: 'a' });
+  });
+
+  it('refuses the reserved (idle) tenant, from a header or from an API key', () => {
+    expect(attribute(raw({ 'x-tenant': '(idle)' }), RULES)).toHaveProperty('error');
+    const idleKey = { ...RULES, apiKeys: new Map([[sha256('k'), { tenant: '(idle)' }]]) };
+    expect(attribute(raw({ authorization: 'Bearer k' }), idleKey)).toHaveProperty('error');
+  });
+
+  it('refuses bidirectional controls and invisible characters that make one name look like another', () => {
+    for (const c of [
+      '\u202a',
+      '\u202e',
+      '\u2066',
+      '\u2069',
+      '\u200e',
+      '\u200f',
+      '\u061c',
+      '\u200b',
+      '\u2060',
+      '\ufeff',
+      '\u00ad',
+    ])
+      expect(attribute(raw({ 'x-tenant': `ali${c}ce` }), RULES)).toEqual({
+        error: 'header x-tenant: must not contain invisible or bidirectional control characters',
+      });
+    expect(attribute(raw({ 'x-tenant': '👨\u200d👩\u200d👧' }), RULES)).toMatchObject({
+      tenant: '👨\u200d👩\u200d👧',
+    });
+  });
+
+  it('hashes a non-ASCII API key over its UTF-8 bytes', () => {
+    const rules = { ...RULES, apiKeys: new Map([[sha256('sk-ö-1'), { tenant: 'umlaut' }]]) };
+    expect(attribute(raw({ authorization: 'Bearer sk-ö-1' }), rules)).toMatchObject({ tenant: 'umlaut' });
   });
 
   it('reads an API-key map of digests and rejects one holding plain keys', () => {
@@ -86,6 +151,17 @@ describe('sidecar settings', () => {
       { ...POD, SIDECAR_LISTEN: '0.0.0.0:1' },
     );
     expect(s.listen).toEqual({ host: '127.0.0.1', port: 9999 });
+  });
+
+  it('bounds request bodies: 16 MiB each and 128 MiB in all by default, the total no smaller than one body', () => {
+    const s = loadSidecarSettings({ sink: 'file:/x' }, POD);
+    expect([s.maxBodyBytes, s.bodyBudgetBytes]).toEqual([16 * 1024 * 1024, 128 * 1024 * 1024]);
+    expect(() =>
+      loadSidecarSettings(
+        { sink: 'file:/x' },
+        { ...POD, SIDECAR_MAX_BODY_BYTES: '2000000', SIDECAR_BODY_BUDGET_BYTES: '1000000' },
+      ),
+    ).toThrow(/SIDECAR_BODY_BUDGET_BYTES must be at least SIDECAR_MAX_BODY_BYTES/);
   });
 
   it('names each missing or bad setting by its environment name', () => {

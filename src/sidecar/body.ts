@@ -1,0 +1,104 @@
+/** The body of a completion request as the sidecar meters it, and the bytes it forwards to vLLM. */
+export interface CompletionBody {
+  /** The re-serialised body: vLLM receives exactly what the sidecar parsed and metered. */
+  readonly payload: Buffer;
+  readonly stream: boolean;
+  readonly model: string | undefined;
+  readonly client: { readonly usage: boolean; readonly continuousUsage: boolean };
+}
+
+/**
+ * Deepest nesting of arrays and objects accepted. Chat requests nest a few levels (messages,
+ * content parts, tool schemas); 128 leaves room for deep JSON schemas and keeps JSON.stringify's
+ * recursion far from the stack limit (about 6,000 levels crashed it).
+ */
+export const MAX_DEPTH = 128;
+/** Longest `model` accepted: it goes into every usage event, which must stay small and reportable. */
+export const MAX_MODEL = 256;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+// eslint-disable-next-line no-control-regex -- control characters in a model name would reach the reports
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/**
+ * Reads a completion request strictly, or says what is wrong with it (the client gets 400). vLLM's
+ * Python parser is lenient where this one is not (NaN, a BOM, UTF-16, `"stream": "true"` coerced
+ * to true): anything the sidecar cannot read with certainty is refused rather than forwarded, since
+ * a request vLLM serves but the sidecar misreads would be served unmetered. Duplicate keys are
+ * accepted: both parsers keep the last one, and the re-serialised body carries only that one.
+ * Then asks vLLM for usage on every chunk (so an aborted stream still has its counts) and sets the
+ * priority of the request class.
+ */
+export function readCompletionBody(
+  raw: Buffer,
+  priority: number | undefined,
+): CompletionBody | { error: string } {
+  if (raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf)
+    return { error: 'request body: must be JSON without a byte order mark' };
+  const depth = nestingDepth(raw);
+  if (depth > MAX_DEPTH) return { error: `request body: nested deeper than ${MAX_DEPTH} levels` };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(utf8.decode(raw));
+  } catch (error) {
+    return { error: `request body: must be UTF-8 JSON (${(error as Error).message})` };
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    return { error: 'request body: must be a JSON object' };
+  const body = parsed as Record<string, unknown>;
+  // null is what vLLM's optional fields take as "not given"; any other non-boolean is refused.
+  const flag = (value: unknown): value is boolean | null | undefined =>
+    value === undefined || value === null || typeof value === 'boolean';
+  if (!flag(body.stream)) return { error: 'request body: "stream" must be true or false' };
+  const options = body.stream_options ?? {};
+  if (typeof options !== 'object' || Array.isArray(options))
+    return { error: 'request body: "stream_options" must be an object' };
+  const asked = options as { include_usage?: unknown; continuous_usage_stats?: unknown };
+  if (!flag(asked.include_usage) || !flag(asked.continuous_usage_stats))
+    return {
+      error:
+        'request body: "stream_options.include_usage" and "continuous_usage_stats" must be true or false',
+    };
+  const model = body.model;
+  if (model !== undefined && model !== null) {
+    if (typeof model !== 'string') return { error: 'request body: "model" must be a string' };
+    if (model.length > MAX_MODEL)
+      return { error: `request body: "model" must be at most ${MAX_MODEL} characters` };
+    if (CONTROL.test(model)) return { error: 'request body: "model" must not contain control characters' };
+  }
+  const stream = body.stream === true;
+  if (stream) body.stream_options = { ...asked, include_usage: true, continuous_usage_stats: true };
+  if (priority !== undefined) body.priority = priority;
+  return {
+    payload: Buffer.from(JSON.stringify(body)),
+    stream,
+    model: typeof model === 'string' && model !== '' ? model : undefined,
+    client: { usage: asked.include_usage === true, continuousUsage: asked.continuous_usage_stats === true },
+  };
+}
+
+/**
+ * The deepest nesting of `[` and `{` outside strings, counted without recursion and without
+ * parsing, so an over-deep body is refused before anything recursive touches it.
+ */
+export function nestingDepth(raw: Buffer): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < raw.length; i += 1) {
+    const b = raw[i];
+    if (inString) {
+      if (b === 0x5c)
+        i += 1; // backslash: the next byte is escaped
+      else if (b === 0x22) inString = false;
+    } else if (b === 0x22) {
+      inString = true;
+    } else if (b === 0x5b || b === 0x7b) {
+      depth += 1;
+      if (depth > deepest) deepest = depth;
+    } else if (b === 0x5d || b === 0x7d) {
+      depth -= 1;
+    }
+  }
+  return deepest;
+}
