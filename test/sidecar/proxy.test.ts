@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEvent } from '../../src/domain/events.js';
+import { waitFor } from '../helpers/wait.js';
 import { freePort } from '../../src/local/azurite.js';
 import { FakeVllm } from '../../src/local/fake-vllm.js';
 import type { Sender } from '../../src/sidecar/pipe.js';
@@ -67,13 +68,17 @@ async function post(path: string, body: Record<string, unknown>, headers: Record
 
 /** The usage event of a request id, once the pipe has sent it. */
 async function eventOf(requestId: string): Promise<Record<string, unknown>> {
-  for (let i = 0; i < 100; i += 1) {
-    await sidecar.pipe.drain();
-    const found = sender.events.find((e) => e.requestId === requestId);
-    if (found !== undefined) return found;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`no event for ${requestId}`);
+  let found: Record<string, unknown> | undefined;
+  await waitFor(
+    async () => {
+      await sidecar.pipe.drain();
+      found = sender.events.find((e) => e.requestId === requestId);
+      return found !== undefined;
+    },
+    { timeoutMs: 10_000, what: `the usage event of ${requestId}` },
+  );
+  if (found === undefined) throw new Error(`no event for ${requestId}`);
+  return found;
 }
 
 const dataEvents = (text: string): unknown[] =>
@@ -236,17 +241,20 @@ describe('sidecar proxy with a fake vLLM', () => {
           }
         });
       });
-      req.on('error', () => undefined);
-      setTimeout(() => {
-        reject(new Error('no data'));
-      }, 5000);
+      req.on('error', reject);
       req.end(JSON.stringify({ model: 'fake-model', stream: true, max_tokens: 200 }));
     });
     const event = await eventOf('req-abort-1');
     expect(event.status).toBe('aborted');
     expect(Number(event.completionTokens)).toBeGreaterThan(0);
     expect(Number(event.completionTokens)).toBeLessThan(200);
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor(
+      () => vllm.seen.find((s) => s.headers['x-request-id'] === 'req-abort-1')?.aborted === true,
+      {
+        timeoutMs: 10_000,
+        what: 'vLLM to see the abort',
+      },
+    );
     expect(vllm.seen.find((s) => s.headers['x-request-id'] === 'req-abort-1')?.aborted).toBe(true);
   });
 
