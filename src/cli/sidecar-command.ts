@@ -1,5 +1,5 @@
 import { loadSidecarSettings, type SidecarSettings } from '../sidecar/settings.js';
-import { startSidecar } from '../sidecar/sidecar.js';
+import { spoolOnCrash, startSidecar } from '../sidecar/sidecar.js';
 import { parseArgsOrThrow } from './report-command.js';
 
 export const SIDECAR_HELP = `Usage: chargeback sidecar [--upstream URL] [--listen HOST:PORT] [--sink eventhubs|file:DIR]
@@ -56,6 +56,7 @@ export function parseSidecarArgs(
 /** Runs until SIGTERM or SIGINT, then drains and resolves. */
 export async function runSidecar(settings: SidecarSettings, log: (m: string) => void): Promise<void> {
   const sidecar = await startSidecar(settings, undefined, log);
+  spoolOnCrash(sidecar, log);
   const port = (server: { address(): unknown }): string =>
     String((server.address() as { port?: number } | null)?.port);
   log(
