@@ -241,4 +241,23 @@ describe('SseRelay and the upstream layout', () => {
     expect(relay.usage?.completion_tokens).toBe(2);
     expect(out.includes('usage')).toBe(false);
   });
+
+  it.each(['\r\n', '\r'] as const)(
+    'relays a stream with %j line endings cut at every byte as if it came whole',
+    (newline) => {
+      const layout = { ...CANONICAL, newline, comments: true };
+      const next = random(7);
+      const bytes = Buffer.from(
+        stream(['Zürich 東京 🚀', 'b'], false)
+          .map((e) => frame(e, layout, next))
+          .join(''),
+      );
+      const client = { usage: false, continuousUsage: false };
+      const expected = relayBytes(client, bytes, []);
+      expect(expected.seen.usage).toEqual(usage(2));
+      expect(expected.seen.sawDone).toBe(true);
+      for (let cut = 1; cut < bytes.length; cut += 1)
+        expect(relayBytes(client, bytes, [cut])).toEqual(expected);
+    },
+  );
 });
