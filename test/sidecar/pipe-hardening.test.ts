@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SidecarMetrics } from '../../src/sidecar/metrics.js';
 import { EventPipe, type PipeCounters, type Sender, type SendResult } from '../../src/sidecar/pipe.js';
 import { REJECTED_FILE } from '../../src/sidecar/spool.js';
 
@@ -109,6 +110,23 @@ describe('event pipe, events that can never be sent', () => {
     expect(ids(sender.received)).toEqual([...ids(events(0, 6)), 'new']);
     expect(setAside(spoolDir).map((r) => r.event.eventId)).toEqual(['huge']);
     expect(readdirSync(spoolDir)).toEqual([REJECTED_FILE]);
+  });
+});
+
+describe('the rejected count in Prometheus', () => {
+  it('counts set-aside events as chargeback_sidecar_events_total{outcome="rejected"}', async () => {
+    const metrics = new SidecarMetrics();
+    const pipe = new EventPipe(new TestSender(), {
+      spoolDir: mkdtempSync(join(tmpdir(), 'pipe-')),
+      queueMax: 1000,
+      counters: metrics.pipeCounters(),
+      log: () => undefined,
+    });
+    pipe.enqueue(huge);
+    await pipe.drain();
+    expect(await metrics.registry.metrics()).toContain(
+      'chargeback_sidecar_events_total{outcome="rejected"} 1',
+    );
   });
 });
 
