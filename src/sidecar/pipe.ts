@@ -74,12 +74,16 @@ const NO_COUNTERS: PipeCounters = {
 export class EventPipe {
   private queue: Record<string, unknown>[] = [];
   private inFlight: readonly Record<string, unknown>[] | undefined;
-  private spooling = false;
+  /**
+   * memory: events queue in memory and go out in batches. spooling: every event goes to the spool,
+   * which a replay loop sends, oldest first, until it is empty (then memory again). crashed: the
+   * process is about to die and spoolSync has written what was in memory; nothing more is done.
+   */
+  private mode: 'memory' | 'spooling' | 'crashed' = 'memory';
   private flushing: Promise<void> | undefined;
   private replaying: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
-  private crashed = false;
   private readonly spool: Spool;
   private readonly batchMax: number;
   private readonly maxEventBytes: number;
@@ -105,19 +109,19 @@ export class EventPipe {
       },
     });
     // Whatever a previous process left in the spool goes out before anything new.
-    if (this.spool.leftoversSync()) this.spooling = true;
+    if (this.spool.leftoversSync()) this.mode = 'spooling';
   }
 
   start(): void {
     this.timer = setInterval(
       () => {
-        if (this.spooling) void this.replay();
+        if (this.mode === 'spooling') void this.replay();
         else void this.flush();
       },
-      this.spooling ? (this.options.retryMs ?? 5000) : (this.options.flushMs ?? 1000),
+      this.mode === 'spooling' ? (this.options.retryMs ?? 5000) : (this.options.flushMs ?? 1000),
     );
     this.timer.unref();
-    if (this.spooling) void this.replay();
+    if (this.mode === 'spooling') void this.replay();
   }
 
   enqueue(event: Record<string, unknown>): void {
@@ -126,7 +130,7 @@ export class EventPipe {
       this.setAside([{ event, reason }]);
       return;
     }
-    if (this.spooling) {
+    if (this.mode !== 'memory') {
       this.spool.append([event]);
       return;
     }
@@ -136,7 +140,7 @@ export class EventPipe {
       const queued = this.queue;
       this.queue = [];
       this.counters.queueDepth(0);
-      this.spooling = true;
+      this.mode = 'spooling';
       this.spool.append([...queued, event]);
       this.restartTimer();
       return;
@@ -152,11 +156,11 @@ export class EventPipe {
    */
   async drain(): Promise<void> {
     for (;;) {
-      while (this.queue.length > 0 && !this.spooling) await this.flush();
+      while (this.queue.length > 0 && this.mode === 'memory') await this.flush();
       await this.flushing;
-      if (this.spooling) {
+      if (this.current() === 'spooling') {
         await this.replay();
-        if (this.isSpooling()) break; // the sender still fails: what is left stays on disk
+        if (this.current() !== 'memory') break; // the sender still fails: what is left stays on disk
       }
       if (this.queue.length === 0) break;
     }
@@ -177,27 +181,23 @@ export class EventPipe {
    */
   spoolSync(): number {
     this.closed = true;
-    this.crashed = true;
+    this.mode = 'crashed';
     if (this.timer !== undefined) clearInterval(this.timer);
     const events = [...(this.inFlight ?? []), ...this.queue];
     this.queue = [];
-    this.spooling = true;
     return this.spool.flushSync(events);
   }
 
-  /** Read through a method: the replay changes it behind an await, which narrowing cannot see. */
-  private isSpooling(): boolean {
-    return this.spooling;
-  }
-
-  /** Read through a method, as isSpooling: spoolSync sets it while a send is awaited. */
-  private isCrashed(): boolean {
-    return this.crashed;
+  /** Read through a method: sends, replays and spoolSync change it behind an await, which narrowing cannot see. */
+  private current(): EventPipe['mode'] {
+    return this.mode;
   }
 
   /** True when nothing waits: no queue, no spool, no write. */
   idle(): boolean {
-    return this.queue.length === 0 && !this.spooling && this.flushing === undefined && this.spool.idle();
+    return (
+      this.queue.length === 0 && this.mode === 'memory' && this.flushing === undefined && this.spool.idle()
+    );
   }
 
   private flush(): Promise<void> {
@@ -208,7 +208,7 @@ export class EventPipe {
   }
 
   private async flushOnce(): Promise<void> {
-    while (this.queue.length > 0 && !this.spooling && !this.crashed) {
+    while (this.queue.length > 0 && this.current() === 'memory') {
       const batch = this.queue.splice(0, this.batchMax);
       this.counters.queueDepth(this.queue.length);
       this.inFlight = batch;
@@ -217,13 +217,13 @@ export class EventPipe {
         this.counters.published(batch.length - rejected.length);
         this.setAside(rejected);
       } catch (error) {
-        if (this.isCrashed()) return; // spoolSync has written this batch already
+        if (this.current() === 'crashed') return; // spoolSync has written this batch already
         this.log(`event sender failed (${(error as Error).message}); spooling to ${this.options.spoolDir}`);
         // Order: the failed batch, then everything queued behind it; later events follow in enqueue().
         const behind = this.queue;
         this.queue = [];
         this.counters.queueDepth(0);
-        this.spooling = true;
+        this.mode = 'spooling';
         this.spool.append([...batch, ...behind]);
         this.restartTimer();
       } finally {
@@ -252,13 +252,13 @@ export class EventPipe {
   private async replayFiles(): Promise<void> {
     for (;;) {
       const files = await this.spool.files();
-      if (this.crashed) return;
+      if (this.current() === 'crashed') return;
       // The only file left is the one being appended to: new events go to a new file from here on.
       if (files.length === 1 && files[0] === this.spool.current()) this.spool.rotate();
       const file = files.find((f) => f !== this.spool.current());
       if (file === undefined) {
         if (this.spool.current() !== undefined) continue; // events arrived meanwhile: rotate, send them
-        this.spooling = false; // nothing on disk, nothing being written: memory again
+        this.mode = 'memory'; // nothing on disk, nothing being written: memory again
         this.restartTimer();
         return;
       }
