@@ -128,13 +128,19 @@ export function spoolOnCrash(
   exit: (code: number) => void = (code) => process.exit(code),
 ): () => void {
   const crash = (error: unknown, origin: string): void => {
-    log(`sidecar: ${origin}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    // The spool first: it is what must not be lost if anything after it fails.
+    let spooled: string;
     try {
-      log(`sidecar: ${sidecar.spoolNow()} event(s) in memory written to the spool; exiting`);
+      spooled = `${sidecar.spoolNow()} event(s) in memory written to the spool`;
     } catch (spoolError) {
-      log(`sidecar: could not write the events in memory to the spool (${(spoolError as Error).message})`);
+      spooled = `could not write the events in memory to the spool (${(spoolError as Error).message})`;
     }
-    exit(1);
+    try {
+      const what = error instanceof Error ? (error.stack ?? error.message) : String(error);
+      log(`sidecar: ${origin}: ${what}\nsidecar: ${spooled}; exiting`);
+    } finally {
+      exit(1);
+    }
   };
   process.on('uncaughtException', crash);
   return () => {
