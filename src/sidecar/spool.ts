@@ -8,8 +8,9 @@ export const REJECTED_FILE = 'rejected.ndjson';
 
 interface Write {
   readonly file: string;
-  readonly text: string;
-  readonly count: number;
+  text: string;
+  count: number;
+  started: boolean;
 }
 
 export interface SpoolOutcomes {
@@ -21,7 +22,8 @@ export interface SpoolOutcomes {
 
 /**
  * The spool folder: NDJSON files of events, appended asynchronously and strictly in order (one
- * write at a time, each after the one before), so the proxy's event loop never waits on the disk.
+ * write at a time, each after the one before, appends made meanwhile joined into the next), so the
+ * proxy's event loop never waits on the disk.
  * A file that reaches `fileBytes` is closed and the next append starts a new one. Everything not
  * yet known to be on disk is kept in memory until its write returns, so that `flushSync` can put it
  * on disk when the process is about to die.
@@ -53,7 +55,7 @@ export class Spool {
     if (events.length === 0) return;
     this.writeFile ??= this.newName();
     const text = events.map((e) => `${JSON.stringify(e)}\n`).join('');
-    this.write({ file: this.writeFile, text, count: events.length });
+    this.write(this.writeFile, text, events.length);
     this.writeBytes += Buffer.byteLength(text);
     if (this.writeBytes >= this.fileBytes) this.writeFile = undefined;
   }
@@ -63,7 +65,7 @@ export class Spool {
     if (rejected.length === 0) return;
     const at = new Date().toISOString();
     const text = rejected.map((r) => `${rejectedLine(at, r)}\n`).join('');
-    this.write({ file: REJECTED_FILE, text, count: rejected.length });
+    this.write(REJECTED_FILE, text, rejected.length);
   }
 
   /** Later appends go to a new file; the current one can then be read back whole. */
@@ -138,10 +140,19 @@ export class Spool {
     return spooled.reduce((n, w) => n + w.count, events.length);
   }
 
-  private write(w: Write): void {
+  private write(file: string, text: string, count: number): void {
+    const last = this.unwritten.at(-1);
+    if (last !== undefined && last.file === file && !last.started) {
+      // Appends that arrive while the disk is busy go out together in the next write.
+      last.text += text;
+      last.count += count;
+      return;
+    }
+    const w: Write = { file, text, count, started: false };
     this.unwritten.push(w);
     const done = this.tail.then(async () => {
       if (this.stopped) return;
+      w.started = true;
       try {
         await appendFile(join(this.dir, w.file), w.text);
         this.outcomes.written(w.file, w.count);
