@@ -1,5 +1,5 @@
 import { loadSidecarSettings, type SidecarSettings } from '../sidecar/settings.js';
-import { startSidecar, type RunningSidecar } from '../sidecar/sidecar.js';
+import { spoolOnCrash, startSidecar, type RunningSidecar } from '../sidecar/sidecar.js';
 import { parseArgsOrThrow } from './report-command.js';
 import { UsageError } from './usage-error.js';
 
@@ -67,6 +67,7 @@ export async function runSidecar(settings: SidecarSettings, log: (m: string) => 
     }
     throw error;
   }
+  spoolOnCrash(sidecar, log);
   const port = (server: { address(): unknown }): string =>
     String((server.address() as { port?: number } | null)?.port);
   log(

@@ -18,7 +18,7 @@ export class SidecarMetrics {
   });
   readonly events = new Counter({
     name: 'chargeback_sidecar_events_total',
-    help: 'Usage and capacity events by outcome: published, spooled, replayed, dropped.',
+    help: 'Usage and capacity events by outcome: published, spooled, replayed, dropped (the spool could not be written), rejected (can never be sent; kept in rejected.ndjson next to the spool).',
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
@@ -46,6 +46,9 @@ export class SidecarMetrics {
       },
       dropped: (n) => {
         this.events.inc({ outcome: 'dropped' }, n);
+      },
+      rejected: (n) => {
+        this.events.inc({ outcome: 'rejected' }, n);
       },
       queueDepth: (n) => {
         this.queueDepth.set(n);

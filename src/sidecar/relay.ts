@@ -1,5 +1,5 @@
 import { StringDecoder } from 'node:string_decoder';
-import { eventData, SseSplitter } from './sse.js';
+import { eventData, SseSplitter, withData } from './sse.js';
 
 export interface Usage {
   prompt_tokens?: number;
@@ -12,13 +12,15 @@ export interface EngineMetrics {
 }
 
 interface Chunk {
-  choices?: { delta?: { content?: string | null; tool_calls?: unknown[] }; text?: string }[];
+  choices?: ({ delta?: { content?: string | null; tool_calls?: unknown }; text?: string } | null)[];
   usage?: Usage | null;
   metrics?: EngineMetrics;
   error?: unknown;
 }
 
 const USAGE_KEY = ',"usage":';
+/** The start of vLLM's chunk: `data: {`, scalar fields (`"id":"...","created":1,...`), then a non-empty `choices`. */
+const VLLM_HEAD = /^data: \{(?:"[A-Za-z_]+":(?:"(?:[^"\\]|\\.)*"|-?\d+|null|true|false),)*"choices":\[\{/;
 
 /**
  * Relays a vLLM event stream to the client event by event, and reads the metering out of it:
@@ -45,14 +47,19 @@ export class SseRelay {
     return this.relay(this.decoder.write(chunk));
   }
 
-  /** At the end of the body: an unterminated last event, passed on as it came. */
+  /**
+   * At the end of the body. An unterminated last event is still read (its tokens were generated)
+   * and passed on without a blank line, as it came; a client's SSE parser discards it.
+   */
   end(): string {
-    return this.relay(this.decoder.end()) + this.splitter.rest();
+    const out = this.relay(this.decoder.end(), true);
+    const rest = this.splitter.rest();
+    return rest === '' ? out : out + (this.relayEvent(rest) ?? '');
   }
 
-  private relay(text: string): string {
+  private relay(text: string, last = false): string {
     let out = '';
-    for (const event of this.splitter.push(text)) {
+    for (const event of this.splitter.push(text, last)) {
       const kept = this.relayEvent(event);
       if (kept !== undefined) out += `${kept}\n\n`;
     }
@@ -69,37 +76,52 @@ export class SseRelay {
       this.sawDone = true;
       return event;
     }
-    if (typeof data !== 'object' || data === null) return event;
+    if (!isObject(data)) return event;
     const chunk = data as Chunk;
     if (chunk.error !== undefined) this.sawError = true;
-    if (chunk.usage != null) this.usage = chunk.usage;
-    if (chunk.metrics !== undefined) this.metrics = chunk.metrics;
-    const choices = chunk.choices ?? [];
+    if (isObject(chunk.usage)) this.usage = chunk.usage;
+    if (isObject(chunk.metrics)) this.metrics = chunk.metrics;
+    // An upstream's odd shapes (choices not a list, a null choice) are read as nothing, never thrown.
+    const choices = Array.isArray(chunk.choices) ? chunk.choices : [];
     if (this.firstTokenAt === undefined) {
       const produced = choices.some(
         (c) =>
-          (c.delta?.content ?? '') !== '' || (c.text ?? '') !== '' || (c.delta?.tool_calls?.length ?? 0) > 0,
+          (c?.delta?.content ?? '') !== '' ||
+          (c?.text ?? '') !== '' ||
+          (Array.isArray(c?.delta?.tool_calls) && c.delta.tool_calls.length > 0),
       );
       if (produced || (chunk.usage?.completion_tokens ?? 0) > 0) this.firstTokenAt = this.now();
     }
-    if (chunk.usage == null) return event;
-    if (choices.length === 0) return this.client.usage ? event : undefined; // the final usage chunk
+    if (!('usage' in chunk)) return event;
+    if (choices.length === 0 && chunk.usage != null) return this.client.usage ? event : undefined; // the final usage chunk
     if (this.client.continuousUsage) return event;
+    // Written again, compactly, without usage: the client gets the same JSON value whatever the
+    // upstream's layout (spacing, key order, escapes), not the same bytes.
     const { usage: _usage, ...rest } = chunk;
-    return `data: ${JSON.stringify(rest)}`;
+    return withData(event, JSON.stringify(rest));
   }
 
   /**
-   * A content chunk after the first token, handled without parsing all of it: vLLM writes it as one
-   * `data: {"id":...,"choices":[...],"usage":{...}}` line with usage last. Inside a JSON string a
-   * quote is escaped, so an unescaped `,"usage":` is a key; taken only when what follows it is
-   * exactly one object and the end of the chunk. Anything else (the final usage chunk, metrics,
-   * errors, other layouts) returns undefined and takes the full parse.
+   * A content chunk after the first token, handled without parsing all of it. It is taken only when
+   * the text proves it is vLLM's own layout; anything else returns undefined and takes the full
+   * parse, so another layout costs CPU, never metering:
+   * - one `data: ` line whose JSON opens with scalar fields and then `"choices":[{`, so `choices` is
+   *   a top-level key and not empty (not the final usage chunk);
+   * - no `\u` escape anywhere, so every key is spelled out; and `"name"` with both quotes unescaped
+   *   can only be that string (inside a JSON string a quote is escaped), so a text without
+   *   `"usage"`, `"error"`, `"metrics"` and a second `"choices"` has no such key in any layout;
+   * - usage, if present, is written last as `,"usage":{...}}`: the unescaped `,"` is structural, and
+   *   one `}` after the object closes the top level.
    */
   private contentChunk(event: string): string | undefined {
-    if (!event.startsWith('data: {"id":') || !event.endsWith('}') || event.includes('\n')) return undefined;
-    if (event.includes('"choices":[]') || event.includes('"error":')) return undefined;
+    if (event.includes('\n') || event.includes('\r') || event.includes('\\u') || !event.endsWith('}'))
+      return undefined;
+    const head = VLLM_HEAD.exec(event);
+    if (head === null) return undefined;
     const at = event.lastIndexOf(USAGE_KEY);
+    const rest = at === -1 ? event : event.slice(0, at);
+    if (rest.includes('"usage"') || rest.includes('"error"') || rest.includes('"metrics"')) return undefined;
+    if (rest.includes('"choices"', head[0].length)) return undefined;
     if (at === -1) return event;
     let usage: unknown;
     try {
@@ -107,8 +129,12 @@ export class SseRelay {
     } catch {
       return undefined;
     }
-    if (typeof usage !== 'object' || usage === null || Array.isArray(usage)) return undefined;
+    if (!isObject(usage)) return undefined;
     this.usage = usage;
-    return this.client.continuousUsage ? event : `${event.slice(0, at)}}`;
+    return this.client.continuousUsage ? event : `${rest}}`;
   }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

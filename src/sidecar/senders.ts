@@ -1,9 +1,10 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { EventHubProducerClient } from '@azure/event-hubs';
+import { EventHubProducerClient, type EventDataBatch } from '@azure/event-hubs';
 import { DefaultAzureCredential } from '@azure/identity';
-import type { Sender } from './pipe.js';
+import type { Unsendable } from './event-limits.js';
+import type { Sender, SendResult } from './pipe.js';
 import type { SidecarSettings } from './settings.js';
 
 /**
@@ -34,23 +35,42 @@ export class EventHubsSender implements Sender {
     return new EventHubsSender(producer, settings.pod);
   }
 
-  async send(events: readonly Record<string, unknown>[]): Promise<void> {
+  async send(events: readonly Record<string, unknown>[]): Promise<SendResult> {
+    const rejected: Unsendable[] = [];
     let batch = await this.producer.createBatch({ partitionKey: this.partitionKey });
     for (const [i, event] of events.entries()) {
       if (i > 0 && i % EVENTS_PER_TURN === 0) await nextTurn();
-      if (batch.tryAdd({ body: event, contentType: 'application/json' })) continue;
-      // Full (1 MB): send it and start another; an event that fits no batch is a bug, not data.
-      await this.producer.sendBatch(batch);
-      batch = await this.producer.createBatch({ partitionKey: this.partitionKey });
-      if (!batch.tryAdd({ body: event, contentType: 'application/json' })) {
-        throw new Error(`event ${String(event.eventId)} does not fit an Event Hubs batch`);
+      const added = tryAdd(batch, event);
+      if (added === true) continue;
+      if (added === false && batch.count > 0) {
+        // Full (1 MB): send it and start another.
+        await this.producer.sendBatch(batch);
+        batch = await this.producer.createBatch({ partitionKey: this.partitionKey });
+        if (tryAdd(batch, event) === true) continue;
       }
+      // Not even an empty batch takes it: no retry ever will. Returned, so the pipe sets it aside
+      // instead of failing the batch again and again with every later event behind it.
+      const reason =
+        typeof added === 'string'
+          ? added
+          : `larger than an Event Hubs message can be (${batch.maxSizeInBytes} bytes)`;
+      rejected.push({ event, reason });
     }
     if (batch.count > 0) await this.producer.sendBatch(batch);
+    return { rejected };
   }
 
   close(): Promise<void> {
     return this.producer.close();
+  }
+}
+
+/** True when the batch took the event, false when it is full, the reason when the event cannot be encoded. */
+function tryAdd(batch: EventDataBatch, event: Record<string, unknown>): boolean | string {
+  try {
+    return batch.tryAdd({ body: event, contentType: 'application/json' });
+  } catch (error) {
+    return `cannot be encoded (${(error as Error).message})`;
   }
 }
 

@@ -15,6 +15,11 @@ export interface RunningSidecar {
   readonly metrics: SidecarMetrics;
   /** SIGTERM: stop taking requests, finish those in flight, last capacity window, flush, close. */
   shutdown(): Promise<void>;
+  /**
+   * For a process about to die: the last capacity window, then every event only in memory, written
+   * to the spool synchronously (the next process sends them). Returns how many were written.
+   */
+  spoolNow(): number;
 }
 
 /** Starts the proxy and the admin server (/metrics, /healthz, /readyz) and begins capacity windows. */
@@ -93,6 +98,10 @@ export async function startSidecar(
     admin,
     pipe,
     metrics,
+    spoolNow() {
+      capacity.stop();
+      return pipe.spoolSync();
+    },
     async shutdown() {
       draining = true;
       const closed = new Promise<void>((resolve) =>
@@ -113,5 +122,38 @@ export async function startSidecar(
         }),
       );
     },
+  };
+}
+
+/**
+ * Installs the process's last word: on an uncaught exception or an unhandled rejection (Node turns
+ * one into the other) the process must end, its state being unknown, but an answered request's
+ * event must not end with it. The events only in memory are written to the spool synchronously,
+ * before the exit, rather than spooling every event before its response completes: that would put
+ * a disk write on every request's path to save what this handler saves once. Returns the uninstaller.
+ */
+export function spoolOnCrash(
+  sidecar: Pick<RunningSidecar, 'spoolNow'>,
+  log: (message: string) => void,
+  exit: (code: number) => void = (code) => process.exit(code),
+): () => void {
+  const crash = (error: unknown, origin: string): void => {
+    // The spool first: it is what must not be lost if anything after it fails.
+    let spooled: string;
+    try {
+      spooled = `${sidecar.spoolNow()} event(s) in memory written to the spool`;
+    } catch (spoolError) {
+      spooled = `could not write the events in memory to the spool (${(spoolError as Error).message})`;
+    }
+    try {
+      const what = error instanceof Error ? (error.stack ?? error.message) : String(error);
+      log(`sidecar: ${origin}: ${what}\nsidecar: ${spooled}; exiting`);
+    } finally {
+      exit(1);
+    }
+  };
+  process.on('uncaughtException', crash);
+  return () => {
+    process.off('uncaughtException', crash);
   };
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -22,15 +22,19 @@ class FlakySender implements Sender {
   }
 }
 
-function counting(): PipeCounters & { totals: Record<string, number> } {
-  const totals: Record<string, number> = { published: 0, spooled: 0, replayed: 0, dropped: 0 };
+function counting(): PipeCounters & { totals: Record<string, number>; deepest: number } {
+  const totals: Record<string, number> = { published: 0, spooled: 0, replayed: 0, dropped: 0, rejected: 0 };
   return {
     totals,
+    deepest: 0,
     published: (n) => (totals.published = (totals.published ?? 0) + n),
     spooled: (n) => (totals.spooled = (totals.spooled ?? 0) + n),
     replayed: (n) => (totals.replayed = (totals.replayed ?? 0) + n),
     dropped: (n) => (totals.dropped = (totals.dropped ?? 0) + n),
-    queueDepth: () => undefined,
+    rejected: (n) => (totals.rejected = (totals.rejected ?? 0) + n),
+    queueDepth(n) {
+      this.deepest = Math.max(this.deepest, n);
+    },
   };
 }
 
@@ -56,6 +60,7 @@ describe('event pipe', () => {
     for (const e of events(20, 30)) pipe.enqueue(e);
     await pipe.drain();
     for (const e of events(50, 30)) pipe.enqueue(e); // while spooling: to the spool, behind the others
+    await pipe.drain();
     expect(sender.failures).toBeGreaterThan(0);
     expect(counters.totals.spooled).toBe(60);
     sender.down = false;
@@ -137,9 +142,10 @@ describe('event pipe', () => {
       log: quiet,
     });
     for (const e of events(0, 25)) pipe.enqueue(e);
-    // The full queue went to disk first, then everything after it: nothing in memory beyond queueMax.
-    expect(counters.totals.spooled).toBe(25);
+    // The full queue went to the spool first, then everything after it: nothing in memory beyond queueMax.
+    expect(counters.deepest).toBe(10);
     await pipe.drain();
+    expect(counters.totals.spooled).toBe(25);
     expect(ids(sender.received)).toEqual(ids(events(0, 25)));
   });
 
@@ -150,10 +156,9 @@ describe('event pipe', () => {
     const counters = counting();
     const logged: string[] = [];
     const pipe = new EventPipe(sender, { spoolDir, queueMax: 1000, counters, log: (m) => logged.push(m) });
-    // Make the spool path unwritable: a file where the spool file would be created cannot be appended as a folder.
-    const blocked = join(spoolDir, 'blocked');
-    writeFileSync(blocked, '');
-    (pipe as unknown as { options: { spoolDir: string } }).options.spoolDir = join(blocked, 'sub');
+    // Make the spool unwritable: a file where the spool folder was cannot take files.
+    rmSync(spoolDir, { recursive: true });
+    writeFileSync(spoolDir, '');
     for (const e of events(0, 3)) pipe.enqueue(e);
     await pipe.drain().catch(() => undefined);
     expect(counters.totals.dropped).toBe(3);

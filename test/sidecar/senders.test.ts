@@ -22,8 +22,15 @@ class TurnCounter {
   }
 }
 
-/** The part of EventHubProducerClient the sender uses, recording batches; a batch holds `capacity` events. */
-function fakeProducer(capacity: number, onAdd: () => void = () => undefined) {
+/**
+ * The part of EventHubProducerClient the sender uses, recording batches; a batch holds `capacity`
+ * events, and none for which `fits` says false.
+ */
+function fakeProducer(
+  capacity: number,
+  fits: (body: unknown) => boolean = () => true,
+  onAdd: () => void = () => undefined,
+) {
   const sent: { partitionKey: string | undefined; bodies: unknown[] }[] = [];
   const producer = {
     createBatch: (options: { partitionKey?: string }) => {
@@ -32,9 +39,10 @@ function fakeProducer(capacity: number, onAdd: () => void = () => undefined) {
         get count() {
           return bodies.length;
         },
+        maxSizeInBytes: 1048576,
         tryAdd: (event: { body: unknown }) => {
           onAdd();
-          if (bodies.length >= capacity) return false;
+          if (bodies.length >= capacity || !fits(event.body)) return false;
           bodies.push(event.body);
           return true;
         },
@@ -64,7 +72,11 @@ describe('Event Hubs sender', () => {
   it('encodes a large batch over several turns of the event loop, not in one long pause', async () => {
     const turns = new TurnCounter();
     const seen: number[] = [];
-    const { producer, sent } = fakeProducer(10_000, () => seen.push(turns.turn));
+    const { producer, sent } = fakeProducer(
+      10_000,
+      () => true,
+      () => seen.push(turns.turn),
+    );
     const events = Array.from({ length: 500 }, (_, i) => ({ eventId: `e-${i}` }));
     await new EventHubsSender(producer, 'p').send(events);
     turns.stop();
@@ -73,9 +85,24 @@ describe('Event Hubs sender', () => {
     expect(new Set(seen).size).toBeGreaterThanOrEqual(500 / EVENTS_PER_TURN);
   });
 
-  it('fails loudly for an event that fits no batch instead of dropping it', async () => {
-    const { producer } = fakeProducer(0);
-    await expect(new EventHubsSender(producer, 'p').send([{ eventId: 'huge' }])).rejects.toThrow(/huge/);
+  it('returns an event that fits no batch, even an empty one, as rejected and sends the others in order', async () => {
+    const { producer, sent } = fakeProducer(2, (body) => (body as { eventId?: string }).eventId !== 'huge');
+    const events = [{ eventId: 'a' }, { eventId: 'b' }, { eventId: 'huge' }, { eventId: 'c' }];
+    const result = await new EventHubsSender(producer, 'p').send(events);
+    expect(sent.flatMap((b) => b.bodies)).toEqual([{ eventId: 'a' }, { eventId: 'b' }, { eventId: 'c' }]);
+    expect(result.rejected).toEqual([
+      { event: { eventId: 'huge' }, reason: 'larger than an Event Hubs message can be (1048576 bytes)' },
+    ]);
+  });
+
+  it('returns an event the client cannot encode as rejected instead of failing the batch', async () => {
+    const { producer, sent } = fakeProducer(10, (body) => {
+      if ((body as { eventId?: string }).eventId === 'odd') throw new Error('cannot encode');
+      return true;
+    });
+    const result = await new EventHubsSender(producer, 'p').send([{ eventId: 'odd' }, { eventId: 'a' }]);
+    expect(sent.flatMap((b) => b.bodies)).toEqual([{ eventId: 'a' }]);
+    expect(result.rejected.map((r) => r.reason)).toEqual(['cannot be encoded (cannot encode)']);
   });
 });
 
