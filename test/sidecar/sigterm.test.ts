@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -6,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { FakeVllm } from '../../src/local/fake-vllm.js';
+import { spawnCli } from '../helpers/cli.js';
 
 const vllm = new FakeVllm();
 let upstream: URL;
@@ -18,10 +18,8 @@ afterAll(() => vllm.stop());
 describe('the sidecar process on SIGTERM', () => {
   it('finishes the stream in flight, sends the last capacity window, flushes and exits 0', async () => {
     const sink = mkdtempSync(join(tmpdir(), 'sink-'));
-    const child = spawn(
-      process.execPath,
+    const child = spawnCli(
       [
-        'bin/chargeback.js',
         'sidecar',
         '--upstream',
         upstream.href,
