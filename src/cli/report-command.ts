@@ -4,7 +4,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import { EventAccumulator } from '../domain/accumulator.js';
+import { EventAccumulator, type ConflictRejection } from '../domain/accumulator.js';
 import type { IdlePolicy } from '../domain/chargeback.js';
 import { ConfigurationError } from '../domain/errors.js';
 import { parseRecordText } from '../domain/fast-parse.js';
@@ -120,14 +120,14 @@ export async function runReport(
   await mkdir(options.outDir, { recursive: true });
   const rejectedPath = join(options.outDir, `rejected-${options.date}.ndjson`);
   const rejectedOut = createWriteStream(`${rejectedPath}.partial`);
-  const accumulator = new EventAccumulator(prices);
+  const accumulator = new EventAccumulator<Position>(prices);
   try {
     for (const file of files) {
       for await (const batch of readLineBatches(file)) {
         for (const line of batch) {
           const reason =
             line.tooLong === undefined
-              ? accumulator.add(parseRecordText(line.text, accumulator.intern))
+              ? accumulator.add(parseRecordText(line.text, accumulator.intern), { file, line: line.line })
               : accumulator.add({
                   ok: false,
                   reason: `line is ${line.tooLong} characters, over the 1 MiB limit`,
@@ -138,6 +138,10 @@ export async function runReport(
           }
         }
       }
+    }
+    // Conflicting versions of an eventId are known only at the end; they follow, by eventId.
+    for (const entry of await withText(accumulator.conflicts())) {
+      if (!rejectedOut.write(`${JSON.stringify(entry)}\n`)) await once(rejectedOut, 'drain');
     }
   } catch (error) {
     rejectedOut.destroy();
@@ -174,6 +178,33 @@ export async function runReport(
     rejected: accumulator.counts.rejected,
     warnings,
   };
+}
+
+interface Position {
+  readonly file: string;
+  readonly line: number;
+}
+
+/** Rejected-file entries for conflicting copies, their text read again (only those lines are kept). */
+async function withText(
+  conflicts: readonly ConflictRejection<Position>[],
+): Promise<{ file: string; line: number; reason: string; text: string }[]> {
+  const wanted = new Map<string, Map<number, string>>();
+  for (const { where } of conflicts) {
+    if (where !== undefined)
+      wanted.set(where.file, (wanted.get(where.file) ?? new Map<number, string>()).set(where.line, ''));
+  }
+  for (const [file, lines] of wanted) {
+    for await (const batch of readLineBatches(file)) {
+      for (const line of batch) if (lines.has(line.line)) lines.set(line.line, line.text.slice(0, 65_536));
+    }
+  }
+  return conflicts.map(({ where, reason }) => ({
+    file: where?.file ?? '',
+    line: where?.line ?? 0,
+    reason,
+    text: where === undefined ? '' : (wanted.get(where.file)?.get(where.line) ?? ''),
+  }));
 }
 
 async function readPrices(path: string): Promise<PriceCard> {
