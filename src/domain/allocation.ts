@@ -119,13 +119,23 @@ function rateSegments(timeline: PodTimeline, held: readonly Interval[], prices: 
       cursor = end;
     }
     if (cursor < interval.end) {
-      // SPEC 3: a SKU with no price is an error that names the SKU, never a zero.
+      // SPEC 3: a SKU with no price is an error that names the SKU, never a zero. One rule for the
+      // CLI and the daily run alike: GPU-time the card cannot price fails the day's report (exit 1),
+      // since leaving it out would understate the fleet cost without anyone noticing.
+      const why = periods === undefined ? 'is not on the price card' : 'has no price in force';
+      const unpriced = `${formatTimestamp(cursor)} to ${formatTimestamp(unpricedUntil(periods, cursor, interval.end))}`;
       throw new PermanentError(
-        `no price for ${timeline.gpuSku} at ${formatTimestamp(cursor)} (pod ${timeline.pod})`,
+        `gpuSku "${timeline.gpuSku}" ${why}: pod ${timeline.pod} held GPUs from ${unpriced} with no price`,
       );
     }
   }
   return segments;
+}
+
+/** The end of the unpriced stretch that starts at `from`: the next price's start, or `end`. */
+function unpricedUntil(periods: readonly PricePeriod[] | undefined, from: Micros, end: Micros): Micros {
+  const next = periods?.find((period) => period.from > from);
+  return next === undefined ? end : Math.min(next.from, end);
 }
 
 /**
