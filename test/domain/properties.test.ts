@@ -22,8 +22,9 @@ const usageArb = fc
     feature: fc.constantFrom('chat', 'search'),
     start: fc.integer({ min: -100, max: 86_390 }),
     queue: fc.integer({ min: 0, max: 2000 }),
-    prefill: fc.integer({ min: 0, max: 5000 }),
-    decode: fc.integer({ min: 0, max: 60_000 }),
+    // Phases of 0 ms, or long enough for the tokens to be plausible (see plausibility.ts).
+    prefill: fc.oneof(fc.constant(0), fc.integer({ min: 20, max: 5000 })),
+    decode: fc.oneof(fc.constant(0), fc.integer({ min: 20, max: 60_000 })),
     prompt: fc.integer({ min: 0, max: 8000 }),
     completion: fc.integer({ min: 0, max: 1000 }),
     status: fc.constantFrom('ok', 'ok', 'error', 'aborted'),
