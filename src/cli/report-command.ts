@@ -1,7 +1,7 @@
 import { mkdir, open, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { EventAccumulator } from '../domain/accumulator.js';
+import { EventAccumulator, type ConflictRejection } from '../domain/accumulator.js';
 import type { IdlePolicy } from '../domain/chargeback.js';
 import { ConfigurationError } from '../domain/errors.js';
 import { parseRecordText, type Intern, type RecordResult } from '../domain/fast-parse.js';
@@ -117,13 +117,13 @@ export async function runReport(
   let done = false;
   try {
     const rejectedOut = await writing(options.outDir, open(`${rejectedPath}.partial`, 'w'));
-    const accumulator = new EventAccumulator(prices);
+    const accumulator = new EventAccumulator<Position>(prices);
     try {
       for (const file of files) {
         for await (const batch of readEvents(options.eventsPath, file)) {
           let rejectedText = '';
           for (const line of batch) {
-            const reason = accumulator.add(lineResult(line, accumulator.intern));
+            const reason = accumulator.add(lineResult(line, accumulator.intern), { file, line: line.line });
             if (reason !== undefined) {
               const entry = { file, line: line.line, reason, text: line.text.slice(0, 65_536) };
               rejectedText += `${JSON.stringify(entry)}\n`;
@@ -132,6 +132,10 @@ export async function runReport(
           if (rejectedText !== '') await writing(options.outDir, rejectedOut.appendFile(rejectedText));
         }
       }
+      // Conflicting versions of an eventId are known only at the end; they follow, by eventId.
+      const conflicts = await withText(options.eventsPath, accumulator.conflicts());
+      const conflictText = conflicts.map((entry) => `${JSON.stringify(entry)}\n`).join('');
+      if (conflictText !== '') await writing(options.outDir, rejectedOut.appendFile(conflictText));
     } finally {
       await rejectedOut.close();
     }
@@ -167,6 +171,34 @@ export async function runReport(
     // A failed run leaves the previous report as it was and no half-written files beside it.
     if (!done) await Promise.all(partials.map((path) => rm(path, { force: true }).catch(() => undefined)));
   }
+}
+
+interface Position {
+  readonly file: string;
+  readonly line: number;
+}
+
+/** Rejected-file entries for conflicting copies, their text read again (only those lines are kept). */
+async function withText(
+  eventsPath: string,
+  conflicts: readonly ConflictRejection<Position>[],
+): Promise<{ file: string; line: number; reason: string; text: string }[]> {
+  const wanted = new Map<string, Map<number, string>>();
+  for (const { where } of conflicts) {
+    if (where !== undefined)
+      wanted.set(where.file, (wanted.get(where.file) ?? new Map<number, string>()).set(where.line, ''));
+  }
+  for (const [file, lines] of wanted) {
+    for await (const batch of readEvents(eventsPath, file)) {
+      for (const line of batch) if (lines.has(line.line)) lines.set(line.line, line.text.slice(0, 65_536));
+    }
+  }
+  return conflicts.map(({ where, reason }) => ({
+    file: where?.file ?? '',
+    line: where?.line ?? 0,
+    reason,
+    text: where === undefined ? '' : (wanted.get(where.file)?.get(where.line) ?? ''),
+  }));
 }
 
 function lineResult(line: Line, intern: Intern): RecordResult {

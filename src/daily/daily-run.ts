@@ -147,6 +147,9 @@ async function byPartition(
     partitions.set(segment.partition, list);
   }
   const home = new Map<string, string>(); // pod -> partition
+  // eventId (hashed, to hold 4 bytes per event, not the ids) -> partition: versions of one eventId in
+  // two partitions must meet in one accumulator (SPEC 4.6); a hash collision only costs the one pass.
+  const idHome = new Map<number, string>();
   const results: ChargebackResult[] = [];
   const counts = noCounts();
   for (const [partition, list] of [...partitions.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
@@ -157,11 +160,22 @@ async function byPartition(
       const seen = home.get(record.pod);
       if (seen !== undefined && seen !== partition) return undefined;
       home.set(record.pod, partition);
+      const id = hash(record.eventId);
+      const idSeen = idHome.get(id);
+      if (idSeen !== undefined && idSeen !== partition) return undefined;
+      idHome.set(id, partition);
     }
     results.push(computeChargeback({ ...input, usage, capacity }));
     for (const key of Object.keys(counts) as (keyof IntakeCounts)[]) counts[key] += accumulator.counts[key];
   }
   return { result: mergeChargeback(results), counts };
+}
+
+/** FNV-1a, 32 bits. */
+function hash(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
 }
 
 async function accumulate(segments: readonly SegmentInfo[], deps: DailyDeps): Promise<EventAccumulator> {

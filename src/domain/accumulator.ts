@@ -1,7 +1,13 @@
 import { admissionProblem } from './admission.js';
 import type { RecordResult } from './fast-parse.js';
 import type { PriceCard } from './prices.js';
-import type { CapacityRecord, UsageRecord } from './records.js';
+import {
+  canonicalContent,
+  contentFields,
+  type AccountingRecord,
+  type CapacityRecord,
+  type UsageRecord,
+} from './records.js';
 
 export { IDLE_TENANT } from './admission.js';
 
@@ -27,52 +33,136 @@ export function noCounts(): IntakeCounts {
   };
 }
 
+/** A copy of an event rejected because another version of its eventId was kept. */
+export interface ConflictRejection<W> {
+  readonly eventId: string;
+  /** Where the copy was read, as given to `add`. */
+  readonly where: W | undefined;
+  readonly reason: string;
+}
+
+/** The copies of one version of a conflicting eventId. */
+interface Version<W> {
+  readonly record: AccountingRecord;
+  readonly content: string;
+  copies: number;
+  readonly wheres: (W | undefined)[];
+}
+
 /**
- * Collects validated events exactly once by eventId (SPEC 4.6). A repeated eventId with the same
- * content is a redelivery and is dropped; with different content, the version that sorts first
- * canonically is kept whatever the arrival order, and the other is rejected with a reason.
- * Events the price card cannot price are rejected here, naming the SKU (SPEC 3). Parse with
- * `parseRecord(value, accumulator.intern)` so that records share their repeated strings.
+ * Collects validated events exactly once by eventId (SPEC 4.6), with an outcome that does not
+ * depend on the order of arrival. Two copies are the same version when their canonical content
+ * (see canonicalContent) is equal. When an eventId has one version, its first copy is kept and
+ * the others are duplicates. When it has several, the version whose canonical content sorts first
+ * is kept (its copies beyond the first are duplicates) and every copy of every other version is
+ * rejected, naming the eventId and the fields in which it differs from the kept version. Which
+ * copy is a conflict is known only at the end, so those rejections come from `conflicts()`, and
+ * `counts` include them. Parse with `parseRecord(value, accumulator.intern)` so that records
+ * share their repeated strings.
  */
-export class EventAccumulator {
-  readonly counts: IntakeCounts = noCounts();
-  private readonly byId = new Map<string, UsageRecord | CapacityRecord>();
+export class EventAccumulator<W = undefined> {
+  /** Counts of the events whose eventId has a single version; conflicting ones are added by `counts`. */
+  private readonly base: IntakeCounts = noCounts();
+  private readonly byId = new Map<string, AccountingRecord>();
+  // Where the copies of a single-version eventId were read (repeats: only of the few repeated
+  // eventIds): needed should another version turn up.
+  private readonly firstWhere = new Map<string, W>();
+  private readonly repeatWheres = new Map<string, (W | undefined)[]>();
+  private readonly versions = new Map<string, Version<W>[]>();
   private readonly strings = new Map<string, string>();
 
   constructor(private readonly prices: PriceCard) {}
 
-  /** Takes one parsed line or message; returns the reason when it is rejected, else undefined. */
-  add(result: RecordResult): string | undefined {
-    this.counts.eventsRead += 1;
+  /**
+   * Takes one parsed line or message, read at `where`; returns the reason when the line is
+   * rejected on its own, else undefined (a conflicting version is reported by `conflicts()`).
+   */
+  add(result: RecordResult, where?: W): string | undefined {
+    this.base.eventsRead += 1;
     if (!result.ok) return this.reject(result.reason);
     const record = result.record;
     if (record === null) {
-      this.counts.ignoredEvents += 1;
+      this.base.ignoredEvents += 1;
       return undefined;
     }
     const problem = admissionProblem(this.prices, record);
     if (problem !== undefined) return this.reject(problem);
-    const existing = this.byId.get(record.eventId);
+    const id = record.eventId;
+    const existing = this.byId.get(id);
     if (existing === undefined) {
-      this.byId.set(record.eventId, record);
-      if (record.type === 'usage') this.counts.usageEvents += 1;
-      else this.counts.capacityEvents += 1;
+      this.byId.set(id, record);
+      this.base[record.type === 'usage' ? 'usageEvents' : 'capacityEvents'] += 1;
+      if (where !== undefined) this.firstWhere.set(id, where);
       return undefined;
     }
-    const kept = JSON.stringify(existing);
-    const offered = JSON.stringify(record);
-    if (kept === offered) {
-      this.counts.duplicatesDropped += 1;
-      return undefined;
+    const content = canonicalContent(record);
+    let versions = this.versions.get(id);
+    if (versions === undefined) {
+      const existingContent = canonicalContent(existing);
+      if (existingContent === content) {
+        this.base.duplicatesDropped += 1;
+        const repeats = this.repeatWheres.get(id) ?? [];
+        repeats.push(where);
+        this.repeatWheres.set(id, repeats);
+        return undefined;
+      }
+      // A second version: this eventId's copies are settled at the end, in `counts` and `conflicts`.
+      const repeats = this.repeatWheres.get(id) ?? [];
+      this.base[existing.type === 'usage' ? 'usageEvents' : 'capacityEvents'] -= 1;
+      this.base.duplicatesDropped -= repeats.length;
+      versions = [
+        {
+          record: existing,
+          content: existingContent,
+          copies: 1 + repeats.length,
+          wheres: [this.firstWhere.get(id), ...repeats],
+        },
+      ];
+      this.versions.set(id, versions);
+      this.firstWhere.delete(id);
+      this.repeatWheres.delete(id);
     }
-    if (offered < kept) {
-      this.counts[existing.type === 'usage' ? 'usageEvents' : 'capacityEvents'] -= 1;
-      this.counts[record.type === 'usage' ? 'usageEvents' : 'capacityEvents'] += 1;
-      this.byId.set(record.eventId, record);
+    const same = versions.find((v) => v.content === content);
+    if (same === undefined) versions.push({ record, content, copies: 1, wheres: [where] });
+    else {
+      same.copies += 1;
+      same.wheres.push(where);
     }
-    return this.reject(
-      `eventId "${record.eventId}" was already seen with different content; kept one version`,
-    );
+    const kept = keptVersion(versions);
+    this.byId.set(id, kept.record);
+    return undefined;
+  }
+
+  /** The counts of everything added so far: eventsRead = usage + capacity + ignored + duplicates + rejected. */
+  get counts(): IntakeCounts {
+    const counts = { ...this.base };
+    for (const versions of this.versions.values()) {
+      const kept = keptVersion(versions);
+      counts[kept.record.type === 'usage' ? 'usageEvents' : 'capacityEvents'] += 1;
+      counts.duplicatesDropped += kept.copies - 1;
+      for (const version of versions) if (version !== kept) counts.rejected += version.copies;
+    }
+    return counts;
+  }
+
+  /**
+   * Every copy of a version that was not kept, by eventId, then version content, then the order
+   * in which the copies were read: for a given set of lines, only where they were read changes.
+   */
+  conflicts(): ConflictRejection<W>[] {
+    const rejections: ConflictRejection<W>[] = [];
+    const ids = [...this.versions.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    for (const eventId of ids) {
+      const versions = this.versions.get(eventId) ?? [];
+      const kept = keptVersion(versions);
+      const others = versions.filter((v) => v !== kept).sort((a, b) => compare(a.content, b.content));
+      for (const version of others) {
+        const fields = differingFields(kept.record, version.record).join(', ');
+        const reason = `eventId "${eventId}" has another version, which was kept: this one differs in ${fields}`;
+        for (const where of version.wheres) rejections.push({ eventId, where, reason });
+      }
+    }
+    return rejections;
   }
 
   /** Every accepted usage event. */
@@ -90,7 +180,7 @@ export class EventAccumulator {
   }
 
   private reject(reason: string): string {
-    this.counts.rejected += 1;
+    this.base.rejected += 1;
     return reason;
   }
 
@@ -101,4 +191,23 @@ export class EventAccumulator {
     this.strings.set(value, value);
     return value;
   };
+}
+
+/** A total order on content, so that the kept version does not depend on which arrived first. */
+function keptVersion<W>(versions: readonly Version<W>[]): Version<W> {
+  let kept = versions[0];
+  for (const version of versions) if (kept === undefined || version.content < kept.content) kept = version;
+  if (kept === undefined) throw new Error('an eventId with no version');
+  return kept;
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function differingFields(kept: AccountingRecord, other: AccountingRecord): string[] {
+  if (kept.type !== other.type) return ['type'];
+  const a = kept as unknown as Record<string, unknown>;
+  const b = other as unknown as Record<string, unknown>;
+  return contentFields(kept).filter((field) => a[field] !== b[field]);
 }

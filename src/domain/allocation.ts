@@ -1,7 +1,7 @@
 import { apportion } from './apportion.js';
 import { PermanentError } from './errors.js';
 import { clip, meets, union, type Interval } from './intervals.js';
-import { nanosPerGpuMicro, type Nanos, type PriceCard } from './prices.js';
+import { exactCost, nanosPerGpuMicro, type Nanos, type PriceCard, type PricePeriod } from './prices.js';
 import type { UsageRecord } from './records.js';
 import { formatTimestamp, type Micros } from './timestamp.js';
 import { phaseRates, type Weighting } from './weighting.js';
@@ -119,33 +119,52 @@ function rateSegments(timeline: PodTimeline, held: readonly Interval[], prices: 
       cursor = end;
     }
     if (cursor < interval.end) {
-      // SPEC 3: a SKU with no price is an error that names the SKU, never a zero.
+      // SPEC 3: a SKU with no price is an error that names the SKU, never a zero. One rule for the
+      // CLI and the daily run alike: GPU-time the card cannot price fails the day's report (exit 1),
+      // since leaving it out would understate the fleet cost without anyone noticing.
+      const why = periods === undefined ? 'is not on the price card' : 'has no price in force';
+      const unpriced = `${formatTimestamp(cursor)} to ${formatTimestamp(unpricedUntil(periods, cursor, interval.end))}`;
       throw new PermanentError(
-        `no price for ${timeline.gpuSku} at ${formatTimestamp(cursor)} (pod ${timeline.pod})`,
+        `gpuSku "${timeline.gpuSku}" ${why}: pod ${timeline.pod} held GPUs from ${unpriced} with no price`,
       );
     }
   }
   return segments;
 }
 
-/** The pod's GPU-time and its cost, exact: a sum of fractions in BigInt rounded once. */
+/** The end of the unpriced stretch that starts at `from`: the next price's start, or `end`. */
+function unpricedUntil(periods: readonly PricePeriod[] | undefined, from: Micros, end: Micros): Micros {
+  const next = periods?.find((period) => period.from > from);
+  return next === undefined ? end : Math.min(next.from, end);
+}
+
+/**
+ * The pod's GPU-time and its cost, exact. GPU-microseconds are integers, so they are summed per
+ * price period first (exact in a double below 2^53), and only the few per-period fractions are
+ * added in BigInt and rounded once: one fraction per segment would multiply the denominators
+ * together, and the cost would grow quadratically with the number of windows.
+ */
 function exactTotals(
   segments: readonly RateSegment[],
   timeline: PodTimeline,
   prices: PriceCard,
 ): { nanos: Nanos; gpuMicros: number } {
-  let numerator = 0n;
-  let denominator = 1n;
+  const microsByPeriod = new Map<PricePeriod, number>();
   let gpuMicros = 0;
   for (const segment of segments) {
     const period = prices.at(timeline.gpuSku, segment.start);
     if (period === undefined) continue;
     const micros = (segment.end - segment.start) * segment.gpus;
     gpuMicros += micros;
-    const segmentNumerator = BigInt(micros) * BigInt(period.vmHourNanos);
-    const segmentDenominator = BigInt(period.gpusPerVm) * 3_600_000_000n;
-    numerator = numerator * segmentDenominator + segmentNumerator * denominator;
-    denominator *= segmentDenominator;
+    microsByPeriod.set(period, (microsByPeriod.get(period) ?? 0) + micros);
+  }
+  if (!Number.isSafeInteger(gpuMicros)) throw new PermanentError(`GPU-time of pod ${timeline.pod} overflows`);
+  let numerator = 0n;
+  let denominator = 1n;
+  for (const [period, micros] of microsByPeriod) {
+    const cost = exactCost(period, micros);
+    numerator = numerator * cost.denominator + cost.numerator * denominator;
+    denominator *= cost.denominator;
   }
   const nanos = Number((2n * numerator + denominator) / (2n * denominator));
   if (!Number.isSafeInteger(nanos)) throw new PermanentError(`cost of pod ${timeline.pod} overflows`);

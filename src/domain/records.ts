@@ -74,3 +74,50 @@ export function capacityRecord(
     windowEnd: event.windowEnd,
   };
 }
+
+const USAGE_FIELDS = [
+  'type',
+  'eventId',
+  'tenant',
+  'feature',
+  'model',
+  'requestClass',
+  'pod',
+  'gpuSku',
+  'gpuCount',
+  'startedAt',
+  'firstTokenAt',
+  'finishedAt',
+  'promptTokens',
+  'completionTokens',
+  'cachedPromptTokens',
+  'queueMs',
+  'status',
+] as const satisfies readonly (keyof UsageRecord)[];
+
+const CAPACITY_FIELDS = [
+  'type',
+  'eventId',
+  'model',
+  'pod',
+  'gpuSku',
+  'gpuCount',
+  'windowStart',
+  'windowEnd',
+] as const satisfies readonly (keyof CapacityRecord)[];
+
+/** The fields that make up a record's content, in a fixed order. */
+export function contentFields(record: AccountingRecord): readonly string[] {
+  return record.type === 'usage' ? USAGE_FIELDS : CAPACITY_FIELDS;
+}
+
+/**
+ * The canonical content of an event: the values accounting reads, in a fixed order, instants as
+ * microseconds. Two versions of an eventId are the same event when their canonical contents are
+ * equal, whatever else differs (requestId, httpStatus, attributes, unknown fields, the spelling
+ * of a timestamp, an optional count left out or given as 0): none of it changes any report.
+ */
+export function canonicalContent(record: AccountingRecord): string {
+  const fields = contentFields(record);
+  return JSON.stringify(fields.map((field) => (record as unknown as Record<string, unknown>)[field]));
+}

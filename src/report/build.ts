@@ -1,6 +1,7 @@
 import type { IntakeCounts } from '../domain/accumulator.js';
 import { computeChargeback, type ChargebackInput, type ChargebackResult } from '../domain/chargeback.js';
 import { renderCsv } from './csv.js';
+import { roundForPrint } from './rounding.js';
 import { renderSummary } from './summary.js';
 
 export interface ReportRequest extends ChargebackInput {
@@ -12,6 +13,7 @@ export interface ReportRequest extends ChargebackInput {
 export interface Report {
   readonly csv: string;
   readonly summary: string;
+  /** The chargeback as printed: money in whole micro-dollars that add up (see roundForPrint). */
   readonly result: ChargebackResult;
 }
 
@@ -23,10 +25,11 @@ export function buildReport(request: ReportRequest): Report {
 /** The report of an already computed (or merged) chargeback. */
 export function renderReport(
   request: Omit<ReportRequest, 'usage' | 'capacity' | 'dayStart' | 'dayEnd'>,
-  result: ChargebackResult,
+  exact: ChargebackResult,
 ): Report {
+  const result = roundForPrint(exact);
   let csvMicros = 0;
-  for (const row of result.rows) csvMicros += Math.round(row.nanos / 1000);
+  for (const row of result.rows) csvMicros += row.nanos / 1000;
   const csv = renderCsv(request.date, result);
   const summary = renderSummary(
     {

@@ -119,4 +119,47 @@ describe('the daily run, partition by partition', () => {
     expect(actual.summary.unmeteredRequests).toBe(0);
     expect(actual.csv).toBe((await onePass(ledger)).csv);
   });
+
+  it('keeps one version of an eventId whose versions sit in two partitions, as one pass does', async () => {
+    const ledger = new MemoryLedger();
+    const traffic = fleetTraffic({
+      date: DAY,
+      pods: 2,
+      seed: 10,
+      requests: 200,
+      duplicateRate: 0,
+      partitions: 2,
+    });
+    for (const [p, messages] of traffic.hub.partitions.entries()) {
+      await ingestBatch(
+        messages.map((m) => ({ ...m, partition: String(p) })),
+        { ledger, prices, now },
+      );
+    }
+    // A usage event sent again through the other partition, changed to name another pod.
+    const isUsage = (m: { body: unknown }) => {
+      const body = m.body as { type?: string; eventId?: string };
+      return body.type === 'usage' && body.eventId?.startsWith('hostile') !== true;
+    };
+    const home = traffic.hub.partitions.findIndex((messages) => messages.some(isUsage));
+    const original = traffic.hub.partitions[home]?.find(isUsage);
+    if (original === undefined) throw new Error('no usage event');
+    const before = await onePass(ledger);
+    await ingestBatch(
+      [
+        {
+          ...original,
+          partition: String(1 - home),
+          sequenceNumber: 1_000_000,
+          body: { ...(original.body as object), pod: 'moved-pod' },
+        },
+      ],
+      { ledger, prices, now },
+    );
+    const reference = await onePass(ledger);
+    const actual = await partitioned(ledger);
+    expect(reference.summary.rejected).toBe(Number(before.summary.rejected) + 1);
+    expect(actual.summary).toEqual(reference.summary);
+    expect(actual.csv).toBe(reference.csv);
+  });
 });

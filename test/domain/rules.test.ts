@@ -33,7 +33,10 @@ describe('exactly once (SPEC 4.6)', () => {
     const forward = runDay([capacity(), first, second]);
     const backward = runDay([capacity(), second, first]);
     expect(forward.csv).toBe(backward.csv);
-    expect(forward.rejections).toEqual([expect.stringContaining('eventId "same" was already seen')]);
+    expect(forward.rejections).toEqual([
+      'eventId "same" has another version, which was kept: this one differs in tenant',
+    ]);
+    expect(backward.rejections).toEqual(forward.rejections);
   });
 
   it('balances: read = usage + capacity + ignored + duplicates + rejected', () => {
@@ -50,14 +53,22 @@ describe('intake checks', () => {
   it('rejects a SKU the price card does not know, naming it', () => {
     const report = runDay([capacity({ gpuSku: 'Standard_NC6s_v3' })]);
     expect(report.rejections).toEqual(['gpuSku: "Standard_NC6s_v3" is not on the price card']);
-    expect(report.summaryJson.fleetCostUsd).toBe(0);
   });
 
-  it('rejects an event from before the SKU had a price', () => {
-    const report = runDay([
-      capacity({ windowStart: '2025-06-01T00:00:00.000Z', windowEnd: '2025-06-01T00:01:00.000Z' }),
-    ]);
-    expect(report.rejections[0]).toMatch(/TEST_NC_1GPU" has no price in force at 2025-06-01T00:00:00.000Z/);
+  // SPEC 3 and the README: GPU-time of the day that the card cannot price fails the report (CLI
+  // exit 1, the daily run fails), naming the SKU and the unpriced interval; never a silent $0.
+  it('fails the report on the part of a window before the SKU had a price, not only its start', () => {
+    const window = capacity({
+      windowStart: '2025-12-31T23:59:00.000Z',
+      windowEnd: '2026-01-01T00:01:00.000Z',
+    });
+    expect(() => runDay([window], { date: '2025-12-31' })).toThrow(
+      'gpuSku "TEST_NC_1GPU" has no price in force: pod pod-a held GPUs from 2025-12-31T23:59:00.000Z to 2026-01-01T00:00:00.000Z with no price',
+    );
+    // The next day, the same window's priced minute is charged, not rejected whole.
+    const priced = runDay([window], { date: '2026-01-01' });
+    expect(priced.rejections).toEqual([]);
+    expect(priced.summaryJson.fleetCostUsd).toBe(0.06);
   });
 
   it('reserves the (idle) tenant for idle rows', () => {

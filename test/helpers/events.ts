@@ -103,6 +103,7 @@ export function runDay(
     const reason = accumulator.add(parseRecord(value, accumulator.intern));
     if (reason !== undefined) rejections.push(reason);
   }
+  for (const conflict of accumulator.conflicts()) rejections.push(conflict.reason);
   const report = buildReport({
     date,
     dayStart: day.start,

@@ -45,7 +45,7 @@ describe('the sidecar process on SIGTERM', () => {
     );
     let stderr = '';
     const port = await new Promise<number>((resolve, reject) => {
-      child.stderr.on('data', (chunk: Buffer) => {
+      child.stderr?.on('data', (chunk: Buffer) => {
         stderr += chunk.toString();
         const match = /proxying 127\.0\.0\.1:(\d+)/.exec(stderr);
         if (match !== null) resolve(Number(match[1]));
