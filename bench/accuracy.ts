@@ -11,7 +11,7 @@ import { parseRecord } from '../src/domain/fast-parse.js';
 import { loadPriceCard } from '../src/domain/prices.js';
 import { parseDay } from '../src/domain/timestamp.js';
 import { DEFAULT_WEIGHTING, type Weighting } from '../src/domain/weighting.js';
-import { simulateDay } from '../src/sim/simulate.js';
+import { simulateDay } from '../src/simulator/simulate.js';
 
 const DATE = '2026-11-22';
 const NEXT = '2026-11-23';

@@ -1,5 +1,5 @@
 // The reference for the report benchmark: read every line of the file and JSON.parse it, nothing else.
-import { readLineBatches } from '../src/io/ndjson.js';
+import { readLineBatches } from '../src/adapters/files/ndjson.js';
 
 const file = process.argv[2];
 if (file === undefined) throw new Error('usage: bare-pass FILE');

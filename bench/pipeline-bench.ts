@@ -9,12 +9,12 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { makeIngestUsage } from '../functions/ingestUsage.js';
-import { createServices, dailyDeps, ingestDeps, type Services } from '../src/composition.js';
-import { loadConfig } from '../src/config.js';
-import { reportDay } from '../src/daily/daily-run.js';
-import { startAzurite } from '../src/local/azurite.js';
-import { invoke, type HubMessage } from '../src/local/event-hub-delivery.js';
-import { fleetTraffic } from '../src/local/fleet-traffic.js';
+import { createServices, dailyDeps, ingestDeps, type Services } from '../src/composition/composition.js';
+import { loadConfig } from '../src/composition/config.js';
+import { reportDay } from '../src/usecases/daily/daily-run.js';
+import { startAzurite } from '../dev/azurite.js';
+import { invoke, type HubMessage } from '../dev/event-hub-delivery.js';
+import { fleetTraffic } from '../dev/fleet-traffic.js';
 
 const DATE = '2026-11-22';
 const ingestEvents = Number(process.env.INGEST_EVENTS ?? 200_000);

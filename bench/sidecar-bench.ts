@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../src/local/azurite.js';
+import { freePort } from '../dev/free-port.js';
 import { openLoop } from './load-generator.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -178,7 +178,7 @@ async function load(port: number, rate: number, stream: boolean, runSeconds = se
   };
 }
 
-const vllm = start(process.execPath, [join(root, 'dist', 'src', 'local', 'fake-vllm-main.js')]);
+const vllm = start(process.execPath, [join(root, 'dist', 'dev', 'fake-vllm-main.js')]);
 const vllmPort = Number((await lineMatching(vllm, 'stdout', /^(\d+)\n/))[1]);
 const sidecar = start(
   process.execPath,

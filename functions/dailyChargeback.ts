@@ -1,6 +1,6 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
-import { dailyDeps, services } from '../src/composition.js';
-import { runDailyChargeback, type DailyDeps } from '../src/daily/daily-run.js';
+import { dailyDeps, services } from '../src/composition/composition.js';
+import { runDailyChargeback, type DailyDeps } from '../src/usecases/daily/daily-run.js';
 
 /** Timer -> reports: yesterday's chargeback, and restatements of days that received late events. */
 export function makeDailyChargeback(deps: () => Promise<DailyDeps>) {

@@ -1,7 +1,7 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { services } from '../src/composition.js';
+import { services } from '../src/composition/composition.js';
 import { parseDay } from '../src/domain/timestamp.js';
-import type { ReportStore } from '../src/reports/report-store.js';
+import type { ReportStore } from '../src/ports/report-store.js';
 
 /** GET /api/reports/{date}: the day's CSV, or its summary with `Accept: application/json`. */
 export function makeGetReport(deps: () => Promise<{ reports: ReportStore }>) {

@@ -1,8 +1,8 @@
 import { app, type InvocationContext } from '@azure/functions';
-import { retrying } from '../src/azure/retry.js';
-import { ingestDeps, services } from '../src/composition.js';
-import { ingestBatch, type IngestDeps } from '../src/ingest/ingest.js';
-import { deliveredMessages } from '../src/ingest/trigger-metadata.js';
+import { retrying } from '../src/usecases/retry.js';
+import { ingestDeps, services } from '../src/composition/composition.js';
+import { ingestBatch, type IngestDeps } from '../src/usecases/ingest/ingest.js';
+import { deliveredMessages } from '../src/usecases/ingest/trigger-metadata.js';
 
 export interface IngestUsageDeps extends IngestDeps {
   /** How long to keep retrying transient storage failures before failing the invocation. */

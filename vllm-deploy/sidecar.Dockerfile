@@ -10,6 +10,7 @@ COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 RUN npm ci --ignore-scripts
 COPY src ./src
 COPY functions ./functions
+COPY dev ./dev
 COPY bench ./bench
 RUN npm run build && npm prune --omit=dev --ignore-scripts
 

@@ -1,6 +1,5 @@
 import { mkdir, open, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { EventAccumulator, type ConflictRejection } from '../domain/accumulator.js';
 import type { IdlePolicy } from '../domain/chargeback.js';
 import { ConfigurationError } from '../domain/errors.js';
@@ -8,9 +7,16 @@ import { parseRecordText, type Intern, type RecordResult } from '../domain/fast-
 import { loadPriceCard, type PriceCard } from '../domain/prices.js';
 import { parseDay } from '../domain/timestamp.js';
 import { DEFAULT_WEIGHTING, type Weighting } from '../domain/weighting.js';
-import { isInside, listEventFiles, readLineBatches, readRegularFile, type Line } from '../io/ndjson.js';
-import { buildReport } from '../report/build.js';
-import { formatMoney } from '../report/format.js';
+import {
+  isInside,
+  listEventFiles,
+  readLineBatches,
+  readRegularFile,
+  type Line,
+} from '../adapters/files/ndjson.js';
+import { buildReport } from '../domain/report/build.js';
+import { formatMoney } from '../domain/report/format.js';
+import { parseArgsOrThrow } from './args.js';
 import { UsageError } from './usage-error.js';
 
 export const REPORT_HELP = `Usage: chargeback report --events PATH --prices FILE --date YYYY-MM-DD --out DIR [options]
@@ -71,21 +77,6 @@ export function parseReportArgs(args: readonly string[]): ReportOptions | 'help'
     idle,
     weighting: weighting === 'time-share' ? { kind: 'time-share' } : DEFAULT_WEIGHTING,
   };
-}
-
-type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; default?: string }>;
-
-/** node:util parseArgs in strict mode, its errors turned into a one-line UsageError. */
-export function parseArgsOrThrow(
-  args: readonly string[],
-  options: OptionSpec,
-): { values: Record<string, string | boolean | undefined> } {
-  try {
-    const { values } = parseArgs({ args: [...args], options, strict: true, allowPositionals: false });
-    return { values };
-  } catch (error) {
-    throw new UsageError((error as Error).message.split('\n')[0] ?? 'bad arguments');
-  }
 }
 
 export interface ReportOutcome {

@@ -1,6 +1,6 @@
 import { loadSidecarSettings, type SidecarSettings } from '../sidecar/settings.js';
 import { spoolOnCrash, startSidecar, type RunningSidecar } from '../sidecar/sidecar.js';
-import { parseArgsOrThrow } from './report-command.js';
+import { parseArgsOrThrow } from './args.js';
 import { UsageError } from './usage-error.js';
 
 export const SIDECAR_HELP = `Usage: chargeback sidecar [--upstream URL] [--listen HOST:PORT] [--sink eventhubs|file:DIR]

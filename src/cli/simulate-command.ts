@@ -1,8 +1,8 @@
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parseDay } from '../domain/timestamp.js';
-import { simulateDay } from '../sim/simulate.js';
-import { parseArgsOrThrow } from './report-command.js';
+import { simulateDay } from '../simulator/simulate.js';
+import { parseArgsOrThrow } from './args.js';
 import { UsageError } from './usage-error.js';
 
 export const SIMULATE_HELP = `Usage: chargeback simulate --date YYYY-MM-DD --out FILE [options]

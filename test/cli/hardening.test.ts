@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import Papa from 'papaparse';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { freePort } from '../../src/local/azurite.js';
+import { freePort } from '../../dev/free-port.js';
 import { at, capacity, DAY, usage } from '../helpers/events.js';
 
 // Hostile and unusual command lines: every failure is one line on stderr and an exit status

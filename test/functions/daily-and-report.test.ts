@@ -2,11 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { makeDailyChargeback } from '../../functions/dailyChargeback.js';
 import { makeGetReport } from '../../functions/getReport.js';
 import { DEFAULT_WEIGHTING } from '../../src/domain/weighting.js';
-import { MemoryLedger } from '../../src/ledger/memory-ledger.js';
-import { invoke, type HubMessage } from '../../src/local/event-hub-delivery.js';
-import { HttpRequest, quietContext, TIMER } from '../../src/local/functions-runtime.js';
+import { MemoryLedger } from '../../src/adapters/memory/memory-ledger.js';
+import { invoke, type HubMessage } from '../../dev/event-hub-delivery.js';
+import { HttpRequest, quietContext, TIMER } from '../../dev/functions-runtime.js';
 import { makeIngestUsage } from '../../functions/ingestUsage.js';
-import { MemoryReportStore, reportPaths } from '../../src/reports/report-store.js';
+import { MemoryReportStore } from '../../src/adapters/memory/memory-report-store.js';
+import { reportPaths } from '../../src/ports/report-store.js';
 import { at, capacity, TEST_PRICES, usage } from '../helpers/events.js';
 
 const DAY = '2026-11-22';

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { makeIngestUsage } from '../../functions/ingestUsage.js';
-import { storageClients } from '../../src/composition.js';
+import { storageClients } from '../../src/composition/composition.js';
 import { TransientError } from '../../src/domain/errors.js';
-import type { Ledger } from '../../src/ledger/ledger.js';
-import { DEAD_LETTER_BODY_BYTES } from '../../src/ingest/message-body.js';
-import { MemoryLedger } from '../../src/ledger/memory-ledger.js';
-import { invoke, type HubMessage } from '../../src/local/event-hub-delivery.js';
-import { InvocationContext } from '../../src/local/functions-runtime.js';
+import type { Ledger } from '../../src/ports/ledger.js';
+import { DEAD_LETTER_BODY_BYTES } from '../../src/usecases/ingest/message-body.js';
+import { MemoryLedger } from '../../src/adapters/memory/memory-ledger.js';
+import { invoke, type HubMessage } from '../../dev/event-hub-delivery.js';
+import { InvocationContext } from '../../dev/functions-runtime.js';
 import { at, capacity, TEST_PRICES, usage } from '../helpers/events.js';
 import { isolatedServices } from '../helpers/storage.js';
 

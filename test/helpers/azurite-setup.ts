@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { startAzurite } from '../../src/local/azurite.js';
+import { startAzurite } from '../../dev/azurite.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -5,7 +5,7 @@ import { parseRecord } from '../../src/domain/fast-parse.js';
 import { loadPriceCard, type PriceCard } from '../../src/domain/prices.js';
 import { parseDay } from '../../src/domain/timestamp.js';
 import { DEFAULT_WEIGHTING, type Weighting } from '../../src/domain/weighting.js';
-import { buildReport, type Report } from '../../src/report/build.js';
+import { buildReport, type Report } from '../../src/domain/report/build.js';
 
 export const DAY = '2026-11-22';
 export const ONE_GPU = 'TEST_NC_1GPU';

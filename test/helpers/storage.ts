@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
-import { loadConfig } from '../../src/config.js';
-import { createServices, type Services } from '../../src/composition.js';
+import { loadConfig } from '../../src/composition/config.js';
+import { createServices, type Services } from '../../src/composition/composition.js';
 
 /** Services on the shared Azurite, with a table and containers of their own so tests never meet. */
 export async function isolatedServices(

@@ -5,7 +5,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { FakeVllm } from '../../src/local/fake-vllm.js';
+import { FakeVllm } from '../../dev/fake-vllm.js';
 
 const vllm = new FakeVllm();
 let upstream: URL;

@@ -4,7 +4,7 @@ import { connect, type AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEvent } from '../../src/domain/events.js';
-import { FakeVllm } from '../../src/local/fake-vllm.js';
+import { FakeVllm } from '../../dev/fake-vllm.js';
 import { SidecarMetrics } from '../../src/sidecar/metrics.js';
 import { createProxy, type ProxyDeps } from '../../src/sidecar/proxy.js';
 import { openRaw, postHead, rawExchange, readResponse } from './raw-http.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { FakeVllm } from '../../src/local/fake-vllm.js';
+import { FakeVllm } from '../../dev/fake-vllm.js';
 import { spawnCli } from '../helpers/cli.js';
 
 const vllm = new FakeVllm();

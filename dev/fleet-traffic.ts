@@ -1,0 +1,73 @@
+import { simulateDay } from '../src/simulator/simulate.js';
+import { EventHubPartitions } from './event-hub-delivery.js';
+
+export interface FleetTrafficOptions {
+  readonly date: string;
+  readonly pods: number;
+  readonly seed: number;
+  readonly requests: number;
+  /** Events the sidecar sends twice as separate messages (counted as duplicates by eventId). */
+  readonly duplicateRate: number;
+  readonly partitions: number;
+}
+
+/**
+ * A simulated day on its way through Event Hubs: each event enqueued on its pod's partition a
+ * moment after it ended, plus a few messages no ledger should accept.
+ */
+export function fleetTraffic(options: FleetTrafficOptions): {
+  hub: EventHubPartitions;
+  events: number;
+  hostile: number;
+} {
+  const hub = new EventHubPartitions(options.partitions);
+  let events = 0;
+  for (const event of simulateDay(options)) {
+    const json = event.json;
+    const end = String(json.type === 'usage' ? json.finishedAt : json.windowEnd);
+    hub.send(json, String(json.pod), new Date(Date.parse(end) + 1500).toISOString());
+    events += 1;
+  }
+  const hostile = hostileMessages(options.date);
+  for (const body of hostile) hub.send(body, 'hostile', `${options.date}T12:00:00.000Z`);
+  return { hub, events, hostile: hostile.length };
+}
+
+/** Messages that must each become a dead letter with a reason naming what is wrong. */
+export function hostileMessages(date: string): unknown[] {
+  const usage = {
+    type: 'usage',
+    schemaVersion: 1,
+    eventId: 'hostile-1',
+    requestId: 'r',
+    tenant: 'contoso',
+    feature: 'chat',
+    model: 'llama-3.1-8b-instruct',
+    requestClass: 'interactive',
+    pod: 'hostile',
+    gpuSku: 'Standard_NC24ads_A100_v4',
+    gpuCount: 1,
+    startedAt: `${date}T12:00:00.000Z`,
+    firstTokenAt: `${date}T12:00:00.200Z`,
+    finishedAt: `${date}T12:00:01.000Z`,
+    promptTokens: 10,
+    completionTokens: 5,
+    status: 'ok',
+  };
+  return [
+    '{"type":"usage","schemaVersion":1,"eventId":"truncated',
+    { ...usage, eventId: 'hostile-negative', completionTokens: -5 },
+    { ...usage, eventId: 'hostile-sku', gpuSku: 'Standard_NC6' },
+    { ...usage, eventId: 'hostile-tenant', tenant: 'evil\u001b[31m' },
+    {
+      type: 'evaluation',
+      schemaVersion: 1,
+      eventId: 'wrong-hub',
+      model: 'llama-3.1-8b-instruct',
+      modelVersion: '7',
+      dataset: 'support-golden@3',
+      metrics: { exact_match: 0.81 },
+      evaluatedAt: `${date}T12:00:00.000Z`,
+    },
+  ];
+}

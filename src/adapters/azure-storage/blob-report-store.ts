@@ -1,0 +1,51 @@
+import { RestError, type ContainerClient } from '@azure/storage-blob';
+import { reportPaths, type ReportStore, type StoredReportInfo } from '../../ports/report-store.js';
+
+/** Reports in the `reports` Blob container (SPEC 5), revision and ledger time in the summary's metadata. */
+export class BlobReportStore implements ReportStore {
+  constructor(private readonly container: ContainerClient) {}
+
+  async ensure(): Promise<void> {
+    await this.container.createIfNotExists();
+  }
+
+  async info(day: string): Promise<StoredReportInfo | undefined> {
+    try {
+      const properties = await this.container.getBlobClient(reportPaths(day).summary).getProperties();
+      const metadata = properties.metadata ?? {};
+      return { revision: Number(metadata.revision ?? 0), ledgerAsOf: metadata.ledgerasof ?? '' };
+    } catch (error) {
+      if (error instanceof RestError && error.statusCode === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async write(day: string, csv: string, summary: string, info: StoredReportInfo): Promise<void> {
+    const paths = reportPaths(day);
+    await this.container.getBlockBlobClient(paths.csv).upload(csv, Buffer.byteLength(csv), {
+      blobHTTPHeaders: { blobContentType: 'text/csv; charset=utf-8' },
+    });
+    // Blob metadata names must be C# identifiers: lower case, no dashes.
+    await this.container.getBlockBlobClient(paths.summary).upload(summary, Buffer.byteLength(summary), {
+      blobHTTPHeaders: { blobContentType: 'application/json' },
+      metadata: { revision: String(info.revision), ledgerasof: info.ledgerAsOf },
+    });
+  }
+
+  csv(day: string): Promise<string | undefined> {
+    return this.text(reportPaths(day).csv);
+  }
+
+  summary(day: string): Promise<string | undefined> {
+    return this.text(reportPaths(day).summary);
+  }
+
+  private async text(name: string): Promise<string | undefined> {
+    try {
+      return (await this.container.getBlobClient(name).downloadToBuffer()).toString('utf8');
+    } catch (error) {
+      if (error instanceof RestError && error.statusCode === 404) return undefined;
+      throw error;
+    }
+  }
+}

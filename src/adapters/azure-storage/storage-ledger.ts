@@ -1,0 +1,163 @@
+import { odata, RestError, type TableClient, type TransactionAction } from '@azure/data-tables';
+import type { ContainerClient } from '@azure/storage-blob';
+import {
+  deadLetterBlobName,
+  dayEndMs,
+  highWaterRowKey,
+  NOTHING_COMMITTED,
+  nextDay,
+  segmentBlobName,
+  segmentInfo,
+  segmentRowKey,
+  type CommitOutcome,
+  type DeadLetter,
+  type DirtyDay,
+  type HighWater,
+  type Ledger,
+  type SegmentDraft,
+  type SegmentInfo,
+} from '../../ports/ledger.js';
+
+const DIRTY = 'dirty';
+
+/**
+ * The ledger in Azure Storage: segment blobs in a container, and one Table holding, per event day
+ * (the PartitionKey), an index row per segment and a high-water mark per Event Hubs partition, so
+ * that a segment's row and the mark commit in one entity-group transaction.
+ */
+export class StorageLedger implements Ledger {
+  /** Marks this instance committed or read last; a stale one only costs a conflict and a re-read. */
+  private readonly marks = new Map<string, HighWater>();
+
+  constructor(
+    private readonly table: TableClient,
+    private readonly container: ContainerClient,
+  ) {}
+
+  /** Creates the table and the container when they do not exist yet. */
+  async ensure(): Promise<void> {
+    await Promise.all([this.table.createTable(), this.container.createIfNotExists()]);
+  }
+
+  async highWater(day: string, partition: string): Promise<HighWater> {
+    const key = `${day}|${partition}`;
+    const cached = this.marks.get(key);
+    if (cached !== undefined) return cached;
+    try {
+      const entity = await this.table.getEntity(day, highWaterRowKey(partition));
+      const mark = { sequenceNumber: Number(entity.sequenceNumber), version: entity.etag };
+      this.marks.set(key, mark);
+      return mark;
+    } catch (error) {
+      if (error instanceof RestError && error.statusCode === 404) return NOTHING_COMMITTED;
+      throw error;
+    }
+  }
+
+  async commit(draft: SegmentDraft, expected: HighWater): Promise<CommitOutcome> {
+    const blob = segmentBlobName(draft);
+    const text = draft.lines.map((l) => `${l}\n`).join('');
+    await this.container.getBlockBlobClient(blob).upload(text, Buffer.byteLength(text), {
+      blobHTTPHeaders: { blobContentType: 'application/x-ndjson; charset=utf-8' },
+    });
+    const { day: _day, ...info } = segmentInfo(draft, new Date().toISOString());
+    const row = {
+      partitionKey: draft.day,
+      rowKey: segmentRowKey(draft.partition, draft.firstSequence),
+      ...info,
+    };
+    const mark = {
+      partitionKey: draft.day,
+      rowKey: highWaterRowKey(draft.partition),
+      sequenceNumber: draft.lastSequence,
+    };
+    const markAction: TransactionAction =
+      expected.version === undefined
+        ? ['create', mark]
+        : ['update', mark, 'Replace', { etag: expected.version }];
+    const key = `${draft.day}|${draft.partition}`;
+    try {
+      const response = await this.table.submitTransaction([['create', row], markAction]);
+      const etag = response.getResponseForEntity(mark.rowKey)?.etag;
+      if (etag === undefined) this.marks.delete(key);
+      else this.marks.set(key, { sequenceNumber: draft.lastSequence, version: etag });
+      return 'committed';
+    } catch (error) {
+      // 409: the mark or the row already exists; 412: the mark moved. Someone committed first.
+      if (error instanceof RestError && (error.statusCode === 409 || error.statusCode === 412)) {
+        this.marks.delete(key);
+        return 'conflict';
+      }
+      this.marks.delete(key);
+      throw error;
+    }
+  }
+
+  async deadLetter(letters: readonly DeadLetter[]): Promise<void> {
+    await Promise.all(
+      letters.map(async (letter) => {
+        const text = JSON.stringify(letter);
+        await this.container
+          .getBlockBlobClient(deadLetterBlobName(letter))
+          .upload(text, Buffer.byteLength(text), {
+            blobHTTPHeaders: { blobContentType: 'application/json' },
+          });
+      }),
+    );
+  }
+
+  async markDirty(days: readonly string[], at: string): Promise<void> {
+    await Promise.all(
+      days.map((day) =>
+        this.table.upsertEntity({ partitionKey: DIRTY, rowKey: day, lastCommitAt: at }, 'Merge'),
+      ),
+    );
+  }
+
+  async dirtyDays(since: string): Promise<DirtyDay[]> {
+    const days: DirtyDay[] = [];
+    const entities = this.table.listEntities<{ lastCommitAt: string }>({
+      queryOptions: { filter: odata`PartitionKey eq ${DIRTY} and RowKey ge ${since}` },
+    });
+    for await (const e of entities) days.push({ day: e.rowKey ?? '', lastCommitAt: e.lastCommitAt });
+    return days;
+  }
+
+  async segmentsFor(day: string): Promise<SegmentInfo[]> {
+    const end = dayEndMs(day);
+    const own = odata`PartitionKey eq ${day} and RowKey ge 'seg|' and RowKey lt 'seg}'`;
+    const spill = odata`PartitionKey eq ${nextDay(day)} and RowKey ge 'seg|' and RowKey lt 'seg}' and minStartMs lt ${end}`;
+    const segments: SegmentInfo[] = [];
+    for (const filter of [own, spill]) {
+      for await (const e of this.table.listEntities({ queryOptions: { filter } })) {
+        segments.push({
+          day: e.partitionKey ?? day,
+          partition: String(e.partition),
+          firstSequence: Number(e.firstSequence),
+          lastSequence: Number(e.lastSequence),
+          events: Number(e.events),
+          usageEvents: Number(e.usageEvents),
+          capacityEvents: Number(e.capacityEvents),
+          minStartMs: Number(e.minStartMs),
+          maxEndMs: Number(e.maxEndMs),
+          blob: String(e.blob),
+          committedAt: String(e.committedAt),
+        });
+      }
+    }
+    return segments;
+  }
+
+  async readSegment(segment: SegmentInfo): Promise<string> {
+    return (await this.container.getBlobClient(segment.blob).downloadToBuffer()).toString('utf8');
+  }
+
+  async deadLettersOn(day: string): Promise<number> {
+    let count = 0;
+    for await (const page of this.container
+      .listBlobsFlat({ prefix: `deadletter/${day}/` })
+      .byPage({ maxPageSize: 5000 }))
+      count += page.segment.blobItems.length;
+    return count;
+  }
+}

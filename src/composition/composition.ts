@@ -1,0 +1,131 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TableClient } from '@azure/data-tables';
+import { DefaultAzureCredential } from '@azure/identity';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { loadConfig, type Config } from './config.js';
+import { ConfigurationError } from '../domain/errors.js';
+import { loadPriceCard, type PriceCard } from '../domain/prices.js';
+import { DEFAULT_WEIGHTING, type Weighting } from '../domain/weighting.js';
+import type { DailyDeps } from '../usecases/daily/daily-run.js';
+import type { IngestDeps } from '../usecases/ingest/ingest.js';
+import { StorageLedger } from '../adapters/azure-storage/storage-ledger.js';
+import { BlobReportStore } from '../adapters/azure-storage/blob-report-store.js';
+
+/** Everything the Functions need, built once per process from one validated configuration. */
+export interface Services {
+  readonly config: Config;
+  readonly ledger: StorageLedger;
+  readonly reports: BlobReportStore;
+  readonly prices: PriceCard;
+  readonly weighting: Weighting;
+  readonly now: () => Date;
+}
+
+// The package root: the nearest folder up from this file with a package.json (src/ or dist/src/).
+const ROOT = ((): string => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+})();
+
+// The SDKs retry each call a few times quickly; longer outages are retried around the whole,
+// idempotent operation (see azure/retry.ts) and, past that, by the Functions host.
+const BLOB_RETRY = { maxTries: 4, retryDelayInMs: 200, maxRetryDelayInMs: 4000, tryTimeoutInMs: 30_000 };
+const TABLE_RETRY = { maxRetries: 3, retryDelayInMs: 200, maxRetryDelayInMs: 4000 };
+
+export async function createServices(config: Config, now: () => Date = () => new Date()): Promise<Services> {
+  const { table, blobs } = storageClients(config);
+  const ledger = new StorageLedger(table, blobs.getContainerClient(config.ledgerContainer));
+  const reports = new BlobReportStore(blobs.getContainerClient(config.reportsContainer));
+  await Promise.all([ledger.ensure(), reports.ensure()]);
+  return {
+    config,
+    ledger,
+    reports,
+    prices: readPriceCard(config.priceCardPath),
+    weighting: config.weighting === 'time-share' ? { kind: 'time-share' } : DEFAULT_WEIGHTING,
+    now,
+  };
+}
+
+export function storageClients(config: Pick<Config, 'storage' | 'ledgerTable'>): {
+  table: TableClient;
+  blobs: BlobServiceClient;
+} {
+  const storage = config.storage;
+  if (storage.kind === 'connection-string') {
+    return {
+      // Azurite speaks plain HTTP on loopback; in Azure the connection string names https endpoints.
+      table: TableClient.fromConnectionString(storage.connectionString, config.ledgerTable, {
+        allowInsecureConnection: /http:\/\/|UseDevelopmentStorage=true/.test(storage.connectionString),
+        retryOptions: TABLE_RETRY,
+      }),
+      blobs: BlobServiceClient.fromConnectionString(storage.connectionString, { retryOptions: BLOB_RETRY }),
+    };
+  }
+  const credential = new DefaultAzureCredential(
+    storage.clientId === undefined ? {} : { managedIdentityClientId: storage.clientId },
+  );
+  return {
+    table: new TableClient(
+      `https://${storage.accountName}.table.core.windows.net`,
+      config.ledgerTable,
+      credential,
+      {
+        retryOptions: TABLE_RETRY,
+      },
+    ),
+    blobs: new BlobServiceClient(`https://${storage.accountName}.blob.core.windows.net`, credential, {
+      retryOptions: BLOB_RETRY,
+    }),
+  };
+}
+
+export function readPriceCard(path: string): PriceCard {
+  const full = isAbsolute(path) ? path : join(ROOT, path);
+  let text: string;
+  try {
+    text = readFileSync(full, 'utf8');
+  } catch (error) {
+    throw new ConfigurationError(`PRICE_CARD_PATH: cannot read ${full}: ${(error as Error).message}`);
+  }
+  try {
+    return loadPriceCard(JSON.parse(text));
+  } catch (error) {
+    throw new ConfigurationError(`PRICE_CARD_PATH: ${full}: ${(error as Error).message}`);
+  }
+}
+
+/** What dailyChargeback needs, from the services and the configuration. */
+export function dailyDeps(s: Services): DailyDeps {
+  return {
+    ledger: s.ledger,
+    reports: s.reports,
+    prices: s.prices,
+    now: s.now,
+    idle: s.config.idle,
+    weighting: s.weighting,
+    restateDays: s.config.restateDays,
+  };
+}
+
+/** What ingestUsage needs; the retry deadline defaults to the configured one. */
+export function ingestDeps(
+  s: Services,
+  retryDeadlineMs = s.config.ingestRetryDeadlineMs,
+): IngestDeps & { retryDeadlineMs: number } {
+  return { ledger: s.ledger, prices: s.prices, now: s.now, retryDeadlineMs };
+}
+
+let shared: Promise<Services> | undefined;
+
+/** The process-wide services, built lazily on first use (never at import time). */
+export function services(): Promise<Services> {
+  shared ??= createServices(loadConfig()).catch((error: unknown) => {
+    shared = undefined; // let the next invocation try again, e.g. after storage comes back
+    throw error;
+  });
+  return shared;
+}

@@ -1,0 +1,48 @@
+import type { IntakeCounts } from '../accumulator.js';
+import { computeChargeback, type ChargebackInput, type ChargebackResult } from '../chargeback.js';
+import { renderCsv } from './csv.js';
+import { roundForPrint } from './rounding.js';
+import { renderSummary } from './summary.js';
+
+export interface ReportRequest extends ChargebackInput {
+  readonly counts: IntakeCounts;
+  readonly revision: number;
+  readonly generatedAt: string;
+}
+
+export interface Report {
+  readonly csv: string;
+  readonly summary: string;
+  /** The chargeback as printed: money in whole micro-dollars that add up (see roundForPrint). */
+  readonly result: ChargebackResult;
+}
+
+/** The daily report of SPEC section 5 from accepted events: the same code for the CLI and the Functions. */
+export function buildReport(request: ReportRequest): Report {
+  return renderReport(request, computeChargeback(request));
+}
+
+/** The report of an already computed (or merged) chargeback. */
+export function renderReport(
+  request: Omit<ReportRequest, 'usage' | 'capacity' | 'dayStart' | 'dayEnd'>,
+  exact: ChargebackResult,
+): Report {
+  const result = roundForPrint(exact);
+  let csvMicros = 0;
+  for (const row of result.rows) csvMicros += row.nanos / 1000;
+  const csv = renderCsv(request.date, result);
+  const summary = renderSummary(
+    {
+      date: request.date,
+      revision: request.revision,
+      generatedAt: request.generatedAt,
+      currency: request.prices.currency,
+      counts: request.counts,
+      idlePolicy: request.idle,
+      weighting: request.weighting,
+      csvCostTotalUsd: csvMicros / 1e6,
+    },
+    result,
+  );
+  return { csv, summary, result };
+}

@@ -1,0 +1,86 @@
+import Papa from 'papaparse';
+import type { ChargebackResult, ChargebackRow } from '../chargeback.js';
+import { formatGpuSeconds, formatMoney, percentile } from './format.js';
+
+/** SPEC section 5 columns, in order. */
+export const CSV_COLUMNS = [
+  'date',
+  'tenant',
+  'feature',
+  'model',
+  'requestClass',
+  'requests',
+  'errorRequests',
+  'promptTokens',
+  'completionTokens',
+  'cachedPromptTokens',
+  'gpuSeconds',
+  'costUsd',
+  'costPer1kTokensUsd',
+  'p50LatencyMs',
+  'p95LatencyMs',
+] as const;
+
+// Cells a spreadsheet would read as a formula (OWASP "CSV injection"): prefix with a quote. The
+// trigger counts after leading whitespace and quote characters too (" =1+2" is still a formula to
+// some spreadsheets), and full-width forms, which some locales fold into the ASCII ones.
+const FORMULA_START = /^[\s"'`\u2018\u2019\u201c\u201d]*[=+\-@\uff1d\uff0b\uff0d\uff20]/u;
+
+// C0, DEL and C1 control characters. SPEC 2 forbids them in tenant and feature only; model and
+// requestClass may carry them, and rejecting those events would leave served requests unbilled.
+// So the CSV shows each one as the text \uXXXX (JSON's spelling; the summary JSON has the raw
+// value): a NUL or lone CR never reaches a spreadsheet, and grouping, done before, is unchanged.
+// eslint-disable-next-line no-control-regex -- finding control characters is the rule itself
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/** Makes a text cell safe for a spreadsheet: control characters escaped, formulas neutralised (SPEC 5). */
+export function neutralise(text: string): string {
+  const visible = text.replace(
+    CONTROL_CHARACTERS,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+  return FORMULA_START.test(visible) ? `'${visible}` : visible;
+}
+
+/**
+ * The report CSV: RFC 4180 (CRLF line ends, quotes where needed), UTF-8, header row, rows sorted
+ * by costUsd descending then by the key columns, so that the bytes depend only on the data.
+ */
+export function renderCsv(date: string, result: ChargebackResult): string {
+  const rows = [...result.rows].sort(compareRows).map((row) => toCells(date, row));
+  return `${Papa.unparse({ fields: [...CSV_COLUMNS], data: rows }, { newline: '\r\n', quotes: false })}\r\n`;
+}
+
+function compareRows(a: ChargebackRow, b: ChargebackRow): number {
+  // Sort on the printed micro-dollars: rows that print the same cost fall back to the keys.
+  const byCost = Math.round(b.nanos / 1000) - Math.round(a.nanos / 1000);
+  if (byCost !== 0) return byCost;
+  for (const column of ['tenant', 'feature', 'model', 'requestClass'] as const) {
+    if (a[column] !== b[column]) return a[column] < b[column] ? -1 : 1;
+  }
+  return 0;
+}
+
+function toCells(date: string, row: ChargebackRow): string[] {
+  const tokens = row.promptTokens + row.completionTokens;
+  const blankForIdle = (value: string): string => (row.idle ? '' : value);
+  const p50 = percentile(row.latenciesMs, 50);
+  const p95 = percentile(row.latenciesMs, 95);
+  return [
+    date,
+    neutralise(row.tenant),
+    neutralise(row.feature),
+    neutralise(row.model),
+    neutralise(row.requestClass),
+    String(row.requests),
+    String(row.errorRequests),
+    blankForIdle(String(row.promptTokens)),
+    blankForIdle(String(row.completionTokens)),
+    blankForIdle(String(row.cachedPromptTokens)),
+    formatGpuSeconds(row.gpuMicros),
+    formatMoney(row.nanos),
+    tokens > 0 && !row.idle ? formatMoney((row.nanos * 1000) / tokens) : '',
+    p50 === undefined || row.idle ? '' : String(p50),
+    p95 === undefined || row.idle ? '' : String(p95),
+  ];
+}

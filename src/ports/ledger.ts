@@ -1,0 +1,149 @@
+/**
+ * The ledger: every accepted event, exactly once, in NDJSON segments grouped by event day and Event
+ * Hubs partition, with a small index row per segment. See README "Ledger layout" for why.
+ *
+ * Exactly once rests on Event Hubs' sequence numbers: within one partition they only grow, and the
+ * host delivers a partition in order. For each (day, partition) the ledger keeps a high-water mark,
+ * the last sequence number committed to that day. A batch commits only its events above the mark,
+ * and the segment's index row and the new mark are written in one atomic Table transaction guarded
+ * by the mark's ETag. So a redelivered batch, whatever its boundaries, adds nothing twice; two
+ * instances racing on one partition cannot both commit; and a crash between writing a segment blob
+ * and committing it leaves an unreferenced blob that no report ever reads.
+ */
+
+/** Where the ledger is in one (day, partition): the last committed sequence number. */
+export interface HighWater {
+  readonly sequenceNumber: number;
+  /** Opaque version for the conditional commit; undefined when nothing was committed yet. */
+  readonly version: string | undefined;
+}
+
+export const NOTHING_COMMITTED: HighWater = { sequenceNumber: -1, version: undefined };
+
+/** A run of accepted events of one event day from one partition, in sequence order. */
+export interface SegmentDraft {
+  /** UTC day of the events' end (finishedAt, windowEnd), YYYY-MM-DD. */
+  readonly day: string;
+  readonly partition: string;
+  readonly firstSequence: number;
+  readonly lastSequence: number;
+  /** One canonical JSON event per line. */
+  readonly lines: readonly string[];
+  readonly usageEvents: number;
+  readonly capacityEvents: number;
+  /** Earliest start (startedAt, windowStart) in the segment, epoch ms: tells which earlier day it touches. */
+  readonly minStartMs: number;
+  readonly maxEndMs: number;
+}
+
+/** The index row of a committed segment. */
+export interface SegmentInfo {
+  readonly day: string;
+  readonly partition: string;
+  readonly firstSequence: number;
+  readonly lastSequence: number;
+  readonly events: number;
+  readonly usageEvents: number;
+  readonly capacityEvents: number;
+  readonly minStartMs: number;
+  readonly maxEndMs: number;
+  readonly blob: string;
+  readonly committedAt: string;
+}
+
+/** A message that could not be accepted, kept whole with where it came from and why. */
+export interface DeadLetter {
+  readonly partition: string;
+  readonly sequenceNumber: number;
+  readonly enqueuedTime: string;
+  readonly reason: string;
+  /** The message as `bodyForm` says, at most DEAD_LETTER_BODY_BYTES of it (see src/usecases/ingest/message-body.ts). */
+  readonly body: string;
+  /**
+   * How `body` holds the message: `text`, its original text (the default); `json`, the value the
+   * host had already parsed, serialised again; `base64`, bytes that are not UTF-8; `description`, a
+   * value with no JSON (cyclic, BigInt, a getter that throws), as Node's util.inspect shows it.
+   */
+  readonly bodyForm?: 'text' | 'json' | 'base64' | 'description';
+  /** Size of the whole body in bytes (UTF-8 for text), whether or not it was cut. */
+  readonly bodyBytes?: number;
+  /** True when `body` holds only the first bytes of the message. */
+  readonly truncated?: boolean;
+}
+
+export interface DirtyDay {
+  readonly day: string;
+  /** When a segment touching this day was last about to be committed. */
+  readonly lastCommitAt: string;
+}
+
+export type CommitOutcome = 'committed' | 'conflict';
+
+export interface Ledger {
+  highWater(day: string, partition: string): Promise<HighWater>;
+  /** Writes the segment and, atomically, its index row and the new mark, if the mark is still `expected`. */
+  commit(draft: SegmentDraft, expected: HighWater): Promise<CommitOutcome>;
+  /** Idempotent: a dead letter is named by its partition and sequence number. */
+  deadLetter(letters: readonly DeadLetter[]): Promise<void>;
+  /** Marks days whose report must be (re)made; called before committing, so a crash over-marks, never under-marks. */
+  markDirty(days: readonly string[], at: string): Promise<void>;
+  dirtyDays(since: string): Promise<DirtyDay[]>;
+  /** Segments holding events of `day`: those of the day, and those of the next day that started before it ended. */
+  segmentsFor(day: string): Promise<SegmentInfo[]>;
+  readSegment(segment: SegmentInfo): Promise<string>;
+  /** Dead letters of messages enqueued on `day`. */
+  deadLettersOn(day: string): Promise<number>;
+}
+
+const pad = (n: number): string => String(n).padStart(20, '0');
+
+/** The index row of a segment about to be committed. */
+export function segmentInfo(draft: SegmentDraft, committedAt: string): SegmentInfo {
+  return {
+    day: draft.day,
+    partition: draft.partition,
+    firstSequence: draft.firstSequence,
+    lastSequence: draft.lastSequence,
+    events: draft.lines.length,
+    usageEvents: draft.usageEvents,
+    capacityEvents: draft.capacityEvents,
+    minStartMs: draft.minStartMs,
+    maxEndMs: draft.maxEndMs,
+    blob: segmentBlobName(draft),
+    committedAt,
+  };
+}
+
+/** Blob name of a segment: sortable, and the same name for the same events. */
+export function segmentBlobName(
+  d: Pick<SegmentDraft, 'day' | 'partition' | 'firstSequence' | 'lastSequence'>,
+): string {
+  return `segments/${d.day}/${d.partition}/${pad(d.firstSequence)}-${pad(d.lastSequence)}.ndjson`;
+}
+
+export function deadLetterBlobName(
+  letter: Pick<DeadLetter, 'partition' | 'sequenceNumber' | 'enqueuedTime'>,
+): string {
+  return `deadletter/${letter.enqueuedTime.slice(0, 10)}/${letter.partition}/${pad(letter.sequenceNumber)}.json`;
+}
+
+export function segmentRowKey(partition: string, firstSequence: number): string {
+  return `seg|${partition}|${pad(firstSequence)}`;
+}
+
+export function highWaterRowKey(partition: string): string {
+  return `hwm|${partition}`;
+}
+
+/** The UTC day after `day`. */
+export function nextDay(day: string): string {
+  return new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+}
+
+export function previousDay(day: string): string {
+  return new Date(Date.parse(`${day}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
+}
+
+export function dayEndMs(day: string): number {
+  return Date.parse(`${day}T00:00:00Z`) + 86_400_000;
+}

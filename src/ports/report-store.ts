@@ -1,0 +1,20 @@
+/** What a stored report says about itself, beyond its content. */
+export interface StoredReportInfo {
+  readonly revision: number;
+  /** Segments committed after this instant (less a margin) may be missing from the report. */
+  readonly ledgerAsOf: string;
+}
+
+export interface ReportStore {
+  info(day: string): Promise<StoredReportInfo | undefined>;
+  /** Writes the CSV, then the summary (the summary is the commit: a report exists when it does). */
+  write(day: string, csv: string, summary: string, info: StoredReportInfo): Promise<void>;
+  csv(day: string): Promise<string | undefined>;
+  summary(day: string): Promise<string | undefined>;
+}
+
+/** `chargeback/YYYY/MM/DD/` in the `reports` container (SPEC 5). */
+export function reportPaths(day: string): { csv: string; summary: string } {
+  const folder = `chargeback/${day.slice(0, 4)}/${day.slice(5, 7)}/${day.slice(8, 10)}`;
+  return { csv: `${folder}/chargeback-${day}.csv`, summary: `${folder}/summary-${day}.json` };
+}

@@ -1,0 +1,207 @@
+import { EventAccumulator, noCounts, type IntakeCounts } from '../../domain/accumulator.js';
+import {
+  computeChargeback,
+  mergeChargeback,
+  type ChargebackInput,
+  type ChargebackResult,
+  type IdlePolicy,
+} from '../../domain/chargeback.js';
+import { parseRecordText } from '../../domain/fast-parse.js';
+import type { PriceCard } from '../../domain/prices.js';
+import { parseDay } from '../../domain/timestamp.js';
+import type { Weighting } from '../../domain/weighting.js';
+import type { Ledger, SegmentInfo } from '../../ports/ledger.js';
+import { renderReport } from '../../domain/report/build.js';
+import { formatMoney } from '../../domain/report/format.js';
+import type { ReportStore } from '../../ports/report-store.js';
+
+export interface DailyDeps {
+  readonly ledger: Ledger;
+  readonly reports: ReportStore;
+  readonly prices: PriceCard;
+  readonly now: () => Date;
+  readonly idle: IdlePolicy;
+  readonly weighting: Weighting;
+  /** How many days back late events still restate a report. */
+  readonly restateDays: number;
+}
+
+export interface DayOutcome {
+  readonly day: string;
+  readonly revision: number;
+  readonly restated: boolean;
+  readonly events: number;
+  readonly fleetCost: string;
+  readonly allocatedCost: string;
+  readonly idleCost: string;
+}
+
+const DAY_MS = 86_400_000;
+// Clocks of the ingesting instances may run a little behind this one: commits stamped within this
+// margin before a report was made may have been missed by it, so they restate the day once more.
+const CLOCK_MARGIN_MS = 5 * 60_000;
+const READ_CONCURRENCY = 8;
+
+const dayString = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+
+/** The days this run must (re)report: yesterday, and every earlier day that received events since its report. */
+export async function daysToReport(
+  deps: Pick<DailyDeps, 'ledger' | 'reports' | 'now' | 'restateDays'>,
+): Promise<string[]> {
+  const now = deps.now().getTime();
+  const today = dayString(now);
+  const days = new Set([dayString(now - DAY_MS)]);
+  for (const dirty of await deps.ledger.dirtyDays(dayString(now - deps.restateDays * DAY_MS))) {
+    if (dirty.day >= today) continue; // not over yet
+    const info = await deps.reports.info(dirty.day);
+    if (
+      info === undefined ||
+      Date.parse(dirty.lastCommitAt) > Date.parse(info.ledgerAsOf) - CLOCK_MARGIN_MS
+    ) {
+      days.add(dirty.day);
+    }
+  }
+  return [...days].sort();
+}
+
+/** `dailyChargeback`: reports yesterday and restates the days that received late events. */
+export async function runDailyChargeback(
+  deps: DailyDeps,
+  log: (message: string) => void = () => undefined,
+): Promise<DayOutcome[]> {
+  const outcomes: DayOutcome[] = [];
+  for (const day of await daysToReport(deps)) outcomes.push(await reportDay(day, deps, log));
+  return outcomes;
+}
+
+/**
+ * Builds one day's report from the ledger and stores it as the next revision. The partition key is
+ * the pod, so every pod's events sit in one Event Hubs partition: the day is computed partition by
+ * partition and the results merged, exactly (see mergeChargeback), holding one partition's events at
+ * a time. Should a pod turn up in two partitions (the hub's partition count changed that day), the
+ * day is computed again in one pass over everything, which is always right and needs more memory.
+ */
+export async function reportDay(
+  day: string,
+  deps: DailyDeps,
+  log: (m: string) => void = () => undefined,
+): Promise<DayOutcome> {
+  const bounds = parseDay(day);
+  if (bounds === undefined) throw new RangeError(`not a day: ${day}`);
+  const ledgerAsOf = deps.now().toISOString();
+  const segments = await deps.ledger.segmentsFor(day);
+  const input = {
+    date: day,
+    dayStart: bounds.start,
+    dayEnd: bounds.end,
+    prices: deps.prices,
+    weighting: deps.weighting,
+    idle: deps.idle,
+  };
+  let computed = await byPartition(segments, deps, input);
+  if (computed === undefined) {
+    log(`${day}: a pod's events span Event Hubs partitions; computing the day in one pass`);
+    const accumulator = await accumulate(segments, deps);
+    computed = {
+      result: computeChargeback({ ...input, usage: accumulator.usage(), capacity: accumulator.capacity() }),
+      counts: accumulator.counts,
+    };
+  }
+  // Messages rejected at ingestion count as read and rejected on the day they were enqueued.
+  const deadLetters = await deps.ledger.deadLettersOn(day);
+  const counts = {
+    ...computed.counts,
+    eventsRead: computed.counts.eventsRead + deadLetters,
+    rejected: computed.counts.rejected + deadLetters,
+  };
+  const previous = await deps.reports.info(day);
+  const revision = (previous?.revision ?? 0) + 1;
+  const report = renderReport(
+    { ...input, counts, revision, generatedAt: deps.now().toISOString() },
+    computed.result,
+  );
+  await deps.reports.write(day, report.csv, report.summary, { revision, ledgerAsOf });
+  return {
+    day,
+    revision,
+    restated: previous !== undefined,
+    events: counts.eventsRead,
+    fleetCost: formatMoney(report.result.fleetNanos),
+    allocatedCost: formatMoney(report.result.allocatedNanos),
+    idleCost: formatMoney(report.result.idleNanos),
+  };
+}
+
+type DayInput = Omit<ChargebackInput, 'usage' | 'capacity'>;
+
+/** The day partition by partition, or undefined when some pod's events are in more than one partition. */
+async function byPartition(
+  segments: readonly SegmentInfo[],
+  deps: DailyDeps,
+  input: DayInput,
+): Promise<{ result: ChargebackResult; counts: IntakeCounts } | undefined> {
+  const partitions = new Map<string, SegmentInfo[]>();
+  for (const segment of segments) {
+    const list = partitions.get(segment.partition) ?? [];
+    list.push(segment);
+    partitions.set(segment.partition, list);
+  }
+  const home = new Map<string, string>(); // pod -> partition
+  // eventId (hashed, to hold 4 bytes per event, not the ids) -> partition: versions of one eventId in
+  // two partitions must meet in one accumulator (SPEC 4.6); a hash collision only costs the one pass.
+  const idHome = new Map<number, string>();
+  const results: ChargebackResult[] = [];
+  const counts = noCounts();
+  for (const [partition, list] of [...partitions.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
+    const accumulator = await accumulate(list, deps);
+    const usage = accumulator.usage();
+    const capacity = accumulator.capacity();
+    for (const record of [...usage, ...capacity]) {
+      const seen = home.get(record.pod);
+      if (seen !== undefined && seen !== partition) return undefined;
+      home.set(record.pod, partition);
+      const id = hash(record.eventId);
+      const idSeen = idHome.get(id);
+      if (idSeen !== undefined && idSeen !== partition) return undefined;
+      idHome.set(id, partition);
+    }
+    results.push(computeChargeback({ ...input, usage, capacity }));
+    for (const key of Object.keys(counts) as (keyof IntakeCounts)[]) counts[key] += accumulator.counts[key];
+  }
+  return { result: mergeChargeback(results), counts };
+}
+
+/** FNV-1a, 32 bits. */
+function hash(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+async function accumulate(segments: readonly SegmentInfo[], deps: DailyDeps): Promise<EventAccumulator> {
+  const accumulator = new EventAccumulator(deps.prices);
+  await forEachConcurrently(segments, READ_CONCURRENCY, async (segment: SegmentInfo) => {
+    const text = await deps.ledger.readSegment(segment);
+    let start = 0;
+    for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
+      if (end > start) accumulator.add(parseRecordText(text.slice(start, end), accumulator.intern));
+      start = end + 1;
+    }
+  });
+  return accumulator;
+}
+
+async function forEachConcurrently<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++];
+      if (item !== undefined) await work(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}

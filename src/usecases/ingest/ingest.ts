@@ -1,0 +1,180 @@
+import { admissionProblem } from '../../domain/admission.js';
+import { TransientError } from '../../domain/errors.js';
+import { parseRecord } from '../../domain/fast-parse.js';
+import type { PriceCard } from '../../domain/prices.js';
+import { dayOf } from '../../domain/timestamp.js';
+import { previousDay, type DeadLetter, type Ledger, type SegmentDraft } from '../../ports/ledger.js';
+import { deadLetterOf, errorText, messageText } from './message-body.js';
+
+/** One Event Hubs message as the trigger hands it over, with where it sits in its partition. */
+export interface DeliveredMessage {
+  readonly body: unknown;
+  readonly partition: string;
+  readonly sequenceNumber: number;
+  readonly enqueuedTime: string;
+}
+
+/** What became of a batch; read = accepted + rejected + duplicates, always. */
+export interface IngestCounts {
+  read: number;
+  accepted: number;
+  rejected: number;
+  /** Messages already in the ledger: redeliveries of the same partition and sequence number. */
+  duplicates: number;
+  segments: number;
+}
+
+export interface IngestDeps {
+  readonly ledger: Ledger;
+  readonly prices: PriceCard;
+  readonly now: () => Date;
+}
+
+interface Accepted {
+  readonly sequenceNumber: number;
+  readonly line: string;
+  readonly usage: boolean;
+  readonly startMs: number;
+  readonly endMs: number;
+}
+
+const MAX_COMMIT_ATTEMPTS = 8;
+
+/**
+ * Validates each message on its own, keeps the bad ones as dead letters with their reason, and
+ * commits the good ones to the ledger exactly once (see ledger.ts). Safe to call again with the same
+ * messages, or with batches cut differently: the ledger comes out the same.
+ */
+export async function ingestBatch(
+  messages: readonly DeliveredMessage[],
+  deps: IngestDeps,
+): Promise<IngestCounts> {
+  const counts: IngestCounts = {
+    read: messages.length,
+    accepted: 0,
+    rejected: 0,
+    duplicates: 0,
+    segments: 0,
+  };
+  const letters: DeadLetter[] = [];
+  const groups = new Map<string, Accepted[]>(); // by partition and event day
+  const seen = new Set<string>();
+  for (const message of messages) {
+    const id = `${message.partition}|${message.sequenceNumber}`;
+    if (seen.has(id)) {
+      counts.duplicates += 1;
+      continue;
+    }
+    seen.add(id);
+    const verdict = examineSafely(message.body, deps.prices);
+    if (typeof verdict === 'string') {
+      letters.push(deadLetterOf(message, verdict));
+      continue;
+    }
+    const key = `${message.partition}\n${verdict.day}`;
+    const group = groups.get(key) ?? [];
+    group.push({ ...verdict, sequenceNumber: message.sequenceNumber });
+    groups.set(key, group);
+  }
+  counts.rejected = letters.length;
+  if (letters.length > 0) await deps.ledger.deadLetter(letters);
+
+  const dirty = new Set<string>();
+  for (const [key, events] of groups) {
+    const day = key.slice(key.indexOf('\n') + 1);
+    dirty.add(day);
+    // A request that started the day before belongs partly to that day's cost (SPEC 4.7).
+    const dayStartMs = Date.parse(`${day}T00:00:00Z`);
+    if (events.some((e) => e.startMs < dayStartMs)) dirty.add(previousDay(day));
+  }
+  if (dirty.size > 0) await deps.ledger.markDirty([...dirty].sort(), deps.now().toISOString());
+
+  for (const [key, events] of groups) {
+    const split = key.indexOf('\n');
+    const committed = await commitGroup(deps.ledger, key.slice(0, split), key.slice(split + 1), events);
+    counts.accepted += committed;
+    counts.duplicates += events.length - committed;
+    if (committed > 0) counts.segments += 1;
+  }
+  return counts;
+}
+
+async function commitGroup(
+  ledger: Ledger,
+  partition: string,
+  day: string,
+  events: Accepted[],
+): Promise<number> {
+  events.sort((a, b) => a.sequenceNumber - b.sequenceNumber);
+  for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt += 1) {
+    const mark = await ledger.highWater(day, partition);
+    const fresh = events.filter((e) => e.sequenceNumber > mark.sequenceNumber);
+    const first = fresh[0];
+    const last = fresh[fresh.length - 1];
+    if (first === undefined || last === undefined) return 0;
+    let usageEvents = 0;
+    let minStartMs = Number.POSITIVE_INFINITY;
+    let maxEndMs = Number.NEGATIVE_INFINITY;
+    for (const e of fresh) {
+      if (e.usage) usageEvents += 1;
+      minStartMs = Math.min(minStartMs, e.startMs);
+      maxEndMs = Math.max(maxEndMs, e.endMs);
+    }
+    const draft: SegmentDraft = {
+      day,
+      partition,
+      firstSequence: first.sequenceNumber,
+      lastSequence: last.sequenceNumber,
+      lines: fresh.map((e) => e.line),
+      usageEvents,
+      capacityEvents: fresh.length - usageEvents,
+      minStartMs,
+      maxEndMs,
+    };
+    if ((await ledger.commit(draft, mark)) === 'committed') return fresh.length;
+  }
+  throw new TransientError(`partition ${partition}, day ${day}: the high-water mark kept moving; will retry`);
+}
+
+type Verdict = { day: string; line: string; usage: boolean; startMs: number; endMs: number };
+
+/**
+ * examine, with anything it throws turned into a reason: whatever is wrong with one message (a
+ * getter that throws, nesting too deep for JSON.stringify, ...) parks that message, never the batch,
+ * which the host would otherwise redeliver forever (retry policy in functions/ingestUsage.ts).
+ */
+function examineSafely(body: unknown, prices: PriceCard): Verdict | string {
+  try {
+    return examine(body, prices);
+  } catch (error) {
+    return `cannot be processed: ${errorText(error)}`;
+  }
+}
+
+/** The event's day and canonical line, or the reason it is rejected. */
+function examine(body: unknown, prices: PriceCard): Verdict | string {
+  const text = messageText(body);
+  if (!text.ok) return text.reason;
+  let value: unknown;
+  try {
+    value = JSON.parse(text.text);
+  } catch (error) {
+    return `not valid JSON: ${errorText(error)}`;
+  }
+  const parsed = parseRecord(value);
+  if (!parsed.ok) return parsed.reason;
+  const record = parsed.record;
+  if (record === null) return 'type: evaluation events belong on the evaluations hub, not the usage hub';
+  const problem = admissionProblem(prices, record);
+  if (problem !== undefined) return problem;
+  const [start, end] =
+    record.type === 'usage' ? [record.startedAt, record.finishedAt] : [record.windowStart, record.windowEnd];
+  return {
+    day: dayOf(end),
+    // Throws (RangeError) for an unknown field nested thousands deep: examineSafely parks the message.
+    line: text.canonical ? text.text : JSON.stringify(value),
+    usage: record.type === 'usage',
+    startMs: Math.floor(start / 1000),
+    endMs: Math.ceil(end / 1000),
+  };
+}
