@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { PodIdentity } from './proxy.js';
+import type { PodIdentity } from './proxy-deps.js';
 
 /**
  * Capacity windows (SPEC 2): one event per `windowMs` while the pod holds its GPUs, and a last,

@@ -5,7 +5,7 @@ import { attribute, type Attribution } from './attribution.js';
 import { readCompletionBody, type CompletionBody } from './body.js';
 import type { BodyBudget } from './budget.js';
 import { forwardHeaders, forwardResponseHeaders, jsonError, writeWithBackpressure } from './http.js';
-import type { ProxyDeps } from './proxy.js';
+import type { ProxyDeps } from './proxy-deps.js';
 import { SseRelay, type EngineMetrics, type Usage } from './relay.js';
 import { usageEvent } from './usage-event.js';
 

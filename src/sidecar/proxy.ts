@@ -1,30 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
-import type { AttributionRules } from './attribution.js';
 import { forwardHeaders, forwardResponseHeaders, jsonError, writeWithBackpressure } from './http.js';
 import { BodyBudget, DEFAULT_BODY_BUDGET, DEFAULT_MAX_BODY } from './budget.js';
 import { meter } from './meter.js';
-import type { SidecarMetrics } from './metrics.js';
+import type { ProxyDeps } from './proxy-deps.js';
 import { readTarget } from './target.js';
-
-export interface PodIdentity {
-  readonly pod: string;
-  readonly gpuSku: string;
-  readonly gpuCount: number;
-  readonly model: string;
-}
-
-export interface ProxyDeps {
-  readonly upstream: URL;
-  readonly rules: AttributionRules;
-  readonly priorities: ReadonlyMap<string, number>;
-  /** Request body limits in bytes: per body, and in total across requests (defaults 16 and 128 MiB). */
-  readonly bodies?: { readonly max: number; readonly budget: number };
-  readonly identity: PodIdentity;
-  readonly emit: (event: Record<string, unknown>) => void;
-  readonly metrics: SidecarMetrics;
-  readonly now?: () => number;
-}
 
 // vLLM's /invocations (the SageMaker entry point) runs the chat or completions handler chosen by
 // the body, with the same request and usage format: passed through, it was generation unmetered.

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Attribution } from './attribution.js';
-import type { PodIdentity } from './proxy.js';
+import type { PodIdentity } from './proxy-deps.js';
 import type { EngineMetrics, Usage } from './relay.js';
 
 export interface Outcome {

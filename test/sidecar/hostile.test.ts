@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEvent } from '../../src/domain/events.js';
 import { FakeVllm } from '../../dev/fake-vllm.js';
 import { SidecarMetrics } from '../../src/sidecar/metrics.js';
-import { createProxy, type ProxyDeps } from '../../src/sidecar/proxy.js';
+import { createProxy } from '../../src/sidecar/proxy.js';
+import type { ProxyDeps } from '../../src/sidecar/proxy-deps.js';
 import { openRaw, postHead, rawExchange, readResponse } from './raw-http.js';
 
 /** Requests a hostile or careless client may send: each is metered exactly, or refused before vLLM. */
