@@ -5,8 +5,8 @@ import { UsageError } from './usage-error.js';
 
 export const SIDECAR_HELP = `Usage: chargeback sidecar [--upstream URL] [--listen HOST:PORT] [--sink eventhubs|file:DIR]
 
-Runs beside vLLM in its pod: a reverse proxy that meters every /v1/chat/completions and
-/v1/completions request (tenant, feature and request class from x-tenant, x-feature and
+Runs beside vLLM in its pod: a reverse proxy that meters every /v1/chat/completions,
+/v1/completions and /invocations request (tenant, feature and request class from x-tenant, x-feature and
 x-request-class, or an API-key map), passes everything else through, and publishes one usage
 event per request and a capacity event per minute to Event Hubs (partition key: the pod), or to
 NDJSON files. When Event Hubs is unreachable, events are spooled to disk and replayed in order.
@@ -25,7 +25,8 @@ Downward API and the Deployment set them), EVENTHUB_FULLY_QUALIFIED_NAMESPACE an
 (workload identity) or EVENTHUB_CONNECTION_STRING, SIDECAR_TENANT_HEADER, SIDECAR_FEATURE_HEADER,
 SIDECAR_CLASS_HEADER, SIDECAR_API_KEYS_FILE, SIDECAR_MISSING_TENANT (reject|unknown),
 SIDECAR_DEFAULT_CLASS, SIDECAR_PRIORITIES (e.g. interactive=0,batch=10), SIDECAR_QUEUE_MAX,
-SIDECAR_CAPACITY_WINDOW_SECONDS.`;
+SIDECAR_CAPACITY_WINDOW_SECONDS, SIDECAR_MAX_BODY_BYTES (one request body, default 16 MiB; 413
+above it) and SIDECAR_BODY_BUDGET_BYTES (all bodies held at once, default 128 MiB; 503 above it).`;
 
 export function parseSidecarArgs(
   args: readonly string[],
