@@ -9,7 +9,7 @@ import { EventAccumulator } from '../src/domain/accumulator.js';
 import { computeChargeback } from '../src/domain/chargeback.js';
 import { parseRecord } from '../src/domain/fast-parse.js';
 import { loadPriceCard } from '../src/domain/prices.js';
-import { parseDay } from '../src/domain/timestamp.js';
+import { parseDay } from '../src/domain/days.js';
 import { DEFAULT_WEIGHTING, type Weighting } from '../src/domain/weighting.js';
 import { simulateDay } from '../src/simulator/simulate.js';
 

@@ -3,7 +3,7 @@ import { EventAccumulator } from '../../src/domain/accumulator.js';
 import type { IdlePolicy } from '../../src/domain/chargeback.js';
 import { parseRecord } from '../../src/domain/fast-parse.js';
 import { loadPriceCard, type PriceCard } from '../../src/domain/prices.js';
-import { parseDay } from '../../src/domain/timestamp.js';
+import { parseDay } from '../../src/domain/days.js';
 import { DEFAULT_WEIGHTING, type Weighting } from '../../src/domain/weighting.js';
 import { buildReport, type Report } from '../../src/domain/report/build.js';
 

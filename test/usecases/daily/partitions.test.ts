@@ -3,7 +3,7 @@ import { readPriceCard } from '../../../src/composition/composition.js';
 import { reportDay, type DailyDeps } from '../../../src/usecases/daily/daily-run.js';
 import { EventAccumulator } from '../../../src/domain/accumulator.js';
 import { parseRecordText } from '../../../src/domain/fast-parse.js';
-import { parseDay } from '../../../src/domain/timestamp.js';
+import { parseDay } from '../../../src/domain/days.js';
 import { DEFAULT_WEIGHTING } from '../../../src/domain/weighting.js';
 import { ingestBatch } from '../../../src/usecases/ingest/ingest.js';
 import { MemoryLedger } from '../../../src/adapters/memory/memory-ledger.js';
