@@ -17,9 +17,12 @@ import {
 import { parseTimestamp } from '../../src/domain/timestamp.js';
 
 describe('isDay', () => {
-  it.each(['2026-03-01', '2024-02-29', '2000-02-29', '1970-01-01', '2026-12-31'])('accepts %s', (text) => {
-    expect(isDay(text)).toBe(true);
-  });
+  it.each(['2026-03-01', '2024-02-29', '2000-02-29', '1970-01-01', '2026-12-31', '1684-07-29', '2255-06-04'])(
+    'accepts %s',
+    (text) => {
+      expect(isDay(text)).toBe(true);
+    },
+  );
 
   it.each([
     ['a day that does not exist', '2026-02-30'],
@@ -37,8 +40,9 @@ describe('isDay', () => {
     ['an expanded year', '+02026-01-05'],
     ['a path', '../2026-01-05'],
     ['the empty string', ''],
-    ['a year before microseconds are safe integers', '1600-01-01'],
-    ['a year after microseconds are safe integers', '9999-12-31'],
+    ['the last day whose start is not a safe integer of microseconds', '1684-07-28'],
+    ['the first day whose end is not a safe integer of microseconds', '2255-06-05'],
+    ['a far year', '9999-12-31'],
   ])('rejects %s', (_why, text) => {
     expect(isDay(text)).toBe(false);
     expect(parseDay(text)).toBeUndefined();
