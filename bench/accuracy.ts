@@ -9,7 +9,7 @@ import { EventAccumulator } from '../src/domain/accumulator.js';
 import { computeChargeback } from '../src/domain/chargeback.js';
 import { parseRecord } from '../src/domain/fast-parse.js';
 import { loadPriceCard } from '../src/domain/prices.js';
-import { parseDay } from '../src/domain/timestamp.js';
+import { dayOfMs, parseDay } from '../src/domain/days.js';
 import { DEFAULT_WEIGHTING, type Weighting } from '../src/domain/weighting.js';
 import { simulateDay } from '../src/simulator/simulate.js';
 
@@ -105,5 +105,5 @@ lines.push(
   `| tenants, weighted mean absolute error | | ${mean(errors.step)} | ${mean(errors.h100)} | ${mean(errors.time)} | ${mean(errors.flat)} |`,
 );
 process.stdout.write(
-  `allocation accuracy, ${new Date().toISOString().slice(0, 10)}: ${requests} requests, ${pods} pods, seed ${seed}\n\n${lines.join('\n')}\n`,
+  `allocation accuracy, ${dayOfMs(Date.now())}: ${requests} requests, ${pods} pods, seed ${seed}\n\n${lines.join('\n')}\n`,
 );

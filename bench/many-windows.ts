@@ -3,6 +3,7 @@
  * month of windows): prints the time of allocatePod for 20k to 160k windows, which should grow
  * linearly. Run: npx tsx bench/many-windows.ts
  */
+import { dayEndMicros, dayStartMicros } from '../src/domain/days.js';
 import { allocatePod } from '../src/domain/allocation.js';
 import { loadPriceCard } from '../src/domain/prices.js';
 
@@ -13,8 +14,8 @@ const prices = loadPriceCard({
     { sku: 'A100', gpusPerVm: 1, pricePerVmHour: 3.71, effectiveFrom: '2026-03-01T12:00:00Z' },
   ],
 });
-const dayStart = Date.parse('2026-03-01T00:00:00Z') * 1000;
-const dayEnd = dayStart + 86_400_000_000;
+const dayStart = dayStartMicros('2026-03-01');
+const dayEnd = dayEndMicros('2026-03-01');
 
 for (const count of [20_000, 40_000, 80_000, 160_000]) {
   const step = Math.floor((dayEnd - dayStart) / count);

@@ -15,6 +15,7 @@ import { reportDay } from '../src/usecases/daily/daily-run.js';
 import { startAzurite } from '../dev/azurite.js';
 import { invoke, type HubMessage } from '../dev/event-hub-delivery.js';
 import { fleetTraffic } from '../dev/fleet-traffic.js';
+import { dayOfMs } from '../src/domain/days.js';
 
 const DATE = '2026-11-22';
 const ingestEvents = Number(process.env.INGEST_EVENTS ?? 200_000);
@@ -105,6 +106,6 @@ await withAzurite(async (s, connectionString) => {
 });
 
 process.stdout.write(
-  `\nFunctions benchmark on Azurite, ${new Date().toISOString().slice(0, 10)}, node ${process.version}\n\n` +
+  `\nFunctions benchmark on Azurite, ${dayOfMs(Date.now())}, node ${process.version}\n\n` +
     `| what | size | time | rate / memory |\n|---|---|---|---|\n${rows.join('\n')}\n`,
 );

@@ -7,6 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { dayOfMs } from '../src/domain/days.js';
 
 const DATE = '2026-11-22';
 const sizes = (process.env.BENCH_SIZES ?? '100000,1000000,5000000').split(',').map(Number);
@@ -89,7 +90,7 @@ for (const events of sizes) {
   process.stderr.write(`${rows[rows.length - 1] ?? ''}\n`);
 }
 process.stdout.write(
-  `\nchargeback report benchmark, ${new Date().toISOString().slice(0, 10)}, node ${process.version}\n\n` +
+  `\nchargeback report benchmark, ${dayOfMs(Date.now())}, node ${process.version}\n\n` +
     '| events | file | bare read+parse | report | ratio | report peak RSS | bare peak RSS |\n|---|---|---|---|---|---|---|\n' +
     `${rows.join('\n')}\n`,
 );

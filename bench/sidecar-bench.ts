@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../dev/free-port.js';
 import { openLoop } from './load-generator.js';
+import { dayOfMs } from '../src/domain/days.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const seconds = Number(process.env.SIDECAR_BENCH_SECONDS ?? 5);
@@ -278,7 +279,7 @@ for (const stream of [false, true]) {
 }
 for (const c of children) c.kill('SIGTERM');
 process.stdout.write(
-  `\nsidecar benchmark, ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${seconds} s per run, median of ${REPEATS} runs, ${PIN ? 'proxies pinned to CPU 1, load generator and fake vLLM to CPU 0' : 'no CPU pinning'}\n\n` +
+  `\nsidecar benchmark, ${dayOfMs(Date.now())}, node ${process.version}, ${seconds} s per run, median of ${REPEATS} runs, ${PIN ? 'proxies pinned to CPU 1, load generator and fake vLLM to CPU 0' : 'no CPU pinning'}\n\n` +
     '| mode | req/s offered | path | TTFB p50 | TTFB p99 | added p50 | added p99 | throughput | failed |\n|---|---|---|---|---|---|---|---|---|\n' +
     `${rows.join('\n')}\n\n${notes.map((n) => `- ${n}`).join('\n')}\n` +
     (nginx === undefined ? '\n(nginx not found and not installable here: reference rows missing)\n' : ''),

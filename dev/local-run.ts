@@ -11,6 +11,7 @@ import Papa from 'papaparse';
 import { makeDailyChargeback } from '../functions/dailyChargeback.js';
 import { makeGetReport } from '../functions/getReport.js';
 import { makeIngestUsage } from '../functions/ingestUsage.js';
+import { dayOfMs, previousDay } from '../src/domain/days.js';
 import { loadConfig } from '../src/composition/config.js';
 import { createServices, dailyDeps, ingestDeps } from '../src/composition/composition.js';
 import { startAzurite } from './azurite.js';
@@ -19,7 +20,7 @@ import { HttpRequest, quietContext, TIMER } from './functions-runtime.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 const out = join(root, 'out');
-const date = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+const date = previousDay(dayOfMs(Date.now()));
 
 async function main(): Promise<void> {
   const started = Date.now();

@@ -1,6 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { services } from '../src/composition/composition.js';
-import { parseDay } from '../src/domain/timestamp.js';
+import { parseDay } from '../src/domain/days.js';
 import type { ReportStore } from '../src/ports/report-store.js';
 
 /** GET /api/reports/{date}: the day's CSV, or its summary with `Accept: application/json`. */

@@ -5,7 +5,7 @@ import type { IdlePolicy } from '../domain/chargeback.js';
 import { ConfigurationError } from '../domain/errors.js';
 import { parseRecordText, type Intern, type RecordResult } from '../domain/fast-parse.js';
 import { loadPriceCard, type PriceCard } from '../domain/prices.js';
-import { parseDay } from '../domain/timestamp.js';
+import { parseDay } from '../domain/days.js';
 import { DEFAULT_WEIGHTING, type Weighting } from '../domain/weighting.js';
 import {
   isInside,

@@ -1,6 +1,6 @@
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { parseDay } from '../domain/timestamp.js';
+import { isDay } from '../domain/days.js';
 import { simulateDay } from '../simulator/simulate.js';
 import { parseArgsOrThrow } from './args.js';
 import { UsageError } from './usage-error.js';
@@ -44,8 +44,7 @@ export function parseSimulateArgs(args: readonly string[]): SimulateOptions | 'h
   const missing = ['date', 'out'].filter((name) => values[name] === undefined);
   if (missing.length > 0) throw new UsageError(`missing ${missing.map((m) => `--${m}`).join(', ')}`);
   const date = String(values.date);
-  if (parseDay(date) === undefined)
-    throw new UsageError(`--date must be a calendar day YYYY-MM-DD, got "${date}"`);
+  if (!isDay(date)) throw new UsageError(`--date must be a calendar day YYYY-MM-DD, got "${date}"`);
   const integer = (name: string, min: number, max = Number.MAX_SAFE_INTEGER): number => {
     const text = String(values[name]);
     const value = /^\d+$/.test(text) ? Number(text) : Number.NaN;

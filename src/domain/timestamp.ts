@@ -6,9 +6,7 @@
 export type Micros = number;
 
 export const MICROS_PER_SECOND = 1_000_000;
-export const MICROS_PER_DAY = 86_400 * MICROS_PER_SECOND;
 
-const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 /**
@@ -99,19 +97,4 @@ export function formatTimestamp(micros: Micros): string {
   const rest = micros - millis * 1000;
   const iso = new Date(millis).toISOString();
   return rest === 0 ? iso : `${iso.slice(0, -1)}${String(rest).padStart(3, '0')}Z`;
-}
-
-/** The UTC day [start, end) named by YYYY-MM-DD; undefined for anything else. */
-export function parseDay(text: string): { start: Micros; end: Micros } | undefined {
-  const match = DATE.exec(text);
-  if (match === null) return undefined;
-  const millis = Date.parse(`${text}T00:00:00Z`);
-  if (Number.isNaN(millis) || new Date(millis).toISOString().slice(0, 10) !== text) return undefined;
-  const start = millis * 1000;
-  return { start, end: start + MICROS_PER_DAY };
-}
-
-/** The UTC day YYYY-MM-DD that contains the instant. */
-export function dayOf(micros: Micros): string {
-  return new Date(Math.floor(micros / 1000)).toISOString().slice(0, 10);
 }

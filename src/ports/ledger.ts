@@ -10,6 +10,7 @@
  * instances racing on one partition cannot both commit; and a crash between writing a segment blob
  * and committing it leaves an unreferenced blob that no report ever reads.
  */
+import { dayOfMs } from '../domain/days.js';
 
 /** Where the ledger is in one (day, partition): the last committed sequence number. */
 export interface HighWater {
@@ -124,7 +125,7 @@ export function segmentBlobName(
 export function deadLetterBlobName(
   letter: Pick<DeadLetter, 'partition' | 'sequenceNumber' | 'enqueuedTime'>,
 ): string {
-  return `deadletter/${letter.enqueuedTime.slice(0, 10)}/${letter.partition}/${pad(letter.sequenceNumber)}.json`;
+  return `deadletter/${dayOfMs(Date.parse(letter.enqueuedTime))}/${letter.partition}/${pad(letter.sequenceNumber)}.json`;
 }
 
 export function segmentRowKey(partition: string, firstSequence: number): string {
@@ -133,17 +134,4 @@ export function segmentRowKey(partition: string, firstSequence: number): string 
 
 export function highWaterRowKey(partition: string): string {
   return `hwm|${partition}`;
-}
-
-/** The UTC day after `day`. */
-export function nextDay(day: string): string {
-  return new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
-}
-
-export function previousDay(day: string): string {
-  return new Date(Date.parse(`${day}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
-}
-
-export function dayEndMs(day: string): number {
-  return Date.parse(`${day}T00:00:00Z`) + 86_400_000;
 }

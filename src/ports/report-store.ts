@@ -1,3 +1,5 @@
+import { dayPath } from '../domain/days.js';
+
 /** What a stored report says about itself, beyond its content. */
 export interface StoredReportInfo {
   readonly revision: number;
@@ -13,8 +15,11 @@ export interface ReportStore {
   summary(day: string): Promise<string | undefined>;
 }
 
-/** `chargeback/YYYY/MM/DD/` in the `reports` container (SPEC 5). */
+/**
+ * `chargeback/YYYY/MM/DD/` in the `reports` container (SPEC 5). Throws RangeError for a string that
+ * is not a day, so no caller can name a blob outside the day folders.
+ */
 export function reportPaths(day: string): { csv: string; summary: string } {
-  const folder = `chargeback/${day.slice(0, 4)}/${day.slice(5, 7)}/${day.slice(8, 10)}`;
+  const folder = `chargeback/${dayPath(day)}`;
   return { csv: `${folder}/chargeback-${day}.csv`, summary: `${folder}/summary-${day}.json` };
 }

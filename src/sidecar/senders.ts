@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { EventHubProducerClient, type EventDataBatch } from '@azure/event-hubs';
 import { DefaultAzureCredential } from '@azure/identity';
+import { dayOfMs } from '../domain/days.js';
 import type { Unsendable } from './event-limits.js';
 import type { Sender, SendResult } from './pipe.js';
 import type { SidecarSettings } from './settings.js';
@@ -84,7 +85,7 @@ export class FileSender implements Sender {
 
   async send(events: readonly Record<string, unknown>[]): Promise<void> {
     await mkdir(this.dir, { recursive: true });
-    const day = this.now().toISOString().slice(0, 10);
+    const day = dayOfMs(this.now().getTime());
     const safePod = this.pod.replace(/[^A-Za-z0-9._-]/g, '_');
     const parts: string[] = [];
     for (let i = 0; i < events.length; i += EVENTS_PER_TURN) {

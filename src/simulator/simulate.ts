@@ -1,3 +1,4 @@
+import { dayEndMs, dayStartMs } from '../domain/days.js';
 import { runEngine, type EngineRequest } from './engine.js';
 import { Random } from './random.js';
 import { batchArrivals, drawBursts, interactiveArrivals, type Arrival, type Burst } from './traffic.js';
@@ -40,15 +41,14 @@ interface PodPlan {
 }
 
 const WINDOW_MS = 60_000;
-const DAY_MS = 86_400_000;
 
 /**
  * A seeded, deterministic day of a vLLM fleet: every usage event a sidecar would publish, and a
  * capacity window per pod-minute. Same options, same events in the same order.
  */
 export function* simulateDay(options: SimulationOptions): Generator<SimulatedEvent> {
-  const dayStart = Date.parse(`${options.date}T00:00:00Z`);
-  if (Number.isNaN(dayStart)) throw new RangeError(`not a day: ${options.date}`);
+  const dayStart = dayStartMs(options.date); // RangeError for a string that is not a day
+  const dayLength = dayEndMs(options.date) - dayStart;
   const fleet = new Random(options.seed, 0);
   const bursts = drawBursts(fleet);
   const plans = planPods(fleet, options.pods, options.requests ?? 40_000);
@@ -58,7 +58,7 @@ export function* simulateDay(options: SimulationOptions): Generator<SimulatedEve
   const later = new Map<number, Record<string, unknown>[]>();
   let emitted = 0;
   for (const plan of plans) {
-    for (const event of podDay(plan, options.seed, dayStart, bursts)) {
+    for (const event of podDay(plan, options.seed, dayStart, dayLength, bursts)) {
       yield event;
       emitted += 1;
       if (duplicateRate > 0 && redelivery.next() < duplicateRate) {
@@ -114,6 +114,7 @@ function* podDay(
   plan: PodPlan,
   seed: number,
   dayStart: number,
+  dayLength: number,
   bursts: readonly Burst[],
 ): Generator<SimulatedEvent> {
   const random = new Random(seed, 100 + plan.index);
@@ -169,7 +170,7 @@ function* podDay(
     yield usageEvent(r, pod, iso, plan.model.gpuCount);
   }
   // Keep reporting until the day is over and the last request has finished (a job can run past midnight).
-  yield* windowsUntil(Math.max(DAY_MS, last + 1) + WINDOW_MS);
+  yield* windowsUntil(Math.max(dayLength, last + 1) + WINDOW_MS);
 }
 
 function request(random: Random, arrival: Arrival): Pending {

@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { NOTHING_COMMITTED, type Ledger, type SegmentDraft } from '../../src/ports/ledger.js';
 import { MemoryLedger } from '../../src/adapters/memory/memory-ledger.js';
+import { at, DAY, DAY_AFTER } from '../helpers/events.js';
 import { isolatedServices } from '../helpers/storage.js';
 
-const DAY = '2026-11-22';
-const NEXT = '2026-11-23';
-const MIDNIGHT = Date.parse(`${NEXT}T00:00:00Z`);
+const MIDNIGHT = Date.parse(at(86_400));
 
 function draft(fields: Partial<SegmentDraft> = {}): SegmentDraft {
   return {
@@ -60,19 +59,19 @@ function contract(name: string, make: () => Promise<Ledger>): void {
       const ledger = await make();
       await ledger.commit(draft({ lastSequence: 9 }), NOTHING_COMMITTED);
       expect((await ledger.highWater(DAY, '1')).sequenceNumber).toBe(-1);
-      expect((await ledger.highWater(NEXT, '0')).sequenceNumber).toBe(-1);
+      expect((await ledger.highWater(DAY_AFTER, '0')).sequenceNumber).toBe(-1);
     });
 
     it('gives a day the next day’s segments that started before midnight, and only those', async () => {
       const ledger = await make();
       await ledger.commit(
-        draft({ day: NEXT, minStartMs: MIDNIGHT - 5000, maxEndMs: MIDNIGHT + 5000 }),
+        draft({ day: DAY_AFTER, minStartMs: MIDNIGHT - 5000, maxEndMs: MIDNIGHT + 5000 }),
         NOTHING_COMMITTED,
       );
-      const mark = await ledger.highWater(NEXT, '0');
+      const mark = await ledger.highWater(DAY_AFTER, '0');
       await ledger.commit(
         draft({
-          day: NEXT,
+          day: DAY_AFTER,
           firstSequence: 2,
           lastSequence: 3,
           minStartMs: MIDNIGHT + 1,
@@ -81,7 +80,7 @@ function contract(name: string, make: () => Promise<Ledger>): void {
         mark,
       );
       expect((await ledger.segmentsFor(DAY)).map((s) => s.firstSequence)).toEqual([0]);
-      expect((await ledger.segmentsFor(NEXT)).length).toBe(2);
+      expect((await ledger.segmentsFor(DAY_AFTER)).length).toBe(2);
     });
 
     it('keeps one dead letter per partition and sequence number, counted by enqueued day', async () => {
@@ -96,18 +95,18 @@ function contract(name: string, make: () => Promise<Ledger>): void {
       await ledger.deadLetter([letter]);
       await ledger.deadLetter([letter, { ...letter, sequenceNumber: 8 }]);
       expect(await ledger.deadLettersOn(DAY)).toBe(2);
-      expect(await ledger.deadLettersOn(NEXT)).toBe(0);
+      expect(await ledger.deadLettersOn(DAY_AFTER)).toBe(0);
     });
 
     it('remembers the latest commit time of dirty days from a given day on', async () => {
       const ledger = await make();
-      await ledger.markDirty([DAY, NEXT], '2026-11-23T01:00:00.000Z');
+      await ledger.markDirty([DAY, DAY_AFTER], '2026-11-23T01:00:00.000Z');
       await ledger.markDirty([DAY], '2026-11-23T02:00:00.000Z');
       expect(await ledger.dirtyDays(DAY)).toEqual([
         { day: DAY, lastCommitAt: '2026-11-23T02:00:00.000Z' },
-        { day: NEXT, lastCommitAt: '2026-11-23T01:00:00.000Z' },
+        { day: DAY_AFTER, lastCommitAt: '2026-11-23T01:00:00.000Z' },
       ]);
-      expect((await ledger.dirtyDays(NEXT)).map((d) => d.day)).toEqual([NEXT]);
+      expect((await ledger.dirtyDays(DAY_AFTER)).map((d) => d.day)).toEqual([DAY_AFTER]);
     });
   });
 }

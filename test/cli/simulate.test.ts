@@ -3,15 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { DAY } from '../helpers/events.js';
 
-const DATE = '2026-11-22';
 const sink = { write: () => true } as unknown as NodeJS.WritableStream;
 const dir = mkdtempSync(join(tmpdir(), 'simulate-'));
 
 async function simulate(name: string, extra: string[]): Promise<string> {
   const out = join(dir, name);
   const code = await main(
-    ['simulate', '--date', DATE, '--out', out, '--pods', '3', '--requests', '3000', ...extra],
+    ['simulate', '--date', DAY, '--out', out, '--pods', '3', '--requests', '3000', ...extra],
     {
       stdout: sink,
       stderr: sink,
@@ -33,7 +33,7 @@ async function report(
       '--prices',
       'prices/azure-a100.json',
       '--date',
-      DATE,
+      DAY,
       '--out',
       join(dir, out),
     ],
@@ -41,8 +41,8 @@ async function report(
   );
   expect(code).toBe(0);
   return {
-    csv: readFileSync(join(dir, out, `chargeback-${DATE}.csv`), 'utf8'),
-    summary: JSON.parse(readFileSync(join(dir, out, `summary-${DATE}.json`), 'utf8')) as Record<
+    csv: readFileSync(join(dir, out, `chargeback-${DAY}.csv`), 'utf8'),
+    summary: JSON.parse(readFileSync(join(dir, out, `summary-${DAY}.json`), 'utf8')) as Record<
       string,
       number
     >,

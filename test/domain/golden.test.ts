@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { loadPriceCard } from '../../src/domain/prices.js';
-import { at, capacity, DAY, EIGHT_GPU, ONE_GPU, rowOf, runDay, usage } from '../helpers/events.js';
+import {
+  at,
+  capacity,
+  DAY,
+  DAY_BEFORE,
+  EIGHT_GPU,
+  ONE_GPU,
+  rowOf,
+  runDay,
+  usage,
+} from '../helpers/events.js';
 
 // Hand-computed cases. Test prices make one GPU-second cost exactly $0.001.
 describe('golden cases (time-share weighting)', () => {
@@ -57,7 +67,7 @@ describe('golden cases (time-share weighting)', () => {
     ];
     const today = rowOf(runDay(events), 'late');
     expect(today).toMatchObject({ costUsd: '0.030000', requests: '1' });
-    const yesterday = rowOf(runDay(events, { date: '2026-11-21' }), 'late');
+    const yesterday = rowOf(runDay(events, { date: DAY_BEFORE }), 'late');
     expect(yesterday).toMatchObject({ costUsd: '0.030000', requests: '0' });
   });
 

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { at, capacity, DEFAULT_WEIGHTING, ONE_GPU, rowOf, runDay, usage } from '../helpers/events.js';
+import {
+  at,
+  capacity,
+  DEFAULT_WEIGHTING,
+  evaluation,
+  ONE_GPU,
+  rowOf,
+  runDay,
+  usage,
+} from '../helpers/events.js';
 
 describe('unmetered requests (SPEC 4.5)', () => {
   it('charges 0 to a request whose pod has no capacity window and counts it', () => {
@@ -76,17 +85,7 @@ describe('intake checks', () => {
   });
 
   it('ignores evaluation events in the usage stream and counts them', () => {
-    const evaluation = {
-      type: 'evaluation',
-      schemaVersion: 1,
-      eventId: 'ev-1',
-      model: 'm',
-      modelVersion: '3',
-      dataset: 'golden@1',
-      metrics: { exact_match: 0.8 },
-      evaluatedAt: at(5),
-    };
-    expect(runDay([evaluation]).summaryJson.ignoredEvents).toBe(1);
+    expect(runDay([evaluation()]).summaryJson.ignoredEvents).toBe(1);
   });
 });
 

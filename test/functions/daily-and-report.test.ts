@@ -8,9 +8,7 @@ import { HttpRequest, quietContext, TIMER } from '../../dev/functions-runtime.js
 import { makeIngestUsage } from '../../functions/ingestUsage.js';
 import { MemoryReportStore } from '../../src/adapters/memory/memory-report-store.js';
 import { reportPaths } from '../../src/ports/report-store.js';
-import { at, capacity, TEST_PRICES, usage } from '../helpers/events.js';
-
-const DAY = '2026-11-22';
+import { at, capacity, DAY, TEST_PRICES, usage } from '../helpers/events.js';
 
 function system(start: string) {
   let now = new Date(start);

@@ -7,10 +7,10 @@ import { DEAD_LETTER_BODY_BYTES } from '../../src/usecases/ingest/message-body.j
 import { MemoryLedger } from '../../src/adapters/memory/memory-ledger.js';
 import { invoke, type HubMessage } from '../../dev/event-hub-delivery.js';
 import { InvocationContext } from '../../dev/functions-runtime.js';
-import { at, capacity, TEST_PRICES, usage } from '../helpers/events.js';
+import { at, capacity, DAY, DAY_AFTER, evaluation, TEST_PRICES, usage } from '../helpers/events.js';
 import { isolatedServices } from '../helpers/storage.js';
 
-const NOW = () => new Date('2026-11-23T00:10:00Z');
+const NOW = () => new Date(`${DAY_AFTER}T00:10:00Z`);
 
 function handler(ledger: Ledger, retryDeadlineMs = 0) {
   return makeIngestUsage(() => Promise.resolve({ ledger, prices: TEST_PRICES, now: NOW, retryDeadlineMs }));
@@ -20,7 +20,7 @@ function messages(bodies: unknown[], firstSequence = 0): HubMessage[] {
   return bodies.map((body, i) => ({ body, sequenceNumber: firstSequence + i, enqueuedTime: at(100 + i) }));
 }
 
-async function ledgerLines(ledger: Ledger, day = '2026-11-22'): Promise<string[]> {
+async function ledgerLines(ledger: Ledger, day = DAY): Promise<string[]> {
   const lines: string[] = [];
   for (const segment of await ledger.segmentsFor(day)) {
     lines.push(...(await ledger.readSegment(segment)).split('\n').filter((l) => l !== ''));
@@ -57,23 +57,7 @@ describe('ingestUsage handler', () => {
 
   it('rejects an unknown SKU naming it, and an evaluation event sent to the usage hub', async () => {
     const ledger = new MemoryLedger();
-    await invoke(
-      handler(ledger),
-      '0',
-      messages([
-        usage({ gpuSku: 'Standard_NV6' }),
-        {
-          type: 'evaluation',
-          schemaVersion: 1,
-          eventId: 'e-1',
-          model: 'llama-8b',
-          modelVersion: '3',
-          dataset: 'golden@1',
-          metrics: { exact_match: 0.8 },
-          evaluatedAt: at(5),
-        },
-      ]),
-    );
+    await invoke(handler(ledger), '0', messages([usage({ gpuSku: 'Standard_NV6' }), evaluation()]));
     const reasons = ledger.deadLetters().map((l) => l.reason);
     expect(reasons.some((r) => r.includes('"Standard_NV6" is not on the price card'))).toBe(true);
     expect(reasons.some((r) => r.startsWith('type: '))).toBe(true);
@@ -118,8 +102,8 @@ describe('ingestUsage handler', () => {
     const ledger = new MemoryLedger();
     const late = usage({ startedAt: at(86_390), finishedAt: at(86_410) });
     await invoke(handler(ledger), '0', messages([usage(), late]));
-    expect((await ledger.segmentsFor('2026-11-23')).map((s) => s.day)).toEqual(['2026-11-23']);
-    expect((await ledger.dirtyDays('2026-11-01')).map((d) => d.day)).toEqual(['2026-11-22', '2026-11-23']);
+    expect((await ledger.segmentsFor(DAY_AFTER)).map((s) => s.day)).toEqual([DAY_AFTER]);
+    expect((await ledger.dirtyDays('2026-11-01')).map((d) => d.day)).toEqual([DAY, DAY_AFTER]);
   });
 
   it('refuses to run without the trigger metadata exactly-once depends on', async () => {
@@ -289,7 +273,7 @@ describe('ingestUsage handler', () => {
         bodyBytes: Buffer.byteLength(enormous),
         bodyForm: 'text',
       });
-      expect((await s.ledger.segmentsFor('2026-11-22')).map((x) => x.events)).toEqual([1]);
+      expect((await s.ledger.segmentsFor(DAY)).map((x) => x.events)).toEqual([1]);
     });
   });
 });

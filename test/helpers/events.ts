@@ -3,11 +3,14 @@ import { EventAccumulator } from '../../src/domain/accumulator.js';
 import type { IdlePolicy } from '../../src/domain/chargeback.js';
 import { parseRecord } from '../../src/domain/fast-parse.js';
 import { loadPriceCard, type PriceCard } from '../../src/domain/prices.js';
-import { parseDay } from '../../src/domain/timestamp.js';
+import { parseDay } from '../../src/domain/days.js';
 import { DEFAULT_WEIGHTING, type Weighting } from '../../src/domain/weighting.js';
 import { buildReport, type Report } from '../../src/domain/report/build.js';
 
+/** The day most tests report, and its neighbours, written out so no test derives them from the code under test. */
 export const DAY = '2026-11-22';
+export const DAY_BEFORE = '2026-11-21';
+export const DAY_AFTER = '2026-11-23';
 export const ONE_GPU = 'TEST_NC_1GPU';
 export const EIGHT_GPU = 'TEST_ND_8GPU';
 
@@ -67,6 +70,21 @@ export function capacity(fields: Record<string, unknown> = {}): Record<string, u
   };
 }
 
+export function evaluation(fields: Record<string, unknown> = {}): Record<string, unknown> {
+  counter += 1;
+  return {
+    type: 'evaluation',
+    schemaVersion: 1,
+    eventId: `e-${counter}`,
+    model: 'llama-8b',
+    modelVersion: '3',
+    dataset: 'golden@1',
+    metrics: { exact_match: 0.8 },
+    evaluatedAt: at(5),
+    ...fields,
+  };
+}
+
 export interface DayOptions {
   date?: string;
   prices?: PriceCard;
@@ -115,7 +133,7 @@ export function runDay(
     weighting: options.weighting ?? { kind: 'time-share' },
     idle: options.idle ?? 'separate',
     revision: 1,
-    generatedAt: '2026-11-23T00:30:00.000Z',
+    generatedAt: `${DAY_AFTER}T00:30:00.000Z`,
   });
   const rows = Papa.parse<Record<string, string>>(report.csv, { header: true, skipEmptyLines: true }).data;
   return { ...report, rows, summaryJson: JSON.parse(report.summary) as Record<string, unknown>, rejections };

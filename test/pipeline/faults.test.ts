@@ -11,8 +11,8 @@ import { fleetTraffic } from '../../dev/fleet-traffic.js';
 import { FaultProxy, portsOf, throughPorts } from '../helpers/fault-proxy.js';
 import { isolatedServices } from '../helpers/storage.js';
 import { waitFor } from '../helpers/wait.js';
+import { DAY } from '../helpers/events.js';
 
-const DAY = '2026-11-22';
 const traffic = fleetTraffic({
   date: DAY,
   pods: 3,

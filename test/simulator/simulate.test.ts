@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { parseEvent } from '../../src/domain/events.js';
 import { simulateDay, type SimulatedEvent } from '../../src/simulator/simulate.js';
+import { at, DAY } from '../helpers/events.js';
 
-const DATE = '2026-11-22';
 const day = (options: { seed?: number; duplicateRate?: number; pods?: number; requests?: number } = {}) => [
   ...simulateDay({
-    date: DATE,
+    date: DAY,
     pods: options.pods ?? 3,
     seed: options.seed ?? 4,
     requests: options.requests ?? 4000,
@@ -74,10 +74,9 @@ describe('simulated day', () => {
       for (const t of [Date.parse(field(e, 'startedAt')), Date.parse(field(e, 'finishedAt'))])
         expect(list.some(([s, end]) => s <= t && t <= end)).toBe(true);
     }
-    const dayStart = Date.parse(`${DATE}T00:00:00Z`);
     for (const list of windows.values()) {
-      expect(Math.min(...list.map((w) => w[0]))).toBeLessThan(dayStart);
-      expect(Math.max(...list.map((w) => w[1]))).toBeGreaterThan(dayStart + 86_400_000);
+      expect(Math.min(...list.map((w) => w[0]))).toBeLessThan(Date.parse(at(0)));
+      expect(Math.max(...list.map((w) => w[1]))).toBeGreaterThan(Date.parse(at(86_400)));
     }
   });
 

@@ -32,12 +32,12 @@ export class BlobReportStore implements ReportStore {
     });
   }
 
-  csv(day: string): Promise<string | undefined> {
-    return this.text(reportPaths(day).csv);
+  async csv(day: string): Promise<string | undefined> {
+    return await this.text(reportPaths(day).csv);
   }
 
-  summary(day: string): Promise<string | undefined> {
-    return this.text(reportPaths(day).summary);
+  async summary(day: string): Promise<string | undefined> {
+    return await this.text(reportPaths(day).summary);
   }
 
   private async text(name: string): Promise<string | undefined> {

@@ -1,11 +1,10 @@
 import { odata, RestError, type TableClient, type TransactionAction } from '@azure/data-tables';
 import type { ContainerClient } from '@azure/storage-blob';
+import { dayEndMs, nextDay } from '../../domain/days.js';
 import {
   deadLetterBlobName,
-  dayEndMs,
   highWaterRowKey,
   NOTHING_COMMITTED,
-  nextDay,
   segmentBlobName,
   segmentInfo,
   segmentRowKey,

@@ -1,8 +1,7 @@
+import { dayEndMs, nextDay } from '../../domain/days.js';
 import {
   deadLetterBlobName,
-  dayEndMs,
   NOTHING_COMMITTED,
-  nextDay,
   segmentBlobName,
   segmentInfo,
   type CommitOutcome,

@@ -2,26 +2,35 @@ import { reportPaths, type ReportStore, type StoredReportInfo } from '../../port
 
 /** The report store in memory, for tests and the handler tests. */
 export class MemoryReportStore implements ReportStore {
+  /** Contents by blob name, as the Blob store would name them. */
   readonly files = new Map<string, string>();
   private readonly infos = new Map<string, StoredReportInfo>();
 
   info(day: string): Promise<StoredReportInfo | undefined> {
-    return Promise.resolve(this.infos.get(day));
+    return settle(() => this.infos.get(reportPaths(day).summary));
   }
 
   write(day: string, csv: string, summary: string, info: StoredReportInfo): Promise<void> {
-    const paths = reportPaths(day);
-    this.files.set(paths.csv, csv);
-    this.files.set(paths.summary, summary);
-    this.infos.set(day, info);
-    return Promise.resolve();
+    return settle(() => {
+      const paths = reportPaths(day);
+      this.files.set(paths.csv, csv);
+      this.files.set(paths.summary, summary);
+      this.infos.set(paths.summary, info);
+    });
   }
 
   csv(day: string): Promise<string | undefined> {
-    return Promise.resolve(this.files.get(reportPaths(day).csv));
+    return settle(() => this.files.get(reportPaths(day).csv));
   }
 
   summary(day: string): Promise<string | undefined> {
-    return Promise.resolve(this.files.get(reportPaths(day).summary));
+    return settle(() => this.files.get(reportPaths(day).summary));
   }
+}
+
+/** `work` as a promise: a string that is not a day rejects, as it does in the Blob store, rather than throwing. */
+function settle<T>(work: () => T): Promise<T> {
+  return new Promise((resolve) => {
+    resolve(work());
+  });
 }

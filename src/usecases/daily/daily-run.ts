@@ -8,7 +8,7 @@ import {
 } from '../../domain/chargeback.js';
 import { parseRecordText } from '../../domain/fast-parse.js';
 import type { PriceCard } from '../../domain/prices.js';
-import { parseDay } from '../../domain/timestamp.js';
+import { addDays, dayOfMs, parseDay, previousDay } from '../../domain/days.js';
 import type { Weighting } from '../../domain/weighting.js';
 import type { Ledger, SegmentInfo } from '../../ports/ledger.js';
 import { renderReport } from '../../domain/report/build.js';
@@ -36,22 +36,18 @@ export interface DayOutcome {
   readonly idleCost: string;
 }
 
-const DAY_MS = 86_400_000;
 // Clocks of the ingesting instances may run a little behind this one: commits stamped within this
 // margin before a report was made may have been missed by it, so they restate the day once more.
 const CLOCK_MARGIN_MS = 5 * 60_000;
 const READ_CONCURRENCY = 8;
 
-const dayString = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
-
 /** The days this run must (re)report: yesterday, and every earlier day that received events since its report. */
 export async function daysToReport(
   deps: Pick<DailyDeps, 'ledger' | 'reports' | 'now' | 'restateDays'>,
 ): Promise<string[]> {
-  const now = deps.now().getTime();
-  const today = dayString(now);
-  const days = new Set([dayString(now - DAY_MS)]);
-  for (const dirty of await deps.ledger.dirtyDays(dayString(now - deps.restateDays * DAY_MS))) {
+  const today = dayOfMs(deps.now().getTime());
+  const days = new Set([previousDay(today)]);
+  for (const dirty of await deps.ledger.dirtyDays(addDays(today, -deps.restateDays))) {
     if (dirty.day >= today) continue; // not over yet
     const info = await deps.reports.info(dirty.day);
     if (

@@ -2,8 +2,8 @@ import { admissionProblem } from '../../domain/admission.js';
 import { TransientError } from '../../domain/errors.js';
 import { parseRecord } from '../../domain/fast-parse.js';
 import type { PriceCard } from '../../domain/prices.js';
-import { dayOf } from '../../domain/timestamp.js';
-import { previousDay, type DeadLetter, type Ledger, type SegmentDraft } from '../../ports/ledger.js';
+import { dayOf, dayStartMs, previousDay } from '../../domain/days.js';
+import type { DeadLetter, Ledger, SegmentDraft } from '../../ports/ledger.js';
 import { deadLetterOf, errorText, messageText } from './message-body.js';
 
 /** One Event Hubs message as the trigger hands it over, with where it sits in its partition. */
@@ -84,8 +84,8 @@ export async function ingestBatch(
     const day = key.slice(key.indexOf('\n') + 1);
     dirty.add(day);
     // A request that started the day before belongs partly to that day's cost (SPEC 4.7).
-    const dayStartMs = Date.parse(`${day}T00:00:00Z`);
-    if (events.some((e) => e.startMs < dayStartMs)) dirty.add(previousDay(day));
+    const startMs = dayStartMs(day);
+    if (events.some((e) => e.startMs < startMs)) dirty.add(previousDay(day));
   }
   if (dirty.size > 0) await deps.ledger.markDirty([...dirty].sort(), deps.now().toISOString());
 

@@ -3,17 +3,16 @@ import { readPriceCard } from '../../../src/composition/composition.js';
 import { reportDay, type DailyDeps } from '../../../src/usecases/daily/daily-run.js';
 import { EventAccumulator } from '../../../src/domain/accumulator.js';
 import { parseRecordText } from '../../../src/domain/fast-parse.js';
-import { parseDay } from '../../../src/domain/timestamp.js';
 import { DEFAULT_WEIGHTING } from '../../../src/domain/weighting.js';
 import { ingestBatch } from '../../../src/usecases/ingest/ingest.js';
 import { MemoryLedger } from '../../../src/adapters/memory/memory-ledger.js';
 import { fleetTraffic } from '../../../dev/fleet-traffic.js';
 import { buildReport } from '../../../src/domain/report/build.js';
 import { MemoryReportStore } from '../../../src/adapters/memory/memory-report-store.js';
+import { at, DAY, DAY_AFTER } from '../../helpers/events.js';
 
-const DAY = '2026-11-22';
 const prices = readPriceCard('prices/azure-a100.json');
-const now = () => new Date('2026-11-23T00:30:00Z');
+const now = () => new Date(`${DAY_AFTER}T00:30:00Z`);
 
 function deps(ledger: MemoryLedger, reports: MemoryReportStore): DailyDeps {
   return {
@@ -35,12 +34,10 @@ async function onePass(ledger: MemoryLedger): Promise<{ csv: string; summary: Re
       if (line !== '') accumulator.add(parseRecordText(line, accumulator.intern));
     }
   }
-  const day = parseDay(DAY);
-  if (day === undefined) throw new Error('day');
   const report = buildReport({
     date: DAY,
-    dayStart: day.start,
-    dayEnd: day.end,
+    dayStart: Date.parse(at(0)) * 1000,
+    dayEnd: Date.parse(at(86_400)) * 1000,
     usage: accumulator.usage(),
     capacity: accumulator.capacity(),
     counts: {
