@@ -159,6 +159,12 @@ export function dayEndMs(day: string): number {
  * (day, partition) that cover its sequence number, so one the normal path took after all (a batch
  * redelivered to an instance with a newer price card) is not added again. The replay row sits
  * beside the segment rows of its day, so the daily run reads it like any other segment.
+ *
+ * What this does not exclude: a batch that the host is still retrying when the replay runs, and
+ * that is then accepted by an instance with the newer card, commits a message the replay has just
+ * committed too. The replay never moves the high-water mark to shut that door, because moving it
+ * would skip the other messages of that unfinished batch, which is worse than holding one twice;
+ * the daily run counts an eventId once (SPEC 4.6), so the report is right either way.
  */
 
 /** A dead letter that passes today's rules, ready to be committed on its own. */

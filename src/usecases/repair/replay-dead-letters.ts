@@ -14,8 +14,8 @@ import { bounded } from '../ingest/message-body.js';
  *
  * Each dead letter is examined again exactly as ingestion examines a message, with the price card
  * and rules of today. One that now passes is committed as a replay segment keyed by its partition
- * and sequence number (see LedgerRepair in ports/ledger.ts), which is what keeps it in the ledger
- * at most once:
+ * and sequence number (see LedgerRepair in ports/ledger.ts, which also names the one case this
+ * cannot exclude, and why the report is right even then):
  * - a second replay, or two replays at once, find the replay row and add nothing;
  * - before committing, the segments of its (day, partition) that cover its sequence number are read,
  *   and a message the normal path took after all (a batch redelivered to an instance with a newer
