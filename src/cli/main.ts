@@ -1,7 +1,9 @@
 import { ConfigurationError, PermanentError } from '../domain/errors.js';
 import { parseReportArgs, REPORT_HELP, runReport } from './report-command.js';
+import { parseReplayArgs, REPLAY_HELP, runReplay } from './replay-command.js';
 import { parseSidecarArgs, runSidecar, SIDECAR_HELP } from './sidecar-command.js';
 import { parseSimulateArgs, runSimulate, SIMULATE_HELP } from './simulate-command.js';
+import { parseSweepArgs, runSweep, SWEEP_HELP } from './sweep-command.js';
 import { UsageError } from './usage-error.js';
 
 export interface Streams {
@@ -18,6 +20,8 @@ Commands:
   report     write the daily chargeback CSV, summary and rejected lines for one UTC day
   simulate   write a realistic, seeded day of vLLM fleet usage and capacity events (NDJSON)
   sidecar    run the metering proxy beside vLLM, publishing usage and capacity events
+  replay-deadletters  add the ledger's dead letters that now pass to the ledger, exactly once
+  sweep-orphans       delete old segment blobs that no ledger index row commits
 
 Run 'chargeback <command> --help' for a command's options.`;
 
@@ -64,6 +68,16 @@ export async function main(args: readonly string[], streams: Streams): Promise<n
           return 0;
         }
         await runSidecar(settings, (m) => streams.stderr.write(`${m}\n`));
+        return 0;
+      }
+      case 'replay-deadletters': {
+        const options = parseReplayArgs(rest);
+        streams.stdout.write(`${options === 'help' ? REPLAY_HELP : await runReplay(options)}\n`);
+        return 0;
+      }
+      case 'sweep-orphans': {
+        const options = parseSweepArgs(rest);
+        streams.stdout.write(`${options === 'help' ? SWEEP_HELP : await runSweep(options)}\n`);
         return 0;
       }
       default:

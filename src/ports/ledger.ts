@@ -135,3 +135,101 @@ export function segmentRowKey(partition: string, firstSequence: number): string 
 export function highWaterRowKey(partition: string): string {
   return `hwm|${partition}`;
 }
+
+/*
+ * Repair: replaying dead letters and sweeping orphan segments.
+ *
+ * A replayed dead letter cannot go through the high-water mark: the mark of its (day, partition)
+ * has usually moved past its sequence number. It is committed instead as a replay segment of its
+ * own, named by (day, partition, sequence number): one blob and one index row, the row created only
+ * if absent. A message therefore enters the ledger at most once by replay (a second replay finds
+ * the row and adds nothing), and the replay first looks for the message in the segments of its
+ * (day, partition) that cover its sequence number, so one the normal path took after all (a batch
+ * redelivered to an instance with a newer price card) is not added again. The replay row sits
+ * beside the segment rows of its day, so the daily run reads it like any other segment.
+ *
+ * What this does not exclude: a batch that the host is still retrying when the replay runs, and
+ * that is then accepted by an instance with the newer card, commits a message the replay has just
+ * committed too. The replay never moves the high-water mark to shut that door, because moving it
+ * would skip the other messages of that unfinished batch, which is worse than holding one twice;
+ * the daily run counts an eventId once (SPEC 4.6), so the report is right either way.
+ */
+
+/** A dead letter that passes today's rules, ready to be committed on its own. */
+export interface ReplayDraft {
+  /** UTC day of the event's end, as for a segment. */
+  readonly day: string;
+  readonly partition: string;
+  readonly sequenceNumber: number;
+  /** The canonical JSON event, as ingestion would have written it. */
+  readonly line: string;
+  readonly usage: boolean;
+  readonly startMs: number;
+  readonly endMs: number;
+}
+
+/** A blob under `segments/`, committed or not, as the sweep sees it. */
+export interface SegmentBlob {
+  readonly name: string;
+  readonly bytes: number;
+  readonly lastModified: string;
+  /** Opaque version: a delete is conditional on it, so a blob written again since it was listed survives. */
+  readonly version: string;
+}
+
+export interface LedgerRepair {
+  /** Dead letters of messages enqueued from `from` to `to` (inclusive days; undefined: no bound), in name order. */
+  deadLettersBetween(from: string | undefined, to: string | undefined): AsyncIterable<DeadLetter>;
+  /** Commits a replay segment; `already` when that message was replayed before. */
+  commitReplay(draft: ReplayDraft): Promise<'committed' | 'already'>;
+  /** Moves a replayed dead letter to `replayed/`, so it no longer counts as rejected; idempotent. */
+  retireDeadLetter(letter: DeadLetter, replayedAt: string): Promise<void>;
+  segmentBlobs(): AsyncIterable<SegmentBlob>;
+  /** The blob named by the index row (day, rowKey), or undefined when there is no such row. */
+  indexedBlob(day: string, rowKey: string): Promise<string | undefined>;
+  /** Deletes the blob if it is still the version listed; false when it changed or is gone. */
+  deleteSegmentBlob(blob: SegmentBlob): Promise<boolean>;
+}
+
+export function replaySegmentBlobName(d: Pick<ReplayDraft, 'day' | 'partition' | 'sequenceNumber'>): string {
+  return `segments/${d.day}/${d.partition}/replay-${pad(d.sequenceNumber)}.ndjson`;
+}
+
+export function replayRowKey(partition: string, sequenceNumber: number): string {
+  return `${segmentRowKey(partition, sequenceNumber)}|replay`;
+}
+
+export function replayedBlobName(
+  letter: Pick<DeadLetter, 'partition' | 'sequenceNumber' | 'enqueuedTime'>,
+): string {
+  return deadLetterBlobName(letter).replace(/^deadletter\//, 'replayed/');
+}
+
+/** The index row that commits a segment blob, from the blob's name; undefined for a name the ledger never writes. */
+export function indexRowOf(blob: string): { day: string; rowKey: string } | undefined {
+  const match = /^segments\/(\d{4}-\d{2}-\d{2})\/([^/]+)\/(?:(\d{20})-\d{20}|replay-(\d{20}))\.ndjson$/.exec(
+    blob,
+  );
+  if (match === null) return undefined;
+  const [, day = '', partition = '', first, replayed] = match;
+  return first !== undefined
+    ? { day, rowKey: segmentRowKey(partition, Number(first)) }
+    : { day, rowKey: replayRowKey(partition, Number(replayed)) };
+}
+
+/** The index row of a committed replay segment. */
+export function replaySegmentInfo(draft: ReplayDraft, committedAt: string): SegmentInfo {
+  return {
+    day: draft.day,
+    partition: draft.partition,
+    firstSequence: draft.sequenceNumber,
+    lastSequence: draft.sequenceNumber,
+    events: 1,
+    usageEvents: draft.usage ? 1 : 0,
+    capacityEvents: draft.usage ? 0 : 1,
+    minStartMs: draft.startMs,
+    maxEndMs: draft.endMs,
+    blob: replaySegmentBlobName(draft),
+    committedAt,
+  };
+}

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { NOTHING_COMMITTED, type Ledger, type SegmentDraft } from '../../src/ports/ledger.js';
+import {
+  indexRowOf,
+  NOTHING_COMMITTED,
+  replaySegmentBlobName,
+  type DeadLetter,
+  type Ledger,
+  type LedgerRepair,
+  type ReplayDraft,
+  type SegmentBlob,
+  type SegmentDraft,
+} from '../../src/ports/ledger.js';
 import { MemoryLedger } from '../../src/adapters/memory/memory-ledger.js';
 import { at, DAY, DAY_AFTER } from '../helpers/events.js';
 import { isolatedServices } from '../helpers/storage.js';
@@ -21,8 +31,31 @@ function draft(fields: Partial<SegmentDraft> = {}): SegmentDraft {
   };
 }
 
+function replay(fields: Partial<ReplayDraft> = {}): ReplayDraft {
+  return {
+    day: DAY,
+    partition: '0',
+    sequenceNumber: 5,
+    line: '{"n":5}',
+    usage: true,
+    startMs: MIDNIGHT - 7200_000,
+    endMs: MIDNIGHT - 7000_000,
+    ...fields,
+  };
+}
+
+function letter(day: string, sequenceNumber: number): DeadLetter {
+  return { partition: '1', sequenceNumber, enqueuedTime: `${day}T08:00:00.000Z`, reason: 'r', body: '{}' };
+}
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const item of items) all.push(item);
+  return all;
+}
+
 /** One contract, two adapters: what the daily run and the ingestion rely on. */
-function contract(name: string, make: () => Promise<Ledger>): void {
+function contract(name: string, make: () => Promise<Ledger & LedgerRepair>): void {
   describe(`ledger contract: ${name}`, () => {
     it('starts with nothing committed', async () => {
       const ledger = await make();
@@ -96,6 +129,75 @@ function contract(name: string, make: () => Promise<Ledger>): void {
       await ledger.deadLetter([letter, { ...letter, sequenceNumber: 8 }]);
       expect(await ledger.deadLettersOn(DAY)).toBe(2);
       expect(await ledger.deadLettersOn(DAY_AFTER)).toBe(0);
+    });
+
+    it('lists dead letters by enqueued day, one day or a range, in name order', async () => {
+      const ledger = await make();
+      await ledger.deadLetter([
+        letter(DAY_AFTER, 1),
+        letter(DAY, 2),
+        letter(DAY, 1),
+        letter('2026-11-25', 1),
+      ]);
+      const keys = async (from?: string, to?: string) =>
+        (await collect(ledger.deadLettersBetween(from, to))).map(
+          (l) => `${l.enqueuedTime.slice(0, 10)}/${l.sequenceNumber}`,
+        );
+      expect(await keys(DAY, DAY)).toEqual([`${DAY}/1`, `${DAY}/2`]);
+      expect(await keys(DAY_AFTER, undefined)).toEqual([`${DAY_AFTER}/1`, '2026-11-25/1']);
+      expect(await keys(undefined, DAY_AFTER)).toEqual([`${DAY}/1`, `${DAY}/2`, `${DAY_AFTER}/1`]);
+      expect((await collect(ledger.deadLettersBetween(undefined, undefined))).length).toBe(4);
+    });
+
+    it('commits a replay segment once, beside the day’s segments, without moving the mark', async () => {
+      const ledger = await make();
+      await ledger.commit(draft(), NOTHING_COMMITTED);
+      expect(await ledger.commitReplay(replay())).toBe('committed');
+      expect(await ledger.commitReplay(replay())).toBe('already');
+      expect((await ledger.highWater(DAY, '0')).sequenceNumber).toBe(1);
+      const replayed = (await ledger.segmentsFor(DAY)).filter(
+        (s) => s.blob === replaySegmentBlobName(replay()),
+      );
+      expect(replayed).toMatchObject([
+        { day: DAY, partition: '0', firstSequence: 5, lastSequence: 5, events: 1 },
+      ]);
+      if (replayed[0] === undefined) throw new Error('no replay segment');
+      expect(await ledger.readSegment(replayed[0])).toBe('{"n":5}\n');
+      // The mark it did not move still takes the next batch of the partition.
+      const mark = await ledger.highWater(DAY, '0');
+      expect(await ledger.commit(draft({ firstSequence: 5, lastSequence: 6 }), mark)).toBe('committed');
+    });
+
+    it('moves a retired dead letter out of the day’s count', async () => {
+      const ledger = await make();
+      await ledger.deadLetter([letter(DAY, 1), letter(DAY, 2)]);
+      await ledger.retireDeadLetter(letter(DAY, 1), '2026-11-24T00:00:00.000Z');
+      await ledger.retireDeadLetter(letter(DAY, 1), '2026-11-24T00:00:00.000Z');
+      expect(await ledger.deadLettersOn(DAY)).toBe(1);
+      expect((await collect(ledger.deadLettersBetween(DAY, DAY))).map((l) => l.sequenceNumber)).toEqual([2]);
+    });
+
+    it('lists segment blobs, finds the index row of each, and deletes one only at the version listed', async () => {
+      const ledger = await make();
+      await ledger.commit(draft(), NOTHING_COMMITTED);
+      // A lost race leaves the loser's blob behind: an orphan.
+      expect(await ledger.commit(draft({ lastSequence: 3 }), NOTHING_COMMITTED)).toBe('conflict');
+      await ledger.commitReplay(replay());
+      const blobs = await collect(ledger.segmentBlobs());
+      const indexed = await Promise.all(
+        blobs.map(async (b) => {
+          const row = indexRowOf(b.name);
+          return row === undefined ? undefined : await ledger.indexedBlob(row.day, row.rowKey);
+        }),
+      );
+      const names = blobs.map((b) => b.name);
+      expect(indexed.map((blob, i) => blob === names[i])).toEqual([true, false, true]);
+      const orphan = blobs[1] as SegmentBlob;
+      expect(orphan.bytes).toBe(16);
+      expect(await ledger.deleteSegmentBlob({ ...orphan, version: `${orphan.version}x` })).toBe(false);
+      expect(await ledger.deleteSegmentBlob(orphan)).toBe(true);
+      expect(await ledger.deleteSegmentBlob(orphan)).toBe(false);
+      expect((await collect(ledger.segmentBlobs())).map((b) => b.name)).toEqual([names[0], names[2]]);
     });
 
     it('remembers the latest commit time of dirty days from a given day on', async () => {

@@ -9,6 +9,9 @@ import {
   segmentInfo,
   segmentRowKey,
   type CommitOutcome,
+  type LedgerRepair,
+  type ReplayDraft,
+  type SegmentBlob,
   type DeadLetter,
   type DirtyDay,
   type HighWater,
@@ -16,6 +19,7 @@ import {
   type SegmentDraft,
   type SegmentInfo,
 } from '../../ports/ledger.js';
+import * as repair from './storage-ledger-repair.js';
 
 const DIRTY = 'dirty';
 
@@ -24,7 +28,7 @@ const DIRTY = 'dirty';
  * (the PartitionKey), an index row per segment and a high-water mark per Event Hubs partition, so
  * that a segment's row and the mark commit in one entity-group transaction.
  */
-export class StorageLedger implements Ledger {
+export class StorageLedger implements Ledger, LedgerRepair {
   /** Marks this instance committed or read last; a stale one only costs a conflict and a re-read. */
   private readonly marks = new Map<string, HighWater>();
 
@@ -158,5 +162,29 @@ export class StorageLedger implements Ledger {
       .byPage({ maxPageSize: 5000 }))
       count += page.segment.blobItems.length;
     return count;
+  }
+
+  deadLettersBetween(from: string | undefined, to: string | undefined): AsyncIterable<DeadLetter> {
+    return repair.deadLettersBetween(this.container, from, to);
+  }
+
+  commitReplay(draft: ReplayDraft): Promise<'committed' | 'already'> {
+    return repair.commitReplay(this.table, this.container, draft);
+  }
+
+  retireDeadLetter(letter: DeadLetter, replayedAt: string): Promise<void> {
+    return repair.retireDeadLetter(this.container, letter, replayedAt);
+  }
+
+  segmentBlobs(): AsyncIterable<SegmentBlob> {
+    return repair.segmentBlobs(this.container);
+  }
+
+  indexedBlob(day: string, rowKey: string): Promise<string | undefined> {
+    return repair.indexedBlob(this.table, day, rowKey);
+  }
+
+  deleteSegmentBlob(blob: SegmentBlob): Promise<boolean> {
+    return repair.deleteSegmentBlob(this.container, blob);
   }
 }

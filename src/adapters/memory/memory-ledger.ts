@@ -1,6 +1,14 @@
 import { dayEndMs, nextDay } from '../../domain/days.js';
 import {
   deadLetterBlobName,
+  replayedBlobName,
+  replayRowKey,
+  replaySegmentBlobName,
+  replaySegmentInfo,
+  segmentRowKey,
+  type LedgerRepair,
+  type ReplayDraft,
+  type SegmentBlob,
   NOTHING_COMMITTED,
   segmentBlobName,
   segmentInfo,
@@ -14,13 +22,20 @@ import {
 } from '../../ports/ledger.js';
 
 /** The ledger in memory, with the same contract as the Storage one (tests run one suite on both). */
-export class MemoryLedger implements Ledger {
+export class MemoryLedger implements Ledger, LedgerRepair {
   private readonly marks = new Map<string, { sequenceNumber: number; version: number }>();
   private readonly segments = new Map<string, SegmentInfo[]>();
   private readonly blobs = new Map<string, string>();
   private readonly letters = new Map<string, DeadLetter>();
   private readonly dirty = new Map<string, string>();
   private versions = 0;
+  /** When each blob was last written, and a version that changes with every write. */
+  private readonly blobWrites = new Map<string, { at: string; version: number }>();
+  private readonly replayRows = new Set<string>();
+  private readonly replayed = new Map<string, DeadLetter & { replayedAt: string }>();
+
+  /** `clock` stamps blob writes, so tests can age them. */
+  constructor(private readonly clock: () => Date = () => new Date()) {}
 
   highWater(day: string, partition: string): Promise<HighWater> {
     const mark = this.marks.get(`${day}|${partition}`);
@@ -36,7 +51,7 @@ export class MemoryLedger implements Ledger {
     const mark = this.marks.get(key);
     const current = mark === undefined ? undefined : String(mark.version);
     const blob = segmentBlobName(draft);
-    this.blobs.set(blob, draft.lines.map((l) => `${l}\n`).join(''));
+    this.writeBlob(blob, draft.lines.map((l) => `${l}\n`).join(''));
     if (current !== expected.version) return Promise.resolve('conflict');
     this.versions += 1;
     this.marks.set(key, { sequenceNumber: draft.lastSequence, version: this.versions });
@@ -87,5 +102,73 @@ export class MemoryLedger implements Ledger {
   /** For tests: every dead letter kept. */
   deadLetters(): DeadLetter[] {
     return [...this.letters.values()];
+  }
+
+  /** For tests: every dead letter moved to `replayed/`. */
+  replayedLetters(): DeadLetter[] {
+    return [...this.replayed.values()];
+  }
+
+  async *deadLettersBetween(from: string | undefined, to: string | undefined): AsyncIterable<DeadLetter> {
+    const names = [...this.letters.keys()].sort();
+    for (const name of names) {
+      const day = name.slice('deadletter/'.length, 'deadletter/'.length + 10);
+      if ((from !== undefined && day < from) || (to !== undefined && day > to)) continue;
+      const letter = this.letters.get(name);
+      if (letter !== undefined) yield await Promise.resolve(letter);
+    }
+  }
+
+  commitReplay(draft: ReplayDraft): Promise<'committed' | 'already'> {
+    this.writeBlob(replaySegmentBlobName(draft), `${draft.line}\n`);
+    const row = `${draft.day}|${replayRowKey(draft.partition, draft.sequenceNumber)}`;
+    if (this.replayRows.has(row)) return Promise.resolve('already');
+    this.replayRows.add(row);
+    const list = this.segments.get(draft.day) ?? [];
+    list.push(replaySegmentInfo(draft, this.clock().toISOString()));
+    this.segments.set(draft.day, list);
+    return Promise.resolve('committed');
+  }
+
+  retireDeadLetter(letter: DeadLetter, replayedAt: string): Promise<void> {
+    this.replayed.set(replayedBlobName(letter), { ...letter, replayedAt });
+    this.letters.delete(deadLetterBlobName(letter));
+    return Promise.resolve();
+  }
+
+  async *segmentBlobs(): AsyncIterable<SegmentBlob> {
+    for (const name of [...this.blobs.keys()].sort()) {
+      const text = this.blobs.get(name);
+      const write = this.blobWrites.get(name);
+      if (text === undefined || write === undefined) continue;
+      yield await Promise.resolve({
+        name,
+        bytes: Buffer.byteLength(text),
+        lastModified: write.at,
+        version: String(write.version),
+      });
+    }
+  }
+
+  indexedBlob(day: string, rowKey: string): Promise<string | undefined> {
+    const found = (this.segments.get(day) ?? []).find((s) =>
+      s.blob.includes('/replay-')
+        ? replayRowKey(s.partition, s.firstSequence) === rowKey
+        : segmentRowKey(s.partition, s.firstSequence) === rowKey,
+    );
+    return Promise.resolve(found?.blob);
+  }
+
+  deleteSegmentBlob(blob: SegmentBlob): Promise<boolean> {
+    if (String(this.blobWrites.get(blob.name)?.version) !== blob.version) return Promise.resolve(false);
+    this.blobs.delete(blob.name);
+    this.blobWrites.delete(blob.name);
+    return Promise.resolve(true);
+  }
+
+  private writeBlob(name: string, text: string): void {
+    this.versions += 1;
+    this.blobs.set(name, text);
+    this.blobWrites.set(name, { at: this.clock().toISOString(), version: this.versions });
   }
 }

@@ -136,14 +136,14 @@ async function commitGroup(
   throw new TransientError(`partition ${partition}, day ${day}: the high-water mark kept moving; will retry`);
 }
 
-type Verdict = { day: string; line: string; usage: boolean; startMs: number; endMs: number };
+export type Verdict = { day: string; line: string; usage: boolean; startMs: number; endMs: number };
 
 /**
  * examine, with anything it throws turned into a reason: whatever is wrong with one message (a
  * getter that throws, nesting too deep for JSON.stringify, ...) parks that message, never the batch,
  * which the host would otherwise redeliver forever (retry policy in functions/ingestUsage.ts).
  */
-function examineSafely(body: unknown, prices: PriceCard): Verdict | string {
+export function examineSafely(body: unknown, prices: PriceCard): Verdict | string {
   try {
     return examine(body, prices);
   } catch (error) {

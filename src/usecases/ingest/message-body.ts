@@ -132,7 +132,7 @@ function base64(bytes: Uint8Array): KeptBody {
   };
 }
 
-function bounded(reason: string): string {
+export function bounded(reason: string): string {
   return reason.length <= REASON_CHARS ? reason : `${reason.slice(0, REASON_CHARS)}... (reason cut)`;
 }
 
