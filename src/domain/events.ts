@@ -148,17 +148,6 @@ export function parseEvent(value: unknown): ParseResult {
   return { ok: false, reason: describeIssues(result.error.issues) };
 }
 
-/** Parses one line of NDJSON (or one message body) into an event or a reason. */
-export function parseEventText(line: string): ParseResult {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch (error) {
-    return { ok: false, reason: `not valid JSON: ${(error as Error).message}` };
-  }
-  return parseEvent(value);
-}
-
 function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
   return issues
     .slice(0, 5)

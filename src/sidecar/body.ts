@@ -16,7 +16,7 @@ export interface CompletionBody {
  */
 export const MAX_DEPTH = 128;
 /** Longest `model` accepted: it goes into every usage event, which must stay small and reportable. */
-export const MAX_MODEL = 256;
+const MAX_MODEL = 256;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
