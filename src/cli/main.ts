@@ -1,4 +1,5 @@
 import { ConfigurationError, PermanentError } from '../domain/errors.js';
+import { escapeControlCharacters } from '../domain/text.js';
 import { parseReportArgs, REPORT_HELP, runReport } from './report-command.js';
 import { parseReplayArgs, REPLAY_HELP, runReplay } from './replay-command.js';
 import { parseSidecarArgs, runSidecar, SIDECAR_HELP } from './sidecar-command.js';
@@ -101,10 +102,5 @@ export async function main(args: readonly string[], streams: Streams): Promise<n
 
 // A path or value quoted in a message may hold a line break or a terminal escape of its own.
 function oneLine(message: string): string {
-  return message
-    .replace(/\s*[\r\n]+\s*/g, ' ')
-    .replace(CONTROL_CHARACTERS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return escapeControlCharacters(message.replace(/\s*[\r\n]+\s*/g, ' '));
 }
-
-// eslint-disable-next-line no-control-regex -- control characters are what must not reach a terminal
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;

@@ -1,9 +1,10 @@
 import { apportion } from './apportion.js';
 import { PermanentError } from './errors.js';
 import { clip, meets, union, type Interval } from './intervals.js';
-import { exactCost, nanosPerGpuMicro, type Nanos, type PriceCard, type PricePeriod } from './prices.js';
+import { exactTotals, rateSegments, type RateSegment } from './pod-cost.js';
+import type { Nanos, PriceCard } from './prices.js';
 import type { UsageRecord } from './records.js';
-import { formatTimestamp, type Micros } from './timestamp.js';
+import type { Micros } from './timestamp.js';
 import { phaseRates, type Weighting } from './weighting.js';
 
 /** One serving replica: a pod name on one VM size with one GPU count (a pod moved elsewhere is another). */
@@ -37,12 +38,6 @@ export interface PodAllocation {
   readonly shares: readonly RequestShare[];
 }
 
-/** A stretch of the day during which the pod held its GPUs at one price. */
-interface RateSegment extends Interval {
-  readonly nanosPerMicro: number;
-  readonly gpus: number;
-}
-
 /**
  * Divides one pod's GPU-time within the day [dayStart, dayEnd) among its requests (SPEC 4.1-4.3):
  * a sweep over the pod's timeline in which every stretch of held time between two events goes to
@@ -60,10 +55,7 @@ export function allocatePod(
   const segments = rateSegments(timeline, clip(held, dayStart, dayEnd), prices);
   const fleet = exactTotals(segments, timeline, prices);
   const sweep = sweepPod(timeline.requests, segments, dayStart, dayEnd, weighting);
-
   const n = timeline.requests.length;
-  sweep.costs[n] = sweep.idleCost;
-  sweep.times[n] = sweep.idleTime;
   const nanos = apportion(fleet.nanos, sweep.costs);
   const gpuMicros = apportion(fleet.gpuMicros, sweep.times);
   const shares = timeline.requests.map((request, i) => ({
@@ -100,96 +92,68 @@ export function canonicalOrder(a: UsageRecord, b: UsageRecord): number {
   );
 }
 
-function rateSegments(timeline: PodTimeline, held: readonly Interval[], prices: PriceCard): RateSegment[] {
-  const periods = prices.periods(timeline.gpuSku);
-  const segments: RateSegment[] = [];
-  for (const interval of held) {
-    let cursor = interval.start;
-    for (const period of periods ?? []) {
-      const start = Math.max(cursor, period.from);
-      const end = Math.min(interval.end, period.to);
-      if (end <= start) continue;
-      if (start > cursor) break;
-      segments.push({
-        start,
-        end,
-        nanosPerMicro: timeline.gpuCount * nanosPerGpuMicro(period),
-        gpus: timeline.gpuCount,
-      });
-      cursor = end;
-    }
-    if (cursor < interval.end) {
-      // SPEC 3: a SKU with no price is an error that names the SKU, never a zero. One rule for the
-      // CLI and the daily run alike: GPU-time the card cannot price fails the day's report (exit 1),
-      // since leaving it out would understate the fleet cost without anyone noticing.
-      const why = periods === undefined ? 'is not on the price card' : 'has no price in force';
-      const unpriced = `${formatTimestamp(cursor)} to ${formatTimestamp(unpricedUntil(periods, cursor, interval.end))}`;
-      throw new PermanentError(
-        `gpuSku "${timeline.gpuSku}" ${why}: pod ${timeline.pod} held GPUs from ${unpriced} with no price`,
-      );
-    }
-  }
-  return segments;
-}
-
-/** The end of the unpriced stretch that starts at `from`: the next price's start, or `end`. */
-function unpricedUntil(periods: readonly PricePeriod[] | undefined, from: Micros, end: Micros): Micros {
-  const next = periods?.find((period) => period.from > from);
-  return next === undefined ? end : Math.min(next.from, end);
-}
-
-/**
- * The pod's GPU-time and its cost, exact. GPU-microseconds are integers, so they are summed per
- * price period first (exact in a double below 2^53), and only the few per-period fractions are
- * added in BigInt and rounded once: one fraction per segment would multiply the denominators
- * together, and the cost would grow quadratically with the number of windows.
- */
-function exactTotals(
-  segments: readonly RateSegment[],
-  timeline: PodTimeline,
-  prices: PriceCard,
-): { nanos: Nanos; gpuMicros: number } {
-  const microsByPeriod = new Map<PricePeriod, number>();
-  let gpuMicros = 0;
-  for (const segment of segments) {
-    const period = prices.at(timeline.gpuSku, segment.start);
-    if (period === undefined) continue;
-    const micros = (segment.end - segment.start) * segment.gpus;
-    gpuMicros += micros;
-    microsByPeriod.set(period, (microsByPeriod.get(period) ?? 0) + micros);
-  }
-  if (!Number.isSafeInteger(gpuMicros)) throw new PermanentError(`GPU-time of pod ${timeline.pod} overflows`);
-  let numerator = 0n;
-  let denominator = 1n;
-  for (const [period, micros] of microsByPeriod) {
-    const cost = exactCost(period, micros);
-    numerator = numerator * cost.denominator + cost.numerator * denominator;
-    denominator *= cost.denominator;
-  }
-  const nanos = Number((2n * numerator + denominator) / (2n * denominator));
-  if (!Number.isSafeInteger(nanos)) throw new PermanentError(`cost of pod ${timeline.pod} overflows`);
-  return { nanos, gpuMicros };
-}
-
-interface SweepResult {
-  costs: Float64Array;
-  times: Float64Array;
-  idleCost: number;
-  idleTime: number;
-}
-
+// A point of the sweep is one 64-bit integer: its time (microseconds since dayStart) in the high
+// bits, a code in the low CODE_BITS. Sorting the packed values orders points by time, then code,
+// in one typed-array sort without a comparator or an object per point, which is what keeps a day
+// of a busy pod fast. Codes: request i enters at 3i + ENTER, starts decoding at 3i + DECODE and
+// leaves at 3i + EXIT; held segment j starts at 3n + 2j and ends at 3n + 2j + 1.
 const ENTER = 0;
 const DECODE = 1;
 const EXIT = 2;
 const CODE_BITS = 26n;
+const CODE_MASK = (1n << CODE_BITS) - 1n;
 const MAX_POINTS = 1 << 26;
 
+/** The sweep's input: every phase and segment boundary as a sorted packed point, and the rates. */
+interface SweepPoints {
+  readonly points: BigInt64Array;
+  /** Marginal work rate of request i in prefill, and in decode (see phaseRates). */
+  readonly prefillRate: Float64Array;
+  readonly decodeRate: Float64Array;
+}
+
+/** Each request's weight for apportioning the pod's cost and GPU-time; idle's in the last slot. */
+interface SweepResult {
+  readonly costs: Float64Array;
+  readonly times: Float64Array;
+}
+
+function buildPoints(
+  requests: readonly UsageRecord[],
+  segments: readonly RateSegment[],
+  dayStart: Micros,
+  dayEnd: Micros,
+  weighting: Weighting,
+): SweepPoints {
+  const n = requests.length;
+  const pointCount = 3 * n + 2 * segments.length;
+  if (pointCount >= MAX_POINTS) throw new PermanentError(`pod has too many events in one day (${n})`);
+  const prefillRate = new Float64Array(n);
+  const decodeRate = new Float64Array(n);
+  const points = new BigInt64Array(pointCount);
+  const at = (t: Micros): bigint => BigInt(Math.min(Math.max(t, dayStart), dayEnd) - dayStart) << CODE_BITS;
+  requests.forEach((request, i) => {
+    const start = activeStart(request);
+    const prefillEnd = request.firstTokenAt ?? request.finishedAt;
+    const rates = phaseRates(weighting, request, prefillEnd - start, request.finishedAt - prefillEnd);
+    prefillRate[i] = rates.prefill;
+    decodeRate[i] = rates.decode;
+    points[3 * i] = at(start) | BigInt(3 * i + ENTER);
+    points[3 * i + 1] = at(prefillEnd) | BigInt(3 * i + DECODE);
+    points[3 * i + 2] = at(request.finishedAt) | BigInt(3 * i + EXIT);
+  });
+  segments.forEach((segment, j) => {
+    points[3 * n + 2 * j] = at(segment.start) | BigInt(3 * n + 2 * j);
+    points[3 * n + 2 * j + 1] = at(segment.end) | BigInt(3 * n + 2 * j + 1);
+  });
+  points.sort();
+  return { points, prefillRate, decodeRate };
+}
+
 /**
- * The sweep. Between two consecutive points the active set is fixed; with n active requests of
- * marginal rates r_i summing to R, a stretch of held time T goes T*r_i/R to each when R >= 1
- * (marginal work fills the stretch), else T*r_i + T*(1-R)/n (marginal work, then the fixed part
- * in equal shares). Both are rate_i * A + B, so running sums A and B, read when a phase starts and
- * ends, give every request its share in O(1) per point rather than O(n) per stretch.
+ * The sweep: walks the points in time order, tracking the price and GPUs held (from the segment
+ * points) and who is active in which phase (from the request points), and hands every stretch of
+ * held time and every phase change to the running shares.
  */
 function sweepPod(
   requests: readonly UsageRecord[],
@@ -198,78 +162,16 @@ function sweepPod(
   dayEnd: Micros,
   weighting: Weighting,
 ): SweepResult {
+  const { points, prefillRate, decodeRate } = buildPoints(requests, segments, dayStart, dayEnd, weighting);
   const n = requests.length;
-  const pointCount = 3 * n + 2 * segments.length;
-  if (pointCount >= MAX_POINTS) throw new PermanentError(`pod has too many events in one day (${n})`);
-  const prefillRate = new Float64Array(n);
-  const decodeRate = new Float64Array(n);
-  const points = new BigInt64Array(pointCount);
-  const clamp = (t: Micros): bigint =>
-    BigInt(Math.min(Math.max(t, dayStart), dayEnd) - dayStart) << CODE_BITS;
-  requests.forEach((request, i) => {
-    const start = activeStart(request);
-    const prefillEnd = request.firstTokenAt ?? request.finishedAt;
-    const rates = phaseRates(weighting, request, prefillEnd - start, request.finishedAt - prefillEnd);
-    prefillRate[i] = rates.prefill;
-    decodeRate[i] = rates.decode;
-    points[3 * i] = clamp(start) | BigInt(3 * i + ENTER);
-    points[3 * i + 1] = clamp(prefillEnd) | BigInt(3 * i + DECODE);
-    points[3 * i + 2] = clamp(request.finishedAt) | BigInt(3 * i + EXIT);
-  });
-  segments.forEach((segment, j) => {
-    points[3 * n + 2 * j] = clamp(segment.start) | BigInt(3 * n + 2 * j);
-    points[3 * n + 2 * j + 1] = clamp(segment.end) | BigInt(3 * n + 2 * j + 1);
-  });
-  points.sort();
-
-  const costs = new Float64Array(n + 1);
-  const times = new Float64Array(n + 1);
-  const markCostA = new Float64Array(n);
-  const markCostB = new Float64Array(n);
-  const markTimeA = new Float64Array(n);
-  const markTimeB = new Float64Array(n);
-  let costA = 0;
-  let costB = 0;
-  let timeA = 0;
-  let timeB = 0;
-  let idleCost = 0;
-  let idleTime = 0;
-  let active = 0;
-  let rateSum = 0;
+  const shares = new RunningShares(n);
   let nanosPerMicro = 0;
-  let gpus = 0;
+  let gpus = 0; // 0 outside held time: nothing to share
   let last = 0;
-  const mask = (1n << CODE_BITS) - 1n;
-
-  const close = (i: number, rate: number): void => {
-    costs[i] = (costs[i] ?? 0) + rate * (costA - (markCostA[i] ?? 0)) + (costB - (markCostB[i] ?? 0));
-    times[i] = (times[i] ?? 0) + rate * (timeA - (markTimeA[i] ?? 0)) + (timeB - (markTimeB[i] ?? 0));
-  };
-  const open = (i: number): void => {
-    markCostA[i] = costA;
-    markCostB[i] = costB;
-    markTimeA[i] = timeA;
-    markTimeB[i] = timeB;
-  };
-
   for (const point of points) {
     const t = Number(point >> CODE_BITS);
-    const code = Number(point & mask);
-    const dt = t - last;
-    if (dt > 0 && gpus > 0) {
-      if (active === 0) {
-        idleCost += dt * nanosPerMicro;
-        idleTime += dt * gpus;
-      } else if (rateSum >= 1) {
-        costA += (dt * nanosPerMicro) / rateSum;
-        timeA += (dt * gpus) / rateSum;
-      } else {
-        costA += dt * nanosPerMicro;
-        timeA += dt * gpus;
-        costB += (dt * nanosPerMicro * (1 - rateSum)) / active;
-        timeB += (dt * gpus * (1 - rateSum)) / active;
-      }
-    }
+    const code = Number(point & CODE_MASK);
+    if (t > last && gpus > 0) shares.hold(t - last, nanosPerMicro, gpus);
     last = t;
     if (code >= 3 * n) {
       const segment = segments[(code - 3 * n) >> 1];
@@ -282,19 +184,100 @@ function sweepPod(
     const kind = code - 3 * i;
     const prefill = prefillRate[i] ?? 0;
     const decode = decodeRate[i] ?? 0;
-    if (kind === ENTER) {
-      active += 1;
-      rateSum += prefill;
-      open(i);
-    } else if (kind === DECODE) {
-      close(i, prefill);
-      rateSum += decode - prefill;
-      open(i);
+    if (kind === ENTER) shares.enter(i, prefill);
+    else if (kind === DECODE) shares.switchPhase(i, prefill, decode);
+    else shares.leave(i, decode);
+  }
+  return { costs: shares.costs, times: shares.times };
+}
+
+/**
+ * The accumulation. Between two consecutive points the active set is fixed; with n active
+ * requests of marginal rates r_i summing to R, a stretch of held time T goes T*r_i/R to each when
+ * R >= 1 (marginal work fills the stretch), else T*r_i + T*(1-R)/n (marginal work, then the fixed
+ * part in equal shares). Both are rate_i * A + B, so running sums A and B, marked when a phase
+ * starts and read when it ends, give every request its share in O(1) per point rather than O(n)
+ * per stretch. Cost (nano-dollars) and GPU-time (GPU-microseconds) are shared alike.
+ */
+class RunningShares {
+  /** Per request, then idle in slot n. */
+  readonly costs: Float64Array;
+  readonly times: Float64Array;
+  private costA = 0;
+  private costB = 0;
+  private timeA = 0;
+  private timeB = 0;
+  private active = 0;
+  private rateSum = 0;
+  /** The running sums when request i's current phase began. */
+  private readonly markCostA: Float64Array;
+  private readonly markCostB: Float64Array;
+  private readonly markTimeA: Float64Array;
+  private readonly markTimeB: Float64Array;
+
+  constructor(private readonly n: number) {
+    this.costs = new Float64Array(n + 1);
+    this.times = new Float64Array(n + 1);
+    this.markCostA = new Float64Array(n);
+    this.markCostB = new Float64Array(n);
+    this.markTimeA = new Float64Array(n);
+    this.markTimeB = new Float64Array(n);
+  }
+
+  /** A stretch of dt held microseconds, at nanosPerMicro for gpus GPUs, shared by the active set. */
+  hold(dt: number, nanosPerMicro: number, gpus: number): void {
+    if (this.active === 0) {
+      this.costs[this.n] = (this.costs[this.n] ?? 0) + dt * nanosPerMicro;
+      this.times[this.n] = (this.times[this.n] ?? 0) + dt * gpus;
+    } else if (this.rateSum >= 1) {
+      this.costA += (dt * nanosPerMicro) / this.rateSum;
+      this.timeA += (dt * gpus) / this.rateSum;
     } else {
-      close(i, decode);
-      active -= 1;
-      rateSum = active === 0 ? 0 : rateSum - decode;
+      this.costA += dt * nanosPerMicro;
+      this.timeA += dt * gpus;
+      this.costB += (dt * nanosPerMicro * (1 - this.rateSum)) / this.active;
+      this.timeB += (dt * gpus * (1 - this.rateSum)) / this.active;
     }
   }
-  return { costs, times, idleCost, idleTime };
+
+  /** Request i becomes active, in prefill at marginal rate `rate`. */
+  enter(i: number, rate: number): void {
+    this.active += 1;
+    this.rateSum += rate;
+    this.mark(i);
+  }
+
+  /** Request i leaves a phase of rate `from` for one of rate `to`. */
+  switchPhase(i: number, from: number, to: number): void {
+    this.credit(i, from);
+    this.rateSum += to - from;
+    this.mark(i);
+  }
+
+  /** Request i stops being active; `rate` was its phase's. */
+  leave(i: number, rate: number): void {
+    this.credit(i, rate);
+    this.active -= 1;
+    // Exactly 0 when no one is left, so that rounding in the running sum cannot carry over.
+    this.rateSum = this.active === 0 ? 0 : this.rateSum - rate;
+  }
+
+  private mark(i: number): void {
+    this.markCostA[i] = this.costA;
+    this.markCostB[i] = this.costB;
+    this.markTimeA[i] = this.timeA;
+    this.markTimeB[i] = this.timeB;
+  }
+
+  /** Adds to request i its share of the phase that ends now. */
+  private credit(i: number, rate: number): void {
+    this.costs[i] =
+      (this.costs[i] ?? 0) +
+      rate * (this.costA - (this.markCostA[i] ?? 0)) +
+      (this.costB - (this.markCostB[i] ?? 0));
+    this.times[i] =
+      (this.times[i] ?? 0) +
+      rate * (this.timeA - (this.markTimeA[i] ?? 0)) +
+      (this.timeB - (this.markTimeB[i] ?? 0));
+  }
 }

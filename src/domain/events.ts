@@ -1,11 +1,8 @@
 import { z } from 'zod';
 import { parseTimestamp, type Micros } from './timestamp.js';
+import { hasControlCharacter } from './text.js';
 
 /** Schema version 1 events of SPEC section 2, parsed into plain values with instants in microseconds. */
-
-// C0, DEL and C1 control characters; any other Unicode is legal in a tenant or feature (SPEC 2).
-// eslint-disable-next-line no-control-regex -- finding control characters is the rule itself
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
 
 function required(kind: string) {
   return (issue: { input?: unknown }) => (issue.input === undefined ? 'is required' : `must be ${kind}`);
@@ -15,7 +12,7 @@ const label = z
   .string({ error: required('a string') })
   .min(1, { error: 'must not be empty' })
   .max(128, { error: 'must be at most 128 characters' })
-  .refine((value) => !CONTROL_CHARACTERS.test(value), { error: 'must not contain control characters' });
+  .refine((value) => !hasControlCharacter(value), { error: 'must not contain control characters' });
 
 const text = z.string({ error: required('a string') }).min(1, { error: 'must not be empty' });
 
@@ -149,17 +146,6 @@ export function parseEvent(value: unknown): ParseResult {
   const result = eventSchema.safeParse(value);
   if (result.success) return { ok: true, event: result.data };
   return { ok: false, reason: describeIssues(result.error.issues) };
-}
-
-/** Parses one line of NDJSON (or one message body) into an event or a reason. */
-export function parseEventText(line: string): ParseResult {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch (error) {
-    return { ok: false, reason: `not valid JSON: ${(error as Error).message}` };
-  }
-  return parseEvent(value);
 }
 
 function describeIssues(issues: readonly z.core.$ZodIssue[]): string {

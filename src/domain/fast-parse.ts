@@ -1,6 +1,7 @@
 import { parseEvent } from './events.js';
 import { capacityRecord, usageRecord, type AccountingRecord } from './records.js';
 import { parseTimestamp, type Micros } from './timestamp.js';
+import { hasControlCharacter } from './text.js';
 
 /**
  * The hot path of ingestion. The zod schemas in events.ts are the definition of a valid event;
@@ -41,13 +42,8 @@ export function parseRecord(value: unknown, intern: Intern = identity): RecordRe
   return { ok: true, record: null, type: 'evaluation' };
 }
 
-// eslint-disable-next-line no-control-regex -- finding control characters is the rule itself
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
-
 function isLabel(value: unknown): value is string {
-  return (
-    typeof value === 'string' && value.length >= 1 && value.length <= 128 && !CONTROL_CHARACTERS.test(value)
-  );
+  return typeof value === 'string' && value.length >= 1 && value.length <= 128 && !hasControlCharacter(value);
 }
 
 function isText(value: unknown): value is string {

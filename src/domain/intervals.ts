@@ -49,10 +49,3 @@ export function meets(intervals: readonly Interval[], start: Micros, end: Micros
   if (candidate === undefined) return false;
   return end > start ? candidate.start < end : candidate.start <= start;
 }
-
-/** Total length of sorted disjoint intervals. */
-export function totalLength(intervals: readonly Interval[]): number {
-  let total = 0;
-  for (const interval of intervals) total += interval.end - interval.start;
-  return total;
-}

@@ -4,7 +4,7 @@ import { parseTimestamp, type Micros } from './timestamp.js';
 
 /** Money is carried as integer nano-dollars (1e-9 of the currency): exact to sum, rounded once at the edge. */
 export type Nanos = number;
-export const NANOS_PER_UNIT = 1_000_000_000;
+const NANOS_PER_UNIT = 1_000_000_000;
 
 const MICROS_PER_HOUR = 3_600_000_000;
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigurationError } from '../domain/errors.js';
+import { hasControlCharacter } from '../domain/text.js';
 
 /** Who pays for a request (SPEC 2: tenant and feature 1-128 characters, no control characters). */
 export interface Attribution {
@@ -17,9 +18,6 @@ export interface AttributionRules {
   readonly missingTenant: 'reject' | 'unknown';
   readonly defaultClass: string;
 }
-
-// eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 const keyFile = z.record(
   z.string().regex(/^[0-9a-f]{64}$/, 'keys must be SHA-256 hex digests of the API keys'),
@@ -126,7 +124,7 @@ export function attribute(
     // SPEC 2 counts characters as the reports do (UTF-16 code units), after UTF-8 decoding.
     if (value.length === 0 || value.length > 128)
       return { error: `header ${name}: must be 1 to 128 characters` };
-    if (CONTROL.test(value)) return { error: `header ${name}: must not contain control characters` };
+    if (hasControlCharacter(value)) return { error: `header ${name}: must not contain control characters` };
     if (DECEPTIVE.test(value))
       return { error: `header ${name}: must not contain invisible or bidirectional control characters` };
   }

@@ -1,3 +1,5 @@
+import { hasControlCharacter } from '../domain/text.js';
+
 /** The body of a completion request as the sidecar meters it, and the bytes it forwards to vLLM. */
 export interface CompletionBody {
   /** The re-serialised body: vLLM receives exactly what the sidecar parsed and metered. */
@@ -14,11 +16,9 @@ export interface CompletionBody {
  */
 export const MAX_DEPTH = 128;
 /** Longest `model` accepted: it goes into every usage event, which must stay small and reportable. */
-export const MAX_MODEL = 256;
+const MAX_MODEL = 256;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
-// eslint-disable-next-line no-control-regex -- control characters in a model name would reach the reports
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 /**
  * Reads a completion request strictly, or says what is wrong with it (the client gets 400). vLLM's
@@ -64,7 +64,9 @@ export function readCompletionBody(
     if (typeof model !== 'string') return { error: 'request body: "model" must be a string' };
     if (model.length > MAX_MODEL)
       return { error: `request body: "model" must be at most ${MAX_MODEL} characters` };
-    if (CONTROL.test(model)) return { error: 'request body: "model" must not contain control characters' };
+    // A control character in a model name would reach every report that groups by model.
+    if (hasControlCharacter(model))
+      return { error: 'request body: "model" must not contain control characters' };
   }
   const stream = body.stream === true;
   if (stream) body.stream_options = { ...asked, include_usage: true, continuous_usage_stats: true };

@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import { MAX_EVENT_BYTES, unsendable, type Unsendable } from './event-limits.js';
+import { nextState, SingleFlight, Ticker, type PipeEvent, type PipeState } from './pipe-state.js';
 import { REJECTED_FILE, Spool } from './spool.js';
+import { replaySpoolFile, type SpoolReplayDeps } from './spool-replay.js';
 
 /**
  * Where events finally go: Event Hubs, or files. A send either takes the whole batch or throws; an
@@ -72,23 +74,21 @@ const NO_COUNTERS: PipeCounters = {
  * with every later event stuck behind it.
  */
 export class EventPipe {
+  /** Where new events go; changed only by transition(). */
+  private state: PipeState = 'memory';
+  /** Events waiting in memory; empty unless the state is memory. */
   private queue: Record<string, unknown>[] = [];
+  /** The batch the sender has not answered yet, for spoolSync. */
   private inFlight: readonly Record<string, unknown>[] | undefined;
-  /**
-   * memory: events queue in memory and go out in batches. spooling: every event goes to the spool,
-   * which a replay loop sends, oldest first, until it is empty (then memory again). crashed: the
-   * process is about to die and spoolSync has written what was in memory; nothing more is done.
-   */
-  private mode: 'memory' | 'spooling' | 'crashed' = 'memory';
-  private flushing: Promise<void> | undefined;
-  private replaying: Promise<void> | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private closed = false;
+  private readonly flushes = new SingleFlight(() => this.flushOnce());
+  private readonly replays = new SingleFlight(() => this.replayOnce());
+  private readonly ticker = new Ticker();
   private readonly spool: Spool;
   private readonly batchMax: number;
   private readonly maxEventBytes: number;
   private readonly counters: PipeCounters;
   private readonly log: (message: string) => void;
+  private readonly replayDeps: SpoolReplayDeps;
 
   constructor(
     private readonly sender: Sender,
@@ -108,20 +108,23 @@ export class EventPipe {
         this.log(`DROPPED ${n} event(s): cannot write ${join(options.spoolDir, file)} (${error.message})`);
       },
     });
+    this.replayDeps = {
+      send: async (events) => (await this.sender.send(events))?.rejected ?? [],
+      spool: this.spool,
+      batchMax: this.batchMax,
+      maxEventBytes: this.maxEventBytes,
+      counters: this.counters,
+      log: this.log,
+      setAside: (rejected) => {
+        this.setAside(rejected);
+      },
+    };
     // Whatever a previous process left in the spool goes out before anything new.
-    if (this.spool.leftoversSync()) this.mode = 'spooling';
+    if (this.spool.leftoversSync()) this.state = 'spooling';
   }
 
   start(): void {
-    this.timer = setInterval(
-      () => {
-        if (this.mode === 'spooling') void this.replay();
-        else void this.flush();
-      },
-      this.mode === 'spooling' ? (this.options.retryMs ?? 5000) : (this.options.flushMs ?? 1000),
-    );
-    this.timer.unref();
-    if (this.mode === 'spooling') void this.replay();
+    this.arm();
   }
 
   enqueue(event: Record<string, unknown>): void {
@@ -130,24 +133,19 @@ export class EventPipe {
       this.setAside([{ event, reason }]);
       return;
     }
-    if (this.mode !== 'memory') {
+    if (this.state !== 'memory') {
       this.spool.append([event]);
       return;
     }
-    if (this.queue.length >= this.options.queueMax && this.flushing === undefined) {
+    if (this.queue.length >= this.options.queueMax && this.flushes.current === undefined) {
       // Full and nothing in flight: the queue, then this event, go to disk in order. (While a send
       // is in flight, events keep queueing: a failed batch must reach the spool before them.)
-      const queued = this.queue;
-      this.queue = [];
-      this.counters.queueDepth(0);
-      this.mode = 'spooling';
-      this.spool.append([...queued, event]);
-      this.restartTimer();
+      this.spoolFromMemory('queue-full', [...this.takeQueue(), event]);
       return;
     }
     this.queue.push(event);
     this.counters.queueDepth(this.queue.length);
-    if (this.queue.length >= this.batchMax) void this.flush();
+    if (this.queue.length >= this.batchMax) void this.flushes.run();
   }
 
   /**
@@ -156,10 +154,10 @@ export class EventPipe {
    */
   async drain(): Promise<void> {
     for (;;) {
-      while (this.queue.length > 0 && this.mode === 'memory') await this.flush();
-      await this.flushing;
+      while (this.queue.length > 0 && this.current() === 'memory') await this.flushes.run();
+      await this.flushes.current;
       if (this.current() === 'spooling') {
-        await this.replay();
+        await this.replays.run();
         if (this.current() !== 'memory') break; // the sender still fails: what is left stays on disk
       }
       if (this.queue.length === 0) break;
@@ -168,8 +166,7 @@ export class EventPipe {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    if (this.timer !== undefined) clearInterval(this.timer);
+    this.ticker.stop();
     await this.drain();
     await this.sender.close();
   }
@@ -180,31 +177,58 @@ export class EventPipe {
    * the next process sends it. The pipe takes no more events. Returns how many were written.
    */
   spoolSync(): number {
-    this.closed = true;
-    this.mode = 'crashed';
-    if (this.timer !== undefined) clearInterval(this.timer);
+    this.transition('crash');
     const events = [...(this.inFlight ?? []), ...this.queue];
     this.queue = [];
     return this.spool.flushSync(events);
   }
 
-  /** Read through a method: sends, replays and spoolSync change it behind an await, which narrowing cannot see. */
-  private current(): EventPipe['mode'] {
-    return this.mode;
-  }
-
   /** True when nothing waits: no queue, no spool, no write. */
   idle(): boolean {
     return (
-      this.queue.length === 0 && this.mode === 'memory' && this.flushing === undefined && this.spool.idle()
+      this.queue.length === 0 &&
+      this.state === 'memory' &&
+      this.flushes.current === undefined &&
+      this.spool.idle()
     );
   }
 
-  private flush(): Promise<void> {
-    this.flushing ??= this.flushOnce().finally(() => {
-      this.flushing = undefined;
+  /**
+   * The one place the state changes. The timer follows the state: a flush every flushMs in memory,
+   * a replay at once and then every retryMs while spooling, none once crashed or closed.
+   */
+  private transition(event: PipeEvent): void {
+    this.state = nextState(this.state, event);
+    if (this.state === 'crashed') this.ticker.stop();
+    else if (this.ticker.armed) this.arm();
+  }
+
+  private arm(): void {
+    const spooling = this.state === 'spooling';
+    this.ticker.every(spooling ? (this.options.retryMs ?? 5000) : (this.options.flushMs ?? 1000), () => {
+      if (this.state === 'spooling') void this.replays.run();
+      else void this.flushes.run();
     });
-    return this.flushing;
+    if (spooling) void this.replays.run();
+  }
+
+  /** Read through a method: sends, replays and spoolSync change it behind an await, which narrowing cannot see. */
+  private current(): PipeState {
+    return this.state;
+  }
+
+  private takeQueue(): Record<string, unknown>[] {
+    const queued = this.queue;
+    this.queue = [];
+    this.counters.queueDepth(0);
+    return queued;
+  }
+
+  /** Leaves memory for the spool, writing first what memory held, in order. */
+  private spoolFromMemory(event: 'queue-full' | 'send-failed', events: Record<string, unknown>[]): void {
+    // On their way to disk before the replay that the transition starts looks at the spool.
+    this.spool.append(events);
+    this.transition(event);
   }
 
   private async flushOnce(): Promise<void> {
@@ -220,23 +244,11 @@ export class EventPipe {
         if (this.current() === 'crashed') return; // spoolSync has written this batch already
         this.log(`event sender failed (${(error as Error).message}); spooling to ${this.options.spoolDir}`);
         // Order: the failed batch, then everything queued behind it; later events follow in enqueue().
-        const behind = this.queue;
-        this.queue = [];
-        this.counters.queueDepth(0);
-        this.mode = 'spooling';
-        this.spool.append([...batch, ...behind]);
-        this.restartTimer();
+        this.spoolFromMemory('send-failed', [...batch, ...this.takeQueue()]);
       } finally {
         this.inFlight = undefined;
       }
     }
-  }
-
-  private replay(): Promise<void> {
-    this.replaying ??= this.replayOnce().finally(() => {
-      this.replaying = undefined;
-    });
-    return this.replaying;
   }
 
   private async replayOnce(): Promise<void> {
@@ -258,52 +270,12 @@ export class EventPipe {
       const file = files.find((f) => f !== this.spool.current());
       if (file === undefined) {
         if (this.spool.current() !== undefined) continue; // events arrived meanwhile: rotate, send them
-        this.mode = 'memory'; // nothing on disk, nothing being written: memory again
-        this.restartTimer();
+        this.transition('spool-empty'); // nothing on disk, nothing being written: memory again
         return;
       }
       await this.spool.written(file);
-      if (!(await this.replayFile(file))) return;
+      if (!(await replaySpoolFile(file, this.replayDeps))) return;
     }
-  }
-
-  /** Sends one spool file from where it was left; true when it is done and removed. */
-  private async replayFile(file: string): Promise<boolean> {
-    const lines = await this.spool.lines(file);
-    let sent = await this.spool.progress(file);
-    while (sent < lines.length) {
-      const batch: Record<string, unknown>[] = [];
-      const rejected: Unsendable[] = [];
-      for (const line of lines.slice(sent, sent + this.batchMax)) {
-        let event: Record<string, unknown>;
-        try {
-          event = JSON.parse(line) as Record<string, unknown>;
-        } catch {
-          // A line cut short by a crash mid-write: nothing can be sent from it; say so and count it.
-          this.log(`spool ${file}: skipping an unreadable line`);
-          this.counters.dropped(1);
-          continue;
-        }
-        // A spool written before the size check existed may hold an event no batch can carry.
-        const reason = unsendable(event, this.maxEventBytes);
-        if (reason === undefined) batch.push(event);
-        else rejected.push({ event, reason });
-      }
-      let refused: readonly Unsendable[] = [];
-      try {
-        if (batch.length > 0) refused = (await this.sender.send(batch))?.rejected ?? [];
-      } catch (error) {
-        this.log(`replay of ${file} failed (${(error as Error).message}); will retry`);
-        return false;
-      }
-      sent = Math.min(lines.length, sent + this.batchMax);
-      this.counters.replayed(batch.length - refused.length);
-      this.counters.published(batch.length - refused.length);
-      this.setAside([...rejected, ...refused]);
-      await this.spool.saveProgress(file, sent);
-    }
-    await this.spool.remove(file);
-    return true;
   }
 
   private setAside(rejected: readonly Unsendable[]): void {
@@ -315,11 +287,5 @@ export class EventPipe {
         `SET ASIDE event ${String(event.eventId)}: it can never be sent (${reason}); kept in ${where}`,
       );
     this.spool.setAside(rejected);
-  }
-
-  private restartTimer(): void {
-    if (this.timer === undefined || this.closed) return;
-    clearInterval(this.timer);
-    this.start();
   }
 }

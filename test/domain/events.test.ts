@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseEvent, parseEventText } from '../../src/domain/events.js';
+import { parseEvent } from '../../src/domain/events.js';
+import { parseRecordText } from '../../src/domain/fast-parse.js';
 import { parseTimestamp } from '../../src/domain/timestamp.js';
 import { capacity, usage } from '../helpers/events.js';
 
@@ -63,11 +64,11 @@ describe('event schemas: errors name the field and the rule', () => {
   });
 
   it('explains broken JSON and non-objects', () => {
-    expect(parseEventText('{"type":')).toMatchObject({
+    expect(parseRecordText('{"type":')).toMatchObject({
       ok: false,
       reason: expect.stringMatching(/^not valid JSON/),
     });
-    expect(parseEventText('[1,2]')).toEqual({ ok: false, reason: 'event must be a JSON object' });
+    expect(parseRecordText('[1,2]')).toEqual({ ok: false, reason: 'event must be a JSON object' });
   });
 });
 

@@ -1,6 +1,7 @@
 import Papa from 'papaparse';
 import type { ChargebackResult, ChargebackRow } from '../chargeback.js';
 import { formatGpuSeconds, formatMoney, percentile } from './format.js';
+import { escapeControlCharacters } from '../text.js';
 
 /** SPEC section 5 columns, in order. */
 export const CSV_COLUMNS = [
@@ -26,19 +27,13 @@ export const CSV_COLUMNS = [
 // some spreadsheets), and full-width forms, which some locales fold into the ASCII ones.
 const FORMULA_START = /^[\s"'`\u2018\u2019\u201c\u201d]*[=+\-@\uff1d\uff0b\uff0d\uff20]/u;
 
-// C0, DEL and C1 control characters. SPEC 2 forbids them in tenant and feature only; model and
-// requestClass may carry them, and rejecting those events would leave served requests unbilled.
-// So the CSV shows each one as the text \uXXXX (JSON's spelling; the summary JSON has the raw
-// value): a NUL or lone CR never reaches a spreadsheet, and grouping, done before, is unchanged.
-// eslint-disable-next-line no-control-regex -- finding control characters is the rule itself
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;
-
 /** Makes a text cell safe for a spreadsheet: control characters escaped, formulas neutralised (SPEC 5). */
 export function neutralise(text: string): string {
-  const visible = text.replace(
-    CONTROL_CHARACTERS,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
+  // SPEC 2 forbids control characters in tenant and feature only; model and requestClass may carry
+  // them, and rejecting those events would leave served requests unbilled. So the CSV shows each
+  // one as the text \uXXXX (the summary JSON has the raw value): a NUL or lone CR never reaches a
+  // spreadsheet, and grouping, done before, is unchanged.
+  const visible = escapeControlCharacters(text);
   return FORMULA_START.test(visible) ? `'${visible}` : visible;
 }
 
