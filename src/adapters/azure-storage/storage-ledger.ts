@@ -19,6 +19,8 @@ import {
 } from '../../ports/ledger.js';
 
 const DIRTY = 'dirty';
+// One row per SKU of the price card last seen, RowKey = the SKU (VM sizes hold none of the characters RowKey forbids).
+const PRICES = 'prices';
 
 /**
  * The ledger in Azure Storage: segment blobs in a container, and one Table holding, per event day
@@ -159,5 +161,27 @@ export class StorageLedger implements Ledger {
       .byPage({ maxPageSize: 5000 }))
       count += page.segment.blobItems.length;
     return count;
+  }
+
+  async pricesSeen(): Promise<Map<string, string>> {
+    const seen = new Map<string, string>();
+    const rows = this.table.listEntities<{ record: string }>({
+      queryOptions: { filter: odata`PartitionKey eq ${PRICES}` },
+    });
+    for await (const row of rows) seen.set(row.rowKey ?? '', row.record);
+    return seen;
+  }
+
+  async rememberPrices(records: ReadonlyMap<string, string>): Promise<void> {
+    const old = await this.pricesSeen();
+    // Table properties hold up to 64 KiB of text: a SKU's record is a few dozen bytes per price.
+    await Promise.all([
+      ...[...records].map(([sku, record]) =>
+        this.table.upsertEntity({ partitionKey: PRICES, rowKey: sku, record }, 'Replace'),
+      ),
+      ...[...old.keys()]
+        .filter((sku) => !records.has(sku))
+        .map((sku) => this.table.deleteEntity(PRICES, sku)),
+    ]);
   }
 }

@@ -22,6 +22,7 @@ export class MemoryLedger implements Ledger {
   private readonly letters = new Map<string, DeadLetter>();
   private readonly dirty = new Map<string, string>();
   private versions = 0;
+  private prices = new Map<string, string>();
 
   highWater(day: string, partition: string): Promise<HighWater> {
     const mark = this.marks.get(`${day}|${partition}`);
@@ -83,6 +84,15 @@ export class MemoryLedger implements Ledger {
     let count = 0;
     for (const name of this.letters.keys()) if (name.startsWith(`deadletter/${day}/`)) count += 1;
     return Promise.resolve(count);
+  }
+
+  pricesSeen(): Promise<Map<string, string>> {
+    return Promise.resolve(new Map(this.prices));
+  }
+
+  rememberPrices(records: ReadonlyMap<string, string>): Promise<void> {
+    this.prices = new Map(records);
+    return Promise.resolve();
   }
 
   /** For tests: every dead letter kept. */
