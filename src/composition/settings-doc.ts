@@ -1,6 +1,7 @@
 import { declaredSettings } from './settings.js';
 
-export const TABLE_START = '<!-- settings table: generated from src/composition/settings.ts by `npx tsx dev/settings-doc.ts` -->';
+export const TABLE_START =
+  '<!-- settings table: generated from src/composition/settings.ts by `npx tsx dev/settings-doc.ts` -->';
 export const TABLE_END = '<!-- end of settings table -->';
 
 const READ_BY = { app: 'the app', host: 'the host', both: 'the app and the host' } as const;
