@@ -84,7 +84,8 @@ export async function reportDayIfStale(
 }
 
 /**
- * Builds one day's report from the ledger and stores it as the next revision. The partition key is
+ * Builds one day's report from the ledger and stores it as the next revision, or, when it comes out
+ * byte for byte as stored, keeps the stored revision (see sameAsStored). The partition key is
  * the pod, so every pod's events sit in one Event Hubs partition: the day is computed partition by
  * partition and the results merged, exactly (see mergeChargeback), holding one partition's events at
  * a time. Should a pod turn up in two partitions (the hub's partition count changed that day), the
