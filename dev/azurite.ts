@@ -15,12 +15,14 @@ export interface AzuriteOptions {
   readonly location?: string;
   readonly blobPort?: number;
   readonly tablePort?: number;
+  readonly queuePort?: number;
 }
 
 export interface Azurite {
   readonly connectionString: string;
   readonly blobPort: number;
   readonly tablePort: number;
+  readonly queuePort: number;
   readonly options: AzuriteOptions;
   stop(): Promise<void>;
 }
@@ -42,7 +44,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurite> {
   const blobPort = options.blobPort ?? (await freePort());
   const tablePort = options.tablePort ?? (await freePort());
-  const queuePort = await freePort();
+  const queuePort = options.queuePort ?? (await freePort());
   const script = createRequire(import.meta.url).resolve('azurite/dist/src/azurite.js');
   const args = [
     script,
@@ -80,7 +82,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   );
   try {
     await Promise.race([
-      Promise.all([waitForPort(blobPort), waitForPort(tablePort)]),
+      Promise.all([waitForPort(blobPort), waitForPort(tablePort), waitForPort(queuePort)]),
       exited.then(() => {
         throw new Error(`azurite exited at start: ${stderr.trim()}`);
       }),
@@ -93,10 +95,12 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   return {
     connectionString:
       `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};AccountKey=${KEY};` +
-      `BlobEndpoint=http://127.0.0.1:${blobPort}/${ACCOUNT};TableEndpoint=http://127.0.0.1:${tablePort}/${ACCOUNT};`,
+      `BlobEndpoint=http://127.0.0.1:${blobPort}/${ACCOUNT};TableEndpoint=http://127.0.0.1:${tablePort}/${ACCOUNT};` +
+      `QueueEndpoint=http://127.0.0.1:${queuePort}/${ACCOUNT};`,
     blobPort,
     tablePort,
-    options: { ...options, blobPort, tablePort },
+    queuePort,
+    options: { ...options, blobPort, tablePort, queuePort },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');

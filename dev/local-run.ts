@@ -1,7 +1,8 @@
 /**
  * `npm start`: the main job, end to end on this machine. Starts Azurite from node_modules, simulates
  * yesterday's traffic of a vLLM fleet, delivers it through Event Hubs-like partitions and batches
- * (some delivered twice) to the real `ingestUsage` handler, runs `dailyChargeback`, fetches the
+ * (some delivered twice) to the real `ingestUsage` handler, runs `dailyChargeback`, works its day
+ * queue off through the real `reportDay` handler as the Functions host would, fetches the
  * report through the `getReport` HTTP handler, writes it under out/, prints the top features and
  * the reconciliation, and shuts everything down.
  */
@@ -12,9 +13,17 @@ import { makeDailyChargeback } from '../functions/dailyChargeback.js';
 import { makeGetReport } from '../functions/getReport.js';
 import { makeIngestUsage } from '../functions/ingestUsage.js';
 import { dayOfMs, previousDay } from '../src/domain/days.js';
+import { makeReportDay } from '../functions/reportDay.js';
 import { loadConfig } from '../src/composition/config.js';
-import { createServices, dailyDeps, ingestDeps } from '../src/composition/composition.js';
+import {
+  createServices,
+  dailyDeps,
+  ingestDeps,
+  planDeps,
+  storageClients,
+} from '../src/composition/composition.js';
 import { startAzurite } from './azurite.js';
+import { drainQueue } from './queue-delivery.js';
 import { fleetTraffic } from './fleet-traffic.js';
 import { HttpRequest, quietContext, TIMER } from './functions-runtime.js';
 
@@ -29,7 +38,7 @@ async function main(): Promise<void> {
   const azurite = await startAzurite();
   try {
     console.log(
-      `Azurite on 127.0.0.1:${azurite.blobPort} (blob) and :${azurite.tablePort} (table), in memory`,
+      `Azurite on 127.0.0.1:${azurite.blobPort} (blob), :${azurite.tablePort} (table) and :${azurite.queuePort} (queue), in memory`,
     );
     const s = await createServices(
       loadConfig({ LEDGER_STORAGE_CONNECTION_STRING: azurite.connectionString }),
@@ -58,9 +67,15 @@ async function main(): Promise<void> {
       `ingestUsage: ${delivery.messages} messages in ${delivery.invocations} batches (${delivery.redelivered} redelivered) [${seconds()}]`,
     );
 
-    const daily = makeDailyChargeback(() => Promise.resolve(dailyDeps(s)));
+    const daily = makeDailyChargeback(() => Promise.resolve(planDeps(s)));
     await daily(TIMER, quietContext());
-    console.log(`dailyChargeback: reported ${date} [${seconds()}]`);
+    const queues = storageClients(s.config).queues;
+    const days = await drainQueue(
+      queues.getQueueClient(s.config.restateQueue),
+      queues.getQueueClient(`${s.config.restateQueue}-poison`),
+      makeReportDay(() => Promise.resolve(dailyDeps(s))),
+    );
+    console.log(`dailyChargeback queued ${days.succeeded} day(s); reportDay reported ${date} [${seconds()}]`);
 
     const getReport = makeGetReport(() => Promise.resolve({ reports: s.reports }));
     const fetch = async (accept: string): Promise<string> => {

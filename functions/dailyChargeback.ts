@@ -1,23 +1,30 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
-import { dailyDeps, services } from '../src/composition/composition.js';
-import { runDailyChargeback, type DailyDeps } from '../src/usecases/daily/daily-run.js';
+import { planDeps, services } from '../src/composition/composition.js';
+import { DAILY_SCHEDULE } from '../src/composition/settings.js';
+import { planDailyRun, type PlanDeps } from '../src/usecases/daily/plan.js';
 
-/** Timer -> reports: yesterday's chargeback, and restatements of days that received late events. */
-export function makeDailyChargeback(deps: () => Promise<DailyDeps>) {
+/**
+ * Timer -> day queue: decides which days to report (yesterday, days with late events, days a price
+ * card change affects) and queues one message per day for `reportDay`. It reports nothing itself,
+ * so it ends in seconds however many days must be restated.
+ */
+export function makeDailyChargeback(deps: () => Promise<PlanDeps>) {
   return async function dailyChargeback(_timer: Timer, context: InvocationContext): Promise<void> {
-    const outcomes = await runDailyChargeback(await deps(), (message) => {
-      context.warn(`dailyChargeback: ${message}`);
-    });
-    for (const o of outcomes) {
-      context.log(
-        `dailyChargeback: ${o.day} revision ${o.revision}${o.restated ? ' (restated)' : ''}: ` +
-          `fleet ${o.fleetCost} = allocated ${o.allocatedCost} + idle ${o.idleCost} USD, ${o.events} events`,
+    const plan = await planDailyRun(await deps());
+    if (plan.pricesChangedFrom !== undefined) {
+      context.warn(
+        `dailyChargeback: the price card changed from ${plan.pricesChangedFrom}; restating the reported days since`,
       );
     }
+    context.log(
+      JSON.stringify({
+        function: 'dailyChargeback',
+        queued: plan.queued.map((m) => `${m.day} ${m.reason}`),
+      }),
+    );
   };
 }
 
-export const dailyChargeback = makeDailyChargeback(async () => dailyDeps(await services()));
+export const dailyChargeback = makeDailyChargeback(async () => planDeps(await services()));
 
-// 00:30 UTC every day (NCRONTAB: second minute hour day month weekday); Linux plans run in UTC.
-app.timer('dailyChargeback', { schedule: '0 30 0 * * *', handler: dailyChargeback });
+app.timer('dailyChargeback', { schedule: DAILY_SCHEDULE, handler: dailyChargeback });

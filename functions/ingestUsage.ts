@@ -1,6 +1,7 @@
 import { app, type InvocationContext } from '@azure/functions';
 import { retrying } from '../src/usecases/retry.js';
 import { ingestDeps, services } from '../src/composition/composition.js';
+import { bindingExpression, CONNECTIONS } from '../src/composition/settings.js';
 import { ingestBatch, type IngestDeps } from '../src/usecases/ingest/ingest.js';
 import { deliveredMessages } from '../src/usecases/ingest/trigger-metadata.js';
 
@@ -34,9 +35,9 @@ export const ingestUsage = makeIngestUsage(async () => ingestDeps(await services
 
 app.eventHub('ingestUsage', {
   // Identity-based: EventHubConnection__fullyQualifiedNamespace (+ __credential, __clientId) in app settings.
-  connection: 'EventHubConnection',
-  eventHubName: '%USAGE_EVENTHUB_NAME%',
-  consumerGroup: '%USAGE_CONSUMER_GROUP%',
+  connection: CONNECTIONS.usageHub,
+  eventHubName: bindingExpression('USAGE_EVENTHUB_NAME'),
+  consumerGroup: bindingExpression('USAGE_CONSUMER_GROUP'),
   cardinality: 'many',
   // Never let the host checkpoint past a batch that is not in the ledger: retry until storage is back.
   retry: {

@@ -2,6 +2,7 @@ import { ConfigurationError, PermanentError } from '../domain/errors.js';
 import { escapeControlCharacters } from '../domain/text.js';
 import { parseReportArgs, REPORT_HELP, runReport } from './report-command.js';
 import { parseReplayArgs, REPLAY_HELP, runReplay } from './replay-command.js';
+import { parseRestateArgs, RESTATE_HELP, runRestate } from './restate-command.js';
 import { parseSidecarArgs, runSidecar, SIDECAR_HELP } from './sidecar-command.js';
 import { parseSimulateArgs, runSimulate, SIMULATE_HELP } from './simulate-command.js';
 import { parseSweepArgs, runSweep, SWEEP_HELP } from './sweep-command.js';
@@ -19,6 +20,7 @@ to tenants, features, models and request classes, batching-aware, closing to the
 
 Commands:
   report     write the daily chargeback CSV, summary and rejected lines for one UTC day
+  restate    mark stored daily reports for restatement and queue them for the Function App
   simulate   write a realistic, seeded day of vLLM fleet usage and capacity events (NDJSON)
   sidecar    run the metering proxy beside vLLM, publishing usage and capacity events
   replay-deadletters  add the ledger's dead letters that now pass to the ledger, exactly once
@@ -27,7 +29,11 @@ Commands:
 Run 'chargeback <command> --help' for a command's options.`;
 
 /** The `chargeback` command line; returns the exit status (0 ok, 1 internal error, 2 usage). */
-export async function main(args: readonly string[], streams: Streams): Promise<number> {
+export async function main(
+  args: readonly string[],
+  streams: Streams,
+  env: Record<string, string | undefined> = process.env,
+): Promise<number> {
   const [command, ...rest] = args;
   try {
     switch (command) {
@@ -49,6 +55,20 @@ export async function main(args: readonly string[], streams: Streams): Promise<n
           `wrote ${outcome.csvPath}\n` +
             `fleet ${outcome.fleetCost} = allocated ${outcome.allocatedCost} + idle ${outcome.idleCost}; ` +
             `${outcome.rejected} rejected line(s) in ${outcome.rejectedPath}\n`,
+        );
+        return 0;
+      }
+      case 'restate': {
+        const options = parseRestateArgs(rest);
+        if (options === 'help') {
+          streams.stdout.write(`${RESTATE_HELP}\n`);
+          return 0;
+        }
+        const { queued, queue } = await runRestate(options, env);
+        const days = queued.map((m) => m.day);
+        const span = days.length === 1 ? days[0] : `${days[0] ?? ''} to ${days.at(-1) ?? ''}`;
+        streams.stdout.write(
+          `marked ${days.length} day(s) for restatement (${span}) and queued them on ${queue}\n`,
         );
         return 0;
       }

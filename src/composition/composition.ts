@@ -4,23 +4,38 @@ import { fileURLToPath } from 'node:url';
 import { TableClient } from '@azure/data-tables';
 import { DefaultAzureCredential } from '@azure/identity';
 import { BlobServiceClient } from '@azure/storage-blob';
+import { QueueServiceClient } from '@azure/storage-queue';
 import { loadConfig, type Config } from './config.js';
 import { ConfigurationError } from '../domain/errors.js';
 import { loadPriceCard, type PriceCard } from '../domain/prices.js';
 import { DEFAULT_WEIGHTING, type Weighting } from '../domain/weighting.js';
+import type { Clock } from '../ports/clock.js';
+import type { DayQueue } from '../ports/day-queue.js';
+import type { Ledger, LedgerRepair } from '../ports/ledger.js';
+import type { ReportStore } from '../ports/report-store.js';
 import type { DailyDeps } from '../usecases/daily/daily-run.js';
+import type { PlanDeps } from '../usecases/daily/plan.js';
 import type { IngestDeps } from '../usecases/ingest/ingest.js';
+import type { RestateDeps } from '../usecases/restate/restate.js';
 import { StorageLedger } from '../adapters/azure-storage/storage-ledger.js';
 import { BlobReportStore } from '../adapters/azure-storage/blob-report-store.js';
+import { StorageDayQueue } from '../adapters/azure-storage/storage-day-queue.js';
 
-/** Everything the Functions need, built once per process from one validated configuration. */
+/**
+ * Everything the Functions need, built once per process from one validated configuration: ports,
+ * not adapters, so that nothing downstream depends on which storage is behind them.
+ */
 export interface Services {
   readonly config: Config;
-  readonly ledger: StorageLedger;
-  readonly reports: BlobReportStore;
+  /** The ledger with its repair operations (replaying dead letters, sweeping orphans). */
+  readonly ledger: Ledger & LedgerRepair;
+  readonly reports: ReportStore;
+  readonly dayQueue: DayQueue;
   readonly prices: PriceCard;
+  /** The SKUs the price card lists (the daily run notices when their prices change). */
+  readonly priceSkus: readonly string[];
   readonly weighting: Weighting;
-  readonly now: () => Date;
+  readonly now: Clock;
 }
 
 // The package root: the nearest folder up from this file with a package.json (src/ or dist/src/).
@@ -31,20 +46,24 @@ const ROOT = ((): string => {
 })();
 
 // The SDKs retry each call a few times quickly; longer outages are retried around the whole,
-// idempotent operation (see azure/retry.ts) and, past that, by the Functions host.
+// idempotent operation (see usecases/retry.ts) and, past that, by the Functions host.
 const BLOB_RETRY = { maxTries: 4, retryDelayInMs: 200, maxRetryDelayInMs: 4000, tryTimeoutInMs: 30_000 };
 const TABLE_RETRY = { maxRetries: 3, retryDelayInMs: 200, maxRetryDelayInMs: 4000 };
 
-export async function createServices(config: Config, now: () => Date = () => new Date()): Promise<Services> {
-  const { table, blobs } = storageClients(config);
+export async function createServices(config: Config, now: Clock = () => new Date()): Promise<Services> {
+  const { table, blobs, queues } = storageClients(config);
   const ledger = new StorageLedger(table, blobs.getContainerClient(config.ledgerContainer));
   const reports = new BlobReportStore(blobs.getContainerClient(config.reportsContainer));
-  await Promise.all([ledger.ensure(), reports.ensure()]);
+  const dayQueue = new StorageDayQueue(queues.getQueueClient(config.restateQueue));
+  await Promise.all([ledger.ensure(), reports.ensure(), dayQueue.ensure()]);
+  const card = readPriceCardFile(config.priceCardPath);
   return {
     config,
     ledger,
     reports,
-    prices: readPriceCard(config.priceCardPath),
+    dayQueue,
+    prices: card.prices,
+    priceSkus: card.skus,
     weighting: config.weighting === 'time-share' ? { kind: 'time-share' } : DEFAULT_WEIGHTING,
     now,
   };
@@ -53,6 +72,7 @@ export async function createServices(config: Config, now: () => Date = () => new
 export function storageClients(config: Pick<Config, 'storage' | 'ledgerTable'>): {
   table: TableClient;
   blobs: BlobServiceClient;
+  queues: QueueServiceClient;
 } {
   const storage = config.storage;
   if (storage.kind === 'connection-string') {
@@ -63,6 +83,7 @@ export function storageClients(config: Pick<Config, 'storage' | 'ledgerTable'>):
         retryOptions: TABLE_RETRY,
       }),
       blobs: BlobServiceClient.fromConnectionString(storage.connectionString, { retryOptions: BLOB_RETRY }),
+      queues: QueueServiceClient.fromConnectionString(storage.connectionString, { retryOptions: BLOB_RETRY }),
     };
   }
   const credential = new DefaultAzureCredential(
@@ -80,10 +101,18 @@ export function storageClients(config: Pick<Config, 'storage' | 'ledgerTable'>):
     blobs: new BlobServiceClient(`https://${storage.accountName}.blob.core.windows.net`, credential, {
       retryOptions: BLOB_RETRY,
     }),
+    queues: new QueueServiceClient(`https://${storage.accountName}.queue.core.windows.net`, credential, {
+      retryOptions: BLOB_RETRY,
+    }),
   };
 }
 
 export function readPriceCard(path: string): PriceCard {
+  return readPriceCardFile(path).prices;
+}
+
+/** The price card at `path` (relative to the package root) and the SKUs it lists. */
+export function readPriceCardFile(path: string): { prices: PriceCard; skus: string[] } {
   const full = isAbsolute(path) ? path : join(ROOT, path);
   let text: string;
   try {
@@ -92,13 +121,17 @@ export function readPriceCard(path: string): PriceCard {
     throw new ConfigurationError(`PRICE_CARD_PATH: cannot read ${full}: ${(error as Error).message}`);
   }
   try {
-    return loadPriceCard(JSON.parse(text));
+    const raw = JSON.parse(text) as unknown;
+    const prices = loadPriceCard(raw);
+    // loadPriceCard accepted it, so `skus` is a list of entries with a string `sku`.
+    const skus = (raw as { skus: { sku: string }[] }).skus.map((entry) => entry.sku);
+    return { prices, skus: [...new Set(skus)].sort() };
   } catch (error) {
     throw new ConfigurationError(`PRICE_CARD_PATH: ${full}: ${(error as Error).message}`);
   }
 }
 
-/** What dailyChargeback needs, from the services and the configuration. */
+/** What reporting one day needs (the `reportDay` queue function, and benchmarks). */
 export function dailyDeps(s: Services): DailyDeps {
   return {
     ledger: s.ledger,
@@ -109,6 +142,16 @@ export function dailyDeps(s: Services): DailyDeps {
     weighting: s.weighting,
     restateDays: s.config.restateDays,
   };
+}
+
+/** What dailyChargeback needs to decide which days to report and queue them. */
+export function planDeps(s: Services): PlanDeps {
+  return { ...dailyDeps(s), priceSkus: s.priceSkus, dayQueue: s.dayQueue };
+}
+
+/** What a restatement request (the `restate` endpoint and command) needs. */
+export function restateDeps(s: Services): RestateDeps {
+  return { ledger: s.ledger, dayQueue: s.dayQueue, now: s.now };
 }
 
 /** What ingestUsage needs; the retry deadline defaults to the configured one. */

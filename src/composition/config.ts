@@ -1,38 +1,21 @@
 import { inspect } from 'node:util';
 import { z } from 'zod';
 import { ConfigurationError } from '../domain/errors.js';
+import { SETTINGS, declaredSettings, type SettingName } from './settings.js';
 
-/**
- * Every setting of the Function App, parsed once into real types. Names live here and nowhere else.
- * The storage connection string is a secret: it never appears in logs or serialised config.
- */
+type Schemas = typeof SETTINGS;
+type AppSettingName = {
+  [K in SettingName]: Schemas[K] extends { readonly schema: z.ZodType } ? K : never;
+}[SettingName];
+type Shape = { [K in AppSettingName]: Schemas[K] extends { readonly schema: infer S } ? S : never };
+
+const shape = Object.fromEntries(
+  declaredSettings().flatMap((s) => (s.schema === undefined ? [] : [[s.name, s.schema]])),
+) as Shape;
+
+/** The settings the app reads, parsed once into real types from the declarations in settings.ts. */
 const schema = z
-  .object({
-    LEDGER_STORAGE_CONNECTION_STRING: z.string().min(1).optional(),
-    LEDGER_STORAGE_ACCOUNT_NAME: z
-      .string()
-      .regex(/^[a-z0-9]{3,24}$/, 'must be a storage account name (3-24 lower-case letters and digits)')
-      .optional(),
-    /** Client id of the user-assigned managed identity, when the app uses one. */
-    AZURE_CLIENT_ID: z.string().min(1).optional(),
-    LEDGER_TABLE: z
-      .string()
-      .regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, 'must be a table name')
-      .default('ledger'),
-    LEDGER_CONTAINER: z
-      .string()
-      .regex(/^[a-z0-9](?:[a-z0-9-]{1,61})[a-z0-9]$/, 'must be a container name')
-      .default('ledger'),
-    REPORTS_CONTAINER: z
-      .string()
-      .regex(/^[a-z0-9](?:[a-z0-9-]{1,61})[a-z0-9]$/, 'must be a container name')
-      .default('reports'),
-    PRICE_CARD_PATH: z.string().min(1).default('prices/azure-a100.json'),
-    IDLE_POLICY: z.enum(['separate', 'share']).default('separate'),
-    WEIGHTING: z.enum(['step-cost', 'time-share']).default('step-cost'),
-    RESTATE_DAYS: z.coerce.number().int().min(1).max(400).default(35),
-    INGEST_RETRY_DEADLINE_SECONDS: z.coerce.number().int().min(0).max(600).default(240),
-  })
+  .object(shape)
   .refine(
     (env) =>
       env.LEDGER_STORAGE_CONNECTION_STRING !== undefined || env.LEDGER_STORAGE_ACCOUNT_NAME !== undefined,
@@ -49,6 +32,7 @@ export interface Config {
   readonly ledgerTable: string;
   readonly ledgerContainer: string;
   readonly reportsContainer: string;
+  readonly restateQueue: string;
   readonly priceCardPath: string;
   readonly idle: 'separate' | 'share';
   readonly weighting: 'step-cost' | 'time-share';
@@ -60,7 +44,11 @@ const REDACTED = '[redacted]';
 
 /** Parses the environment; throws a ConfigurationError listing every bad or missing setting. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const parsed = schema.safeParse(env);
+  const withDefaults: Record<string, string | undefined> = {};
+  for (const s of declaredSettings()) {
+    if (s.schema !== undefined) withDefaults[s.name] = env[s.name] ?? s.default;
+  }
+  const parsed = schema.safeParse(withDefaults);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) =>
       i.path.length > 0 ? `${i.path.join('.')}: ${i.message}` : i.message,
@@ -77,18 +65,38 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ledgerTable: e.LEDGER_TABLE,
     ledgerContainer: e.LEDGER_CONTAINER,
     reportsContainer: e.REPORTS_CONTAINER,
+    restateQueue: e.RESTATE_QUEUE_NAME,
     priceCardPath: e.PRICE_CARD_PATH,
     idle: e.IDLE_POLICY,
     weighting: e.WEIGHTING,
     restateDays: e.RESTATE_DAYS,
     ingestRetryDeadlineMs: e.INGEST_RETRY_DEADLINE_SECONDS * 1000,
   };
-  const safe = (): unknown => ({
-    ...config,
-    storage:
-      storage.kind === 'connection-string' ? { kind: storage.kind, connectionString: REDACTED } : storage,
-  });
-  Object.defineProperty(config, 'toJSON', { value: safe, enumerable: false });
-  Object.defineProperty(config, inspect.custom, { value: () => inspect(safe()), enumerable: false });
-  return Object.freeze(config);
+  const secrets = declaredSettings()
+    .filter((s) => s.secret && s.schema !== undefined)
+    .map((s) => env[s.name])
+    .filter((v): v is string => v !== undefined && v !== '');
+  return protect(config, secrets);
+}
+
+/**
+ * Freezes the config and every object in it, and gives each a toJSON, util.inspect and toString
+ * that show any string holding a secret setting's value as `[redacted]`. Redaction goes by value,
+ * not by field: wherever a secret lands in the typed config, it cannot be printed.
+ */
+function protect<T extends object>(value: T, secrets: readonly string[]): T {
+  for (const child of Object.values(value)) {
+    if (typeof child === 'object' && child !== null) protect(child, secrets);
+  }
+  const safe = (): unknown => redacted(value, secrets);
+  Object.defineProperty(value, 'toJSON', { value: safe, enumerable: false });
+  Object.defineProperty(value, inspect.custom, { value: () => inspect(safe()), enumerable: false });
+  Object.defineProperty(value, 'toString', { value: () => JSON.stringify(safe()), enumerable: false });
+  return Object.freeze(value);
+}
+
+function redacted(value: unknown, secrets: readonly string[]): unknown {
+  if (typeof value === 'string') return secrets.some((s) => value.includes(s)) ? REDACTED : value;
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redacted(v, secrets)]));
 }

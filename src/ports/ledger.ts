@@ -94,6 +94,13 @@ export interface Ledger {
   readSegment(segment: SegmentInfo): Promise<string>;
   /** Dead letters of messages enqueued on `day`. */
   deadLettersOn(day: string): Promise<number>;
+  /**
+   * The price card as the daily run last saw it: SKU -> an opaque record of its prices (see
+   * src/usecases/daily/price-changes.ts). Empty before the first run.
+   */
+  pricesSeen(): Promise<Map<string, string>>;
+  /** Replaces what pricesSeen returns: SKUs absent from `records` are forgotten. */
+  rememberPrices(records: ReadonlyMap<string, string>): Promise<void>;
 }
 
 const pad = (n: number): string => String(n).padStart(20, '0');

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { makeDailyChargeback } from '../../functions/dailyChargeback.js';
 import { makeGetReport } from '../../functions/getReport.js';
+import { makeReportDay } from '../../functions/reportDay.js';
+import { MemoryDayQueue } from '../../src/adapters/memory/memory-day-queue.js';
 import { DEFAULT_WEIGHTING } from '../../src/domain/weighting.js';
 import { MemoryLedger } from '../../src/adapters/memory/memory-ledger.js';
 import { invoke, type HubMessage } from '../../dev/event-hub-delivery.js';
@@ -18,17 +20,18 @@ function system(start: string) {
   const ingest = makeIngestUsage(() =>
     Promise.resolve({ ledger, prices: TEST_PRICES, now: clock, retryDeadlineMs: 0 }),
   );
-  const daily = makeDailyChargeback(() =>
-    Promise.resolve({
-      ledger,
-      reports,
-      prices: TEST_PRICES,
-      now: clock,
-      idle: 'separate' as const,
-      weighting: DEFAULT_WEIGHTING,
-      restateDays: 35,
-    }),
-  );
+  const dayQueue = new MemoryDayQueue();
+  const deps = {
+    ledger,
+    reports,
+    prices: TEST_PRICES,
+    now: clock,
+    idle: 'separate' as const,
+    weighting: DEFAULT_WEIGHTING,
+    restateDays: 35,
+  };
+  const daily = makeDailyChargeback(() => Promise.resolve({ ...deps, priceSkus: [], dayQueue }));
+  const reportDay = makeReportDay(() => Promise.resolve(deps));
   const getReport = makeGetReport(() => Promise.resolve({ reports }));
   let sequence = 0;
   return {
@@ -44,7 +47,11 @@ function system(start: string) {
       }));
       await invoke(ingest, '0', batch);
     },
-    runDaily: () => daily(TIMER, quietContext()),
+    /** The timer, then every day it queued, as the host would deliver them. */
+    runDaily: async () => {
+      await daily(TIMER, quietContext());
+      for (const message of dayQueue.take()) await reportDay(message, quietContext());
+    },
     get: (date: string, accept = 'text/csv') =>
       getReport(
         new HttpRequest({

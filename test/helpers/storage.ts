@@ -15,6 +15,7 @@ export async function isolatedServices(
       LEDGER_TABLE: `ledger${id}`,
       LEDGER_CONTAINER: `ledger-${id}`,
       REPORTS_CONTAINER: `reports-${id}`,
+      RESTATE_QUEUE_NAME: `days-${id}`,
     }),
     now,
   );

@@ -22,6 +22,8 @@ import {
 import * as repair from './storage-ledger-repair.js';
 
 const DIRTY = 'dirty';
+// One row per SKU of the price card last seen, RowKey = the SKU (VM sizes hold none of the characters RowKey forbids).
+const PRICES = 'prices';
 
 /**
  * The ledger in Azure Storage: segment blobs in a container, and one Table holding, per event day
@@ -186,5 +188,27 @@ export class StorageLedger implements Ledger, LedgerRepair {
 
   deleteSegmentBlob(blob: SegmentBlob): Promise<boolean> {
     return repair.deleteSegmentBlob(this.container, blob);
+  }
+
+  async pricesSeen(): Promise<Map<string, string>> {
+    const seen = new Map<string, string>();
+    const rows = this.table.listEntities<{ record: string }>({
+      queryOptions: { filter: odata`PartitionKey eq ${PRICES}` },
+    });
+    for await (const row of rows) seen.set(row.rowKey ?? '', row.record);
+    return seen;
+  }
+
+  async rememberPrices(records: ReadonlyMap<string, string>): Promise<void> {
+    const old = await this.pricesSeen();
+    // Table properties hold up to 64 KiB of text: a SKU's record is a few dozen bytes per price.
+    await Promise.all([
+      ...[...records].map(([sku, record]) =>
+        this.table.upsertEntity({ partitionKey: PRICES, rowKey: sku, record }, 'Replace'),
+      ),
+      ...[...old.keys()]
+        .filter((sku) => !records.has(sku))
+        .map((sku) => this.table.deleteEntity(PRICES, sku)),
+    ]);
   }
 }

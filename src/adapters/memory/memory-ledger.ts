@@ -36,6 +36,7 @@ export class MemoryLedger implements Ledger, LedgerRepair {
 
   /** `clock` stamps blob writes, so tests can age them. */
   constructor(private readonly clock: () => Date = () => new Date()) {}
+  private prices = new Map<string, string>();
 
   highWater(day: string, partition: string): Promise<HighWater> {
     const mark = this.marks.get(`${day}|${partition}`);
@@ -97,6 +98,15 @@ export class MemoryLedger implements Ledger, LedgerRepair {
     let count = 0;
     for (const name of this.letters.keys()) if (name.startsWith(`deadletter/${day}/`)) count += 1;
     return Promise.resolve(count);
+  }
+
+  pricesSeen(): Promise<Map<string, string>> {
+    return Promise.resolve(new Map(this.prices));
+  }
+
+  rememberPrices(records: ReadonlyMap<string, string>): Promise<void> {
+    this.prices = new Map(records);
+    return Promise.resolve();
   }
 
   /** For tests: every dead letter kept. */

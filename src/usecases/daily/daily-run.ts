@@ -10,10 +10,10 @@ import { parseRecordText } from '../../domain/fast-parse.js';
 import type { PriceCard } from '../../domain/prices.js';
 import { addDays, dayOfMs, parseDay, previousDay } from '../../domain/days.js';
 import type { Weighting } from '../../domain/weighting.js';
-import type { Ledger, SegmentInfo } from '../../ports/ledger.js';
+import type { DirtyDay, Ledger, SegmentInfo } from '../../ports/ledger.js';
 import { renderReport } from '../../domain/report/build.js';
 import { formatMoney } from '../../domain/report/format.js';
-import type { ReportStore } from '../../ports/report-store.js';
+import type { ReportStore, StoredReportInfo } from '../../ports/report-store.js';
 
 export interface DailyDeps {
   readonly ledger: Ledger;
@@ -30,6 +30,8 @@ export interface DayOutcome {
   readonly day: string;
   readonly revision: number;
   readonly restated: boolean;
+  /** True when the day was computed again and came out byte for byte as stored: no new revision. */
+  readonly unchanged: boolean;
   readonly events: number;
   readonly fleetCost: string;
   readonly allocatedCost: string;
@@ -49,29 +51,37 @@ export async function daysToReport(
   const days = new Set([previousDay(today)]);
   for (const dirty of await deps.ledger.dirtyDays(addDays(today, -deps.restateDays))) {
     if (dirty.day >= today) continue; // not over yet
-    const info = await deps.reports.info(dirty.day);
-    if (
-      info === undefined ||
-      Date.parse(dirty.lastCommitAt) > Date.parse(info.ledgerAsOf) - CLOCK_MARGIN_MS
-    ) {
-      days.add(dirty.day);
-    }
+    if (isStale(dirty, await deps.reports.info(dirty.day))) days.add(dirty.day);
   }
   return [...days].sort();
 }
 
-/** `dailyChargeback`: reports yesterday and restates the days that received late events. */
-export async function runDailyChargeback(
-  deps: DailyDeps,
-  log: (message: string) => void = () => undefined,
-): Promise<DayOutcome[]> {
-  const outcomes: DayOutcome[] = [];
-  for (const day of await daysToReport(deps)) outcomes.push(await reportDay(day, deps, log));
-  return outcomes;
+/** A day's report is stale when there is none, or when a segment of the day may have been committed after it was made. */
+function isStale(dirty: DirtyDay | undefined, info: StoredReportInfo | undefined): boolean {
+  if (info === undefined) return true;
+  return (
+    dirty !== undefined && Date.parse(dirty.lastCommitAt) > Date.parse(info.ledgerAsOf) - CLOCK_MARGIN_MS
+  );
 }
 
 /**
- * Builds one day's report from the ledger and stores it as the next revision. The partition key is
+ * Reports a queued day unless its stored report is current, i.e. the day's latest dirty mark is
+ * older than the report (by the clock margin). A second message for a day reported a moment ago
+ * is then skipped, or, inside the margin, computed again and found unchanged (see reportDay).
+ */
+export async function reportDayIfStale(
+  day: string,
+  deps: DailyDeps,
+  log: (m: string) => void = () => undefined,
+): Promise<DayOutcome | 'current'> {
+  const dirty = (await deps.ledger.dirtyDays(day)).find((d) => d.day === day);
+  if (!isStale(dirty, await deps.reports.info(day))) return 'current';
+  return reportDay(day, deps, log);
+}
+
+/**
+ * Builds one day's report from the ledger and stores it as the next revision, or, when it comes out
+ * byte for byte as stored, keeps the stored revision (see sameAsStored). The partition key is
  * the pod, so every pod's events sit in one Event Hubs partition: the day is computed partition by
  * partition and the results merged, exactly (see mergeChargeback), holding one partition's events at
  * a time. Should a pod turn up in two partitions (the hub's partition count changed that day), the
@@ -111,21 +121,70 @@ export async function reportDay(
     rejected: computed.counts.rejected + deadLetters,
   };
   const previous = await deps.reports.info(day);
+  const unchanged =
+    previous === undefined ? undefined : await sameAsStored(day, deps, input, counts, computed.result);
+  if (unchanged !== undefined) {
+    // The same ledger state gives the same bytes: keep the revision and its generation time, and
+    // only move ledgerAsOf on, so the day is not chosen again for the same commits.
+    await deps.reports.write(day, unchanged.csv, unchanged.summary, {
+      revision: unchanged.revision,
+      ledgerAsOf,
+    });
+    return outcome(day, unchanged, true, true, counts.eventsRead);
+  }
   const revision = (previous?.revision ?? 0) + 1;
   const report = renderReport(
     { ...input, counts, revision, generatedAt: deps.now().toISOString() },
     computed.result,
   );
   await deps.reports.write(day, report.csv, report.summary, { revision, ledgerAsOf });
+  return outcome(day, { ...report, revision }, previous !== undefined, false, counts.eventsRead);
+}
+
+function outcome(
+  day: string,
+  report: Pick<ReturnType<typeof renderReport>, 'result'> & { revision: number },
+  restated: boolean,
+  unchanged: boolean,
+  events: number,
+): DayOutcome {
   return {
     day,
-    revision,
-    restated: previous !== undefined,
-    events: counts.eventsRead,
+    revision: report.revision,
+    restated,
+    unchanged,
+    events,
     fleetCost: formatMoney(report.result.fleetNanos),
     allocatedCost: formatMoney(report.result.allocatedNanos),
     idleCost: formatMoney(report.result.idleNanos),
   };
+}
+
+/**
+ * The stored report, when rendering the day again with the stored revision and generation time
+ * gives exactly its bytes; undefined when anything differs (or the stored summary is unreadable).
+ */
+async function sameAsStored(
+  day: string,
+  deps: DailyDeps,
+  input: DayInput,
+  counts: IntakeCounts,
+  result: ChargebackResult,
+): Promise<(ReturnType<typeof renderReport> & { revision: number }) | undefined> {
+  const [csv, summary] = await Promise.all([deps.reports.csv(day), deps.reports.summary(day)]);
+  if (csv === undefined || summary === undefined) return undefined;
+  let stored: { revision?: unknown; generatedAt?: unknown };
+  try {
+    stored = JSON.parse(summary) as typeof stored;
+  } catch {
+    return undefined;
+  }
+  if (typeof stored.revision !== 'number' || typeof stored.generatedAt !== 'string') return undefined;
+  const again = renderReport(
+    { ...input, counts, revision: stored.revision, generatedAt: stored.generatedAt },
+    result,
+  );
+  return again.csv === csv && again.summary === summary ? { ...again, revision: stored.revision } : undefined;
 }
 
 type DayInput = Omit<ChargebackInput, 'usage' | 'capacity'>;

@@ -1,0 +1,233 @@
+import { z } from 'zod';
+
+/**
+ * Every setting of the Function App, declared once: its name, default, whether it is required or
+ * secret, who reads it and what it does. config.ts parses the app's own settings from this list,
+ * functions/ take binding expressions and connection names from it, and the settings table of
+ * docs/configuration.md is generated from it (a test keeps the document in step).
+ */
+export interface Setting {
+  /** `app`: parsed by config.ts; `host`: read by the Functions host or a trigger binding; `both`. */
+  readonly readBy: 'app' | 'host' | 'both';
+  readonly default?: string;
+  /** `yes`, `no`, or the condition under which it is needed. */
+  readonly required: string;
+  /** A secret is never logged or serialised (see config.ts), and shows as `[redacted]`. */
+  readonly secret: boolean;
+  readonly description: string;
+  /** For settings the app reads: the rule its value must follow (after the default is applied). */
+  readonly schema?: z.ZodType;
+}
+
+const containerName = z.string().regex(/^[a-z0-9](?:[a-z0-9-]{1,61})[a-z0-9]$/, 'must be a container name');
+
+/** The connection names trigger bindings use; the host reads `<name>` or `<name>__<property>` settings. */
+export const CONNECTIONS = {
+  usageHub: 'EventHubConnection',
+  dayQueue: 'DayQueueConnection',
+} as const;
+
+// 00:30 UTC every day (NCRONTAB: second minute hour day month weekday); Linux plans run in UTC.
+// Fixed rather than a setting: a binding expression has no default, so a setting would be one more
+// thing every deployment must set, for a time nobody needs to move.
+export const DAILY_SCHEDULE = '0 30 0 * * *';
+
+export const SETTINGS = {
+  FUNCTIONS_WORKER_RUNTIME: {
+    readBy: 'host',
+    required: 'yes',
+    secret: false,
+    description: '`node`. Read by the Functions host.',
+  },
+  AzureWebJobsStorage: {
+    readBy: 'host',
+    required: 'yes',
+    secret: true,
+    description:
+      "The Functions host's own storage: Event Hubs checkpoints and leases, timer schedule state. `UseDevelopmentStorage=true` locally; in Azure, `AzureWebJobsStorage__accountName` with the app's identity instead.",
+  },
+  EventHubConnection__fullyQualifiedNamespace: {
+    readBy: 'host',
+    required: 'yes',
+    secret: false,
+    description:
+      "The Event Hubs namespace (`<namespace>.servicebus.windows.net`) the `ingestUsage` trigger reads, with the app's managed identity.",
+  },
+  EventHubConnection__credential: {
+    readBy: 'host',
+    required: 'no',
+    secret: false,
+    description: '`managedidentity`, when the trigger must use a user-assigned identity (with `__clientId`).',
+  },
+  EventHubConnection__clientId: {
+    readBy: 'host',
+    required: 'no',
+    secret: false,
+    description: 'Client id of that user-assigned identity.',
+  },
+  USAGE_EVENTHUB_NAME: {
+    readBy: 'host',
+    required: 'yes',
+    secret: false,
+    description: 'Name of the usage hub the `ingestUsage` trigger reads (`usage` in the examples).',
+  },
+  USAGE_CONSUMER_GROUP: {
+    readBy: 'host',
+    required: 'yes',
+    secret: false,
+    description:
+      'Consumer group of the trigger (`chargeback` in the examples). Give it a group of its own: a new group starts from the oldest retained event.',
+  },
+  DayQueueConnection__queueServiceUri: {
+    readBy: 'host',
+    required: 'one of the two',
+    secret: false,
+    description:
+      "Queue endpoint of the ledger storage account (`https://<account>.queue.core.windows.net`), which the `reportDay` trigger reads with the app's managed identity. Must name the same account as `LEDGER_STORAGE_ACCOUNT_NAME`: the app enqueues there. Add `DayQueueConnection__credential` and `__clientId` for a user-assigned identity.",
+  },
+  DayQueueConnection__credential: {
+    readBy: 'host',
+    required: 'no',
+    secret: false,
+    description:
+      '`managedidentity`, when the `reportDay` trigger must use a user-assigned identity (with `__clientId`).',
+  },
+  DayQueueConnection__clientId: {
+    readBy: 'host',
+    required: 'no',
+    secret: false,
+    description: 'Client id of that user-assigned identity.',
+  },
+  DayQueueConnection: {
+    readBy: 'host',
+    required: 'one of the two',
+    secret: true,
+    description:
+      'Connection string of that account instead (local runs: `UseDevelopmentStorage=true`, the same account as `LEDGER_STORAGE_CONNECTION_STRING`).',
+  },
+  LEDGER_STORAGE_ACCOUNT_NAME: {
+    readBy: 'app',
+    required: 'one of the two',
+    secret: false,
+    description:
+      "Storage account of the ledger, the reports and the day queue, reached with the app's managed identity (Azure). 3 to 24 lower-case letters and digits.",
+    schema: z
+      .string()
+      .regex(/^[a-z0-9]{3,24}$/, 'must be a storage account name (3-24 lower-case letters and digits)')
+      .optional(),
+  },
+  LEDGER_STORAGE_CONNECTION_STRING: {
+    readBy: 'app',
+    required: 'one of the two',
+    secret: true,
+    description:
+      'Connection string of that storage account instead (Azurite, local runs). Wins when both are set. Plain HTTP is allowed only for `UseDevelopmentStorage=true` or an `http://` endpoint.',
+    schema: z.string().min(1).optional(),
+  },
+  AZURE_CLIENT_ID: {
+    readBy: 'app',
+    required: 'no',
+    secret: false,
+    description:
+      'Client id of a user-assigned managed identity for the ledger storage; without it, the system-assigned identity (through `DefaultAzureCredential`).',
+    schema: z.string().min(1).optional(),
+  },
+  LEDGER_TABLE: {
+    readBy: 'app',
+    default: 'ledger',
+    required: 'no',
+    secret: false,
+    description:
+      'Table of the ledger index: segment rows, high-water marks, days to restate, the price card last seen. A valid table name (letter first, 3 to 63 letters and digits). Created at start if missing.',
+    schema: z.string().regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, 'must be a table name'),
+  },
+  LEDGER_CONTAINER: {
+    readBy: 'app',
+    default: 'ledger',
+    required: 'no',
+    secret: false,
+    description:
+      "Blob container of the ledger's segments and dead letters. A valid container name. Created at start if missing.",
+    schema: containerName,
+  },
+  REPORTS_CONTAINER: {
+    readBy: 'app',
+    default: 'reports',
+    required: 'no',
+    secret: false,
+    description:
+      'Blob container of the daily reports (`chargeback/YYYY/MM/DD/`). Created at start if missing.',
+    schema: containerName,
+  },
+  RESTATE_QUEUE_NAME: {
+    readBy: 'both',
+    default: 'chargeback-days',
+    required: 'yes (the trigger binding has no default)',
+    secret: false,
+    description:
+      'Storage queue of days to report, one message per day, in the ledger storage account. The daily run and restatement requests enqueue; `reportDay` reports. Failed messages end in `<name>-poison`. 3 to 63 lower-case letters, digits and single dashes. Created at start if missing.',
+    schema: z
+      .string()
+      .regex(
+        /^(?=.{3,63}$)[a-z0-9]+(?:-[a-z0-9]+)*$/,
+        'must be a queue name (3-63 lower-case letters, digits, single dashes)',
+      ),
+  },
+  PRICE_CARD_PATH: {
+    readBy: 'app',
+    default: 'prices/azure-a100.json',
+    required: 'no',
+    secret: false,
+    description:
+      "The price card, relative to the deployed app's root (the folder of `package.json`) or absolute. Read once per process: a change needs a restart, and the next daily run restates the reported days it changes. A card that cannot be read or is invalid stops the app.",
+    schema: z.string().min(1),
+  },
+  IDLE_POLICY: {
+    readBy: 'app',
+    default: 'separate',
+    required: 'no',
+    secret: false,
+    description:
+      "`separate`: idle GPU-time in `(idle)` rows; `share`: spread over each pod's requests. See [accounting](accounting.md#the-rules).",
+    schema: z.enum(['separate', 'share']),
+  },
+  WEIGHTING: {
+    readBy: 'app',
+    default: 'step-cost',
+    required: 'no',
+    secret: false,
+    description:
+      '`step-cost` or `time-share`: how concurrent requests share a GPU. See [accounting](accounting.md#how-concurrent-requests-share-a-gpu).',
+    schema: z.enum(['step-cost', 'time-share']),
+  },
+  RESTATE_DAYS: {
+    readBy: 'app',
+    default: '35',
+    required: 'no',
+    secret: false,
+    description:
+      'How many days back late events and price card changes still make the daily run restate a day. Integer, 1 to 400.',
+    schema: z.coerce.number().int().min(1).max(400),
+  },
+  INGEST_RETRY_DEADLINE_SECONDS: {
+    readBy: 'app',
+    default: '240',
+    required: 'no',
+    secret: false,
+    description:
+      'How long `ingestUsage` retries a batch whose storage calls fail transiently before failing the invocation (then the host retries it). Integer, 0 to 600; keep it under `functionTimeout`.',
+    schema: z.coerce.number().int().min(0).max(600),
+  },
+} as const satisfies Record<string, Setting>;
+
+export type SettingName = keyof typeof SETTINGS;
+
+/** A trigger binding's `%NAME%` expression: the host resolves it from the app setting NAME. */
+export function bindingExpression(name: SettingName): string {
+  return `%${name}%`;
+}
+
+/** Every declared setting, in declaration order. */
+export function declaredSettings(): readonly (Setting & { readonly name: SettingName })[] {
+  return (Object.entries(SETTINGS) as [SettingName, Setting][]).map(([name, s]) => ({ name, ...s }));
+}
