@@ -78,6 +78,7 @@ describe('the settings declaration', () => {
       'dailyChargeback',
       'getReport',
       'ingestUsage',
+      'replayDeadLetters',
       'reportDay',
       'restate',
     ]);
