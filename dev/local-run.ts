@@ -75,7 +75,9 @@ async function main(): Promise<void> {
       queues.getQueueClient(`${s.config.restateQueue}-poison`),
       makeReportDay(() => Promise.resolve(dailyDeps(s))),
     );
-    console.log(`dailyChargeback queued ${days.succeeded} day(s); reportDay reported ${date} [${seconds()}]`);
+    console.log(
+      `dailyChargeback queued the days with events; reportDay reported ${days.succeeded} of them, ${date} among them [${seconds()}]`,
+    );
 
     const getReport = makeGetReport(() => Promise.resolve({ reports: s.reports }));
     const fetch = async (accept: string): Promise<string> => {
