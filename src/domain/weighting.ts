@@ -3,7 +3,7 @@ import type { UsageRecord } from './records.js';
 /**
  * How a pod's GPU-time is shared among the requests active at the same instant (SPEC 4.2).
  *
- * `step-cost` (default) follows the measured step-cost model in calibration/: a vLLM step costs a
+ * `step-cost` (default) follows the measured step-cost model (docs/accounting.md): a vLLM step costs a
  * fixed part (reading the weights once, about 8.4 ms on an H100 for an 8B model) that every
  * sequence in the step shares, plus a marginal part per token: 0.0277 ms per prefill token and
  * 0.0092 ms + 0.0000426 ms per context token for each decoding sequence. A request's marginal

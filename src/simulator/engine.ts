@@ -1,6 +1,6 @@
 /**
- * A vLLM-style continuous-batching engine, simulated step by step with the step-cost model of
- * ../shared/calibration moved to an A100 (memory-bound terms x 3.35/2.0 TB/s, compute-bound
+ * A vLLM-style continuous-batching engine, simulated step by step with the measured step-cost
+ * model (docs/accounting.md) moved to an A100 (memory-bound terms x 3.35/2.0 TB/s, compute-bound
  * prefill x 990/312 TFLOP/s):
  *
  *   step_ms = 14.07 + 0.0879 x prefill tokens + sum over decoding sequences (0.0154 + 0.0000714 x context)
