@@ -64,9 +64,9 @@ export class HistogramBuilder {
 
 /** Bin-by-bin sum, for any number of days or groups. */
 export function addHistograms(histograms: readonly Histogram[]): Histogram {
-  const sum: number[] = [];
+  const sum = new Array<number>(Math.max(0, ...histograms.map((h) => h.length))).fill(0);
   for (const h of histograms) h.forEach((count, i) => (sum[i] = (sum[i] ?? 0) + count));
-  return Array.from(sum, (c) => c ?? 0);
+  return sum;
 }
 
 export function histogramTotal(histogram: Histogram): number {
