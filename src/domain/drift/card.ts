@@ -1,0 +1,239 @@
+/**
+ * The Teams messages for a day's drift report (SPEC 7): the Workflows envelope around an Adaptive
+ * Card 1.4. Pure: the report and a little context in, JSON-ready objects out.
+ *
+ * What goes out: one card per alert while there are few; above `digestAbove` alerts, one digest card
+ * instead (an alert storm must read as one message, not a flood); and one short "back to normal"
+ * card for the resolved ids. Every message is at most `maxBytes` of UTF-8 JSON, with the rows that
+ * do not fit replaced by "and N more".
+ */
+import type { Alert, AlertScope, DriftReport } from './alert.js';
+import { bytes, changeText, formatNumber, scopeText, text } from './card-text.js';
+
+/** The Workflows webhook accepts at most 28 KB for the whole body (SPEC 7). */
+export const MAX_MESSAGE_BYTES = 28 * 1024;
+export const DEFAULT_DIGEST_ABOVE = 5;
+const MAX_CONTRIBUTORS = 5;
+
+export interface CardContext {
+  /** The day's report (CSV or a portal view); the card's one button opens it. */
+  readonly reportUrl?: string;
+  /** Shown in every title, so a channel fed by several deployments tells them apart. */
+  readonly environment?: string;
+  /** More alerts than this become one digest card. Default 5. */
+  readonly digestAbove?: number;
+  /** Default MAX_MESSAGE_BYTES; smaller in tests. */
+  readonly maxBytes?: number;
+}
+
+export type CardElement = Readonly<Record<string, unknown>>;
+
+export interface AdaptiveCard {
+  readonly type: 'AdaptiveCard';
+  readonly $schema: 'http://adaptivecards.io/schemas/adaptive-card.json';
+  readonly version: '1.4';
+  readonly msteams: { readonly width: 'Full' };
+  readonly body: readonly CardElement[];
+  readonly actions?: readonly CardElement[];
+}
+
+/** The body a Workflows webhook takes (SPEC 7). */
+export interface TeamsMessage {
+  readonly type: 'message';
+  readonly attachments: readonly [
+    {
+      readonly contentType: 'application/vnd.microsoft.card.adaptive';
+      readonly contentUrl: null;
+      readonly content: AdaptiveCard;
+    },
+  ];
+}
+
+/** A message and the key it is delivered under: the same alert on the same day has the same key. */
+export interface KeyedMessage {
+  readonly key: string;
+  readonly message: TeamsMessage;
+}
+
+/** The messages for one day's report, in the order they should be posted. */
+export function driftMessages(report: DriftReport, context: CardContext = {}): KeyedMessage[] {
+  const out: KeyedMessage[] = [];
+  const digestAbove = context.digestAbove ?? DEFAULT_DIGEST_ABOVE;
+  if (report.alerts.length > digestAbove) {
+    out.push({ key: `${report.date}/digest`, message: digestMessage(report, context) });
+  } else {
+    for (const alert of report.alerts)
+      out.push({ key: `${report.date}/alert/${alert.id}`, message: alertMessage(alert, report, context) });
+  }
+  if (report.resolved.length > 0)
+    out.push({ key: `${report.date}/resolved`, message: resolvedMessage(report, context) });
+  return out;
+}
+
+export function envelope(card: AdaptiveCard): TeamsMessage {
+  return {
+    type: 'message',
+    attachments: [
+      { contentType: 'application/vnd.microsoft.card.adaptive', contentUrl: null, content: card },
+    ],
+  };
+}
+
+/** UTF-8 bytes of the JSON body as posted. */
+export function messageBytes(message: TeamsMessage): number {
+  return bytes(JSON.stringify(message));
+}
+
+/** One alert: what changed, by how much, against what baseline, where, who drove it, and a link. */
+export function alertMessage(alert: Alert, report: DriftReport, context: CardContext = {}): TeamsMessage {
+  const contributors = (alert.contributors ?? []).slice(0, MAX_CONTRIBUTORS);
+  const body: CardElement[] = [
+    title(
+      `${alert.severity === 'critical' ? 'Critical' : 'Warning'}: ${text(alert.metric, 80)} drift`,
+      context,
+      alert.severity,
+    ),
+    subtle(`${report.date} · rule ${text(alert.rule, 60)} · ${scopeText(alert.scope)}`),
+    paragraph(text(alert.message, 600)),
+    factSet([
+      ['Today', formatNumber(alert.value)],
+      ['Baseline', `${formatNumber(alert.baseline)} (${baselineText(report)})`],
+      ['Change', changeText(alert.value, alert.baseline)],
+      ['Threshold', formatNumber(alert.threshold)],
+      ...scopeFacts(alert.scope),
+    ]),
+  ];
+  if (contributors.length > 0) {
+    body.push(heading('Top contributors'));
+    body.push(factSet(contributors.map((c) => [text(c.name, 80), formatNumber(c.value)])));
+  }
+  body.push(subtle(`Alert id: ${text(alert.id, 200)}`));
+  return fit(body, [], context);
+}
+
+/** Many alerts at once: counts, then one line per alert (critical first, biggest change first). */
+export function digestMessage(report: DriftReport, context: CardContext = {}): TeamsMessage {
+  const critical = report.alerts.filter((a) => a.severity === 'critical').length;
+  const head: CardElement[] = [
+    title(
+      `${report.alerts.length} drift alerts on ${report.date}`,
+      context,
+      critical > 0 ? 'critical' : 'warning',
+    ),
+    subtle(
+      `${critical} critical, ${report.alerts.length - critical} warning; each against ${baselineText(report)}.`,
+    ),
+  ];
+  const rows = [...report.alerts].sort(byUrgency).map(digestRow);
+  return fit(head, rows, context);
+}
+
+/** Alerts open before the day that no longer hold: short, so it is read and dismissed. */
+export function resolvedMessage(report: DriftReport, context: CardContext = {}): TeamsMessage {
+  const n = report.resolved.length;
+  const head: CardElement[] = [
+    title(`Back to normal on ${report.date}: ${n} alert${n === 1 ? '' : 's'} resolved`, context, 'good'),
+  ];
+  const rows = [...report.resolved].sort().map((id) => paragraph(`✓ ${text(id, 200)}`, 'None'));
+  return fit(head, rows, context);
+}
+
+function digestRow(alert: Alert): CardElement {
+  const line =
+    `**${alert.severity === 'critical' ? 'CRITICAL' : 'warning'}** ${text(alert.metric, 60)} · ${scopeText(alert.scope)}: ` +
+    `${formatNumber(alert.value)} vs ${formatNumber(alert.baseline)} (${changeText(alert.value, alert.baseline)})`;
+  return paragraph(line, 'None');
+}
+
+function byUrgency(a: Alert, b: Alert): number {
+  const severity = (a.severity === 'critical' ? 0 : 1) - (b.severity === 'critical' ? 0 : 1);
+  if (severity !== 0) return severity;
+  const change = relativeChange(b) - relativeChange(a);
+  return change !== 0 ? change : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+function relativeChange(alert: Alert): number {
+  if (alert.baseline === 0) return alert.value === 0 ? 0 : Number.MAX_VALUE;
+  return Math.abs(alert.value / alert.baseline - 1);
+}
+
+/**
+ * The card with `head`, as many `rows` as fit in the byte budget, and "and N more" for the rest.
+ * The row count is found by bisection: the size grows with every row, and a card of hundreds of
+ * rows would otherwise be serialised hundreds of times.
+ */
+function fit(head: readonly CardElement[], rows: readonly CardElement[], context: CardContext): TeamsMessage {
+  const maxBytes = context.maxBytes ?? MAX_MESSAGE_BYTES;
+  const build = (shown: number): TeamsMessage => {
+    const body = [...head, ...rows.slice(0, shown)];
+    const hidden = rows.length - shown;
+    if (hidden > 0)
+      body.push(subtle(`… and ${hidden} more${context.reportUrl ? ' in the day’s report' : ''}.`));
+    return envelope(card(body, context));
+  };
+  const all = build(rows.length);
+  if (messageBytes(all) <= maxBytes) return all;
+  let low = 0;
+  let high = rows.length - 1;
+  while (low < high) {
+    const mid = Math.ceil((low + high) / 2);
+    if (messageBytes(build(mid)) <= maxBytes) low = mid;
+    else high = mid - 1;
+  }
+  const message = build(low);
+  // Only a head larger than the budget gets here, which the texts' length caps rule out.
+  if (messageBytes(message) > maxBytes)
+    throw new RangeError(`card of ${messageBytes(message)} bytes exceeds ${maxBytes}`);
+  return message;
+}
+
+function card(body: readonly CardElement[], context: CardContext): AdaptiveCard {
+  const actions = context.reportUrl
+    ? [{ type: 'Action.OpenUrl', title: 'Open the day’s report', url: context.reportUrl }]
+    : undefined;
+  return {
+    type: 'AdaptiveCard',
+    $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
+    version: '1.4',
+    // Teams draws cards narrow unless asked; the facts and digest lines need the width.
+    msteams: { width: 'Full' },
+    body,
+    ...(actions ? { actions } : {}),
+  };
+}
+
+function title(words: string, context: CardContext, tone: 'critical' | 'warning' | 'good'): CardElement {
+  const prefix = context.environment ? `[${text(context.environment, 40)}] ` : '';
+  const color = tone === 'critical' ? 'Attention' : tone === 'warning' ? 'Warning' : 'Good';
+  return { type: 'TextBlock', text: prefix + words, size: 'Large', weight: 'Bolder', color, wrap: true };
+}
+
+function heading(words: string): CardElement {
+  return { type: 'TextBlock', text: words, weight: 'Bolder', spacing: 'Medium', wrap: true };
+}
+
+function subtle(words: string): CardElement {
+  return { type: 'TextBlock', text: words, isSubtle: true, size: 'Small', spacing: 'Small', wrap: true };
+}
+
+function paragraph(words: string, spacing: 'None' | 'Default' = 'Default'): CardElement {
+  return { type: 'TextBlock', text: words, wrap: true, ...(spacing === 'None' ? { spacing } : {}) };
+}
+
+function factSet(facts: readonly (readonly [string, string])[]): CardElement {
+  return { type: 'FactSet', facts: facts.map(([title, value]) => ({ title, value })) };
+}
+
+function scopeFacts(scope: AlertScope): [string, string][] {
+  const facts: [string, string][] = [];
+  if (scope.tenant !== undefined) facts.push(['Tenant', text(scope.tenant, 128)]);
+  if (scope.feature !== undefined) facts.push(['Feature', text(scope.feature, 128)]);
+  if (scope.model !== undefined) facts.push(['Model', text(scope.model, 128)]);
+  if (scope.requestClass !== undefined) facts.push(['Request class', text(scope.requestClass, 64)]);
+  if (scope.pod !== undefined) facts.push(['Pod', text(scope.pod, 128)]);
+  return facts;
+}
+
+function baselineText(report: DriftReport): string {
+  return `baseline of ${report.baselineDays} previous day${report.baselineDays === 1 ? '' : 's'}`;
+}
