@@ -44,7 +44,11 @@ export async function startReceiver(answers: readonly Answer[]): Promise<{
     received,
     stop: async () => {
       server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+      await new Promise<void>((resolve) =>
+        server.close(() => {
+          resolve();
+        }),
+      );
     },
   };
 }
