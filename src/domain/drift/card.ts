@@ -121,7 +121,7 @@ export function digestMessage(report: DriftReport, context: CardContext = {}): T
       critical > 0 ? 'critical' : 'warning',
     ),
     subtle(
-      `${critical} critical, ${report.alerts.length - critical} warning; each against ${baselineText(report)}.`,
+      `${critical} critical, ${report.alerts.length - critical} warning; each against a ${baselineText(report)}.`,
     ),
   ];
   const rows = [...report.alerts].sort(byUrgency).map(digestRow);
