@@ -16,9 +16,10 @@ export function bytes(value: string): number {
 // list or heading marker at the start, where a fact's value begins.
 const MARKDOWN = /[\\*_[\]~`<>]/g;
 const LINE_START = /^([#+-]|\d+\.)/;
-// Control characters and line breaks, including the Unicode line and paragraph separators.
+// Control characters and line breaks, the Unicode line and paragraph separators, and the
+// bidirectional overrides and isolates, which would make the text after a name read backwards.
 // eslint-disable-next-line no-control-regex
-const BREAKS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g;
+const BREAKS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]+/g;
 
 /**
  * One line of at most `max` characters (code points), markdown escaped, and no `{{`, which Adaptive

@@ -122,7 +122,7 @@ describe('drift cards', () => {
 
   it('keeps hostile names on one line and inert as markdown', () => {
     const hostile = alert(1, {
-      scope: { tenant: '**bold** [x](https://evil)\n# {{DATE(2017-02-14T06:08:39Z)}}' },
+      scope: { tenant: '**bold** [x](https://evil)\n# {{DATE(2017-02-14T06:08:39Z)}}\u202e' },
     });
     const tenant = alertMessage(hostile, report([])).attachments[0].content.body[3] as {
       facts: { title: string; value: string }[];
