@@ -17,7 +17,8 @@ export class RateLimiter {
   /** Resolves when one more start fits in the window, and counts it. Callers are served in order. */
   take(): Promise<void> {
     const turn = this.queue.then(() => this.wait());
-    this.queue = turn;
+    // A failed wait (a rejected sleep) must not fail every later caller too.
+    this.queue = turn.catch(() => undefined);
     return turn;
   }
 

@@ -40,6 +40,8 @@ export async function deliver(
   const dropped: string[] = [];
   let error = await drainOutbox(options, sent, dropped);
   for (const { key, message } of messages) {
+    // The same message waited from an earlier run of the day and has just gone out of the outbox.
+    if (sent.includes(key)) continue;
     let reason = NOT_TRIED;
     if (error === undefined) {
       error = await attempt(options.notifier, message);

@@ -79,6 +79,17 @@ describe('delivery through the outbox', () => {
     expect(notifier.posted).toHaveLength(4);
   });
 
+  it('does not send a message again that the outbox has just delivered', async () => {
+    const notifier = new RecordingNotifier();
+    const outbox = new MemoryOutbox();
+    notifier.down = true;
+    await deliver([keyed('a')], { notifier, outbox, now: clock().now });
+    notifier.down = false;
+    const result = await deliver([keyed('a'), keyed('b')], { notifier, outbox, now: clock().now });
+    expect(result.sent).toEqual(['a', 'b']);
+    expect(notifier.posted.map(resolvedId)).toEqual(['a', 'b']);
+  });
+
   it('two runs at once send each waiting message once', async () => {
     const notifier = new RecordingNotifier();
     const outbox = new MemoryOutbox();
