@@ -15,7 +15,7 @@ export function alertId(rule: string, scope: readonly string[]): string {
   if (id.length <= MAX_ID_LENGTH) return id;
   // Escapes are ASCII, so cutting anywhere leaves no half character; the hash keeps ids that
   // share a long head apart.
-  return `${id.slice(0, MAX_ID_LENGTH - 15)}~${hash53(id).toString(36).padStart(11, '0')}`;
+  return `${id.slice(0, MAX_ID_LENGTH - 12)}~${hash53(id).toString(36).padStart(11, '0')}`;
 }
 
 /** cyrb53: a fast, well-mixed 53-bit string hash (public domain); the domain has no crypto module. */

@@ -6,6 +6,8 @@ const grouped = (value: number, digits: number): string =>
 /** Three significant digits, grouped: 0.0205, 1.45, 1,234. */
 export function formatNumber(value: number): string {
   if (value === 0) return '0';
+  // Grouping allows at most 100 fraction digits; a figure this small is shown in scientific form.
+  if (Math.abs(value) < 1e-6) return value.toExponential(2);
   const magnitude = Math.floor(Math.log10(Math.abs(value)));
   return grouped(value, Math.max(0, 2 - magnitude));
 }
