@@ -232,6 +232,11 @@ const change = (
 
 const level = (relative: number, absolute: number): ChangeLevel => ({ relative, absolute });
 
+/** A group worth judging: 200 requests and $20 on the day and on a typical baseline day. */
+const GROUP_VOLUME = volumeOf(200, 20);
+/** A p95 from 500 requests rests on 25 of them; fewer make a regression out of a handful. */
+const TAIL_VOLUME = volumeOf(500, 20);
+
 /** The defaults; docs/drift.md gives the reason for each figure. */
 export const DEFAULT_DRIFT_RULES: DriftRules = {
   baselineDays: 28,
@@ -242,25 +247,15 @@ export const DEFAULT_DRIFT_RULES: DriftRules = {
     batch: { p95LatencyMs: 600_000, p95TtftMs: 120_000 },
   },
   rules: {
-    costPer1kTokens: change('up', [level(0.5, 10), level(1, 50), level(0.25, 5)], volumeOf(200, 5)),
-    dailyCost: change('up', [level(0.5, 50), level(1, 200), level(0.25, 25)], volumeOf(200, 10)),
-    promptTokensPerRequest: change(
-      'up',
-      [level(0.5, 200), level(1, 1000), level(0.25, 100)],
-      volumeOf(200, 5),
-    ),
-    completionTokensPerRequest: change(
-      'up',
-      [level(0.5, 100), level(1, 400), level(0.25, 50)],
-      volumeOf(200, 5),
-    ),
+    // Absolute levels are at most what a 1.5x change of a group at the minimum volume gives, so
+    // such a change is never missed for being small in absolute terms (a test holds this).
+    costPer1kTokens: change('up', [level(0.5, 5), level(1, 25), level(0.25, 2.5)], GROUP_VOLUME),
+    dailyCost: change('up', [level(0.5, 10), level(1, 50), level(0.25, 5)], GROUP_VOLUME),
+    promptTokensPerRequest: change('up', [level(0.5, 50), level(1, 200), level(0.25, 25)], GROUP_VOLUME),
+    completionTokensPerRequest: change('up', [level(0.5, 25), level(1, 100), level(0.25, 10)], GROUP_VOLUME),
     errorRate: change('up', [level(1, 0.02), level(3, 0.05), level(0.5, 0.01)], volumeOf(500, 0)),
-    p95LatencyRegression: change(
-      'up',
-      [level(0.5, 2000), level(1, 10_000), level(0.25, 1000)],
-      volumeOf(200, 5),
-    ),
-    p95TtftRegression: change('up', [level(0.5, 250), level(1, 1000), level(0.25, 100)], volumeOf(200, 5)),
+    p95LatencyRegression: change('up', [level(0.5, 2000), level(1, 10_000), level(0.25, 1000)], TAIL_VOLUME),
+    p95TtftRegression: change('up', [level(0.5, 100), level(1, 1000), level(0.25, 50)], TAIL_VOLUME),
     p95LatencySla: {
       enabled: true,
       warning: { ratio: 1 },
@@ -281,8 +276,8 @@ export const DEFAULT_DRIFT_RULES: DriftRules = {
       critical: { psi: 0.5 },
       clear: { psi: 0.1 },
       minSamples: 1000,
-      minToday: volumeOf(0, 5),
-      minBaseline: volumeOf(0, 5),
+      minToday: volumeOf(0, 20),
+      minBaseline: volumeOf(0, 20),
     },
     idleShare: change('up', [level(0.5, 0.15), level(1, 0.3), level(0.25, 0.075)], volumeOf(0, 50)),
     rejectedShare: {

@@ -39,9 +39,23 @@ describe('group change rules against the median of the same weekday', () => {
     );
   });
 
-  it('flag the daily cost as a warning below the critical absolute level', () => {
-    const alert = alertOf(detect({ costUsd: 250 }), 'dailyCost');
-    expect(alert).toMatchObject({ severity: 'warning', value: 250, baseline: 100, threshold: 150 });
+  it('flag the daily cost as a warning between the warning and critical levels', () => {
+    const alert = alertOf(detect({ costUsd: 160 }), 'dailyCost');
+    expect(alert).toMatchObject({ severity: 'warning', value: 160, baseline: 100, threshold: 150 });
+  });
+
+  it('catch a 1.5x cost change of a group at the minimum volume, in money and in rate', () => {
+    const small = { requests: 200, costUsd: 20 };
+    const report = detectDrift({
+      today: day(TODAY, { groups: [group({}, { ...small, costUsd: 30 })] }),
+      history: history(28, () => ({ groups: [group({}, small)] })),
+      rules: DEFAULT_DRIFT_RULES,
+      open: new Set(),
+    });
+    expect(report.alerts.map((a) => [a.rule, a.severity])).toEqual([
+      ['costPer1kTokens', 'warning'],
+      ['dailyCost', 'warning'],
+    ]);
   });
 
   it('do not flag a small feature whose cost doubles', () => {
@@ -67,13 +81,13 @@ describe('group change rules against the median of the same weekday', () => {
 
   it('flag answers three times as long', () => {
     const alert = alertOf(detect({ completion: 600 }), 'completionTokensPerRequest');
-    expect(alert).toMatchObject({ severity: 'critical', value: 600, baseline: 200, threshold: 600 });
+    expect(alert).toMatchObject({ severity: 'critical', value: 600, baseline: 200, threshold: 400 });
   });
 
-  it('flag prompts twice as long', () => {
-    expect(alertOf(detect({ prompt: 1000 }), 'promptTokensPerRequest')).toMatchObject({
+  it('flag prompts 1.6 times as long', () => {
+    expect(alertOf(detect({ prompt: 800 }), 'promptTokensPerRequest')).toMatchObject({
       severity: 'warning',
-      value: 1000,
+      value: 800,
       baseline: 500,
     });
   });
