@@ -272,7 +272,7 @@ export const DEFAULT_DRIFT_RULES: DriftRules = {
     },
     promptLengthShift: {
       enabled: true,
-      warning: { psi: 0.25 },
+      warning: { psi: 0.15 },
       critical: { psi: 0.5 },
       clear: { psi: 0.1 },
       minSamples: 1000,
