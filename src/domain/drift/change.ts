@@ -24,6 +24,8 @@ export interface ChangeVerdict {
   readonly direction: 'up' | 'down';
   /** The figure's value at the level that holds the alert: raise level, or clear level when held open. */
   readonly threshold: number;
+  /** True when only the clear level holds it: an open alert kept open, not one that would be raised. */
+  readonly held: boolean;
 }
 
 type Levels = Pick<ChangeRule, 'direction' | 'warning' | 'critical' | 'clear'>;
@@ -46,9 +48,13 @@ function judgeOneWay(input: ChangeInput, rule: Levels, direction: 'up' | 'down')
   const reaches = (level: ChangeLevel): boolean => relative >= level.relative && absolute >= level.absolute;
   const at = (level: ChangeLevel): number =>
     input.baseline + sign * Math.max(input.baseline * level.relative, level.absolute / input.scale);
-  if (reaches(rule.critical)) return { severity: 'critical', direction, threshold: at(rule.critical) };
-  if (reaches(rule.warning)) return { severity: 'warning', direction, threshold: at(rule.warning) };
-  if (input.open && reaches(rule.clear)) return { severity: 'warning', direction, threshold: at(rule.clear) };
+  if (reaches(rule.critical))
+    return { severity: 'critical', direction, threshold: at(rule.critical), held: false };
+  if (reaches(rule.warning))
+    return { severity: 'warning', direction, threshold: at(rule.warning), held: false };
+  if (input.open && reaches(rule.clear)) {
+    return { severity: 'warning', direction, threshold: at(rule.clear), held: true };
+  }
   return undefined;
 }
 
@@ -57,10 +63,19 @@ export function judgeLevel(
   value: number,
   levels: { readonly warning: number; readonly critical: number; readonly clear: number },
   open: boolean,
-): { readonly severity: Severity; readonly level: number } | undefined {
+): { readonly severity: Severity; readonly level: number; readonly held: boolean } | undefined {
   if (!Number.isFinite(value)) return undefined;
-  if (value >= levels.critical) return { severity: 'critical', level: levels.critical };
-  if (value >= levels.warning) return { severity: 'warning', level: levels.warning };
-  if (open && value >= levels.clear) return { severity: 'warning', level: levels.clear };
+  if (value >= levels.critical) return { severity: 'critical', level: levels.critical, held: false };
+  if (value >= levels.warning) return { severity: 'warning', level: levels.warning, held: false };
+  if (open && value >= levels.clear) return { severity: 'warning', level: levels.clear, held: true };
   return undefined;
+}
+
+/** How a message names the level: "critical at $0.286", or "open until below $0.125" when held. */
+export function levelText(
+  verdict: { readonly severity: Severity; readonly held: boolean; readonly direction?: 'up' | 'down' },
+  level: string,
+): string {
+  if (!verdict.held) return `${verdict.severity} at ${level}`;
+  return `open until ${verdict.direction === 'down' ? 'above' : 'below'} ${level}`;
 }

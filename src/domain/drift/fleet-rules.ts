@@ -6,7 +6,7 @@ import type { CapacityMetrics, DailyMetrics } from '../metrics/metrics.js';
 import { alertId } from './alert-id.js';
 import type { Alert } from './alert.js';
 import { median, overDays } from './baseline.js';
-import { judgeChange } from './change.js';
+import { judgeChange, levelText } from './change.js';
 import { ratio, type DetectContext } from './context.js';
 import { formatChange, formatNumber, formatShare } from './format.js';
 
@@ -67,7 +67,7 @@ export function idleShareAlerts(ctx: DetectContext): Alert[] {
       message:
         `Idle share of ${m.model} ${moved}${by} to ${formatShare(value)} of ` +
         `${formatNumber(m.fleetGpuSeconds / 3600)} GPU-hours from a median of ${formatShare(baseline)} ` +
-        `${overDays(daily.length, ctx.window)} (${verdict.severity} at ${formatShare(verdict.threshold)})${most}.`,
+        `${overDays(daily.length, ctx.window)} (${levelText(verdict, formatShare(verdict.threshold))})${most}.`,
       contributors,
     });
   }
@@ -121,7 +121,7 @@ export function dataQualityAlerts(ctx: DetectContext): Alert[] {
       message:
         `${measure.title} rose to ${formatShare(value)} of ${formatNumber(fleet.eventsRead)} events read ` +
         `from a median of ${formatShare(baseline)} ${overDays(daily.length, ctx.window)} ` +
-        `(${verdict.severity} at ${formatShare(verdict.threshold)}).`,
+        `(${levelText(verdict, formatShare(verdict.threshold))}).`,
     });
   }
   return alerts;

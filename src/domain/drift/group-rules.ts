@@ -7,7 +7,7 @@ import type { DailyMetrics, GroupMetrics } from '../metrics/metrics.js';
 import { alertId } from './alert-id.js';
 import type { Alert } from './alert.js';
 import { median, overDays } from './baseline.js';
-import { judgeChange } from './change.js';
+import { judgeChange, levelText } from './change.js';
 import {
   baselineMeetsVolume,
   finite,
@@ -161,6 +161,6 @@ function judgeGroup(
     message:
       `${measure.title} of ${groupLabel(g)} ${moved}${by} to ${measure.format(value)} from a median of ` +
       `${measure.format(baseline)} ${overDays(daily.length, ctx.window)} ` +
-      `(${verdict.severity} at ${measure.format(verdict.threshold)}).`,
+      `(${levelText(verdict, measure.format(verdict.threshold))}).`,
   };
 }

@@ -7,7 +7,7 @@ import type { GroupMetrics } from '../metrics/metrics.js';
 import { alertId } from './alert-id.js';
 import type { Alert } from './alert.js';
 import { median, overDays } from './baseline.js';
-import { judgeLevel } from './change.js';
+import { judgeLevel, levelText } from './change.js';
 import {
   baselineMeetsVolume,
   groupHistory,
@@ -67,7 +67,8 @@ export function slaAlerts(ctx: DetectContext): Alert[] {
         threshold: target * verdict.level,
         message:
           `${measure.title} of ${groupLabel(g)} is at least ${formatMs(value)}, ` +
-          `${formatNumber(value / target)}x the ${g.requestClass} SLA of ${formatMs(target)} ` +
+          `${formatNumber(value / target)}x the ${g.requestClass} SLA of ${formatMs(target)}` +
+          (verdict.held ? `, ${levelText(verdict, formatMs(target * verdict.level))} ` : ' ') +
           (before === undefined
             ? '(no baseline yet).'
             : `(median ${formatMs(before)} ${overDays(recent.length, ctx.window)}).`),
@@ -113,8 +114,7 @@ export function shiftAlerts(ctx: DetectContext): Alert[] {
       baseline: 0,
       threshold: verdict.level,
       message:
-        `Prompt lengths of ${groupLabel(g)} shifted (PSI ${formatNumber(psi)}, ${verdict.severity} at ` +
-        `${formatNumber(verdict.level)}): median under ${formatNumber(medianToday)} tokens against under ` +
+        `Prompt lengths of ${groupLabel(g)} shifted (PSI ${formatNumber(psi)}, ${levelText(verdict, formatNumber(verdict.level))}): median under ${formatNumber(medianToday)} tokens against under ` +
         `${formatNumber(medianBefore)} ${overDays(present.length, ctx.window)}.`,
     });
   }

@@ -129,6 +129,7 @@ describe('group change rules against the median of the same weekday', () => {
   it('keep an open alert while the change stays above the clear level, and resolve it below', () => {
     const held = detect({ costUsd: 140 }, [`dailyCost:${ID}`]);
     expect(alertOf(held, 'dailyCost')).toMatchObject({ severity: 'warning', threshold: 125 });
+    expect(alertOf(held, 'dailyCost')?.message).toContain('(open until below $125).');
     expect(held.resolved).toEqual([]);
     expect(alertOf(detect({ costUsd: 140 }), 'dailyCost')).toBeUndefined();
     expect(detect({ costUsd: 110 }, [`dailyCost:${ID}`]).resolved).toEqual([`dailyCost:${ID}`]);

@@ -70,6 +70,9 @@ describe('p95 against the request class SLA', () => {
     };
     const held = detect(group({}, { ttftMs: 2000 }), [], [`p95TtftSla:${ID}`], rules);
     expect(held.alerts[0]).toMatchObject({ id: `p95TtftSla:${ID}`, severity: 'warning', threshold: 1600 });
+    expect(held.alerts[0]?.message).toContain(
+      '0.861x the interactive SLA of 2,000 ms, open until below 1,600 ms (',
+    );
   });
 
   it('needs the minimum volume today', () => {
