@@ -1,0 +1,298 @@
+/**
+ * The drift rules file (SPEC 9): which changes in the daily metrics raise an alert, at what
+ * levels, over what volume, and the latency SLA of each request class. docs/drift.md explains
+ * every field and the defaults; rules/drift-rules.json is the same content as
+ * DEFAULT_DRIFT_RULES (a test holds them equal).
+ */
+import { z } from 'zod';
+import { ConfigurationError } from '../errors.js';
+
+/** A change that must be exceeded on both counts: relative (0.5 = +50%) and absolute (the rule's unit). */
+export interface ChangeLevel {
+  readonly relative: number;
+  readonly absolute: number;
+}
+
+/** The smallest day worth judging: both figures must be reached. */
+export interface Volume {
+  readonly requests: number;
+  readonly costUsd: number;
+}
+
+/** Today against the baseline: raise at `warning` or `critical`, keep an open alert until below `clear`. */
+export interface ChangeRule {
+  readonly enabled: boolean;
+  /** Which way of moving is news: `up` (default for costs and errors), `down`, or `both`. */
+  readonly direction: 'up' | 'down' | 'both';
+  readonly warning: ChangeLevel;
+  readonly critical: ChangeLevel;
+  readonly clear: ChangeLevel;
+  /** Volume needed today and on a typical baseline day (the median of the baseline days). */
+  readonly minToday: Volume;
+  readonly minBaseline: Volume;
+}
+
+/** Today's p95 against the request class's SLA, as a ratio p95 / SLA. */
+export interface SlaRule {
+  readonly enabled: boolean;
+  readonly warning: { readonly ratio: number };
+  readonly critical: { readonly ratio: number };
+  readonly clear: { readonly ratio: number };
+  readonly minToday: Volume;
+}
+
+/** The prompt-length histogram against the baseline's summed histogram, by population stability index. */
+export interface ShiftRule {
+  readonly enabled: boolean;
+  readonly warning: { readonly psi: number };
+  readonly critical: { readonly psi: number };
+  readonly clear: { readonly psi: number };
+  /** Requests counted in the histogram, today and in the baseline's sum. */
+  readonly minSamples: number;
+  readonly minToday: Volume;
+  readonly minBaseline: Volume;
+}
+
+/** A fleet-wide share of events (rejected, unmetered) against the baseline. */
+export interface DataQualityRule {
+  readonly enabled: boolean;
+  readonly warning: ChangeLevel;
+  readonly critical: ChangeLevel;
+  readonly clear: ChangeLevel;
+  /** Events read, today and on a typical baseline day. */
+  readonly minEvents: number;
+}
+
+export interface Sla {
+  readonly p95LatencyMs: number;
+  readonly p95TtftMs: number;
+}
+
+export interface DriftRules {
+  /** Days before today that form the baseline (SPEC 9: 28). */
+  readonly baselineDays: number;
+  /** Fewest days with a value before a baseline rule may fire. */
+  readonly minBaselineDays: number;
+  /** Use only the days of today's weekday when at least this many are in the window. */
+  readonly sameWeekdayMinDays: number;
+  /** SLA per request class; `*` applies to a class without its own entry. */
+  readonly slas: Readonly<Record<string, Sla>>;
+  readonly rules: {
+    readonly costPer1kTokens: ChangeRule;
+    readonly dailyCost: ChangeRule;
+    readonly promptTokensPerRequest: ChangeRule;
+    readonly completionTokensPerRequest: ChangeRule;
+    readonly errorRate: ChangeRule;
+    readonly p95LatencyRegression: ChangeRule;
+    readonly p95TtftRegression: ChangeRule;
+    readonly p95LatencySla: SlaRule;
+    readonly p95TtftSla: SlaRule;
+    readonly promptLengthShift: ShiftRule;
+    readonly idleShare: ChangeRule;
+    readonly rejectedShare: DataQualityRule;
+    readonly unmeteredShare: DataQualityRule;
+  };
+}
+
+export type GroupChangeRuleName =
+  | 'costPer1kTokens'
+  | 'dailyCost'
+  | 'promptTokensPerRequest'
+  | 'completionTokensPerRequest'
+  | 'errorRate'
+  | 'p95LatencyRegression'
+  | 'p95TtftRegression';
+
+const nonNegative = z.number().nonnegative({ error: 'must be a number >= 0' });
+const positive = z.number().positive({ error: 'must be a number > 0' });
+const count = z
+  .number()
+  .int({ error: 'must be an integer >= 1' })
+  .min(1, { error: 'must be an integer >= 1' });
+
+const changeLevel = z.strictObject({ relative: nonNegative, absolute: nonNegative });
+const volume = z.strictObject({ requests: nonNegative, costUsd: nonNegative });
+
+/** Raise levels ordered (warning <= critical) and the clear level at or below warning, field by field. */
+function ordered<K extends string>(keys: readonly K[]) {
+  return (
+    rule: { warning: Record<K, number>; critical: Record<K, number>; clear: Record<K, number> },
+    ctx: z.RefinementCtx,
+  ): void => {
+    for (const key of keys) {
+      if (rule.critical[key] < rule.warning[key]) {
+        ctx.addIssue({ code: 'custom', path: ['critical', key], message: `must be >= warning.${key}` });
+      }
+      if (rule.clear[key] > rule.warning[key]) {
+        ctx.addIssue({ code: 'custom', path: ['clear', key], message: `must be <= warning.${key}` });
+      }
+    }
+  };
+}
+
+const changeRule = z
+  .strictObject({
+    enabled: z.boolean(),
+    direction: z.enum(['up', 'down', 'both']),
+    warning: changeLevel,
+    critical: changeLevel,
+    clear: changeLevel,
+    minToday: volume,
+    minBaseline: volume,
+  })
+  .superRefine(ordered(['relative', 'absolute']));
+
+const ratio = z.strictObject({ ratio: positive });
+const slaRule = z
+  .strictObject({ enabled: z.boolean(), warning: ratio, critical: ratio, clear: ratio, minToday: volume })
+  .superRefine(ordered(['ratio']));
+
+const psi = z.strictObject({ psi: positive });
+const shiftRule = z
+  .strictObject({
+    enabled: z.boolean(),
+    warning: psi,
+    critical: psi,
+    clear: psi,
+    minSamples: count,
+    minToday: volume,
+    minBaseline: volume,
+  })
+  .superRefine(ordered(['psi']));
+
+const dataQualityRule = z
+  .strictObject({
+    enabled: z.boolean(),
+    warning: changeLevel,
+    critical: changeLevel,
+    clear: changeLevel,
+    minEvents: nonNegative,
+  })
+  .superRefine(ordered(['relative', 'absolute']));
+
+const rulesSchema = z.strictObject({
+  baselineDays: count.max(366, { error: 'must be at most 366' }),
+  minBaselineDays: count,
+  sameWeekdayMinDays: count,
+  slas: z.record(z.string().min(1), z.strictObject({ p95LatencyMs: positive, p95TtftMs: positive })),
+  rules: z.strictObject({
+    costPer1kTokens: changeRule,
+    dailyCost: changeRule,
+    promptTokensPerRequest: changeRule,
+    completionTokensPerRequest: changeRule,
+    errorRate: changeRule,
+    p95LatencyRegression: changeRule,
+    p95TtftRegression: changeRule,
+    p95LatencySla: slaRule,
+    p95TtftSla: slaRule,
+    promptLengthShift: shiftRule,
+    idleShare: changeRule,
+    rejectedShare: dataQualityRule,
+    unmeteredShare: dataQualityRule,
+  }),
+});
+
+/**
+ * Validates a rules file. Every field is required (the defaults are a whole file to copy), unknown
+ * fields are refused so a misspelt threshold cannot be silently ignored, and errors name the
+ * field: `drift rules: rules.errorRate.clear.relative: must be <= warning.relative`.
+ */
+export function parseDriftRules(json: unknown): DriftRules {
+  const parsed = rulesSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = [...(issue?.path ?? []), ...(issue?.code === 'unrecognized_keys' ? issue.keys : [])]
+      .map(String)
+      .join('.');
+    throw new ConfigurationError(
+      `drift rules: ${where === '' ? '' : `${where}: `}${issue?.message ?? 'invalid'}`,
+    );
+  }
+  if (parsed.data.minBaselineDays > parsed.data.baselineDays) {
+    throw new ConfigurationError('drift rules: minBaselineDays: must be <= baselineDays');
+  }
+  return parsed.data;
+}
+
+const volumeOf = (requests: number, costUsd: number): Volume => ({ requests, costUsd });
+
+const change = (
+  direction: ChangeRule['direction'],
+  levels: readonly [ChangeLevel, ChangeLevel, ChangeLevel],
+  min: Volume,
+): ChangeRule => ({
+  enabled: true,
+  direction,
+  warning: levels[0],
+  critical: levels[1],
+  clear: levels[2],
+  minToday: min,
+  minBaseline: min,
+});
+
+const level = (relative: number, absolute: number): ChangeLevel => ({ relative, absolute });
+
+/** A group worth judging: 200 requests and $20 on the day and on a typical baseline day. */
+const GROUP_VOLUME = volumeOf(200, 20);
+/** A p95 from 500 requests rests on 25 of them; fewer make a regression out of a handful. */
+const TAIL_VOLUME = volumeOf(500, 20);
+
+/** The defaults; docs/drift.md gives the reason for each figure. */
+export const DEFAULT_DRIFT_RULES: DriftRules = {
+  baselineDays: 28,
+  minBaselineDays: 3,
+  sameWeekdayMinDays: 3,
+  slas: {
+    interactive: { p95LatencyMs: 30_000, p95TtftMs: 2_000 },
+    batch: { p95LatencyMs: 600_000, p95TtftMs: 120_000 },
+  },
+  rules: {
+    // Absolute levels are at most what a 1.5x change of a group at the minimum volume gives, so
+    // such a change is never missed for being small in absolute terms (a test holds this).
+    costPer1kTokens: change('up', [level(0.5, 5), level(1, 25), level(0.25, 2.5)], GROUP_VOLUME),
+    dailyCost: change('up', [level(0.5, 10), level(1, 50), level(0.25, 5)], GROUP_VOLUME),
+    promptTokensPerRequest: change('up', [level(0.5, 50), level(1, 200), level(0.25, 25)], GROUP_VOLUME),
+    completionTokensPerRequest: change('up', [level(0.5, 25), level(1, 100), level(0.25, 10)], GROUP_VOLUME),
+    errorRate: change('up', [level(1, 0.02), level(3, 0.05), level(0.5, 0.01)], volumeOf(500, 0)),
+    p95LatencyRegression: change('up', [level(0.5, 2000), level(1, 10_000), level(0.25, 1000)], TAIL_VOLUME),
+    p95TtftRegression: change('up', [level(0.5, 100), level(1, 1000), level(0.25, 50)], TAIL_VOLUME),
+    p95LatencySla: {
+      enabled: true,
+      warning: { ratio: 1 },
+      critical: { ratio: 1.5 },
+      clear: { ratio: 0.9 },
+      minToday: volumeOf(100, 0),
+    },
+    p95TtftSla: {
+      enabled: true,
+      warning: { ratio: 1 },
+      critical: { ratio: 1.5 },
+      clear: { ratio: 0.9 },
+      minToday: volumeOf(100, 0),
+    },
+    promptLengthShift: {
+      enabled: true,
+      warning: { psi: 0.15 },
+      critical: { psi: 0.5 },
+      clear: { psi: 0.1 },
+      minSamples: 1000,
+      minToday: volumeOf(0, 20),
+      minBaseline: volumeOf(0, 20),
+    },
+    idleShare: change('up', [level(0.5, 0.15), level(1, 0.3), level(0.25, 0.075)], volumeOf(0, 50)),
+    rejectedShare: {
+      enabled: true,
+      warning: level(1, 0.01),
+      critical: level(3, 0.05),
+      clear: level(0.5, 0.005),
+      minEvents: 1000,
+    },
+    unmeteredShare: {
+      enabled: true,
+      warning: level(1, 0.01),
+      critical: level(3, 0.05),
+      clear: level(0.5, 0.005),
+      minEvents: 1000,
+    },
+  },
+};
