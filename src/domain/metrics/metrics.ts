@@ -24,6 +24,8 @@ export interface CapacityMetrics {
   /** Present on per-pod entries. */
   readonly pod?: string;
   readonly gpuSku?: string;
+  /** Present on per-pod entries: a pod name on another VM size or GPU count is another replica. */
+  readonly gpuCount?: number;
   readonly fleetGpuSeconds: number;
   readonly allocatedGpuSeconds: number;
   readonly idleGpuSeconds: number;
