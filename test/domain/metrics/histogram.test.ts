@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   addHistograms,
   BIN_EDGES,
+  binIndex,
   HistogramBuilder,
   quantile,
   quantileBin,
@@ -67,6 +68,29 @@ describe('histograms summed over days (SPEC 8)', () => {
 
   it('have no quantile when no value was counted', () => {
     expect(quantileBin(EDGES, addHistograms([[], [0, 0]]), 0.95)).toBeUndefined();
+  });
+});
+
+describe('a histogram builder', () => {
+  it('counts every value in the bin binIndex finds, with its lookup table or without', () => {
+    const fractional = [0, 0.5, 1.5, 10.25, 5000.5];
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(latency, fc.double({ min: -10, max: 5000, noNaN: true }), fc.constant(Number.NaN))),
+        (values) => {
+          for (const edges of [EDGES, BIN_EDGES.promptTokens, fractional]) {
+            const builder = new HistogramBuilder(edges);
+            const expected = new Array<number>(edges.length).fill(0);
+            for (const value of values) {
+              builder.add(value);
+              const i = binIndex(edges, value);
+              expected[i] = (expected[i] ?? 0) + 1;
+            }
+            expect(addHistograms([builder.histogram(), expected.map(() => 0)])).toEqual(expected);
+          }
+        },
+      ),
+    );
   });
 });
 
