@@ -60,6 +60,8 @@ export interface PodTotals {
   readonly fleetGpuMicros: number;
   readonly idleNanos: Nanos;
   readonly idleGpuMicros: number;
+  /** The requests it served that finished this day (SPEC 4.7). */
+  readonly served: RequestStats;
 }
 
 export interface ChargebackResult {
@@ -89,8 +91,10 @@ export function computeChargeback(input: ChargebackInput): ChargebackResult {
   let requests = 0;
   let idleNanos = 0;
   let idleGpuMicros = 0;
+  const podTotals: PodTotals[] = [];
   for (const allocation of allocations) {
     const { shares, idle } = applyIdlePolicy(allocation, input.idle);
+    const served = new RequestStatsBuilder();
     idleNanos += idle.nanos;
     idleGpuMicros += idle.gpuMicros;
     if (idle.nanos > 0 || idle.gpuMicros > 0) {
@@ -114,7 +118,10 @@ export function computeChargeback(input: ChargebackInput): ChargebackResult {
       totals.cachedPromptTokens += r.cachedPromptTokens;
       totals.latencies.push((r.finishedAt - r.startedAt) / 1000);
       totals.stats.add(r);
+      served.add(r);
     }
+    const { shares: _, ...pod } = allocation;
+    podTotals.push({ ...pod, served: served.stats() });
   }
   const fleetNanos = sum(allocations, (a) => a.fleetNanos);
   const fleetGpuMicros = sum(allocations, (a) => a.fleetGpuMicros);
@@ -129,7 +136,7 @@ export function computeChargeback(input: ChargebackInput): ChargebackResult {
     requests,
     unmeteredRequests,
     pods: allocations.length,
-    podTotals: allocations.map(({ shares: _, ...totals }) => totals).sort(podOrder),
+    podTotals: podTotals.sort(podOrder),
   };
 }
 

@@ -117,7 +117,8 @@ function capacityMetrics(printed: ChargebackResult): { models: CapacityMetrics[]
     ).forEach((podSplit, p) => {
       const pod = members[p];
       if (pod === undefined) return;
-      pods.push({ model, pod: pod.pod, gpuSku: pod.gpuSku, gpuCount: pod.gpuCount, ...figures(podSplit) });
+      const { pod: name, gpuSku, gpuCount, served } = pod;
+      pods.push({ model, pod: name, gpuSku, gpuCount, ...figures(podSplit), served });
     });
   });
   return { models, pods };

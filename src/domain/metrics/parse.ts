@@ -23,6 +23,29 @@ const histograms = z.object(
   >,
 );
 
+type Counted = Readonly<{
+  requests: number;
+  requestsWithFirstToken: number;
+  histograms: Record<HistogramName, readonly number[]>;
+}>;
+
+function histogramsHoldRequests(whose: string) {
+  return (counted: Counted, ctx: z.RefinementCtx): void => {
+    for (const name of HISTOGRAMS) {
+      // Time to first token counts only the requests that had one; every other histogram all of them.
+      const expected = name === 'ttftMs' ? counted.requestsWithFirstToken : counted.requests;
+      const total = histogramTotal(counted.histograms[name]);
+      if (total !== expected) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['histograms', name],
+          message: `counts ${total} requests, ${whose} ${expected}`,
+        });
+      }
+    }
+  };
+}
+
 const group = z
   .object({
     tenant: text,
@@ -40,20 +63,17 @@ const group = z
     costUsd: money,
     histograms,
   })
-  .superRefine((g, ctx) => {
-    for (const name of HISTOGRAMS) {
-      // Time to first token counts only the requests that had one; every other histogram all of them.
-      const expected = name === 'ttftMs' ? g.requestsWithFirstToken : g.requests;
-      const total = histogramTotal(g.histograms[name]);
-      if (total !== expected) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['histograms', name],
-          message: `counts ${total} requests, the group ${expected}`,
-        });
-      }
-    }
-  });
+  .superRefine(histogramsHoldRequests('the group'));
+
+const served = z
+  .object({
+    requests: count,
+    errorRequests: count,
+    abortedRequests: count,
+    requestsWithFirstToken: count,
+    histograms,
+  })
+  .superRefine(histogramsHoldRequests('the pod'));
 
 const capacity = z.object({
   model: text,
@@ -66,6 +86,7 @@ const capacity = z.object({
   fleetCostUsd: money,
   allocatedCostUsd: money,
   idleCostUsd: money,
+  served: served.optional(),
 });
 
 const fleet = z.object({

@@ -1,20 +1,18 @@
 import type { UsageRecord } from '../records.js';
 import { addHistograms, BIN_EDGES, HistogramBuilder } from './histogram.js';
-import { HISTOGRAMS, type Histogram, type HistogramName } from './metrics.js';
+import { HISTOGRAMS, type Histogram, type HistogramName, type ServedMetrics } from './metrics.js';
 
 /**
- * What the daily metrics keep of a group's requests beyond the CSV's columns (SPEC 8): aborted
- * requests, requests with a first token, and the five histograms. Plain integer counts, so the
- * stats of disjoint sets of requests add up exactly (partition by partition, day by day).
+ * What the daily metrics keep of a set of requests (a group's, a pod's) beyond the CSV's columns
+ * (SPEC 8): counts and the five histograms. Plain integer counts, so the stats of disjoint sets of
+ * requests add up exactly (partition by partition, day by day).
  */
-export interface RequestStats {
-  readonly abortedRequests: number;
-  readonly requestsWithFirstToken: number;
-  readonly histograms: Readonly<Record<HistogramName, Histogram>>;
-}
+export type RequestStats = ServedMetrics;
 
 /** Collects one group's stats, one request at a time. */
 export class RequestStatsBuilder {
+  private requests = 0;
+  private errors = 0;
   private aborted = 0;
   private withFirstToken = 0;
   private readonly builders = {
@@ -26,6 +24,8 @@ export class RequestStatsBuilder {
   } satisfies Record<HistogramName, HistogramBuilder>;
 
   add(request: UsageRecord): void {
+    this.requests += 1;
+    if (request.status === 'error') this.errors += 1;
     if (request.status === 'aborted') this.aborted += 1;
     this.builders.promptTokens.add(request.promptTokens);
     this.builders.completionTokens.add(request.completionTokens);
@@ -42,6 +42,8 @@ export class RequestStatsBuilder {
 
   stats(): RequestStats {
     return {
+      requests: this.requests,
+      errorRequests: this.errors,
       abortedRequests: this.aborted,
       requestsWithFirstToken: this.withFirstToken,
       histograms: {
@@ -62,9 +64,12 @@ export const NO_REQUEST_STATS: RequestStats = new RequestStatsBuilder().stats();
 export function addRequestStats(parts: readonly RequestStats[]): RequestStats {
   const histograms = {} as Record<HistogramName, Histogram>;
   for (const name of HISTOGRAMS) histograms[name] = addHistograms(parts.map((p) => p.histograms[name]));
+  const total = (count: (p: RequestStats) => number): number => parts.reduce((n, p) => n + count(p), 0);
   return {
-    abortedRequests: parts.reduce((n, p) => n + p.abortedRequests, 0),
-    requestsWithFirstToken: parts.reduce((n, p) => n + p.requestsWithFirstToken, 0),
+    requests: total((p) => p.requests),
+    errorRequests: total((p) => p.errorRequests),
+    abortedRequests: total((p) => p.abortedRequests),
+    requestsWithFirstToken: total((p) => p.requestsWithFirstToken),
     histograms,
   };
 }

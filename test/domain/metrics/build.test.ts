@@ -90,6 +90,17 @@ describe('daily metrics per model and pod', () => {
     ]);
   });
 
+  it('show what each pod served, so that a slow replica stands out from its model', () => {
+    const { pods } = runDay(day()).dailyMetrics;
+    expect(
+      pods.map((p) => [p.pod, p.served?.requests, p.served?.errorRequests, p.served?.abortedRequests]),
+    ).toEqual([
+      ['pod-a', 3, 1, 1],
+      ['pod-b', 1, 0, 0],
+    ]);
+    expect(pods[1]?.served?.histograms.latencyMs).toEqual(oneBin(BIN_EDGES.latencyMs, 60_000));
+  });
+
   it('show the idle time with --idle share too, where the CSV has no idle rows', () => {
     const shared = runDay(day(), { idle: 'share' }).dailyMetrics;
     expect(shared.fleet.idleCostUsd).toBe(0);
@@ -134,6 +145,8 @@ describe('daily metrics per model and pod', () => {
         const total = (items: readonly { fleetCostUsd: number }[]) =>
           items.reduce((n, item) => n + micros(item.fleetCostUsd), 0);
         expect(total(m.models)).toBe(micros(m.fleet.fleetCostUsd));
+        const served = m.pods.reduce((n, p) => n + (p.served?.requests ?? 0), 0);
+        expect(served).toBe(m.groups.reduce((n, g) => n + g.requests, 0));
         for (const model of m.models) {
           expect(total(m.pods.filter((p) => p.model === model.model))).toBe(micros(model.fleetCostUsd));
           const idleRow = report.rows.find((row) => row.tenant === '(idle)' && row.model === model.model);
@@ -177,6 +190,15 @@ describe('the metrics file', () => {
     const broken = { ...first, histograms: { ...first.histograms, latencyMs: [1] } };
     expect(() => parseMetrics(renderMetrics({ ...metrics, groups: [broken, ...rest] }))).toThrow(
       /groups\[0\]\.histograms\.latencyMs counts 1 requests, the group 3/,
+    );
+  });
+
+  it('is refused when a pod’s histogram does not hold the requests it served, naming the pod', () => {
+    const [first, ...rest] = metrics.pods;
+    if (first?.served === undefined) throw new Error('no pod');
+    const broken = { ...first, served: { ...first.served, requestsWithFirstToken: 0 } };
+    expect(() => parseMetrics(renderMetrics({ ...metrics, pods: [broken, ...rest] }))).toThrow(
+      /pods\[0\]\.served\.histograms\.ttftMs counts 1 requests, the pod 0/,
     );
   });
 
