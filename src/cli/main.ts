@@ -52,7 +52,7 @@ export async function main(
         const outcome = await runReport(options);
         for (const warning of outcome.warnings) streams.stderr.write(`chargeback: warning: ${warning}\n`);
         streams.stdout.write(
-          `wrote ${outcome.csvPath}\n` +
+          `wrote ${outcome.csvPath} and ${outcome.metricsPath}\n` +
             `fleet ${outcome.fleetCost} = allocated ${outcome.allocatedCost} + idle ${outcome.idleCost}; ` +
             `${outcome.rejected} rejected line(s) in ${outcome.rejectedPath}\n`,
         );

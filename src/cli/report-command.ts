@@ -24,6 +24,7 @@ export const REPORT_HELP = `Usage: chargeback report --events PATH --prices FILE
 Allocates the fleet's GPU cost of one UTC day to the requests that used it and writes
   DIR/chargeback-DATE.csv     one row per tenant, feature, model and request class, plus idle rows
   DIR/summary-DATE.json       totals, reconciliation (fleet = allocated + idle) and event counts
+  DIR/metrics-DATE.json       per group counts, money and histograms; per model and pod GPU-time
   DIR/rejected-DATE.ndjson    every rejected line with its file, line number and reason
 
 Options:
@@ -82,6 +83,7 @@ export function parseReportArgs(args: readonly string[]): ReportOptions | 'help'
 export interface ReportOutcome {
   readonly csvPath: string;
   readonly summaryPath: string;
+  readonly metricsPath: string;
   readonly rejectedPath: string;
   readonly fleetCost: string;
   readonly allocatedCost: string;
@@ -90,7 +92,7 @@ export interface ReportOutcome {
   readonly warnings: readonly string[];
 }
 
-/** `chargeback report`: reads the events, writes the three files, returns what it wrote. */
+/** `chargeback report`: reads the events, writes the four files, returns what it wrote. */
 export async function runReport(
   options: ReportOptions,
   now: () => Date = () => new Date(),
@@ -104,7 +106,8 @@ export async function runReport(
   const rejectedPath = join(options.outDir, `rejected-${options.date}.ndjson`);
   const summaryPath = join(options.outDir, `summary-${options.date}.json`);
   const csvPath = join(options.outDir, `chargeback-${options.date}.csv`);
-  const partials = [rejectedPath, summaryPath, csvPath].map((path) => `${path}.partial`);
+  const metricsPath = join(options.outDir, `metrics-${options.date}.json`);
+  const partials = [rejectedPath, summaryPath, csvPath, metricsPath].map((path) => `${path}.partial`);
   let done = false;
   try {
     const rejectedOut = await writing(options.outDir, open(`${rejectedPath}.partial`, 'w'));
@@ -145,12 +148,15 @@ export async function runReport(
       generatedAt: now().toISOString(),
     });
     await writing(options.outDir, writeAtomically(csvPath, report.csv));
+    // Before the summary, as in Blob: the summary, written last, carries the revision of the set.
+    await writing(options.outDir, writeAtomically(metricsPath, report.metrics));
     await writing(options.outDir, writeAtomically(summaryPath, report.summary));
     await writing(options.outDir, rename(`${rejectedPath}.partial`, rejectedPath));
     done = true;
     return {
       csvPath,
       summaryPath,
+      metricsPath,
       rejectedPath,
       fleetCost: formatMoney(report.result.fleetNanos),
       allocatedCost: formatMoney(report.result.allocatedNanos),

@@ -8,6 +8,7 @@ import {
 } from './allocation.js';
 import { apportion } from './apportion.js';
 import type { Interval } from './intervals.js';
+import { RequestStatsBuilder, type RequestStats } from './metrics/request-stats.js';
 import type { Nanos, PriceCard } from './prices.js';
 import type { CapacityRecord, UsageRecord } from './records.js';
 import type { Micros } from './timestamp.js';
@@ -42,6 +43,25 @@ export interface ChargebackRow {
   readonly nanos: Nanos;
   /** End-to-end latencies (finishedAt - startedAt, ms) of the requests that finished this day, sorted. */
   readonly latenciesMs: Float64Array;
+  /** The daily metrics' figures (SPEC 8) of the same requests: those counted in `requests`. */
+  readonly stats: RequestStats;
+}
+
+/**
+ * One replica's GPU-time and cost that day, before the idle policy: idle is the held time no
+ * request was active, whether the report shows it in idle rows or spreads it (SPEC 4.3).
+ */
+export interface PodTotals {
+  readonly pod: string;
+  readonly model: string;
+  readonly gpuSku: string;
+  readonly gpuCount: number;
+  readonly fleetNanos: Nanos;
+  readonly fleetGpuMicros: number;
+  readonly idleNanos: Nanos;
+  readonly idleGpuMicros: number;
+  /** The requests it served that finished this day (SPEC 4.7). */
+  readonly served: RequestStats;
 }
 
 export interface ChargebackResult {
@@ -55,6 +75,8 @@ export interface ChargebackResult {
   readonly requests: number;
   readonly unmeteredRequests: number;
   readonly pods: number;
+  /** Per replica, in the order of podOrder. */
+  readonly podTotals: readonly PodTotals[];
 }
 
 const SEPARATOR = '\u0000';
@@ -69,8 +91,10 @@ export function computeChargeback(input: ChargebackInput): ChargebackResult {
   let requests = 0;
   let idleNanos = 0;
   let idleGpuMicros = 0;
+  const podTotals: PodTotals[] = [];
   for (const allocation of allocations) {
     const { shares, idle } = applyIdlePolicy(allocation, input.idle);
+    const served = new RequestStatsBuilder();
     idleNanos += idle.nanos;
     idleGpuMicros += idle.gpuMicros;
     if (idle.nanos > 0 || idle.gpuMicros > 0) {
@@ -93,7 +117,11 @@ export function computeChargeback(input: ChargebackInput): ChargebackResult {
       totals.completionTokens += r.completionTokens;
       totals.cachedPromptTokens += r.cachedPromptTokens;
       totals.latencies.push((r.finishedAt - r.startedAt) / 1000);
+      totals.stats.add(r);
+      served.add(r);
     }
+    const { shares: _, ...pod } = allocation;
+    podTotals.push({ ...pod, served: served.stats() });
   }
   const fleetNanos = sum(allocations, (a) => a.fleetNanos);
   const fleetGpuMicros = sum(allocations, (a) => a.fleetGpuMicros);
@@ -108,57 +136,7 @@ export function computeChargeback(input: ChargebackInput): ChargebackResult {
     requests,
     unmeteredRequests,
     pods: allocations.length,
-  };
-}
-
-/**
- * Merges the chargebacks of disjoint sets of pods into the chargeback of their union. Exact: a
- * pod's allocation depends on that pod alone, rows are integer sums, latencies are merged.
- */
-export function mergeChargeback(parts: readonly ChargebackResult[]): ChargebackResult {
-  const rows = new Map<string, { row: ChargebackRow; latencies: Float64Array[] }>();
-  for (const part of parts) {
-    for (const row of part.rows) {
-      const key = [row.tenant, row.feature, row.model, row.requestClass].join(SEPARATOR);
-      const seen = rows.get(key);
-      if (seen === undefined) {
-        rows.set(key, { row: { ...row }, latencies: [row.latenciesMs] });
-        continue;
-      }
-      const r = seen.row;
-      seen.row = {
-        ...r,
-        requests: r.requests + row.requests,
-        errorRequests: r.errorRequests + row.errorRequests,
-        promptTokens: r.promptTokens + row.promptTokens,
-        completionTokens: r.completionTokens + row.completionTokens,
-        cachedPromptTokens: r.cachedPromptTokens + row.cachedPromptTokens,
-        gpuMicros: r.gpuMicros + row.gpuMicros,
-        nanos: r.nanos + row.nanos,
-      };
-      seen.latencies.push(row.latenciesMs);
-    }
-  }
-  const total = (value: (r: ChargebackResult) => number): number => sum(parts, value);
-  return {
-    rows: [...rows.values()].map(({ row, latencies }) => {
-      const merged = new Float64Array(latencies.reduce((n, l) => n + l.length, 0));
-      let at = 0;
-      for (const l of latencies) {
-        merged.set(l, at);
-        at += l.length;
-      }
-      return { ...row, latenciesMs: merged.sort() };
-    }),
-    fleetNanos: total((r) => r.fleetNanos),
-    allocatedNanos: total((r) => r.allocatedNanos),
-    idleNanos: total((r) => r.idleNanos),
-    fleetGpuMicros: total((r) => r.fleetGpuMicros),
-    allocatedGpuMicros: total((r) => r.allocatedGpuMicros),
-    idleGpuMicros: total((r) => r.idleGpuMicros),
-    requests: total((r) => r.requests),
-    unmeteredRequests: total((r) => r.unmeteredRequests),
-    pods: total((r) => r.pods),
+    podTotals: podTotals.sort(podOrder),
   };
 }
 
@@ -171,6 +149,7 @@ interface GroupTotals {
   gpuMicros: number;
   nanos: Nanos;
   latencies: number[];
+  stats: RequestStatsBuilder;
 }
 
 /** Totals by (tenant, feature, model, requestClass), found through nested maps: no key string per request. */
@@ -196,6 +175,7 @@ class Groups {
         gpuMicros: 0,
         nanos: 0,
         latencies: [],
+        stats: new RequestStatsBuilder(),
       };
       this.entries.push({ key: [tenant, feature, model, requestClass], totals });
       return totals;
@@ -216,7 +196,7 @@ function toRow(key: readonly [string, string, string, string], totals: GroupTota
   const [tenant, feature, model, requestClass] = key;
   const latenciesMs = Float64Array.from(totals.latencies).sort();
   const idle = tenant === IDLE_TENANT;
-  return { tenant, feature, model, requestClass, idle, ...totals, latenciesMs };
+  return { tenant, feature, model, requestClass, idle, ...totals, latenciesMs, stats: totals.stats.stats() };
 }
 
 function hasActivity(row: ChargebackRow): boolean {
@@ -294,4 +274,11 @@ function sum<T>(items: readonly T[], value: (item: T) => number): number {
   let total = 0;
   for (const item of items) total += value(item);
   return total;
+}
+
+/** Replicas by pod, VM size and GPU count: the same order whichever partition computed them. */
+export function podOrder(a: PodTotals, b: PodTotals): number {
+  if (a.pod !== b.pod) return a.pod < b.pod ? -1 : 1;
+  if (a.gpuSku !== b.gpuSku) return a.gpuSku < b.gpuSku ? -1 : 1;
+  return a.gpuCount - b.gpuCount;
 }

@@ -7,19 +7,36 @@ export interface StoredReportInfo {
   readonly ledgerAsOf: string;
 }
 
+/** A day's report files (SPEC 5 and 8), as text. */
+export interface ReportFiles {
+  readonly csv: string;
+  readonly summary: string;
+  /** `metrics-DATE.json`: the aggregates drift detection and the monthly report read. */
+  readonly metrics: string;
+}
+
 export interface ReportStore {
   info(day: string): Promise<StoredReportInfo | undefined>;
-  /** Writes the CSV, then the summary (the summary is the commit: a report exists when it does). */
-  write(day: string, csv: string, summary: string, info: StoredReportInfo): Promise<void>;
+  /**
+   * Writes the CSV and the metrics, then the summary: the summary is the commit (a report exists
+   * when it does), so a reader that finds it finds the other two of the same run or a later one.
+   */
+  write(day: string, files: ReportFiles, info: StoredReportInfo): Promise<void>;
   csv(day: string): Promise<string | undefined>;
   summary(day: string): Promise<string | undefined>;
+  /** The day's metrics file; undefined for a day never reported (or reported before it existed). */
+  metrics(day: string): Promise<string | undefined>;
 }
 
 /**
- * `chargeback/YYYY/MM/DD/` in the `reports` container (SPEC 5). Throws RangeError for a string that
- * is not a day, so no caller can name a blob outside the day folders.
+ * `chargeback/YYYY/MM/DD/` in the `reports` container (SPEC 5, 8). Throws RangeError for a string
+ * that is not a day, so no caller can name a blob outside the day folders.
  */
-export function reportPaths(day: string): { csv: string; summary: string } {
+export function reportPaths(day: string): { csv: string; summary: string; metrics: string } {
   const folder = `chargeback/${dayPath(day)}`;
-  return { csv: `${folder}/chargeback-${day}.csv`, summary: `${folder}/summary-${day}.json` };
+  return {
+    csv: `${folder}/chargeback-${day}.csv`,
+    summary: `${folder}/summary-${day}.json`,
+    metrics: `${folder}/metrics-${day}.json`,
+  };
 }

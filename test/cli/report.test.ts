@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HELP, main } from '../../src/cli/main.js';
+import { parseMetrics } from '../../src/domain/metrics/build.js';
 import { runCli } from '../helpers/cli.js';
 import { at, capacity, DAY, usage } from '../helpers/events.js';
 
@@ -57,6 +58,27 @@ describe('chargeback report', () => {
     >;
     expect(summary).toMatchObject({ date: DAY, revision: 1, currency: 'USD', eventsRead: 3, rejected: 0 });
     expect(readFileSync(join(out, `rejected-${DAY}.ndjson`), 'utf8')).toBe('');
+  });
+
+  it('writes the day’s metrics beside the CSV, with the CSV’s groups and money', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'events.ndjson'), ndjson(fleet()));
+    const out = join(dir, 'out');
+    expect((await report(join(dir, 'events.ndjson'), out)).code).toBe(0);
+    const metrics = parseMetrics(readFileSync(join(out, `metrics-${DAY}.json`), 'utf8'));
+    const csv = readFileSync(join(out, `chargeback-${DAY}.csv`), 'utf8').split('\r\n');
+    const costOf = (tenant: string) =>
+      Number(csv.find((line) => line.includes(`,${tenant},`))?.split(',')[11]);
+    expect(metrics).toMatchObject({ date: DAY, revision: 1, currency: 'USD' });
+    expect(metrics.groups.map((g) => [g.tenant, g.requests, g.costUsd])).toEqual([
+      ['contoso', 1, costOf('contoso')],
+      ['fabrikam', 1, costOf('fabrikam')],
+    ]);
+    expect(metrics.models.map((m) => [m.model, m.fleetGpuSeconds, m.idleGpuSeconds])).toEqual([
+      ['llama-8b', 3600, 3600 - 90],
+    ]);
+    await report(join(dir, 'events.ndjson'), out);
+    expect(parseMetrics(readFileSync(join(out, `metrics-${DAY}.json`), 'utf8')).revision).toBe(2);
   });
 
   it('lists every hostile line in the rejected file with its file, line and reason, and still exits 0', async () => {

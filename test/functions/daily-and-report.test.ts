@@ -10,6 +10,8 @@ import { HttpRequest, quietContext, TIMER } from '../../dev/functions-runtime.js
 import { makeIngestUsage } from '../../functions/ingestUsage.js';
 import { MemoryReportStore } from '../../src/adapters/memory/memory-report-store.js';
 import { reportPaths } from '../../src/ports/report-store.js';
+import { parseMetrics } from '../../src/domain/metrics/build.js';
+import { reportDay as computeDay } from '../../src/usecases/daily/daily-run.js';
 import { at, capacity, DAY, TEST_PRICES, usage } from '../helpers/events.js';
 
 function system(start: string) {
@@ -36,6 +38,7 @@ function system(start: string) {
   let sequence = 0;
   return {
     reports,
+    deps,
     setNow: (iso: string) => {
       now = new Date(iso);
     },
@@ -77,9 +80,47 @@ describe('dailyChargeback', () => {
     await s.runDaily();
     expect([...s.reports.files.keys()].sort()).toEqual([
       'chargeback/2026/11/22/chargeback-2026-11-22.csv',
+      'chargeback/2026/11/22/metrics-2026-11-22.json',
       'chargeback/2026/11/22/summary-2026-11-22.json',
     ]);
     expect(s.summary()).toMatchObject({ revision: 1, fleetCostUsd: 0.06, usageEvents: 1, capacityEvents: 1 });
+  });
+
+  it('writes the day’s metrics with the summary’s revision, and restates them with it', async () => {
+    const s = system('2026-11-23T00:30:00Z');
+    await s.send([
+      capacity({ windowStart: at(0), windowEnd: at(60) }),
+      usage({ startedAt: at(10), finishedAt: at(20) }),
+    ]);
+    await s.runDaily();
+    const first = parseMetrics((await s.reports.metrics(DAY)) ?? '');
+    expect(first).toMatchObject({ revision: 1, generatedAt: '2026-11-23T00:30:00.000Z' });
+    expect(first.groups.map((g) => [g.tenant, g.requests])).toEqual([['acme', 1]]);
+    s.setNow('2026-11-23T09:00:00Z');
+    await s.send([usage({ tenant: 'late', startedAt: at(30), finishedAt: at(40) })]);
+    await s.runDaily();
+    const restated = parseMetrics((await s.reports.metrics(DAY)) ?? '');
+    expect(restated.revision).toBe(s.summary().revision);
+    expect(restated.revision).toBe(2);
+    expect(restated.groups.map((g) => [g.tenant, g.requests])).toEqual([
+      ['acme', 1],
+      ['late', 1],
+    ]);
+  });
+
+  it('gives a day reported before the metrics existed its metrics when it is computed again unchanged', async () => {
+    const s = system('2026-11-23T00:30:00Z');
+    await s.send([
+      capacity({ windowStart: at(0), windowEnd: at(60) }),
+      usage({ startedAt: at(10), finishedAt: at(20) }),
+    ]);
+    await s.runDaily();
+    s.reports.files.delete(reportPaths(DAY).metrics);
+    expect((await computeDay(DAY, s.deps)).unchanged).toBe(true);
+    expect(parseMetrics((await s.reports.metrics(DAY)) ?? '')).toMatchObject({
+      revision: 1,
+      generatedAt: '2026-11-23T00:30:00.000Z',
+    });
   });
 
   it('restates a day that received late events as the next revision, with the late cost in it', async () => {

@@ -1,5 +1,10 @@
 import { RestError, type ContainerClient } from '@azure/storage-blob';
-import { reportPaths, type ReportStore, type StoredReportInfo } from '../../ports/report-store.js';
+import {
+  reportPaths,
+  type ReportFiles,
+  type ReportStore,
+  type StoredReportInfo,
+} from '../../ports/report-store.js';
 
 /** Reports in the `reports` Blob container (SPEC 5), revision and ledger time in the summary's metadata. */
 export class BlobReportStore implements ReportStore {
@@ -20,11 +25,18 @@ export class BlobReportStore implements ReportStore {
     }
   }
 
-  async write(day: string, csv: string, summary: string, info: StoredReportInfo): Promise<void> {
+  async write(day: string, files: ReportFiles, info: StoredReportInfo): Promise<void> {
     const paths = reportPaths(day);
-    await this.container.getBlockBlobClient(paths.csv).upload(csv, Buffer.byteLength(csv), {
-      blobHTTPHeaders: { blobContentType: 'text/csv; charset=utf-8' },
-    });
+    const { csv, summary, metrics } = files;
+    // The CSV and the metrics are independent blobs: uploaded together, both before the summary.
+    await Promise.all([
+      this.container.getBlockBlobClient(paths.csv).upload(csv, Buffer.byteLength(csv), {
+        blobHTTPHeaders: { blobContentType: 'text/csv; charset=utf-8' },
+      }),
+      this.container.getBlockBlobClient(paths.metrics).upload(metrics, Buffer.byteLength(metrics), {
+        blobHTTPHeaders: { blobContentType: 'application/json' },
+      }),
+    ]);
     // Blob metadata names must be C# identifiers: lower case, no dashes.
     await this.container.getBlockBlobClient(paths.summary).upload(summary, Buffer.byteLength(summary), {
       blobHTTPHeaders: { blobContentType: 'application/json' },
@@ -38,6 +50,10 @@ export class BlobReportStore implements ReportStore {
 
   async summary(day: string): Promise<string | undefined> {
     return await this.text(reportPaths(day).summary);
+  }
+
+  async metrics(day: string): Promise<string | undefined> {
+    return await this.text(reportPaths(day).metrics);
   }
 
   private async text(name: string): Promise<string | undefined> {

@@ -1,4 +1,9 @@
-import { reportPaths, type ReportStore, type StoredReportInfo } from '../../ports/report-store.js';
+import {
+  reportPaths,
+  type ReportFiles,
+  type ReportStore,
+  type StoredReportInfo,
+} from '../../ports/report-store.js';
 
 /** The report store in memory, for tests and the handler tests. */
 export class MemoryReportStore implements ReportStore {
@@ -10,11 +15,12 @@ export class MemoryReportStore implements ReportStore {
     return settle(() => this.infos.get(reportPaths(day).summary));
   }
 
-  write(day: string, csv: string, summary: string, info: StoredReportInfo): Promise<void> {
+  write(day: string, files: ReportFiles, info: StoredReportInfo): Promise<void> {
     return settle(() => {
       const paths = reportPaths(day);
-      this.files.set(paths.csv, csv);
-      this.files.set(paths.summary, summary);
+      this.files.set(paths.csv, files.csv);
+      this.files.set(paths.metrics, files.metrics);
+      this.files.set(paths.summary, files.summary);
       this.infos.set(paths.summary, info);
     });
   }
@@ -25,6 +31,10 @@ export class MemoryReportStore implements ReportStore {
 
   summary(day: string): Promise<string | undefined> {
     return settle(() => this.files.get(reportPaths(day).summary));
+  }
+
+  metrics(day: string): Promise<string | undefined> {
+    return settle(() => this.files.get(reportPaths(day).metrics));
   }
 }
 

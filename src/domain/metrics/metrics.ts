@@ -18,18 +18,31 @@ export type HistogramName = (typeof HISTOGRAMS)[number];
 /** Counts per bin; index i is the bin whose lower edge is `bins[name][i]`. */
 export type Histogram = readonly number[];
 
+/** The requests a pod served that day (counted on the day they finished, as the CSV counts them). */
+export interface ServedMetrics {
+  readonly requests: number;
+  readonly errorRequests: number;
+  readonly abortedRequests: number;
+  readonly requestsWithFirstToken: number;
+  readonly histograms: Readonly<Record<HistogramName, Histogram>>;
+}
+
 /** The money and GPU-time of a model or a pod that day. */
 export interface CapacityMetrics {
   readonly model: string;
   /** Present on per-pod entries. */
   readonly pod?: string;
   readonly gpuSku?: string;
+  /** Present on per-pod entries: a pod name on another VM size or GPU count is another replica. */
+  readonly gpuCount?: number;
   readonly fleetGpuSeconds: number;
   readonly allocatedGpuSeconds: number;
   readonly idleGpuSeconds: number;
   readonly fleetCostUsd: number;
   readonly allocatedCostUsd: number;
   readonly idleCostUsd: number;
+  /** Present on per-pod entries: what the pod served, so that a slow or failing replica shows. */
+  readonly served?: ServedMetrics;
 }
 
 /** One (tenant, feature, model, requestClass) group: the CSV row's figures and the day's histograms. */

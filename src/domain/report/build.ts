@@ -1,5 +1,7 @@
 import type { IntakeCounts } from '../accumulator.js';
 import { computeChargeback, type ChargebackInput, type ChargebackResult } from '../chargeback.js';
+import { buildMetrics, renderMetrics } from '../metrics/build.js';
+import type { DailyMetrics } from '../metrics/metrics.js';
 import { renderCsv } from './csv.js';
 import { roundForPrint } from './rounding.js';
 import { renderSummary } from './summary.js';
@@ -13,11 +15,14 @@ export interface ReportRequest extends ChargebackInput {
 export interface Report {
   readonly csv: string;
   readonly summary: string;
+  /** `metrics-DATE.json` (SPEC 8), as written. */
+  readonly metrics: string;
+  readonly dailyMetrics: DailyMetrics;
   /** The chargeback as printed: money in whole micro-dollars that add up (see roundForPrint). */
   readonly result: ChargebackResult;
 }
 
-/** The daily report of SPEC section 5 from accepted events: the same code for the CLI and the Functions. */
+/** The daily report of SPEC sections 5 and 8 from accepted events: the same code for the CLI and the Functions. */
 export function buildReport(request: ReportRequest): Report {
   return renderReport(request, computeChargeback(request));
 }
@@ -44,5 +49,15 @@ export function renderReport(
     },
     result,
   );
-  return { csv, summary, result };
+  const dailyMetrics = buildMetrics(
+    {
+      date: request.date,
+      revision: request.revision,
+      generatedAt: request.generatedAt,
+      currency: request.prices.currency,
+      counts: request.counts,
+    },
+    result,
+  );
+  return { csv, summary, metrics: renderMetrics(dailyMetrics), dailyMetrics, result };
 }

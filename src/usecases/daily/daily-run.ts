@@ -1,13 +1,13 @@
 import { EventAccumulator, noCounts, type IntakeCounts } from '../../domain/accumulator.js';
 import {
   computeChargeback,
-  mergeChargeback,
   type ChargebackInput,
   type ChargebackResult,
   type IdlePolicy,
 } from '../../domain/chargeback.js';
 import { parseRecordText } from '../../domain/fast-parse.js';
 import type { PriceCard } from '../../domain/prices.js';
+import { mergeChargeback } from '../../domain/merge-chargeback.js';
 import { addDays, dayOfMs, parseDay, previousDay } from '../../domain/days.js';
 import type { Weighting } from '../../domain/weighting.js';
 import type { DirtyDay, Ledger, SegmentInfo } from '../../ports/ledger.js';
@@ -126,10 +126,9 @@ export async function reportDay(
   if (unchanged !== undefined) {
     // The same ledger state gives the same bytes: keep the revision and its generation time, and
     // only move ledgerAsOf on, so the day is not chosen again for the same commits.
-    await deps.reports.write(day, unchanged.csv, unchanged.summary, {
-      revision: unchanged.revision,
-      ledgerAsOf,
-    });
+    // The metrics are written again too: a report stored before they existed gets them, with the
+    // stored revision and generation time they are rendered with.
+    await deps.reports.write(day, unchanged, { revision: unchanged.revision, ledgerAsOf });
     return outcome(day, unchanged, true, true, counts.eventsRead);
   }
   const revision = (previous?.revision ?? 0) + 1;
@@ -137,7 +136,7 @@ export async function reportDay(
     { ...input, counts, revision, generatedAt: deps.now().toISOString() },
     computed.result,
   );
-  await deps.reports.write(day, report.csv, report.summary, { revision, ledgerAsOf });
+  await deps.reports.write(day, report, { revision, ledgerAsOf });
   return outcome(day, { ...report, revision }, previous !== undefined, false, counts.eventsRead);
 }
 

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ChargebackResult, ChargebackRow } from '../../../src/domain/chargeback.js';
+import { NO_REQUEST_STATS } from '../../../src/domain/metrics/request-stats.js';
 import { formatMoney } from '../../../src/domain/report/format.js';
 import { roundForPrint } from '../../../src/domain/report/rounding.js';
 import { at, capacity, runDay, usage } from '../../helpers/events.js';
@@ -23,6 +24,7 @@ function row(tenant: string, nanos: number, idle: boolean): ChargebackRow {
     gpuMicros: 0,
     nanos,
     latenciesMs: new Float64Array(0),
+    stats: NO_REQUEST_STATS,
   };
 }
 
@@ -40,6 +42,7 @@ function resultOf(rows: ChargebackRow[]): ChargebackResult {
     requests: 0,
     unmeteredRequests: 0,
     pods: 1,
+    podTotals: [],
   };
 }
 

@@ -8,6 +8,7 @@ import { ingestBatch } from '../../../src/usecases/ingest/ingest.js';
 import { MemoryLedger } from '../../../src/adapters/memory/memory-ledger.js';
 import { fleetTraffic } from '../../../dev/fleet-traffic.js';
 import { buildReport } from '../../../src/domain/report/build.js';
+import { parseMetrics } from '../../../src/domain/metrics/build.js';
 import { MemoryReportStore } from '../../../src/adapters/memory/memory-report-store.js';
 import { at, DAY, DAY_AFTER } from '../../helpers/events.js';
 
@@ -27,7 +28,9 @@ function deps(ledger: MemoryLedger, reports: MemoryReportStore): DailyDeps {
 }
 
 /** The reference: every ledger line of the day in one accumulator, one chargeback. */
-async function onePass(ledger: MemoryLedger): Promise<{ csv: string; summary: Record<string, unknown> }> {
+async function onePass(
+  ledger: MemoryLedger,
+): Promise<{ csv: string; summary: Record<string, unknown>; metrics: string }> {
   const accumulator = new EventAccumulator(prices);
   for (const segment of await ledger.segmentsFor(DAY)) {
     for (const line of (await ledger.readSegment(segment)).split('\n')) {
@@ -51,7 +54,11 @@ async function onePass(ledger: MemoryLedger): Promise<{ csv: string; summary: Re
     revision: 1,
     generatedAt: now().toISOString(),
   });
-  return { csv: report.csv, summary: JSON.parse(report.summary) as Record<string, unknown> };
+  return {
+    csv: report.csv,
+    summary: JSON.parse(report.summary) as Record<string, unknown>,
+    metrics: report.metrics,
+  };
 }
 
 async function partitioned(ledger: MemoryLedger, log: (m: string) => void = () => undefined) {
@@ -60,6 +67,7 @@ async function partitioned(ledger: MemoryLedger, log: (m: string) => void = () =
   return {
     csv: (await reports.csv(DAY)) ?? '',
     summary: JSON.parse((await reports.summary(DAY)) ?? '{}') as Record<string, unknown>,
+    metrics: (await reports.metrics(DAY)) ?? '',
   };
 }
 
@@ -87,6 +95,9 @@ describe('the daily run, partition by partition', () => {
     const actual = await partitioned(ledger);
     expect(actual.csv).toBe(reference.csv);
     expect(actual.summary).toEqual(reference.summary);
+    // The histograms and the per-pod figures merge as exactly as the CSV's rows: the same bytes.
+    expect(parseMetrics(actual.metrics).groups.length).toBeGreaterThan(1);
+    expect(actual.metrics).toBe(reference.metrics);
   });
 
   it('falls back to one pass when a pod’s events span partitions, and is still right', async () => {
@@ -158,5 +169,6 @@ describe('the daily run, partition by partition', () => {
     expect(reference.summary.rejected).toBe(Number(before.summary.rejected) + 1);
     expect(actual.summary).toEqual(reference.summary);
     expect(actual.csv).toBe(reference.csv);
+    expect(actual.metrics).toBe(reference.metrics);
   });
 });

@@ -77,7 +77,11 @@ describe('markPriceChanges', () => {
     const ledger = new MemoryLedger();
     const reports = new MemoryReportStore();
     for (const d of reported)
-      await reports.write(d, 'csv', '{}', { revision: 1, ledgerAsOf: `${d}T23:59:00.000Z` });
+      await reports.write(
+        d,
+        { csv: 'csv', summary: '{}', metrics: '{}' },
+        { revision: 1, ledgerAsOf: `${d}T23:59:00.000Z` },
+      );
     const run = (entries: Entry[], restateDays = 35) =>
       markPriceChanges({
         ledger,
