@@ -209,3 +209,16 @@ export function openBefore(records: Iterable<AlertRecord>, day: Day): Set<string
   }
   return open;
 }
+
+/** True when two records hold the same data, whatever the order of their keys. */
+export function sameRecord(a: AlertRecord, b: AlertRecord): boolean {
+  return canonical(a) === canonical(b);
+}
+
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (typeof value !== 'object' || value === null) return JSON.stringify(value);
+  const entries = Object.entries(value).filter(([, v]) => v !== undefined);
+  entries.sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+}

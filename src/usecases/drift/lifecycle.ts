@@ -17,6 +17,7 @@ import {
   noticeDelivered,
   openBefore,
   phaseOf,
+  sameRecord,
   type AlertPost,
   type AlertRecord,
   type LifecyclePolicy,
@@ -41,15 +42,16 @@ export interface LifecycleDeps {
 export interface LifecycleOutcome {
   /** The posts this run won, to deliver and then settle. */
   readonly posts: readonly AlertPost[];
-  /** Records written (raised, updated, resolved). */
-  readonly updated: number;
+  /** Alerts whose record the report raised, kept open or resolved. */
+  readonly applied: number;
   /** Posts due that another run of the day had already claimed. */
   readonly lost: number;
 }
 
-// Each lost conditional write means another run moved the record; they are few (runs of one day),
-// so a handful of re-reads settles any real race, and more means something is wrong.
-const MAX_ATTEMPTS = 5;
+// Each lost conditional write means another writer moved the record meanwhile, so every round some
+// writer gets through: this many attempts outlast that many runs of one day writing at once (and
+// their settlements), far more than a retry, a restatement and a scaled-out instance make.
+const MAX_ATTEMPTS = 16;
 
 export class AlertLifecycle implements PostSettlement {
   constructor(private readonly deps: LifecycleDeps) {}
@@ -68,17 +70,17 @@ export class AlertLifecycle implements PostSettlement {
     const stored = new Map((await this.deps.store.records()).map((s) => [s.record.id, s]));
     const records = new Map([...stored].map(([id, s]) => [id, s.record]));
     const posts: AlertPost[] = [];
-    let updated = 0;
+    let applied = 0;
     let lost = 0;
     for (const first of decide(report, records, this.deps.policy)) {
       const step = await this.write(report, first, stored.get(first.next.id));
       if (step === undefined) continue;
-      updated++;
+      applied++;
       if (step.post === undefined) continue;
       if ((await this.claim(step.post)) === 'won') posts.push(step.post);
       else lost++;
     }
-    return { posts, updated, lost };
+    return { posts, applied, lost };
   }
 
   async settle(post: AlertPost, how: 'posted' | 'queued'): Promise<void> {
@@ -98,11 +100,14 @@ export class AlertLifecycle implements PostSettlement {
   ): Promise<Step | undefined> {
     let step: Step | undefined = first;
     let version = current?.version;
+    let stored = current?.record;
     for (let attempt = 0; attempt < MAX_ATTEMPTS && step !== undefined; attempt++) {
+      // A retry of a day that was applied already changes nothing: no write to race over.
+      if (stored !== undefined && sameRecord(stored, step.next)) return step;
       if ((await this.deps.store.put(step.next, version)) === 'written') return step;
       const fresh = await this.deps.store.get(step.next.id);
-      version = fresh?.version;
-      step = this.redecide(report, step.next.id, fresh?.record);
+      ({ version, record: stored } = fresh ?? { version: undefined, record: undefined });
+      step = this.redecide(report, step.next.id, stored);
     }
     if (step === undefined) return undefined;
     throw new TransientError(`alert ${step.next.id}: the record kept changing under ${MAX_ATTEMPTS} writes`);
