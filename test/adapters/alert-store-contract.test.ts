@@ -101,6 +101,13 @@ function contract(name: string, make: () => Promise<AlertStore>): void {
       ]);
     });
 
+    it('refuses to settle a claim nobody made', async () => {
+      const store = await make();
+      await expect(
+        store.settle({ day: D1, id: 'a', phase: 'alert' }, 'posted', NOW.toISOString()),
+      ).rejects.toThrow();
+    });
+
     it('keeps ids with unusual characters apart and returns them as written', async () => {
       const store = await make();
       for (const id of ODD_IDS) {
