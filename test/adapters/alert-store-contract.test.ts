@@ -146,6 +146,18 @@ function contract(name: string, make: () => Promise<AlertStore>): void {
       expect((await store.get('a'))?.record.alert).toMatchObject({ value: 9, severity: 'critical' });
     });
 
+    it('lets a restatement of an earlier day neither post nor rewind what a later day stored', async () => {
+      const store = await make();
+      await day(store, D1, [alert('a')]);
+      await day(store, D2, [], ['a']);
+      expect(await day(store, D1, [alert('a', { value: 7 })], [], 'restatement')).toEqual([]);
+      expect((await store.get('a'))?.record).toMatchObject({
+        status: 'resolved',
+        day: D2,
+        alert: { value: 2 },
+      });
+    });
+
     it('raises again the next day an alert whose claimed post was never delivered', async () => {
       const store = await make();
       const { posts } = await lifecycle(store).apply({
