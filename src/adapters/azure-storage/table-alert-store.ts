@@ -1,63 +1,155 @@
 import { createHash } from 'node:crypto';
-import { RestError, type TableClient } from '@azure/data-tables';
-import type { AlertState, PostKind } from '../../domain/drift/lifecycle.js';
-import type { AlertStore } from '../../ports/alert-store.js';
+import { odata, RestError, type TableClient } from '@azure/data-tables';
+import type { Day } from '../../domain/days.js';
+import type { AlertRecord, PostKind, PostPhase } from '../../domain/drift/lifecycle.js';
+import type {
+  AlertStore,
+  ClaimInfo,
+  ClaimStatus,
+  PostClaim,
+  StoredAlert,
+  WriteOutcome,
+} from '../../ports/alert-store.js';
 
-const STATE = 'alert';
-const CLAIM = 'alertpost';
+const RECORDS = 'alert';
+const claimPartition = (day: Day): string => `claim|${day}`;
+
+// PartitionKey and RowKey may not hold '/', '\', '#', '?' or control characters and are at most
+// 1 KiB (https://learn.microsoft.com/rest/api/storageservices/understanding-the-table-service-data-model).
+// Percent-encoding removes all of those and '|', which then separates key parts unambiguously; an
+// id too long for a key is named by its SHA-256 instead, marked by '%%', which no percent-encoding
+// produces. The id itself is kept in a property, so reading never decodes a key.
+const MAX_ENCODED = 400;
+
+export function alertKey(id: string): string {
+  const encoded = encodeURIComponent(id);
+  if (encoded.length <= MAX_ENCODED) return encoded;
+  return `%%${createHash('sha256').update(id, 'utf8').digest('hex')}`;
+}
+
+function claimRowKey(c: Pick<PostClaim, 'id' | 'phase'>): string {
+  return `${alertKey(c.id)}|${c.phase}`;
+}
+
+interface RecordEntity {
+  readonly id: string;
+  readonly json: string;
+}
+
+interface ClaimEntity {
+  readonly id: string;
+  readonly day: string;
+  readonly phase: string;
+  readonly kind: string;
+  readonly runId: string;
+  readonly claimedAt: string;
+  readonly status: string;
+  readonly settledAt?: string;
+}
+
+function isStatus(code: number, error: unknown): boolean {
+  return error instanceof RestError && error.statusCode === code;
+}
 
 /**
- * Alert states and post claims in a Table: partition `alert` (one row per alert id) and partition
- * `alertpost` (one row per post made). A claim is an insert, which Table Storage refuses with 409
- * when the row exists, so of any number of concurrent runs exactly one creates it.
+ * The alert store in one Azure Storage table: records in partition `alert`, claims in a partition
+ * per day, so a day's claims are read with one query. Conditional writes use the entity ETag
+ * (If-Match) for records and insert-if-absent (409 on an existing row) for claims.
  */
 export class TableAlertStore implements AlertStore {
   constructor(private readonly table: TableClient) {}
 
+  /** Creates the table when it does not exist yet. */
   async ensure(): Promise<void> {
     await this.table.createTable();
   }
 
-  async states(): Promise<AlertState[]> {
-    const states: AlertState[] = [];
-    const rows = this.table.listEntities<{ state: string }>({
-      queryOptions: { filter: `PartitionKey eq '${STATE}'` },
+  async records(): Promise<StoredAlert[]> {
+    const all: StoredAlert[] = [];
+    const rows = this.table.listEntities<RecordEntity>({
+      queryOptions: { filter: odata`PartitionKey eq ${RECORDS}` },
     });
-    for await (const row of rows) states.push(JSON.parse(row.state) as AlertState);
-    return states;
+    for await (const row of rows) all.push(stored(row.json, row.etag));
+    return all;
   }
 
-  async save(states: readonly AlertState[]): Promise<void> {
-    // Table properties hold 64 KiB of text; a state is one alert (a few hundred bytes to a few KiB).
-    for (const state of states) {
-      await this.table.upsertEntity(
-        { partitionKey: STATE, rowKey: rowKey(state.id), state: JSON.stringify(state) },
-        'Replace',
-      );
-    }
-  }
-
-  async claim(day: string, id: string, kind: PostKind): Promise<boolean> {
+  async get(id: string): Promise<StoredAlert | undefined> {
     try {
-      await this.table.createEntity({
-        partitionKey: CLAIM,
-        rowKey: rowKey(`${day}|${kind}|${id}`),
-        day,
-        kind,
-        id,
-      });
-      return true;
+      const row = await this.table.getEntity<RecordEntity>(RECORDS, alertKey(id));
+      return stored(row.json, row.etag);
     } catch (error) {
-      if (error instanceof RestError && error.statusCode === 409) return false;
+      if (isStatus(404, error)) return undefined;
       throw error;
     }
   }
+
+  async put(record: AlertRecord, expected: string | undefined): Promise<WriteOutcome> {
+    const entity = {
+      partitionKey: RECORDS,
+      rowKey: alertKey(record.id),
+      id: record.id,
+      json: JSON.stringify(record),
+    };
+    try {
+      if (expected === undefined) await this.table.createEntity(entity);
+      else await this.table.updateEntity(entity, 'Replace', { etag: expected });
+      return 'written';
+    } catch (error) {
+      // 409: created meanwhile; 412: replaced meanwhile; 404: an expected row is gone.
+      if (isStatus(409, error) || isStatus(412, error) || isStatus(404, error)) return 'conflict';
+      throw error;
+    }
+  }
+
+  async claim(claim: PostClaim): Promise<'won' | 'lost'> {
+    try {
+      await this.table.createEntity<ClaimEntity & { partitionKey: string; rowKey: string }>({
+        partitionKey: claimPartition(claim.day),
+        rowKey: claimRowKey(claim),
+        ...claim,
+        status: 'claimed',
+      });
+      return 'won';
+    } catch (error) {
+      if (isStatus(409, error)) return 'lost';
+      throw error;
+    }
+  }
+
+  async settle(
+    key: Pick<PostClaim, 'day' | 'id' | 'phase'>,
+    status: Exclude<ClaimStatus, 'claimed'>,
+    at: string,
+  ): Promise<void> {
+    // Merge without an ETag: only the winner settles its claim, and settling twice writes the same.
+    await this.table.updateEntity(
+      { partitionKey: claimPartition(key.day), rowKey: claimRowKey(key), status, settledAt: at },
+      'Merge',
+    );
+  }
+
+  async claims(day: Day): Promise<ClaimInfo[]> {
+    const all: ClaimInfo[] = [];
+    const rows = this.table.listEntities<ClaimEntity>({
+      queryOptions: { filter: odata`PartitionKey eq ${claimPartition(day)}` },
+    });
+    for await (const row of rows) {
+      all.push({
+        day: row.day,
+        id: row.id,
+        phase: row.phase as PostPhase,
+        kind: row.kind as PostKind,
+        runId: row.runId,
+        claimedAt: row.claimedAt,
+        status: row.status as ClaimStatus,
+        ...(row.settledAt === undefined ? {} : { settledAt: row.settledAt }),
+      });
+    }
+    return all;
+  }
 }
 
-/**
- * Row keys may not hold / \ # ? or control characters and are at most 1 KiB: alert ids carry
- * tenant and feature names, so the key is a digest of the id (the id itself is in the row).
- */
-function rowKey(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+function stored(json: string, etag: string): StoredAlert {
+  // Only this adapter writes the rows, from records the lifecycle built.
+  return { record: JSON.parse(json) as AlertRecord, version: etag };
 }

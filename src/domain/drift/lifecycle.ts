@@ -1,119 +1,224 @@
-import { daysBetween } from '../days.js';
-import type { Alert, DriftReport, Severity } from './alert.js';
+/**
+ * The alert lifecycle as pure decisions: given a day's drift report and what is stored about each
+ * alert, what to store next and what to post. Storage, claims and delivery live elsewhere (the
+ * alert store port and the lifecycle use case); see docs/drift-lifecycle.md.
+ *
+ * An alert is raised once; while it holds it is posted again only when it got worse than what was
+ * last posted, or when the re-notify interval has passed since then; when it stops holding it gets
+ * one "back to normal" post. Every comparison is with what the channel last heard (`notified`),
+ * not with yesterday's figures, so a slow creep still reaches the worsening factor eventually.
+ */
+import { z } from 'zod';
+import { daysBetween, type Day } from '../days.js';
+import { ConfigurationError } from '../errors.js';
+import type { Alert, Severity } from './alert.js';
+
+export type PostKind = 'raised' | 'worsened' | 'reminder' | 'resolved';
 
 /**
- * The life of a drift alert, as pure decisions: what a day's detection means for the channel.
- *
- * - An alert is posted when it is raised (not open before), when it gets worse (its severity goes
- *   up, or its distance from the baseline grows by `worsenFactor` over what was last posted), or
- *   when it has stayed open `renotifyDays` since its last post. Otherwise it persists quietly.
- * - An open alert that no longer holds is resolved with one short "back to normal" post.
- * - A day at or before the day an alert was last posted never posts it again: a restatement or a
- *   retry of a day re-detects the same alerts and must not repeat them. (Which of two concurrent
- *   runs posts is decided by the store's claim, see ports/alert-store.ts.)
+ * Posts about one alert fall in two phases: `alert` (raised, worsened, reminder) and `resolved`. At
+ * most one post per alert, day and phase is ever made, whatever runs of that day race.
  */
+export type PostPhase = 'alert' | 'resolved';
 
-export type PostKind = 'raised' | 'worse' | 'renotify' | 'resolved';
-
-export interface AlertState {
-  readonly id: string;
-  readonly rule: string;
-  readonly status: 'open' | 'resolved';
-  /** The alert as last detected (its scope, figures and message). */
-  readonly alert: Alert;
-  /** The day the alert was raised (the latest raise, after a reopen). */
-  readonly openedOn: string;
-  /** The day of its last post, and what that post said. */
-  readonly lastPostedOn: string;
-  readonly lastPostedSeverity: Severity;
-  readonly lastPostedValue: number;
-  /** The last day it was detected (open) or resolved. */
-  readonly lastSeenOn: string;
+export function phaseOf(kind: PostKind): PostPhase {
+  return kind === 'resolved' ? 'resolved' : 'alert';
 }
 
-export interface LifecycleOptions {
-  /** Days an alert may stay open without a post before it is posted again. Default 7. */
+/** What the channel last heard about an alert: the post's day, kind and figures. */
+export interface Notice {
+  readonly day: Day;
+  readonly kind: PostKind;
+  readonly severity: Severity;
+  readonly value: number;
+  readonly baseline: number;
+}
+
+/** What is stored about one alert id: its current (or last) episode. */
+export interface AlertRecord {
+  readonly id: string;
+  readonly status: 'open' | 'resolved';
+  /** First day of the current episode. */
+  readonly openedOn: Day;
+  /** The day whose report last changed this record: an earlier day never overrides it. */
+  readonly day: Day;
+  /** The figures of the last day the alert held. */
+  readonly alert: Alert;
+  readonly resolvedOn?: Day;
+  /** Undefined until a post about it was delivered (or queued for delivery). */
+  readonly notified?: Notice;
+}
+
+/** A post to make: the alert's figures and, for a worsening or a reminder, what was posted before. */
+export interface AlertPost {
+  readonly day: Day;
+  readonly id: string;
+  readonly kind: PostKind;
+  readonly alert: Alert;
+  readonly openedOn: Day;
+  readonly previous?: Notice;
+}
+
+/** One alert's outcome for the day: the record to store, and the post to make, if any. */
+export interface Step {
+  readonly next: AlertRecord;
+  readonly post?: AlertPost;
+}
+
+export interface LifecyclePolicy {
+  /** Days after the last post at which an alert that still holds is posted again. */
   readonly renotifyDays: number;
-  /** A post again when |value - baseline| reaches this multiple of what was last posted. Default 1.5. */
+  /** An open alert is posted again when |value - baseline| grew by this factor since the last post. */
   readonly worsenFactor: number;
 }
 
-export const DEFAULT_LIFECYCLE: LifecycleOptions = { renotifyDays: 7, worsenFactor: 1.5 };
+// A week: a daily reminder of a known problem is the alert storm this exists to prevent, and a week
+// keeps a forgotten alert in sight. Half as far again from the baseline is a change worth a post.
+export const DEFAULT_LIFECYCLE_POLICY: LifecyclePolicy = { renotifyDays: 7, worsenFactor: 1.5 };
 
-export interface PlannedPost {
-  readonly kind: PostKind;
-  readonly id: string;
-  /** The alert as detected today (for `resolved`: as it was last detected). */
-  readonly alert: Alert;
+const policySchema = z.strictObject({
+  renotifyDays: z.number().int().min(1).max(365).optional(),
+  worsenFactor: z.number().gt(1).max(1000).optional(),
+});
+
+/** The policy from a rules file's `lifecycle` section; absent fields take the defaults. */
+export function parseLifecyclePolicy(json: unknown): LifecyclePolicy {
+  const parsed = policySchema.safeParse(json ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue === undefined ? '' : issue.path.join('.');
+    throw new ConfigurationError(
+      `lifecycle${field === '' ? '' : `.${field}`}: ${issue?.message ?? 'invalid'}`,
+    );
+  }
+  return { ...DEFAULT_LIFECYCLE_POLICY, ...parsed.data };
 }
 
-export interface LifecyclePlan {
-  /** Posts to claim and make, in the order of the report. */
-  readonly posts: readonly PlannedPost[];
-  /** Every state this day changes, whether or not a post is made. */
-  readonly states: readonly AlertState[];
+const RANK: Record<Severity, number> = { warning: 0, critical: 1 };
+
+/** True when `alert` is worse than what was last posted: severity up, or further from the baseline by the factor. */
+export function isWorse(alert: Alert, notice: Notice, policy: LifecyclePolicy): boolean {
+  if (RANK[alert.severity] > RANK[notice.severity]) return true;
+  const now = alert.value - alert.baseline;
+  const then = notice.value - notice.baseline;
+  // A move to the other side of the baseline is a different problem, not this one worse; and a
+  // notice with no distance gives the factor nothing to scale.
+  if (then === 0 || Math.sign(now) !== Math.sign(then)) return false;
+  return Math.abs(now) >= policy.worsenFactor * Math.abs(then);
 }
 
-const SEVERITY_RANK: Record<Severity, number> = { warning: 1, critical: 2 };
+/** The alert phase's post for an open record that still holds, if one is due. */
+function followUp(
+  record: AlertRecord,
+  alert: Alert,
+  day: Day,
+  policy: LifecyclePolicy,
+): PostKind | undefined {
+  const last = record.notified;
+  // Never delivered (a run that claimed it stopped before posting or queueing): raise it now.
+  if (last === undefined || last.kind === 'resolved') return 'raised';
+  if (last.day === day) return undefined; // this day was posted already: a restatement says nothing new
+  if (isWorse(alert, last, policy)) return 'worsened';
+  return daysBetween(last.day, day) >= policy.renotifyDays ? 'reminder' : undefined;
+}
 
-/** Ids open before `day`: the `open` set detection needs for hysteresis and `resolved`. */
-export function openBefore(states: Iterable<AlertState>, day: string): Set<string> {
+function onHolds(record: AlertRecord | undefined, alert: Alert, day: Day, policy: LifecyclePolicy): Step {
+  if (record === undefined || (record.status === 'resolved' && record.day < day)) {
+    const next: AlertRecord = { id: alert.id, status: 'open', openedOn: day, day, alert };
+    return { next, post: { day, id: alert.id, kind: 'raised', alert, openedOn: day } };
+  }
+  // Open, or resolved by an earlier run of this same day whose figures were since restated.
+  const { resolvedOn: _resolvedOn, ...rest } = record;
+  const next: AlertRecord = { ...rest, status: 'open', day, alert };
+  const kind = followUp(record, alert, day, policy);
+  if (kind === undefined) return { next };
+  const post: AlertPost = { day, id: alert.id, kind, alert, openedOn: record.openedOn };
+  return { next, post: record.notified === undefined ? post : { ...post, previous: record.notified } };
+}
+
+function onResolved(record: AlertRecord, day: Day): Step {
+  const next: AlertRecord = { ...record, status: 'resolved', resolvedOn: day, day };
+  const last = record.notified;
+  // "Back to normal" only for an alert the channel heard about and has not yet heard end.
+  if (last === undefined || last.kind === 'resolved') return { next };
+  return {
+    next,
+    post: {
+      day,
+      id: record.id,
+      kind: 'resolved',
+      alert: record.alert,
+      openedOn: record.openedOn,
+      previous: last,
+    },
+  };
+}
+
+/**
+ * The steps for one day's report over the stored records. A record last changed by a later day is
+ * left alone (a restatement of an old day does not rewind the lifecycle); a resolved id with no
+ * record, or one already resolved, needs nothing.
+ */
+export function decide(
+  report: { readonly date: Day; readonly alerts: readonly Alert[]; readonly resolved: readonly string[] },
+  records: ReadonlyMap<string, AlertRecord>,
+  policy: LifecyclePolicy,
+): Step[] {
+  const day = report.date;
+  const steps: Step[] = [];
+  const holding = new Set<string>();
+  for (const alert of report.alerts) {
+    holding.add(alert.id);
+    const record = records.get(alert.id);
+    if (record !== undefined && record.day > day) continue;
+    steps.push(onHolds(record, alert, day, policy));
+  }
+  for (const id of new Set(report.resolved)) {
+    const record = records.get(id);
+    if (holding.has(id) || record === undefined || record.day > day || record.status === 'resolved') continue;
+    steps.push(onResolved(record, day));
+  }
+  return steps;
+}
+
+/** The record after a post about it was delivered or queued: later notices are never replaced by earlier ones. */
+export function noticeDelivered(record: AlertRecord, post: AlertPost): AlertRecord {
+  // A post settled late must not overwrite what a later day posted, nor land on a later episode.
+  if (post.day < record.openedOn || (record.notified !== undefined && record.notified.day > post.day))
+    return record;
+  const notified: Notice = {
+    day: post.day,
+    kind: post.kind,
+    severity: post.alert.severity,
+    value: post.alert.value,
+    baseline: post.alert.baseline,
+  };
+  return { ...record, notified };
+}
+
+/**
+ * Ids of alerts that were open at the end of the day before `day`: what the rules' hysteresis and
+ * their `resolved` list need. Exact for the current episode of each alert; a restatement of a day
+ * before an alert's current episode sees it as closed then.
+ */
+export function openBefore(records: Iterable<AlertRecord>, day: Day): Set<string> {
   const open = new Set<string>();
-  for (const s of states) if (s.status === 'open' && s.openedOn < day) open.add(s.id);
+  for (const r of records) {
+    if (r.openedOn >= day) continue;
+    if (r.status === 'open' || (r.resolvedOn !== undefined && r.resolvedOn >= day)) open.add(r.id);
+  }
   return open;
 }
 
-/** What day `report.date`'s detection posts and how the stored states change. */
-export function planLifecycle(
-  report: DriftReport,
-  states: ReadonlyMap<string, AlertState>,
-  options: LifecycleOptions = DEFAULT_LIFECYCLE,
-): LifecyclePlan {
-  const day = report.date;
-  const posts: PlannedPost[] = [];
-  const next: AlertState[] = [];
-  for (const alert of report.alerts) {
-    const state = states.get(alert.id);
-    const kind = postKind(alert, state, day, options);
-    const opened = state === undefined || state.status === 'resolved' ? day : state.openedOn;
-    if (state !== undefined && day < state.lastSeenOn) continue; // an older day restated: today's state stands
-    if (kind !== undefined) posts.push({ kind, id: alert.id, alert });
-    next.push({
-      id: alert.id,
-      rule: alert.rule,
-      status: 'open',
-      alert,
-      openedOn: opened,
-      lastPostedOn: kind === undefined ? (state?.lastPostedOn ?? day) : day,
-      lastPostedSeverity: kind === undefined ? (state?.lastPostedSeverity ?? alert.severity) : alert.severity,
-      lastPostedValue: kind === undefined ? (state?.lastPostedValue ?? alert.value) : alert.value,
-      lastSeenOn: day,
-    });
-  }
-  for (const id of report.resolved) {
-    const state = states.get(id);
-    if (state?.status !== 'open' || day < state.lastSeenOn) continue;
-    if (day > state.lastPostedOn) posts.push({ kind: 'resolved', id, alert: state.alert });
-    next.push({ ...state, status: 'resolved', lastPostedOn: day, lastSeenOn: day });
-  }
-  return { posts, states: next };
+/** True when two records hold the same data, whatever the order of their keys. */
+export function sameRecord(a: AlertRecord, b: AlertRecord): boolean {
+  return canonical(a) === canonical(b);
 }
 
-function postKind(
-  alert: Alert,
-  state: AlertState | undefined,
-  day: string,
-  options: LifecycleOptions,
-): PostKind | undefined {
-  if (state === undefined || state.status === 'resolved') {
-    // Resolved earlier the same day (a restatement that brings it back) is not a new raise.
-    return state !== undefined && day <= state.lastPostedOn ? undefined : 'raised';
-  }
-  if (day <= state.lastPostedOn) return undefined;
-  if (SEVERITY_RANK[alert.severity] > SEVERITY_RANK[state.lastPostedSeverity]) return 'worse';
-  const posted = Math.abs(state.lastPostedValue - state.alert.baseline);
-  const now = Math.abs(alert.value - alert.baseline);
-  if (posted > 0 && now >= posted * options.worsenFactor) return 'worse';
-  if (daysBetween(state.lastPostedOn, day) >= options.renotifyDays) return 'renotify';
-  return undefined;
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (typeof value !== 'object' || value === null) return JSON.stringify(value);
+  const entries = Object.entries(value).filter(([, v]) => v !== undefined);
+  entries.sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
 }
