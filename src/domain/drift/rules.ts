@@ -327,7 +327,7 @@ export const DEFAULT_DRIFT_RULES: DriftRules = {
       minToday: volumeOf(0, 20),
       minBaseline: volumeOf(0, 20),
     },
-    idleShare: change('up', [level(0.5, 0.15), level(1, 0.3), level(0.25, 0.075)], volumeOf(0, 50)),
+    idleShare: change('up', [level(0.25, 0.15), level(1, 0.3), level(0.125, 0.075)], volumeOf(0, 50)),
     // A tenth of a point of the events read, from 25,000 events: at least 25 events.
     rejectedShare: {
       enabled: true,
