@@ -156,6 +156,7 @@ function looseRules(): DriftRules {
     if ('minBaseline' in rule) rule.minBaseline = { requests: 0, costUsd: 0 };
     if ('minSamples' in rule) rule.minSamples = 1;
     if ('minEvents' in rule) rule.minEvents = 0;
+    if ('minVolume' in rule) rule.minVolume = { requests: 0, costUsd: 0 };
     if ('direction' in rule) rule.direction = 'both';
   }
   return rules;
