@@ -18,7 +18,8 @@ import { INCIDENT_KINDS, isActive, scopesAgree, type Incident, type IncidentKind
 
 /** Which rules watch which incident kind; none listed means any rule on the right scope will do. */
 export const RULES_FOR_KIND: Readonly<Record<IncidentKind, RegExp | undefined>> = {
-  'completion-growth': /tokens?[-_ ]?per[-_ ]?request|completion/i,
+  // Not the prompt's tokens per request: longer prompts say nothing of longer answers.
+  'completion-growth': /(?<!prompt[-_ ]?)tokens?[-_ ]?per[-_ ]?request|completion/i,
   'cost-per-token': /cost[-_ ]?per|per[-_ ]?1k|per[-_ ]?token/i,
   latency: /latency|ttft|first[-_ ]?token|sla/i,
   idle: /idle/i,
