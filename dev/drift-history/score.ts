@@ -12,8 +12,8 @@ import { INCIDENT_KINDS, isActive, scopesAgree, type Incident, type IncidentKind
  * before) that no active incident explains is a false alert. An incident explains an alert when the
  * scopes agree and either the incident touches a named part of the fleet (then any rule may fire:
  * answers three times longer also cost more and take longer) or, for a fleet-wide incident, the
- * rule matches its kind. A feature appearing or disappearing has no dedicated rule: any alert that
- * names the feature catches it.
+ * rule matches its kind. A feature appearing or disappearing is caught by any alert that names the
+ * feature (the newFeature and featureGone rules do; a model-wide alert does not).
  */
 
 /** Which rules watch which incident kind; none listed means any rule on the right scope will do. */
