@@ -12,13 +12,14 @@ import { INCIDENT_KINDS, isActive, scopesAgree, type Incident, type IncidentKind
  * before) that no active incident explains is a false alert. An incident explains an alert when the
  * scopes agree and either the incident touches a named part of the fleet (then any rule may fire:
  * answers three times longer also cost more and take longer) or, for a fleet-wide incident, the
- * rule matches its kind. A feature appearing or disappearing has no dedicated rule: any alert that
- * names the feature catches it.
+ * rule matches its kind. A feature appearing or disappearing is caught by any alert that names the
+ * feature (the newFeature and featureGone rules do; a model-wide alert does not).
  */
 
 /** Which rules watch which incident kind; none listed means any rule on the right scope will do. */
 export const RULES_FOR_KIND: Readonly<Record<IncidentKind, RegExp | undefined>> = {
-  'completion-growth': /tokens?[-_ ]?per[-_ ]?request|completion/i,
+  // Not the prompt's tokens per request: longer prompts say nothing of longer answers.
+  'completion-growth': /(?<!prompt[-_ ]?)tokens?[-_ ]?per[-_ ]?request|completion/i,
   'cost-per-token': /cost[-_ ]?per|per[-_ ]?1k|per[-_ ]?token/i,
   latency: /latency|ttft|first[-_ ]?token|sla/i,
   idle: /idle/i,

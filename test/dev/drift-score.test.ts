@@ -105,6 +105,14 @@ describe('scoreDetection', () => {
     );
   });
 
+  it('does not let a prompt-length alert catch answers that grew', () => {
+    const grown = incident('completion-growth', 0, 1, CHAT);
+    const prompt = alert('promptTokensPerRequest', CHAT);
+    expect(scoreDetection([grown], days([prompt]), 0).incidents[0]?.status).toBe('missed');
+    const answers = alert('completionTokensPerRequest', CHAT);
+    expect(scoreDetection([grown], days([answers]), 0).incidents[0]?.status).toBe('first-day');
+  });
+
   it('reports a below-threshold incident as quiet or alerted, never as missed', () => {
     const small = incident('completion-growth', 0, 1, CHAT, false);
     expect(scoreDetection([small], days([]), 0).incidents[0]?.status).toBe('quiet');

@@ -12,7 +12,7 @@ export interface DetectContext {
   readonly window: BaselineWindow;
   readonly rules: DriftRules;
   readonly open: ReadonlySet<string>;
-  /** Groups of each baseline day by groupKey. */
+  /** Groups of each day of the window (every day found, not only the baseline's) by groupKey. */
   readonly groupsByDate: ReadonlyMap<string, ReadonlyMap<string, GroupMetrics>>;
 }
 
@@ -40,7 +40,7 @@ export function makeContext(
   open: ReadonlySet<string>,
 ): DetectContext {
   const groupsByDate = new Map<string, Map<string, GroupMetrics>>();
-  for (const day of window.days) {
+  for (const day of window.found) {
     const groups = new Map<string, GroupMetrics>();
     // A key listed twice keeps its first entry, as today's groups do: ids must stay unique.
     for (const g of day.groups) if (!groups.has(groupKey(g))) groups.set(groupKey(g), g);
@@ -49,9 +49,17 @@ export function makeContext(
   return { today, window, rules, open, groupsByDate };
 }
 
-/** The group's entry on each baseline day, undefined where it had no traffic. */
-export function groupHistory(ctx: DetectContext, key: string): readonly (GroupMetrics | undefined)[] {
-  return ctx.window.days.map((day) => ctx.groupsByDate.get(day.date)?.get(key));
+/**
+ * The group's entry on each baseline day (or, with `found`, on every day of the window), undefined
+ * where it had no traffic.
+ */
+export function groupHistory(
+  ctx: DetectContext,
+  key: string,
+  days: 'baseline' | 'found' = 'baseline',
+): readonly (GroupMetrics | undefined)[] {
+  const window = days === 'found' ? ctx.window.found : ctx.window.days;
+  return window.map((day) => ctx.groupsByDate.get(day.date)?.get(key));
 }
 
 /** A finite figure or nothing: a ratio over zero is no figure at all, never NaN or Infinity. */

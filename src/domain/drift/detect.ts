@@ -8,6 +8,7 @@ import { baselineWindow } from './baseline.js';
 import { makeContext } from './context.js';
 import { dataQualityAlerts, idleShareAlerts } from './fleet-rules.js';
 import { groupChangeAlerts } from './group-rules.js';
+import { featureGoneAlerts, newFeatureAlerts } from './presence-rules.js';
 import type { DriftRules } from './rules.js';
 import { shiftAlerts, slaAlerts } from './sla-rules.js';
 
@@ -34,6 +35,8 @@ export function detectDrift(input: DetectInput): DriftReport {
     ...shiftAlerts(ctx),
     ...idleShareAlerts(ctx),
     ...dataQualityAlerts(ctx),
+    ...newFeatureAlerts(ctx),
+    ...featureGoneAlerts(ctx),
   ];
   const alerts = raised.sort(bySeverityThenId);
   const ids = new Set(alerts.map((a) => a.id));

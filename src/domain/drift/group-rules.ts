@@ -81,7 +81,8 @@ export const GROUP_MEASURES: readonly GroupMeasure[] = [
     metric: 'errorRate',
     title: 'Error rate',
     value: (g) => ratio(g.errorRequests, g.requests),
-    scale: one,
+    // The absolute threshold counts requests: the extra failures today's requests had at the new rate.
+    scale: (g) => g.requests,
     format: formatShare,
   },
   {
@@ -117,8 +118,9 @@ export function groupChangeAlerts(ctx: DetectContext): Alert[] {
   const alerts: Alert[] = [];
   for (const g of uniqueGroups(ctx.today.groups)) {
     const history = groupHistory(ctx, groupKey(g));
+    const wholeWindow = groupHistory(ctx, groupKey(g), 'found');
     for (const measure of GROUP_MEASURES) {
-      const alert = judgeGroup(ctx, g, history, measure);
+      const alert = judgeGroup(ctx, g, history, wholeWindow, measure);
       if (alert !== undefined) alerts.push(alert);
     }
   }
@@ -129,10 +131,15 @@ function judgeGroup(
   ctx: DetectContext,
   g: GroupMetrics,
   history: readonly (GroupMetrics | undefined)[],
+  wholeWindow: readonly (GroupMetrics | undefined)[],
   measure: GroupMeasure,
 ): Alert | undefined {
   const rule = ctx.rules.rules[measure.rule];
-  if (!rule.enabled || !meetsVolume(g, rule.minToday) || !baselineMeetsVolume(history, rule.minBaseline)) {
+  if (
+    !rule.enabled ||
+    !meetsVolume(g, rule.minToday) ||
+    !baselineMeetsVolume(wholeWindow, rule.minBaseline)
+  ) {
     return undefined;
   }
   const value = measure.value(g, ctx.today.bins);

@@ -63,6 +63,16 @@ export interface DataQualityRule {
   readonly minEvents: number;
 }
 
+/**
+ * A group's arrival or departure: `newFeature` fires for a group with traffic today and none on any
+ * day of the baseline window, once it reaches `minVolume` on the day; `featureGone` for a group
+ * without traffic today that reached `minVolume` on a typical baseline day.
+ */
+export interface PresenceRule {
+  readonly enabled: boolean;
+  readonly minVolume: Volume;
+}
+
 export interface Sla {
   readonly p95LatencyMs: number;
   readonly p95TtftMs: number;
@@ -91,6 +101,8 @@ export interface DriftRules {
     readonly idleShare: ChangeRule;
     readonly rejectedShare: DataQualityRule;
     readonly unmeteredShare: DataQualityRule;
+    readonly newFeature: PresenceRule;
+    readonly featureGone: PresenceRule;
   };
 }
 
@@ -170,6 +182,8 @@ const dataQualityRule = z
   })
   .superRefine(ordered(['relative', 'absolute']));
 
+const presenceRule = z.strictObject({ enabled: z.boolean(), minVolume: volume });
+
 const rulesSchema = z.strictObject({
   baselineDays: count.max(366, { error: 'must be at most 366' }),
   minBaselineDays: count,
@@ -189,6 +203,8 @@ const rulesSchema = z.strictObject({
     idleShare: changeRule,
     rejectedShare: dataQualityRule,
     unmeteredShare: dataQualityRule,
+    newFeature: presenceRule,
+    featureGone: presenceRule,
   }),
 });
 
@@ -220,22 +236,30 @@ const change = (
   direction: ChangeRule['direction'],
   levels: readonly [ChangeLevel, ChangeLevel, ChangeLevel],
   min: Volume,
+  today: Volume = min,
 ): ChangeRule => ({
   enabled: true,
   direction,
   warning: levels[0],
   critical: levels[1],
   clear: levels[2],
-  minToday: min,
+  minToday: today,
   minBaseline: min,
 });
 
 const level = (relative: number, absolute: number): ChangeLevel => ({ relative, absolute });
 
-/** A group worth judging: 200 requests and $20 on the day and on a typical baseline day. */
+/**
+ * A group worth judging spends $20 on a typical day of the window, and has 200 requests on the day
+ * itself (an average over fewer is noise). Spend on the day is not asked for: a group's quiet
+ * weekend below $20 should not hide its incidents, and the absolute levels already say whether
+ * the day's change is worth money.
+ */
 const GROUP_VOLUME = volumeOf(200, 20);
+const GROUP_DAY = volumeOf(200, 0);
 /** A p95 from 500 requests rests on 25 of them; fewer make a regression out of a handful. */
 const TAIL_VOLUME = volumeOf(500, 20);
+const TAIL_DAY = volumeOf(500, 0);
 
 /** The defaults; docs/drift.md gives the reason for each figure. */
 export const DEFAULT_DRIFT_RULES: DriftRules = {
@@ -248,14 +272,38 @@ export const DEFAULT_DRIFT_RULES: DriftRules = {
   },
   rules: {
     // Absolute levels are at most what a 1.5x change of a group at the minimum volume gives, so
-    // such a change is never missed for being small in absolute terms (a test holds this).
-    costPer1kTokens: change('up', [level(0.5, 5), level(1, 25), level(0.25, 2.5)], GROUP_VOLUME),
-    dailyCost: change('up', [level(0.5, 10), level(1, 50), level(0.25, 5)], GROUP_VOLUME),
-    promptTokensPerRequest: change('up', [level(0.5, 50), level(1, 200), level(0.25, 25)], GROUP_VOLUME),
-    completionTokensPerRequest: change('up', [level(0.5, 25), level(1, 100), level(0.25, 10)], GROUP_VOLUME),
-    errorRate: change('up', [level(1, 0.02), level(3, 0.05), level(0.5, 0.01)], volumeOf(500, 0)),
-    p95LatencyRegression: change('up', [level(0.5, 2000), level(1, 10_000), level(0.25, 1000)], TAIL_VOLUME),
-    p95TtftRegression: change('up', [level(0.5, 100), level(1, 1000), level(0.25, 50)], TAIL_VOLUME),
+    // such a change is never missed for being small in absolute terms (a test holds this). The
+    // relative levels of the ratio rules are 0.3: a quiet day moves them by under 7% (p95s by one
+    // bin, 19%), and a 1.5x change less the day's noise still clears 30%.
+    costPer1kTokens: change('up', [level(0.3, 5), level(1, 25), level(0.15, 2.5)], GROUP_VOLUME, GROUP_DAY),
+    dailyCost: change('up', [level(0.5, 10), level(1, 50), level(0.25, 5)], GROUP_VOLUME, GROUP_DAY),
+    promptTokensPerRequest: change(
+      'up',
+      [level(0.3, 50), level(1, 200), level(0.15, 25)],
+      GROUP_VOLUME,
+      GROUP_DAY,
+    ),
+    completionTokensPerRequest: change(
+      'up',
+      [level(0.3, 25), level(1, 100), level(0.15, 10)],
+      GROUP_VOLUME,
+      GROUP_DAY,
+    ),
+    // The absolute levels count failed requests: 25 more than the baseline rate gives is five
+    // standard deviations of a count of 25 or fewer, whatever the group's size.
+    errorRate: change('up', [level(1, 25), level(3, 50), level(0.5, 10)], volumeOf(500, 0)),
+    p95LatencyRegression: change(
+      'up',
+      [level(0.3, 2000), level(1, 10_000), level(0.15, 1000)],
+      TAIL_VOLUME,
+      TAIL_DAY,
+    ),
+    p95TtftRegression: change(
+      'up',
+      [level(0.3, 100), level(1, 1000), level(0.15, 50)],
+      TAIL_VOLUME,
+      TAIL_DAY,
+    ),
     p95LatencySla: {
       enabled: true,
       warning: { ratio: 1 },
@@ -279,20 +327,23 @@ export const DEFAULT_DRIFT_RULES: DriftRules = {
       minToday: volumeOf(0, 20),
       minBaseline: volumeOf(0, 20),
     },
-    idleShare: change('up', [level(0.5, 0.15), level(1, 0.3), level(0.25, 0.075)], volumeOf(0, 50)),
+    idleShare: change('up', [level(0.25, 0.15), level(1, 0.3), level(0.125, 0.075)], volumeOf(0, 50)),
+    // A tenth of a point of the events read, from 25,000 events: at least 25 events.
     rejectedShare: {
       enabled: true,
-      warning: level(1, 0.01),
+      warning: level(1, 0.001),
       critical: level(3, 0.05),
-      clear: level(0.5, 0.005),
-      minEvents: 1000,
+      clear: level(0.5, 0.0005),
+      minEvents: 25_000,
     },
     unmeteredShare: {
       enabled: true,
-      warning: level(1, 0.01),
+      warning: level(1, 0.001),
       critical: level(3, 0.05),
-      clear: level(0.5, 0.005),
-      minEvents: 1000,
+      clear: level(0.5, 0.0005),
+      minEvents: 25_000,
     },
+    newFeature: { enabled: true, minVolume: GROUP_VOLUME },
+    featureGone: { enabled: true, minVolume: GROUP_VOLUME },
   },
 };

@@ -91,7 +91,8 @@ export function shiftAlerts(ctx: DetectContext): Alert[] {
   for (const g of uniqueGroups(ctx.today.groups)) {
     const history = groupHistory(ctx, groupKey(g));
     const present = history.filter((h): h is GroupMetrics => h !== undefined);
-    if (!meetsVolume(g, rule.minToday) || !baselineMeetsVolume(history, rule.minBaseline)) continue;
+    const wholeWindow = groupHistory(ctx, groupKey(g), 'found');
+    if (!meetsVolume(g, rule.minToday) || !baselineMeetsVolume(wholeWindow, rule.minBaseline)) continue;
     if (present.length < ctx.rules.minBaselineDays) continue;
     const today = g.histograms.promptTokens;
     const baseline = addHistograms(present.map((h) => h.histograms.promptTokens));

@@ -49,10 +49,10 @@ describe('drift detection at the edges', () => {
     expect(detect(day(TODAY, { groups: [zero] }), history(28)).alerts).toEqual([]);
   });
 
-  it('does not judge a group new today against a baseline it does not have', () => {
+  it('does not judge a group new today against a baseline it does not have, only reports it new', () => {
     const fresh = group({ tenant: 'newco' }, { costUsd: 400, errors: 100 });
     const report = detect(day(TODAY, { groups: [group(), fresh] }), history(28));
-    expect(report.alerts).toEqual([]);
+    expect(report.alerts.map((a) => [a.rule, a.scope.tenant])).toEqual([['newFeature', 'newco']]);
   });
 
   it('judges a zero baseline without dividing by it', () => {
@@ -156,6 +156,7 @@ function looseRules(): DriftRules {
     if ('minBaseline' in rule) rule.minBaseline = { requests: 0, costUsd: 0 };
     if ('minSamples' in rule) rule.minSamples = 1;
     if ('minEvents' in rule) rule.minEvents = 0;
+    if ('minVolume' in rule) rule.minVolume = { requests: 0, costUsd: 0 };
     if ('direction' in rule) rule.direction = 'both';
   }
   return rules;

@@ -62,7 +62,7 @@ describe('data quality, fleet-wide', () => {
       baseline: 0.0002,
     });
     expect(alert?.message).toBe(
-      'Rejected events rose to 3% of 100,000 events read from a median of 0.02% over 4 Mondays (warning at 1.02%).',
+      'Rejected events rose to 3% of 100,000 events read from a median of 0.02% over 4 Mondays (warning at 0.12%).',
     );
   });
 
