@@ -1,5 +1,6 @@
 import { ConfigurationError, PermanentError } from '../domain/errors.js';
 import { escapeControlCharacters } from '../domain/text.js';
+import { DRIFT_HELP, parseDriftArgs, runDrift } from './drift-command.js';
 import { parseReportArgs, REPORT_HELP, runReport } from './report-command.js';
 import { parseReplayArgs, REPLAY_HELP, runReplay } from './replay-command.js';
 import { parseRestateArgs, RESTATE_HELP, runRestate } from './restate-command.js';
@@ -20,6 +21,7 @@ to tenants, features, models and request classes, batching-aware, closing to the
 
 Commands:
   report     write the daily chargeback CSV, summary and rejected lines for one UTC day
+  drift      compare a day's metrics with the days before it, write its alerts, post them to Teams
   restate    mark stored daily reports for restatement and queue them for the Function App
   simulate   write a realistic, seeded day of vLLM fleet usage and capacity events (NDJSON)
   sidecar    run the metering proxy beside vLLM, publishing usage and capacity events
@@ -57,6 +59,20 @@ export async function main(
             `${outcome.rejected} rejected line(s) in ${outcome.rejectedPath}\n`,
         );
         return 0;
+      }
+      case 'drift': {
+        const options = parseDriftArgs(rest);
+        if (options === 'help') {
+          streams.stdout.write(`${DRIFT_HELP}\n`);
+          return 0;
+        }
+        const outcome = await runDrift(options);
+        streams.stdout.write(
+          `${outcome.report.alerts.length} alert(s), ${outcome.report.resolved.length} resolved, against ${outcome.report.baselineDays} day(s) of history; wrote ${outcome.alertsPath} and ${outcome.teamsPath}\n`,
+        );
+        if (outcome.postError === undefined) return 0;
+        streams.stderr.write(`chargeback: posting to Teams failed: ${oneLine(outcome.postError)}\n`);
+        return 1;
       }
       case 'restate': {
         const options = parseRestateArgs(rest);
