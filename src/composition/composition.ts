@@ -111,6 +111,11 @@ export function readPriceCard(path: string): PriceCard {
   return readPriceCardFile(path).prices;
 }
 
+/** The folder of the package.json this code runs from: relative setting paths start there. */
+export function packageRoot(): string {
+  return ROOT;
+}
+
 /** The price card at `path` (relative to the package root) and the SKUs it lists. */
 export function readPriceCardFile(path: string): { prices: PriceCard; skus: string[] } {
   const full = isAbsolute(path) ? path : join(ROOT, path);

@@ -34,6 +34,9 @@ export interface Config {
   readonly reportsContainer: string;
   readonly restateQueue: string;
   readonly priceCardPath: string;
+  readonly teamsWebhookUrl: string | undefined;
+  readonly driftRulesPath: string;
+  readonly reportLinkBase: string | undefined;
   readonly idle: 'separate' | 'share';
   readonly weighting: 'step-cost' | 'time-share';
   readonly restateDays: number;
@@ -67,6 +70,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     reportsContainer: e.REPORTS_CONTAINER,
     restateQueue: e.RESTATE_QUEUE_NAME,
     priceCardPath: e.PRICE_CARD_PATH,
+    teamsWebhookUrl: e.TEAMS_WEBHOOK_URL,
+    driftRulesPath: e.DRIFT_RULES_PATH,
+    reportLinkBase: e.REPORT_LINK_BASE,
     idle: e.IDLE_POLICY,
     weighting: e.WEIGHTING,
     restateDays: e.RESTATE_DAYS,

@@ -182,6 +182,31 @@ export const SETTINGS = {
       "The price card, relative to the deployed app's root (the folder of `package.json`) or absolute. Read once per process: a change needs a restart, and the next daily run restates the reported days it changes. A card that cannot be read or is invalid stops the app.",
     schema: z.string().min(1),
   },
+  TEAMS_WEBHOOK_URL: {
+    readBy: 'app',
+    required: 'no',
+    secret: true,
+    description:
+      'The Teams Workflows webhook that drift alerts are posted to (`Post to a channel when a webhook request is received`). It carries a signature: in Azure, a Key Vault reference (`@Microsoft.KeyVault(SecretUri=...)`), never a plain value. Office 365 connector URLs are refused. Without it, the daily run still reports and detects drift, but posts nothing and keeps no alert state.',
+    schema: z.string().min(1).optional(),
+  },
+  DRIFT_RULES_PATH: {
+    readBy: 'app',
+    default: 'rules/drift-rules.json',
+    required: 'no',
+    secret: false,
+    description:
+      "The drift rules file (docs/drift.md), relative to the deployed app's root or absolute. Read once per process; an invalid file stops the app.",
+    schema: z.string().min(1),
+  },
+  REPORT_LINK_BASE: {
+    readBy: 'app',
+    required: 'no',
+    secret: false,
+    description:
+      "A URL prefix for the drift card's link to the day's report: the card links to `<prefix><YYYY-MM-DD>` (for example the `getReport` endpoint, `https://<app>.azurewebsites.net/api/reports/`). Without it the card has no link.",
+    schema: z.url().optional(),
+  },
   IDLE_POLICY: {
     readBy: 'app',
     default: 'separate',

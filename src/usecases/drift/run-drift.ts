@@ -20,7 +20,8 @@ export interface DriftDeps {
   readonly notifier: Notifier;
   readonly outbox: Outbox;
   readonly now: Clock;
-  readonly card?: CardContext;
+  /** The card links to `<reportLinkBase><day>` when set. */
+  readonly reportLinkBase?: string;
 }
 
 export interface DriftRun {
@@ -58,7 +59,9 @@ export async function runDrift(day: Day, deps: DriftDeps): Promise<DriftRun | un
     alerts: posts.filter((p) => p.kind !== 'resolved').map((p) => p.alert),
     resolved: posts.filter((p) => p.kind === 'resolved').map((p) => p.id),
   };
-  const messages = driftMessages(granted, deps.card);
+  const card: CardContext =
+    deps.reportLinkBase === undefined ? {} : { reportUrl: `${deps.reportLinkBase}${day}` };
+  const messages = driftMessages(granted, card);
   const delivery = await deliver(messages, { notifier: deps.notifier, outbox: deps.outbox, now: deps.now });
   const keys = new Map<AlertPost, string>();
   const digest = messages.some((m) => m.key === `${day}/digest`);
