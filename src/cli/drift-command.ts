@@ -43,7 +43,7 @@ export function parseDriftArgs(args: readonly string[]): DriftOptions | 'help' {
   });
   if (values.help === true) return 'help';
   const text = (name: string): string | undefined =>
-    typeof values[name] === 'string' ? (values[name]) : undefined;
+    typeof values[name] === 'string' ? values[name] : undefined;
   const reportsDir = text('reports');
   const date = text('date');
   const outDir = text('out');
