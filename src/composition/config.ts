@@ -38,6 +38,12 @@ export interface Config {
   readonly weighting: 'step-cost' | 'time-share';
   readonly restateDays: number;
   readonly ingestRetryDeadlineMs: number;
+  /** The Teams Workflows webhook (a secret); undefined: drift runs and posts nothing. */
+  readonly teamsWebhookUrl: string | undefined;
+  readonly driftRulesPath: string;
+  /** Prefix of the day's report link on drift cards. */
+  readonly reportLinkBase: string | undefined;
+  readonly alertsTable: string;
 }
 
 const REDACTED = '[redacted]';
@@ -71,6 +77,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     weighting: e.WEIGHTING,
     restateDays: e.RESTATE_DAYS,
     ingestRetryDeadlineMs: e.INGEST_RETRY_DEADLINE_SECONDS * 1000,
+    teamsWebhookUrl: e.TEAMS_WEBHOOK_URL,
+    driftRulesPath: e.DRIFT_RULES_PATH,
+    reportLinkBase: e.REPORT_LINK_BASE,
+    alertsTable: e.ALERTS_TABLE,
   };
   const secrets = declaredSettings()
     .filter((s) => s.secret && s.schema !== undefined)
