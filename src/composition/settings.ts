@@ -214,7 +214,7 @@ export const SETTINGS = {
     required: 'no',
     secret: true,
     description:
-      "The Teams Workflows webhook that drift alerts are posted to (see [drift alerts in Teams](drift-teams.md#setting-up-teams)). It carries a signature: in Azure, make it a Key Vault reference, `@Microsoft.KeyVault(SecretUri=https://<vault>.vault.azure.net/secrets/<name>/)`, which the platform resolves with the app's identity. Office 365 connector URLs are refused at start; plain `http` only on loopback. Without it, drift still runs after each day's report and writes `alerts-DATE.json` and the alert records, posts nothing, and logs a warning once per process.",
+      "The Teams Workflows webhook that drift alerts are posted to (see [drift alerts in Teams](drift-teams.md#setting-up-teams)). It carries a signature: in Azure, make it a Key Vault reference, `@Microsoft.KeyVault(SecretUri=https://<vault>.vault.azure.net/secrets/<name>/)`, which the platform resolves with the app's identity (it needs the `Key Vault Secrets User` role on the vault or the secret). Office 365 connector URLs are refused at start; plain `http` only on loopback. Without it, drift still runs after each day's report and writes `alerts-DATE.json` and the alert records, posts nothing, and logs a warning once per process.",
     schema: z.string().min(1).optional(),
   },
   DRIFT_RULES_PATH: {
@@ -231,7 +231,7 @@ export const SETTINGS = {
     required: 'no',
     secret: false,
     description:
-      'An https URL prefix for the button on each drift card: the card links to `<prefix>YYYY-MM-DD` (for example the `getReport` endpoint, `https://<app>.azurewebsites.net/api/reports/`). Without it, cards have no button.',
+      'An http(s) URL prefix for the button on each drift card: the card links to `<prefix>YYYY-MM-DD` (for example the `getReport` endpoint, `https://<app>.azurewebsites.net/api/reports/`). Without it, cards have no button.',
     schema: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
   },
   ALERTS_TABLE: {
