@@ -4,7 +4,10 @@
  * (some delivered twice) to the real `ingestUsage` handler, runs `dailyChargeback`, works its day
  * queue off through the real `reportDay` handler as the Functions host would, fetches the
  * report through the `getReport` HTTP handler, writes it under out/, prints the top features and
- * the reconciliation, and shuts everything down.
+ * the reconciliation. Then drift: 28 days of history made from the day's own metrics (one feature
+ * cheaper before, see dev/drift-history/from-day.ts) go into the report store, the day's message is
+ * delivered to `reportDay` once more, now with drift, and the cards that reach a Teams stand-in on
+ * loopback are printed in short. Everything is shut down at the end.
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,14 +21,19 @@ import { loadConfig } from '../src/composition/config.js';
 import {
   createServices,
   dailyDeps,
+  driftSetup,
   ingestDeps,
   planDeps,
   storageClients,
+  type Services,
 } from '../src/composition/composition.js';
+import { parseMetrics, renderMetrics } from '../src/domain/metrics/build.js';
+import { pastDays } from './drift-history/from-day.js';
+import { cardInShort, startTeamsStandIn } from './teams-stand-in.js';
 import { startAzurite } from './azurite.js';
 import { drainQueue } from './queue-delivery.js';
 import { fleetTraffic } from './fleet-traffic.js';
-import { HttpRequest, quietContext, TIMER } from './functions-runtime.js';
+import { HttpRequest, InvocationContext, quietContext, TIMER } from './functions-runtime.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 const out = join(root, 'out');
@@ -36,12 +44,18 @@ async function main(): Promise<void> {
   const seconds = (): string => `${((Date.now() - started) / 1000).toFixed(1)} s`;
   await rm(out, { recursive: true, force: true });
   const azurite = await startAzurite();
+  const teams = await startTeamsStandIn();
   try {
     console.log(
       `Azurite on 127.0.0.1:${azurite.blobPort} (blob), :${azurite.tablePort} (table) and :${azurite.queuePort} (queue), in memory`,
     );
     const s = await createServices(
-      loadConfig({ LEDGER_STORAGE_CONNECTION_STRING: azurite.connectionString }),
+      loadConfig({
+        LEDGER_STORAGE_CONNECTION_STRING: azurite.connectionString,
+        TEAMS_WEBHOOK_URL: teams.url,
+        // Where `func start` serves getReport on this machine.
+        REPORT_LINK_BASE: 'http://localhost:7071/api/reports/',
+      }),
     );
 
     const traffic = fleetTraffic({
@@ -102,10 +116,68 @@ async function main(): Promise<void> {
     await writeFile(csvPath, csv);
     await writeFile(summaryPath, summaryText);
     print(csv, JSON.parse(summaryText) as Record<string, number>);
-    console.log(`\nReport: ${csvPath}\nSummary: ${summaryPath}\nDone in ${seconds()}.`);
+
+    const written = await writeHistory(s);
+    console.log(
+      `\nDrift: wrote ${written} days of history before ${date} (the day's own metrics with noise; ` +
+        `${CHANGED_FEATURE} cost ${Math.round((1 - COST_BEFORE) * 100)}% less per token before) [${seconds()}]`,
+    );
+    const reportDay = makeReportDay(() => Promise.resolve({ ...dailyDeps(s), drift: driftSetup(s) }));
+    await reportDay(
+      JSON.stringify({ day: date, reason: 'on-demand', requestedAt: new Date().toISOString() }),
+      new InvocationContext({
+        invocationId: 'local-run-drift',
+        functionName: 'reportDay',
+        logHandler: (_level, ...args) => {
+          const line = args.map(String).join(' ');
+          if (line.includes(' drift')) console.log(`  ${line}`);
+        },
+      }),
+    );
+    const alertsPath = join(out, 'reports', `alerts-${date}.json`);
+    await writeFile(alertsPath, (await s.reports.alerts(date)) ?? '');
+    console.log(`The Teams stand-in received ${teams.received.length} cards:`);
+    for (const body of teams.received) {
+      const [title, ...lines] = cardInShort(body);
+      console.log(`  ■ ${title ?? '(no title)'}`);
+      for (const line of lines) console.log(`    ${line.length > 110 ? `${line.slice(0, 109)}…` : line}`);
+    }
+    console.log(
+      `\nReport: ${csvPath}\nSummary: ${summaryPath}\nAlerts: ${alertsPath}\nDone in ${seconds()}.`,
+    );
   } finally {
+    await teams.stop();
     await azurite.stop();
   }
+}
+
+const CHANGED_FEATURE = 'chat';
+const COST_BEFORE = 0.6;
+
+/**
+ * The baseline days before the simulated day, made from its metrics (see from-day.ts). A day that
+ * already has a report (traffic spilling over midnight) keeps it.
+ */
+async function writeHistory(s: Services): Promise<number> {
+  const today = parseMetrics((await s.reports.metrics(date)) ?? '');
+  const past = pastDays(today, {
+    days: s.driftRules.baselineDays,
+    seed: 1,
+    feature: CHANGED_FEATURE,
+    costFactor: COST_BEFORE,
+  });
+  let written = 0;
+  for (const metrics of past) {
+    if ((await s.reports.info(metrics.date)) !== undefined) continue;
+    const files = {
+      csv: '',
+      summary: '{"note":"local demo history: metrics only"}\n',
+      metrics: renderMetrics(metrics),
+    };
+    await s.reports.write(metrics.date, files, { revision: 1, ledgerAsOf: metrics.generatedAt });
+    written++;
+  }
+  return written;
 }
 
 function print(csv: string, summary: Record<string, number>): void {

@@ -1,73 +1,82 @@
 import { app, type InvocationContext } from '@azure/functions';
-import { dailyDeps, services } from '../src/composition/composition.js';
-import { createDriftServices, driftDeps, type DriftServices } from '../src/composition/drift-composition.js';
+import { dailyDeps, driftSetup, services } from '../src/composition/composition.js';
 import { bindingExpression, CONNECTIONS } from '../src/composition/settings.js';
 import { reportDayIfStale, type DailyDeps } from '../src/usecases/daily/daily-run.js';
+import { runDrift, type DriftDeps, type DriftOutcome } from '../src/usecases/drift/run-drift.js';
 import { parseDayMessage } from '../src/usecases/restate/restate.js';
-import { runDrift, type DriftDeps } from '../src/usecases/drift/run-drift.js';
+
+/** What the handler needs: the daily report's ports and, when drift runs, its ports but the run id. */
+export type ReportDayDeps = DailyDeps & { readonly drift?: Omit<DriftDeps, 'runId'> };
 
 /**
- * Day queue -> reports: one day per message. A failure throws, so the host makes the message
- * visible again and, after host.json `extensions.queues.maxDequeueCount` tries, moves it to
- * `<queue>-poison`. The day stays marked dirty, so the next daily run queues it again.
+ * Day queue -> reports, then drift: one day per message. A report failure throws, so the host makes
+ * the message visible again and, after host.json `extensions.queues.maxDequeueCount` tries, moves
+ * it to `<queue>-poison`. The day stays marked dirty, so the next daily run queues it again.
  *
  * One message per day, not per Event Hubs partition: the day is already computed partition by
  * partition inside the invocation (holding one partition in memory), a million-event day takes
  * seconds, and the partial results would otherwise need a store and a last step to merge them.
+ *
+ * Drift runs after the report, also when the stored report was current (a redelivered message runs
+ * it again, harmlessly: the lifecycle claims each post once). A drift failure is logged and does not
+ * fail the message: the report is done, and retrying it would put a good day in the poison queue
+ * over an alerting problem. The next day's run catches up: the outbox goes out first, and an alert
+ * whose post was never delivered is raised again.
  */
-export function makeReportDay(
-  deps: () => Promise<DailyDeps>,
-  drift: (runId: string) => Promise<DriftDeps | undefined> = () => Promise.resolve(undefined),
-) {
+export function makeReportDay(deps: () => Promise<ReportDayDeps>) {
+  let warnedNoTeams = false;
   return async function reportDay(message: unknown, context: InvocationContext): Promise<void> {
-    await report(message, context);
-    // Drift after the report, and never at its expense: a failure is logged, and a retry of the
-    // message (or the next day's run, through the outbox and the lifecycle) picks it up again.
     const request = parseDayMessage(message);
-    try {
-      const d = await drift(context.invocationId);
-      if (d === undefined) return;
-      const run = await runDrift(request.day, d);
-      if (run !== undefined)
-        context.log(
-          `reportDay: drift ${request.day}: ${run.report.alerts.length} alert(s), ${run.report.resolved.length} resolved, ` +
-            `${run.posts.length} post(s): ${run.delivery.sent.length} sent, ${run.delivery.queued.length} waiting in the outbox`,
-        );
-    } catch (error) {
-      context.error(`reportDay: drift ${request.day} failed: ${(error as Error).message}`);
-    }
-  };
-
-  async function report(message: unknown, context: InvocationContext): Promise<void> {
-    const request = parseDayMessage(message);
-    const outcome = await reportDayIfStale(request.day, await deps(), (m) => {
+    const d = await deps();
+    const outcome = await reportDayIfStale(request.day, d, (m) => {
       context.warn(`reportDay: ${m}`);
     });
     if (outcome === 'current') {
       context.log(`reportDay: ${request.day} (${request.reason}): the stored report is current`);
-      return;
+    } else {
+      const what = outcome.unchanged ? 'unchanged' : outcome.restated ? 'restated' : 'reported';
+      context.log(
+        `reportDay: ${outcome.day} (${request.reason}) revision ${outcome.revision} ${what}: ` +
+          `fleet ${outcome.fleetCost} = allocated ${outcome.allocatedCost} + idle ${outcome.idleCost} USD, ${outcome.events} events`,
+      );
     }
-    const what = outcome.unchanged ? 'unchanged' : outcome.restated ? 'restated' : 'reported';
-    context.log(
-      `reportDay: ${outcome.day} (${request.reason}) revision ${outcome.revision} ${what}: ` +
-        `fleet ${outcome.fleetCost} = allocated ${outcome.allocatedCost} + idle ${outcome.idleCost} USD, ${outcome.events} events`,
-    );
-  }
+    if (d.drift === undefined) return;
+    if (d.drift.notifier === undefined && !warnedNoTeams) {
+      warnedNoTeams = true;
+      context.warn(
+        'reportDay: TEAMS_WEBHOOK_URL is not set: drift alerts are computed and stored, not posted',
+      );
+    }
+    try {
+      const drift = await runDrift(request.day, { ...d.drift, runId: context.invocationId });
+      context.log(`reportDay: ${request.day} drift: ${driftLine(drift)}`);
+    } catch (error) {
+      context.error(`reportDay: ${request.day} drift failed (the report stands): ${String(error)}`);
+    }
+  };
 }
 
-let driftShared: Promise<DriftServices> | undefined;
+function driftLine(o: DriftOutcome | undefined): string {
+  if (o === undefined) return 'no metrics file for the day';
+  const parts = [
+    `${o.alerts} alerts, ${o.resolved} resolved over ${o.baselineDays} baseline days`,
+    `${o.posts} posts due to this run`,
+  ];
+  if (o.lost > 0) parts.push(`${o.lost} already claimed by another run`);
+  if (o.unreadableDays.length > 0) parts.push(`unreadable history: ${o.unreadableDays.join(' ')}`);
+  const d = o.delivery;
+  if (d !== undefined) {
+    parts.push(`${d.sent.length} cards sent, ${d.queued.length} queued in the outbox`);
+    if (d.dropped.length > 0) parts.push(`dropped from the outbox: ${d.dropped.join(' ')}`);
+    if (d.error !== undefined) parts.push(`Teams: ${d.error}`);
+  }
+  return parts.join('; ');
+}
 
-export const reportDay = makeReportDay(
-  async () => dailyDeps(await services()),
-  async (runId) => {
-    const s = await services();
-    driftShared ??= createDriftServices(s).catch((error: unknown) => {
-      driftShared = undefined;
-      throw error;
-    });
-    return driftDeps(s, await driftShared, runId);
-  },
-);
+export const reportDay = makeReportDay(async () => {
+  const s = await services();
+  return { ...dailyDeps(s), drift: driftSetup(s) };
+});
 
 app.storageQueue('reportDay', {
   queueName: bindingExpression('RESTATE_QUEUE_NAME'),

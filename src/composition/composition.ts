@@ -9,17 +9,27 @@ import { loadConfig, type Config } from './config.js';
 import { ConfigurationError } from '../domain/errors.js';
 import { loadPriceCard, type PriceCard } from '../domain/prices.js';
 import { DEFAULT_WEIGHTING, type Weighting } from '../domain/weighting.js';
+import { DEFAULT_LIFECYCLE_POLICY } from '../domain/drift/lifecycle.js';
+import { parseDriftRules, type DriftRules } from '../domain/drift/rules.js';
+import type { AlertStore } from '../ports/alert-store.js';
 import type { Clock } from '../ports/clock.js';
 import type { DayQueue } from '../ports/day-queue.js';
 import type { Ledger, LedgerRepair } from '../ports/ledger.js';
+import type { Notifier } from '../ports/notifier.js';
+import type { Outbox } from '../ports/outbox.js';
 import type { ReportStore } from '../ports/report-store.js';
 import type { DailyDeps } from '../usecases/daily/daily-run.js';
 import type { PlanDeps } from '../usecases/daily/plan.js';
 import type { IngestDeps } from '../usecases/ingest/ingest.js';
 import type { RestateDeps } from '../usecases/restate/restate.js';
+import type { DriftDeps } from '../usecases/drift/run-drift.js';
 import { StorageLedger } from '../adapters/azure-storage/storage-ledger.js';
 import { BlobReportStore } from '../adapters/azure-storage/blob-report-store.js';
 import { StorageDayQueue } from '../adapters/azure-storage/storage-day-queue.js';
+import { TableAlertStore } from '../adapters/azure-storage/table-alert-store.js';
+import { TableOutbox } from '../adapters/azure-storage/table-outbox.js';
+import { TeamsNotifier } from '../adapters/teams/teams-notifier.js';
+import { workflowsUrl } from '../adapters/teams/webhook-url.js';
 
 /**
  * Everything the Functions need, built once per process from one validated configuration: ports,
@@ -36,6 +46,13 @@ export interface Services {
   readonly priceSkus: readonly string[];
   readonly weighting: Weighting;
   readonly now: Clock;
+  /** Drift alert records and posting claims. */
+  readonly alerts: AlertStore;
+  /** Teams cards waiting for a later run (same table as the alerts, partition `outbox`). */
+  readonly outbox: Outbox;
+  readonly driftRules: DriftRules;
+  /** The Teams client, built on first use; undefined when TEAMS_WEBHOOK_URL is not set. */
+  notifier(): Notifier | undefined;
 }
 
 // The package root: the nearest folder up from this file with a package.json (src/ or dist/src/).
@@ -55,8 +72,16 @@ export async function createServices(config: Config, now: Clock = () => new Date
   const ledger = new StorageLedger(table, blobs.getContainerClient(config.ledgerContainer));
   const reports = new BlobReportStore(blobs.getContainerClient(config.reportsContainer));
   const dayQueue = new StorageDayQueue(queues.getQueueClient(config.restateQueue));
-  await Promise.all([ledger.ensure(), reports.ensure(), dayQueue.ensure()]);
+  const alertsTable = tableClient(config.storage, config.alertsTable);
+  const alerts = new TableAlertStore(alertsTable);
+  const outbox = new TableOutbox(alertsTable);
+  // Refused at start, not at the first post: an Office 365 connector URL or plain http elsewhere
+  // than loopback is a configuration mistake (the error names the host only).
+  if (config.teamsWebhookUrl !== undefined) workflowsUrl(config.teamsWebhookUrl);
   const card = readPriceCardFile(config.priceCardPath);
+  const driftRules = readDriftRules(config.driftRulesPath);
+  // The outbox shares the alerts' table, so creating that table once serves both.
+  await Promise.all([ledger.ensure(), reports.ensure(), dayQueue.ensure(), alerts.ensure()]);
   return {
     config,
     ledger,
@@ -66,7 +91,25 @@ export async function createServices(config: Config, now: Clock = () => new Date
     priceSkus: card.skus,
     weighting: config.weighting === 'time-share' ? { kind: 'time-share' } : DEFAULT_WEIGHTING,
     now,
+    alerts,
+    outbox,
+    driftRules,
+    notifier: () => teamsNotifier(config.teamsWebhookUrl),
   };
+}
+
+// One client per URL for the process: its rate limit (SPEC 7: 4 posts a second per URL) holds
+// across invocations only if they share it.
+const notifiers = new Map<string, TeamsNotifier>();
+
+function teamsNotifier(url: string | undefined): Notifier | undefined {
+  if (url === undefined) return undefined;
+  let notifier = notifiers.get(url);
+  if (notifier === undefined) {
+    notifier = new TeamsNotifier({ url });
+    notifiers.set(url, notifier);
+  }
+  return notifier;
 }
 
 export function storageClients(config: Pick<Config, 'storage' | 'ledgerTable'>): {
@@ -75,29 +118,17 @@ export function storageClients(config: Pick<Config, 'storage' | 'ledgerTable'>):
   queues: QueueServiceClient;
 } {
   const storage = config.storage;
+  const table = tableClient(storage, config.ledgerTable);
   if (storage.kind === 'connection-string') {
     return {
-      // Azurite speaks plain HTTP on loopback; in Azure the connection string names https endpoints.
-      table: TableClient.fromConnectionString(storage.connectionString, config.ledgerTable, {
-        allowInsecureConnection: /http:\/\/|UseDevelopmentStorage=true/.test(storage.connectionString),
-        retryOptions: TABLE_RETRY,
-      }),
+      table,
       blobs: BlobServiceClient.fromConnectionString(storage.connectionString, { retryOptions: BLOB_RETRY }),
       queues: QueueServiceClient.fromConnectionString(storage.connectionString, { retryOptions: BLOB_RETRY }),
     };
   }
-  const credential = new DefaultAzureCredential(
-    storage.clientId === undefined ? {} : { managedIdentityClientId: storage.clientId },
-  );
+  const credential = credentialFor(storage);
   return {
-    table: new TableClient(
-      `https://${storage.accountName}.table.core.windows.net`,
-      config.ledgerTable,
-      credential,
-      {
-        retryOptions: TABLE_RETRY,
-      },
-    ),
+    table,
     blobs: new BlobServiceClient(`https://${storage.accountName}.blob.core.windows.net`, credential, {
       retryOptions: BLOB_RETRY,
     }),
@@ -107,13 +138,42 @@ export function storageClients(config: Pick<Config, 'storage' | 'ledgerTable'>):
   };
 }
 
-export function readPriceCard(path: string): PriceCard {
-  return readPriceCardFile(path).prices;
+const credentials = new Map<string, DefaultAzureCredential>();
+
+/** One credential per identity for the process, so its token cache serves every client. */
+function credentialFor(storage: Extract<Config['storage'], { kind: 'identity' }>): DefaultAzureCredential {
+  const key = storage.clientId ?? '';
+  let credential = credentials.get(key);
+  if (credential === undefined) {
+    credential = new DefaultAzureCredential(
+      storage.clientId === undefined ? {} : { managedIdentityClientId: storage.clientId },
+    );
+    credentials.set(key, credential);
+  }
+  return credential;
 }
 
-/** The folder of the package.json this code runs from: relative setting paths start there. */
-export function packageRoot(): string {
-  return ROOT;
+/** A client of the table `name` in the configured storage account. */
+function tableClient(storage: Config['storage'], name: string): TableClient {
+  if (storage.kind === 'connection-string') {
+    // Azurite speaks plain HTTP on loopback; in Azure the connection string names https endpoints.
+    return TableClient.fromConnectionString(storage.connectionString, name, {
+      allowInsecureConnection: /http:\/\/|UseDevelopmentStorage=true/.test(storage.connectionString),
+      retryOptions: TABLE_RETRY,
+    });
+  }
+  return new TableClient(
+    `https://${storage.accountName}.table.core.windows.net`,
+    name,
+    credentialFor(storage),
+    {
+      retryOptions: TABLE_RETRY,
+    },
+  );
+}
+
+export function readPriceCard(path: string): PriceCard {
+  return readPriceCardFile(path).prices;
 }
 
 /** The price card at `path` (relative to the package root) and the SKUs it lists. */
@@ -134,6 +194,36 @@ export function readPriceCardFile(path: string): { prices: PriceCard; skus: stri
   } catch (error) {
     throw new ConfigurationError(`PRICE_CARD_PATH: ${full}: ${(error as Error).message}`);
   }
+}
+
+/** The drift rules file at `path` (relative to the package root, like the price card). */
+export function readDriftRules(path: string): DriftRules {
+  const full = isAbsolute(path) ? path : join(ROOT, path);
+  let text: string;
+  try {
+    text = readFileSync(full, 'utf8');
+  } catch (error) {
+    throw new ConfigurationError(`DRIFT_RULES_PATH: cannot read ${full}: ${(error as Error).message}`);
+  }
+  try {
+    return parseDriftRules(JSON.parse(text) as unknown);
+  } catch (error) {
+    throw new ConfigurationError(`DRIFT_RULES_PATH: ${full}: ${(error as Error).message}`);
+  }
+}
+
+/** What drift after a day's report needs, but the run id, which each invocation supplies. */
+export function driftSetup(s: Services): Omit<DriftDeps, 'runId'> {
+  return {
+    reports: s.reports,
+    alerts: s.alerts,
+    outbox: s.outbox,
+    notifier: s.notifier(),
+    rules: s.driftRules,
+    policy: DEFAULT_LIFECYCLE_POLICY,
+    now: s.now,
+    ...(s.config.reportLinkBase === undefined ? {} : { reportLinkBase: s.config.reportLinkBase }),
+  };
 }
 
 /** What reporting one day needs (the `reportDay` queue function, and benchmarks). */

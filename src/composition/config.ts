@@ -34,13 +34,16 @@ export interface Config {
   readonly reportsContainer: string;
   readonly restateQueue: string;
   readonly priceCardPath: string;
-  readonly teamsWebhookUrl: string | undefined;
-  readonly driftRulesPath: string;
-  readonly reportLinkBase: string | undefined;
   readonly idle: 'separate' | 'share';
   readonly weighting: 'step-cost' | 'time-share';
   readonly restateDays: number;
   readonly ingestRetryDeadlineMs: number;
+  /** The Teams Workflows webhook (a secret); undefined: drift runs and posts nothing. */
+  readonly teamsWebhookUrl: string | undefined;
+  readonly driftRulesPath: string;
+  /** Prefix of the day's report link on drift cards. */
+  readonly reportLinkBase: string | undefined;
+  readonly alertsTable: string;
 }
 
 const REDACTED = '[redacted]';
@@ -70,13 +73,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     reportsContainer: e.REPORTS_CONTAINER,
     restateQueue: e.RESTATE_QUEUE_NAME,
     priceCardPath: e.PRICE_CARD_PATH,
-    teamsWebhookUrl: e.TEAMS_WEBHOOK_URL,
-    driftRulesPath: e.DRIFT_RULES_PATH,
-    reportLinkBase: e.REPORT_LINK_BASE,
     idle: e.IDLE_POLICY,
     weighting: e.WEIGHTING,
     restateDays: e.RESTATE_DAYS,
     ingestRetryDeadlineMs: e.INGEST_RETRY_DEADLINE_SECONDS * 1000,
+    teamsWebhookUrl: e.TEAMS_WEBHOOK_URL,
+    driftRulesPath: e.DRIFT_RULES_PATH,
+    reportLinkBase: e.REPORT_LINK_BASE,
+    alertsTable: e.ALERTS_TABLE,
   };
   const secrets = declaredSettings()
     .filter((s) => s.secret && s.schema !== undefined)

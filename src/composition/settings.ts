@@ -182,31 +182,6 @@ export const SETTINGS = {
       "The price card, relative to the deployed app's root (the folder of `package.json`) or absolute. Read once per process: a change needs a restart, and the next daily run restates the reported days it changes. A card that cannot be read or is invalid stops the app.",
     schema: z.string().min(1),
   },
-  TEAMS_WEBHOOK_URL: {
-    readBy: 'app',
-    required: 'no',
-    secret: true,
-    description:
-      'The Teams Workflows webhook that drift alerts are posted to (`Post to a channel when a webhook request is received`). It carries a signature: in Azure, a Key Vault reference (`@Microsoft.KeyVault(SecretUri=...)`), never a plain value. Office 365 connector URLs are refused. Without it, the daily run still reports and detects drift, but posts nothing and keeps no alert state.',
-    schema: z.string().min(1).optional(),
-  },
-  DRIFT_RULES_PATH: {
-    readBy: 'app',
-    default: 'rules/drift-rules.json',
-    required: 'no',
-    secret: false,
-    description:
-      "The drift rules file (docs/drift.md), relative to the deployed app's root or absolute. Read once per process; an invalid file stops the app.",
-    schema: z.string().min(1),
-  },
-  REPORT_LINK_BASE: {
-    readBy: 'app',
-    required: 'no',
-    secret: false,
-    description:
-      "A URL prefix for the drift card's link to the day's report: the card links to `<prefix><YYYY-MM-DD>` (for example the `getReport` endpoint, `https://<app>.azurewebsites.net/api/reports/`). Without it the card has no link.",
-    schema: z.url().optional(),
-  },
   IDLE_POLICY: {
     readBy: 'app',
     default: 'separate',
@@ -233,6 +208,40 @@ export const SETTINGS = {
     description:
       'How many days back late events and price card changes still make the daily run restate a day. Integer, 1 to 400.',
     schema: z.coerce.number().int().min(1).max(400),
+  },
+  TEAMS_WEBHOOK_URL: {
+    readBy: 'app',
+    required: 'no',
+    secret: true,
+    description:
+      "The Teams Workflows webhook that drift alerts are posted to (see [drift alerts in Teams](drift-teams.md#setting-up-teams)). It carries a signature: in Azure, make it a Key Vault reference, `@Microsoft.KeyVault(SecretUri=https://<vault>.vault.azure.net/secrets/<name>/)`, which the platform resolves with the app's identity (it needs the `Key Vault Secrets User` role on the vault or the secret). Office 365 connector URLs are refused at start; plain `http` only on loopback. Without it, drift still runs after each day's report and writes `alerts-DATE.json` and the alert records, posts nothing, and logs a warning once per process.",
+    schema: z.string().min(1).optional(),
+  },
+  DRIFT_RULES_PATH: {
+    readBy: 'app',
+    default: 'rules/drift-rules.json',
+    required: 'no',
+    secret: false,
+    description:
+      "The drift rules file (see [drift](drift.md)), relative to the deployed app's root or absolute, like `PRICE_CARD_PATH`. Read once per process; a file that cannot be read or is invalid stops the app.",
+    schema: z.string().min(1),
+  },
+  REPORT_LINK_BASE: {
+    readBy: 'app',
+    required: 'no',
+    secret: false,
+    description:
+      'An http(s) URL prefix for the button on each drift card: the card links to `<prefix>YYYY-MM-DD` (for example the `getReport` endpoint, `https://<app>.azurewebsites.net/api/reports/`). Without it, cards have no button.',
+    schema: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  },
+  ALERTS_TABLE: {
+    readBy: 'app',
+    default: 'alerts',
+    required: 'no',
+    secret: false,
+    description:
+      'Table of the drift alert records and posting claims (partitions `alert` and `claim|DAY`) and of the outbox of undelivered Teams cards (partition `outbox`). A valid table name. Created at start if missing.',
+    schema: z.string().regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, 'must be a table name'),
   },
   INGEST_RETRY_DEADLINE_SECONDS: {
     readBy: 'app',

@@ -26,17 +26,25 @@ export interface ReportStore {
   summary(day: string): Promise<string | undefined>;
   /** The day's metrics file; undefined for a day never reported (or reported before it existed). */
   metrics(day: string): Promise<string | undefined>;
+  /**
+   * Writes `alerts-DATE.json` (SPEC 9) beside the day's report, replacing an earlier one: drift
+   * detection runs after the report and may run again for the same day.
+   */
+  writeAlerts(day: string, text: string): Promise<void>;
+  /** The day's alerts file; undefined when drift never ran for the day. */
+  alerts(day: string): Promise<string | undefined>;
 }
 
 /**
  * `chargeback/YYYY/MM/DD/` in the `reports` container (SPEC 5, 8). Throws RangeError for a string
  * that is not a day, so no caller can name a blob outside the day folders.
  */
-export function reportPaths(day: string): { csv: string; summary: string; metrics: string } {
+export function reportPaths(day: string): { csv: string; summary: string; metrics: string; alerts: string } {
   const folder = `chargeback/${dayPath(day)}`;
   return {
     csv: `${folder}/chargeback-${day}.csv`,
     summary: `${folder}/summary-${day}.json`,
     metrics: `${folder}/metrics-${day}.json`,
+    alerts: `${folder}/alerts-${day}.json`,
   };
 }

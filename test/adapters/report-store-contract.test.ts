@@ -24,6 +24,18 @@ function contract(name: string, make: () => Promise<ReportStore>): void {
       expect(await store.csv(DAY)).toBeUndefined();
       expect(await store.summary(DAY)).toBeUndefined();
       expect(await store.metrics(DAY)).toBeUndefined();
+      expect(await store.alerts(DAY)).toBeUndefined();
+    });
+
+    it('reads back the alerts file as last written, apart from the report', async () => {
+      const store = await make();
+      await store.writeAlerts(DAY, '{"date":"2026-11-22","alerts":[],"note":"Müller 🚀"}\n');
+      expect(await store.info(DAY)).toBeUndefined();
+      await store.write(DAY, FILES, INFO);
+      await store.writeAlerts(DAY, '{"again":true}\n');
+      expect(await store.alerts(DAY)).toBe('{"again":true}\n');
+      expect(await store.alerts(DAY_AFTER)).toBeUndefined();
+      expect(await store.metrics(DAY)).toBe(FILES.metrics);
     });
 
     it('reads back the CSV, the summary and the metrics exactly as written', async () => {
@@ -76,6 +88,8 @@ function contract(name: string, make: () => Promise<ReportStore>): void {
       await expect(store.csv(notDay)).rejects.toThrow(RangeError);
       await expect(store.summary(notDay)).rejects.toThrow(RangeError);
       await expect(store.metrics(notDay)).rejects.toThrow(RangeError);
+      await expect(store.writeAlerts(notDay, '{}')).rejects.toThrow(RangeError);
+      await expect(store.alerts(notDay)).rejects.toThrow(RangeError);
     });
   });
 }

@@ -1,85 +1,121 @@
-import { InvocationContext } from '@azure/functions';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { makeReportDay } from '../../functions/reportDay.js';
-import { MemoryAlertStore } from '../../src/adapters/memory/memory-alert-store.js';
-import { MemoryLedger } from '../../src/adapters/memory/memory-ledger.js';
-import { MemoryOutbox } from '../../src/adapters/memory/memory-outbox.js';
-import { MemoryReportStore } from '../../src/adapters/memory/memory-report-store.js';
-import type { TeamsMessage } from '../../src/domain/drift/card.js';
-import { DEFAULT_LIFECYCLE_POLICY } from '../../src/domain/drift/lifecycle.js';
-import { DEFAULT_DRIFT_RULES } from '../../src/domain/drift/rules.js';
+import { InvocationContext } from '../../dev/functions-runtime.js';
+import { dailyDeps, driftSetup, type Services } from '../../src/composition/composition.js';
+import { TeamsNotifier } from '../../src/adapters/teams/teams-notifier.js';
 import { renderMetrics } from '../../src/domain/metrics/build.js';
-import { DEFAULT_WEIGHTING } from '../../src/domain/weighting.js';
-import { AlertLifecycle } from '../../src/usecases/drift/lifecycle.js';
-import type { DriftDeps } from '../../src/usecases/drift/run-drift.js';
-import { MODEL_SPECS } from '../../dev/drift-history/fleet.js';
-import { generateHistory } from '../../dev/drift-history/generate.js';
-import { TEST_PRICES } from '../helpers/events.js';
+import type { DailyMetrics } from '../../src/domain/metrics/metrics.js';
+import { day, group, history, TODAY } from '../domain/drift/fixture.js';
+import { startReceiver, type Answer } from '../adapters/teams/teams-receiver.js';
+import { isolatedServices } from '../helpers/storage.js';
 
-const MODEL = MODEL_SPECS[1]?.name ?? '';
-const history = generateHistory({
-  seed: 3,
-  days: 31,
-  start: '2026-06-01',
-  incidents: [{ kind: 'idle', day: 30, duration: 1, size: 2, scope: { model: MODEL } }],
+const NOW = new Date(`${TODAY}T23:59:30.000Z`);
+// The day's cost went from $100 to $250 for the same tokens: two rules hold.
+const ALERT_ID = 'costPer1kTokens:acme:chat:llama-3-8b:interactive';
+const ALERT_IDS = [ALERT_ID, 'dailyCost:acme:chat:llama-3-8b:interactive'];
+const MESSAGE = { day: TODAY, reason: 'yesterday', requestedAt: NOW.toISOString() };
+
+const stops: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const stop of stops.splice(0)) await stop();
 });
-const DAY = history.days[30]?.date ?? '';
-const files = new Map(history.days.map((m) => [m.date, renderMetrics(m)]));
 
-function system(driftFails = false) {
-  const logs: string[] = [];
-  const posted: TeamsMessage[] = [];
-  const store = new MemoryAlertStore();
-  const outbox = new MemoryOutbox();
-  const now = (): Date => new Date('2026-07-02T00:40:00Z');
-  const daily = {
-    ledger: new MemoryLedger(),
-    reports: new MemoryReportStore(),
-    prices: TEST_PRICES,
-    now,
-    idle: 'separate' as const,
-    weighting: DEFAULT_WEIGHTING,
-    restateDays: 35,
-  };
-  const drift = (runId: string): Promise<DriftDeps> =>
-    driftFails
-      ? Promise.reject(new Error('alert table unreachable'))
-      : Promise.resolve({
-          // The history's metrics stand in for the stored ones: the memory ledger has no events.
-          reports: { metrics: (day: string) => Promise.resolve(files.get(day)) },
-          rules: DEFAULT_DRIFT_RULES,
-          lifecycle: new AlertLifecycle({ store, policy: DEFAULT_LIFECYCLE_POLICY, now, runId }),
-          notifier: { post: (m: TeamsMessage) => Promise.resolve(void posted.push(m)) },
-          outbox,
-          now,
-        });
-  const handler = makeReportDay(() => Promise.resolve(daily), drift);
-  const context = (): InvocationContext =>
-    new InvocationContext({
-      functionName: 'reportDay',
-      invocationId: `inv-${logs.length}`,
-      logHandler: (_level, ...args) => logs.push(args.map(String).join(' ')),
-    });
-  const message = { day: DAY, reason: 'yesterday', requestedAt: '2026-07-02T00:30:00.000Z' };
-  return { handler, context, message, logs, posted, daily };
+/** Reports already stored for 28 ordinary days and a day whose cost doubled, as reportDay leaves them. */
+async function storeDays(s: Services, today: DailyMetrics): Promise<void> {
+  for (const m of [...history(28), today]) {
+    await s.reports.write(
+      m.date,
+      { csv: 'date\r\n', summary: '{}', metrics: renderMetrics(m) },
+      // Later than any commit (there are none): reportDay finds the report current and runs drift.
+      { revision: 1, ledgerAsOf: NOW.toISOString() },
+    );
+  }
 }
 
-describe('reportDay with drift', () => {
-  it('reports the day, then posts its new alerts once; the message delivered again posts nothing more', async () => {
-    const s = system();
-    await s.handler(s.message, s.context());
-    expect(await s.daily.reports.summary(DAY)).toBeDefined();
-    expect(s.posted.length).toBeGreaterThan(0);
-    expect(s.logs.some((l) => l.includes(`drift ${DAY}`))).toBe(true);
-    const count = s.posted.length;
-    await s.handler(s.message, s.context());
-    expect(s.posted).toHaveLength(count);
+async function setUp(answers: readonly Answer[], fastNotifier = false) {
+  const receiver = await startReceiver(answers);
+  stops.push(receiver.stop);
+  const url = receiver.url('/workflows/abc/triggers/manual/run?sig=c2VjcmV0LXNpZw');
+  const s = await isolatedServices(undefined, () => NOW, {
+    TEAMS_WEBHOOK_URL: url,
+    REPORT_LINK_BASE: 'https://chargeback.example/api/reports/',
+  });
+  await storeDays(s, day(TODAY, { groups: [group({}, { costUsd: 250 })] }));
+  const setup = driftSetup(s);
+  // The 500 case: the real client, without its backoff waits, so five failed tries take no time.
+  const notifier = fastNotifier ? new TeamsNotifier({ url, sleep: () => Promise.resolve() }) : setup.notifier;
+  const handler = makeReportDay(() => Promise.resolve({ ...dailyDeps(s), drift: { ...setup, notifier } }));
+  const logs: string[] = [];
+  let run = 0;
+  const invoke = () =>
+    handler(
+      JSON.stringify(MESSAGE),
+      new InvocationContext({
+        invocationId: `run-${++run}`,
+        functionName: 'reportDay',
+        logHandler: (level, ...args) => logs.push(`${level}: ${args.map(String).join(' ')}`),
+      }),
+    );
+  return { s, receiver, invoke, logs };
+}
+
+/** The alert id a received card names. */
+const idOf = (body: unknown): string | undefined => /Alert id: ([^"]+)/.exec(JSON.stringify(body))?.[1];
+
+describe('reportDay runs drift after the day, against Azurite and a loopback Teams receiver', () => {
+  it('posts a new alert once, with the link to the day, and writes alerts-DATE.json', async () => {
+    const { s, receiver, invoke } = await setUp([{ status: 202 }]);
+    await invoke();
+    expect(receiver.received.map((r) => idOf(r.body))).toEqual(ALERT_IDS);
+    expect(JSON.stringify(receiver.received[0]?.body)).toContain(
+      `https://chargeback.example/api/reports/${TODAY}`,
+    );
+    const file = JSON.parse((await s.reports.alerts(TODAY)) ?? '{}') as { alerts: { id: string }[] };
+    expect(file.alerts.map((a) => a.id)).toContain(ALERT_ID);
+    expect((await s.alerts.get(ALERT_ID))?.record.notified).toMatchObject({ day: TODAY, kind: 'raised' });
   });
 
-  it('keeps the report when drift fails, and says so in the log', async () => {
-    const s = system(true);
-    await s.handler(s.message, s.context());
-    expect(await s.daily.reports.summary(DAY)).toBeDefined();
-    expect(s.logs.some((l) => l.includes(`drift ${DAY} failed: alert table unreachable`))).toBe(true);
+  it('posts nothing more when the same message is processed twice', async () => {
+    const { receiver, invoke } = await setUp([{ status: 202 }]);
+    await invoke();
+    const once = receiver.received.length;
+    await invoke();
+    expect(once).toBeGreaterThan(0);
+    expect(receiver.received).toHaveLength(once);
+  });
+
+  it('leaves the card in the outbox when Teams answers 500, and the next run sends it', async () => {
+    const { s, receiver, invoke, logs } = await setUp(
+      [...Array<Answer>(5).fill({ status: 500 }), { status: 202 }],
+      true,
+    );
+    await invoke();
+    expect(receiver.received).toHaveLength(5);
+    expect((await s.outbox.list()).map((e) => e.key)).toEqual(ALERT_IDS.map((id) => `${TODAY}/alert/${id}`));
+    expect((await s.alerts.claims(TODAY)).map((c) => c.status)).toEqual(['queued', 'queued']);
+    await invoke();
+    expect(receiver.received.slice(5).map((r) => idOf(r.body))).toEqual(ALERT_IDS);
+    expect(await s.outbox.list()).toEqual([]);
+    expect(logs.join('\n')).not.toContain('sig=');
+  });
+
+  it('computes and stores alerts but posts nothing without a webhook, and warns once', async () => {
+    const s = await isolatedServices(undefined, () => NOW);
+    await storeDays(s, day(TODAY, { groups: [group({}, { costUsd: 250 })] }));
+    const handler = makeReportDay(() => Promise.resolve({ ...dailyDeps(s), drift: driftSetup(s) }));
+    const warnings: string[] = [];
+    const context = () =>
+      new InvocationContext({
+        functionName: 'reportDay',
+        logHandler: (level, ...args) => {
+          if (level === 'warning') warnings.push(args.map(String).join(' '));
+        },
+      });
+    await handler(JSON.stringify(MESSAGE), context());
+    await handler(JSON.stringify(MESSAGE), context());
+    expect(warnings.filter((w) => w.includes('TEAMS_WEBHOOK_URL'))).toHaveLength(1);
+    expect(await s.reports.alerts(TODAY)).toContain(ALERT_ID);
+    expect((await s.alerts.get(ALERT_ID))?.record).toMatchObject({ status: 'open' });
+    expect((await s.alerts.get(ALERT_ID))?.record.notified).toBeUndefined();
   });
 });

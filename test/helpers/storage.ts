@@ -7,6 +7,7 @@ import { createServices, type Services } from '../../src/composition/composition
 export async function isolatedServices(
   connectionString = inject('azurite'),
   now?: () => Date,
+  env: Record<string, string> = {},
 ): Promise<Services> {
   const id = randomUUID().replace(/-/g, '').slice(0, 12);
   return createServices(
@@ -16,6 +17,8 @@ export async function isolatedServices(
       LEDGER_CONTAINER: `ledger-${id}`,
       REPORTS_CONTAINER: `reports-${id}`,
       RESTATE_QUEUE_NAME: `days-${id}`,
+      ALERTS_TABLE: `alerts${id}`,
+      ...env,
     }),
     now,
   );

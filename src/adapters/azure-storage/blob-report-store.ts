@@ -56,6 +56,16 @@ export class BlobReportStore implements ReportStore {
     return await this.text(reportPaths(day).metrics);
   }
 
+  async writeAlerts(day: string, text: string): Promise<void> {
+    await this.container.getBlockBlobClient(reportPaths(day).alerts).upload(text, Buffer.byteLength(text), {
+      blobHTTPHeaders: { blobContentType: 'application/json' },
+    });
+  }
+
+  async alerts(day: string): Promise<string | undefined> {
+    return await this.text(reportPaths(day).alerts);
+  }
+
   private async text(name: string): Promise<string | undefined> {
     try {
       return (await this.container.getBlobClient(name).downloadToBuffer()).toString('utf8');

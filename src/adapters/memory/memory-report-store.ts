@@ -36,6 +36,16 @@ export class MemoryReportStore implements ReportStore {
   metrics(day: string): Promise<string | undefined> {
     return settle(() => this.files.get(reportPaths(day).metrics));
   }
+
+  writeAlerts(day: string, text: string): Promise<void> {
+    return settle(() => {
+      this.files.set(reportPaths(day).alerts, text);
+    });
+  }
+
+  alerts(day: string): Promise<string | undefined> {
+    return settle(() => this.files.get(reportPaths(day).alerts));
+  }
 }
 
 /** `work` as a promise: a string that is not a day rejects, as it does in the Blob store, rather than throwing. */

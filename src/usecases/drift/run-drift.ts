@@ -1,79 +1,137 @@
+/**
+ * Drift for one reported day (SPEC 9): the day's metrics against the days before it, the alerts
+ * file beside the report, and the Teams posts the alert lifecycle grants, delivered through the
+ * outbox and then settled.
+ *
+ * Why running a day again is harmless: detection and the alerts file are pure functions of the
+ * stored metrics and the open alerts; every post is claimed once per (day, alert, phase) by the
+ * lifecycle, so a second run of the day wins no claim and builds no card; and the outbox keys
+ * messages by day and alert, so a card that waits is not queued twice.
+ */
 import { addDays, type Day } from '../../domain/days.js';
 import type { DriftReport } from '../../domain/drift/alert.js';
-import { driftMessages, type CardContext } from '../../domain/drift/card.js';
+import { driftMessages, type CardContext, type KeyedMessage } from '../../domain/drift/card.js';
 import { detectDrift } from '../../domain/drift/detect.js';
-import type { AlertPost } from '../../domain/drift/lifecycle.js';
+import type { AlertPost, LifecyclePolicy } from '../../domain/drift/lifecycle.js';
 import type { DriftRules } from '../../domain/drift/rules.js';
+import { parseMetrics } from '../../domain/metrics/build.js';
 import type { DailyMetrics } from '../../domain/metrics/metrics.js';
-import { parseMetrics } from '../../domain/metrics/parse.js';
+import type { AlertStore } from '../../ports/alert-store.js';
 import type { Clock } from '../../ports/clock.js';
 import type { Notifier } from '../../ports/notifier.js';
 import type { Outbox } from '../../ports/outbox.js';
 import type { ReportStore } from '../../ports/report-store.js';
 import { deliver, type DeliveryResult } from '../notify/deliver.js';
-import type { AlertLifecycle } from './lifecycle.js';
+import { AlertLifecycle } from './lifecycle.js';
 
 export interface DriftDeps {
-  readonly reports: Pick<ReportStore, 'metrics'>;
-  readonly rules: DriftRules;
-  readonly lifecycle: AlertLifecycle;
-  readonly notifier: Notifier;
+  readonly reports: Pick<ReportStore, 'metrics' | 'writeAlerts'>;
+  readonly alerts: AlertStore;
   readonly outbox: Outbox;
+  /** Undefined when no Teams webhook is configured: alerts are computed and stored, nothing is posted. */
+  readonly notifier: Notifier | undefined;
+  readonly rules: DriftRules;
+  readonly policy: LifecyclePolicy;
   readonly now: Clock;
-  /** The card links to `<reportLinkBase><day>` when set. */
+  /** Names this run in its claims (the invocation id in Azure). */
+  readonly runId: string;
+  /** The card's button opens `<reportLinkBase><day>`. */
   readonly reportLinkBase?: string;
 }
 
-export interface DriftRun {
-  readonly report: DriftReport;
-  /** The posts this run won from the lifecycle (none for a day run again). */
-  readonly posts: readonly AlertPost[];
-  readonly delivery: DeliveryResult;
+export interface DriftOutcome {
+  readonly day: Day;
+  readonly baselineDays: number;
+  readonly alerts: number;
+  readonly resolved: number;
+  /** Posts this run won from the lifecycle. */
+  readonly posts: number;
+  /** Posts another run of the day had already claimed. */
+  readonly lost: number;
+  /** History days whose metrics file could not be read, left out of the baseline. */
+  readonly unreadableDays: readonly Day[];
+  /** Undefined when nothing was delivered because no notifier is configured. */
+  readonly delivery: DeliveryResult | undefined;
+}
+
+/** Runs drift for `day`; undefined when the day has no metrics file (never reported). */
+export async function runDrift(day: Day, deps: DriftDeps): Promise<DriftOutcome | undefined> {
+  const todayText = await deps.reports.metrics(day);
+  if (todayText === undefined) return undefined;
+  const today = parseMetrics(todayText);
+  const { history, unreadableDays } = await readHistory(day, deps);
+  const lifecycle = new AlertLifecycle({
+    store: deps.alerts,
+    policy: deps.policy,
+    now: deps.now,
+    runId: deps.runId,
+  });
+  const report = detectDrift({ today, history, rules: deps.rules, open: await lifecycle.openIds(day) });
+  await deps.reports.writeAlerts(day, `${JSON.stringify(report, null, 2)}\n`);
+  const applied = await lifecycle.apply(report);
+  const summary = {
+    day,
+    baselineDays: report.baselineDays,
+    alerts: report.alerts.length,
+    resolved: report.resolved.length,
+    posts: applied.posts.length,
+    lost: applied.lost,
+    unreadableDays,
+  };
+  // Without a webhook the won claims stay unsettled, so the records stay unheard: once a URL is
+  // set, the next run raises every alert still open (docs/drift-lifecycle.md, "open, never delivered").
+  if (deps.notifier === undefined) return { ...summary, delivery: undefined };
+  const context: CardContext =
+    deps.reportLinkBase === undefined ? {} : { reportUrl: `${deps.reportLinkBase}${day}` };
+  const messages = driftMessages(grantedReport(report, applied.posts), context);
+  // Sent even when this run has no message of its own: cards left in the outbox go out first.
+  const delivery = await deliver(messages, { notifier: deps.notifier, outbox: deps.outbox, now: deps.now });
+  for (const post of applied.posts) {
+    const key = messageKeyOf(post, messages);
+    if (delivery.sent.includes(key)) await lifecycle.settle(post, 'posted');
+    else if (delivery.queued.includes(key)) await lifecycle.settle(post, 'queued');
+  }
+  return { ...summary, delivery };
 }
 
 /**
- * The daily run's drift step for one reported day: its metrics against the days before it, the
- * lifecycle deciding which alerts the channel hears of, delivery through the outbox, and each post
- * settled as posted or queued. Safe to run again for the same day: the lifecycle's claims grant a
- * post once, so a retried or restated day posts nothing it posted before.
+ * The day's report cut down to the posts the lifecycle granted: an alert that persists without
+ * getting worse is in the alerts file but gets no card, and neither does a post another run won.
  */
-export async function runDrift(day: Day, deps: DriftDeps): Promise<DriftRun | undefined> {
-  const read = async (d: Day): Promise<DailyMetrics | undefined> => {
-    const text = await deps.reports.metrics(d);
-    return text === undefined ? undefined : parseMetrics(text);
+export function grantedReport(report: DriftReport, posts: readonly AlertPost[]): DriftReport {
+  const alertIds = new Set(posts.filter((p) => p.kind !== 'resolved').map((p) => p.id));
+  const resolvedIds = new Set(posts.filter((p) => p.kind === 'resolved').map((p) => p.id));
+  return {
+    date: report.date,
+    baselineDays: report.baselineDays,
+    alerts: report.alerts.filter((a) => alertIds.has(a.id)),
+    resolved: report.resolved.filter((id) => resolvedIds.has(id)),
   };
-  const today = await read(day);
-  // A day reported before metrics files existed has nothing to compare.
-  if (today === undefined) return undefined;
+}
+
+/** The key of the message that carries `post`: its own card, the digest, or the "back to normal" card. */
+function messageKeyOf(post: AlertPost, messages: readonly KeyedMessage[]): string {
+  if (post.kind === 'resolved') return `${post.day}/resolved`;
+  const own = `${post.day}/alert/${post.id}`;
+  return messages.some((m) => m.key === own) ? own : `${post.day}/digest`;
+}
+
+async function readHistory(
+  day: Day,
+  deps: Pick<DriftDeps, 'reports' | 'rules'>,
+): Promise<{ history: DailyMetrics[]; unreadableDays: Day[] }> {
+  const days = Array.from({ length: deps.rules.baselineDays }, (_, i) => addDays(day, -(i + 1)));
+  const texts = await Promise.all(days.map((d) => deps.reports.metrics(d)));
   const history: DailyMetrics[] = [];
-  for (let back = 1; back <= deps.rules.baselineDays; back += 1) {
-    const earlier = await read(addDays(day, -back));
-    if (earlier !== undefined) history.push(earlier);
-  }
-  const open = await deps.lifecycle.openIds(day);
-  const report = detectDrift({ today, history, rules: deps.rules, open });
-  const { posts } = await deps.lifecycle.apply(report);
-  // Cards for exactly what the lifecycle granted: persisting alerts are not posted again.
-  const granted: DriftReport = {
-    ...report,
-    alerts: posts.filter((p) => p.kind !== 'resolved').map((p) => p.alert),
-    resolved: posts.filter((p) => p.kind === 'resolved').map((p) => p.id),
-  };
-  const card: CardContext =
-    deps.reportLinkBase === undefined ? {} : { reportUrl: `${deps.reportLinkBase}${day}` };
-  const messages = driftMessages(granted, card);
-  const delivery = await deliver(messages, { notifier: deps.notifier, outbox: deps.outbox, now: deps.now });
-  const keys = new Map<AlertPost, string>();
-  const digest = messages.some((m) => m.key === `${day}/digest`);
-  for (const post of posts) {
-    keys.set(
-      post,
-      post.kind === 'resolved' ? `${day}/resolved` : digest ? `${day}/digest` : `${day}/alert/${post.id}`,
-    );
-  }
-  for (const [post, key] of keys) {
-    if (delivery.sent.includes(key)) await deps.lifecycle.settle(post, 'posted');
-    else if (delivery.queued.includes(key)) await deps.lifecycle.settle(post, 'queued');
-  }
-  return { report, posts, delivery };
+  const unreadableDays: Day[] = [];
+  texts.forEach((text, i) => {
+    if (text === undefined) return; // a missing day is skipped and shows in baselineDays (SPEC 9)
+    try {
+      history.push(parseMetrics(text));
+    } catch {
+      // One damaged history file must not stop the day's alerts: it is left out, and named.
+      unreadableDays.push(days[i] as Day);
+    }
+  });
+  return { history, unreadableDays };
 }
