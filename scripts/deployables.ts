@@ -37,7 +37,8 @@ export const DEPLOYABLES = {
       'zod',
     ],
     main: 'dist/functions/*.js',
-    extraFiles: ['host.json'],
+    // The settings' default paths (PRICE_CARD_PATH, DRIFT_RULES_PATH) are relative to the app's root.
+    extraFiles: ['host.json', 'prices/azure-a100.json', 'rules/drift-rules.json'],
   },
   sidecar: {
     tsconfig: 'tsconfig.sidecar.json',

@@ -116,6 +116,9 @@ describe('packaging, offline from node_modules', () => {
     }
     for (const name of SIDECAR_ONLY) expect(existsSync(join(out, 'node_modules', name)), name).toBe(false);
     expect(readFileSync(join(out, 'host.json'), 'utf8')).toBe(readFileSync('host.json', 'utf8'));
+    // The default PRICE_CARD_PATH and DRIFT_RULES_PATH name these, relative to the app's root.
+    for (const file of ['prices/azure-a100.json', 'rules/drift-rules.json'])
+      expect(readFileSync(join(out, file), 'utf8'), file).toBe(readFileSync(file, 'utf8'));
     const load = readdirSync(join(out, 'dist', 'functions'))
       .filter((f) => f.endsWith('.js'))
       .map((f) => `await import(${JSON.stringify(`./dist/functions/${f}`)});`)
