@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { runMain } from '../helpers/cli.js';
 import { renderMetrics } from '../../src/domain/metrics/build.js';
 import { generateHistory } from '../../dev/drift-history/generate.js';
 import { MODEL_SPECS } from '../../dev/drift-history/fleet.js';
@@ -27,15 +27,7 @@ function reportsFolder(days: number): string {
   return dir;
 }
 
-async function drift(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(['drift', ...args], {
-    stdout: { write: (s: string) => ((stdout += s), true) },
-    stderr: { write: (s: string) => ((stderr += s), true) },
-  } as never);
-  return { code, stdout, stderr };
-}
+const drift = (args: string[]): ReturnType<typeof runMain> => runMain(['drift', ...args]);
 
 const servers: Server[] = [];
 afterEach(() => {

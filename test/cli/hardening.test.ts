@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Papa from 'papaparse';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { runMain } from '../helpers/cli.js';
 import { freePort } from '../../dev/free-port.js';
 import { at, capacity, DAY, usage } from '../helpers/events.js';
 
@@ -19,18 +19,7 @@ function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'cli-hard-'));
 }
 
-function capture(): { stream: NodeJS.WritableStream; text: () => string } {
-  let text = '';
-  const stream = { write: (chunk: string) => ((text += chunk), true) } as unknown as NodeJS.WritableStream;
-  return { stream, text: () => text };
-}
-
-async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = capture();
-  const stderr = capture();
-  const code = await main(args, { stdout: stdout.stream, stderr: stderr.stream });
-  return { code, stdout: stdout.text(), stderr: stderr.text() };
-}
+const run = runMain;
 
 /** Exit 2 and exactly one line on stderr that matches `reason`. */
 async function expectUsageFailure(args: string[], reason: RegExp): Promise<void> {

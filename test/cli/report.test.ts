@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { HELP, main } from '../../src/cli/main.js';
+import { HELP } from '../../src/cli/main.js';
 import { parseMetrics } from '../../src/domain/metrics/build.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli, runMain } from '../helpers/cli.js';
 import { at, capacity, DAY, usage } from '../helpers/events.js';
 
 const PRICES = 'prices/azure-a100.json';
@@ -17,18 +17,7 @@ function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'cli-'));
 }
 
-function capture(): { stream: NodeJS.WritableStream; text: () => string } {
-  let text = '';
-  const stream = { write: (chunk: string) => ((text += chunk), true) } as unknown as NodeJS.WritableStream;
-  return { stream, text: () => text };
-}
-
-async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = capture();
-  const stderr = capture();
-  const code = await main(args, { stdout: stdout.stream, stderr: stderr.stream });
-  return { code, stdout: stdout.text(), stderr: stderr.text() };
-}
+const run = runMain;
 
 function ndjson(events: readonly (Record<string, unknown> | string)[]): string {
   return events.map((e) => (typeof e === 'string' ? e : JSON.stringify(e))).join('\n') + '\n';

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { main } from '../../src/cli/main.js';
 
 /**
  * The command line as a real process, run from the TypeScript source through tsx, so a test never
@@ -28,4 +29,20 @@ export function runCli(
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+function capture(): { stream: NodeJS.WritableStream; text: () => string } {
+  let text = '';
+  const stream = { write: (chunk: string) => ((text += chunk), true) } as unknown as NodeJS.WritableStream;
+  return { stream, text: () => text };
+}
+
+/** Runs `chargeback ...args` in this process through `main`, with what it printed. */
+export async function runMain(
+  args: readonly string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = capture();
+  const stderr = capture();
+  const code = await main([...args], { stdout: stdout.stream, stderr: stderr.stream });
+  return { code, stdout: stdout.text(), stderr: stderr.text() };
 }
