@@ -8,10 +8,31 @@
  * do not fit replaced by "and N more".
  */
 import type { Alert, AlertScope, DriftReport } from './alert.js';
-import { bytes, changeText, formatNumber, scopeText, text } from './card-text.js';
+import { changeText, formatNumber, scopeText, text } from './card-text.js';
+import {
+  factSet,
+  fit as fitMessage,
+  heading,
+  paragraph,
+  subtle,
+  title as titleBlock,
+  type CardElement,
+  type KeyedMessage,
+  type MessageContext,
+  type TeamsMessage,
+  type Tone,
+} from '../teams/message.js';
 
-/** The Workflows webhook accepts at most 28 KB for the whole body (SPEC 7). */
-export const MAX_MESSAGE_BYTES = 28 * 1024;
+export {
+  envelope,
+  MAX_MESSAGE_BYTES,
+  messageBytes,
+  type AdaptiveCard,
+  type CardElement,
+  type KeyedMessage,
+  type TeamsMessage,
+} from '../teams/message.js';
+
 export const DEFAULT_DIGEST_ABOVE = 5;
 const MAX_CONTRIBUTORS = 5;
 
@@ -24,35 +45,6 @@ export interface CardContext {
   readonly digestAbove?: number;
   /** Default MAX_MESSAGE_BYTES; smaller in tests. */
   readonly maxBytes?: number;
-}
-
-export type CardElement = Readonly<Record<string, unknown>>;
-
-export interface AdaptiveCard {
-  readonly type: 'AdaptiveCard';
-  readonly $schema: 'http://adaptivecards.io/schemas/adaptive-card.json';
-  readonly version: '1.4';
-  readonly msteams: { readonly width: 'Full' };
-  readonly body: readonly CardElement[];
-  readonly actions?: readonly CardElement[];
-}
-
-/** The body a Workflows webhook takes (SPEC 7). */
-export interface TeamsMessage {
-  readonly type: 'message';
-  readonly attachments: readonly [
-    {
-      readonly contentType: 'application/vnd.microsoft.card.adaptive';
-      readonly contentUrl: null;
-      readonly content: AdaptiveCard;
-    },
-  ];
-}
-
-/** A message and the key it is delivered under: the same alert on the same day has the same key. */
-export interface KeyedMessage {
-  readonly key: string;
-  readonly message: TeamsMessage;
 }
 
 /** The messages for one day's report, in the order they should be posted. */
@@ -68,20 +60,6 @@ export function driftMessages(report: DriftReport, context: CardContext = {}): K
   if (report.resolved.length > 0)
     out.push({ key: `${report.date}/resolved`, message: resolvedMessage(report, context) });
   return out;
-}
-
-export function envelope(card: AdaptiveCard): TeamsMessage {
-  return {
-    type: 'message',
-    attachments: [
-      { contentType: 'application/vnd.microsoft.card.adaptive', contentUrl: null, content: card },
-    ],
-  };
-}
-
-/** UTF-8 bytes of the JSON body as posted. */
-export function messageBytes(message: TeamsMessage): number {
-  return bytes(JSON.stringify(message));
 }
 
 /** One alert: what changed, by how much, against what baseline, where, who drove it, and a link. */
@@ -157,71 +135,18 @@ function relativeChange(alert: Alert): number {
   return Math.abs(alert.value / alert.baseline - 1);
 }
 
-/**
- * The card with `head`, as many `rows` as fit in the byte budget, and "and N more" for the rest.
- * The row count is found by bisection: the size grows with every row, and a card of hundreds of
- * rows would otherwise be serialised hundreds of times.
- */
 function fit(head: readonly CardElement[], rows: readonly CardElement[], context: CardContext): TeamsMessage {
-  const maxBytes = context.maxBytes ?? MAX_MESSAGE_BYTES;
-  const build = (shown: number): TeamsMessage => {
-    const body = [...head, ...rows.slice(0, shown)];
-    const hidden = rows.length - shown;
-    if (hidden > 0)
-      body.push(subtle(`… and ${hidden} more${context.reportUrl ? ' in the day’s report' : ''}.`));
-    return envelope(card(body, context));
+  const options: MessageContext = {
+    ...(context.reportUrl ? { link: { title: 'Open the day’s report', url: context.reportUrl } } : {}),
+    ...(context.environment === undefined ? {} : { environment: context.environment }),
+    ...(context.maxBytes === undefined ? {} : { maxBytes: context.maxBytes }),
+    ...(context.reportUrl ? { moreWhere: ' in the day’s report' } : {}),
   };
-  const all = build(rows.length);
-  if (messageBytes(all) <= maxBytes) return all;
-  let low = 0;
-  let high = rows.length - 1;
-  while (low < high) {
-    const mid = Math.ceil((low + high) / 2);
-    if (messageBytes(build(mid)) <= maxBytes) low = mid;
-    else high = mid - 1;
-  }
-  const message = build(low);
-  // Only a head larger than the budget gets here, which the texts' length caps rule out.
-  if (messageBytes(message) > maxBytes)
-    throw new RangeError(`card of ${messageBytes(message)} bytes exceeds ${maxBytes}`);
-  return message;
+  return fitMessage(head, rows, options);
 }
 
-function card(body: readonly CardElement[], context: CardContext): AdaptiveCard {
-  const actions = context.reportUrl
-    ? [{ type: 'Action.OpenUrl', title: 'Open the day’s report', url: context.reportUrl }]
-    : undefined;
-  return {
-    type: 'AdaptiveCard',
-    $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
-    version: '1.4',
-    // Teams draws cards narrow unless asked; the facts and digest lines need the width.
-    msteams: { width: 'Full' },
-    body,
-    ...(actions ? { actions } : {}),
-  };
-}
-
-function title(words: string, context: CardContext, tone: 'critical' | 'warning' | 'good'): CardElement {
-  const prefix = context.environment ? `[${text(context.environment, 40)}] ` : '';
-  const color = tone === 'critical' ? 'Attention' : tone === 'warning' ? 'Warning' : 'Good';
-  return { type: 'TextBlock', text: prefix + words, size: 'Large', weight: 'Bolder', color, wrap: true };
-}
-
-function heading(words: string): CardElement {
-  return { type: 'TextBlock', text: words, weight: 'Bolder', spacing: 'Medium', wrap: true };
-}
-
-function subtle(words: string): CardElement {
-  return { type: 'TextBlock', text: words, isSubtle: true, size: 'Small', spacing: 'Small', wrap: true };
-}
-
-function paragraph(words: string, spacing: 'None' | 'Default' = 'Default'): CardElement {
-  return { type: 'TextBlock', text: words, wrap: true, ...(spacing === 'None' ? { spacing } : {}) };
-}
-
-function factSet(facts: readonly (readonly [string, string])[]): CardElement {
-  return { type: 'FactSet', facts: facts.map(([title, value]) => ({ title, value })) };
+function title(words: string, context: CardContext, tone: Tone): CardElement {
+  return titleBlock(words, context, tone, text);
 }
 
 function scopeFacts(scope: AlertScope): [string, string][] {
