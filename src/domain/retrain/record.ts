@@ -48,6 +48,9 @@ export interface ModelSlot {
   /** The job holding the slot. */
   readonly job: string;
   readonly since: string;
+  /** The month its estimate was reserved in (`YYYY-MM`), and the estimate: given back if it is abandoned. */
+  readonly month: string;
+  readonly estimateMicroUsd: number;
   /** Set when the job ended: the slot is free again after the cooldown. */
   readonly endedAt?: string;
 }
