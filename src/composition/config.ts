@@ -23,7 +23,27 @@ const schema = z
       message:
         'set LEDGER_STORAGE_ACCOUNT_NAME (managed identity) or LEDGER_STORAGE_CONNECTION_STRING (local)',
     },
-  );
+  )
+  .superRefine((env, ctx) => {
+    if (env.AML_SUBSCRIPTION_ID === undefined) return;
+    for (const name of RETRAINING_REQUIRED) {
+      if (env[name] === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          message: 'is required when AML_SUBSCRIPTION_ID is set',
+        });
+    }
+  });
+
+const RETRAINING_REQUIRED = [
+  'AML_RESOURCE_GROUP',
+  'AML_WORKSPACE',
+  'AML_COMPUTE',
+  'AML_ENVIRONMENT_ID',
+  'AML_CODE_ID',
+  'RETRAIN_MAX_USD',
+] as const;
 
 export interface Config {
   readonly storage:
@@ -44,6 +64,25 @@ export interface Config {
   /** Prefix of the day's report link on drift cards. */
   readonly reportLinkBase: string | undefined;
   readonly alertsTable: string;
+  readonly qualityRulesPath: string;
+  readonly qualityTable: string;
+  readonly retrainingTable: string;
+  /** Azure ML retraining; undefined when AML_SUBSCRIPTION_ID is not set (gates judge and alert only). */
+  readonly retraining: RetrainingSettings | undefined;
+}
+
+export interface RetrainingSettings {
+  readonly subscriptionId: string;
+  readonly resourceGroup: string;
+  readonly workspace: string;
+  readonly compute: string;
+  readonly computeSku: string;
+  readonly environmentId: string;
+  readonly codeId: string;
+  readonly maxJobUsd: number;
+  readonly configPath: string;
+  readonly armEndpoint: string;
+  readonly tokenFile: string | undefined;
 }
 
 const REDACTED = '[redacted]';
@@ -81,6 +120,25 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     driftRulesPath: e.DRIFT_RULES_PATH,
     reportLinkBase: e.REPORT_LINK_BASE,
     alertsTable: e.ALERTS_TABLE,
+    qualityRulesPath: e.QUALITY_RULES_PATH,
+    qualityTable: e.QUALITY_TABLE,
+    retrainingTable: e.RETRAINING_TABLE,
+    retraining:
+      e.AML_SUBSCRIPTION_ID === undefined
+        ? undefined
+        : {
+            subscriptionId: e.AML_SUBSCRIPTION_ID,
+            resourceGroup: e.AML_RESOURCE_GROUP ?? '',
+            workspace: e.AML_WORKSPACE ?? '',
+            compute: e.AML_COMPUTE ?? '',
+            computeSku: e.AML_COMPUTE_SKU,
+            environmentId: e.AML_ENVIRONMENT_ID ?? '',
+            codeId: e.AML_CODE_ID ?? '',
+            maxJobUsd: e.RETRAIN_MAX_USD ?? 0,
+            configPath: e.RETRAINING_CONFIG_PATH,
+            armEndpoint: e.AZURE_ARM_ENDPOINT,
+            tokenFile: e.AZURE_ARM_TOKEN_FILE,
+          },
   };
   const secrets = declaredSettings()
     .filter((s) => s.secret && s.schema !== undefined)

@@ -24,6 +24,8 @@ const containerName = z.string().regex(/^[a-z0-9](?:[a-z0-9-]{1,61})[a-z0-9]$/, 
 /** The connection names trigger bindings use; the host reads `<name>` or `<name>__<property>` settings. */
 export const CONNECTIONS = {
   usageHub: 'EventHubConnection',
+  /** The evaluations hub is in the same namespace as the usage hub: one connection serves both. */
+  evaluationsHub: 'EventHubConnection',
   dayQueue: 'DayQueueConnection',
 } as const;
 
@@ -31,6 +33,17 @@ export const CONNECTIONS = {
 // Fixed rather than a setting: a binding expression has no default, so a setting would be one more
 // thing every deployment must set, for a time nobody needs to move.
 export const DAILY_SCHEDULE = '0 30 0 * * *';
+
+// Every 15 minutes: a stale gate turns red within a quarter of an hour of crossing maxAgeHours, and
+// retraining jobs (hours long) are followed closely enough for their GPU-time to be charged to within
+// that interval. Fixed, like DAILY_SCHEDULE.
+export const QUALITY_SCHEDULE = '0 */15 * * * *';
+
+const tableName = z.string().regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, 'must be a table name');
+const usdAmount = z.coerce
+  .number({ error: 'must be an amount in USD' })
+  .refine(Number.isFinite, { error: 'must be a finite amount in USD' })
+  .min(0, { error: 'must be >= 0' });
 
 export const SETTINGS = {
   FUNCTIONS_WORKER_RUNTIME: {
@@ -242,6 +255,133 @@ export const SETTINGS = {
     description:
       'Table of the drift alert records and posting claims (partitions `alert` and `claim|DAY`) and of the outbox of undelivered Teams cards (partition `outbox`). A valid table name. Created at start if missing.',
     schema: z.string().regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, 'must be a table name'),
+  },
+  EVALUATIONS_EVENTHUB_NAME: {
+    readBy: 'host',
+    required: 'yes',
+    secret: false,
+    description:
+      'Name of the hub of regression-harness results (`evaluations` in the examples), read by the `evaluateQuality` trigger through `EventHubConnection`.',
+  },
+  EVALUATIONS_CONSUMER_GROUP: {
+    readBy: 'host',
+    required: 'yes',
+    secret: false,
+    description: 'Consumer group of the `evaluateQuality` trigger (`quality` in the examples).',
+  },
+  QUALITY_RULES_PATH: {
+    readBy: 'app',
+    default: 'rules/quality-gates.json',
+    required: 'no',
+    secret: false,
+    description:
+      "The quality gate rules (see [quality gates](quality-gates.md)), relative to the deployed app's root or absolute. Read once per process. A file that cannot be read or is invalid does not stop the app: every gate then fails closed with that reason.",
+    schema: z.string().min(1),
+  },
+  QUALITY_TABLE: {
+    readBy: 'app',
+    default: 'quality',
+    required: 'no',
+    secret: false,
+    description:
+      'Table of the evaluation history (a partition per model), refused evaluation messages and the last verdict per model. Created at start if missing.',
+    schema: tableName,
+  },
+  RETRAINING_TABLE: {
+    readBy: 'app',
+    default: 'retraining',
+    required: 'no',
+    secret: false,
+    description:
+      "Table of retraining job records and of the shared state (each model's job slot, each month's spend). Created at start if missing.",
+    schema: tableName,
+  },
+  RETRAINING_CONFIG_PATH: {
+    readBy: 'app',
+    default: 'rules/retraining.json',
+    required: 'no',
+    secret: false,
+    description:
+      'What to retrain each model with: nodes, expected hours, data asset, base model, command, cooldown, monthly budget (see [retraining](retraining.md)). Read once per process when retraining is on; invalid stops the app.',
+    schema: z.string().min(1),
+  },
+  AML_SUBSCRIPTION_ID: {
+    readBy: 'app',
+    required: 'to retrain',
+    secret: false,
+    description:
+      'Subscription of the Azure ML workspace. Retraining is on when this is set, and then every `AML_` setting below without a default is required.',
+    schema: z.string().min(1).optional(),
+  },
+  AML_RESOURCE_GROUP: {
+    readBy: 'app',
+    required: 'to retrain',
+    secret: false,
+    description: 'Resource group of the workspace.',
+    schema: z.string().min(1).optional(),
+  },
+  AML_WORKSPACE: {
+    readBy: 'app',
+    required: 'to retrain',
+    secret: false,
+    description: 'Name of the Azure ML workspace.',
+    schema: z.string().min(1).optional(),
+  },
+  AML_COMPUTE: {
+    readBy: 'app',
+    required: 'to retrain',
+    secret: false,
+    description: 'The A100 compute cluster: its name in the workspace, or its full ARM id.',
+    schema: z.string().min(1).optional(),
+  },
+  AML_COMPUTE_SKU: {
+    readBy: 'app',
+    default: 'Standard_NC96ads_A100_v4',
+    required: 'no',
+    secret: false,
+    description:
+      "VM size of the cluster's nodes: it must be on the price card, which gives its GPUs per node (one training process per GPU) and its price for the estimate and the charge.",
+    schema: z.string().min(1),
+  },
+  AML_ENVIRONMENT_ID: {
+    readBy: 'app',
+    required: 'to retrain',
+    secret: false,
+    description:
+      'ARM id of the training environment (`.../workspaces/<ws>/environments/<name>/versions/<v>`).',
+    schema: z.string().min(1).optional(),
+  },
+  AML_CODE_ID: {
+    readBy: 'app',
+    required: 'to retrain',
+    secret: false,
+    description: 'ARM id of the training code asset (`.../workspaces/<ws>/codes/<name>/versions/<v>`).',
+    schema: z.string().min(1).optional(),
+  },
+  RETRAIN_MAX_USD: {
+    readBy: 'app',
+    required: 'to retrain',
+    secret: false,
+    description:
+      "The most one retraining job may be estimated to cost (nodes × GPUs × expected hours × the SKU's price). A job above it, or above what is left of the month's budget (`monthlyBudgetUsd` in the retraining config), is refused with a Teams notice.",
+    schema: usdAmount.optional(),
+  },
+  AZURE_ARM_ENDPOINT: {
+    readBy: 'app',
+    default: 'https://management.azure.com',
+    required: 'no',
+    secret: false,
+    description:
+      'Azure Resource Manager endpoint for Azure ML calls (another cloud, or a loopback stand-in in tests). The token is always asked for `https://management.azure.com/.default`.',
+    schema: z.url({ protocol: /^https$/, error: 'must be an https URL' }),
+  },
+  AZURE_ARM_TOKEN_FILE: {
+    readBy: 'app',
+    required: 'no',
+    secret: false,
+    description:
+      "A file holding a bearer token for Azure Resource Manager, as `az account get-access-token` prints it. Without it, the app's managed identity (`DefaultAzureCredential`, with `AZURE_CLIENT_ID` when set); it needs `AzureML Data Scientist` on the workspace.",
+    schema: z.string().min(1).optional(),
   },
   INGEST_RETRY_DEADLINE_SECONDS: {
     readBy: 'app',

@@ -10,6 +10,7 @@ import type { PriceCard } from '../../domain/prices.js';
 import { mergeChargeback } from '../../domain/merge-chargeback.js';
 import { addDays, dayOfMs, parseDay, previousDay } from '../../domain/days.js';
 import type { Weighting } from '../../domain/weighting.js';
+import { retrainingRecords, type RetrainingRun } from '../../domain/retrain/charge.js';
 import type { DirtyDay, Ledger, SegmentInfo } from '../../ports/ledger.js';
 import { renderReport } from '../../domain/report/build.js';
 import { formatMoney } from '../../domain/report/format.js';
@@ -24,6 +25,8 @@ export interface DailyDeps {
   readonly weighting: Weighting;
   /** How many days back late events still restate a report. */
   readonly restateDays: number;
+  /** Retraining jobs that ran (src/domain/retrain/charge.ts): charged as tenant `(retraining)`. */
+  readonly retrainingRuns?: () => Promise<readonly RetrainingRun[]>;
 }
 
 export interface DayOutcome {
@@ -113,6 +116,7 @@ export async function reportDay(
       counts: accumulator.counts,
     };
   }
+  computed = { ...computed, result: await withRetraining(computed.result, deps, input) };
   // Messages rejected at ingestion count as read and rejected on the day they were enqueued.
   const deadLetters = await deps.ledger.deadLettersOn(day);
   const counts = {
@@ -187,6 +191,22 @@ async function sameAsStored(
 }
 
 type DayInput = Omit<ChargebackInput, 'usage' | 'capacity'>;
+
+/**
+ * The serving chargeback with the retraining jobs that ran during the day added as pods of their
+ * own: disjoint from the serving pods, so the merge is exact, and outside the intake counts (they
+ * are not events read).
+ */
+async function withRetraining(
+  serving: ChargebackResult,
+  deps: DailyDeps,
+  input: DayInput,
+): Promise<ChargebackResult> {
+  if (deps.retrainingRuns === undefined) return serving;
+  const { usage, capacity } = retrainingRecords(await deps.retrainingRuns(), input.dayStart, input.dayEnd);
+  if (usage.length === 0) return serving;
+  return mergeChargeback([serving, computeChargeback({ ...input, usage, capacity })]);
+}
 
 /** The day partition by partition, or undefined when some pod's events are in more than one partition. */
 async function byPartition(
