@@ -1,9 +1,9 @@
 /**
  * What the quality and retraining stores share, whatever is behind them: the order they list in,
- * and the size bound. A record
- * (an evaluation, a verdict, the retraining state, a job record) is kept as its JSON text, and one
- * whose text is longer than MAX_STORED_JSON_CHARS is refused with a PermanentError. The memory
- * adapters refuse exactly what the Table adapters must, so tests see what Azure would do.
+ * and the size bound. A record (an evaluation, a verdict, the retraining state, a job record) is
+ * kept as its JSON text, and one whose text is longer than MAX_STORED_JSON_CHARS is refused with a
+ * PermanentError. The memory adapters refuse exactly what the Table adapters must, so tests see
+ * what Azure would do.
  *
  * JSON is also why -0 is kept as 0: JSON.stringify(-0) is "0". Every other finite number comes back
  * exactly (JSON.stringify writes the shortest text that parses to the same double).

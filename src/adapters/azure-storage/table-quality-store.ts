@@ -54,7 +54,9 @@ export class TableQualityStore implements QualityStore {
     }
     // After the evaluations, and on every call: a crash before this line leaves the batch
     // unacknowledged, and its redelivery (0 new) still writes the rows.
-    await Promise.all([...new Set(evaluations.map((e) => e.model))].map((model) => this.rememberModel(model)));
+    await Promise.all(
+      [...new Set(evaluations.map((e) => e.model))].map((model) => this.rememberModel(model)),
+    );
     return added;
   }
 
@@ -100,7 +102,7 @@ export class TableQualityStore implements QualityStore {
 
   async lastVerdict(model: string): Promise<StoredVerdict | undefined> {
     try {
-      const row = await this.table.getEntity<Record<string, unknown>>(VERDICTS, tableKey(model));
+      const row = await this.table.getEntity(VERDICTS, tableKey(model));
       return JSON.parse(textOf(row, 'json')) as StoredVerdict;
     } catch (error) {
       if (error instanceof RestError && error.statusCode === 404) return undefined;
@@ -140,7 +142,7 @@ export class TableQualityStore implements QualityStore {
 
   private async partition(partitionKey: string): Promise<Record<string, unknown>[]> {
     const rows: Record<string, unknown>[] = [];
-    const entities = this.table.listEntities<Record<string, unknown>>({
+    const entities = this.table.listEntities({
       queryOptions: { filter: odata`PartitionKey eq ${partitionKey}` },
     });
     for await (const row of entities) rows.push(row);

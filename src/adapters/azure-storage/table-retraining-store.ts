@@ -42,12 +42,15 @@ export class TableRetrainingStore implements RetrainingStore {
   /** Throws a PermanentError, having written nothing, when the record is too large to keep. */
   async putJob(record: JobRecord, expected: string | undefined): Promise<WriteOutcome> {
     const json = storedJson(`job ${record.name}`, record);
-    return this.put({ partitionKey: JOBS, rowKey: tableKey(record.name), ...textProperties('json', json) }, expected);
+    return this.put(
+      { partitionKey: JOBS, rowKey: tableKey(record.name), ...textProperties('json', json) },
+      expected,
+    );
   }
 
   async jobs(): Promise<JobRecord[]> {
     const records: JobRecord[] = [];
-    const rows = this.table.listEntities<Record<string, unknown>>({
+    const rows = this.table.listEntities({
       queryOptions: { filter: odata`PartitionKey eq ${JOBS}` },
     });
     for await (const row of rows) records.push(JSON.parse(textOf(row, 'json')) as JobRecord);
@@ -56,7 +59,7 @@ export class TableRetrainingStore implements RetrainingStore {
 
   private async read<T>(partitionKey: string, rowKey: string): Promise<Versioned<T> | undefined> {
     try {
-      const row = await this.table.getEntity<Record<string, unknown>>(partitionKey, rowKey);
+      const row = await this.table.getEntity(partitionKey, rowKey);
       // Only this adapter writes the rows, from values it was given whole.
       return { value: JSON.parse(textOf(row, 'json')) as T, version: row.etag };
     } catch (error) {

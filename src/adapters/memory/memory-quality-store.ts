@@ -19,7 +19,9 @@ export class MemoryQualityStore implements QualityStore {
   async addEvaluations(evaluations: readonly Evaluation[]): Promise<number> {
     await Promise.resolve();
     // Every size checked before anything is kept, as the Table adapter does.
-    const rows = evaluations.map((e) => [e, storedJson(`evaluation ${e.eventId} of model ${e.model}`, e)] as const);
+    const rows = evaluations.map(
+      (e) => [e, storedJson(`evaluation ${e.eventId} of model ${e.model}`, e)] as const,
+    );
     let added = 0;
     for (const [e, text] of rows) {
       const ofModel = this.kept.get(e.model) ?? new Map<string, string>();
