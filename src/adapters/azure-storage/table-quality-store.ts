@@ -30,7 +30,7 @@ type Row = Record<string, unknown> & { partitionKey: string; rowKey: string };
  * status (5xx, 408, 429) and network codes, as for the other Table adapters.
  */
 export class TableQualityStore implements QualityStore {
-  /** Models whose row this instance has written or read: rows are never deleted, so once is enough. */
+  /** Models whose row this instance has created or found: rows are never deleted, so once is enough. */
   private readonly knownModels = new Set<string>();
 
   constructor(private readonly table: TableClient) {}
