@@ -50,7 +50,14 @@ function job(name: string, fields: Partial<JobRecord> = {}): JobRecord {
 
 function state(jobName: string, month = 1_000_000): RetrainingState {
   return {
-    models: { 'llama-3-8b': { job: jobName, since: '2026-05-01T12:00:00.000Z' } },
+    models: {
+      'llama-3-8b': {
+        job: jobName,
+        since: '2026-05-01T12:00:00.000Z',
+        month: '2026-05',
+        estimateMicroUsd: 1,
+      },
+    },
     months: { '2026-05': month },
   };
 }
