@@ -1,6 +1,8 @@
 import { ConfigurationError, PermanentError } from '../domain/errors.js';
 import { escapeControlCharacters } from '../domain/text.js';
+import { exitCodeOf, renderVerdict } from '../domain/gate/judge.js';
 import { DRIFT_HELP, parseDriftArgs, runDrift } from './drift-command.js';
+import { GATE_HELP, gateNotes, gateWarnings, parseGateArgs, runGate } from './gate-command.js';
 import { parseReportArgs, REPORT_HELP, runReport } from './report-command.js';
 import { parseReplayArgs, REPLAY_HELP, runReplay } from './replay-command.js';
 import { parseRestateArgs, RESTATE_HELP, runRestate } from './restate-command.js';
@@ -22,6 +24,7 @@ to tenants, features, models and request classes, batching-aware, closing to the
 Commands:
   report     write the daily chargeback CSV, summary and rejected lines for one UTC day
   drift      compare a day's metrics with the days before it, write its alerts, post them to Teams
+  gate       judge a model's latest evaluation against its quality rules: PASS (exit 0) or FAIL (1)
   restate    mark stored daily reports for restatement and queue them for the Function App
   simulate   write a realistic, seeded day of vLLM fleet usage and capacity events (NDJSON)
   sidecar    run the metering proxy beside vLLM, publishing usage and capacity events
@@ -73,6 +76,19 @@ export async function main(
         if (outcome.postError === undefined) return 0;
         streams.stderr.write(`chargeback: posting to Teams failed: ${oneLine(outcome.postError)}\n`);
         return 1;
+      }
+      case 'gate': {
+        const options = parseGateArgs(rest);
+        if (options === 'help') {
+          streams.stdout.write(`${GATE_HELP}\n`);
+          return 0;
+        }
+        const outcome = await runGate(options);
+        for (const warning of gateWarnings(outcome))
+          streams.stderr.write(`chargeback: warning: ${warning}\n`);
+        // The printed verdict and the exit status come from the one judgement.
+        streams.stdout.write(`${[renderVerdict(outcome.judgement), ...gateNotes(outcome)].join('\n')}\n`);
+        return exitCodeOf(outcome.judgement);
       }
       case 'restate': {
         const options = parseRestateArgs(rest);

@@ -57,6 +57,19 @@ export function judge(
   };
 }
 
+/**
+ * The judgement with one more failure in front of its own: for what the caller knows and the
+ * judgement could not (its evaluations could not all be read). The verdict is then a fail.
+ */
+export function withFailure(judgement: Judgement, failure: GateFailure): Judgement {
+  const failures = [failure, ...judgement.failures];
+  return {
+    ...judgement,
+    verdict: { ...judgement.verdict, verdict: 'fail', reasons: failures.map((f) => f.reason) },
+    failures,
+  };
+}
+
 /** The lines `chargeback gate` prints: the verdict, then one `  - reason` line per reason. */
 export function renderVerdict(judgement: Judgement): string {
   const v = judgement.verdict;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { exitCodeOf, judge, renderVerdict } from '../../../src/domain/gate/judge.js';
+import { exitCodeOf, judge, renderVerdict, withFailure } from '../../../src/domain/gate/judge.js';
 import { parseGateRules, type GateRules } from '../../../src/domain/gate/rules.js';
 import { retrainable, type Evaluation } from '../../../src/domain/gate/verdict.js';
 import { formatTimestamp, parseTimestamp } from '../../../src/domain/timestamp.js';
@@ -146,6 +146,17 @@ describe('the gate fails closed', () => {
 
   it('with both an unreadable rules file and no evaluation', () => {
     expect(judge(MODEL, [], { error: 'gone' }, at(1)).verdict.reasons).toHaveLength(2);
+  });
+});
+
+describe('a failure the caller adds', () => {
+  it('turns a pass into a fail, its reason first', () => {
+    const j = withFailure(judge(MODEL, [ev('a', 0)], RULES, at(1)), {
+      kind: 'evidence',
+      reason: 'x.ndjson unreadable',
+    });
+    expect(j.verdict).toMatchObject({ verdict: 'fail', reasons: ['x.ndjson unreadable'], evaluation: 'a' });
+    expect(exitCodeOf(j)).toBe(1);
   });
 });
 
