@@ -6,7 +6,7 @@
  */
 import { gzipSync } from 'node:zlib';
 import { fleetTraffic } from '../dev/fleet-traffic.js';
-import { readPriceCard } from '../src/composition/composition.js';
+import { readPriceCard } from '../src/composition/files.js';
 import { EventAccumulator } from '../src/domain/accumulator.js';
 import { parseDay } from '../src/domain/days.js';
 import { parseRecord } from '../src/domain/fast-parse.js';

@@ -2,6 +2,7 @@ import { ConfigurationError, PermanentError } from '../domain/errors.js';
 import { escapeControlCharacters } from '../domain/text.js';
 import { exitCodeOf, renderVerdict } from '../domain/gate/judge.js';
 import { DRIFT_HELP, parseDriftArgs, runDrift } from './drift-command.js';
+import { retrainFromEnv } from './gate-retraining.js';
 import { GATE_HELP, gateNotes, gateWarnings, parseGateArgs, runGate } from './gate-command.js';
 import { parseReportArgs, REPORT_HELP, runReport } from './report-command.js';
 import { parseReplayArgs, REPLAY_HELP, runReplay } from './replay-command.js';
@@ -83,7 +84,11 @@ export async function main(
           streams.stdout.write(`${GATE_HELP}\n`);
           return 0;
         }
-        const outcome = await runGate(options);
+        const now = () => new Date();
+        const retrain = options.retrain
+          ? await retrainFromEnv(env, now, (m) => streams.stderr.write(`chargeback: ${oneLine(m)}\n`))
+          : undefined;
+        const outcome = await runGate(options, { now, ...(retrain === undefined ? {} : { retrain }) });
         for (const warning of gateWarnings(outcome))
           streams.stderr.write(`chargeback: warning: ${warning}\n`);
         // The printed verdict and the exit status come from the one judgement.

@@ -1,4 +1,5 @@
-import { createServices, readPriceCard } from '../composition/composition.js';
+import { createServices } from '../composition/composition.js';
+import { readPriceCard } from '../composition/files.js';
 import { loadConfig } from '../composition/config.js';
 import { parseDay } from '../domain/days.js';
 import { replayDeadLetters, type ReplayOutcome } from '../usecases/repair/replay-dead-letters.js';

@@ -1,16 +1,15 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, isAbsolute, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { TableClient } from '@azure/data-tables';
 import { DefaultAzureCredential } from '@azure/identity';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { loadConfig, type Config } from './config.js';
+import { readDriftRules, readGateRules, readPriceCardFile } from './files.js';
+import { retrainingSetup, type Retraining } from './retraining.js';
+import type { PriceCard } from '../domain/prices.js';
+import type { DriftRules } from '../domain/drift/rules.js';
 import { ConfigurationError } from '../domain/errors.js';
-import { loadPriceCard, type PriceCard } from '../domain/prices.js';
 import { DEFAULT_WEIGHTING, type Weighting } from '../domain/weighting.js';
 import { DEFAULT_LIFECYCLE_POLICY } from '../domain/drift/lifecycle.js';
-import { parseDriftRules, type DriftRules } from '../domain/drift/rules.js';
 import type { AlertStore } from '../ports/alert-store.js';
 import type { Clock } from '../ports/clock.js';
 import type { DayQueue } from '../ports/day-queue.js';
@@ -29,6 +28,14 @@ import { StorageDayQueue } from '../adapters/azure-storage/storage-day-queue.js'
 import { TableAlertStore } from '../adapters/azure-storage/table-alert-store.js';
 import { TableOutbox } from '../adapters/azure-storage/table-outbox.js';
 import { TeamsNotifier } from '../adapters/teams/teams-notifier.js';
+import { TableQualityStore } from '../adapters/azure-storage/table-quality-store.js';
+import { TableRetrainingStore } from '../adapters/azure-storage/table-retraining-store.js';
+import { runOf, type RetrainingRun } from '../domain/retrain/charge.js';
+import type { QualityStore } from '../ports/quality-store.js';
+import type { RetrainingStore } from '../ports/retraining-store.js';
+import type { QualityDeps, RulesOrError } from '../usecases/quality/evaluate.js';
+import type { FollowDeps } from '../usecases/quality/follow.js';
+import type { RetrainDeps } from '../usecases/quality/retrain.js';
 import { workflowsUrl } from '../adapters/teams/webhook-url.js';
 
 /**
@@ -53,14 +60,14 @@ export interface Services {
   readonly driftRules: DriftRules;
   /** The Teams client, built on first use; undefined when TEAMS_WEBHOOK_URL is not set. */
   notifier(): Notifier | undefined;
+  /** Evaluation history, refused evaluation messages, last verdicts. */
+  readonly quality: QualityStore;
+  readonly retrainingStore: RetrainingStore;
+  /** The quality gate rules, or why they cannot be read (every gate then fails closed). */
+  readonly gateRules: RulesOrError;
+  /** Azure ML retraining; undefined when AML_SUBSCRIPTION_ID is not set. */
+  readonly retraining: Retraining | undefined;
 }
-
-// The package root: the nearest folder up from this file with a package.json (src/ or dist/src/).
-const ROOT = ((): string => {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir;
-})();
 
 // The SDKs retry each call a few times quickly; longer outages are retried around the whole,
 // idempotent operation (see usecases/retry.ts) and, past that, by the Functions host.
@@ -80,8 +87,25 @@ export async function createServices(config: Config, now: Clock = () => new Date
   if (config.teamsWebhookUrl !== undefined) workflowsUrl(config.teamsWebhookUrl);
   const card = readPriceCardFile(config.priceCardPath);
   const driftRules = readDriftRules(config.driftRulesPath);
+  const quality = new TableQualityStore(tableClient(config.storage, config.qualityTable));
+  const retrainingStore = new TableRetrainingStore(tableClient(config.storage, config.retrainingTable));
+  const retraining =
+    config.retraining === undefined
+      ? undefined
+      : retrainingSetup(
+          config.retraining,
+          card.prices,
+          config.storage.kind === 'identity' ? config.storage.clientId : undefined,
+        );
   // The outbox shares the alerts' table, so creating that table once serves both.
-  await Promise.all([ledger.ensure(), reports.ensure(), dayQueue.ensure(), alerts.ensure()]);
+  await Promise.all([
+    ledger.ensure(),
+    reports.ensure(),
+    dayQueue.ensure(),
+    alerts.ensure(),
+    quality.ensure(),
+    retrainingStore.ensure(),
+  ]);
   return {
     config,
     ledger,
@@ -95,7 +119,66 @@ export async function createServices(config: Config, now: Clock = () => new Date
     outbox,
     driftRules,
     notifier: () => teamsNotifier(config.teamsWebhookUrl),
+    quality,
+    retrainingStore,
+    gateRules: readGateRules(config.qualityRulesPath),
+    retraining,
   };
+}
+
+export interface RunOptions {
+  /** The clock of this run; default the services' clock. */
+  readonly now?: Clock;
+  /** Where notes go (an invocation's log); default console.warn. */
+  readonly log?: (message: string) => void;
+}
+
+/** What judging gates needs: the stores, the rules, Teams, and retraining when it is configured. */
+export function qualityDeps(s: Services, options: RunOptions = {}): QualityDeps {
+  const now = options.now ?? s.now;
+  const log = options.log ?? ((m: string) => console.warn(m));
+  const retrain = retrainDeps(s, options);
+  return {
+    quality: s.quality,
+    rules: s.gateRules,
+    now,
+    notices: { notifier: s.notifier(), outbox: s.outbox, now, log },
+    ...(retrain === undefined ? {} : { retrain }),
+  };
+}
+
+export function retrainDeps(s: Services, options: RunOptions = {}): RetrainDeps | undefined {
+  const r = s.retraining;
+  if (r === undefined) return undefined;
+  const now = options.now ?? s.now;
+  return {
+    jobs: r.jobs,
+    store: s.retrainingStore,
+    prices: s.prices,
+    config: r.config,
+    target: r.target,
+    limits: r.limits,
+    notifier: s.notifier(),
+    outbox: s.outbox,
+    now,
+    log: options.log ?? ((m: string) => console.warn(m)),
+    context: { jobUrl: r.jobUrl },
+  };
+}
+
+/** What following retraining jobs needs; undefined when retraining is not configured. */
+export function followDeps(s: Services, options: RunOptions = {}): FollowDeps | undefined {
+  const retrain = retrainDeps(s, options);
+  return retrain === undefined ? undefined : { ...retrain, ledger: s.ledger };
+}
+
+/** The retraining jobs that ran, for the daily chargeback. */
+function retrainingRuns(s: Services): () => Promise<RetrainingRun[]> {
+  return async () =>
+    (await s.retrainingStore.jobs()).flatMap((record) => {
+      const run = runOf(record);
+      return run === undefined ? [] : [run];
+    });
 }
 
 // One client per URL for the process: its rate limit (SPEC 7: 4 posts a second per URL) holds
@@ -172,46 +255,6 @@ function tableClient(storage: Config['storage'], name: string): TableClient {
   );
 }
 
-export function readPriceCard(path: string): PriceCard {
-  return readPriceCardFile(path).prices;
-}
-
-/** The price card at `path` (relative to the package root) and the SKUs it lists. */
-export function readPriceCardFile(path: string): { prices: PriceCard; skus: string[] } {
-  const full = isAbsolute(path) ? path : join(ROOT, path);
-  let text: string;
-  try {
-    text = readFileSync(full, 'utf8');
-  } catch (error) {
-    throw new ConfigurationError(`PRICE_CARD_PATH: cannot read ${full}: ${(error as Error).message}`);
-  }
-  try {
-    const raw = JSON.parse(text) as unknown;
-    const prices = loadPriceCard(raw);
-    // loadPriceCard accepted it, so `skus` is a list of entries with a string `sku`.
-    const skus = (raw as { skus: { sku: string }[] }).skus.map((entry) => entry.sku);
-    return { prices, skus: [...new Set(skus)].sort() };
-  } catch (error) {
-    throw new ConfigurationError(`PRICE_CARD_PATH: ${full}: ${(error as Error).message}`);
-  }
-}
-
-/** The drift rules file at `path` (relative to the package root, like the price card). */
-export function readDriftRules(path: string): DriftRules {
-  const full = isAbsolute(path) ? path : join(ROOT, path);
-  let text: string;
-  try {
-    text = readFileSync(full, 'utf8');
-  } catch (error) {
-    throw new ConfigurationError(`DRIFT_RULES_PATH: cannot read ${full}: ${(error as Error).message}`);
-  }
-  try {
-    return parseDriftRules(JSON.parse(text) as unknown);
-  } catch (error) {
-    throw new ConfigurationError(`DRIFT_RULES_PATH: ${full}: ${(error as Error).message}`);
-  }
-}
-
 /** What drift after a day's report needs, but the run id, which each invocation supplies. */
 export function driftSetup(s: Services): Omit<DriftDeps, 'runId'> {
   return {
@@ -236,6 +279,7 @@ export function dailyDeps(s: Services): DailyDeps {
     idle: s.config.idle,
     weighting: s.weighting,
     restateDays: s.config.restateDays,
+    retrainingRuns: retrainingRuns(s),
   };
 }
 

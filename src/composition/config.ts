@@ -1,7 +1,7 @@
 import { inspect } from 'node:util';
 import { z } from 'zod';
 import { ConfigurationError } from '../domain/errors.js';
-import { SETTINGS, declaredSettings, type SettingName } from './settings.js';
+import { SETTINGS, declaredSettings, type Setting, type SettingName } from './settings.js';
 
 type Schemas = typeof SETTINGS;
 type AppSettingName = {
@@ -24,17 +24,7 @@ const schema = z
         'set LEDGER_STORAGE_ACCOUNT_NAME (managed identity) or LEDGER_STORAGE_CONNECTION_STRING (local)',
     },
   )
-  .superRefine((env, ctx) => {
-    if (env.AML_SUBSCRIPTION_ID === undefined) return;
-    for (const name of RETRAINING_REQUIRED) {
-      if (env[name] === undefined)
-        ctx.addIssue({
-          code: 'custom',
-          path: [name],
-          message: 'is required when AML_SUBSCRIPTION_ID is set',
-        });
-    }
-  });
+  .superRefine(requireRetrainingSettings);
 
 const RETRAINING_REQUIRED = [
   'AML_RESOURCE_GROUP',
@@ -44,6 +34,75 @@ const RETRAINING_REQUIRED = [
   'AML_CODE_ID',
   'RETRAIN_MAX_USD',
 ] as const;
+
+type RetrainingEnv = Pick<
+  z.output<z.ZodObject<Shape>>,
+  | (typeof RETRAINING_REQUIRED)[number]
+  | 'AML_SUBSCRIPTION_ID'
+  | 'AML_COMPUTE_SKU'
+  | 'RETRAINING_CONFIG_PATH'
+  | 'AZURE_ARM_ENDPOINT'
+  | 'AZURE_ARM_TOKEN_FILE'
+>;
+
+function requireRetrainingSettings(env: Partial<RetrainingEnv>, ctx: z.RefinementCtx): void {
+  if (env.AML_SUBSCRIPTION_ID === undefined) return;
+  for (const name of RETRAINING_REQUIRED) {
+    if (env[name] === undefined)
+      ctx.addIssue({ code: 'custom', path: [name], message: 'is required when AML_SUBSCRIPTION_ID is set' });
+  }
+}
+
+function retrainingOf(e: RetrainingEnv): RetrainingSettings | undefined {
+  if (e.AML_SUBSCRIPTION_ID === undefined) return undefined;
+  return {
+    subscriptionId: e.AML_SUBSCRIPTION_ID,
+    resourceGroup: e.AML_RESOURCE_GROUP ?? '',
+    workspace: e.AML_WORKSPACE ?? '',
+    compute: e.AML_COMPUTE ?? '',
+    computeSku: e.AML_COMPUTE_SKU,
+    environmentId: e.AML_ENVIRONMENT_ID ?? '',
+    codeId: e.AML_CODE_ID ?? '',
+    maxJobUsd: e.RETRAIN_MAX_USD ?? 0,
+    configPath: e.RETRAINING_CONFIG_PATH,
+    armEndpoint: e.AZURE_ARM_ENDPOINT,
+    tokenFile: e.AZURE_ARM_TOKEN_FILE,
+  };
+}
+
+const RETRAINING_SETTINGS = [
+  ...RETRAINING_REQUIRED,
+  'AML_SUBSCRIPTION_ID',
+  'AML_COMPUTE_SKU',
+  'RETRAINING_CONFIG_PATH',
+  'AZURE_ARM_ENDPOINT',
+  'AZURE_ARM_TOKEN_FILE',
+] as const;
+
+/**
+ * The retraining settings alone, for the command line (`chargeback gate --retrain`), which needs
+ * no storage: undefined when AML_SUBSCRIPTION_ID is not set; a ConfigurationError naming every bad
+ * or missing one otherwise.
+ */
+export function loadRetrainingSettings(
+  env: Record<string, string | undefined>,
+): RetrainingSettings | undefined {
+  const subset = z
+    .object(Object.fromEntries(RETRAINING_SETTINGS.map((name) => [name, shape[name]])))
+    .superRefine(requireRetrainingSettings);
+  const values = Object.fromEntries(
+    RETRAINING_SETTINGS.map((name) => [name, env[name] ?? (SETTINGS[name] as Setting).default]),
+  );
+  const parsed = subset.safeParse(values);
+  if (!parsed.success) throw new ConfigurationError(`configuration: ${problemsOf(parsed.error)}`);
+  return retrainingOf(parsed.data as RetrainingEnv);
+}
+
+function problemsOf(error: z.ZodError): string {
+  return error.issues
+    .map((i) => (i.path.length > 0 ? `${i.path.join('.')}: ${i.message}` : i.message))
+    .join('; ');
+}
 
 export interface Config {
   readonly storage:
@@ -94,12 +153,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (s.schema !== undefined) withDefaults[s.name] = env[s.name] ?? s.default;
   }
   const parsed = schema.safeParse(withDefaults);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) =>
-      i.path.length > 0 ? `${i.path.join('.')}: ${i.message}` : i.message,
-    );
-    throw new ConfigurationError(`configuration: ${problems.join('; ')}`);
-  }
+  if (!parsed.success) throw new ConfigurationError(`configuration: ${problemsOf(parsed.error)}`);
   const e = parsed.data;
   const storage: Config['storage'] =
     e.LEDGER_STORAGE_CONNECTION_STRING !== undefined
@@ -123,22 +177,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     qualityRulesPath: e.QUALITY_RULES_PATH,
     qualityTable: e.QUALITY_TABLE,
     retrainingTable: e.RETRAINING_TABLE,
-    retraining:
-      e.AML_SUBSCRIPTION_ID === undefined
-        ? undefined
-        : {
-            subscriptionId: e.AML_SUBSCRIPTION_ID,
-            resourceGroup: e.AML_RESOURCE_GROUP ?? '',
-            workspace: e.AML_WORKSPACE ?? '',
-            compute: e.AML_COMPUTE ?? '',
-            computeSku: e.AML_COMPUTE_SKU,
-            environmentId: e.AML_ENVIRONMENT_ID ?? '',
-            codeId: e.AML_CODE_ID ?? '',
-            maxJobUsd: e.RETRAIN_MAX_USD ?? 0,
-            configPath: e.RETRAINING_CONFIG_PATH,
-            armEndpoint: e.AZURE_ARM_ENDPOINT,
-            tokenFile: e.AZURE_ARM_TOKEN_FILE,
-          },
+    retraining: retrainingOf(e),
   };
   const secrets = declaredSettings()
     .filter((s) => s.secret && s.schema !== undefined)

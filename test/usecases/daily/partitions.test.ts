@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readPriceCard } from '../../../src/composition/composition.js';
+import { readPriceCard } from '../../../src/composition/files.js';
 import { reportDay, type DailyDeps } from '../../../src/usecases/daily/daily-run.js';
 import { EventAccumulator } from '../../../src/domain/accumulator.js';
 import { parseRecordText } from '../../../src/domain/fast-parse.js';
