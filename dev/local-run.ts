@@ -33,6 +33,8 @@ import { cardInShort, startTeamsStandIn } from './teams-stand-in.js';
 import { startAzurite } from './azurite.js';
 import { drainQueue } from './queue-delivery.js';
 import { fleetTraffic } from './fleet-traffic.js';
+import { startAmlStandIn } from './aml-stand-in.js';
+import { DemoClock, qualityDemo } from './quality-demo.js';
 import { HttpRequest, InvocationContext, quietContext, TIMER } from './functions-runtime.js';
 
 const root = new URL('../..', import.meta.url).pathname;
@@ -45,9 +47,20 @@ async function main(): Promise<void> {
   await rm(out, { recursive: true, force: true });
   const azurite = await startAzurite();
   const teams = await startTeamsStandIn();
+  const stops: (() => Promise<void>)[] = [];
+  const clock = new DemoClock(`${date}T06:00:00Z`);
   try {
     console.log(
       `Azurite on 127.0.0.1:${azurite.blobPort} (blob), :${azurite.tablePort} (table) and :${azurite.queuePort} (queue), in memory`,
+    );
+    const aml = await startAmlStandIn({ now: clock.now });
+    stops.push(() => aml.close());
+    const tokenFile = join(out, 'aml-token.json');
+    await mkdir(out, { recursive: true });
+    // As `az account get-access-token` prints it; the stand-in accepts only this token.
+    await writeFile(
+      tokenFile,
+      JSON.stringify({ accessToken: aml.token, expiresOn: '2099-01-01 00:00:00.000000' }),
     );
     const s = await createServices(
       loadConfig({
@@ -55,6 +68,17 @@ async function main(): Promise<void> {
         TEAMS_WEBHOOK_URL: teams.url,
         // Where `func start` serves getReport on this machine.
         REPORT_LINK_BASE: 'http://localhost:7071/api/reports/',
+        AML_SUBSCRIPTION_ID: '00000000-0000-0000-0000-000000000000',
+        AML_RESOURCE_GROUP: 'rg-llm-platform',
+        AML_WORKSPACE: 'mlw-llm-platform',
+        AML_COMPUTE: 'a100-cluster',
+        AML_ENVIRONMENT_ID:
+          '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-llm-platform/providers/Microsoft.MachineLearningServices/workspaces/mlw-llm-platform/environments/llm-train/versions/3',
+        AML_CODE_ID:
+          '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-llm-platform/providers/Microsoft.MachineLearningServices/workspaces/mlw-llm-platform/codes/llm-train/versions/12',
+        RETRAIN_MAX_USD: '500',
+        AZURE_ARM_ENDPOINT: aml.url,
+        AZURE_ARM_TOKEN_FILE: tokenFile,
       }),
     );
 
@@ -80,6 +104,10 @@ async function main(): Promise<void> {
     console.log(
       `ingestUsage: ${delivery.messages} messages in ${delivery.invocations} batches (${delivery.redelivered} redelivered) [${seconds()}]`,
     );
+
+    console.log(`\nQuality gate and retraining (Azure ML stand-in at ${aml.url}, clock set inside ${date}):`);
+    await qualityDemo(s, aml, date, clock, (line) => console.log(line));
+    console.log(`[${seconds()}]\n`);
 
     const daily = makeDailyChargeback(() => Promise.resolve(planDeps(s)));
     await daily(TIMER, quietContext());
@@ -146,6 +174,7 @@ async function main(): Promise<void> {
       `\nReport: ${csvPath}\nSummary: ${summaryPath}\nAlerts: ${alertsPath}\nDone in ${seconds()}.`,
     );
   } finally {
+    for (const stop of stops) await stop();
     await teams.stop();
     await azurite.stop();
   }
@@ -184,7 +213,12 @@ function print(csv: string, summary: Record<string, number>): void {
   const rows = Papa.parse<Record<string, string>>(csv, { header: true, skipEmptyLines: true }).data;
   const byFeature = new Map<string, { cost: number; requests: number; tokens: number }>();
   for (const row of rows) {
-    const key = row.tenant === '(idle)' ? '(idle GPU-time)' : (row.feature ?? '');
+    const key =
+      row.tenant === '(idle)'
+        ? '(idle GPU-time)'
+        : row.tenant === '(retraining)'
+          ? `(retraining) ${row.feature ?? ''}`
+          : (row.feature ?? '');
     const totals = byFeature.get(key) ?? { cost: 0, requests: 0, tokens: 0 };
     totals.cost += Number(row.costUsd);
     totals.requests += Number(row.requests);

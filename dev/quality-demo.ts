@@ -1,0 +1,139 @@
+/**
+ * The quality gate and retraining part of `npm start`: regression-harness results for two models
+ * come in through the `evaluateQuality` handler (one passes, one regresses), the failed gate submits
+ * a retraining job to a loopback Azure ML stand-in through the real SDK, the `qualityTimer` handler
+ * follows it to completion, and its GPU-time is charged to the simulated day, so the day's report,
+ * made afterwards, carries a `(retraining)` row. The run's clock is set inside the simulated day.
+ */
+import { makeEvaluateQuality } from '../functions/evaluateQuality.js';
+import { makeQualityTimer } from '../functions/qualityTimer.js';
+import { followDeps, qualityDeps, type Services } from '../src/composition/composition.js';
+import type { JobRecord } from '../src/domain/retrain/record.js';
+import { usd } from '../src/domain/retrain/policy.js';
+import type { AmlStandIn } from './aml-stand-in.js';
+import { invoke } from './event-hub-delivery.js';
+import { quietContext, TIMER } from './functions-runtime.js';
+
+export const PASSING_MODEL = 'qwen2.5-14b-instruct';
+export const REGRESSED_MODEL = 'llama-3.1-8b-instruct';
+
+/** A clock the demo moves through the simulated day. */
+export class DemoClock {
+  private at: number;
+  constructor(iso: string) {
+    this.at = Date.parse(iso);
+  }
+  readonly now = (): Date => new Date(this.at);
+  set(iso: string): void {
+    this.at = Date.parse(iso);
+  }
+}
+
+function evaluation(
+  eventId: string,
+  model: string,
+  modelVersion: string,
+  dataset: string,
+  metrics: Record<string, number>,
+  evaluatedAt: string,
+): Record<string, unknown> {
+  return {
+    type: 'evaluation',
+    schemaVersion: 1,
+    eventId,
+    model,
+    modelVersion,
+    dataset,
+    metrics,
+    evaluatedAt,
+    commit: 'a1b2c3d',
+  };
+}
+
+/** Runs the demo on `date`; returns the retraining job it charged. */
+export async function qualityDemo(
+  s: Services,
+  aml: AmlStandIn,
+  date: string,
+  clock: DemoClock,
+  print: (line: string) => void,
+): Promise<JobRecord | undefined> {
+  const before = new Date(Date.parse(`${date}T06:00:00Z`) - 2 * 86_400_000).toISOString();
+  const events = [
+    evaluation(
+      'eval-qwen-1',
+      PASSING_MODEL,
+      '4',
+      'regression-suite@2',
+      { exact_match: 0.74, f1: 0.83, toxicity: 0.003 },
+      `${date}T05:40:00Z`,
+    ),
+    evaluation(
+      'eval-llama-6',
+      REGRESSED_MODEL,
+      '6',
+      'support-qa@3',
+      { exact_match: 0.82, f1: 0.88, toxicity: 0.004 },
+      before,
+    ),
+    evaluation(
+      'eval-llama-7',
+      REGRESSED_MODEL,
+      '7',
+      'support-qa@3',
+      { exact_match: 0.76, f1: 0.84, toxicity: 0.005 },
+      `${date}T05:50:00Z`,
+    ),
+    '{"type":"evaluation","schemaVersion":1,"eventId":"truncated',
+  ];
+  const log = (m: string) => print(`    note: ${m}`);
+  clock.set(`${date}T06:00:00Z`);
+  const evaluate = makeEvaluateQuality(() => Promise.resolve(qualityDeps(s, { now: clock.now, log })));
+  await invoke(
+    evaluate,
+    '0',
+    events.map((body, i) => ({ body, sequenceNumber: i, enqueuedTime: `${date}T06:00:00Z` })),
+  );
+  print(
+    `evaluateQuality: ${events.length} evaluation messages (one truncated: dead-lettered with its reason)`,
+  );
+  for (const model of [PASSING_MODEL, REGRESSED_MODEL]) {
+    const v = (await s.quality.lastVerdict(model))?.verdict;
+    if (v === undefined) continue;
+    print(
+      `  gate ${v.verdict.toUpperCase()} ${model} ${v.modelVersion ?? ''}${v.reasons.length > 0 ? `: ${v.reasons.join('; ')}` : ''}`,
+    );
+  }
+  const timer = makeQualityTimer(() => {
+    const follow = followDeps(s, { now: clock.now, log });
+    return Promise.resolve({
+      quality: qualityDeps(s, { now: clock.now, log }),
+      ...(follow === undefined ? {} : { follow }),
+    });
+  });
+  const job = (await s.retrainingStore.jobs()).find((r) => r.model === REGRESSED_MODEL);
+  if (job === undefined) {
+    print('  no retraining job was submitted');
+    return undefined;
+  }
+  print(
+    `  retraining job ${job.name} submitted to the Azure ML stand-in: ${job.status}, estimated ${usd(job.estimatedMicroUsd)} (${job.instanceCount} × ${job.gpuSku})`,
+  );
+  for (const [at, status] of [
+    [`${date}T06:15:00Z`, 'Running'],
+    [`${date}T09:40:00Z`, 'Completed'],
+  ] as const) {
+    clock.set(at);
+    aml.finish(job.name, status);
+    clock.set(new Date(Date.parse(at) + 5 * 60_000).toISOString());
+    await timer(TIMER, quietContext('qualityTimer'));
+    const now = (await s.retrainingStore.job(job.name))?.value;
+    print(`  qualityTimer ${clock.now().toISOString().slice(11, 16)}: ${job.name} is ${now?.status ?? '?'}`);
+  }
+  const ended = (await s.retrainingStore.job(job.name))?.value;
+  if (ended?.gpuSeconds !== undefined && ended.costMicroUsd !== undefined)
+    print(
+      `  charged ${(ended.gpuSeconds / 3600).toFixed(2)} GPU-hours = ${usd(ended.costMicroUsd)} to ${date} as tenant (retraining), feature ${ended.model}`,
+    );
+  return ended;
+}
