@@ -38,7 +38,7 @@ export const DEPLOYABLES = {
     ],
     main: 'dist/functions/*.js',
     // The settings' default paths (PRICE_CARD_PATH, DRIFT_RULES_PATH) are relative to the app's root.
-    extraFiles: ['host.json', 'prices/azure-a100.json', 'rules/drift-rules.json'],
+    extraFiles: ['host.json', 'prices/azure-a100.json', 'rules/drift-rules.json', 'rules/retraining.json'],
   },
   sidecar: {
     tsconfig: 'tsconfig.sidecar.json',
