@@ -15,11 +15,12 @@ import { defineConfig } from 'vitest/config';
 function trustTestCa(): void {
   const ca = fileURLToPath(new URL('./dev/tls/ca.pem', import.meta.url));
   const current = process.env.NODE_EXTRA_CA_CERTS;
-  if (current === undefined || current === '' || current === ca) {
-    process.env.NODE_EXTRA_CA_CERTS = ca;
+  const existing = current === undefined || current === '' || current === ca ? undefined : readable(current);
+  if (existing === undefined) {
+    process.env.NODE_EXTRA_CA_CERTS = ca; // Node would only have warned about an unreadable one
     return;
   }
-  const bundle = `${readFileSync(current, 'utf8').trimEnd()}\n${readFileSync(ca, 'utf8')}`;
+  const bundle = `${existing.trimEnd()}\n${readFileSync(ca, 'utf8')}`;
   const path = join(
     tmpdir(),
     `gpu-chargeback-test-ca-${createHash('sha256').update(bundle).digest('hex').slice(0, 16)}.pem`,
@@ -27,6 +28,14 @@ function trustTestCa(): void {
   writeFileSync(`${path}.${process.pid}`, bundle);
   renameSync(`${path}.${process.pid}`, path); // whole or not at all, should two runs write it at once
   process.env.NODE_EXTRA_CA_CERTS = path;
+}
+
+function readable(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 trustTestCa();
