@@ -26,6 +26,7 @@ export const DEPLOYABLES = {
   functions: {
     tsconfig: 'tsconfig.functions.json',
     packages: [
+      '@azure/arm-machinelearning',
       '@azure/data-tables',
       '@azure/functions',
       '@azure/identity',
@@ -37,8 +38,14 @@ export const DEPLOYABLES = {
       'zod',
     ],
     main: 'dist/functions/*.js',
-    // The settings' default paths (PRICE_CARD_PATH, DRIFT_RULES_PATH) are relative to the app's root.
-    extraFiles: ['host.json', 'prices/azure-a100.json', 'rules/drift-rules.json', 'rules/quality-gates.json'],
+    // The settings' default paths (PRICE_CARD_PATH, DRIFT_RULES_PATH, QUALITY_RULES_PATH, RETRAINING_CONFIG_PATH) are relative to the app's root.
+    extraFiles: [
+      'host.json',
+      'prices/azure-a100.json',
+      'rules/drift-rules.json',
+      'rules/quality-gates.json',
+      'rules/retraining.json',
+    ],
   },
   sidecar: {
     tsconfig: 'tsconfig.sidecar.json',

@@ -1,5 +1,5 @@
 import { DefaultAzureCredential } from '@azure/identity';
-import { AzureMlJobs } from '../adapters/azure-ml/aml-jobs.js';
+import { AmlJobs } from '../adapters/azure-ml/aml-jobs.js';
 import { TokenFileCredential } from '../adapters/azure-ml/token-file-credential.js';
 import { ConfigurationError } from '../domain/errors.js';
 import type { PriceCard } from '../domain/prices.js';
@@ -33,7 +33,7 @@ export function retrainingSetup(
     r.tokenFile === undefined
       ? new DefaultAzureCredential(clientId === undefined ? {} : { managedIdentityClientId: clientId })
       : new TokenFileCredential(r.tokenFile);
-  const jobs = new AzureMlJobs({
+  const jobs = new AmlJobs({
     subscriptionId: r.subscriptionId,
     resourceGroup: r.resourceGroup,
     workspace: r.workspace,
