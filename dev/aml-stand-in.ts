@@ -45,6 +45,8 @@ export interface AmlStandInOptions {
   readonly cancelSettles?: boolean;
   /** Server key and certificate; default dev/tls's test ones. */
   readonly tls?: ServerOptions;
+  /** The clock of the jobs' systemData times (a demo moved through a simulated day); default the system's. */
+  readonly now?: () => Date;
 }
 
 export interface RecordedRequest {
@@ -131,6 +133,10 @@ class JobsApi {
     this.statuses = options.statuses ?? ['Queued', 'Running', 'Completed'];
   }
 
+  private now(): string {
+    return (this.options.now?.() ?? new Date()).toISOString();
+  }
+
   /** Records the request, then answers with an injected fault, a refusal or the route's answer. */
   answer(method: string, target: URL, authorization: string | undefined, text: string): Reply {
     let body: unknown;
@@ -152,7 +158,7 @@ class JobsApi {
 
   set(job: StandInJob, status: string): void {
     job.properties.status = status;
-    job.lastModifiedAt = new Date().toISOString();
+    job.lastModifiedAt = this.now();
   }
 
   /** What the real service refuses before looking at the route: another version, a bad token. */
@@ -201,7 +207,7 @@ class JobsApi {
     const existing = this.jobs.get(name);
     if (existing !== undefined) return { status: 200, body: resource(existing) };
     const { properties } = body as { properties: Record<string, unknown> };
-    const now = new Date().toISOString();
+    const now = this.now();
     const status = this.statuses[0] ?? 'Queued';
     const job: StandInJob = {
       id,

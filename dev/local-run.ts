@@ -106,7 +106,9 @@ async function main(): Promise<void> {
     );
 
     console.log(`\nQuality gate and retraining (Azure ML stand-in at ${aml.url}, clock set inside ${date}):`);
-    await qualityDemo(s, aml, date, clock, (line) => console.log(line));
+    await qualityDemo(s, aml, date, clock, (line) => {
+      console.log(line);
+    });
     console.log(`[${seconds()}]\n`);
 
     const daily = makeDailyChargeback(() => Promise.resolve(planDeps(s)));

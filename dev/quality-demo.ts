@@ -86,7 +86,9 @@ export async function qualityDemo(
     ),
     '{"type":"evaluation","schemaVersion":1,"eventId":"truncated',
   ];
-  const log = (m: string) => print(`    note: ${m}`);
+  const log = (m: string): void => {
+    print(`    note: ${m}`);
+  };
   clock.set(`${date}T06:00:00Z`);
   const evaluate = makeEvaluateQuality(() => Promise.resolve(qualityDeps(s, { now: clock.now, log })));
   await invoke(

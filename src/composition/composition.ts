@@ -7,7 +7,6 @@ import { readDriftRules, readGateRules, readPriceCardFile } from './files.js';
 import { retrainingSetup, type Retraining } from './retraining.js';
 import type { PriceCard } from '../domain/prices.js';
 import type { DriftRules } from '../domain/drift/rules.js';
-import { ConfigurationError } from '../domain/errors.js';
 import { DEFAULT_WEIGHTING, type Weighting } from '../domain/weighting.js';
 import { DEFAULT_LIFECYCLE_POLICY } from '../domain/drift/lifecycle.js';
 import type { AlertStore } from '../ports/alert-store.js';
@@ -126,6 +125,10 @@ export async function createServices(config: Config, now: Clock = () => new Date
   };
 }
 
+const warn = (m: string): void => {
+  console.warn(m);
+};
+
 export interface RunOptions {
   /** The clock of this run; default the services' clock. */
   readonly now?: Clock;
@@ -136,7 +139,7 @@ export interface RunOptions {
 /** What judging gates needs: the stores, the rules, Teams, and retraining when it is configured. */
 export function qualityDeps(s: Services, options: RunOptions = {}): QualityDeps {
   const now = options.now ?? s.now;
-  const log = options.log ?? ((m: string) => console.warn(m));
+  const log = options.log ?? warn;
   const retrain = retrainDeps(s, options);
   return {
     quality: s.quality,
@@ -161,7 +164,7 @@ export function retrainDeps(s: Services, options: RunOptions = {}): RetrainDeps 
     notifier: s.notifier(),
     outbox: s.outbox,
     now,
-    log: options.log ?? ((m: string) => console.warn(m)),
+    log: options.log ?? warn,
     context: { jobUrl: r.jobUrl },
   };
 }

@@ -39,7 +39,6 @@ type RetrainingEnv = Pick<
   z.output<z.ZodObject<Shape>>,
   | (typeof RETRAINING_REQUIRED)[number]
   | 'AML_SUBSCRIPTION_ID'
-  | 'AML_COMPUTE_SKU'
   | 'RETRAINING_CONFIG_PATH'
   | 'AZURE_ARM_ENDPOINT'
   | 'AZURE_ARM_TOKEN_FILE'
@@ -60,7 +59,6 @@ function retrainingOf(e: RetrainingEnv): RetrainingSettings | undefined {
     resourceGroup: e.AML_RESOURCE_GROUP ?? '',
     workspace: e.AML_WORKSPACE ?? '',
     compute: e.AML_COMPUTE ?? '',
-    computeSku: e.AML_COMPUTE_SKU,
     environmentId: e.AML_ENVIRONMENT_ID ?? '',
     codeId: e.AML_CODE_ID ?? '',
     maxJobUsd: e.RETRAIN_MAX_USD ?? 0,
@@ -73,7 +71,6 @@ function retrainingOf(e: RetrainingEnv): RetrainingSettings | undefined {
 const RETRAINING_SETTINGS = [
   ...RETRAINING_REQUIRED,
   'AML_SUBSCRIPTION_ID',
-  'AML_COMPUTE_SKU',
   'RETRAINING_CONFIG_PATH',
   'AZURE_ARM_ENDPOINT',
   'AZURE_ARM_TOKEN_FILE',
@@ -135,7 +132,6 @@ export interface RetrainingSettings {
   readonly resourceGroup: string;
   readonly workspace: string;
   readonly compute: string;
-  readonly computeSku: string;
   readonly environmentId: string;
   readonly codeId: string;
   readonly maxJobUsd: number;

@@ -21,14 +21,12 @@ export interface Retraining {
 }
 
 /** The Azure ML client and what every job needs; the SKU must be priced, or no estimate could be made. */
-export function retrainingSetup(
-  r: RetrainingSettings,
-  prices: PriceCard,
-  clientId: string | undefined = undefined,
-): Retraining {
+export function retrainingSetup(r: RetrainingSettings, prices: PriceCard, clientId?: string): Retraining {
   const retrainingConfig = readJsonFile('RETRAINING_CONFIG_PATH', r.configPath, parseRetrainingConfig);
-  if (prices.periods(r.computeSku) === undefined)
-    throw new ConfigurationError(`AML_COMPUTE_SKU: the price card has no price for ${r.computeSku}`);
+  if (prices.periods(retrainingConfig.computeSku) === undefined)
+    throw new ConfigurationError(
+      `RETRAINING_CONFIG_PATH: computeSku ${retrainingConfig.computeSku} has no price on the price card`,
+    );
   const credential =
     r.tokenFile === undefined
       ? new DefaultAzureCredential(clientId === undefined ? {} : { managedIdentityClientId: clientId })
@@ -46,7 +44,7 @@ export function retrainingSetup(
     config: retrainingConfig,
     target: {
       computeId: computeIdFor(r.compute, r.subscriptionId, r.resourceGroup, r.workspace),
-      computeSku: r.computeSku,
+      computeSku: retrainingConfig.computeSku,
       environmentId: r.environmentId,
       codeId: r.codeId,
     },

@@ -331,17 +331,9 @@ export const SETTINGS = {
     readBy: 'app',
     required: 'to retrain',
     secret: false,
-    description: 'The A100 compute cluster: its name in the workspace, or its full ARM id.',
-    schema: z.string().min(1).optional(),
-  },
-  AML_COMPUTE_SKU: {
-    readBy: 'app',
-    default: 'Standard_NC96ads_A100_v4',
-    required: 'no',
-    secret: false,
     description:
-      "VM size of the cluster's nodes: it must be on the price card, which gives its GPUs per node (one training process per GPU) and its price for the estimate and the charge.",
-    schema: z.string().min(1),
+      "The A100 compute cluster: its name in the workspace, or its full ARM id. Its VM size is the retraining config's `computeSku`, which must be on the price card.",
+    schema: z.string().min(1).optional(),
   },
   AML_ENVIRONMENT_ID: {
     readBy: 'app',

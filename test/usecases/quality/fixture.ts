@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { MemoryLedger } from '../../../src/adapters/memory/memory-ledger.js';
 import { MemoryOutbox } from '../../../src/adapters/memory/memory-outbox.js';
-import { MemoryQualityStore } from '../../../src/adapters/memory/memory-quality-store.js';
 import { MemoryRetrainingJobs } from '../../../src/adapters/memory/memory-retraining-jobs.js';
 import { MemoryRetrainingStore } from '../../../src/adapters/memory/memory-retraining-store.js';
 import type { TeamsMessage } from '../../../src/domain/drift/card.js';
@@ -118,5 +117,8 @@ export function failedOnQuality(latest: Evaluation = evaluation()): Judgement {
 }
 
 export function cardTitles(posted: readonly TeamsMessage[]): string[] {
-  return posted.map((m) => String(m.attachments[0].content.body[0]?.text ?? ''));
+  return posted.map((m) => {
+    const text = m.attachments[0].content.body[0]?.text;
+    return typeof text === 'string' ? text : '';
+  });
 }
