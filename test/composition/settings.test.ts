@@ -76,8 +76,11 @@ describe('the settings declaration', () => {
     }
     expect(registrations.map((r) => r.name).sort()).toEqual([
       'dailyChargeback',
+      'evaluateQuality',
+      'getGate',
       'getReport',
       'ingestUsage',
+      'qualityTimer',
       'replayDeadLetters',
       'reportDay',
       'restate',

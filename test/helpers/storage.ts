@@ -18,6 +18,8 @@ export async function isolatedServices(
       REPORTS_CONTAINER: `reports-${id}`,
       RESTATE_QUEUE_NAME: `days-${id}`,
       ALERTS_TABLE: `alerts${id}`,
+      QUALITY_TABLE: `quality${id}`,
+      RETRAINING_TABLE: `retraining${id}`,
       ...env,
     }),
     now,

@@ -40,6 +40,11 @@ export interface JobRecord {
   readonly costMicroUsd?: number;
   /** Teams posts already made for this job: `submitted`, `refused`, `completed`, `failed`, `canceled`. */
   readonly notified: readonly string[];
+  /**
+   * While `Submitting`: until when one run holds the right to call Azure ML for it (ISO 8601). Two
+   * runs finishing the same submission at once would otherwise both read "absent" and both PUT.
+   */
+  readonly submitLeaseUntil?: string;
   /** The exact body submitted, so a submission cut short by a crash is finished with the same job. */
   readonly body: CommandJobBody;
 }

@@ -95,11 +95,12 @@ export async function judgeModel(model: string, deps: QualityDeps): Promise<Mode
   const history = await deps.quality.evaluations(model);
   const judgement = judge(model, history, deps.rules, now.getTime() * 1000);
   const previous = await deps.quality.lastVerdict(model);
-  await deps.quality.saveVerdict(model, { verdict: judgement.verdict, judgedAt: judgement.at });
   const v = judgement.verdict;
-  if (v.verdict === 'pass') return { judgement };
   const before = previous?.verdict;
-  const news = before === undefined || before.verdict === 'pass' || before.evaluation !== v.evaluation;
+  const news =
+    v.verdict === 'fail' &&
+    (before === undefined || before.verdict === 'pass' || before.evaluation !== v.evaluation);
+  // The notice goes out before the verdict is stored: a crash between them repeats it, never loses it.
   if (news) {
     await post(
       `gate/${model}/${v.evaluation ?? 'none'}/${judgement.at}`,
@@ -107,7 +108,8 @@ export async function judgeModel(model: string, deps: QualityDeps): Promise<Mode
       deps.notices,
     );
   }
-  if (deps.retrain === undefined || !retrainable(judgement)) return { judgement };
+  await deps.quality.saveVerdict(model, { verdict: v, judgedAt: judgement.at });
+  if (v.verdict === 'pass' || deps.retrain === undefined || !retrainable(judgement)) return { judgement };
   return { judgement, retrain: await retrainOnFailure(judgement, deps.retrain) };
 }
 

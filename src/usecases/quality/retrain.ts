@@ -26,7 +26,7 @@ import { retrainingFor, type RetrainingConfig } from '../../domain/retrain/confi
 import { buildRetrainingJob, type RetrainingTarget } from '../../domain/retrain/job-spec.js';
 import { abandon, decide, usd, type RetrainLimits } from '../../domain/retrain/policy.js';
 import type { JobRecord } from '../../domain/retrain/record.js';
-import { isTerminal, type RetrainingJobs } from '../../ports/retraining-jobs.js';
+import type { RetrainingJobs } from '../../ports/retraining-jobs.js';
 import type { Versioned } from '../../ports/retraining-store.js';
 import { announce, post, type NoticeDeps } from './notices.js';
 
@@ -120,7 +120,9 @@ export async function retrainOnFailure(j: Judgement, deps: RetrainDeps): Promise
     if (d.kind === 'submit' && (await deps.store.putState(d.state, version)) === 'conflict') continue;
     // Won the slot (or it was already this job's): the record goes down before Azure ML is called.
     if ((await deps.store.putJob(record, undefined)) === 'written')
-      return outcomeOf(await settle({ value: record, version: undefined }, deps));
+      return outcomeOf(
+        await settle((await deps.store.job(plan.name)) ?? { value: record, version: undefined }, deps),
+      );
     const raced = await deps.store.job(plan.name);
     if (raced !== undefined) return outcomeOf(await settle(raced, deps));
   }
@@ -145,6 +147,34 @@ export async function settle(
   deps: RetrainDeps,
 ): Promise<Versioned<JobRecord>> {
   if (current.value.status !== 'Submitting') return current;
+  const leased = await leaseSubmission(current, deps);
+  if (leased === undefined) return (await deps.store.job(current.value.name)) ?? current;
+  return submit(leased, deps);
+}
+
+/** How long one run may take to read and create a job before another may try. */
+const SUBMIT_LEASE_MS = 5 * 60_000;
+
+/**
+ * Takes the right to call Azure ML for a `Submitting` record, with a conditional write; undefined
+ * when another run holds it (that run finishes the submission; the follow does, should it die).
+ */
+async function leaseSubmission(
+  current: Versioned<JobRecord>,
+  deps: RetrainDeps,
+): Promise<Versioned<JobRecord> | undefined> {
+  const now = deps.now().getTime();
+  const held = current.value.submitLeaseUntil;
+  if (held !== undefined && Date.parse(held) > now) return undefined;
+  const claimed: JobRecord = {
+    ...current.value,
+    submitLeaseUntil: new Date(now + SUBMIT_LEASE_MS).toISOString(),
+  };
+  if ((await deps.store.putJob(claimed, current.version)) === 'conflict') return undefined;
+  return (await deps.store.job(claimed.name)) ?? { value: claimed, version: undefined };
+}
+
+async function submit(current: Versioned<JobRecord>, deps: RetrainDeps): Promise<Versioned<JobRecord>> {
   const name = current.value.name;
   let status: string;
   try {
@@ -155,23 +185,23 @@ export async function settle(
       deps.log(
         `retraining: ${name} not submitted yet, Azure ML did not answer (${error.message}); the follow retries`,
       );
-      return current;
+      // Give the lease back, so the next run (a redelivery, the follow) tries at once.
+      const { submitLeaseUntil: _held, ...released } = current.value;
+      await deps.store.putJob(released, current.version);
+      return (await deps.store.job(name)) ?? current;
     }
     if (error instanceof PermanentError) return rejected(current, error.message, deps);
     throw error;
   }
   const now = deps.now().toISOString();
+  const { submitLeaseUntil: _lease, ...unleased } = current.value;
   const updated: JobRecord = {
-    ...current.value,
+    ...unleased,
     status,
-    ...(RUNNING_STATUSES.includes(status) || isTerminal(status)
-      ? { runningSince: current.value.runningSince ?? now }
-      : {}),
+    ...(RUNNING_STATUSES.includes(status) ? { runningSince: current.value.runningSince ?? now } : {}),
   };
-  if ((await deps.store.putJob(updated, current.version)) === 'conflict') {
-    const again = await deps.store.job(name);
-    return again === undefined ? current : settle(again, deps);
-  }
+  if ((await deps.store.putJob(updated, current.version)) === 'conflict')
+    return (await deps.store.job(name)) ?? current;
   const stored = (await deps.store.job(name)) ?? { value: updated, version: undefined };
   return announce(stored, 'submitted', (r) => jobSubmittedMessage(r, deps.context), deps);
 }
