@@ -39,7 +39,12 @@ beforeAll(async () => {
   const ws =
     '/subscriptions/sub-1/resourceGroups/rg-1/providers/Microsoft.MachineLearningServices/workspaces/ws-1';
   env = {
-    ...process.env,
+    ...without(
+      process.env,
+      'LEDGER_STORAGE_CONNECTION_STRING',
+      'LEDGER_STORAGE_ACCOUNT_NAME',
+      'TEAMS_WEBHOOK_URL',
+    ),
     AML_SUBSCRIPTION_ID: 'sub-1',
     AML_RESOURCE_GROUP: 'rg-1',
     AML_WORKSPACE: 'ws-1',
@@ -50,8 +55,6 @@ beforeAll(async () => {
     AZURE_ARM_ENDPOINT: aml.url,
     AZURE_ARM_TOKEN_FILE: tokenFile,
   };
-  for (const name of ['LEDGER_STORAGE_CONNECTION_STRING', 'LEDGER_STORAGE_ACCOUNT_NAME', 'TEAMS_WEBHOOK_URL'])
-    delete env[name];
 });
 
 function without(source: NodeJS.ProcessEnv, ...names: string[]): NodeJS.ProcessEnv {
