@@ -39,6 +39,7 @@ function timeline(): PodTimeline {
     records.push({
       type: 'usage',
       eventId: `e${i}`,
+      requestId: `r${i}`,
       tenant: 't',
       feature: 'f',
       model: 'm',

@@ -101,6 +101,10 @@ export class EventAccumulator<W = undefined> {
       const existingContent = canonicalContent(existing);
       if (existingContent === content) {
         this.base.duplicatesDropped += 1;
+        // Copies may differ in what accounting does not read; the request id is kept, so the
+        // smallest is kept, whatever order the copies came in.
+        if (record.type === 'usage' && existing.type === 'usage' && record.requestId < existing.requestId)
+          this.byId.set(id, { ...existing, requestId: record.requestId });
         const repeats = this.repeatWheres.get(id) ?? [];
         repeats.push(where);
         this.repeatWheres.set(id, repeats);

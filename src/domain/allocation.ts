@@ -24,6 +24,13 @@ export interface RequestShare {
   readonly gpuMicros: number;
   /** False when no capacity window of its pod covers any of its active time (SPEC 4.5). */
   readonly metered: boolean;
+  /** gpuMicros split by what it paid for (see phaseSplit); the three add up to gpuMicros. */
+  readonly prefillGpuMicros: number;
+  readonly decodeGpuMicros: number;
+  readonly fixedGpuMicros: number;
+  /** Requests active on the pod while it was, itself included: time-weighted mean, and most at once. */
+  readonly meanConcurrency: number;
+  readonly maxConcurrency: number;
 }
 
 export interface PodAllocation {
@@ -58,12 +65,22 @@ export function allocatePod(
   const n = timeline.requests.length;
   const nanos = apportion(fleet.nanos, sweep.costs);
   const gpuMicros = apportion(fleet.gpuMicros, sweep.times);
-  const shares = timeline.requests.map((request, i) => ({
-    request,
-    nanos: nanos[i] ?? 0,
-    gpuMicros: gpuMicros[i] ?? 0,
-    metered: meets(held, activeStart(request), request.finishedAt),
-  }));
+  const timeShare = weighting.kind === 'time-share';
+  const shares = timeline.requests.map((request, i) => {
+    const micros = gpuMicros[i] ?? 0;
+    const split = phaseSplit(micros, sweep, i, timeShare);
+    return {
+      request,
+      nanos: nanos[i] ?? 0,
+      gpuMicros: micros,
+      metered: meets(held, activeStart(request), request.finishedAt),
+      prefillGpuMicros: split[0] ?? 0,
+      decodeGpuMicros: split[1] ?? 0,
+      fixedGpuMicros: split[2] ?? 0,
+      meanConcurrency: sweep.meanConcurrency[i] ?? 1,
+      maxConcurrency: sweep.maxConcurrency[i] ?? 1,
+    };
+  });
   return {
     pod: timeline.pod,
     model: timeline.model,
@@ -75,6 +92,21 @@ export function allocatePod(
     idleGpuMicros: gpuMicros[n] ?? 0,
     shares,
   };
+}
+
+/**
+ * A request's whole GPU-microseconds split into what it paid for: under `step-cost`, its own
+ * marginal prefill work, its own marginal decode work, and its share of the fixed per-step part that
+ * every active request splits; under `time-share`, which has no marginal work, what it got while in
+ * prefill and while decoding, and no fixed part. Integers that add up to `micros` exactly.
+ */
+function phaseSplit(micros: number, sweep: SweepResult, i: number, timeShare: boolean): number[] {
+  const fixedPrefill = sweep.fixedPrefill[i] ?? 0;
+  const fixedDecode = sweep.fixedDecode[i] ?? 0;
+  const weights = timeShare
+    ? [(sweep.prefill[i] ?? 0) + fixedPrefill, (sweep.decode[i] ?? 0) + fixedDecode, 0]
+    : [sweep.prefill[i] ?? 0, sweep.decode[i] ?? 0, fixedPrefill + fixedDecode];
+  return apportion(micros, weights);
 }
 
 /** The end of the request's queue wait (SPEC 4.2): startedAt + queueMs, never past its first token. */
@@ -116,6 +148,13 @@ interface SweepPoints {
 interface SweepResult {
   readonly costs: Float64Array;
   readonly times: Float64Array;
+  /** Per request, its GPU-time by part: marginal prefill, marginal decode, fixed share in each phase. */
+  readonly prefill: Float64Array;
+  readonly decode: Float64Array;
+  readonly fixedPrefill: Float64Array;
+  readonly fixedDecode: Float64Array;
+  readonly meanConcurrency: Float64Array;
+  readonly maxConcurrency: Int32Array;
 }
 
 function buildPoints(
@@ -165,13 +204,16 @@ function sweepPod(
   const { points, prefillRate, decodeRate } = buildPoints(requests, segments, dayStart, dayEnd, weighting);
   const n = requests.length;
   const shares = new RunningShares(n);
+  const busy = new Concurrency(requests.length, points.length);
   let nanosPerMicro = 0;
   let gpus = 0; // 0 outside held time: nothing to share
   let last = 0;
-  for (const point of points) {
+  for (let p = 0; p < points.length; p++) {
+    const point = points[p] ?? 0n;
     const t = Number(point >> CODE_BITS);
     const code = Number(point & CODE_MASK);
     if (t > last && gpus > 0) shares.hold(t - last, nanosPerMicro, gpus);
+    busy.at(p, t);
     last = t;
     if (code >= 3 * n) {
       const segment = segments[(code - 3 * n) >> 1];
@@ -184,11 +226,108 @@ function sweepPod(
     const kind = code - 3 * i;
     const prefill = prefillRate[i] ?? 0;
     const decode = decodeRate[i] ?? 0;
-    if (kind === ENTER) shares.enter(i, prefill);
-    else if (kind === DECODE) shares.switchPhase(i, prefill, decode);
-    else shares.leave(i, decode);
+    if (kind === ENTER) {
+      shares.enter(i, prefill);
+      busy.enter(i, p, t);
+    } else if (kind === DECODE) shares.switchPhase(i, prefill, decode);
+    else {
+      shares.leave(i, decode);
+      busy.leave(i, p, t);
+    }
   }
-  return { costs: shares.costs, times: shares.times };
+  busy.finish();
+  return {
+    costs: shares.costs,
+    times: shares.times,
+    prefill: shares.prefill,
+    decode: shares.decode,
+    fixedPrefill: shares.fixedPrefill,
+    fixedDecode: shares.fixedDecode,
+    meanConcurrency: busy.mean,
+    maxConcurrency: busy.max,
+  };
+}
+
+/**
+ * How many requests were active while each one was: the time-weighted mean from a running
+ * integral of the active count (held time or not: the GPU is shared whether or not the pod's
+ * capacity events cover it), and the most at once from a range-maximum tree over the active count
+ * after each point. A count that lasts no time (a request leaving at the instant another enters)
+ * does not count, so two back-to-back requests were never "two at once".
+ */
+class Concurrency {
+  readonly mean: Float64Array;
+  readonly max: Int32Array;
+  private active = 0;
+  private integral = 0;
+  private lastT = 0;
+  private lastP = -1;
+  /** Leaves: the count that held after each point for some time; 0 when it lasted none. */
+  private readonly tree: Int32Array;
+  private readonly size: number;
+  private readonly enterPoint: Int32Array;
+  private readonly enterT: Float64Array;
+  private readonly enterIntegral: Float64Array;
+  private readonly exitPoint: Int32Array;
+  private readonly exitT: Float64Array;
+  private readonly exitIntegral: Float64Array;
+
+  constructor(n: number, points: number) {
+    this.mean = new Float64Array(n).fill(1);
+    this.max = new Int32Array(n).fill(1);
+    this.size = Math.max(1, points);
+    this.tree = new Int32Array(2 * this.size);
+    this.enterPoint = new Int32Array(n);
+    this.enterT = new Float64Array(n);
+    this.enterIntegral = new Float64Array(n);
+    this.exitPoint = new Int32Array(n);
+    this.exitT = new Float64Array(n);
+    this.exitIntegral = new Float64Array(n);
+  }
+
+  /** Point p at time t, before its own change: the count since the previous point lasted until now. */
+  at(p: number, t: number): void {
+    if (this.lastP >= 0 && t > this.lastT) this.tree[this.size + this.lastP] = this.active;
+    this.integral += (t - this.lastT) * this.active;
+    this.lastT = t;
+    this.lastP = p;
+  }
+
+  enter(i: number, p: number, t: number): void {
+    this.active += 1;
+    this.enterPoint[i] = p;
+    this.enterT[i] = t;
+    this.enterIntegral[i] = this.integral;
+  }
+
+  leave(i: number, p: number, t: number): void {
+    this.active -= 1;
+    this.exitPoint[i] = p;
+    this.exitT[i] = t;
+    this.exitIntegral[i] = this.integral;
+  }
+
+  /** After the last point: builds the tree and answers every request's mean and maximum. */
+  finish(): void {
+    for (let k = this.size - 1; k > 0; k--)
+      this.tree[k] = Math.max(this.tree[2 * k] ?? 0, this.tree[2 * k + 1] ?? 0);
+    for (let i = 0; i < this.mean.length; i++) {
+      const span = (this.exitT[i] ?? 0) - (this.enterT[i] ?? 0);
+      if (span <= 0) continue;
+      this.mean[i] = ((this.exitIntegral[i] ?? 0) - (this.enterIntegral[i] ?? 0)) / span;
+      this.max[i] = Math.max(1, this.rangeMax(this.enterPoint[i] ?? 0, this.exitPoint[i] ?? 0));
+    }
+  }
+
+  /** The largest count that lasted some time after a point in [from, to). */
+  private rangeMax(from: number, to: number): number {
+    let best = 0;
+    for (let l = from + this.size, r = to + this.size; l < r; l >>= 1, r >>= 1) {
+      if (l & 1) best = Math.max(best, this.tree[l++] ?? 0);
+      if (r & 1) best = Math.max(best, this.tree[--r] ?? 0);
+    }
+    return best;
+  }
 }
 
 /**
@@ -203,6 +342,11 @@ class RunningShares {
   /** Per request, then idle in slot n. */
   readonly costs: Float64Array;
   readonly times: Float64Array;
+  /** Per request, the GPU-time of its marginal prefill and decode work, and its fixed share by phase. */
+  readonly prefill: Float64Array;
+  readonly decode: Float64Array;
+  readonly fixedPrefill: Float64Array;
+  readonly fixedDecode: Float64Array;
   private costA = 0;
   private costB = 0;
   private timeA = 0;
@@ -218,6 +362,10 @@ class RunningShares {
   constructor(private readonly n: number) {
     this.costs = new Float64Array(n + 1);
     this.times = new Float64Array(n + 1);
+    this.prefill = new Float64Array(n);
+    this.decode = new Float64Array(n);
+    this.fixedPrefill = new Float64Array(n);
+    this.fixedDecode = new Float64Array(n);
     this.markCostA = new Float64Array(n);
     this.markCostB = new Float64Array(n);
     this.markTimeA = new Float64Array(n);
@@ -249,14 +397,14 @@ class RunningShares {
 
   /** Request i leaves a phase of rate `from` for one of rate `to`. */
   switchPhase(i: number, from: number, to: number): void {
-    this.credit(i, from);
+    this.credit(i, from, true);
     this.rateSum += to - from;
     this.mark(i);
   }
 
   /** Request i stops being active; `rate` was its phase's. */
   leave(i: number, rate: number): void {
-    this.credit(i, rate);
+    this.credit(i, rate, false);
     this.active -= 1;
     // Exactly 0 when no one is left, so that rounding in the running sum cannot carry over.
     this.rateSum = this.active === 0 ? 0 : this.rateSum - rate;
@@ -270,14 +418,20 @@ class RunningShares {
   }
 
   /** Adds to request i its share of the phase that ends now. */
-  private credit(i: number, rate: number): void {
+  private credit(i: number, rate: number, prefill: boolean): void {
     this.costs[i] =
       (this.costs[i] ?? 0) +
       rate * (this.costA - (this.markCostA[i] ?? 0)) +
       (this.costB - (this.markCostB[i] ?? 0));
-    this.times[i] =
-      (this.times[i] ?? 0) +
-      rate * (this.timeA - (this.markTimeA[i] ?? 0)) +
-      (this.timeB - (this.markTimeB[i] ?? 0));
+    const marginal = rate * (this.timeA - (this.markTimeA[i] ?? 0));
+    const fixed = this.timeB - (this.markTimeB[i] ?? 0);
+    this.times[i] = (this.times[i] ?? 0) + marginal + fixed;
+    if (prefill) {
+      this.prefill[i] = (this.prefill[i] ?? 0) + marginal;
+      this.fixedPrefill[i] = (this.fixedPrefill[i] ?? 0) + fixed;
+    } else {
+      this.decode[i] = (this.decode[i] ?? 0) + marginal;
+      this.fixedDecode[i] = (this.fixedDecode[i] ?? 0) + fixed;
+    }
   }
 }

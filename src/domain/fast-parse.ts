@@ -108,6 +108,7 @@ function fastUsage(
   return {
     type: 'usage',
     eventId: v.eventId as string,
+    requestId: v.requestId,
     tenant: intern(v.tenant),
     feature: intern(v.feature),
     model: intern(v.model as string),

@@ -5,6 +5,8 @@ import type { Micros } from './timestamp.js';
 export interface UsageRecord {
   readonly type: 'usage';
   readonly eventId: string;
+  /** The X-Request-Id sent to vLLM: how a person finds the request (not part of its content, see canonicalContent). */
+  readonly requestId: string;
   readonly tenant: string;
   readonly feature: string;
   readonly model: string;
@@ -41,6 +43,7 @@ export function usageRecord(event: UsageEvent, intern: (value: string) => string
   return {
     type: 'usage',
     eventId: event.eventId,
+    requestId: event.requestId,
     tenant: intern(event.tenant),
     feature: intern(event.feature),
     model: intern(event.model),

@@ -62,6 +62,8 @@ export function retrainingRecords(
     usage.push({
       type: 'usage',
       eventId: `retraining/${run.name}`,
+      // The job's name is what a person looks up, as a request id is for serving.
+      requestId: run.name,
       tenant: RETRAINING_TENANT,
       feature: run.model,
       requestClass: RETRAINING_CLASS,
