@@ -5,6 +5,7 @@ import {
   canonicalOrder,
   type PodAllocation,
   type PodTimeline,
+  type RequestShare,
 } from './allocation.js';
 import { apportion } from './apportion.js';
 import type { Interval } from './intervals.js';
@@ -13,6 +14,7 @@ import type { Nanos, PriceCard } from './prices.js';
 import type { CapacityRecord, UsageRecord } from './records.js';
 import type { Micros } from './timestamp.js';
 import type { Weighting } from './weighting.js';
+import type { RequestCost } from './requests/request-cost.js';
 
 export type IdlePolicy = 'separate' | 'share';
 
@@ -25,6 +27,8 @@ export interface ChargebackInput {
   readonly prices: PriceCard;
   readonly weighting: Weighting;
   readonly idle: IdlePolicy;
+  /** Also return every request's cost of the day (`requestCosts`). */
+  readonly keepRequests?: boolean;
 }
 
 /** One row of the daily report (SPEC 5), before formatting. Money in nano-dollars. */
@@ -77,6 +81,11 @@ export interface ChargebackResult {
   readonly pods: number;
   /** Per replica, in the order of podOrder. */
   readonly podTotals: readonly PodTotals[];
+  /**
+   * With `keepRequests`: one cost per request with a share of the day, pod by pod. Their nanos add
+   * up to allocatedNanos exactly (under `share`, the idle spread over them included).
+   */
+  readonly requestCosts?: readonly RequestCost[];
 }
 
 const SEPARATOR = '\u0000';
@@ -92,8 +101,13 @@ export function computeChargeback(input: ChargebackInput): ChargebackResult {
   let idleNanos = 0;
   let idleGpuMicros = 0;
   const podTotals: PodTotals[] = [];
+  const requestCosts: RequestCost[] | undefined = input.keepRequests === true ? [] : undefined;
   for (const allocation of allocations) {
-    const { shares, idle } = applyIdlePolicy(allocation, input.idle);
+    const { shares, idle, extra } = applyIdlePolicy(allocation, input.idle);
+    if (requestCosts !== undefined)
+      shares.forEach((share, i) =>
+        requestCosts.push(requestCost(share, extra?.nanos[i] ?? 0, extra?.micros[i] ?? 0)),
+      );
     const served = new RequestStatsBuilder();
     idleNanos += idle.nanos;
     idleGpuMicros += idle.gpuMicros;
@@ -137,6 +151,7 @@ export function computeChargeback(input: ChargebackInput): ChargebackResult {
     unmeteredRequests,
     pods: allocations.length,
     podTotals: podTotals.sort(podOrder),
+    ...(requestCosts === undefined ? {} : { requestCosts }),
   };
 }
 
@@ -253,7 +268,12 @@ function timelines(input: ChargebackInput): Iterable<PodTimeline> {
 function applyIdlePolicy(
   allocation: PodAllocation,
   policy: IdlePolicy,
-): { shares: PodAllocation['shares']; idle: { nanos: Nanos; gpuMicros: number } } {
+): {
+  shares: PodAllocation['shares'];
+  idle: { nanos: Nanos; gpuMicros: number };
+  /** Under `share`: what each request got of the idle time. */
+  extra?: { nanos: readonly number[]; micros: readonly number[] };
+} {
   const idle = { nanos: allocation.idleNanos, gpuMicros: allocation.idleGpuMicros };
   const allocated = sum(allocation.shares, (s) => s.nanos);
   if (policy === 'separate' || allocated === 0) return { shares: allocation.shares, idle };
@@ -267,6 +287,41 @@ function applyIdlePolicy(
       gpuMicros: s.gpuMicros + (extraMicros[i] ?? 0),
     })),
     idle: { nanos: 0, gpuMicros: 0 },
+    extra: { nanos: extraNanos, micros: extraMicros },
+  };
+}
+
+/** A share as a RequestCost; `idleNanos`/`idleMicros`: what `share` added to it (already in the share). */
+function requestCost(share: RequestShare, idleNanos: Nanos, idleMicros: number): RequestCost {
+  const r = share.request;
+  return {
+    requestId: r.requestId,
+    eventId: r.eventId,
+    tenant: r.tenant,
+    feature: r.feature,
+    model: r.model,
+    requestClass: r.requestClass,
+    pod: r.pod,
+    gpuSku: r.gpuSku,
+    gpuCount: r.gpuCount,
+    startedAt: r.startedAt,
+    firstTokenAt: r.firstTokenAt,
+    finishedAt: r.finishedAt,
+    queueMs: r.queueMs,
+    promptTokens: r.promptTokens,
+    cachedPromptTokens: r.cachedPromptTokens,
+    completionTokens: r.completionTokens,
+    status: r.status,
+    metered: share.metered,
+    gpuMicros: share.gpuMicros,
+    prefillGpuMicros: share.prefillGpuMicros,
+    decodeGpuMicros: share.decodeGpuMicros,
+    fixedGpuMicros: share.fixedGpuMicros,
+    idleGpuMicros: idleMicros,
+    nanos: share.nanos,
+    idleNanos,
+    meanConcurrency: share.meanConcurrency,
+    maxConcurrency: share.maxConcurrency,
   };
 }
 

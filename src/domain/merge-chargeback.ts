@@ -54,6 +54,9 @@ export function mergeChargeback(parts: readonly ChargebackResult[]): ChargebackR
     unmeteredRequests: total((r) => r.unmeteredRequests),
     pods: total((r) => r.pods),
     podTotals: parts.flatMap((r) => r.podTotals).sort(podOrder),
+    ...(parts.some((r) => r.requestCosts !== undefined)
+      ? { requestCosts: parts.flatMap((r) => r.requestCosts ?? []) }
+      : {}),
   };
 }
 

@@ -90,6 +90,7 @@ export interface DayOptions {
   prices?: PriceCard;
   idle?: IdlePolicy;
   weighting?: Weighting;
+  keepRequests?: boolean;
 }
 
 export interface DayReport extends Report {
@@ -132,6 +133,7 @@ export function runDay(
     prices,
     weighting: options.weighting ?? { kind: 'time-share' },
     idle: options.idle ?? 'separate',
+    keepRequests: options.keepRequests ?? false,
     revision: 1,
     generatedAt: `${DAY_AFTER}T00:30:00.000Z`,
   });
