@@ -15,6 +15,7 @@ import {
   type Line,
 } from '../adapters/files/ndjson.js';
 import { buildReport } from '../domain/report/build.js';
+import { buildRequestFile } from '../usecases/requests/request-file.js';
 import { formatMoney } from '../domain/report/format.js';
 import { parseArgsOrThrow } from './args.js';
 import { UsageError } from './usage-error.js';
@@ -84,6 +85,8 @@ export interface ReportOutcome {
   readonly csvPath: string;
   readonly summaryPath: string;
   readonly metricsPath: string;
+  /** The day's per-request costs (and its index beside it, `requests-DATE.index.json`). */
+  readonly requestsPath: string;
   readonly rejectedPath: string;
   readonly fleetCost: string;
   readonly allocatedCost: string;
@@ -107,7 +110,11 @@ export async function runReport(
   const summaryPath = join(options.outDir, `summary-${options.date}.json`);
   const csvPath = join(options.outDir, `chargeback-${options.date}.csv`);
   const metricsPath = join(options.outDir, `metrics-${options.date}.json`);
-  const partials = [rejectedPath, summaryPath, csvPath, metricsPath].map((path) => `${path}.partial`);
+  const requestsPath = join(options.outDir, `requests-${options.date}.ndjson.gz`);
+  const requestsIndexPath = join(options.outDir, `requests-${options.date}.index.json`);
+  const partials = [rejectedPath, summaryPath, csvPath, metricsPath, requestsPath, requestsIndexPath].map(
+    (path) => `${path}.partial`,
+  );
   let done = false;
   try {
     const rejectedOut = await writing(options.outDir, open(`${rejectedPath}.partial`, 'w'));
@@ -144,10 +151,18 @@ export async function runReport(
       prices,
       weighting: options.weighting,
       idle: options.idle,
+      keepRequests: true,
       revision: (await previousRevision(summaryPath)) + 1,
       generatedAt: now().toISOString(),
     });
     await writing(options.outDir, writeAtomically(csvPath, report.csv));
+    const requests = buildRequestFile(
+      options.date,
+      revisionOf(report.summary),
+      report.result.requestCosts ?? [],
+    );
+    await writing(options.outDir, writeAtomically(requestsPath, requests.data));
+    await writing(options.outDir, writeAtomically(requestsIndexPath, JSON.stringify(requests.index)));
     // Before the summary, as in Blob: the summary, written last, carries the revision of the set.
     await writing(options.outDir, writeAtomically(metricsPath, report.metrics));
     await writing(options.outDir, writeAtomically(summaryPath, report.summary));
@@ -157,6 +172,7 @@ export async function runReport(
       csvPath,
       summaryPath,
       metricsPath,
+      requestsPath,
       rejectedPath,
       fleetCost: formatMoney(report.result.fleetNanos),
       allocatedCost: formatMoney(report.result.allocatedNanos),
@@ -295,7 +311,11 @@ async function previousRevision(summaryPath: string): Promise<number> {
   }
 }
 
-async function writeAtomically(path: string, text: string): Promise<void> {
-  await writeFile(`${path}.partial`, text, 'utf8');
+function revisionOf(summary: string): number {
+  return (JSON.parse(summary) as { revision: number }).revision;
+}
+
+async function writeAtomically(path: string, text: string | Uint8Array): Promise<void> {
+  await writeFile(`${path}.partial`, text);
   await rename(`${path}.partial`, path);
 }

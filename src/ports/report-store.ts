@@ -1,4 +1,5 @@
 import { dayPath } from '../domain/days.js';
+import type { RequestIndex, RequestSource } from './request-store.js';
 
 /** What a stored report says about itself, beyond its content. */
 export interface StoredReportInfo {
@@ -13,6 +14,8 @@ export interface ReportFiles {
   readonly summary: string;
   /** `metrics-DATE.json`: the aggregates drift detection and the monthly report read. */
   readonly metrics: string;
+  /** The per-request costs (see request-store.ts), written with the CSV, before the summary. */
+  readonly requests?: { readonly data: Uint8Array; readonly index: RequestIndex };
 }
 
 export interface ReportStore {
@@ -33,15 +36,26 @@ export interface ReportStore {
   writeAlerts(day: string, text: string): Promise<void>;
   /** The day's alerts file; undefined when drift never ran for the day. */
   alerts(day: string): Promise<string | undefined>;
+  /** The day's per-request costs, read in pieces; undefined when the day has none stored. */
+  requests(day: string): Promise<RequestSource | undefined>;
 }
 
 /**
  * `chargeback/YYYY/MM/DD/` in the `reports` container (SPEC 5, 8). Throws RangeError for a string
  * that is not a day, so no caller can name a blob outside the day folders.
  */
-export function reportPaths(day: string): { csv: string; summary: string; metrics: string; alerts: string } {
+export function reportPaths(day: string): {
+  csv: string;
+  summary: string;
+  metrics: string;
+  alerts: string;
+  requests: string;
+  requestsIndex: string;
+} {
   const folder = `chargeback/${dayPath(day)}`;
   return {
+    requests: `${folder}/requests-${day}.ndjson.gz`,
+    requestsIndex: `${folder}/requests-${day}.index.json`,
     csv: `${folder}/chargeback-${day}.csv`,
     summary: `${folder}/summary-${day}.json`,
     metrics: `${folder}/metrics-${day}.json`,

@@ -38,3 +38,11 @@ export interface RequestSource {
   /** `length` bytes of the data file from `offset`. */
   range(offset: number, length: number): Promise<Uint8Array>;
 }
+
+/** The index file's text as a RequestIndex; throws naming what is wrong with a damaged one. */
+export function parseRequestIndex(text: string): RequestIndex {
+  const value = JSON.parse(text) as Partial<RequestIndex> | null;
+  if (value === null || typeof value !== 'object' || value.version !== 1 || !Array.isArray(value.blocks))
+    throw new Error('per-request index: not a version 1 index');
+  return value as RequestIndex;
+}

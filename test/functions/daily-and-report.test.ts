@@ -81,8 +81,10 @@ describe('dailyChargeback', () => {
     expect([...s.reports.files.keys()].sort()).toEqual([
       'chargeback/2026/11/22/chargeback-2026-11-22.csv',
       'chargeback/2026/11/22/metrics-2026-11-22.json',
+      'chargeback/2026/11/22/requests-2026-11-22.index.json',
       'chargeback/2026/11/22/summary-2026-11-22.json',
     ]);
+    expect([...s.reports.bytes.keys()]).toEqual(['chargeback/2026/11/22/requests-2026-11-22.ndjson.gz']);
     expect(s.summary()).toMatchObject({ revision: 1, fleetCostUsd: 0.06, usageEvents: 1, capacityEvents: 1 });
   });
 

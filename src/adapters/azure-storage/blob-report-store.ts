@@ -5,6 +5,7 @@ import {
   type ReportStore,
   type StoredReportInfo,
 } from '../../ports/report-store.js';
+import { parseRequestIndex, type RequestSource } from '../../ports/request-store.js';
 
 /** Reports in the `reports` Blob container (SPEC 5), revision and ledger time in the summary's metadata. */
 export class BlobReportStore implements ReportStore {
@@ -36,6 +37,7 @@ export class BlobReportStore implements ReportStore {
       this.container.getBlockBlobClient(paths.metrics).upload(metrics, Buffer.byteLength(metrics), {
         blobHTTPHeaders: { blobContentType: 'application/json' },
       }),
+      ...(files.requests === undefined ? [] : this.uploadRequests(day, files.requests)),
     ]);
     // Blob metadata names must be C# identifiers: lower case, no dashes.
     await this.container.getBlockBlobClient(paths.summary).upload(summary, Buffer.byteLength(summary), {
@@ -64,6 +66,36 @@ export class BlobReportStore implements ReportStore {
 
   async alerts(day: string): Promise<string | undefined> {
     return await this.text(reportPaths(day).alerts);
+  }
+
+  /** The data before its index: a reader that finds the index finds data at least as new. */
+  private uploadRequests(day: string, requests: NonNullable<ReportFiles['requests']>): Promise<unknown>[] {
+    const paths = reportPaths(day);
+    const index = JSON.stringify(requests.index);
+    return [
+      this.container
+        .getBlockBlobClient(paths.requests)
+        .upload(requests.data, requests.data.length, {
+          blobHTTPHeaders: { blobContentType: 'application/gzip' },
+        })
+        .then(() =>
+          this.container.getBlockBlobClient(paths.requestsIndex).upload(index, Buffer.byteLength(index), {
+            blobHTTPHeaders: { blobContentType: 'application/json' },
+          }),
+        ),
+    ];
+  }
+
+  async requests(day: string): Promise<RequestSource | undefined> {
+    const paths = reportPaths(day);
+    const index = await this.text(paths.requestsIndex);
+    if (index === undefined) return undefined;
+    const parsed = parseRequestIndex(index);
+    const data = this.container.getBlobClient(paths.requests);
+    return {
+      index: () => Promise.resolve(parsed),
+      range: async (offset, length) => new Uint8Array(await data.downloadToBuffer(offset, length)),
+    };
   }
 
   private async text(name: string): Promise<string | undefined> {

@@ -4,11 +4,13 @@ import {
   type ReportStore,
   type StoredReportInfo,
 } from '../../ports/report-store.js';
+import { parseRequestIndex, type RequestSource } from '../../ports/request-store.js';
 
 /** The report store in memory, for tests and the handler tests. */
 export class MemoryReportStore implements ReportStore {
   /** Contents by blob name, as the Blob store would name them. */
   readonly files = new Map<string, string>();
+  readonly bytes = new Map<string, Uint8Array>();
   private readonly infos = new Map<string, StoredReportInfo>();
 
   info(day: string): Promise<StoredReportInfo | undefined> {
@@ -20,6 +22,10 @@ export class MemoryReportStore implements ReportStore {
       const paths = reportPaths(day);
       this.files.set(paths.csv, files.csv);
       this.files.set(paths.metrics, files.metrics);
+      if (files.requests !== undefined) {
+        this.bytes.set(paths.requests, files.requests.data);
+        this.files.set(paths.requestsIndex, JSON.stringify(files.requests.index));
+      }
       this.files.set(paths.summary, files.summary);
       this.infos.set(paths.summary, info);
     });
@@ -45,6 +51,19 @@ export class MemoryReportStore implements ReportStore {
 
   alerts(day: string): Promise<string | undefined> {
     return settle(() => this.files.get(reportPaths(day).alerts));
+  }
+
+  requests(day: string): Promise<RequestSource | undefined> {
+    return settle(() => {
+      const paths = reportPaths(day);
+      const data = this.bytes.get(paths.requests);
+      const index = this.files.get(paths.requestsIndex);
+      if (data === undefined || index === undefined) return undefined;
+      return {
+        index: () => Promise.resolve(parseRequestIndex(index)),
+        range: (offset: number, length: number) => Promise.resolve(data.subarray(offset, offset + length)),
+      };
+    });
   }
 }
 

@@ -14,7 +14,8 @@ import { retrainingRecords, type RetrainingRun } from '../../domain/retrain/char
 import type { DirtyDay, Ledger, SegmentInfo } from '../../ports/ledger.js';
 import { renderReport } from '../../domain/report/build.js';
 import { formatMoney } from '../../domain/report/format.js';
-import type { ReportStore, StoredReportInfo } from '../../ports/report-store.js';
+import type { ReportFiles, ReportStore, StoredReportInfo } from '../../ports/report-store.js';
+import { buildRequestFile } from '../requests/request-file.js';
 
 export interface DailyDeps {
   readonly ledger: Ledger;
@@ -106,6 +107,7 @@ export async function reportDay(
     prices: deps.prices,
     weighting: deps.weighting,
     idle: deps.idle,
+    keepRequests: true,
   };
   let computed = await byPartition(segments, deps, input);
   if (computed === undefined) {
@@ -132,7 +134,10 @@ export async function reportDay(
     // only move ledgerAsOf on, so the day is not chosen again for the same commits.
     // The metrics are written again too: a report stored before they existed gets them, with the
     // stored revision and generation time they are rendered with.
-    await deps.reports.write(day, unchanged, { revision: unchanged.revision, ledgerAsOf });
+    await deps.reports.write(day, withRequests(day, unchanged.revision, unchanged), {
+      revision: unchanged.revision,
+      ledgerAsOf,
+    });
     return outcome(day, unchanged, true, true, counts.eventsRead);
   }
   const revision = (previous?.revision ?? 0) + 1;
@@ -140,8 +145,14 @@ export async function reportDay(
     { ...input, counts, revision, generatedAt: deps.now().toISOString() },
     computed.result,
   );
-  await deps.reports.write(day, report, { revision, ledgerAsOf });
+  await deps.reports.write(day, withRequests(day, revision, report), { revision, ledgerAsOf });
   return outcome(day, { ...report, revision }, previous !== undefined, false, counts.eventsRead);
+}
+
+/** The report's files with its per-request costs (src/usecases/requests/request-file.ts). */
+function withRequests(day: string, revision: number, report: ReturnType<typeof renderReport>): ReportFiles {
+  const file = buildRequestFile(day, revision, report.result.requestCosts ?? []);
+  return { csv: report.csv, summary: report.summary, metrics: report.metrics, requests: file };
 }
 
 function outcome(

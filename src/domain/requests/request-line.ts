@@ -1,0 +1,112 @@
+/**
+ * One request's cost as one line of JSON: what `requests-DATE.ndjson.gz` holds. Readable as it is
+ * (ISO instants, GPU-seconds, USD), and exact: GPU-seconds carry 6 decimals (GPU-microseconds) and
+ * USD 9 (nano-dollars), as decimal strings, so reading a line back gives the same integers.
+ */
+import { formatTimestamp, parseTimestamp } from '../timestamp.js';
+import type { RequestCost } from './request-cost.js';
+
+/** `micros` as seconds with 6 decimals, `nanos` as units with 9: exact decimal text of an integer. */
+function decimal(value: number, places: number): string {
+  const negative = value < 0;
+  const digits = String(Math.abs(Math.round(value))).padStart(places + 1, '0');
+  const text = `${digits.slice(0, -places)}.${digits.slice(-places)}`;
+  return negative ? `-${text}` : text;
+}
+
+function integerOf(text: unknown, places: number, field: string): number {
+  if (typeof text !== 'string' || !/^-?\d+\.\d+$/.test(text)) throw new Error(`${field}: not a decimal`);
+  const [whole = '', fraction = ''] = text.replace('-', '').split('.');
+  if (fraction.length !== places) throw new Error(`${field}: must have ${places} decimals`);
+  const value = Number(whole + fraction);
+  return text.startsWith('-') ? -value : value;
+}
+
+export function requestLine(c: RequestCost): string {
+  return JSON.stringify({
+    requestId: c.requestId,
+    eventId: c.eventId,
+    tenant: c.tenant,
+    feature: c.feature,
+    model: c.model,
+    requestClass: c.requestClass,
+    pod: c.pod,
+    gpuSku: c.gpuSku,
+    gpuCount: c.gpuCount,
+    startedAt: formatTimestamp(c.startedAt),
+    firstTokenAt: c.firstTokenAt === null ? null : formatTimestamp(c.firstTokenAt),
+    finishedAt: formatTimestamp(c.finishedAt),
+    queueMs: c.queueMs,
+    promptTokens: c.promptTokens,
+    cachedPromptTokens: c.cachedPromptTokens,
+    completionTokens: c.completionTokens,
+    status: c.status,
+    metered: c.metered,
+    gpuSeconds: decimal(c.gpuMicros, 6),
+    prefillGpuSeconds: decimal(c.prefillGpuMicros, 6),
+    decodeGpuSeconds: decimal(c.decodeGpuMicros, 6),
+    fixedGpuSeconds: decimal(c.fixedGpuMicros, 6),
+    idleGpuSeconds: decimal(c.idleGpuMicros, 6),
+    costUsd: decimal(c.nanos, 9),
+    idleCostUsd: decimal(c.idleNanos, 9),
+    meanConcurrency: Math.round(c.meanConcurrency * 1000) / 1000,
+    maxConcurrency: c.maxConcurrency,
+  });
+}
+
+/** A line back as a RequestCost (meanConcurrency as written: 3 decimals). Throws on a damaged line. */
+export function parseRequestLine(text: string): RequestCost {
+  const v = JSON.parse(text) as Record<string, unknown>;
+  const str = (field: string): string => {
+    const value = v[field];
+    if (typeof value !== 'string') throw new Error(`${field}: not a string`);
+    return value;
+  };
+  const num = (field: string): number => {
+    const value = v[field];
+    if (typeof value !== 'number' || !Number.isFinite(value)) throw new Error(`${field}: not a number`);
+    return value;
+  };
+  const instant = (field: string): number => {
+    const micros = parseTimestamp(str(field));
+    if (micros === undefined) throw new Error(`${field}: not a timestamp`);
+    return micros;
+  };
+  const status = str('status');
+  if (status !== 'ok' && status !== 'error' && status !== 'aborted') throw new Error('status: unknown');
+  return {
+    requestId: str('requestId'),
+    eventId: str('eventId'),
+    tenant: str('tenant'),
+    feature: str('feature'),
+    model: str('model'),
+    requestClass: str('requestClass'),
+    pod: str('pod'),
+    gpuSku: str('gpuSku'),
+    gpuCount: num('gpuCount'),
+    startedAt: instant('startedAt'),
+    firstTokenAt: v.firstTokenAt === null ? null : instant('firstTokenAt'),
+    finishedAt: instant('finishedAt'),
+    queueMs: num('queueMs'),
+    promptTokens: num('promptTokens'),
+    cachedPromptTokens: num('cachedPromptTokens'),
+    completionTokens: num('completionTokens'),
+    status,
+    metered: v.metered === true,
+    gpuMicros: integerOf(v.gpuSeconds, 6, 'gpuSeconds'),
+    prefillGpuMicros: integerOf(v.prefillGpuSeconds, 6, 'prefillGpuSeconds'),
+    decodeGpuMicros: integerOf(v.decodeGpuSeconds, 6, 'decodeGpuSeconds'),
+    fixedGpuMicros: integerOf(v.fixedGpuSeconds, 6, 'fixedGpuSeconds'),
+    idleGpuMicros: integerOf(v.idleGpuSeconds, 6, 'idleGpuSeconds'),
+    nanos: integerOf(v.costUsd, 9, 'costUsd'),
+    idleNanos: integerOf(v.idleCostUsd, 9, 'idleCostUsd'),
+    meanConcurrency: num('meanConcurrency'),
+    maxConcurrency: num('maxConcurrency'),
+  };
+}
+
+/** The order of the file: request id, then event id, by UTF-16 code units (deterministic). */
+export function byRequestId(a: RequestCost, b: RequestCost): number {
+  if (a.requestId !== b.requestId) return a.requestId < b.requestId ? -1 : 1;
+  return a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0;
+}

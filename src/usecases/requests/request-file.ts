@@ -1,0 +1,118 @@
+/**
+ * A day's per-request costs as stored (see src/ports/request-store.ts): lines sorted by request id,
+ * cut into blocks of BLOCK_LINES, each block an independent gzip member, so the whole file is a
+ * valid .gz (zcat reads it) and one block can be read and inflated alone. The index names each
+ * block's first request id, offset and length: a lookup reads the index and the one or two blocks
+ * that can hold the id, never the day.
+ */
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { byRequestId, parseRequestLine, requestLine } from '../../domain/requests/request-line.js';
+import type { RequestCost } from '../../domain/requests/request-cost.js';
+import type { FeatureCosts, RequestBlock, RequestIndex, RequestSource } from '../../ports/request-store.js';
+
+/**
+ * Lines per block. A block of 256 lines is about 100 KB of JSON and 10-15 KB gzipped: one range
+ * read of that size costs about what a read of the index does, and gzip still finds the repeats
+ * (tenants, features, pods, SKUs) it needs to compress well (see docs/benchmarks.md).
+ */
+export const BLOCK_LINES = 256;
+
+export interface RequestFile {
+  readonly data: Uint8Array;
+  readonly index: RequestIndex;
+}
+
+/** The file of `costs`: the same bytes whatever their order. */
+export function buildRequestFile(date: string, revision: number, costs: readonly RequestCost[]): RequestFile {
+  const sorted = [...costs].sort(byRequestId);
+  const chunks: Buffer[] = [];
+  const blocks: RequestBlock[] = [];
+  let offset = 0;
+  for (let start = 0; start < sorted.length; start += BLOCK_LINES) {
+    const part = sorted.slice(start, start + BLOCK_LINES);
+    const member = gzipSync(part.map((c) => `${requestLine(c)}\n`).join(''), { level: 9 });
+    chunks.push(member);
+    blocks.push({ first: part[0]?.requestId ?? '', offset, length: member.length, count: part.length });
+    offset += member.length;
+  }
+  const data = new Uint8Array(Buffer.concat(chunks));
+  return {
+    data,
+    index: {
+      version: 1,
+      date,
+      revision,
+      requests: sorted.length,
+      bytes: data.length,
+      blocks,
+      features: featureCosts(sorted),
+    },
+  };
+}
+
+function featureCosts(costs: readonly RequestCost[]): Record<string, FeatureCosts> {
+  const byFeature = new Map<string, number[]>();
+  for (const c of costs) {
+    const list = byFeature.get(c.feature) ?? [];
+    list.push(c.nanos);
+    byFeature.set(c.feature, list);
+  }
+  const out: Record<string, FeatureCosts> = {};
+  for (const feature of [...byFeature.keys()].sort()) {
+    const values = (byFeature.get(feature) ?? []).sort((a, b) => a - b);
+    const rank = (q: number) => values[Math.min(values.length - 1, Math.ceil(q * values.length) - 1)] ?? 0;
+    Object.defineProperty(out, feature, {
+      value: {
+        requests: values.length,
+        medianNanos: rank(0.5),
+        p90Nanos: rank(0.9),
+        maxNanos: values.at(-1) ?? 0,
+      },
+      enumerable: true,
+    });
+  }
+  return out;
+}
+
+/** Every cost recorded under `requestId` (one per attempt: retries may reuse an id), in file order. */
+export async function findRequests(source: RequestSource, requestId: string): Promise<RequestCost[]> {
+  const index = await source.index();
+  const blocks = index.blocks;
+  // The last block whose first id is before the id, then every block that starts with the id.
+  let low = 0;
+  let high = blocks.length;
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if ((blocks[mid]?.first ?? '') < requestId) low = mid + 1;
+    else high = mid;
+  }
+  const found: RequestCost[] = [];
+  for (let b = Math.max(0, low - 1); b < blocks.length; b++) {
+    const block = blocks[b];
+    if (block === undefined || (b >= low && block.first > requestId)) break;
+    for (const cost of await readBlock(source, block)) if (cost.requestId === requestId) found.push(cost);
+  }
+  return found;
+}
+
+/** Every cost of the day, block by block. */
+export async function* scanRequests(source: RequestSource): AsyncGenerator<RequestCost> {
+  for (const block of (await source.index()).blocks) yield* await readBlock(source, block);
+}
+
+async function readBlock(source: RequestSource, block: RequestBlock): Promise<RequestCost[]> {
+  const bytes = await source.range(block.offset, block.length);
+  const text = gunzipSync(bytes).toString('utf8');
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map(parseRequestLine);
+}
+
+/** A RequestSource over bytes in memory (tests, the memory report store). */
+export function bytesSource(file: RequestFile): RequestSource {
+  return {
+    index: () => Promise.resolve(file.index),
+    range: (offset, length) => Promise.resolve(file.data.subarray(offset, offset + length)),
+  };
+}
