@@ -1,0 +1,134 @@
+import { gunzipSync } from 'node:zlib';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { RequestCost } from '../../../src/domain/requests/request-cost.js';
+import { parseRequestLine, requestLine } from '../../../src/domain/requests/request-line.js';
+import type { RequestSource } from '../../../src/ports/request-store.js';
+import {
+  BLOCK_LINES,
+  buildRequestFile,
+  bytesSource,
+  findRequests,
+  scanRequests,
+} from '../../../src/usecases/requests/request-file.js';
+
+function cost(i: number, over: Partial<RequestCost> = {}): RequestCost {
+  return {
+    requestId: `req-${String(i).padStart(6, '0')}`,
+    eventId: `ev-${i}`,
+    tenant: 'acme',
+    feature: i % 2 === 0 ? 'chat' : 'search',
+    model: 'llama',
+    requestClass: 'interactive',
+    pod: 'pod-a',
+    gpuSku: 'Standard_NC24ads_A100_v4',
+    gpuCount: 1,
+    startedAt: 1_700_000_000_000_000 + i,
+    firstTokenAt: i % 3 === 0 ? null : 1_700_000_000_500_000 + i,
+    finishedAt: 1_700_000_001_000_000 + i,
+    queueMs: 1.5,
+    promptTokens: 100 + i,
+    cachedPromptTokens: 10,
+    completionTokens: 50,
+    status: 'ok',
+    metered: true,
+    gpuMicros: 1_000_000 + i,
+    prefillGpuMicros: 200_000,
+    decodeGpuMicros: 300_000,
+    fixedGpuMicros: 500_000 + i,
+    idleGpuMicros: 0,
+    nanos: 1_020_000 + i * 7,
+    idleNanos: 0,
+    meanConcurrency: 3.25,
+    maxConcurrency: 7,
+    ...over,
+  };
+}
+
+/** A source that counts the bytes it hands out. */
+function counting(source: RequestSource): RequestSource & { read: number } {
+  const counted = {
+    read: 0,
+    index: () => source.index(),
+    range: async (offset: number, length: number) => {
+      counted.read += length;
+      return source.range(offset, length);
+    },
+  };
+  return counted;
+}
+
+describe('request lines', () => {
+  it('round-trip exactly, hostile strings included', () => {
+    fc.assert(
+      fc.property(
+        fc.string(),
+        fc.string({ unit: 'grapheme' }),
+        fc.nat(),
+        fc.nat(),
+        (id, tenant, nanos, micros) => {
+          const c = cost(1, { requestId: id, tenant, nanos, gpuMicros: micros });
+          expect(parseRequestLine(requestLine(c))).toEqual(c);
+          expect(requestLine(c)).not.toContain('\n');
+        },
+      ),
+    );
+  });
+});
+
+describe('the per-request file', () => {
+  const costs = Array.from({ length: 3 * BLOCK_LINES + 5 }, (_, i) => cost(i));
+
+  it('is a valid gzip of every line, sorted by request id', () => {
+    const file = buildRequestFile('2026-11-22', 1, [...costs].reverse());
+    const lines = gunzipSync(file.data).toString('utf8').trimEnd().split('\n');
+    expect(lines).toHaveLength(costs.length);
+    expect(lines.map((l) => parseRequestLine(l).requestId)).toEqual(costs.map((c) => c.requestId));
+  });
+
+  it('has the same bytes whatever the input order', () => {
+    const a = buildRequestFile('2026-11-22', 1, costs);
+    const b = buildRequestFile('2026-11-22', 1, [...costs].reverse());
+    expect(Buffer.from(a.data).equals(Buffer.from(b.data))).toBe(true);
+  });
+
+  it('finds a request by id reading one block, not the day', async () => {
+    const file = buildRequestFile('2026-11-22', 1, costs);
+    const source = counting(bytesSource(file));
+    expect(await findRequests(source, 'req-000300')).toEqual([costs[300]]);
+    expect(source.read).toBeLessThanOrEqual(2 * Math.max(...file.index.blocks.map((b) => b.length)));
+    expect(source.read).toBeLessThan(file.data.length / 2);
+  });
+
+  it('finds nothing for an unknown id', async () => {
+    const file = buildRequestFile('2026-11-22', 1, costs);
+    expect(await findRequests(bytesSource(file), 'req-999999')).toEqual([]);
+    expect(await findRequests(bytesSource(file), '')).toEqual([]);
+  });
+
+  it('lists every attempt of an id used twice, across a block boundary', async () => {
+    const first = costs[BLOCK_LINES - 1];
+    if (first === undefined) throw new Error('fixture');
+    // The same id at the end of block 0 and the start of block 1.
+    const retried = costs.map((c, i) => (i === BLOCK_LINES ? { ...c, requestId: first.requestId } : c));
+    const file = buildRequestFile('2026-11-22', 1, retried);
+    const found = await findRequests(bytesSource(file), first.requestId);
+    expect(found.map((c) => c.eventId).sort()).toEqual([first.eventId, `ev-${BLOCK_LINES}`].sort());
+  });
+
+  it('indexes each feature: requests, median, p90 and max cost', () => {
+    const file = buildRequestFile('2026-11-22', 1, [
+      cost(0, { nanos: 10 }),
+      cost(2, { nanos: 30 }),
+      cost(4, { nanos: 20 }),
+    ]);
+    expect(file.index.features.chat).toEqual({ requests: 3, medianNanos: 20, p90Nanos: 30, maxNanos: 30 });
+  });
+
+  it('scans every request', async () => {
+    const file = buildRequestFile('2026-11-22', 1, costs);
+    let n = 0;
+    for await (const _ of scanRequests(bytesSource(file))) n++;
+    expect(n).toBe(costs.length);
+  });
+});
