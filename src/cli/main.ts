@@ -1,6 +1,7 @@
 import { ConfigurationError, PermanentError } from '../domain/errors.js';
 import { escapeControlCharacters } from '../domain/text.js';
 import { exitCodeOf, renderVerdict } from '../domain/gate/judge.js';
+import { EXPLAIN_HELP, parseExplainArgs, runExplain } from './explain-command.js';
 import { DRIFT_HELP, parseDriftArgs, runDrift } from './drift-command.js';
 import { retrainFromEnv } from './gate-retraining.js';
 import { GATE_HELP, gateNotes, gateWarnings, parseGateArgs, runGate } from './gate-command.js';
@@ -25,6 +26,7 @@ to tenants, features, models and request classes, batching-aware, closing to the
 Commands:
   report     write the daily chargeback CSV, summary and rejected lines for one UTC day
   drift      compare a day's metrics with the days before it, write its alerts, post them to Teams
+  explain    what one request cost that day and why (phases, GPU-seconds, its pod's load), or a feature's costliest
   gate       judge a model's latest evaluation against its quality rules: PASS (exit 0) or FAIL (1)
   restate    mark stored daily reports for restatement and queue them for the Function App
   simulate   write a realistic, seeded day of vLLM fleet usage and capacity events (NDJSON)
@@ -94,6 +96,16 @@ export async function main(
         // The printed verdict and the exit status come from the one judgement.
         streams.stdout.write(`${[renderVerdict(outcome.judgement), ...gateNotes(outcome)].join('\n')}\n`);
         return exitCodeOf(outcome.judgement);
+      }
+      case 'explain': {
+        const options = parseExplainArgs(rest);
+        if (options === 'help') {
+          streams.stdout.write(`${EXPLAIN_HELP}\n`);
+          return 0;
+        }
+        const { text, code } = await runExplain(options);
+        (code === 0 ? streams.stdout : streams.stderr).write(`${code === 0 ? '' : 'chargeback: '}${text}\n`);
+        return code;
       }
       case 'restate': {
         const options = parseRestateArgs(rest);
