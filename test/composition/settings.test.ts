@@ -79,6 +79,7 @@ describe('the settings declaration', () => {
       'evaluateQuality',
       'getGate',
       'getReport',
+      'getRequest',
       'ingestUsage',
       'qualityTimer',
       'replayDeadLetters',
