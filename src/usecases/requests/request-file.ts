@@ -30,7 +30,7 @@ export function buildRequestFile(date: string, revision: number, costs: readonly
   let offset = 0;
   for (let start = 0; start < sorted.length; start += BLOCK_LINES) {
     const part = sorted.slice(start, start + BLOCK_LINES);
-    const member = gzipSync(part.map((c) => `${requestLine(c)}\n`).join(''), { level: 9 });
+    const member = gzipSync(part.map((c) => `${requestLine(c)}\n`).join(''), { level: 6 });
     chunks.push(member);
     blocks.push({ first: part[0]?.requestId ?? '', offset, length: member.length, count: part.length });
     offset += member.length;
