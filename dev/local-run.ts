@@ -14,6 +14,8 @@ import { join } from 'node:path';
 import Papa from 'papaparse';
 import { makeDailyChargeback } from '../functions/dailyChargeback.js';
 import { makeGetReport } from '../functions/getReport.js';
+import { makeGetRequest } from '../functions/getRequest.js';
+import { renderExplanation, topRequests, type Explanation } from '../src/usecases/requests/explain.js';
 import { makeIngestUsage } from '../functions/ingestUsage.js';
 import { dayOfMs, previousDay } from '../src/domain/days.js';
 import { makeReportDay } from '../functions/reportDay.js';
@@ -146,6 +148,7 @@ async function main(): Promise<void> {
     await writeFile(csvPath, csv);
     await writeFile(summaryPath, summaryText);
     print(csv, JSON.parse(summaryText) as Record<string, number>);
+    await explainOne(s);
 
     const written = await writeHistory(s);
     console.log(
@@ -209,6 +212,27 @@ async function writeHistory(s: Services): Promise<number> {
     written++;
   }
   return written;
+}
+
+/** The day's most expensive chat request, found with --top's code and explained by the getRequest handler. */
+async function explainOne(s: Services): Promise<void> {
+  const source = await s.reports.requests(date);
+  if (source === undefined) return;
+  const [top] = await topRequests(source, 'chat', 1);
+  if (top === undefined) return;
+  const response = await makeGetRequest(() => Promise.resolve({ reports: s.reports }))(
+    new HttpRequest({
+      method: 'GET',
+      url: `http://localhost/api/requests/${top.requestId}?date=${date}`,
+      params: { id: top.requestId },
+    }),
+    quietContext(),
+  );
+  console.log(
+    `\nGET /api/requests/${top.requestId}?date=${date} (the day's most expensive chat request): ${response.status}`,
+  );
+  const body = response.jsonBody as Explanation | undefined;
+  if (body !== undefined) for (const line of renderExplanation(body).split('\n').slice(2)) console.log(line);
 }
 
 function print(csv: string, summary: Record<string, number>): void {
