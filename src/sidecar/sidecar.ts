@@ -1,3 +1,4 @@
+import { requestLogLine } from './request-log.js';
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import { loadApiKeys } from './attribution.js';
@@ -29,6 +30,8 @@ export async function startSidecar(
     ? new FileSender(settings.sink.dir, settings.pod)
     : EventHubsSender.fromSettings(settings),
   log: (message: string) => void = (m) => process.stderr.write(`${m}\n`),
+  // Standard output is the container log Azure Monitor collects; the sidecar's own messages go to stderr.
+  requestLog: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
 ): Promise<RunningSidecar> {
   const metrics = new SidecarMetrics();
   const pipe = new EventPipe(sender, {
@@ -46,6 +49,8 @@ export async function startSidecar(
   };
   const emit = (event: Record<string, unknown>): void => {
     pipe.enqueue(event);
+    const line = requestLogLine(event);
+    if (line !== undefined) requestLog(line);
   };
   const proxy = createProxy({
     upstream: settings.upstream,

@@ -109,7 +109,12 @@ describe('vllm-deploy manifests: vLLM, GPUs and probes', () => {
           { listen: '127.0.0.1:0', adminListen: '127.0.0.1:0', spoolDir: spool },
           env,
         );
-        const sidecar = await startSidecar(settings, sender, () => undefined);
+        const sidecar = await startSidecar(
+          settings,
+          sender,
+          () => undefined,
+          () => undefined,
+        );
         try {
           const port = (sidecar.admin.address() as { port: number }).port;
           for (const probe of [sidecarOf(d).readinessProbe, sidecarOf(d).livenessProbe]) {

@@ -25,6 +25,7 @@ class MemorySender implements Sender {
 
 const vllm = new FakeVllm();
 const sender = new MemorySender();
+const requestLines: string[] = [];
 let sidecar: RunningSidecar;
 let base: string;
 
@@ -46,7 +47,12 @@ beforeAll(async () => {
       SIDECAR_PRIORITIES: 'interactive=0,batch=10',
     },
   );
-  sidecar = await startSidecar(settings, sender, () => undefined);
+  sidecar = await startSidecar(
+    settings,
+    sender,
+    () => undefined,
+    (line) => requestLines.push(line),
+  );
   base = `http://127.0.0.1:${(sidecar.proxy.address() as AddressInfo).port}`;
 });
 
@@ -87,6 +93,34 @@ const dataEvents = (text: string): unknown[] =>
     .filter((e) => e.startsWith('data: '))
     .map((e) => e.slice(6))
     .map((d) => (d === '[DONE]' ? d : (JSON.parse(d) as unknown)));
+
+describe('the request log line', () => {
+  it('is one JSON line per request with its id, attribution, status, tokens and times, and no text', async () => {
+    const marker = 'PROMPT-MARKER-7f3a9c';
+    await post(
+      '/v1/chat/completions',
+      { max_tokens: 3, messages: [{ role: 'user', content: marker }] },
+      { 'x-request-id': 'req-log-1', 'x-tenant': 'evil","tenant":"forged"}' },
+    );
+    const event = await eventOf('req-log-1');
+    const mine = requestLines.filter((l) => l.includes('req-log-1'));
+    expect(mine).toHaveLength(1);
+    expect(mine[0]).not.toContain('\n');
+    expect(JSON.parse(mine[0] ?? '{}')).toMatchObject({
+      msg: 'request',
+      requestId: 'req-log-1',
+      eventId: event.eventId,
+      tenant: 'evil","tenant":"forged"}',
+      feature: 'chat',
+      requestClass: 'interactive',
+      status: 'ok',
+      promptTokens: event.promptTokens,
+      completionTokens: event.completionTokens,
+      durationMs: expect.any(Number),
+    });
+    expect(requestLines.join('\n')).not.toContain(marker);
+  });
+});
 
 describe('sidecar proxy with a fake vLLM', () => {
   it('meters a non-streaming request: usage, cached tokens, queue time, and the body passes unchanged', async () => {
@@ -348,7 +382,12 @@ describe('sidecar proxy with vLLM down', () => {
       },
       { POD_NAME: 'vllm-9', GPU_SKU: 'Standard_NC24ads_A100_v4', GPU_COUNT: '1', MODEL_NAME: 'm' },
     );
-    const lonely = await startSidecar(settings, down, () => undefined);
+    const lonely = await startSidecar(
+      settings,
+      down,
+      () => undefined,
+      () => undefined,
+    );
     try {
       const url = `http://127.0.0.1:${(lonely.proxy.address() as AddressInfo).port}/v1/completions`;
       const response = await fetch(url, {
