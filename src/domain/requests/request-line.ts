@@ -23,35 +23,24 @@ function integerOf(text: unknown, places: number, field: string): number {
 }
 
 export function requestLine(c: RequestCost): string {
-  return JSON.stringify({
-    requestId: c.requestId,
-    eventId: c.eventId,
-    tenant: c.tenant,
-    feature: c.feature,
-    model: c.model,
-    requestClass: c.requestClass,
-    pod: c.pod,
-    gpuSku: c.gpuSku,
-    gpuCount: c.gpuCount,
-    startedAt: formatTimestamp(c.startedAt),
-    firstTokenAt: c.firstTokenAt === null ? null : formatTimestamp(c.firstTokenAt),
-    finishedAt: formatTimestamp(c.finishedAt),
-    queueMs: c.queueMs,
-    promptTokens: c.promptTokens,
-    cachedPromptTokens: c.cachedPromptTokens,
-    completionTokens: c.completionTokens,
-    status: c.status,
-    metered: c.metered,
-    gpuSeconds: decimal(c.gpuMicros, 6),
-    prefillGpuSeconds: decimal(c.prefillGpuMicros, 6),
-    decodeGpuSeconds: decimal(c.decodeGpuMicros, 6),
-    fixedGpuSeconds: decimal(c.fixedGpuMicros, 6),
-    idleGpuSeconds: decimal(c.idleGpuMicros, 6),
-    costUsd: decimal(c.nanos, 9),
-    idleCostUsd: decimal(c.idleNanos, 9),
-    meanConcurrency: Math.round(c.meanConcurrency * 1000) / 1000,
-    maxConcurrency: c.maxConcurrency,
-  });
+  // Written out rather than JSON.stringify of an object: this runs once per request of the day,
+  // and the template is several times faster. Strings still go through JSON.stringify (escaping).
+  const q = JSON.stringify;
+  return (
+    `{"requestId":${q(c.requestId)},"eventId":${q(c.eventId)},"tenant":${q(c.tenant)},` +
+    `"feature":${q(c.feature)},"model":${q(c.model)},"requestClass":${q(c.requestClass)},` +
+    `"pod":${q(c.pod)},"gpuSku":${q(c.gpuSku)},"gpuCount":${c.gpuCount},` +
+    `"startedAt":"${formatTimestamp(c.startedAt)}",` +
+    `"firstTokenAt":${c.firstTokenAt === null ? 'null' : `"${formatTimestamp(c.firstTokenAt)}"`},` +
+    `"finishedAt":"${formatTimestamp(c.finishedAt)}","queueMs":${q(c.queueMs)},` +
+    `"promptTokens":${c.promptTokens},"cachedPromptTokens":${c.cachedPromptTokens},` +
+    `"completionTokens":${c.completionTokens},"status":"${c.status}","metered":${c.metered},` +
+    `"gpuSeconds":"${decimal(c.gpuMicros, 6)}","prefillGpuSeconds":"${decimal(c.prefillGpuMicros, 6)}",` +
+    `"decodeGpuSeconds":"${decimal(c.decodeGpuMicros, 6)}","fixedGpuSeconds":"${decimal(c.fixedGpuMicros, 6)}",` +
+    `"idleGpuSeconds":"${decimal(c.idleGpuMicros, 6)}","costUsd":"${decimal(c.nanos, 9)}",` +
+    `"idleCostUsd":"${decimal(c.idleNanos, 9)}","meanConcurrency":${Math.round(c.meanConcurrency * 1000) / 1000},` +
+    `"maxConcurrency":${c.maxConcurrency}}`
+  );
 }
 
 /** A line back as a RequestCost (meanConcurrency as written: 3 decimals). Throws on a damaged line. */
