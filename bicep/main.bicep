@@ -1,0 +1,58 @@
+// The whole system, area by area. Written so far: Event Hubs and Storage. Still to write (see
+// README.md in this folder): the Function App, Key Vault, monitoring and alerts, AKS with the A100
+// pools, Azure ML with its A100 cluster, identities and roles, private networking.
+
+targetScope = 'resourceGroup'
+
+@description('Short name of the deployment, used in resource names: lower-case letters and digits.')
+@minLength(2)
+@maxLength(10)
+param prefix string
+
+@description('dev or prod: sizes and retention differ.')
+@allowed(['dev', 'prod'])
+param environment string
+
+@description('Region of every resource; the resource group\'s by default.')
+param location string = resourceGroup().location
+
+@description('Partitions of the usage hub.')
+param usagePartitions int
+
+@description('Private endpoints and no public access (the prod parameters turn it on).')
+param privateNetworking bool
+
+var suffix = uniqueString(resourceGroup().id, prefix, environment)
+var tags = { system: 'gpu-chargeback', environment: environment }
+
+module eventHubs 'modules/eventhubs.bicep' = {
+  name: 'eventhubs'
+  params: {
+    location: location
+    namespaceName: 'evh-${prefix}-${environment}-${suffix}'
+    usagePartitions: usagePartitions
+    throughputUnits: environment == 'prod' ? 2 : 1
+    maxThroughputUnits: environment == 'prod' ? 10 : 2
+    retentionDays: environment == 'prod' ? 7 : 1
+    publicNetworkAccess: !privateNetworking
+    tags: tags
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  params: {
+    location: location
+    accountName: take('st${prefix}${environment}${suffix}', 24)
+    ledgerCoolAfterDays: 30
+    // RESTATE_DAYS is 35 by default; events are kept well beyond it, for audits and replays.
+    ledgerRetentionDays: environment == 'prod' ? 400 : 60
+    reportsCoolAfterDays: 30
+    softDeleteDays: environment == 'prod' ? 30 : 7
+    publicNetworkAccess: !privateNetworking
+    tags: tags
+  }
+}
+
+output eventHubsNamespace string = eventHubs.outputs.fullyQualifiedNamespace
+output storageAccountName string = storage.outputs.accountName

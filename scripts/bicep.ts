@@ -1,0 +1,35 @@
+/**
+ * The Bicep CLI, from NuGet (`Azure.Bicep.CommandLine.linux-x64`, pinned in tools/bicep/bicep.csproj),
+ * restored into .tools/nuget/ on first use and reused after. `bicepPath()` installs it if needed and
+ * returns the executable; `node --import tsx scripts/bicep.ts <args>` runs it.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const BICEP_VERSION = '0.49.2';
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const PACKAGES = join(ROOT, '.tools', 'nuget');
+
+export function bicepPath(): string {
+  const bicep = join(PACKAGES, 'azure.bicep.commandline.linux-x64', BICEP_VERSION, 'tools', 'bicep');
+  if (!existsSync(bicep)) {
+    execFileSync(
+      'dotnet',
+      ['restore', join(ROOT, 'tools', 'bicep', 'bicep.csproj'), '--packages', PACKAGES],
+      {
+        stdio: ['ignore', 'ignore', 'inherit'],
+        env: { ...process.env, DOTNET_CLI_TELEMETRY_OPTOUT: '1', DOTNET_NOLOGO: '1' },
+      },
+    );
+    // NuGet does not keep the execute bit.
+    chmodSync(bicep, 0o755);
+  }
+  return bicep;
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const result = spawnSync(bicepPath(), process.argv.slice(2), { stdio: 'inherit' });
+  process.exit(result.status ?? 1);
+}
