@@ -1,6 +1,6 @@
-// The whole system, area by area. Written so far: Event Hubs and Storage. Still to write (see
-// README.md in this folder): the Function App, Key Vault, monitoring and alerts, AKS with the A100
-// pools, Azure ML with its A100 cluster, identities and roles, private networking.
+// The whole system, area by area. Written so far: Event Hubs, Storage, Key Vault, Log Analytics and
+// Application Insights. Still to write (see README.md in this folder): the Function App, alerts, AKS
+// with the A100 pools, Azure ML with its A100 cluster, identities and roles, private networking.
 
 targetScope = 'resourceGroup'
 
@@ -54,5 +54,29 @@ module storage 'modules/storage.bicep' = {
   }
 }
 
+module keyVault 'modules/keyvault.bicep' = {
+  name: 'keyvault'
+  params: {
+    location: location
+    vaultName: take('kv-${prefix}-${environment}-${suffix}', 24)
+    softDeleteDays: environment == 'prod' ? 90 : 7
+    publicNetworkAccess: !privateNetworking
+    tags: tags
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    location: location
+    workspaceName: 'log-${prefix}-${environment}-${suffix}'
+    appInsightsName: 'appi-${prefix}-${environment}-${suffix}'
+    retentionDays: environment == 'prod' ? 90 : 30
+    tags: tags
+  }
+}
+
+output keyVaultUri string = keyVault.outputs.vaultUri
+output logAnalyticsWorkspaceId string = monitoring.outputs.workspaceId
 output eventHubsNamespace string = eventHubs.outputs.fullyQualifiedNamespace
 output storageAccountName string = storage.outputs.accountName

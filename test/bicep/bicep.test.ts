@@ -60,7 +60,13 @@ describe('the Bicep templates', () => {
   });
 
   it('pass the linter with no warning at all (security and hygiene rules are errors in bicepconfig.json)', () => {
-    for (const file of ['main.bicep', 'modules/eventhubs.bicep', 'modules/storage.bicep']) {
+    for (const file of [
+      'main.bicep',
+      'modules/eventhubs.bicep',
+      'modules/storage.bicep',
+      'modules/keyvault.bicep',
+      'modules/monitoring.bicep',
+    ]) {
       const result = run(['lint', file]);
       expect(result.status, result.output).toBe(0);
       expect(result.output.trim(), file).toBe('');
@@ -115,5 +121,13 @@ describe('the Bicep templates', () => {
       isVersioningEnabled: true,
       deleteRetentionPolicy: { enabled: true },
     });
+  });
+
+  it('define a Key Vault in RBAC mode with purge protection, and Application Insights without local auth', () => {
+    const template = compiled();
+    const [vault] = resourcesOf(moduleTemplate(template, 'keyvault'), 'Microsoft.KeyVault/vaults');
+    expect(vault?.properties).toMatchObject({ enableRbacAuthorization: true, enablePurgeProtection: true });
+    const [insights] = resourcesOf(moduleTemplate(template, 'monitoring'), 'Microsoft.Insights/components');
+    expect(insights?.properties).toMatchObject({ DisableLocalAuth: true });
   });
 });
