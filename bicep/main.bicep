@@ -1,5 +1,5 @@
-// The whole system, area by area. Written so far: Event Hubs, Storage, Key Vault, Log Analytics and
-// Application Insights. Still to write (see README.md in this folder): the Function App, alerts, AKS
+// The whole system, area by area. Written so far: Event Hubs, Storage, Key Vault, Log Analytics,
+// Application Insights and the Function App. Still to write (see README.md in this folder): alerts, AKS
 // with the A100 pools, Azure ML with its A100 cluster, identities and roles, private networking.
 
 targetScope = 'resourceGroup'
@@ -76,6 +76,30 @@ module monitoring 'modules/monitoring.bicep' = {
   }
 }
 
+module functionApp 'modules/functionapp.bicep' = {
+  name: 'functionapp'
+  params: {
+    location: location
+    planName: 'asp-${prefix}-${environment}-${suffix}'
+    appName: 'func-${prefix}-${environment}-${suffix}'
+    storageAccountName: storage.outputs.accountName
+    deploymentContainerUrl: storage.outputs.deploymentContainerUrl
+    eventHubsNamespace: eventHubs.outputs.fullyQualifiedNamespace
+    usageHubName: eventHubs.outputs.usageHubName
+    usageConsumerGroup: eventHubs.outputs.usageConsumerGroup
+    evaluationsHubName: eventHubs.outputs.evaluationsHubName
+    evaluationsConsumerGroup: eventHubs.outputs.evaluationsConsumerGroup
+    dayQueueName: storage.outputs.dayQueueName
+    // The secret is set by hand (it is the Workflows URL, with its signature); the app resolves it.
+    teamsWebhookSecretUri: '${keyVault.outputs.vaultUri}secrets/teams-webhook-url/'
+    appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
+    maximumInstanceCount: environment == 'prod' ? 40 : 10
+    instanceMemoryMB: environment == 'prod' ? 4096 : 2048
+    tags: tags
+  }
+}
+
+output functionAppName string = functionApp.outputs.appName
 output keyVaultUri string = keyVault.outputs.vaultUri
 output logAnalyticsWorkspaceId string = monitoring.outputs.workspaceId
 output eventHubsNamespace string = eventHubs.outputs.fullyQualifiedNamespace

@@ -66,6 +66,7 @@ describe('the Bicep templates', () => {
       'modules/storage.bicep',
       'modules/keyvault.bicep',
       'modules/monitoring.bicep',
+      'modules/functionapp.bicep',
     ]) {
       const result = run(['lint', file]);
       expect(result.status, result.output).toBe(0);
@@ -129,5 +130,36 @@ describe('the Bicep templates', () => {
     expect(vault?.properties).toMatchObject({ enableRbacAuthorization: true, enablePurgeProtection: true });
     const [insights] = resourcesOf(moduleTemplate(template, 'monitoring'), 'Microsoft.Insights/components');
     expect(insights?.properties).toMatchObject({ DisableLocalAuth: true });
+  });
+
+  it('give the Function App only settings the code declares, every required one, and no secret in clear', () => {
+    const [site] = resourcesOf(moduleTemplate(compiled(), 'functionapp'), 'Microsoft.Web/sites');
+    const config = site?.properties as {
+      siteConfig: { appSettings: { name: string; value: string }[] };
+      functionAppConfig: { runtime: { name: string; version: string } };
+    };
+    expect(config.functionAppConfig.runtime).toEqual({ name: 'node', version: '22' });
+    const names = config.siteConfig.appSettings.map((a) => a.name);
+    const declared = Object.keys(SETTINGS);
+    // Settings of the platform itself, which the code does not read.
+    const platform = ['APPLICATIONINSIGHTS_CONNECTION_STRING', 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'];
+    for (const name of names) {
+      if (platform.includes(name)) continue;
+      const base = name.split('__')[0] ?? name;
+      expect(
+        declared.includes(name) || declared.some((d) => d.startsWith(`${base}__`)) || declared.includes(base),
+        name,
+      ).toBe(true);
+    }
+    for (const [name, setting] of Object.entries(SETTINGS)) {
+      // Flex Consumption sets the runtime in functionAppConfig and refuses FUNCTIONS_WORKER_RUNTIME.
+      if (setting.required !== 'yes' || name === 'FUNCTIONS_WORKER_RUNTIME') continue;
+      expect(
+        names.some((n) => n === name || n.startsWith(`${name}__`)),
+        name,
+      ).toBe(true);
+    }
+    const teams = config.siteConfig.appSettings.find((a) => a.name === 'TEAMS_WEBHOOK_URL');
+    expect(teams?.value).toMatch(/^\[format\('@Microsoft\.KeyVault\(SecretUri=/);
   });
 });

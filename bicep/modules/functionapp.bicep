@@ -1,0 +1,90 @@
+// The Function App on Flex Consumption, Node.js 22, with a system-assigned identity and
+// identity-based connections only (no keys or connection strings). App settings are the ones
+// src/composition/settings.ts declares; a test holds them to it. Role assignments are still to
+// write (bicep/README.md), so the identity can do nothing yet.
+
+param location string
+param planName string
+param appName string
+
+@description('Storage account of the ledger, reports, day queue and tables; also the host storage.')
+param storageAccountName string
+
+@description('Blob container that holds the deployed package (Flex Consumption deploys from blob).')
+param deploymentContainerUrl string
+
+param eventHubsNamespace string
+param usageHubName string
+param usageConsumerGroup string
+param evaluationsHubName string
+param evaluationsConsumerGroup string
+param dayQueueName string
+
+@description('URI of the Key Vault secret holding the Teams Workflows webhook URL.')
+param teamsWebhookSecretUri string
+
+param appInsightsConnectionString string
+
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int
+
+@allowed([2048, 4096])
+param instanceMemoryMB int
+
+param tags object
+
+resource plan 'Microsoft.Web/serverfarms@2025-03-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: { tier: 'FlexConsumption', name: 'FC1' }
+  properties: { reserved: true }
+}
+
+resource app 'Microsoft.Web/sites@2025-03-01' = {
+  name: appName
+  location: location
+  tags: tags
+  kind: 'functionapp,linux'
+  identity: { type: 'SystemAssigned' }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: deploymentContainerUrl
+          authentication: { type: 'SystemAssignedIdentity' }
+        }
+      }
+      runtime: { name: 'node', version: '22' }
+      scaleAndConcurrency: { maximumInstanceCount: maximumInstanceCount, instanceMemoryMB: instanceMemoryMB }
+    }
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      appSettings: [
+        { name: 'AzureWebJobsStorage__accountName', value: storageAccountName }
+        { name: 'EventHubConnection__fullyQualifiedNamespace', value: eventHubsNamespace }
+        { name: 'USAGE_EVENTHUB_NAME', value: usageHubName }
+        { name: 'USAGE_CONSUMER_GROUP', value: usageConsumerGroup }
+        { name: 'EVALUATIONS_EVENTHUB_NAME', value: evaluationsHubName }
+        { name: 'EVALUATIONS_CONSUMER_GROUP', value: evaluationsConsumerGroup }
+        { name: 'DayQueueConnection__queueServiceUri', value: 'https://${storageAccountName}.queue.${az.environment().suffixes.storage}' }
+        { name: 'LEDGER_STORAGE_ACCOUNT_NAME', value: storageAccountName }
+        { name: 'RESTATE_QUEUE_NAME', value: dayQueueName }
+        { name: 'TEAMS_WEBHOOK_URL', value: '@Microsoft.KeyVault(SecretUri=${teamsWebhookSecretUri})' }
+        { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsightsConnectionString }
+        // Application Insights with local auth off: the app sends with its identity.
+        { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'Authorization=AAD' }
+      ]
+    }
+  }
+}
+
+output appId string = app.id
+output appName string = app.name
+output principalId string = app.identity.principalId
