@@ -3,7 +3,7 @@ import { retrying } from '../src/usecases/retry.js';
 import { ingestDeps, services } from '../src/composition/composition.js';
 import { bindingExpression, CONNECTIONS } from '../src/composition/settings.js';
 import { ingestBatch, type IngestDeps } from '../src/usecases/ingest/ingest.js';
-import { deliveredMessages } from '../src/usecases/ingest/trigger-metadata.js';
+import { deliveredMessages, ingestLagSeconds } from '../src/usecases/ingest/trigger-metadata.js';
 
 export interface IngestUsageDeps extends IngestDeps {
   /** How long to keep retrying transient storage failures before failing the invocation. */
@@ -27,7 +27,11 @@ export function makeIngestUsage(deps: () => Promise<IngestUsageDeps>) {
         );
       },
     });
-    context.log(JSON.stringify({ function: 'ingestUsage', partition: delivered[0]?.partition, ...counts }));
+    // One JSON line per batch: the dead-letter and ingest-lag alerts in bicep/modules/alerts.bicep parse it.
+    const lagSeconds = ingestLagSeconds(delivered, d.now());
+    context.log(
+      JSON.stringify({ function: 'ingestUsage', partition: delivered[0]?.partition, ...counts, lagSeconds }),
+    );
   };
 }
 

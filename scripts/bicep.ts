@@ -29,7 +29,48 @@ export function bicepPath(): string {
   return bicep;
 }
 
+/** The environments with a parameters file and a committed snapshot in bicep/. */
+export const ENVIRONMENTS = ['dev', 'prod'] as const;
+
+/**
+ * The fixed deployment context the committed snapshots are made in (ids of zeros, a named resource
+ * group, East US), so that a snapshot changes only when the templates or parameters do.
+ */
+export function snapshotArgs(environment: string, mode: 'overwrite' | 'validate'): string[] {
+  const zeros = '00000000-0000-0000-0000-000000000000';
+  return [
+    'snapshot',
+    `${environment}.bicepparam`,
+    '--mode',
+    mode,
+    '--tenant-id',
+    zeros,
+    '--subscription-id',
+    zeros,
+    '--resource-group',
+    `rg-chargeback-${environment}`,
+    '--location',
+    'eastus',
+    '--deployment-name',
+    'chargeback',
+  ];
+}
+
+/** `node --import tsx scripts/bicep.ts snapshots`: writes bicep/<env>.snapshot.json for every environment. */
+function writeSnapshots(): number {
+  for (const environment of ENVIRONMENTS) {
+    const result = spawnSync(bicepPath(), snapshotArgs(environment, 'overwrite'), {
+      cwd: join(ROOT, 'bicep'),
+      stdio: 'inherit',
+    });
+    if (result.status !== 0) return result.status ?? 1;
+    process.stdout.write(`wrote bicep/${environment}.snapshot.json\n`);
+  }
+  return 0;
+}
+
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  if (process.argv[2] === 'snapshots') process.exit(writeSnapshots());
   const result = spawnSync(bicepPath(), process.argv.slice(2), { stdio: 'inherit' });
   process.exit(result.status ?? 1);
 }

@@ -81,3 +81,4 @@ output usageHubName string = usage.name
 output evaluationsHubName string = evaluations.name
 output usageConsumerGroup string = chargebackGroup.name
 output evaluationsConsumerGroup string = qualityGroup.name
+output namespaceName string = namespace.name

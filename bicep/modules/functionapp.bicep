@@ -1,7 +1,8 @@
 // The Function App on Flex Consumption, Node.js 22, with a system-assigned identity and
 // identity-based connections only (no keys or connection strings). App settings are the ones
-// src/composition/settings.ts declares; a test holds them to it. Role assignments are still to
-// write (bicep/README.md), so the identity can do nothing yet.
+// src/composition/settings.ts declares; a test holds them to it. Its roles are in roles.bicep.
+// Retraining (the AML_ settings) is on only when the training environment and code assets are given:
+// they are registered in the workspace after it exists (docs/deployment.md).
 
 param location string
 param planName string
@@ -25,6 +26,18 @@ param teamsWebhookSecretUri string
 
 param appInsightsConnectionString string
 
+@description('Subnet for outbound VNet integration (delegated to Microsoft.App/environments).')
+param virtualNetworkSubnetId string
+
+@description('Retraining: the workspace, cluster and assets, and the most one job may cost. Off when environmentId is empty.')
+param retraining {
+  workspaceName: string
+  computeName: string
+  environmentId: string
+  codeId: string
+  maxUsdPerJob: int
+}
+
 @minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int
@@ -33,6 +46,8 @@ param maximumInstanceCount int
 param instanceMemoryMB int
 
 param tags object
+
+var retrainingOn = !empty(retraining.environmentId) && !empty(retraining.codeId)
 
 resource plan 'Microsoft.Web/serverfarms@2025-03-01' = {
   name: planName
@@ -52,6 +67,7 @@ resource app 'Microsoft.Web/sites@2025-03-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    virtualNetworkSubnetId: virtualNetworkSubnetId
     functionAppConfig: {
       deployment: {
         storage: {
@@ -66,7 +82,7 @@ resource app 'Microsoft.Web/sites@2025-03-01' = {
     siteConfig: {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
-      appSettings: [
+      appSettings: concat([
         { name: 'AzureWebJobsStorage__accountName', value: storageAccountName }
         { name: 'EventHubConnection__fullyQualifiedNamespace', value: eventHubsNamespace }
         { name: 'USAGE_EVENTHUB_NAME', value: usageHubName }
@@ -80,7 +96,15 @@ resource app 'Microsoft.Web/sites@2025-03-01' = {
         { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsightsConnectionString }
         // Application Insights with local auth off: the app sends with its identity.
         { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'Authorization=AAD' }
-      ]
+      ], retrainingOn ? [
+        { name: 'AML_SUBSCRIPTION_ID', value: subscription().subscriptionId }
+        { name: 'AML_RESOURCE_GROUP', value: resourceGroup().name }
+        { name: 'AML_WORKSPACE', value: retraining.workspaceName }
+        { name: 'AML_COMPUTE', value: retraining.computeName }
+        { name: 'AML_ENVIRONMENT_ID', value: retraining.environmentId }
+        { name: 'AML_CODE_ID', value: retraining.codeId }
+        { name: 'RETRAIN_MAX_USD', value: string(retraining.maxUsdPerJob) }
+      ] : [])
     }
   }
 }

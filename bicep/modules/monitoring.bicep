@@ -36,3 +36,4 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
 output workspaceId string = workspace.id
 output appInsightsId string = appInsights.id
 output appInsightsConnectionString string = appInsights.properties.ConnectionString
+output appInsightsName string = appInsights.name

@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { PipeCounters } from './pipe.js';
+import { spoolBytes } from './spool.js';
 
 /** The sidecar's own Prometheus metrics (vLLM's /metrics passes through the proxy untouched). */
 export class SidecarMetrics {
@@ -28,7 +29,25 @@ export class SidecarMetrics {
     registers: [this.registry],
   });
 
-  constructor() {
+  /**
+   * Bytes of events on disk waiting to be sent, read from the spool folder at each scrape, so it
+   * is true across restarts (the counters above start again from zero; the spool does not).
+   * Left out when the sidecar is built without a spool folder (some tests).
+   */
+  readonly spool: Gauge | undefined;
+
+  constructor(spoolDir?: string) {
+    this.spool =
+      spoolDir === undefined
+        ? undefined
+        : new Gauge({
+            name: 'chargeback_sidecar_spool_bytes',
+            help: 'Bytes of events in the spool folder waiting to be sent to Event Hubs (rejected events excluded).',
+            registers: [this.registry],
+            async collect() {
+              this.set(await spoolBytes(spoolDir));
+            },
+          });
     // Process metrics too: event-loop lag and GC pauses explain a latency tail before anything else.
     collectDefaultMetrics({ register: this.registry, prefix: 'chargeback_sidecar_' });
   }

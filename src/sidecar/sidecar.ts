@@ -33,7 +33,7 @@ export async function startSidecar(
   // Standard output is the container log Azure Monitor collects; the sidecar's own messages go to stderr.
   requestLog: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
 ): Promise<RunningSidecar> {
-  const metrics = new SidecarMetrics();
+  const metrics = new SidecarMetrics(settings.spoolDir);
   const pipe = new EventPipe(sender, {
     spoolDir: settings.spoolDir,
     queueMax: settings.queueMax,

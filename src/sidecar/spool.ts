@@ -1,5 +1,5 @@
 import { appendFileSync, mkdirSync, readdirSync } from 'node:fs';
-import { appendFile, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Unsendable } from './event-limits.js';
 
@@ -173,6 +173,28 @@ export class Spool {
     this.writeBytes = 0;
     return `spool-${String(Date.now()).padStart(15, '0')}-${String(this.counter++).padStart(6, '0')}.ndjson`;
   }
+}
+
+/** Bytes in the spool files of a folder (0 when it does not exist yet); files gone meanwhile count 0. */
+export async function spoolBytes(dir: string): Promise<number> {
+  let names: string[];
+  try {
+    names = (await readdir(dir)).filter(isSpoolFile);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw error;
+  }
+  const sizes = await Promise.all(
+    names.map(async (name) => {
+      try {
+        return (await stat(join(dir, name))).size;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0; // replayed and removed meanwhile
+        throw error;
+      }
+    }),
+  );
+  return sizes.reduce((a, b) => a + b, 0);
 }
 
 function isSpoolFile(name: string): boolean {

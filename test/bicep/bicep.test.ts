@@ -1,53 +1,39 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SETTINGS } from '../../src/composition/settings.js';
-import { bicepPath } from '../../scripts/bicep.js';
+import { bicepPath, ENVIRONMENTS, snapshotArgs } from '../../scripts/bicep.js';
+import {
+  appSettingsOf,
+  leaf,
+  loadSnapshot,
+  ofType,
+  one,
+  snapshots,
+  type AppSetting,
+  type Snapshot,
+} from './snapshot.js';
 
 /**
- * The templates compiled and linted by the real Bicep CLI (from NuGet, see scripts/bicep.ts), and
- * the compiled JSON held to what the code expects. No Azure subscription is needed.
+ * The templates compiled, linted and snapshotted by the real Bicep CLI (from NuGet, see
+ * scripts/bicep.ts), and the Function App's settings held to the settings the code declares. No
+ * Azure subscription is needed. agreements.test.ts holds the snapshots to the manifests and config.
  */
 let bicep: string;
 
-interface Resource {
-  readonly type: string;
-  readonly name: string;
-  readonly properties?: Record<string, unknown>;
-  readonly sku?: Record<string, unknown>;
-}
-interface Template {
-  readonly resources: Resource[] | Record<string, Resource>;
-  readonly variables?: Record<string, unknown>;
-}
-
-function run(args: readonly string[]): { status: number | null; output: string } {
-  const result = spawnSync(bicep, args, { cwd: 'bicep', encoding: 'utf8' });
+function run(args: readonly string[], cwd = 'bicep'): { status: number | null; output: string } {
+  const result = spawnSync(bicep, args, { cwd, encoding: 'utf8' });
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
 }
 
-function compiled(): Template {
-  return JSON.parse(
-    execFileSync(bicep, ['build', 'main.bicep', '--stdout'], { cwd: 'bicep', encoding: 'utf8' }),
-  ) as Template;
-}
-
-/** The template of a module, by its deployment name. */
-function moduleTemplate(template: Template, name: string): Template {
-  const resources = Array.isArray(template.resources)
-    ? template.resources
-    : Object.values(template.resources);
-  const deployment = resources.find((r) => r.type === 'Microsoft.Resources/deployments' && r.name === name);
-  const inner = (deployment?.properties as { template?: Template } | undefined)?.template;
-  if (inner === undefined) throw new Error(`no module ${name}`);
-  return inner;
-}
-
-function resourcesOf(template: Template, type: string): Resource[] {
-  const resources = Array.isArray(template.resources)
-    ? template.resources
-    : Object.values(template.resources);
-  return resources.filter((r) => r.type === type);
-}
+const BICEP_FILES = [
+  'main.bicep',
+  ...readdirSync('bicep/modules')
+    .filter((f) => f.endsWith('.bicep'))
+    .map((f) => `modules/${f}`),
+];
 
 beforeAll(() => {
   bicep = bicepPath();
@@ -57,58 +43,63 @@ describe('the Bicep templates', () => {
   it('compile', () => {
     const result = run(['build', 'main.bicep', '--stdout']);
     expect(result.status, result.output).toBe(0);
+    const template = JSON.parse(result.output.slice(result.output.indexOf('{'))) as { resources?: unknown };
+    expect(template.resources).toBeDefined();
   });
 
   it('pass the linter with no warning at all (security and hygiene rules are errors in bicepconfig.json)', () => {
-    for (const file of [
-      'main.bicep',
-      'modules/eventhubs.bicep',
-      'modules/storage.bicep',
-      'modules/keyvault.bicep',
-      'modules/monitoring.bicep',
-      'modules/functionapp.bicep',
-    ]) {
-      const result = run(['lint', file]);
-      expect(result.status, result.output).toBe(0);
-      expect(result.output.trim(), file).toBe('');
-    }
+    expect(BICEP_FILES.length).toBeGreaterThan(10);
+    // One run over every file (main.bicep and each module).
+    const result = run(['lint', '--pattern', '**/*.bicep']);
+    expect(result.status, result.output).toBe(0);
+    expect(result.output.trim()).toBe('');
   });
 
-  it('compile with the dev and the prod parameters', () => {
-    for (const file of ['dev.bicepparam', 'prod.bicepparam']) {
-      const result = run(['build-params', file, '--stdout']);
-      expect(result.status, result.output).toBe(0);
-    }
-  });
-
-  it('define the usage and evaluations hubs with the consumer groups the Functions read, SAS off', () => {
-    const eh = moduleTemplate(compiled(), 'eventhubs');
-    const [namespace] = resourcesOf(eh, 'Microsoft.EventHub/namespaces');
-    expect(namespace?.properties).toMatchObject({ disableLocalAuth: true, minimumTlsVersion: '1.2' });
-    const hubs = resourcesOf(eh, 'Microsoft.EventHub/namespaces/eventhubs').map((r) => r.name);
-    expect(hubs.join(' ')).toContain('usage');
-    expect(hubs.join(' ')).toContain('evaluations');
-    const groups = resourcesOf(eh, 'Microsoft.EventHub/namespaces/eventhubs/consumergroups').map(
-      (r) => r.name,
+  it('refuse what the linter is configured to refuse (a hard-coded location is an error)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bicep-lint-'));
+    writeFileSync(join(dir, 'bicepconfig.json'), readFileSync('bicep/bicepconfig.json'));
+    writeFileSync(
+      join(dir, 'bad.bicep'),
+      "resource ns 'Microsoft.EventHub/namespaces@2026-01-01' = {\n  name: 'x'\n  location: 'eastus'\n}\n",
     );
-    // The names local.settings.example.json gives USAGE_CONSUMER_GROUP and EVALUATIONS_CONSUMER_GROUP.
-    expect(groups.join(' ')).toContain("'chargeback'");
-    expect(groups.join(' ')).toContain("'quality'");
+    const result = run(['lint', 'bad.bicep'], dir);
+    expect(result.status).not.toBe(0);
+    expect(result.output).toContain('no-hardcoded-location');
   });
 
-  it('define the storage the app uses by default, with shared keys off', () => {
-    const st = moduleTemplate(compiled(), 'storage');
-    const [account] = resourcesOf(st, 'Microsoft.Storage/storageAccounts');
-    expect(account?.properties).toMatchObject({
-      allowSharedKeyAccess: false,
-      allowBlobPublicAccess: false,
-      minimumTlsVersion: 'TLS1_2',
-    });
-    expect(st.variables?.containers).toEqual([
-      SETTINGS.LEDGER_CONTAINER.default,
-      SETTINGS.REPORTS_CONTAINER.default,
-    ]);
-    expect([...((st.variables?.tables as string[] | undefined) ?? [])].sort()).toEqual(
+  it.each(ENVIRONMENTS)('compile with the %s parameters', (environment) => {
+    const result = run(['build-params', `${environment}.bicepparam`, '--stdout']);
+    expect(result.status, result.output).toBe(0);
+  });
+
+  it.each(ENVIRONMENTS)(
+    'match the committed %s snapshot (run npm run bicep:snapshot after a change, and review the diff)',
+    (environment) => {
+      const result = run(snapshotArgs(environment, 'validate'));
+      expect(result.status, result.output).toBe(0);
+    },
+  );
+});
+
+describe.each(Object.entries(snapshots))('the %s deployment', (_environment, snapshot) => {
+  it('defines the storage the app uses by default, with shared keys off', () => {
+    const accounts = ofType(snapshot, 'Microsoft.Storage/storageAccounts');
+    expect(accounts.length).toBe(2); // the ledger's, and Azure ML's
+    for (const account of accounts) {
+      expect(account.properties, account.name).toMatchObject({
+        allowSharedKeyAccess: false,
+        allowBlobPublicAccess: false,
+        minimumTlsVersion: 'TLS1_2',
+      });
+    }
+    const containers = ofType(snapshot, 'Microsoft.Storage/storageAccounts/blobServices/containers').map(
+      leaf,
+    );
+    expect(containers).toEqual(
+      expect.arrayContaining([SETTINGS.LEDGER_CONTAINER.default, SETTINGS.REPORTS_CONTAINER.default]),
+    );
+    const tables = ofType(snapshot, 'Microsoft.Storage/storageAccounts/tableServices/tables').map(leaf);
+    expect(tables.sort()).toEqual(
       [
         SETTINGS.LEDGER_TABLE.default,
         SETTINGS.ALERTS_TABLE.default,
@@ -116,50 +107,98 @@ describe('the Bicep templates', () => {
         SETTINGS.RETRAINING_TABLE.default,
       ].sort(),
     );
-    expect(st.variables?.dayQueue).toBe(SETTINGS.RESTATE_QUEUE_NAME.default);
-    const [blobs] = resourcesOf(st, 'Microsoft.Storage/storageAccounts/blobServices');
-    expect(blobs?.properties).toMatchObject({
+    const queues = ofType(snapshot, 'Microsoft.Storage/storageAccounts/queueServices/queues').map(leaf);
+    expect(queues).toContain(SETTINGS.RESTATE_QUEUE_NAME.default);
+    expect(one(snapshot, 'Microsoft.Storage/storageAccounts/blobServices').properties).toMatchObject({
       isVersioningEnabled: true,
       deleteRetentionPolicy: { enabled: true },
     });
   });
 
-  it('define a Key Vault in RBAC mode with purge protection, and Application Insights without local auth', () => {
-    const template = compiled();
-    const [vault] = resourcesOf(moduleTemplate(template, 'keyvault'), 'Microsoft.KeyVault/vaults');
-    expect(vault?.properties).toMatchObject({ enableRbacAuthorization: true, enablePurgeProtection: true });
-    const [insights] = resourcesOf(moduleTemplate(template, 'monitoring'), 'Microsoft.Insights/components');
-    expect(insights?.properties).toMatchObject({ DisableLocalAuth: true });
+  it('defines Key Vaults in RBAC mode with purge protection, and Application Insights without local auth', () => {
+    for (const vault of ofType(snapshot, 'Microsoft.KeyVault/vaults')) {
+      expect(vault.properties, vault.name).toMatchObject({
+        enableRbacAuthorization: true,
+        enablePurgeProtection: true,
+      });
+    }
+    expect(one(snapshot, 'Microsoft.Insights/components').properties).toMatchObject({
+      DisableLocalAuth: true,
+    });
+    expect(one(snapshot, 'Microsoft.EventHub/namespaces').properties).toMatchObject({
+      disableLocalAuth: true,
+      minimumTlsVersion: '1.2',
+    });
   });
 
-  it('give the Function App only settings the code declares, every required one, and no secret in clear', () => {
-    const [site] = resourcesOf(moduleTemplate(compiled(), 'functionapp'), 'Microsoft.Web/sites');
-    const config = site?.properties as {
-      siteConfig: { appSettings: { name: string; value: string }[] };
-      functionAppConfig: { runtime: { name: string; version: string } };
-    };
-    expect(config.functionAppConfig.runtime).toEqual({ name: 'node', version: '22' });
-    const names = config.siteConfig.appSettings.map((a) => a.name);
-    const declared = Object.keys(SETTINGS);
-    // Settings of the platform itself, which the code does not read.
-    const platform = ['APPLICATIONINSIGHTS_CONNECTION_STRING', 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'];
-    for (const name of names) {
-      if (platform.includes(name)) continue;
-      const base = name.split('__')[0] ?? name;
-      expect(
-        declared.includes(name) || declared.some((d) => d.startsWith(`${base}__`)) || declared.includes(base),
-        name,
-      ).toBe(true);
-    }
-    for (const [name, setting] of Object.entries(SETTINGS)) {
-      // Flex Consumption sets the runtime in functionAppConfig and refuses FUNCTIONS_WORKER_RUNTIME.
-      if (setting.required !== 'yes' || name === 'FUNCTIONS_WORKER_RUNTIME') continue;
-      expect(
-        names.some((n) => n === name || n.startsWith(`${name}__`)),
-        name,
-      ).toBe(true);
-    }
-    const teams = config.siteConfig.appSettings.find((a) => a.name === 'TEAMS_WEBHOOK_URL');
+  it('gives the Function App only settings the code declares, every required one, and no secret in clear', () => {
+    const site = one(snapshot, 'Microsoft.Web/sites');
+    expect(
+      (site.properties as { functionAppConfig: { runtime: unknown } }).functionAppConfig.runtime,
+    ).toEqual({
+      name: 'node',
+      version: '22',
+    });
+    const settings = appSettingsOf(snapshot);
+    expectDeclared(settings);
+    // Retraining is off until its assets exist: no AML_ setting at all, rather than a half-set one.
+    expect(settings.filter((s) => s.name.startsWith('AML_'))).toEqual([]);
+    const teams = settings.find((a) => a.name === 'TEAMS_WEBHOOK_URL');
     expect(teams?.value).toMatch(/^\[format\('@Microsoft\.KeyVault\(SecretUri=/);
   });
 });
+
+describe('the Function App with retraining on', () => {
+  it('names the workspace and the training cluster Bicep defines, and sets every AML_ setting the app needs', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bicep-retrain-'));
+    // A parameters file must name its template by a relative path.
+    const main = relative(dir, resolve('bicep/main.bicep'));
+    writeFileSync(
+      join(dir, 'retrain.bicepparam'),
+      `${readFileSync('bicep/dev.bicepparam', 'utf8').replace("using 'main.bicep'", `using '${main}'`)}
+param amlEnvironmentId = '/subscriptions/s/resourceGroups/r/providers/Microsoft.MachineLearningServices/workspaces/w/environments/train/versions/1'
+param amlCodeId = '/subscriptions/s/resourceGroups/r/providers/Microsoft.MachineLearningServices/workspaces/w/codes/train/versions/1'
+param retrainMaxUsdPerJob = 300
+`,
+    );
+    writeFileSync(join(dir, 'bicepconfig.json'), readFileSync('bicep/bicepconfig.json'));
+    const result = run(snapshotArgs('retrain', 'overwrite'), dir);
+    expect(result.status, result.output).toBe(0);
+    const snapshot: Snapshot = loadSnapshot(join(dir, 'retrain.snapshot.json'));
+    const settings = appSettingsOf(snapshot);
+    expectDeclared(settings);
+    const value = (name: string): string | undefined => settings.find((s) => s.name === name)?.value;
+    const compute = one(snapshot, 'Microsoft.MachineLearningServices/workspaces/computes');
+    expect(value('AML_COMPUTE')).toBe(leaf(compute));
+    expect(value('AML_WORKSPACE')).toBe(one(snapshot, 'Microsoft.MachineLearningServices/workspaces').name);
+    expect(value('RETRAIN_MAX_USD')).toBe('300');
+    for (const [name, setting] of Object.entries(SETTINGS)) {
+      if (name.startsWith('AML_') && setting.required === 'to retrain')
+        expect(value(name), name).toBeDefined();
+    }
+  });
+});
+
+/** Every setting is one the code declares (or a platform one), and every required one is there. */
+function expectDeclared(settings: readonly AppSetting[]): void {
+  const names = settings.map((a) => a.name);
+  const declared = Object.keys(SETTINGS);
+  // Settings of the platform itself, which the code does not read.
+  const platform = ['APPLICATIONINSIGHTS_CONNECTION_STRING', 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'];
+  for (const name of names) {
+    if (platform.includes(name)) continue;
+    const base = name.split('__')[0] ?? name;
+    expect(
+      declared.includes(name) || declared.some((d) => d.startsWith(`${base}__`)) || declared.includes(base),
+      name,
+    ).toBe(true);
+  }
+  for (const [name, setting] of Object.entries(SETTINGS)) {
+    // Flex Consumption sets the runtime in functionAppConfig and refuses FUNCTIONS_WORKER_RUNTIME.
+    if (setting.required !== 'yes' || name === 'FUNCTIONS_WORKER_RUNTIME') continue;
+    expect(
+      names.some((n) => n === name || n.startsWith(`${name}__`)),
+      name,
+    ).toBe(true);
+  }
+}

@@ -98,7 +98,8 @@ describe('chargeback gate --retrain against the Azure ML stand-in', () => {
       job: {
         name: expect.stringMatching(/^retrain-llama-3-1-8b-instruct-[0-9a-f]{16}$/),
         status: 'Queued',
-        estimatedCostUsd: 117.54,
+        // 1 node of Standard_ND96asr_v4 ($27.197 per VM-hour) for 4 expected hours.
+        estimatedCostUsd: 108.79,
       },
     });
     const second = await gate(0.7, 'second.json');
@@ -109,8 +110,8 @@ describe('chargeback gate --retrain against the Azure ML stand-in', () => {
     expect(puts[0]?.body).toMatchObject({
       properties: {
         jobType: 'Command',
-        distribution: { distributionType: 'PyTorch', processCountPerInstance: 4 },
-        resources: { instanceCount: 2 },
+        distribution: { distributionType: 'PyTorch', processCountPerInstance: 8 },
+        resources: { instanceCount: 1 },
         tags: { codeCommit: '9f8e7d6', evaluation: 'nightly-2026-11-20' },
       },
     });
@@ -122,7 +123,7 @@ describe('chargeback gate --retrain against the Azure ML stand-in', () => {
     expect(refused.code).toBe(1);
     expect(refused.verdict.job).toBeNull();
     expect(String(refused.verdict.jobReason)).toMatch(
-      /\$117\.54 exceeds the per-job limit RETRAIN_MAX_USD of \$50\.00/,
+      /\$108\.79 exceeds the per-job limit RETRAIN_MAX_USD of \$50\.00/,
     );
     expect(aml.requests.filter((r) => r.method === 'PUT')).toHaveLength(before);
   });

@@ -3,6 +3,7 @@ import { makeIngestUsage } from '../../functions/ingestUsage.js';
 import { storageClients } from '../../src/composition/composition.js';
 import { TransientError } from '../../src/domain/errors.js';
 import type { Ledger } from '../../src/ports/ledger.js';
+import { ingestLagSeconds } from '../../src/usecases/ingest/trigger-metadata.js';
 import { DEAD_LETTER_BODY_BYTES } from '../../src/usecases/ingest/message-body.js';
 import { MemoryLedger } from '../../src/adapters/memory/memory-ledger.js';
 import { invoke, type HubMessage } from '../../dev/event-hub-delivery.js';
@@ -96,6 +97,14 @@ describe('ingestUsage handler', () => {
       number
     >;
     expect(counts).toMatchObject({ read: 4, accepted: 1, rejected: 1, duplicates: 2 });
+    // The oldest message entered the hub at DAY 00:01:40; the handler ran at DAY_AFTER 00:10:00.
+    expect(counts.lagSeconds).toBe(86_400 + 600 - 100);
+  });
+
+  it('reports no lag for an empty batch rather than a made-up one', () => {
+    expect(ingestLagSeconds([], new Date())).toBeUndefined();
+    const one = [{ body: {}, partition: '0', sequenceNumber: 1, enqueuedTime: '2026-01-01T00:00:10.000Z' }];
+    expect(ingestLagSeconds(one, new Date('2026-01-01T00:00:00.000Z'))).toBe(0); // clock skew: never negative
   });
 
   it('splits a batch that spans midnight by event day and marks the day before dirty for requests that crossed it', async () => {

@@ -39,3 +39,14 @@ export function deliveredMessages(
     return { body, partition, sequenceNumber, enqueuedTime: time.toISOString() };
   });
 }
+
+/**
+ * Seconds between the oldest message of a batch entering Event Hubs and `now`: how far ingestion
+ * is behind the sidecars. Logged with each batch; the ingest-lag alert in bicep/ reads it.
+ */
+export function ingestLagSeconds(delivered: readonly DeliveredMessage[], now: Date): number | undefined {
+  let oldest = Infinity;
+  for (const m of delivered) oldest = Math.min(oldest, Date.parse(m.enqueuedTime));
+  if (!Number.isFinite(oldest)) return undefined;
+  return Math.max(0, Math.round((now.getTime() - oldest) / 1000));
+}

@@ -43,7 +43,9 @@ describe('parseRetrainingConfig', () => {
 
   it('accepts the shipped rules/retraining.json', () => {
     const config = parseRetrainingConfig(JSON.parse(readFileSync('rules/retraining.json', 'utf8')));
-    expect(config.computeSku).toBe('Standard_NC96ads_A100_v4');
+    // The training cluster bicep/ defines (8 x A100 40GB per node); bicep.test.ts holds the two together.
+    expect(config.computeSku).toBe('Standard_ND96asr_v4');
+    expect(config.gpuMemoryGb).toBe(40);
   });
 
   it.each([

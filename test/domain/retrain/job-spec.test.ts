@@ -41,7 +41,7 @@ const input: RetrainingJobInput = {
   config,
   target: {
     computeId: COMPUTE,
-    computeSku: 'Standard_NC96ads_A100_v4',
+    computeSku: config.computeSku,
     environmentId: 'azureml:train-env:4',
     codeId: '/subscriptions/sub/.../codes/train/versions/9',
   },
@@ -67,11 +67,14 @@ describe('buildRetrainingJob', () => {
     });
   });
 
-  it('runs one PyTorch process per GPU of the SKU (4 on NC96ads) on each configured node', () => {
+  it('runs one PyTorch process per GPU of the SKU (8 on ND96asr) on each configured node', () => {
+    expect(config.computeSku).toBe('Standard_ND96asr_v4');
     expect([job.body.distribution, job.body.resources]).toEqual([
-      { distributionType: 'PyTorch', processCountPerInstance: 4 },
-      { instanceCount: 2 },
+      { distributionType: 'PyTorch', processCountPerInstance: 8 },
+      { instanceCount: 1 },
     ]);
+    const twoNodes = buildRetrainingJob({ ...input, retraining: entry('qwen2.5-14b-instruct') });
+    expect(twoNodes.body.resources.instanceCount).toBe(2);
   });
 
   it('shards the 8B model (FSDP) and tells the script so', () => {
@@ -98,8 +101,8 @@ describe('buildRetrainingJob', () => {
     expect(job.body.limits).toEqual({ jobLimitsType: 'Command', timeout: 'PT6H' });
   });
 
-  it('estimates 2 nodes x 4 h x $14.692 = $117.536', () => {
-    expect(job.estimate).toEqual({ gpusPerInstance: 4, gpuHours: 32, microUsd: 117_536_000 });
+  it('estimates 1 node x 4 h x $27.197 = $108.788', () => {
+    expect(job.estimate).toEqual({ gpusPerInstance: 8, gpuHours: 32, microUsd: 108_788_000 });
   });
 
   it('carries the lineage in its tags', () => {
@@ -113,8 +116,8 @@ describe('buildRetrainingJob', () => {
       evaluationDatasetVersion: '3',
       trainingDataName: 'support-qa-train',
       trainingDataVersion: '3',
-      computeSku: 'Standard_NC96ads_A100_v4',
-      estimatedCostUsd: '117.536000',
+      computeSku: 'Standard_ND96asr_v4',
+      estimatedCostUsd: '108.788000',
       gateReasons: 'exact_match 0.74 < min 0.78; toxicity 0.02 > max 0.01',
     });
   });

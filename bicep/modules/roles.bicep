@@ -1,0 +1,184 @@
+// Every role assignment of the system, least privilege, each on the narrowest scope that works.
+// Nobody holds Owner or Contributor; a test compares this list with an allow-list.
+//
+// | who                   | role                              | on                        | why |
+// |-----------------------|-----------------------------------|---------------------------|-----|
+// | sidecar (workload id) | Azure Event Hubs Data Sender      | the usage hub             | publishes usage and capacity events |
+// | Function App          | Azure Event Hubs Data Receiver    | usage hub, evaluations hub| the two Event Hubs triggers |
+// | Function App          | Storage Blob Data Owner           | ledger/reports account    | ledger and reports; the host's leases and deployment package need Owner |
+// | Function App          | Storage Queue Data Contributor    | ledger/reports account    | the day queue (restatements) |
+// | Function App          | Storage Table Data Contributor    | ledger/reports account    | ledger index, alerts, quality, retraining tables |
+// | Function App          | Key Vault Secrets User            | the Key Vault             | the Teams URL reference |
+// | Function App          | Monitoring Metrics Publisher      | Application Insights      | telemetry with local auth off |
+// | Function App          | AzureML Data Scientist            | the Azure ML workspace    | creates and reads retraining jobs |
+// | KEDA (workload id)    | Monitoring Data Reader            | Azure Monitor workspace   | queries vLLM's queue depth |
+// | AKS kubelet           | AcrPull                           | the registry              | pulls the sidecar image |
+// | AKS control plane     | Network Contributor               | the nodes' subnet         | joins load balancers to the subnet |
+
+param sidecarPrincipalId string
+param kedaPrincipalId string
+param functionAppPrincipalId string
+param kubeletPrincipalId string
+param clusterPrincipalId string
+
+param eventHubsNamespaceName string
+param storageAccountName string
+param vaultName string
+param appInsightsName string
+param mlWorkspaceName string
+param monitorWorkspaceName string
+param registryName string
+param vnetName string
+
+var role = {
+  eventHubsDataSender: '2b629674-e913-4c01-ae53-ef4638d8f975'
+  eventHubsDataReceiver: 'a638d3c7-ab3a-418d-83e6-5f17a39d4fde'
+  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+  keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
+  monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+  azureMLDataScientist: 'f6c7c914-8db3-469d-8ca1-694a8f32e121'
+  monitoringDataReader: 'b0d8363b-8ddd-447d-831f-62ca05bff136'
+  acrPull: '7f951dda-4ed3-4680-a7ca-43fe172d538d'
+  networkContributor: '4d97b98b-1d4f-4787-a291-c67834d212e7'
+}
+
+resource namespace 'Microsoft.EventHub/namespaces@2026-01-01' existing = {
+  name: eventHubsNamespaceName
+}
+resource usageHub 'Microsoft.EventHub/namespaces/eventhubs@2026-01-01' existing = {
+  parent: namespace
+  name: 'usage'
+}
+resource evaluationsHub 'Microsoft.EventHub/namespaces/eventhubs@2026-01-01' existing = {
+  parent: namespace
+  name: 'evaluations'
+}
+resource storage 'Microsoft.Storage/storageAccounts@2025-06-01' existing = {
+  name: storageAccountName
+}
+resource vault 'Microsoft.KeyVault/vaults@2025-05-01' existing = {
+  name: vaultName
+}
+resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: appInsightsName
+}
+resource mlWorkspace 'Microsoft.MachineLearningServices/workspaces@2025-06-01' existing = {
+  name: mlWorkspaceName
+}
+resource monitorWorkspace 'Microsoft.Monitor/accounts@2025-10-03' existing = {
+  name: monitorWorkspaceName
+}
+resource registry 'Microsoft.ContainerRegistry/registries@2025-04-01' existing = {
+  name: registryName
+}
+resource vnet 'Microsoft.Network/virtualNetworks@2025-05-01' existing = {
+  name: vnetName
+}
+resource nodeSubnet 'Microsoft.Network/virtualNetworks/subnets@2025-05-01' existing = {
+  parent: vnet
+  name: 'aks-nodes'
+}
+
+resource sidecarSends 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(usageHub.id, sidecarPrincipalId, role.eventHubsDataSender)
+  scope: usageHub
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.eventHubsDataSender)
+    principalId: sidecarPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource appReadsUsage 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(usageHub.id, functionAppPrincipalId, role.eventHubsDataReceiver)
+  scope: usageHub
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.eventHubsDataReceiver)
+    principalId: functionAppPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource appReadsEvaluations 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(evaluationsHub.id, functionAppPrincipalId, role.eventHubsDataReceiver)
+  scope: evaluationsHub
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.eventHubsDataReceiver)
+    principalId: functionAppPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource appStorage 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for id in [role.storageBlobDataOwner, role.storageQueueDataContributor, role.storageTableDataContributor]: {
+    name: guid(storage.id, functionAppPrincipalId, id)
+    scope: storage
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', id)
+      principalId: functionAppPrincipalId
+      principalType: 'ServicePrincipal'
+    }
+  }
+]
+
+resource appSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(vault.id, functionAppPrincipalId, role.keyVaultSecretsUser)
+  scope: vault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.keyVaultSecretsUser)
+    principalId: functionAppPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource appTelemetry 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(appInsights.id, functionAppPrincipalId, role.monitoringMetricsPublisher)
+  scope: appInsights
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.monitoringMetricsPublisher)
+    principalId: functionAppPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource appRetrains 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(mlWorkspace.id, functionAppPrincipalId, role.azureMLDataScientist)
+  scope: mlWorkspace
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.azureMLDataScientist)
+    principalId: functionAppPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource kedaReads 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(monitorWorkspace.id, kedaPrincipalId, role.monitoringDataReader)
+  scope: monitorWorkspace
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.monitoringDataReader)
+    principalId: kedaPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource kubeletPulls 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(registry.id, kubeletPrincipalId, role.acrPull)
+  scope: registry
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.acrPull)
+    principalId: kubeletPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource clusterJoinsSubnet 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(nodeSubnet.id, clusterPrincipalId, role.networkContributor)
+  scope: nodeSubnet
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.networkContributor)
+    principalId: clusterPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
