@@ -49,6 +49,9 @@ param amlCodeId string = ''
 @minValue(0)
 param retrainMaxUsdPerJob int = 500
 
+@description('Object id of the regression harness\'s service principal, which sends evaluation results to the evaluations hub; empty: none yet.')
+param harnessPrincipalId string = ''
+
 @description('Where alerts are e-mailed.')
 param alertEmails string[] = []
 
@@ -236,6 +239,7 @@ module roles 'modules/roles.bicep' = {
   name: 'roles'
   params: {
     sidecarPrincipalId: sidecarIdentity.outputs.principalId
+    harnessPrincipalId: harnessPrincipalId
     kedaPrincipalId: kedaIdentity.outputs.principalId
     functionAppPrincipalId: functionApp.outputs.principalId
     kubeletPrincipalId: aks.outputs.kubeletObjectId

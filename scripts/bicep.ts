@@ -4,7 +4,7 @@
  * returns the executable; `node --import tsx scripts/bicep.ts <args>` runs it.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -64,6 +64,14 @@ function writeSnapshots(): number {
       stdio: 'inherit',
     });
     if (result.status !== 0) return result.status ?? 1;
+    // The CLI writes the outputs in no stable order; sorted, a pull request's diff shows only changes.
+    const file = join(ROOT, 'bicep', `${environment}.snapshot.json`);
+    const snapshot = JSON.parse(readFileSync(file, 'utf8')) as { outputs?: Record<string, unknown> };
+    if (snapshot.outputs !== undefined)
+      snapshot.outputs = Object.fromEntries(
+        Object.entries(snapshot.outputs).sort(([a], [b]) => a.localeCompare(b)),
+      );
+    writeFileSync(file, `${JSON.stringify(snapshot, null, 2)}\n`);
     process.stdout.write(`wrote bicep/${environment}.snapshot.json\n`);
   }
   return 0;

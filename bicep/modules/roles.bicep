@@ -11,11 +11,15 @@
 // | Function App          | Key Vault Secrets User            | the Key Vault             | the Teams URL reference |
 // | Function App          | Monitoring Metrics Publisher      | Application Insights      | telemetry with local auth off |
 // | Function App          | AzureML Data Scientist            | the Azure ML workspace    | creates and reads retraining jobs |
+// | regression harness  | Azure Event Hubs Data Sender      | the evaluations hub       | sends evaluation results (only when its principal is given) |
 // | KEDA (workload id)    | Monitoring Data Reader            | Azure Monitor workspace   | queries vLLM's queue depth |
 // | AKS kubelet           | AcrPull                           | the registry              | pulls the sidecar image |
 // | AKS control plane     | Network Contributor               | the nodes' subnet         | joins load balancers to the subnet |
 
 param sidecarPrincipalId string
+
+@description('Object id of the regression harness\'s identity (a CI service principal); empty: none.')
+param harnessPrincipalId string
 param kedaPrincipalId string
 param functionAppPrincipalId string
 param kubeletPrincipalId string
@@ -122,6 +126,16 @@ resource appStorage 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
     }
   }
 ]
+
+resource harnessSends 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(harnessPrincipalId)) {
+  name: guid(evaluationsHub.id, harnessPrincipalId, role.eventHubsDataSender)
+  scope: evaluationsHub
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.eventHubsDataSender)
+    principalId: harnessPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
 
 resource appSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(vault.id, functionAppPrincipalId, role.keyVaultSecretsUser)

@@ -159,6 +159,7 @@ describe('the Function App with retraining on', () => {
 param amlEnvironmentId = '/subscriptions/s/resourceGroups/r/providers/Microsoft.MachineLearningServices/workspaces/w/environments/train/versions/1'
 param amlCodeId = '/subscriptions/s/resourceGroups/r/providers/Microsoft.MachineLearningServices/workspaces/w/codes/train/versions/1'
 param retrainMaxUsdPerJob = 300
+param harnessPrincipalId = '11111111-1111-1111-1111-111111111111'
 `,
     );
     writeFileSync(join(dir, 'bicepconfig.json'), readFileSync('bicep/bicepconfig.json'));
@@ -172,6 +173,13 @@ param retrainMaxUsdPerJob = 300
     expect(value('AML_COMPUTE')).toBe(leaf(compute));
     expect(value('AML_WORKSPACE')).toBe(one(snapshot, 'Microsoft.MachineLearningServices/workspaces').name);
     expect(value('RETRAIN_MAX_USD')).toBe('300');
+    // The harness may send to the evaluations hub, and to nothing else.
+    const harness = ofType(snapshot, 'Microsoft.Authorization/roleAssignments').filter(
+      (a) => a.properties?.principalId === '11111111-1111-1111-1111-111111111111',
+    );
+    expect(
+      harness.map((a) => [a.id.includes('/eventhubs/evaluations'), a.properties?.roleDefinitionId]),
+    ).toEqual([[true, expect.stringMatching(/2b629674-e913-4c01-ae53-ef4638d8f975$/)]]);
     for (const [name, setting] of Object.entries(SETTINGS)) {
       if (name.startsWith('AML_') && setting.required === 'to retrain')
         expect(value(name), name).toBeDefined();
