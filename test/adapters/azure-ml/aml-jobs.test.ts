@@ -88,8 +88,8 @@ describe('AmlJobs against the stand-in', () => {
       environmentId: JOB.body.environmentId,
       codeId: JOB.body.codeId,
       command: JOB.body.command,
-      distribution: { distributionType: 'PyTorch', processCountPerInstance: 4 },
-      resources: { instanceCount: 2 },
+      distribution: { distributionType: 'PyTorch', processCountPerInstance: 8 },
+      resources: { instanceCount: 1 },
       inputs: {
         training_data: {
           jobInputType: 'uri_folder',
