@@ -3,6 +3,7 @@ import { escapeControlCharacters } from '../domain/text.js';
 import { exitCodeOf, renderVerdict } from '../domain/gate/judge.js';
 import { EXPLAIN_HELP, parseExplainArgs, runExplain } from './explain-command.js';
 import { DRIFT_HELP, parseDriftArgs, runDrift } from './drift-command.js';
+import { MONTHLY_HELP, parseMonthlyArgs, runMonthly } from './monthly-command.js';
 import { FIXED_COST_HELP, parseFixedCostArgs, runFixedCost } from './fixed-cost-command.js';
 import { retrainFromEnv } from './gate-retraining.js';
 import { GATE_HELP, gateNotes, gateWarnings, parseGateArgs, runGate } from './gate-command.js';
@@ -30,6 +31,7 @@ Commands:
   explain    what one request cost that day and why (phases, GPU-seconds, its pod's load), or a feature's costliest
   gate       judge a model's latest evaluation against its quality rules: PASS (exit 0) or FAIL (1)
   restate    mark stored daily reports for restatement and queue them for the Function App
+  monthly    the month's chargeback CSV and report page (HTML, charts) from the daily reports
   fixed-cost what the infrastructure commits to: GPU pools at min and max, training per hour (from a Bicep snapshot)
   simulate   write a realistic, seeded day of vLLM fleet usage and capacity events (NDJSON)
   sidecar    run the metering proxy beside vLLM, publishing usage and capacity events
@@ -140,6 +142,11 @@ export async function main(
           return 0;
         }
         await runSidecar(settings, (m) => streams.stderr.write(`${m}\n`));
+        return 0;
+      }
+      case 'monthly': {
+        const options = parseMonthlyArgs(rest);
+        streams.stdout.write(`${options === 'help' ? MONTHLY_HELP : await runMonthly(options)}\n`);
         return 0;
       }
       case 'fixed-cost': {
