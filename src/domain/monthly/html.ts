@@ -110,13 +110,11 @@ function costPerFeature(model: PageModel): string {
     model.dates.length > 1
       ? stackedColumns(model.dates, series, '$')
       : horizontalBars(
-          model.features
-            .slice(0, 15)
-            .map((f) => ({
-              label: f.feature,
-              values: [Number(f.costMicros) / 1e6],
-              texts: [formatUsd(f.costMicros)],
-            })),
+          model.features.slice(0, 15).map((f) => ({
+            label: f.feature,
+            values: [Number(f.costMicros) / 1e6],
+            texts: [formatUsd(f.costMicros)],
+          })),
           PALETTE,
         );
   const rows = model.features
