@@ -1,35 +1,69 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { services } from '../src/composition/composition.js';
 import { parseDay } from '../src/domain/days.js';
-import type { ReportStore } from '../src/ports/report-store.js';
+import { dayPagePath, monthlyPaths, type ReportStore } from '../src/ports/report-store.js';
 
-/** GET /api/reports/{date}: the day's CSV, or its summary with `Accept: application/json`. */
+type Kind = 'csv' | 'json' | 'html';
+
+/**
+ * GET /api/reports/{date}: a day (YYYY-MM-DD) or a month (YYYY-MM). The CSV by default, the summary
+ * with `Accept: application/json`, the report page with `Accept: text/html` (what a browser sends,
+ * so a link to this route, such as a Teams card's, opens the page).
+ */
 export function makeGetReport(deps: () => Promise<{ reports: ReportStore }>) {
   return async function getReport(
     request: HttpRequest,
     _context: InvocationContext,
   ): Promise<HttpResponseInit> {
     const date = request.params.date ?? '';
-    if (parseDay(date) === undefined) {
+    const month = /^\d{4}-(0[1-9]|1[0-2])$/.test(date);
+    if (!month && parseDay(date) === undefined) {
       return {
         status: 400,
-        jsonBody: { error: `date must be a calendar day YYYY-MM-DD, got "${date.slice(0, 40)}"` },
+        jsonBody: {
+          error: `date must be a calendar day YYYY-MM-DD or a month YYYY-MM, got "${date.slice(0, 40)}"`,
+        },
       };
     }
     const { reports } = await deps();
-    const wantsJson = (request.headers.get('accept') ?? '').includes('application/json');
-    const body = wantsJson ? await reports.summary(date) : await reports.csv(date);
-    if (body === undefined) return { status: 404, jsonBody: { error: `no chargeback report for ${date}` } };
-    return wantsJson
-      ? { status: 200, headers: { 'content-type': 'application/json' }, body }
-      : {
-          status: 200,
-          headers: {
-            'content-type': 'text/csv; charset=utf-8',
-            'content-disposition': `attachment; filename="chargeback-${date}.csv"`,
-          },
-          body,
-        };
+    const accept = request.headers.get('accept') ?? '';
+    const kind: Kind = accept.includes('application/json')
+      ? 'json'
+      : accept.includes('text/html')
+        ? 'html'
+        : 'csv';
+    const body = month ? await monthFile(reports, date, kind) : await dayFile(reports, date, kind);
+    if (body === undefined)
+      return {
+        status: 404,
+        jsonBody: { error: `no chargeback ${kind === 'html' ? 'report page' : 'report'} for ${date}` },
+      };
+    return { status: 200, headers: headers(kind, date), body };
+  };
+}
+
+async function dayFile(reports: ReportStore, day: string, kind: Kind): Promise<string | undefined> {
+  if (kind === 'json') return await reports.summary(day);
+  if (kind === 'html') return await reports.document(dayPagePath(day));
+  return await reports.csv(day);
+}
+
+async function monthFile(reports: ReportStore, month: string, kind: Kind): Promise<string | undefined> {
+  const paths = monthlyPaths(month);
+  return await reports.document(kind === 'json' ? paths.summary : kind === 'html' ? paths.html : paths.csv);
+}
+
+function headers(kind: Kind, date: string): Record<string, string> {
+  if (kind === 'json') return { 'content-type': 'application/json' };
+  if (kind === 'html')
+    return {
+      'content-type': 'text/html; charset=utf-8',
+      // The page needs nothing from anywhere: say so to the browser too.
+      'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
+    };
+  return {
+    'content-type': 'text/csv; charset=utf-8',
+    'content-disposition': `attachment; filename="chargeback-${date}.csv"`,
   };
 }
 

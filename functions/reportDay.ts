@@ -4,6 +4,7 @@ import { bindingExpression, CONNECTIONS } from '../src/composition/settings.js';
 import { reportDayIfStale, type DailyDeps } from '../src/usecases/daily/daily-run.js';
 import { runDrift, type DriftDeps, type DriftOutcome } from '../src/usecases/drift/run-drift.js';
 import { parseDayMessage } from '../src/usecases/restate/restate.js';
+import { closedMonthOf, writeMonthlyReport } from '../src/usecases/monthly/monthly-report.js';
 
 /** What the handler needs: the daily report's ports and, when drift runs, its ports but the run id. */
 export type ReportDayDeps = DailyDeps & { readonly drift?: Omit<DriftDeps, 'runId'> };
@@ -39,6 +40,14 @@ export function makeReportDay(deps: () => Promise<ReportDayDeps>) {
         `reportDay: ${outcome.day} (${request.reason}) revision ${outcome.revision} ${what}: ` +
           `fleet ${outcome.fleetCost} = allocated ${outcome.allocatedCost} + idle ${outcome.idleCost} USD, ${outcome.events} events`,
       );
+      // A new revision of a day of a month already reported restates the month (SPEC 12).
+      const month = outcome.unchanged ? undefined : closedMonthOf(outcome.day, d.now());
+      if (month !== undefined) {
+        await writeMonthlyReport(d.reports, month, d.now());
+        context.log(
+          `reportDay: ${outcome.day} is in the closed month ${month}: its monthly report is written again`,
+        );
+      }
     }
     if (d.drift === undefined) return;
     if (d.drift.notifier === undefined && !warnedNoTeams) {

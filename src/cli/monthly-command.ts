@@ -2,7 +2,8 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigurationError } from '../domain/errors.js';
 import { parseValues } from '../domain/monthly/values.js';
-import { daysOfMonth, monthlyReport, type DailyReportSource } from '../usecases/monthly/monthly-report.js';
+import { folderSource } from '../adapters/files/report-folder.js';
+import { daysOfMonth, monthlyReport } from '../usecases/monthly/monthly-report.js';
 import { parseArgsOrThrow } from './args.js';
 import { UsageError } from './usage-error.js';
 
@@ -44,18 +45,6 @@ export function parseMonthlyArgs(args: readonly string[]): MonthlyOptions | 'hel
     outDir: String(values.out),
     ...(typeof values.values === 'string' ? { valuesPath: values.values } : {}),
   };
-}
-
-export function folderSource(dir: string): DailyReportSource {
-  const read = async (name: string): Promise<string | undefined> => {
-    try {
-      return await readFile(join(dir, name), 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new ConfigurationError(`cannot read ${join(dir, name)}: ${(error as Error).message}`);
-    }
-  };
-  return { csv: (day) => read(`chargeback-${day}.csv`), metrics: (day) => read(`metrics-${day}.json`) };
 }
 
 export async function runMonthly(options: MonthlyOptions, now = new Date()): Promise<string> {

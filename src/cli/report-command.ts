@@ -1,3 +1,5 @@
+import { folderSource } from '../adapters/files/report-folder.js';
+import { dayPage } from '../usecases/monthly/monthly-report.js';
 import { mkdir, open, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { EventAccumulator, type ConflictRejection } from '../domain/accumulator.js';
@@ -167,6 +169,12 @@ export async function runReport(
     await writing(options.outDir, writeAtomically(metricsPath, report.metrics));
     await writing(options.outDir, writeAtomically(summaryPath, report.summary));
     await writing(options.outDir, rename(`${rejectedPath}.partial`, rejectedPath));
+    // The day's page (SPEC 12), from the files just written, with the day before when it is there.
+    const pagePath = join(options.outDir, `report-${options.date}.html`);
+    await writing(
+      options.outDir,
+      writeAtomically(pagePath, await dayPage(folderSource(options.outDir), options.date, now())),
+    );
     done = true;
     return {
       csvPath,

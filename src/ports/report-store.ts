@@ -1,6 +1,12 @@
 import { dayPath } from '../domain/days.js';
 import type { RequestIndex, RequestSource } from './request-store.js';
 
+/** Where finished daily reports are read from: a folder (the command line) or the report store. */
+export interface DailyReportSource {
+  csv(day: string): Promise<string | undefined>;
+  metrics(day: string): Promise<string | undefined>;
+}
+
 /** What a stored report says about itself, beyond its content. */
 export interface StoredReportInfo {
   readonly revision: number;
@@ -38,6 +44,29 @@ export interface ReportStore {
   alerts(day: string): Promise<string | undefined>;
   /** The day's per-request costs, read in pieces; undefined when the day has none stored. */
   requests(day: string): Promise<RequestSource | undefined>;
+  /** Writes a page or a monthly file at a path of `dayPagePath` or `monthlyPaths`, replacing it. */
+  writeDocument(path: string, text: string, contentType: string): Promise<void>;
+  /** A document written by writeDocument; undefined when there is none. */
+  document(path: string): Promise<string | undefined>;
+}
+
+/** The day's report page (SPEC 12), beside its CSV. */
+export function dayPagePath(day: string): string {
+  return `chargeback/${dayPath(day)}/report-${day}.html`;
+}
+
+/**
+ * A month's files (SPEC 12) in `chargeback/YYYY/MM/`, above its day folders. Throws RangeError for
+ * anything but YYYY-MM, so no caller can name a blob elsewhere.
+ */
+export function monthlyPaths(month: string): { csv: string; html: string; summary: string } {
+  if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(month)) throw new RangeError(`not a month YYYY-MM: ${month}`);
+  const folder = `chargeback/${month.replace('-', '/')}`;
+  return {
+    csv: `${folder}/chargeback-${month}.csv`,
+    html: `${folder}/report-${month}.html`,
+    summary: `${folder}/summary-${month}.json`,
+  };
 }
 
 /**

@@ -81,6 +81,7 @@ describe('the settings declaration', () => {
       'getReport',
       'getRequest',
       'ingestUsage',
+      'monthlyChargeback',
       'qualityTimer',
       'replayDeadLetters',
       'reportDay',

@@ -81,10 +81,15 @@ describe('dailyChargeback', () => {
     expect([...s.reports.files.keys()].sort()).toEqual([
       'chargeback/2026/11/22/chargeback-2026-11-22.csv',
       'chargeback/2026/11/22/metrics-2026-11-22.json',
+      'chargeback/2026/11/22/report-2026-11-22.html',
       'chargeback/2026/11/22/requests-2026-11-22.index.json',
       'chargeback/2026/11/22/summary-2026-11-22.json',
     ]);
     expect([...s.reports.bytes.keys()]).toEqual(['chargeback/2026/11/22/requests-2026-11-22.ndjson.gz']);
+    // The day's page shows the day's fleet cost, as the summary states it.
+    const page = s.reports.files.get('chargeback/2026/11/22/report-2026-11-22.html') ?? '';
+    expect(page).toContain('<h1>GPU chargeback, 2026-11-22</h1>');
+    expect(page).toMatch(/id="fleet-cost" data-micros="60000">\$0\.06</);
     expect(s.summary()).toMatchObject({ revision: 1, fleetCostUsd: 0.06, usageEvents: 1, capacityEvents: 1 });
   });
 

@@ -68,6 +68,16 @@ export class BlobReportStore implements ReportStore {
     return await this.text(reportPaths(day).alerts);
   }
 
+  async writeDocument(path: string, text: string, contentType: string): Promise<void> {
+    await this.container.getBlockBlobClient(path).upload(text, Buffer.byteLength(text), {
+      blobHTTPHeaders: { blobContentType: contentType },
+    });
+  }
+
+  async document(path: string): Promise<string | undefined> {
+    return await this.text(path);
+  }
+
   /** The data before its index: a reader that finds the index finds data at least as new. */
   private uploadRequests(day: string, requests: NonNullable<ReportFiles['requests']>): Promise<unknown>[] {
     const paths = reportPaths(day);

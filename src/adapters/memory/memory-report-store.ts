@@ -53,6 +53,16 @@ export class MemoryReportStore implements ReportStore {
     return settle(() => this.files.get(reportPaths(day).alerts));
   }
 
+  writeDocument(path: string, text: string): Promise<void> {
+    return settle(() => {
+      this.files.set(path, text);
+    });
+  }
+
+  document(path: string): Promise<string | undefined> {
+    return settle(() => this.files.get(path));
+  }
+
   requests(day: string): Promise<RequestSource | undefined> {
     return settle(() => {
       const paths = reportPaths(day);

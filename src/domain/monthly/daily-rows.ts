@@ -27,7 +27,7 @@ export interface DailyRow {
 
 /** Parses one day's CSV; an error names the file, the line and the column. */
 export function parseDailyCsv(text: string, source: string, expectedDate: string): DailyRow[] {
-  const parsed = Papa.parse<string[]>(text.replace(/\r\n$/, ''), { skipEmptyLines: false });
+  const parsed = Papa.parse<string[]>(text, { skipEmptyLines: true });
   const [header, ...lines] = parsed.data;
   if (header?.join(',') !== CSV_COLUMNS.join(','))
     throw new PermanentError(`${source}: not a daily chargeback CSV (its header is not the SPEC 5 columns)`);

@@ -1,3 +1,4 @@
+import { writeDayPage } from '../monthly/monthly-report.js';
 import { EventAccumulator, noCounts, type IntakeCounts } from '../../domain/accumulator.js';
 import {
   computeChargeback,
@@ -138,6 +139,7 @@ export async function reportDay(
       revision: unchanged.revision,
       ledgerAsOf,
     });
+    await writeDayPage(deps.reports, day, deps.now());
     return outcome(day, unchanged, true, true, counts.eventsRead);
   }
   const revision = (previous?.revision ?? 0) + 1;
@@ -146,6 +148,8 @@ export async function reportDay(
     computed.result,
   );
   await deps.reports.write(day, withRequests(day, revision, report), { revision, ledgerAsOf });
+  // The day's page (SPEC 12), read back from what was just stored, with the day before for movers.
+  await writeDayPage(deps.reports, day, deps.now());
   return outcome(day, { ...report, revision }, previous !== undefined, false, counts.eventsRead);
 }
 

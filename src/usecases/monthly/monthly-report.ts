@@ -6,12 +6,12 @@ import { parseDailyCsv, formatScaled } from '../../domain/monthly/daily-rows.js'
 import { renderPage } from '../../domain/monthly/html.js';
 import { buildPeriod, renderPeriodCsv, type DayInput, type Period } from '../../domain/monthly/monthly.js';
 import { buildPageModel, type FeatureValues } from '../../domain/monthly/page-model.js';
-
-/** Where the daily reports are read from: a folder (the command line) or the reports container. */
-export interface DailyReportSource {
-  csv(day: string): Promise<string | undefined>;
-  metrics(day: string): Promise<string | undefined>;
-}
+import {
+  dayPagePath,
+  monthlyPaths,
+  type DailyReportSource,
+  type ReportStore,
+} from '../../ports/report-store.js';
 
 export interface MonthlyFiles {
   readonly csv: string;
@@ -127,4 +127,33 @@ async function readPeriod(source: DailyReportSource, name: string, days: readonl
     });
   }
   return buildPeriod({ period: name, currency: currency ?? 'USD', days: inputs, missing });
+}
+
+/** Writes the day's page beside its report, from what the store now holds. */
+export async function writeDayPage(
+  reports: DailyReportSource & Pick<ReportStore, 'writeDocument'>,
+  day: string,
+  now: Date,
+): Promise<void> {
+  await reports.writeDocument(dayPagePath(day), await dayPage(reports, day, now), 'text/html; charset=utf-8');
+}
+
+/** Computes the month from the stored days and writes its CSV, page and summary (summary last). */
+export async function writeMonthlyReport(
+  reports: DailyReportSource & Pick<ReportStore, 'writeDocument'>,
+  month: string,
+  now: Date,
+): Promise<MonthlyFiles> {
+  const files = await monthlyReport({ source: reports, month, now });
+  const paths = monthlyPaths(month);
+  await reports.writeDocument(paths.csv, files.csv, 'text/csv; charset=utf-8');
+  await reports.writeDocument(paths.html, files.html, 'text/html; charset=utf-8');
+  await reports.writeDocument(paths.summary, files.summary, 'application/json');
+  return files;
+}
+
+/** The month of `day` when that month is over at `now` (its report exists and must be restated). */
+export function closedMonthOf(day: string, now: Date): string | undefined {
+  const month = day.slice(0, 7);
+  return month < now.toISOString().slice(0, 7) ? month : undefined;
 }
