@@ -3,6 +3,7 @@ import { escapeControlCharacters } from '../domain/text.js';
 import { exitCodeOf, renderVerdict } from '../domain/gate/judge.js';
 import { EXPLAIN_HELP, parseExplainArgs, runExplain } from './explain-command.js';
 import { DRIFT_HELP, parseDriftArgs, runDrift } from './drift-command.js';
+import { COST_GATE_HELP, parseCostGateArgs, runCostGate } from './cost-gate-command.js';
 import { MONTHLY_HELP, parseMonthlyArgs, runMonthly } from './monthly-command.js';
 import { FIXED_COST_HELP, parseFixedCostArgs, runFixedCost } from './fixed-cost-command.js';
 import { retrainFromEnv } from './gate-retraining.js';
@@ -31,6 +32,7 @@ Commands:
   explain    what one request cost that day and why (phases, GPU-seconds, its pod's load), or a feature's costliest
   gate       judge a model's latest evaluation against its quality rules: PASS (exit 0) or FAIL (1)
   restate    mark stored daily reports for restatement and queue them for the Function App
+  cost-gate  what a release would do to the monthly GPU bill, from baseline and candidate runs: PASS (0) or FAIL (1)
   monthly    the month's chargeback CSV and report page (HTML, charts) from the daily reports
   fixed-cost what the infrastructure commits to: GPU pools at min and max, training per hour (from a Bicep snapshot)
   simulate   write a realistic, seeded day of vLLM fleet usage and capacity events (NDJSON)
@@ -143,6 +145,19 @@ export async function main(
         }
         await runSidecar(settings, (m) => streams.stderr.write(`${m}\n`));
         return 0;
+      }
+      case 'cost-gate': {
+        const options = parseCostGateArgs(rest);
+        if (options === 'help') {
+          streams.stdout.write(`${COST_GATE_HELP}\n`);
+          return 0;
+        }
+        const outcome = await runCostGate(options);
+        for (const warning of outcome.warnings)
+          streams.stderr.write(`chargeback: warning: ${oneLine(warning)}\n`);
+        streams.stdout.write(outcome.markdown);
+        for (const reason of outcome.result.reasons) streams.stderr.write(`chargeback: ${oneLine(reason)}\n`);
+        return outcome.code;
       }
       case 'monthly': {
         const options = parseMonthlyArgs(rest);

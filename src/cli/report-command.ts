@@ -5,7 +5,6 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { EventAccumulator, type ConflictRejection } from '../domain/accumulator.js';
 import type { IdlePolicy } from '../domain/chargeback.js';
 import { ConfigurationError } from '../domain/errors.js';
-import { parseRecordText, type Intern, type RecordResult } from '../domain/fast-parse.js';
 import { loadPriceCard, type PriceCard } from '../domain/prices.js';
 import { parseDay } from '../domain/days.js';
 import { DEFAULT_WEIGHTING, type Weighting } from '../domain/weighting.js';
@@ -17,6 +16,7 @@ import {
   type Line,
 } from '../adapters/files/ndjson.js';
 import { buildReport } from '../domain/report/build.js';
+import { lineResult } from './event-input.js';
 import { buildRequestFile } from '../usecases/requests/request-file.js';
 import { formatMoney } from '../domain/report/format.js';
 import { parseArgsOrThrow } from './args.js';
@@ -220,16 +220,6 @@ async function withText(
     reason,
     text: where === undefined ? '' : (wanted.get(where.file)?.get(where.line) ?? ''),
   }));
-}
-
-function lineResult(line: Line, intern: Intern): RecordResult {
-  if (line.tooLong !== undefined)
-    return { ok: false, reason: `line is ${line.tooLong} characters, over the 1 MiB limit` };
-  // SPEC 2: events are UTF-8. A decoder would turn the bad bytes into U+FFFD and bill a tenant
-  // name nobody sent; a U+FFFD that was validly encoded is an ordinary character.
-  if (line.invalidUtf8 !== undefined)
-    return { ok: false, reason: `invalid UTF-8 at byte offset ${line.invalidUtf8} of the file` };
-  return parseRecordText(line.text, intern);
 }
 
 async function eventFiles(options: ReportOptions): Promise<string[]> {

@@ -13,6 +13,18 @@ export interface SimulationOptions {
   readonly requests?: number;
   /** Fraction of events delivered a second time, later, as Event Hubs may (default 0). */
   readonly duplicateRate?: number;
+  /** A release to compare (the cost gate's candidate): the same arrivals, served differently. */
+  readonly variant?: Variant;
+}
+
+/**
+ * What a candidate release changes, the arrivals and random draws staying the same: prompts of some
+ * features longer or shorter (a prompt change), or a model served on another VM size (GPU count and
+ * speed of a step as that size gives them).
+ */
+export interface Variant {
+  readonly promptScale?: Readonly<Record<string, number>>;
+  readonly models?: Readonly<Record<string, Pick<ModelProfile, 'gpuSku' | 'gpuCount' | 'stepFactor'>>>;
 }
 
 /** What the simulated request really cost, known only to the simulator. */
@@ -58,7 +70,14 @@ export function* simulateDay(options: SimulationOptions): Generator<SimulatedEve
   const later = new Map<number, Record<string, unknown>[]>();
   let emitted = 0;
   for (const plan of plans) {
-    for (const event of podDay(plan, options.seed, dayStart, dayLength, bursts)) {
+    for (const event of podDay(
+      variantOf(plan, options.variant),
+      options.seed,
+      dayStart,
+      dayLength,
+      bursts,
+      options.variant,
+    )) {
       yield event;
       emitted += 1;
       if (duplicateRate > 0 && redelivery.next() < duplicateRate) {
@@ -76,6 +95,11 @@ export function* simulateDay(options: SimulationOptions): Generator<SimulatedEve
   }
   for (const at of [...later.keys()].sort((a, b) => a - b))
     for (const json of later.get(at) ?? []) yield { json };
+}
+
+function variantOf(plan: PodPlan, variant: Variant | undefined): PodPlan {
+  const model = variant?.models?.[plan.model.name];
+  return model === undefined ? plan : { ...plan, model: { ...plan.model, ...model } };
 }
 
 function planPods(fleet: Random, pods: number, requests: number): PodPlan[] {
@@ -116,13 +140,14 @@ function* podDay(
   dayStart: number,
   dayLength: number,
   bursts: readonly Burst[],
+  variant?: Variant,
 ): Generator<SimulatedEvent> {
   const random = new Random(seed, 100 + plan.index);
   const arrivals: readonly Arrival[] =
     plan.kind === 'batch'
       ? batchArrivals(random, plan.requests, plan.model)
       : interactiveArrivals(random, plan.requests, bursts);
-  const requests = arrivals.map((a) => request(random, a));
+  const requests = arrivals.map((a) => request(random, a, variant?.promptScale?.[a.feature.name] ?? 1));
   const iso = (ms: number): string => new Date(Math.round(dayStart + ms)).toISOString();
   const pod = {
     pod: plan.name,
@@ -173,8 +198,19 @@ function* podDay(
   yield* windowsUntil(Math.max(dayLength, last + 1) + WINDOW_MS);
 }
 
-function request(random: Random, arrival: Arrival): Pending {
-  const shape = drawShape(random, arrival.feature);
+function request(random: Random, arrival: Arrival, promptScale: number): Pending {
+  const drawn = drawShape(random, arrival.feature);
+  // A longer prompt is new text: the cached prefix stays what it was.
+  const shape =
+    promptScale === 1
+      ? drawn
+      : {
+          ...drawn,
+          promptTokens: Math.max(
+            drawn.cachedPromptTokens + 1,
+            Math.min(8128, Math.round(drawn.promptTokens * promptScale)),
+          ),
+        };
   const fate = random.next();
   // About 0.4% refused up front (4xx), 0.6% failing mid-generation (5xx), 0.5% abandoned by the client.
   const status = fate < 0.01 ? 'error' : fate < 0.015 ? 'aborted' : 'ok';
