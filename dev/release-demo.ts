@@ -20,7 +20,11 @@ async function writeEvents(path: string, options: SimulationOptions): Promise<vo
   const stream = createWriteStream(path);
   for (const event of simulateDay(options)) {
     if (!stream.write(`${JSON.stringify(event.json)}\n`))
-      await new Promise<void>((resolve) => stream.once('drain', () => resolve()));
+      await new Promise<void>((resolve) =>
+        stream.once('drain', () => {
+          resolve();
+        }),
+      );
   }
   stream.end();
   await finished(stream);
