@@ -1,3 +1,5 @@
+import { BlobRunStore } from '../adapters/azure-storage/blob-run-store.js';
+import type { RunStore } from '../ports/run-store.js';
 import { TableClient } from '@azure/data-tables';
 import { DefaultAzureCredential } from '@azure/identity';
 import { BlobServiceClient } from '@azure/storage-blob';
@@ -46,6 +48,8 @@ export interface Services {
   /** The ledger with its repair operations (replaying dead letters, sweeping orphans). */
   readonly ledger: Ledger & LedgerRepair;
   readonly reports: ReportStore;
+  /** Cost-gate runs uploaded under runs/ in the reports container (POST /api/cost-gate). */
+  readonly runs: RunStore;
   readonly dayQueue: DayQueue;
   readonly prices: PriceCard;
   /** The SKUs the price card lists (the daily run notices when their prices change). */
@@ -77,6 +81,7 @@ export async function createServices(config: Config, now: Clock = () => new Date
   const { table, blobs, queues } = storageClients(config);
   const ledger = new StorageLedger(table, blobs.getContainerClient(config.ledgerContainer));
   const reports = new BlobReportStore(blobs.getContainerClient(config.reportsContainer));
+  const runs = new BlobRunStore(blobs.getContainerClient(config.reportsContainer));
   const dayQueue = new StorageDayQueue(queues.getQueueClient(config.restateQueue));
   const alertsTable = tableClient(config.storage, config.alertsTable);
   const alerts = new TableAlertStore(alertsTable);
@@ -109,6 +114,7 @@ export async function createServices(config: Config, now: Clock = () => new Date
     config,
     ledger,
     reports,
+    runs,
     dayQueue,
     prices: card.prices,
     priceSkus: card.skus,

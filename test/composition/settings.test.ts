@@ -75,6 +75,7 @@ describe('the settings declaration', () => {
       await import(/* @vite-ignore */ pathToFileURL(resolve('functions', file)).href);
     }
     expect(registrations.map((r) => r.name).sort()).toEqual([
+      'costGate',
       'dailyChargeback',
       'evaluateQuality',
       'getGate',
