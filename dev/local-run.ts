@@ -37,6 +37,7 @@ import { drainQueue } from './queue-delivery.js';
 import { fleetTraffic } from './fleet-traffic.js';
 import { startAmlStandIn } from './aml-stand-in.js';
 import { DemoClock, qualityDemo } from './quality-demo.js';
+import { releaseDemo } from './release-demo.js';
 import { HttpRequest, InvocationContext, quietContext, TIMER } from './functions-runtime.js';
 
 const root = new URL('../..', import.meta.url).pathname;
@@ -142,11 +143,14 @@ async function main(): Promise<void> {
     };
     const csv = await fetch('text/csv');
     const summaryText = await fetch('application/json');
+    const page = await fetch('text/html');
     await mkdir(join(out, 'reports'), { recursive: true });
     const csvPath = join(out, 'reports', `chargeback-${date}.csv`);
     const summaryPath = join(out, 'reports', `summary-${date}.json`);
+    const pagePath = join(out, 'reports', `report-${date}.html`);
     await writeFile(csvPath, csv);
     await writeFile(summaryPath, summaryText);
+    await writeFile(pagePath, page);
     print(csv, JSON.parse(summaryText) as Record<string, number>);
     await explainOne(s);
 
@@ -175,8 +179,13 @@ async function main(): Promise<void> {
       console.log(`  ■ ${title ?? '(no title)'}`);
       for (const line of lines) console.log(`    ${line.length > 110 ? `${line.slice(0, 109)}…` : line}`);
     }
+    console.log(`\nA month of simulated days, its monthly report, and the release cost gate:`);
+    await releaseDemo(join(out, 'release'), (line) => {
+      console.log(`  ${line}`);
+    });
     console.log(
-      `\nReport: ${csvPath}\nSummary: ${summaryPath}\nAlerts: ${alertsPath}\nDone in ${seconds()}.`,
+      `[${seconds()}]\n\nReport: ${csvPath}\nPage: ${pagePath}\nSummary: ${summaryPath}\nAlerts: ${alertsPath}\n` +
+        `Monthly: ${join(out, 'release', 'monthly', 'report-2026-11.html')}\nDone in ${seconds()}.`,
     );
   } finally {
     for (const stop of stops) await stop();

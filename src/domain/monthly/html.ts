@@ -101,11 +101,6 @@ function costPerFeature(model: PageModel): string {
       colour: '#7a7a7a',
       values: model.dates.map((_, i) => rest.reduce((sum, f) => sum + Number(f.byDay[i] ?? 0n), 0) / 1e6),
     });
-  series.push({
-    name: 'idle',
-    colour: IDLE_COLOUR,
-    values: model.idleMicrosByDay.map((v) => Number(v) / 1e6),
-  });
   const chart =
     model.dates.length > 1
       ? stackedColumns(model.dates, series, '$')
@@ -123,7 +118,8 @@ function costPerFeature(model: PageModel): string {
         `<tr><td>${escapeHtml(f.feature)}</td>${money(f.costMicros)}<td class="n">${f.requests.toString()}</td><td class="n">${f.tokens.toString()}</td></tr>`,
     )
     .join('');
-  return `<section id="cost-per-feature"><h2>Cost per feature${model.dates.length > 1 ? ' per day' : ''}</h2>${chart}
+  return `<section id="cost-per-feature"><h2>Cost per feature${model.dates.length > 1 ? ' per day' : ''}</h2>
+<p>GPU cost allocated to each feature; idle time is not in these bars (see the idle share and the reconciliation below).</p>${chart}
 <table><thead><tr><th>feature</th><th class="n">cost</th><th class="n">requests</th><th class="n">tokens</th></tr></thead><tbody>${rows}</tbody></table></section>`;
 }
 
