@@ -244,7 +244,7 @@ export const SETTINGS = {
     required: 'no',
     secret: false,
     description:
-      'An http(s) URL prefix for the button on each drift card: the card links to `<prefix>YYYY-MM-DD`. With the `getReport` route (`https://<app>.azurewebsites.net/api/reports/`, behind App Service authentication rather than a key in the link), a browser gets the day\'s report page, since it asks for text/html. Without it, cards have no button.',
+      "An http(s) URL prefix for the button on each drift card: the card links to `<prefix>YYYY-MM-DD`. With the `getReport` route (`https://<app>.azurewebsites.net/api/reports/`, behind App Service authentication rather than a key in the link), a browser gets the day's report page, since it asks for text/html. Without it, cards have no button.",
     schema: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
   },
   ALERTS_TABLE: {
