@@ -26,6 +26,12 @@ export interface ChargebackInput {
   readonly capacity: readonly CapacityRecord[];
   readonly prices: PriceCard;
   readonly weighting: Weighting;
+  /** A deployment's own weighting (calibrated constants), when it has one; `weighting` otherwise. */
+  readonly weightingFor?: (deployment: {
+    model: string;
+    gpuSku: string;
+    gpuCount: number;
+  }) => Weighting | undefined;
   readonly idle: IdlePolicy;
   /** Also return every request's cost of the day (`requestCosts`). */
   readonly keepRequests?: boolean;
@@ -93,7 +99,13 @@ const SEPARATOR = '\u0000';
 /** The whole of SPEC section 4 for one UTC day: allocation per pod, idle policy, rows. */
 export function computeChargeback(input: ChargebackInput): ChargebackResult {
   const allocations = [...timelines(input)].map((timeline) =>
-    allocatePod(timeline, input.dayStart, input.dayEnd, input.prices, input.weighting),
+    allocatePod(
+      timeline,
+      input.dayStart,
+      input.dayEnd,
+      input.prices,
+      input.weightingFor?.(timeline) ?? input.weighting,
+    ),
   );
   const groups = new Groups();
   let unmeteredRequests = 0;

@@ -26,8 +26,18 @@ export const STEP_MS = {
   perContextToken: 0.0000426 * A100_MEMORY,
 } as const;
 
+/** A step's cost constants (ms of one GPU), as STEP_MS; an engine may run with others. */
+export interface StepCosts {
+  readonly base: number;
+  readonly prefillPerToken: number;
+  readonly decodePerToken: number;
+  readonly perContextToken: number;
+}
+
 export interface EngineConfig {
   readonly stepFactor: number;
+  /** Constants other than STEP_MS (a bigger model, another vLLM version); stepFactor still applies. */
+  readonly costs?: StepCosts;
   readonly maxSeqs: number;
   readonly tokenBudget: number;
   /** Reference mode: no closed-form jumps, one step at a time (slow; tests compare the two). */
@@ -66,10 +76,11 @@ export function* runEngine(
   arrivals: readonly EngineRequest[],
 ): Generator<EngineRequest> {
   const f = config.stepFactor;
-  const base = STEP_MS.base * f;
-  const prefill = STEP_MS.prefillPerToken * f;
-  const decode = STEP_MS.decodePerToken * f;
-  const context = STEP_MS.perContextToken * f;
+  const costs = config.costs ?? STEP_MS;
+  const base = costs.base * f;
+  const prefill = costs.prefillPerToken * f;
+  const decode = costs.decodePerToken * f;
+  const context = costs.perContextToken * f;
 
   let now = 0;
   let step = 0;

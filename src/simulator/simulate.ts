@@ -24,7 +24,9 @@ export interface SimulationOptions {
  */
 export interface Variant {
   readonly promptScale?: Readonly<Record<string, number>>;
-  readonly models?: Readonly<Record<string, Pick<ModelProfile, 'gpuSku' | 'gpuCount' | 'stepFactor'>>>;
+  readonly models?: Readonly<
+    Record<string, Partial<Pick<ModelProfile, 'gpuSku' | 'gpuCount' | 'stepFactor' | 'stepCosts'>>>
+  >;
 }
 
 /** What the simulated request really cost, known only to the simulator. */
@@ -188,8 +190,9 @@ function* podDay(
     plan.kind === 'batch'
       ? { stepFactor: plan.model.stepFactor, maxSeqs: 256, tokenBudget: 8192 }
       : { stepFactor: plan.model.stepFactor, maxSeqs: 256, tokenBudget: 2048 };
+  const engine = plan.model.stepCosts === undefined ? config : { ...config, costs: plan.model.stepCosts };
   let last = 0;
-  for (const r of runEngine(config, requests) as Generator<Pending>) {
+  for (const r of runEngine(engine, requests) as Generator<Pending>) {
     yield* windowsUntil(r.finishedAt);
     last = Math.max(last, r.finishedAt);
     yield usageEvent(r, pod, iso, plan.model.gpuCount);

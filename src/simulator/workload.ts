@@ -1,3 +1,4 @@
+import type { StepCosts } from './engine.js';
 import type { Random } from './random.js';
 
 /**
@@ -20,6 +21,8 @@ export interface ModelProfile {
   readonly gpuCount: number;
   /** Step time relative to the calibrated 8B-on-one-A100 step (tensor parallel over gpuCount). */
   readonly stepFactor: number;
+  /** The engine's own step constants when they differ from STEP_MS (calibration scenarios). */
+  readonly stepCosts?: StepCosts;
 }
 
 export const MODELS: readonly ModelProfile[] = [
