@@ -16,6 +16,7 @@ import {
   type Line,
 } from '../adapters/files/ndjson.js';
 import { buildReport } from '../domain/report/build.js';
+import { calibrate, calibrationSummary, deploymentKey } from '../domain/calibration/calibrate.js';
 import { lineResult } from './event-input.js';
 import { buildRequestFile } from '../usecases/requests/request-file.js';
 import { formatMoney } from '../domain/report/format.js';
@@ -36,7 +37,10 @@ Options:
   --date YYYY-MM-DD   the UTC day to report
   --out DIR           where to write the report (created if missing)
   --idle MODE         separate (default): idle GPU-time in (idle) rows; share: spread over each pod's requests
-  --weighting MODE    step-cost (default): calibrated prefill/decode weights; time-share: equal split
+  --weighting MODE    step-cost (default): prefill/decode weights from the configured step costs;
+                      calibrated: each deployment's step costs fitted from the day's own requests,
+                      the configured ones where the fit is not trusted (the summary says which);
+                      time-share: equal split
   -h, --help          this text
 
 Exit status: 0 when the report is written (rejected lines or not), 2 on bad arguments or unreadable input.`;
@@ -48,6 +52,8 @@ export interface ReportOptions {
   readonly outDir: string;
   readonly idle: IdlePolicy;
   readonly weighting: Weighting;
+  /** Fit each deployment's step costs from the day's requests (`--weighting calibrated`). */
+  readonly calibrated?: boolean;
 }
 
 export function parseReportArgs(args: readonly string[]): ReportOptions | 'help' {
@@ -70,8 +76,8 @@ export function parseReportArgs(args: readonly string[]): ReportOptions | 'help'
   if (idle !== 'separate' && idle !== 'share')
     throw new UsageError(`--idle must be separate or share, got "${idle}"`);
   const weighting = String(values.weighting);
-  if (weighting !== 'step-cost' && weighting !== 'time-share') {
-    throw new UsageError(`--weighting must be step-cost or time-share, got "${weighting}"`);
+  if (weighting !== 'step-cost' && weighting !== 'time-share' && weighting !== 'calibrated') {
+    throw new UsageError(`--weighting must be step-cost, calibrated or time-share, got "${weighting}"`);
   }
   return {
     eventsPath: String(values.events),
@@ -80,6 +86,7 @@ export function parseReportArgs(args: readonly string[]): ReportOptions | 'help'
     outDir: String(values.out),
     idle,
     weighting: weighting === 'time-share' ? { kind: 'time-share' } : DEFAULT_WEIGHTING,
+    calibrated: weighting === 'calibrated',
   };
 }
 
@@ -143,7 +150,16 @@ export async function runReport(
       await rejectedOut.close();
     }
 
+    const calibration =
+      options.calibrated === true ? calibrate(accumulator.usage(), options.weighting) : undefined;
     const report = buildReport({
+      ...(calibration === undefined
+        ? {}
+        : {
+            weightingFor: (d: { model: string; gpuSku: string; gpuCount: number }) =>
+              calibration.get(deploymentKey(d))?.weighting,
+            calibration: calibrationSummary(calibration.values()),
+          }),
       date: options.date,
       dayStart: day.start,
       dayEnd: day.end,

@@ -111,3 +111,26 @@ function weightingOf(c: StepConstants): Weighting {
     decodeMsPerContextToken: Math.max(0, c.decodeMsPerContextToken),
   };
 }
+
+/** A deployment's calibration as the summary shows it (6 significant digits: stable bytes). */
+export function calibrationSummary(calibrations: Iterable<DeploymentCalibration>): unknown[] {
+  const round = (c: StepConstants): Record<string, number> =>
+    Object.fromEntries(Object.entries(c).map(([k, v]: [string, number]) => [k, Number(v.toPrecision(6))]));
+  return [...calibrations]
+    .sort((a, b) => (deploymentKey(a) < deploymentKey(b) ? -1 : 1))
+    .map((c) => ({
+      model: c.model,
+      gpuSku: c.gpuSku,
+      gpuCount: c.gpuCount,
+      source: c.source,
+      ...(c.reason === undefined ? {} : { reason: c.reason }),
+      requests: c.fit?.requests ?? 0,
+      ...(c.fit === undefined
+        ? {}
+        : {
+            fitted: round(c.fit.constants),
+            standardErrors: round(c.fit.standardErrors),
+            residualMs: Number(c.fit.residualMs.toPrecision(6)),
+          }),
+    }));
+}

@@ -7,6 +7,8 @@ import { roundForPrint } from './rounding.js';
 import { renderSummary } from './summary.js';
 
 export interface ReportRequest extends ChargebackInput {
+  /** The calibration behind `weightingFor`, for the summary (see calibration/calibrate.ts). */
+  readonly calibration?: readonly unknown[];
   readonly counts: IntakeCounts;
   readonly revision: number;
   readonly generatedAt: string;
@@ -45,6 +47,7 @@ export function renderReport(
       counts: request.counts,
       idlePolicy: request.idle,
       weighting: request.weighting,
+      ...(request.calibration === undefined ? {} : { calibration: request.calibration }),
       csvCostTotalUsd: csvMicros / 1e6,
     },
     result,

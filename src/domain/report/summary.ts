@@ -12,6 +12,8 @@ export interface SummaryContext {
   readonly counts: IntakeCounts;
   readonly idlePolicy: IdlePolicy;
   readonly weighting: Weighting;
+  /** With `--weighting calibrated`: each deployment's fitted constants and whether they were used. */
+  readonly calibration?: readonly unknown[];
   /** The costUsd cells of the CSV added up, to show closure as a reader would check it. */
   readonly csvCostTotalUsd: number;
 }
@@ -43,6 +45,7 @@ export function renderSummary(context: SummaryContext, result: ChargebackResult)
     unmeteredRequests: result.unmeteredRequests,
     idlePolicy: context.idlePolicy,
     weighting: context.weighting,
+    ...(context.calibration === undefined ? {} : { calibration: context.calibration }),
   };
   return `${JSON.stringify(summary, null, 2)}\n`;
 }
