@@ -36,85 +36,123 @@ export interface CalibrationFit {
   readonly residualMs: number;
 }
 
-interface Window {
-  readonly start: number;
-  readonly end: number;
-  readonly request: number;
-}
-
 const MS = 1000;
 
-/** The equation (x0..x3, y) each eligible request gives, per pod; pods of one deployment are fitted together. */
+/**
+ * The equation (x0..x3, y) each eligible request of one pod gives; pods of one deployment are
+ * fitted together. P, N and X are integrals over time of step functions and linear pieces (each
+ * window adds its rate while it lasts), taken in one sweep over the sorted window ends: every
+ * decode window starts and ends on a breakpoint, so its integrals are differences of prefix sums.
+ * O(n log n) for a pod of n requests, however many run at once.
+ */
 export function decodeEquations(requests: readonly UsageRecord[]): { x: Float64Array[]; y: Float64Array } {
-  const prefills: Window[] = [];
-  const decodes: Window[] = [];
-  requests.forEach((r, i) => {
-    if (r.status === 'error' && r.firstTokenAt === null) return;
-    const first = r.firstTokenAt ?? r.finishedAt;
-    prefills.push({ start: activeStart(r), end: first, request: i });
-    if (r.firstTokenAt !== null && r.completionTokens >= 2)
-      decodes.push({ start: first, end: r.finishedAt, request: i });
-  });
-  const rows = new Map<number, Float64Array>(); // request -> [m, P, N, X]
-  for (const d of decodes) {
-    const r = requests[d.request] as UsageRecord;
-    rows.set(d.request, Float64Array.of(r.completionTokens - 1, 0, 0, 0));
-  }
-  // Every decode window against every overlapping prefill and decode window, by a sweep on starts.
-  const all = [
-    ...prefills.map((w) => ({ ...w, decode: false })),
-    ...decodes.map((w) => ({ ...w, decode: true })),
-  ].sort((a, b) => a.start - b.start || Number(a.decode) - Number(b.decode));
-  let active: (Window & { decode: boolean })[] = [];
-  for (const w of all) {
-    active = active.filter((a) => a.end > w.start || (a.end === a.start && a.end === w.start));
-    for (const a of active) {
-      if (w.decode) add(rows, requests, w, a);
-      if (a.decode) add(rows, requests, a, w);
+  if (requests.length === 0) return { x: [], y: new Float64Array() };
+  // Times in ms from the pod's first instant keep the squares of times small.
+  let origin = Infinity;
+  for (const r of requests) origin = Math.min(origin, activeStart(r));
+  const n = requests.length;
+  // Points: 4 per request (prefill start and end, decode start and end). Deltas per point:
+  // prefill token rate (aP), an instant of prefill tokens (jP), decode step rate (aN), and the
+  // context integrand c0 + c1 t (aX, bX).
+  const time = new Float64Array(4 * n);
+  const aP = new Float64Array(4 * n);
+  const jP = new Float64Array(4 * n);
+  const aN = new Float64Array(4 * n);
+  const aX = new Float64Array(4 * n);
+  const bX = new Float64Array(4 * n);
+  const used = new Uint8Array(4 * n);
+  const steps = new Float64Array(n);
+  for (let i = 0; i < n; i += 1) {
+    const r = requests[i] as UsageRecord;
+    if (r.status === 'error' && r.firstTokenAt === null) continue;
+    const first = ((r.firstTokenAt ?? r.finishedAt) - origin) / MS;
+    const start = (activeStart(r) - origin) / MS;
+    const tokens = Math.max(1, r.promptTokens - r.cachedPromptTokens);
+    const p = 4 * i;
+    time[p] = start;
+    time[p + 1] = first;
+    used[p] = 1;
+    used[p + 1] = 1;
+    // Prefill tokens spread evenly over the prefill window; a zero-length one puts them at its instant.
+    if (first > start) {
+      aP[p] = tokens / (first - start);
+      aP[p + 1] = -tokens / (first - start);
+    } else {
+      jP[p + 1] = tokens;
     }
-    active.push(w);
-    if (w.decode) add(rows, requests, w, w);
+    if (r.firstTokenAt === null || r.completionTokens < 2) continue;
+    const end = (r.finishedAt - origin) / MS;
+    if (end <= first) continue;
+    const m = r.completionTokens - 1;
+    const rate = m / (end - first); // decode steps per ms
+    time[p + 2] = first;
+    time[p + 3] = end;
+    used[p + 2] = 1;
+    used[p + 3] = 1;
+    steps[i] = m;
+    aN[p + 2] = rate;
+    aN[p + 3] = -rate;
+    // Context read at t: prompt + steps done so far = prompt + rate (t - first).
+    const c0 = rate * (r.promptTokens - rate * first);
+    aX[p + 2] = c0;
+    aX[p + 3] = -c0;
+    bX[p + 2] = rate * rate;
+    bX[p + 3] = -rate * rate;
+  }
+  const order = Uint32Array.from({ length: 4 * n }, (_, k) => k).filter((k) => used[k] === 1);
+  order.sort((u, v) => (time[u] ?? 0) - (time[v] ?? 0));
+  // Prefix integrals at each point (by point id), instants at a time included in its prefix.
+  const atP = new Float64Array(4 * n);
+  const atN = new Float64Array(4 * n);
+  const atX = new Float64Array(4 * n);
+  let sumP = 0;
+  let sumN = 0;
+  let sumX = 0;
+  let rateP = 0;
+  let rateN = 0;
+  let rateX0 = 0;
+  let rateX1 = 0;
+  let last = order.length > 0 ? (time[order[0] ?? 0] ?? 0) : 0;
+  for (let k = 0; k < order.length;) {
+    const t = time[order[k] ?? 0] ?? 0;
+    sumP += rateP * (t - last);
+    sumN += rateN * (t - last);
+    sumX += rateX0 * (t - last) + (rateX1 * (t * t - last * last)) / 2;
+    last = t;
+    const group = k;
+    for (; k < order.length && time[order[k] ?? 0] === t; k += 1) {
+      const q = order[k] ?? 0;
+      rateP += aP[q] ?? 0;
+      rateN += aN[q] ?? 0;
+      rateX0 += aX[q] ?? 0;
+      rateX1 += bX[q] ?? 0;
+      sumP += jP[q] ?? 0;
+    }
+    for (let g = group; g < k; g += 1) {
+      const q = order[g] ?? 0;
+      atP[q] = sumP;
+      atN[q] = sumN;
+      atX[q] = sumX;
+    }
   }
   const x: Float64Array[] = [];
-  const ys: number[] = [];
-  for (const d of decodes) {
-    const row = rows.get(d.request);
-    if (row === undefined) continue;
-    x.push(row);
-    ys.push((d.end - d.start) / MS);
+  const y: number[] = [];
+  for (let i = 0; i < n; i += 1) {
+    const m = steps[i] ?? 0;
+    if (m === 0) continue;
+    const s = 4 * i + 2;
+    const e = 4 * i + 3;
+    x.push(
+      Float64Array.of(
+        m,
+        (atP[e] ?? 0) - (atP[s] ?? 0),
+        (atN[e] ?? 0) - (atN[s] ?? 0),
+        (atX[e] ?? 0) - (atX[s] ?? 0),
+      ),
+    );
+    y.push((time[e] ?? 0) - (time[s] ?? 0));
   }
-  return { x, y: Float64Array.from(ys) };
-}
-
-/** Adds to decode window `d`'s row what window `o` puts inside it. */
-function add(
-  rows: Map<number, Float64Array>,
-  requests: readonly UsageRecord[],
-  d: Window,
-  o: Window & { decode: boolean },
-): void {
-  const row = rows.get(d.request);
-  if (row === undefined) return;
-  const from = Math.max(d.start, o.start);
-  const to = Math.min(d.end, o.end);
-  const r = requests[o.request] as UsageRecord;
-  const length = o.end - o.start;
-  if (!o.decode) {
-    const tokens = Math.max(1, r.promptTokens - r.cachedPromptTokens);
-    if (length <= 0) {
-      if (o.end > d.start && o.end <= d.end) row[1] = (row[1] ?? 0) + tokens;
-      return;
-    }
-    if (to > from) row[1] = (row[1] ?? 0) + (tokens * (to - from)) / length;
-    return;
-  }
-  if (to <= from || length <= 0) return;
-  const m = r.completionTokens - 1;
-  const a = (from - o.start) / length;
-  const b = (to - o.start) / length;
-  // Steps k in (a m, b m]; step k reads a context of prompt + k tokens.
-  row[2] = (row[2] ?? 0) + (b - a) * m;
-  row[3] = (row[3] ?? 0) + (b - a) * m * r.promptTokens + (m * m * (b * b - a * a)) / 2;
+  return { x, y: Float64Array.from(y) };
 }
 
 /** Robust least squares (Huber, 6 reweighting rounds) of y on the four columns of x. */
@@ -128,22 +166,61 @@ export function fitConstants(
   if (n < 8) return undefined;
   // Columns have very different scales (steps, tokens, context tokens): solve on scaled columns.
   const scale = [0, 1, 2, 3].map((j) => Math.sqrt(x.reduce((s, row) => s + (row[j] ?? 0) ** 2, 0) / n) || 1);
+  // Scaled rows packed in one array: the six reweighting rounds are tight loops over it.
+  const z = new Float64Array(4 * n);
+  for (let i = 0; i < n; i += 1) {
+    const row = x[i] as Float64Array;
+    for (let j = 0; j < 4; j += 1) z[4 * i + j] = held.has(j) ? 0 : (row[j] ?? 0) / (scale[j] ?? 1);
+  }
   let weights = new Float64Array(n).fill(1);
   let beta: number[] | undefined;
-  let residuals = new Float64Array(n);
+  const residuals = new Float64Array(n);
+  const magnitudes = new Float64Array(n);
   for (let round = 0; round < 6; round += 1) {
     const ata = Array.from({ length: 4 }, () => new Float64Array(4));
     const aty = new Float64Array(4);
+    let s00 = 0,
+      s01 = 0,
+      s02 = 0,
+      s03 = 0,
+      s11 = 0,
+      s12 = 0,
+      s13 = 0,
+      s22 = 0,
+      s23 = 0,
+      s33 = 0;
+    let t0 = 0,
+      t1 = 0,
+      t2 = 0,
+      t3 = 0;
     for (let i = 0; i < n; i += 1) {
-      const row = x[i] as Float64Array;
-      const w = weights[i] ?? 0;
-      for (let j = 0; j < 4; j += 1) {
-        const xj = (row[j] ?? 0) / (scale[j] ?? 1);
-        aty[j] = (aty[j] ?? 0) + w * xj * (y[i] ?? 0);
-        const line = ata[j] as Float64Array;
-        for (let k = 0; k < 4; k += 1) line[k] = (line[k] ?? 0) + w * xj * ((row[k] ?? 0) / (scale[k] ?? 1));
-      }
+      const w = weights[i] as number;
+      const o = 4 * i;
+      const z0 = z[o] as number,
+        z1 = z[o + 1] as number,
+        z2 = z[o + 2] as number,
+        z3 = z[o + 3] as number;
+      const wy = w * (y[i] as number);
+      s00 += w * z0 * z0;
+      s01 += w * z0 * z1;
+      s02 += w * z0 * z2;
+      s03 += w * z0 * z3;
+      s11 += w * z1 * z1;
+      s12 += w * z1 * z2;
+      s13 += w * z1 * z3;
+      s22 += w * z2 * z2;
+      s23 += w * z2 * z3;
+      s33 += w * z3 * z3;
+      t0 += wy * z0;
+      t1 += wy * z1;
+      t2 += wy * z2;
+      t3 += wy * z3;
     }
+    ata[0]?.set([s00, s01, s02, s03]);
+    ata[1]?.set([s01, s11, s12, s13]);
+    ata[2]?.set([s02, s12, s22, s23]);
+    ata[3]?.set([s03, s13, s23, s33]);
+    aty.set([t0, t1, t2, t3]);
     for (const j of held) {
       for (let k = 0; k < 4; k += 1) {
         (ata[j] as Float64Array)[k] = j === k ? 1 : 0;
@@ -153,12 +230,22 @@ export function fitConstants(
     }
     const solved = solve(ata, aty);
     if (solved === undefined) return undefined;
+    const [b0 = 0, b1 = 0, b2 = 0, b3 = 0] = solved;
     beta = solved.map((b, j) => b / (scale[j] ?? 1));
-    residuals = Float64Array.from(x, (row, i) => (y[i] ?? 0) - dot(row, beta ?? []));
-    const sorted = Float64Array.from(residuals, Math.abs).sort();
-    const mad = (sorted[Math.floor(n / 2)] ?? 0) / 0.6745 || 1e-9;
+    for (let i = 0; i < n; i += 1) {
+      const o = 4 * i;
+      const r =
+        (y[i] as number) -
+        ((z[o] as number) * b0 +
+          (z[o + 1] as number) * b1 +
+          (z[o + 2] as number) * b2 +
+          (z[o + 3] as number) * b3);
+      residuals[i] = r;
+      magnitudes[i] = Math.abs(r);
+    }
+    const mad = (magnitudes.slice().sort()[Math.floor(n / 2)] ?? 0) / 0.6745 || 1e-9;
     const k = 1.345 * mad;
-    weights = Float64Array.from(residuals, (r) => (Math.abs(r) <= k ? 1 : k / Math.abs(r)));
+    weights = Float64Array.from(magnitudes, (r) => (r <= k ? 1 : k / r));
   }
   if (beta === undefined) return undefined;
   const errors = standardErrors(x, residuals, weights, scale, held);
@@ -169,12 +256,6 @@ export function fitConstants(
     requests: n,
     residualMs: Math.sqrt(residuals.reduce((s, r) => s + r * r, 0) / n),
   };
-}
-
-function dot(row: Float64Array, beta: readonly number[]): number {
-  let sum = 0;
-  for (let j = 0; j < 4; j += 1) sum += (row[j] ?? 0) * (beta[j] ?? 0);
-  return sum;
 }
 
 function standardErrors(
