@@ -3,6 +3,7 @@ import { escapeControlCharacters } from '../domain/text.js';
 import { exitCodeOf, renderVerdict } from '../domain/gate/judge.js';
 import { EXPLAIN_HELP, parseExplainArgs, runExplain } from './explain-command.js';
 import { DRIFT_HELP, parseDriftArgs, runDrift } from './drift-command.js';
+import { CALIBRATE_HELP, parseCalibrateArgs, runCalibrate } from './calibrate-command.js';
 import { COST_GATE_HELP, parseCostGateArgs, runCostGate } from './cost-gate-command.js';
 import { MONTHLY_HELP, parseMonthlyArgs, runMonthly } from './monthly-command.js';
 import { FIXED_COST_HELP, parseFixedCostArgs, runFixedCost } from './fixed-cost-command.js';
@@ -32,6 +33,7 @@ Commands:
   explain    what one request cost that day and why (phases, GPU-seconds, its pod's load), or a feature's costliest
   gate       judge a model's latest evaluation against its quality rules: PASS (exit 0) or FAIL (1)
   restate    mark stored daily reports for restatement and queue them for the Function App
+  calibrate  step-cost constants from vLLM's Prometheus metrics (a cross-check of the event fit)
   cost-gate  what a release would do to the monthly GPU bill, from baseline and candidate runs: PASS (0) or FAIL (1)
   monthly    the month's chargeback CSV and report page (HTML, charts) from the daily reports
   fixed-cost what the infrastructure commits to: GPU pools at min and max, training per hour (from a Bicep snapshot)
@@ -144,6 +146,11 @@ export async function main(
           return 0;
         }
         await runSidecar(settings, (m) => streams.stderr.write(`${m}\n`));
+        return 0;
+      }
+      case 'calibrate': {
+        const options = parseCalibrateArgs(rest);
+        streams.stdout.write(`${options === 'help' ? CALIBRATE_HELP : await runCalibrate(options)}\n`);
         return 0;
       }
       case 'cost-gate': {

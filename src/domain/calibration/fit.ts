@@ -298,7 +298,7 @@ function standardErrors(
 }
 
 /** Gaussian elimination with partial pivoting on a copy; undefined when singular. */
-function solve(matrix: readonly Float64Array[], vector: Float64Array): number[] | undefined {
+export function solve(matrix: readonly Float64Array[], vector: Float64Array): number[] | undefined {
   const size = vector.length;
   const a = matrix.map((row, i) => [...row, vector[i] ?? 0]);
   for (let col = 0; col < size; col += 1) {

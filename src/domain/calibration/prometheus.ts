@@ -1,0 +1,123 @@
+import { PermanentError } from '../errors.js';
+import { solve } from './fit.js';
+
+/**
+ * A second, independent source of step constants: vLLM's own Prometheus metrics, scraped several
+ * times. Between two scrapes of one model, the counters give the engine steps
+ * (`vllm:iteration_tokens_total_count`), the prompt and generated tokens, and the mean inter-token
+ * latency (`vllm:inter_token_latency_seconds`, or `vllm:time_per_output_token_seconds` before it was
+ * renamed): one decode step's time, seen by the sequences in it. Each interval gives
+ *
+ *   mean step ms = F + cp x prompt tokens per step + cd x generated tokens per step
+ *
+ * and intervals at different loads give F, cp and cd by least squares. Context cost is folded into
+ * cd, cached prompt tokens count as prefill, and the inter-token latency is an average over tokens
+ * (busy steps weigh more): cruder than the event fit, which is why it is a cross-check, not the
+ * source the allocation uses.
+ */
+export interface Scrape {
+  /** Per model_name: the counters that matter, summed over other labels. */
+  readonly models: ReadonlyMap<string, Readonly<Record<Counter, number>>>;
+}
+
+const COUNTERS = {
+  steps: ['vllm:iteration_tokens_total_count'],
+  prompt: ['vllm:prompt_tokens_total'],
+  generated: ['vllm:generation_tokens_total'],
+  itlSum: ['vllm:inter_token_latency_seconds_sum', 'vllm:time_per_output_token_seconds_sum'],
+  itlCount: ['vllm:inter_token_latency_seconds_count', 'vllm:time_per_output_token_seconds_count'],
+} as const;
+type Counter = keyof typeof COUNTERS;
+
+const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s+(\S+)(\s+\S+)?$/;
+
+/** Reads one text exposition; an error names the line. */
+export function parseExposition(text: string, source: string): Scrape {
+  const models = new Map<string, Record<Counter, number>>();
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const match = SAMPLE.exec(line);
+    if (match === null)
+      throw new PermanentError(`${source} line ${i + 1}: not a Prometheus sample: ${line.slice(0, 80)}`);
+    const [, name = '', , labels = '', value = ''] = match;
+    const counter = (Object.keys(COUNTERS) as Counter[]).find((c) =>
+      (COUNTERS[c] as readonly string[]).includes(name),
+    );
+    if (counter === undefined) return;
+    const number = Number(value);
+    if (!Number.isFinite(number))
+      throw new PermanentError(`${source} line ${i + 1}: ${name} is ${value}, not a number`);
+    const model = /(?:^|,)\s*model_name="((?:[^"\\]|\\.)*)"/.exec(labels)?.[1] ?? '(no model_name)';
+    const entry = models.get(model) ?? { steps: 0, prompt: 0, generated: 0, itlSum: 0, itlCount: 0 };
+    entry[counter] += number;
+    models.set(model, entry);
+  });
+  return { models };
+}
+
+export interface PrometheusFit {
+  readonly model: string;
+  readonly fixedMs?: number;
+  readonly prefillMsPerToken?: number;
+  /** Per generated token, context cost included. */
+  readonly decodeMsPerToken?: number;
+  readonly intervals: number;
+  readonly skipped: readonly string[];
+  readonly reason?: string;
+}
+
+/** Fits each model over the intervals between consecutive scrapes. */
+export function fitScrapes(scrapes: readonly Scrape[]): PrometheusFit[] {
+  const names = new Set(scrapes.flatMap((s) => [...s.models.keys()]));
+  return [...names].sort().map((model) => {
+    const rows: [number, number, number][] = [];
+    const skipped: string[] = [];
+    for (let i = 1; i < scrapes.length; i += 1) {
+      const a = scrapes[i - 1]?.models.get(model);
+      const b = scrapes[i]?.models.get(model);
+      if (a === undefined || b === undefined) continue;
+      const d = (c: Counter): number => b[c] - a[c];
+      if ((Object.keys(COUNTERS) as Counter[]).some((c) => d(c) < 0)) {
+        skipped.push(`interval ${i}: a counter went down (vLLM restarted)`);
+        continue;
+      }
+      if (d('steps') === 0 || d('itlCount') === 0) {
+        skipped.push(`interval ${i}: no engine steps`);
+        continue;
+      }
+      rows.push([
+        d('prompt') / d('steps'),
+        d('generated') / d('steps'),
+        (d('itlSum') * 1000) / d('itlCount'),
+      ]);
+    }
+    if (rows.length < 3)
+      return {
+        model,
+        intervals: rows.length,
+        skipped,
+        reason: `${rows.length} interval(s) with engine steps; 3 or more at different loads are needed`,
+      };
+    const ata = Array.from({ length: 3 }, () => new Float64Array(3));
+    const aty = new Float64Array(3);
+    for (const [p, g, ms] of rows) {
+      const x = [1, p, g];
+      for (let j = 0; j < 3; j += 1) {
+        aty[j] = (aty[j] ?? 0) + (x[j] ?? 0) * ms;
+        for (let k = 0; k < 3; k += 1)
+          (ata[j] as Float64Array)[k] = ((ata[j] as Float64Array)[k] ?? 0) + (x[j] ?? 0) * (x[k] ?? 0);
+      }
+    }
+    const beta = solve(ata, aty);
+    if (beta === undefined)
+      return {
+        model,
+        intervals: rows.length,
+        skipped,
+        reason: 'the intervals are too alike (the same load every time): no fit',
+      };
+    const [fixedMs = 0, prefillMsPerToken = 0, decodeMsPerToken = 0] = beta;
+    return { model, fixedMs, prefillMsPerToken, decodeMsPerToken, intervals: rows.length, skipped };
+  });
+}
