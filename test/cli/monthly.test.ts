@@ -191,6 +191,28 @@ describe('chargeback monthly', () => {
     expect(broken.stderr).toContain('chargeback-2026-08-02.csv line 2: gpuSeconds');
   });
 
+  it('reads a reports container downloaded as it is laid out (chargeback/YYYY/MM/DD/), to the same CSV', async () => {
+    const downloaded = join(dir, 'container');
+    for (const date of DAYS) {
+      const folder = join(downloaded, 'chargeback', ...date.split('-'));
+      mkdirSync(folder, { recursive: true });
+      for (const name of [`chargeback-${date}.csv`, `metrics-${date}.json`])
+        writeFileSync(join(folder, name), readFileSync(join(dir, 'reports', name)));
+    }
+    const out = join(dir, 'from-container');
+    expect(
+      (await runMain(['monthly', '--reports', downloaded, '--month', '2026-09', '--out', out])).code,
+    ).toBe(0);
+    const flat = join(dir, 'flat');
+    expect(
+      (await runMain(['monthly', '--reports', join(dir, 'reports'), '--month', '2026-09', '--out', flat]))
+        .code,
+    ).toBe(0);
+    expect(readFileSync(join(out, 'chargeback-2026-09.csv'), 'utf8')).toBe(
+      readFileSync(join(flat, 'chargeback-2026-09.csv'), 'utf8'),
+    );
+  });
+
   it('refuses bad arguments', async () => {
     expect(
       (await runMain(['monthly', '--reports', dir, '--month', '2026-13', '--out', dir])).stderr,
