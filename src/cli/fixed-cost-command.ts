@@ -4,6 +4,7 @@ import { readPriceCard } from '../composition/files.js';
 import { SETTINGS } from '../composition/settings.js';
 import { ConfigurationError } from '../domain/errors.js';
 import { fixedCostOf, HOURS_PER_MONTH, type FixedCost } from '../domain/infra/fixed-cost.js';
+import { dollars } from '../domain/exact.js';
 import { formatMoney, moneyNumber } from '../domain/report/format.js';
 import type { Nanos } from '../domain/prices.js';
 import { parseTimestamp } from '../domain/timestamp.js';
@@ -117,12 +118,7 @@ export function fixedCostJson(cost: FixedCost): Record<string, unknown> {
 
 /** Whole cents, rounded half up, with thousands separators: 21450.316 -> 21,450.32. */
 export function formatCents(nanos: Nanos): string {
-  const [whole = '0', fraction = '000000'] = formatMoney(Math.round(nanos / 10_000_000) * 10_000_000).split(
-    '.',
-  );
-  const negative = whole.startsWith('-');
-  const digits = negative ? whole.slice(1) : whole;
-  return `${negative ? '-' : ''}${digits.replace(/\B(?=(\d{3})+(?!\d))/g, ',')}.${fraction.slice(0, 2)}`;
+  return dollars(BigInt(Math.round(nanos)), 2, false, '');
 }
 
 export function renderFixedCost(cost: FixedCost, source: string): string {

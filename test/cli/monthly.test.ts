@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Papa from 'papaparse';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { decimal, formatScaled } from '../../src/domain/monthly/daily-rows.js';
+import { formatScaled } from '../../src/domain/exact.js';
+import { decimal } from '../../src/domain/monthly/daily-rows.js';
 import { CSV_COLUMNS } from '../../src/domain/report/csv.js';
 import { runMain } from '../helpers/cli.js';
 

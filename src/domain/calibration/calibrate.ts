@@ -83,8 +83,7 @@ function fitPositive(x: readonly Float64Array[], y: Float64Array): CalibrationFi
     const negative = values.findIndex((v, i) => v < 0 && !dropped.has(i + 1));
     if (negative < 0) return fit;
     dropped.add(negative + 1);
-    const masked = x.map((row) => Float64Array.from(row, (v, j) => (dropped.has(j) ? 0 : v)));
-    fit = fitConstants(masked, y, dropped);
+    fit = fitConstants(x, y, dropped);
   }
   return fit;
 }

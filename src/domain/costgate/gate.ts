@@ -1,3 +1,4 @@
+import { roundedDivide } from '../exact.js';
 import type { DailyMetrics } from '../metrics/metrics.js';
 import { RETRAINING_TENANT } from '../retrain/charge.js';
 import { groupKey, type RunCosts, type RunGroup } from './run-costs.js';
@@ -174,13 +175,6 @@ function sideOf(group: RunGroup, realRequests: number, days: bigint): Side {
 function compareChange(line: GateLine): number {
   const change = line.changeNanos ?? 0n;
   return Number(change < 0n ? -change : change);
-}
-
-/** Half away from zero, for a positive denominator. */
-export function roundedDivide(numerator: bigint, denominator: bigint): bigint {
-  const negative = numerator < 0n;
-  const magnitude = ((negative ? -numerator : numerator) * 2n + denominator) / (denominator * 2n);
-  return negative ? -magnitude : magnitude;
 }
 
 /** Basis points as a signed percentage with one decimal: 789n -> "+7.9%". */

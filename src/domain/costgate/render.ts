@@ -1,6 +1,7 @@
 import type { FixedCost } from '../infra/fixed-cost.js';
 import { escapeControlCharacters } from '../text.js';
-import { formatBasisPoints, roundedDivide, type CostGateResult, type GateLine, type Side } from './gate.js';
+import { dollars, roundedDivide } from '../exact.js';
+import { formatBasisPoints, type CostGateResult, type GateLine, type Side } from './gate.js';
 
 /**
  * The gate's verdict for people (a pull-request comment in Markdown) and machines (JSON), from the
@@ -10,16 +11,6 @@ import { formatBasisPoints, roundedDivide, type CostGateResult, type GateLine, t
 export interface FixedChange {
   readonly baseline: FixedCost;
   readonly candidate: FixedCost;
-}
-
-/** Nano-dollars as dollars with thousands separators and `places` decimals, rounded half away from zero. */
-export function dollars(nanos: bigint, places = 2, signed = false): string {
-  const scaled = roundedDivide(nanos, 10n ** BigInt(9 - places));
-  const negative = scaled < 0n;
-  const digits = (negative ? -scaled : scaled).toString().padStart(places + 1, '0');
-  const whole = digits.slice(0, digits.length - places).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-  const sign = negative ? '-' : signed ? '+' : '';
-  return `${sign}$${whole}${places > 0 ? `.${digits.slice(digits.length - places)}` : ''}`;
 }
 
 export function markdownText(text: string): string {

@@ -68,16 +68,3 @@ export function decimal(text: string, places: number, what: string): bigint {
     );
   return BigInt(`${match[1] ?? '0'}${(match[2] ?? '').padEnd(places, '0')}`);
 }
-
-/** An integer scaled by 10^places as a decimal: (1500n, 3) -> "1.500". */
-export function formatScaled(value: bigint, places: number): string {
-  const negative = value < 0n;
-  const digits = (negative ? -value : value).toString().padStart(places + 1, '0');
-  const whole = digits.slice(0, digits.length - places);
-  return `${negative ? '-' : ''}${whole}${places > 0 ? `.${digits.slice(digits.length - places)}` : ''}`;
-}
-
-/** numerator / denominator rounded half up to an integer (both non-negative, denominator > 0). */
-export function divideRounded(numerator: bigint, denominator: bigint): bigint {
-  return (numerator * 2n + denominator) / (denominator * 2n);
-}

@@ -1,4 +1,4 @@
-import { divideRounded, formatScaled } from './daily-rows.js';
+import { dollars, formatScaled, roundedDivide } from '../exact.js';
 import type { PageModel } from './page-model.js';
 import { escapeHtml, horizontalBars, IDLE_COLOUR, PALETTE, stackedColumns, type Series } from './svg.js';
 
@@ -50,9 +50,7 @@ th,td{text-align:left;padding:3px 8px;border-bottom:1px solid #eee}td.n,th.n{tex
 `;
 
 export function formatUsd(micros: bigint): string {
-  const cents = divideRounded(micros < 0n ? -micros : micros, 10_000n);
-  const [whole = '0', fraction = '00'] = formatScaled(cents, 2).split('.');
-  return `${micros < 0n ? '-' : ''}$${whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',')}.${fraction}`;
+  return dollars(micros * 1000n);
 }
 
 function money(micros: bigint): string {
@@ -61,7 +59,7 @@ function money(micros: bigint): string {
 
 function percent(part: bigint, whole: bigint): string {
   if (whole === 0n) return '-';
-  return `${formatScaled(divideRounded(part * 1000n, whole), 1)}%`;
+  return `${formatScaled(roundedDivide(part * 1000n, whole), 1)}%`;
 }
 
 function header(model: PageModel): string {
@@ -192,7 +190,7 @@ function valueSection(model: PageModel): string {
   const rows = model.values
     .map((v, i) => {
       const ratio =
-        v.costMicros === 0n ? '-' : formatScaled(divideRounded(v.valueMicros * 100n, v.costMicros), 2);
+        v.costMicros === 0n ? '-' : formatScaled(roundedDivide(v.valueMicros * 100n, v.costMicros), 2);
       return `<tr><td class="n">${i + 1}</td><td>${escapeHtml(v.feature)}</td>${money(v.costMicros)}${money(v.valueMicros)}<td class="n">${ratio}</td></tr>`;
     })
     .join('');

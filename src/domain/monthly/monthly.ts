@@ -1,7 +1,8 @@
 import { addHistograms, quantile } from '../metrics/histogram.js';
 import type { DailyMetrics, Histogram } from '../metrics/metrics.js';
-import { neutralise } from '../report/csv.js';
-import { divideRounded, formatScaled, type DailyRow } from './daily-rows.js';
+import { CSV_COLUMNS, neutralise } from '../report/csv.js';
+import { formatScaled, roundedDivide } from '../exact.js';
+import type { DailyRow } from './daily-rows.js';
 
 /**
  * A period's chargeback (a month, or one day for the day page), summed exactly from the daily
@@ -198,23 +199,12 @@ function compareRows(a: PeriodRow, b: PeriodRow): number {
   return 0;
 }
 
+/** The daily columns with `month` for `date` and `days` after the keys (SPEC 12). */
 export const PERIOD_CSV_COLUMNS = [
   'month',
-  'tenant',
-  'feature',
-  'model',
-  'requestClass',
+  ...CSV_COLUMNS.slice(1, 5),
   'days',
-  'requests',
-  'errorRequests',
-  'promptTokens',
-  'completionTokens',
-  'cachedPromptTokens',
-  'gpuSeconds',
-  'costUsd',
-  'costPer1kTokensUsd',
-  'p50LatencyMs',
-  'p95LatencyMs',
+  ...CSV_COLUMNS.slice(5),
 ] as const;
 
 /** The monthly CSV: the daily columns summed, a `days` column, rows by cost then keys (SPEC 12). */
@@ -237,7 +227,7 @@ export function renderPeriodCsv(period: Period): string {
       blankForIdle(row.cachedPromptTokens),
       formatScaled(row.gpuMillis, 3),
       formatScaled(row.costMicros, 6),
-      tokens > 0n && !row.idle ? formatScaled(divideRounded(row.costMicros * 1000n, tokens), 6) : '',
+      tokens > 0n && !row.idle ? formatScaled(roundedDivide(row.costMicros * 1000n, tokens), 6) : '',
       row.p50LatencyMs === undefined ? '' : String(row.p50LatencyMs),
       row.p95LatencyMs === undefined ? '' : String(row.p95LatencyMs),
     ];

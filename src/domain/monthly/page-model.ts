@@ -1,3 +1,4 @@
+import { roundedDivide } from '../exact.js';
 import type { Period } from './monthly.js';
 
 /**
@@ -123,7 +124,7 @@ function featureFigures(period: Period, dates: readonly string[]): FeatureFigure
       costMicros: t.cost,
       requests: t.requests,
       tokens: t.tokens,
-      ...(t.tokens > 0n ? { per1kTokensMicros: (t.cost * 2000n + t.tokens) / (t.tokens * 2n) } : {}),
+      ...(t.tokens > 0n ? { per1kTokensMicros: roundedDivide(t.cost * 1000n, t.tokens) } : {}),
       byDay: dates.map((date) => period.days.find((d) => d.date === date)?.byFeature.get(feature) ?? 0n),
     }))
     .sort((a, b) =>
@@ -137,7 +138,7 @@ function movers(period: Period, previous: Period | undefined): PageModel['movers
     const sums = new Map<string, bigint>();
     for (const day of days) for (const [f, c] of day.byFeature) sums.set(f, (sums.get(f) ?? 0n) + c);
     const n = BigInt(Math.max(1, days.length));
-    return new Map([...sums].map(([f, c]) => [f, (c * 2n + n) / (n * 2n)]));
+    return new Map([...sums].map(([f, c]) => [f, roundedDivide(c, n)]));
   };
   let before: Period['days'];
   let after: Period['days'];
@@ -178,9 +179,7 @@ function valueFigures(
     let valueMicros = (value.perRequestMicros ?? 0n) * f.requests;
     // A monthly value counts for the days reported, so a partial month compares like with like.
     if (value.perMonthMicros !== undefined)
-      valueMicros +=
-        (value.perMonthMicros * BigInt(daysPresent) * 2n + BigInt(daysInPeriod)) /
-        (BigInt(daysInPeriod) * 2n);
+      valueMicros += roundedDivide(value.perMonthMicros * BigInt(daysPresent), BigInt(daysInPeriod));
     figures.push({ feature: f.feature, costMicros: f.costMicros, valueMicros });
   }
   // Ranked by value per dollar of GPU cost, best first: what the monthly review ranks features by.

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatBasisPoints, judgeCost, type Traffic } from '../../../src/domain/costgate/gate.js';
-import { dollars, renderJson, renderMarkdown } from '../../../src/domain/costgate/render.js';
+import { renderJson, renderMarkdown } from '../../../src/domain/costgate/render.js';
+import { dollars } from '../../../src/domain/exact.js';
 import { groupKey, type RunCosts, type RunGroup } from '../../../src/domain/costgate/run-costs.js';
 
 function run(groups: Partial<RunGroup>[]): RunCosts {

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { PermanentError } from '../../../src/domain/errors.js';
 import { BIN_EDGES } from '../../../src/domain/metrics/histogram.js';
 import type { DailyMetrics, GroupMetrics } from '../../../src/domain/metrics/metrics.js';
-import { decimal, formatScaled, parseDailyCsv } from '../../../src/domain/monthly/daily-rows.js';
+import { formatScaled } from '../../../src/domain/exact.js';
+import { decimal, parseDailyCsv } from '../../../src/domain/monthly/daily-rows.js';
 import { buildPeriod, renderPeriodCsv } from '../../../src/domain/monthly/monthly.js';
 import { CSV_COLUMNS } from '../../../src/domain/report/csv.js';
 
