@@ -6,7 +6,7 @@ import {
   type PrometheusFit,
   type Scrape,
 } from '../domain/calibration/prometheus.js';
-import { ConfigurationError } from '../domain/errors.js';
+import { ConfigurationError, PermanentError } from '../domain/errors.js';
 import { DEFAULT_WEIGHTING } from '../domain/weighting.js';
 import { parseArgsOrThrow } from './args.js';
 import { UsageError } from './usage-error.js';
@@ -87,7 +87,7 @@ export async function runCalibrate(
       } catch (error) {
         throw new ConfigurationError(`cannot scrape ${options.url}: ${(error as Error).message}`);
       }
-      scrapes.push(parseExposition(text, `${options.url} (scrape ${i + 1})`));
+      scrapes.push(readable(text, `${options.url} (scrape ${i + 1})`));
     }
   } else {
     for (const file of options.files) {
@@ -97,11 +97,21 @@ export async function runCalibrate(
       } catch (error) {
         throw new ConfigurationError(`cannot read --metrics ${file}: ${(error as Error).message}`);
       }
-      scrapes.push(parseExposition(text, file));
+      scrapes.push(readable(text, file));
     }
   }
   const fits = fitScrapes(scrapes);
   return options.json ? JSON.stringify(fits, null, 2) : render(fits);
+}
+
+/** A scrape that cannot be read is bad input (exit 2, as the help says), not a failed computation. */
+function readable(text: string, source: string): Scrape {
+  try {
+    return parseExposition(text, source);
+  } catch (error) {
+    if (error instanceof PermanentError) throw new ConfigurationError(error.message);
+    throw error;
+  }
 }
 
 function render(fits: readonly PrometheusFit[]): string {
