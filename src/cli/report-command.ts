@@ -16,7 +16,8 @@ import {
   type Line,
 } from '../adapters/files/ndjson.js';
 import { buildReport } from '../domain/report/build.js';
-import { calibrate, calibrationSummary, deploymentKey } from '../domain/calibration/calibrate.js';
+import { DayCalibration, type CalibrationRecord } from '../domain/calibration/calibrate.js';
+import { parseMetrics } from '../domain/metrics/build.js';
 import { lineResult } from './event-input.js';
 import { buildRequestFile } from '../usecases/requests/request-file.js';
 import { formatMoney } from '../domain/report/format.js';
@@ -41,6 +42,8 @@ Options:
                       calibrated: each deployment's step costs fitted from the day's own requests,
                       the configured ones where the fit is not trusted (the summary says which);
                       time-share: equal split
+  --refit             with calibrated: fit again, even if DIR holds this day's fitted constants from
+                      an earlier revision (by default those are reused, so a restated day keeps them)
   -h, --help          this text
 
 Exit status: 0 when the report is written (rejected lines or not), 2 on bad arguments or unreadable input.`;
@@ -54,6 +57,8 @@ export interface ReportOptions {
   readonly weighting: Weighting;
   /** Fit each deployment's step costs from the day's requests (`--weighting calibrated`). */
   readonly calibrated?: boolean;
+  /** Ignore the constants stored with an earlier revision of the day in DIR (`--refit`). */
+  readonly refit?: boolean;
 }
 
 export function parseReportArgs(args: readonly string[]): ReportOptions | 'help' {
@@ -64,6 +69,7 @@ export function parseReportArgs(args: readonly string[]): ReportOptions | 'help'
     out: { type: 'string' },
     idle: { type: 'string', default: 'separate' },
     weighting: { type: 'string', default: 'step-cost' },
+    refit: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help === true) return 'help';
@@ -79,6 +85,8 @@ export function parseReportArgs(args: readonly string[]): ReportOptions | 'help'
   if (weighting !== 'step-cost' && weighting !== 'time-share' && weighting !== 'calibrated') {
     throw new UsageError(`--weighting must be step-cost, calibrated or time-share, got "${weighting}"`);
   }
+  if (values.refit === true && weighting !== 'calibrated')
+    throw new UsageError('--refit applies to --weighting calibrated only');
   return {
     eventsPath: String(values.events),
     pricesPath: String(values.prices),
@@ -87,6 +95,7 @@ export function parseReportArgs(args: readonly string[]): ReportOptions | 'help'
     idle,
     weighting: weighting === 'time-share' ? { kind: 'time-share' } : DEFAULT_WEIGHTING,
     calibrated: weighting === 'calibrated',
+    ...(values.refit === true ? { refit: true } : {}),
   };
 }
 
@@ -150,15 +159,20 @@ export async function runReport(
       await rejectedOut.close();
     }
 
-    const calibration =
-      options.calibrated === true ? calibrate(accumulator.usage(), options.weighting) : undefined;
+    let calibration: DayCalibration | undefined;
+    if (options.calibrated === true) {
+      const stored =
+        options.refit === true ? [] : await storedCalibration(metricsPath, options.date, warnings);
+      calibration = new DayCalibration(options.weighting, stored);
+      calibration.add(accumulator.usage());
+      calibration.fit();
+    }
     const report = buildReport({
       ...(calibration === undefined
         ? {}
         : {
-            weightingFor: (d: { model: string; gpuSku: string; gpuCount: number }) =>
-              calibration.get(deploymentKey(d))?.weighting,
-            calibration: calibrationSummary(calibration.values()),
+            weightingFor: calibration.weightingFor.bind(calibration),
+            calibration: calibration.records(),
           }),
       date: options.date,
       dayStart: day.start,
@@ -314,6 +328,30 @@ async function readPrices(path: string): Promise<PriceCard> {
 }
 
 // SPEC 4.8: a report written again for the same day carries the next revision number.
+/**
+ * The fitted constants an earlier revision of the day stored in DIR's metrics file. A file that
+ * cannot be read is named in a warning and the constants are fitted anew.
+ */
+async function storedCalibration(
+  metricsPath: string,
+  date: string,
+  warnings: string[],
+): Promise<readonly CalibrationRecord[]> {
+  let text: string;
+  try {
+    text = await readFile(metricsPath, 'utf8');
+  } catch {
+    return [];
+  }
+  try {
+    const metrics = parseMetrics(text);
+    return metrics.date === date ? (metrics.calibration ?? []) : [];
+  } catch (error) {
+    warnings.push(`${metricsPath}: ${(error as Error).message}; the step costs are fitted anew`);
+    return [];
+  }
+}
+
 async function previousRevision(summaryPath: string): Promise<number> {
   try {
     const previous = JSON.parse(await readFile(summaryPath, 'utf8')) as { revision?: unknown };

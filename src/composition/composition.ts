@@ -287,6 +287,7 @@ export function dailyDeps(s: Services): DailyDeps {
     now: s.now,
     idle: s.config.idle,
     weighting: s.weighting,
+    ...(s.config.weighting === 'calibrated' ? { calibrated: true } : {}),
     restateDays: s.config.restateDays,
     retrainingRuns: retrainingRuns(s),
   };

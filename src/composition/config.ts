@@ -111,7 +111,7 @@ export interface Config {
   readonly restateQueue: string;
   readonly priceCardPath: string;
   readonly idle: 'separate' | 'share';
-  readonly weighting: 'step-cost' | 'time-share';
+  readonly weighting: 'step-cost' | 'calibrated' | 'time-share';
   readonly restateDays: number;
   readonly ingestRetryDeadlineMs: number;
   /** The Teams Workflows webhook (a secret); undefined: drift runs and posts nothing. */

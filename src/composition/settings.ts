@@ -210,8 +210,8 @@ export const SETTINGS = {
     required: 'no',
     secret: false,
     description:
-      '`step-cost` or `time-share`: how concurrent requests share a GPU. See [accounting](accounting.md#how-concurrent-requests-share-a-gpu).',
-    schema: z.enum(['step-cost', 'time-share']),
+      "`step-cost`, `calibrated` or `time-share`: how concurrent requests share a GPU. `calibrated` fits each deployment's step costs from the day's own requests, keeps them for the day's restatements and falls back to `step-cost` per deployment. See [accounting](accounting.md#how-concurrent-requests-share-a-gpu) and [calibrated constants](accounting.md#calibrated-constants---weighting-calibrated).",
+    schema: z.enum(['step-cost', 'calibrated', 'time-share']),
   },
   RESTATE_DAYS: {
     readBy: 'app',

@@ -19,58 +19,159 @@ export interface DeploymentCalibration {
   readonly reason?: string;
 }
 
+/**
+ * A deployment's calibration as the summary and the metrics file show it, and as it is stored for
+ * the day: constants to 6 significant digits, which are the ones the allocation uses, so a day
+ * computed again from its stored calibration gives the same bytes.
+ */
+export interface CalibrationRecord {
+  readonly model: string;
+  readonly gpuSku: string;
+  readonly gpuCount: number;
+  readonly source: 'fitted' | 'configured';
+  readonly reason?: string;
+  /** Requests behind the fit when it was made. */
+  readonly requests: number;
+  readonly fitted?: StepConstants;
+  readonly standardErrors?: StepConstants;
+  readonly residualMs?: number;
+}
+
 export const MIN_CALIBRATION_REQUESTS = 500;
 
 export function deploymentKey(d: { model: string; gpuSku: string; gpuCount: number }): string {
   return JSON.stringify([d.model, d.gpuSku, d.gpuCount]);
 }
 
+/**
+ * One day's calibration, built from usage given pod by pod complete (a partition's, or the whole
+ * day's), then fitted once. Deployments whose stored record (an earlier revision of the day) is
+ * `fitted` keep those constants and are not fitted again: a day's constants are made once, at its
+ * first report with enough requests, so late events restate the day without moving every other
+ * request's cost through a new fit. A deployment stored as `configured` (too few requests then, or
+ * none) is fitted from the events as they are now.
+ *
+ * The equations are kept per pod and put together in pod order, each pod's requests by eventId,
+ * so the fit does not depend on the order the events came in.
+ */
+export class DayCalibration {
+  private readonly kept = new Map<string, CalibrationRecord>();
+  private readonly pending = new Map<
+    string,
+    { deployment: UsageRecord; pods: Map<string, { x: Float64Array[]; y: Float64Array }> }
+  >();
+  private readonly done = new Map<string, DeploymentCalibration>();
+
+  constructor(
+    private readonly configured: Weighting,
+    stored: readonly CalibrationRecord[] = [],
+    private readonly minRequests = MIN_CALIBRATION_REQUESTS,
+  ) {
+    for (const record of stored)
+      if (record.source === 'fitted' && record.fitted !== undefined)
+        this.kept.set(deploymentKey(record), record);
+  }
+
+  /** True when the deployment has stored fitted constants (its weighting is known before any fit). */
+  settled(d: { model: string; gpuSku: string; gpuCount: number }): boolean {
+    return this.kept.has(deploymentKey(d));
+  }
+
+  /** Adds usage whose pods are complete (no pod's requests are split across calls). */
+  add(usage: readonly UsageRecord[]): void {
+    const pods = new Map<string, UsageRecord[]>();
+    for (const u of usage) {
+      if (this.kept.has(deploymentKey(u))) continue;
+      const key = JSON.stringify([u.pod, u.model, u.gpuSku, u.gpuCount]);
+      const list = pods.get(key);
+      if (list === undefined) pods.set(key, [u]);
+      else list.push(u);
+    }
+    for (const [podKey, list] of pods) {
+      const first = list[0] as UsageRecord;
+      const key = deploymentKey(first);
+      const entry = this.pending.get(key) ?? { deployment: first, pods: new Map() };
+      list.sort((a, b) => (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));
+      entry.pods.set(podKey, decodeEquations(list));
+      this.pending.set(key, entry);
+    }
+  }
+
+  /** Fits every deployment added since; returns the keys of those that now use fitted constants. */
+  fit(): Set<string> {
+    const trusted = new Set<string>();
+    for (const [key, { deployment, pods }] of this.pending) {
+      const x: Float64Array[] = [];
+      const y: number[] = [];
+      for (const podKey of [...pods.keys()].sort()) {
+        const equations = pods.get(podKey) as { x: Float64Array[]; y: Float64Array };
+        x.push(...equations.x);
+        for (const value of equations.y) y.push(value);
+      }
+      const calibration = judge(deployment, x, Float64Array.from(y), this.configured, this.minRequests);
+      this.done.set(key, calibration);
+      if (calibration.source === 'fitted') trusted.add(key);
+    }
+    this.pending.clear();
+    return trusted;
+  }
+
+  /** The deployment's weighting: stored or fitted constants, or undefined for the configured ones. */
+  weightingFor(d: { model: string; gpuSku: string; gpuCount: number }): Weighting | undefined {
+    const key = deploymentKey(d);
+    const kept = this.kept.get(key);
+    if (kept?.fitted !== undefined) return weightingOf(kept.fitted);
+    const done = this.done.get(key);
+    return done?.source === 'fitted' ? done.weighting : undefined;
+  }
+
+  /** Every deployment's record, the stored ones as stored, sorted by deployment. */
+  records(): CalibrationRecord[] {
+    const all = new Map<string, CalibrationRecord>(this.kept);
+    for (const [key, c] of this.done) if (!all.has(key)) all.set(key, recordOf(c));
+    return [...all.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, r]) => r);
+  }
+
+  /** The fitted and configured deployments, for callers that want the fits themselves. */
+  calibrations(): Map<string, DeploymentCalibration> {
+    return new Map(this.done);
+  }
+}
+
+/** Calibrates a whole day's usage at once (the command line, the benchmarks). */
 export function calibrate(
   usage: readonly UsageRecord[],
   configured: Weighting,
   minRequests = MIN_CALIBRATION_REQUESTS,
 ): Map<string, DeploymentCalibration> {
-  // Equations come from one pod at a time (only a pod's own requests share its steps).
-  const pods = new Map<string, UsageRecord[]>();
-  for (const u of usage) {
-    const key = JSON.stringify([u.pod, u.model, u.gpuSku, u.gpuCount]);
-    const list = pods.get(key) ?? [];
-    list.push(u);
-    pods.set(key, list);
-  }
-  const equations = new Map<string, { deployment: UsageRecord; x: Float64Array[]; y: number[] }>();
-  for (const list of pods.values()) {
-    const first = list[0];
-    if (first === undefined) continue;
-    const key = deploymentKey(first);
-    const entry = equations.get(key) ?? { deployment: first, x: [], y: [] };
-    const { x, y } = decodeEquations(list);
-    entry.x.push(...x);
-    entry.y.push(...y);
-    equations.set(key, entry);
-  }
-  const result = new Map<string, DeploymentCalibration>();
-  for (const [key, { deployment, x, y }] of equations) {
-    const base = { model: deployment.model, gpuSku: deployment.gpuSku, gpuCount: deployment.gpuCount };
-    const fit = x.length >= minRequests ? fitPositive(x, Float64Array.from(y)) : undefined;
-    const reason =
-      x.length < minRequests
-        ? `${x.length} requests with a decode phase, fewer than the ${minRequests} a fit needs`
-        : untrusted(fit);
-    result.set(
-      key,
-      reason === undefined && fit !== undefined
-        ? { ...base, fit, weighting: weightingOf(fit.constants), source: 'fitted' }
-        : {
-            ...base,
-            ...(fit === undefined ? {} : { fit }),
-            weighting: configured,
-            source: 'configured',
-            reason: reason ?? 'no fit',
-          },
-    );
-  }
-  return result;
+  const day = new DayCalibration(configured, [], minRequests);
+  day.add(usage);
+  day.fit();
+  return day.calibrations();
+}
+
+function judge(
+  deployment: UsageRecord,
+  x: readonly Float64Array[],
+  y: Float64Array,
+  configured: Weighting,
+  minRequests: number,
+): DeploymentCalibration {
+  const base = { model: deployment.model, gpuSku: deployment.gpuSku, gpuCount: deployment.gpuCount };
+  const fit = x.length >= minRequests ? fitPositive(x, y) : undefined;
+  const reason =
+    x.length < minRequests
+      ? `${x.length} requests with a decode phase, fewer than the ${minRequests} a fit needs`
+      : untrusted(fit);
+  if (reason === undefined && fit !== undefined)
+    return { ...base, fit, weighting: weightingOf(rounded(fit.constants)), source: 'fitted' };
+  return {
+    ...base,
+    ...(fit === undefined ? {} : { fit }),
+    weighting: configured,
+    source: 'configured',
+    reason: reason ?? 'no fit',
+  };
 }
 
 /** The fit with every per-token constant >= 0: a negative one is held at 0 and the rest refitted. */
@@ -111,25 +212,36 @@ function weightingOf(c: StepConstants): Weighting {
   };
 }
 
-/** A deployment's calibration as the summary shows it (6 significant digits: stable bytes). */
-export function calibrationSummary(calibrations: Iterable<DeploymentCalibration>): unknown[] {
-  const round = (c: StepConstants): Record<string, number> =>
-    Object.fromEntries(Object.entries(c).map(([k, v]: [string, number]) => [k, Number(v.toPrecision(6))]));
-  return [...calibrations]
-    .sort((a, b) => (deploymentKey(a) < deploymentKey(b) ? -1 : 1))
-    .map((c) => ({
-      model: c.model,
-      gpuSku: c.gpuSku,
-      gpuCount: c.gpuCount,
-      source: c.source,
-      ...(c.reason === undefined ? {} : { reason: c.reason }),
-      requests: c.fit?.requests ?? 0,
-      ...(c.fit === undefined
-        ? {}
-        : {
-            fitted: round(c.fit.constants),
-            standardErrors: round(c.fit.standardErrors),
-            residualMs: Number(c.fit.residualMs.toPrecision(6)),
-          }),
-    }));
+/** 6 significant digits: what is stored, and so what the allocation uses. */
+function rounded(c: StepConstants): StepConstants {
+  const r = (v: number): number => Number(v.toPrecision(6));
+  return {
+    fixedMs: r(c.fixedMs),
+    prefillMsPerToken: r(c.prefillMsPerToken),
+    decodeMsPerToken: r(c.decodeMsPerToken),
+    decodeMsPerContextToken: r(c.decodeMsPerContextToken),
+  };
+}
+
+function recordOf(c: DeploymentCalibration): CalibrationRecord {
+  return {
+    model: c.model,
+    gpuSku: c.gpuSku,
+    gpuCount: c.gpuCount,
+    source: c.source,
+    ...(c.reason === undefined ? {} : { reason: c.reason }),
+    requests: c.fit?.requests ?? 0,
+    ...(c.fit === undefined
+      ? {}
+      : {
+          fitted: rounded(c.fit.constants),
+          standardErrors: rounded(c.fit.standardErrors),
+          residualMs: Number(c.fit.residualMs.toPrecision(6)),
+        }),
+  };
+}
+
+/** Deployments' calibrations as the summary shows them (see CalibrationRecord). */
+export function calibrationSummary(calibrations: Iterable<DeploymentCalibration>): CalibrationRecord[] {
+  return [...calibrations].sort((a, b) => (deploymentKey(a) < deploymentKey(b) ? -1 : 1)).map(recordOf);
 }

@@ -2,6 +2,7 @@ import type { IntakeCounts } from '../accumulator.js';
 import type { ChargebackResult, ChargebackRow, PodTotals } from '../chargeback.js';
 import { formatGpuSeconds, moneyNumber } from '../report/format.js';
 import { largestRemainder } from '../report/rounding.js';
+import type { CalibrationRecord } from '../calibration/calibrate.js';
 import { BIN_EDGES } from './histogram.js';
 import {
   METRICS_SCHEMA_VERSION,
@@ -20,6 +21,8 @@ export interface MetricsContext {
   readonly generatedAt: string;
   readonly currency: string;
   readonly counts: IntakeCounts;
+  /** The day's calibrated step costs, when the allocation used them. */
+  readonly calibration?: readonly CalibrationRecord[];
 }
 
 /**
@@ -46,6 +49,7 @@ export function buildMetrics(context: MetricsContext, printed: ChargebackResult)
       .map(groupMetrics),
     models,
     pods,
+    ...(context.calibration === undefined ? {} : { calibration: context.calibration }),
   };
 }
 

@@ -9,6 +9,8 @@
  * array of counts, one per bin (trailing zero bins may be omitted), so days add up bin by bin.
  */
 
+import type { CalibrationRecord } from '../calibration/calibrate.js';
+
 /** Bumped whenever a field's meaning or a histogram's bin edges change. */
 export const METRICS_SCHEMA_VERSION = 1;
 
@@ -92,4 +94,11 @@ export interface DailyMetrics {
   readonly groups: readonly GroupMetrics[];
   readonly models: readonly CapacityMetrics[];
   readonly pods: readonly CapacityMetrics[];
+  /**
+   * Present when the day was allocated with calibrated step costs (`--weighting calibrated`): each
+   * deployment's fitted constants, their standard errors and the requests behind them, or the
+   * reason the configured ones were kept. Stored here, a restated day reuses them, and drift
+   * watches them (rule `stepCostShift`). Optional and additive: the schemaVersion is unchanged.
+   */
+  readonly calibration?: readonly CalibrationRecord[];
 }

@@ -114,6 +114,25 @@ const sameEdges = (name: HistogramName) =>
       },
     );
 
+const finite = z.number().refine(Number.isFinite, { error: 'must be a finite number' });
+const constants = z.object({
+  fixedMs: finite,
+  prefillMsPerToken: finite,
+  decodeMsPerToken: finite,
+  decodeMsPerContextToken: finite,
+});
+const calibration = z.object({
+  model: text,
+  gpuSku: text,
+  gpuCount: count.min(1),
+  source: z.enum(['fitted', 'configured']),
+  reason: text.optional(),
+  requests: count,
+  fitted: constants.optional(),
+  standardErrors: constants.optional(),
+  residualMs: finite.optional(),
+});
+
 const metricsSchema = z.object({
   schemaVersion: z.literal(METRICS_SCHEMA_VERSION),
   date: text.refine(isDay, { error: 'must be a calendar day YYYY-MM-DD' }),
@@ -130,6 +149,13 @@ const metricsSchema = z.object({
   groups: z.array(group),
   models: z.array(capacity),
   pods: z.array(capacity),
+  calibration: z
+    .array(
+      calibration.refine((c) => c.source !== 'fitted' || c.fitted !== undefined, {
+        error: 'is fitted but has no fitted constants',
+      }),
+    )
+    .optional(),
 });
 
 /**

@@ -1,3 +1,4 @@
+import type { CalibrationRecord } from '../calibration/calibrate.js';
 import type { IntakeCounts } from '../accumulator.js';
 import { computeChargeback, type ChargebackInput, type ChargebackResult } from '../chargeback.js';
 import { buildMetrics, renderMetrics } from '../metrics/build.js';
@@ -8,7 +9,7 @@ import { renderSummary } from './summary.js';
 
 export interface ReportRequest extends ChargebackInput {
   /** The calibration behind `weightingFor`, for the summary (see calibration/calibrate.ts). */
-  readonly calibration?: readonly unknown[];
+  readonly calibration?: readonly CalibrationRecord[];
   readonly counts: IntakeCounts;
   readonly revision: number;
   readonly generatedAt: string;
@@ -59,6 +60,7 @@ export function renderReport(
       generatedAt: request.generatedAt,
       currency: request.prices.currency,
       counts: request.counts,
+      ...(request.calibration === undefined ? {} : { calibration: request.calibration }),
     },
     result,
   );

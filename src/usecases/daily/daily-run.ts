@@ -17,6 +17,8 @@ import { renderReport } from '../../domain/report/build.js';
 import { formatMoney } from '../../domain/report/format.js';
 import type { ReportFiles, ReportStore, StoredReportInfo } from '../../ports/report-store.js';
 import { buildRequestFile } from '../requests/request-file.js';
+import { DayCalibration, type CalibrationRecord } from '../../domain/calibration/calibrate.js';
+import { parseMetrics } from '../../domain/metrics/build.js';
 
 export interface DailyDeps {
   readonly ledger: Ledger;
@@ -25,6 +27,11 @@ export interface DailyDeps {
   readonly now: () => Date;
   readonly idle: IdlePolicy;
   readonly weighting: Weighting;
+  /**
+   * Fit each deployment's step costs from the day's requests (WEIGHTING=calibrated), `weighting`
+   * where the fit is not trusted. The fit is stored in the day's metrics and reused on restatement.
+   */
+  readonly calibrated?: boolean;
   /** How many days back late events still restate a report. */
   readonly restateDays: number;
   /** Retraining jobs that ran (src/domain/retrain/charge.ts): charged as tenant `(retraining)`. */
@@ -101,7 +108,10 @@ export async function reportDay(
   if (bounds === undefined) throw new RangeError(`not a day: ${day}`);
   const ledgerAsOf = deps.now().toISOString();
   const segments = await deps.ledger.segmentsFor(day);
-  const input = {
+  const stored = deps.calibrated === true ? await storedCalibration(day, deps, log) : undefined;
+  const newCalibration = (): DayCalibration | undefined =>
+    stored === undefined ? undefined : new DayCalibration(deps.weighting, stored);
+  const input: DayInput = {
     date: day,
     dayStart: bounds.start,
     dayEnd: bounds.end,
@@ -110,12 +120,20 @@ export async function reportDay(
     idle: deps.idle,
     keepRequests: true,
   };
-  let computed = await byPartition(segments, deps, input);
+  let calibration = newCalibration();
+  let computed = await byPartition(segments, deps, input, calibration);
   if (computed === undefined) {
     log(`${day}: a pod's events span Event Hubs partitions; computing the day in one pass`);
     const accumulator = await accumulate(segments, deps);
+    calibration = newCalibration();
+    calibration?.add(accumulator.usage());
+    calibration?.fit();
     computed = {
-      result: computeChargeback({ ...input, usage: accumulator.usage(), capacity: accumulator.capacity() }),
+      result: computeChargeback({
+        ...withCalibration(input, calibration),
+        usage: accumulator.usage(),
+        capacity: accumulator.capacity(),
+      }),
       counts: accumulator.counts,
     };
   }
@@ -128,8 +146,9 @@ export async function reportDay(
     rejected: computed.counts.rejected + deadLetters,
   };
   const previous = await deps.reports.info(day);
+  const rendered = calibration === undefined ? input : { ...input, calibration: calibration.records() };
   const unchanged =
-    previous === undefined ? undefined : await sameAsStored(day, deps, input, counts, computed.result);
+    previous === undefined ? undefined : await sameAsStored(day, deps, rendered, counts, computed.result);
   if (unchanged !== undefined) {
     // The same ledger state gives the same bytes: keep the revision and its generation time, and
     // only move ledgerAsOf on, so the day is not chosen again for the same commits.
@@ -144,7 +163,7 @@ export async function reportDay(
   }
   const revision = (previous?.revision ?? 0) + 1;
   const report = renderReport(
-    { ...input, counts, revision, generatedAt: deps.now().toISOString() },
+    { ...rendered, counts, revision, generatedAt: deps.now().toISOString() },
     computed.result,
   );
   await deps.reports.write(day, withRequests(day, revision, report), { revision, ledgerAsOf });
@@ -185,7 +204,7 @@ function outcome(
 async function sameAsStored(
   day: string,
   deps: DailyDeps,
-  input: DayInput,
+  input: DayInput & { readonly calibration?: readonly CalibrationRecord[] },
   counts: IntakeCounts,
   result: ChargebackResult,
 ): Promise<(ReturnType<typeof renderReport> & { revision: number }) | undefined> {
@@ -207,6 +226,32 @@ async function sameAsStored(
 
 type DayInput = Omit<ChargebackInput, 'usage' | 'capacity'>;
 
+/** The day's input with the calibration's weighting per deployment, when calibrating. */
+function withCalibration(input: DayInput, calibration: DayCalibration | undefined): DayInput {
+  return calibration === undefined ? input : { ...input, weightingFor: (d) => calibration.weightingFor(d) };
+}
+
+/**
+ * The fitted constants an earlier revision of the day stored in its metrics file (none for a
+ * first report). A stored file that cannot be read is logged and the constants are fitted anew.
+ */
+async function storedCalibration(
+  day: string,
+  deps: DailyDeps,
+  log: (m: string) => void,
+): Promise<readonly CalibrationRecord[]> {
+  const text = await deps.reports.metrics(day);
+  if (text === undefined) return [];
+  try {
+    return parseMetrics(text).calibration ?? [];
+  } catch (error) {
+    log(
+      `${day}: the stored metrics file cannot be read (${(error as Error).message}); fitting the step costs anew`,
+    );
+    return [];
+  }
+}
+
 /**
  * The serving chargeback with the retraining jobs that ran during the day added as pods of their
  * own: disjoint from the serving pods, so the merge is exact, and outside the intake counts (they
@@ -223,11 +268,18 @@ async function withRetraining(
   return mergeChargeback([serving, computeChargeback({ ...input, usage, capacity })]);
 }
 
-/** The day partition by partition, or undefined when some pod's events are in more than one partition. */
+/**
+ * The day partition by partition, or undefined when some pod's events are in more than one partition.
+ * When calibrating, a partition with a deployment that has no stored fitted constants waits until
+ * every partition has given its equations and the fit is made; it is then read again and computed
+ * with the fitted constants (so a day's first report reads those partitions twice, and holds one
+ * partition's events and every request's equation, 5 numbers, at a time).
+ */
 async function byPartition(
   segments: readonly SegmentInfo[],
   deps: DailyDeps,
   input: DayInput,
+  calibration: DayCalibration | undefined,
 ): Promise<{ result: ChargebackResult; counts: IntakeCounts } | undefined> {
   const partitions = new Map<string, SegmentInfo[]>();
   for (const segment of segments) {
@@ -239,8 +291,11 @@ async function byPartition(
   // eventId (hashed, to hold 4 bytes per event, not the ids) -> partition: versions of one eventId in
   // two partitions must meet in one accumulator (SPEC 4.6); a hash collision only costs the one pass.
   const idHome = new Map<number, string>();
-  const results: ChargebackResult[] = [];
+  // In partition order, whichever pass computed them: the merge then sees the same order on a
+  // first report and on a restatement that reuses the stored fit.
+  const results: (ChargebackResult | SegmentInfo[])[] = [];
   const counts = noCounts();
+  const calibrated = withCalibration(input, calibration);
   for (const [partition, list] of [...partitions.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
     const accumulator = await accumulate(list, deps);
     const usage = accumulator.usage();
@@ -254,10 +309,27 @@ async function byPartition(
       if (idSeen !== undefined && idSeen !== partition) return undefined;
       idHome.set(id, partition);
     }
-    results.push(computeChargeback({ ...input, usage, capacity }));
     for (const key of Object.keys(counts) as (keyof IntakeCounts)[]) counts[key] += accumulator.counts[key];
+    if (calibration !== undefined && usage.some((u) => !calibration.settled(u))) {
+      calibration.add(usage);
+      results.push(list);
+      continue;
+    }
+    results.push(computeChargeback({ ...calibrated, usage, capacity }));
   }
-  return { result: mergeChargeback(results), counts };
+  calibration?.fit();
+  const computed: ChargebackResult[] = [];
+  for (const entry of results) {
+    if (!Array.isArray(entry)) {
+      computed.push(entry);
+      continue;
+    }
+    const accumulator = await accumulate(entry, deps);
+    computed.push(
+      computeChargeback({ ...calibrated, usage: accumulator.usage(), capacity: accumulator.capacity() }),
+    );
+  }
+  return { result: mergeChargeback(computed), counts };
 }
 
 /** FNV-1a, 32 bits. */

@@ -202,6 +202,60 @@ describe('the metrics file', () => {
     );
   });
 
+  describe('with the calibrated step costs', () => {
+    const fitted = {
+      model: 'llama-3-8b',
+      gpuSku: 'Standard_NC24ads_A100_v4',
+      gpuCount: 1,
+      source: 'fitted' as const,
+      requests: 812,
+      fitted: {
+        fixedMs: 14.1,
+        prefillMsPerToken: 0.088,
+        decodeMsPerToken: 0.015,
+        decodeMsPerContextToken: 7.1e-5,
+      },
+      standardErrors: {
+        fixedMs: 0.1,
+        prefillMsPerToken: 0.001,
+        decodeMsPerToken: 0.002,
+        decodeMsPerContextToken: 1e-6,
+      },
+      residualMs: 4.2,
+    };
+    const configured = {
+      model: 'mistral-7b',
+      gpuSku: 'Standard_NC24ads_A100_v4',
+      gpuCount: 1,
+      source: 'configured' as const,
+      reason: '12 requests with a decode phase, fewer than the 500 a fit needs',
+      requests: 0,
+    };
+
+    it('reads them back as written, under the same schemaVersion', () => {
+      const withCalibration = { ...metrics, calibration: [fitted, configured] };
+      const written = renderMetrics(withCalibration);
+      expect(written).toContain('"schemaVersion": 1');
+      expect(parseMetrics(written).calibration).toEqual([fitted, configured]);
+      // Without them (every other weighting) the field is absent, not empty.
+      expect(text).not.toContain('calibration');
+    });
+
+    it('refuses a fitted entry without constants, or a constant that is not a number, naming it', () => {
+      const { fitted: _, ...bare } = fitted;
+      expect(() => parseMetrics(renderMetrics({ ...metrics, calibration: [bare] }))).toThrow(
+        /calibration\[0\] is fitted but has no fitted constants/,
+      );
+      const broken = JSON.parse(renderMetrics({ ...metrics, calibration: [fitted] })) as {
+        calibration: { fitted: Record<string, unknown> }[];
+      };
+      (broken.calibration[0] as { fitted: Record<string, unknown> }).fitted.prefillMsPerToken = 'fast';
+      expect(() => parseMetrics(JSON.stringify(broken))).toThrow(
+        /calibration\[0\]\.fitted\.prefillMsPerToken/,
+      );
+    });
+  });
+
   it('is refused when it is not JSON', () => {
     expect(() => parseMetrics('{"schemaVersion": 1,')).toThrow(/not JSON/);
   });
