@@ -136,7 +136,12 @@ export async function main(
           return 0;
         }
         const outcome = await runSimulate(options);
-        streams.stdout.write(`wrote ${outcome.events} events to ${options.out}\n`);
+        streams.stdout.write(
+          `wrote ${outcome.events} events to ${options.out}` +
+            (options.prometheus === undefined
+              ? '\n'
+              : `, and ${outcome.scrapes} Prometheus scrapes under ${options.prometheus.dir}\n`),
+        );
         return 0;
       }
       case 'sidecar': {

@@ -42,6 +42,32 @@ export interface EngineConfig {
   readonly tokenBudget: number;
   /** Reference mode: no closed-form jumps, one step at a time (slow; tests compare the two). */
   readonly stepwise?: boolean;
+  /**
+   * Told of every step the engine takes (a closed-form jump as one span of k steps), for counters
+   * such as vLLM's Prometheus metrics (src/simulator/vllm-metrics.ts). Not set: nothing is built.
+   */
+  readonly onSteps?: (span: StepSpan) => void;
+}
+
+/**
+ * Consecutive engine steps, as an observer sees them. Step j (from 0) lasts firstMs + slopeMs x j
+ * (in a pure-decode stretch every context grows by one token a step) and ends at
+ * start + the durations of steps 0..j.
+ */
+export interface StepSpan {
+  /** When the first step began, ms since the start of the simulated day. */
+  readonly start: number;
+  readonly steps: number;
+  readonly firstMs: number;
+  readonly slopeMs: number;
+  /** Sequences past their first token in each step: each makes one token, an inter-token gap of the step's duration. */
+  readonly decoding: number;
+  /** Prompt tokens (cached included) of the requests whose prefill ended in the span (only when steps is 1). */
+  readonly promptTokens: number;
+  /** First tokens made in the span (only when steps is 1): prefills ended with a token. */
+  readonly firstTokens: number;
+  /** Prompt tokens computed in the span (chunks of prefill, cached tokens left out). */
+  readonly prefillTokens: number;
 }
 
 /** A request as the engine sees it; the engine fills in the outcome fields. */
@@ -81,6 +107,7 @@ export function* runEngine(
   const prefill = costs.prefillPerToken * f;
   const decode = costs.decodePerToken * f;
   const context = costs.perContextToken * f;
+  const observe = config.onSteps;
 
   let now = 0;
   let step = 0;
@@ -137,6 +164,17 @@ export function* runEngine(
       const a = arrivals[next];
       if (k > 1 && running < config.maxSeqs && a !== undefined)
         k = Math.min(k, stepsToReach(a.arrival - now, first, slope));
+      if (observe !== undefined)
+        observe({
+          start: now,
+          steps: k,
+          firstMs: first,
+          slopeMs: slope,
+          decoding,
+          promptTokens: 0,
+          firstTokens: 0,
+          prefillTokens: 0,
+        });
       now += k * first + (slope * k * (k - 1)) / 2;
       share += (k * base) / decoding;
       contextSum += k * decoding;
@@ -171,9 +209,14 @@ export function* runEngine(
       }
       const fixed = base / inStep;
       share += fixed;
-      now += base + prefill * prefillTokens + decode * decoding + context * contextSum;
+      const started = now;
+      const stepMs = base + prefill * prefillTokens + decode * decoding + context * contextSum;
+      const decoded = decoding;
+      now += stepMs;
       step += 1;
       contextSum += decoding;
+      let prompted = 0;
+      let firstTokens = 0;
       const still: Sequence[] = [];
       for (const s of prefilling) {
         if (s.chunk === 0) s.excludedShare += fixed;
@@ -183,6 +226,8 @@ export function* runEngine(
           continue;
         }
         const r = s.request;
+        prompted += r.promptTokens;
+        if (r.target > 0) firstTokens += 1;
         if (r.target === 0) {
           finish(s); // failed or abandoned before its first token
         } else {
@@ -198,6 +243,17 @@ export function* runEngine(
         }
       }
       prefilling = still;
+      if (observe !== undefined)
+        observe({
+          start: started,
+          steps: 1,
+          firstMs: stepMs,
+          slopeMs: 0,
+          decoding: decoded,
+          promptTokens: prompted,
+          firstTokens,
+          prefillTokens,
+        });
     }
     for (let s = finishing.popAt(step); s !== undefined; s = finishing.popAt(step)) {
       const r = s.request;

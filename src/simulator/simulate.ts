@@ -2,6 +2,7 @@ import { dayEndMs, dayStartMs } from '../domain/days.js';
 import { runEngine, type EngineRequest } from './engine.js';
 import { Random } from './random.js';
 import { batchArrivals, drawBursts, interactiveArrivals, type Arrival, type Burst } from './traffic.js';
+import { ScrapeRecorder } from './vllm-metrics.js';
 import { drawShape, MODELS, type FeatureProfile, type ModelProfile } from './workload.js';
 
 export interface SimulationOptions {
@@ -15,6 +16,33 @@ export interface SimulationOptions {
   readonly duplicateRate?: number;
   /** A release to compare (the cost gate's candidate): the same arrivals, served differently. */
   readonly variant?: Variant;
+  /** Scrapes of each pod's vLLM Prometheus metrics; the events stay exactly what they are without. */
+  readonly scrapes?: ScrapeOptions;
+}
+
+/**
+ * Scrapes of vLLM's /metrics (src/simulator/vllm-metrics.ts) one every `intervalMs` of simulated
+ * time from midnight, through the end of the day and past it until the pod's last request ended.
+ * A scrape sees the steps that ended by its time; one running across it counts in the next.
+ */
+export interface ScrapeOptions {
+  readonly intervalMs: number;
+  /** Indexes of the pods to scrape, from 0 in the fleet's order (pod i serves MODELS[i % 2]); all if left out. */
+  readonly pods?: readonly number[];
+  /** Called in time order for each pod, pod by pod, while the simulation runs. */
+  readonly onScrape: (scrape: PodScrape) => void;
+}
+
+export interface PodScrape {
+  readonly pod: string;
+  readonly podIndex: number;
+  readonly model: string;
+  /** From 0. */
+  readonly index: number;
+  /** Milliseconds since the start of the day. */
+  readonly atMs: number;
+  /** The Prometheus text exposition. */
+  readonly text: string;
 }
 
 /**
@@ -79,6 +107,7 @@ export function* simulateDay(options: SimulationOptions): Generator<SimulatedEve
       dayLength,
       bursts,
       options.variant,
+      options.scrapes,
     )) {
       yield event;
       emitted += 1;
@@ -143,6 +172,7 @@ function* podDay(
   dayLength: number,
   bursts: readonly Burst[],
   variant?: Variant,
+  scrapes?: ScrapeOptions,
 ): Generator<SimulatedEvent> {
   const random = new Random(seed, 100 + plan.index);
   const arrivals: readonly Arrival[] =
@@ -191,12 +221,29 @@ function* podDay(
       ? { stepFactor: plan.model.stepFactor, maxSeqs: 256, tokenBudget: 8192 }
       : { stepFactor: plan.model.stepFactor, maxSeqs: 256, tokenBudget: 2048 };
   const engine = plan.model.stepCosts === undefined ? config : { ...config, costs: plan.model.stepCosts };
+  const recorder =
+    scrapes !== undefined && (scrapes.pods?.includes(plan.index) ?? true)
+      ? new ScrapeRecorder(scrapes.intervalMs, plan.model.name, (index, atMs, text) => {
+          scrapes.onScrape({
+            pod: plan.name,
+            podIndex: plan.index,
+            model: plan.model.name,
+            index,
+            atMs,
+            text,
+          });
+        })
+      : undefined;
   let last = 0;
-  for (const r of runEngine(engine, requests) as Generator<Pending>) {
+  for (const r of runEngine(
+    recorder === undefined ? engine : { ...engine, onSteps: recorder.observe },
+    requests,
+  ) as Generator<Pending>) {
     yield* windowsUntil(r.finishedAt);
     last = Math.max(last, r.finishedAt);
     yield usageEvent(r, pod, iso, plan.model.gpuCount);
   }
+  recorder?.finish(Math.max(dayLength, last));
   // Keep reporting until the day is over and the last request has finished (a job can run past midnight).
   yield* windowsUntil(Math.max(dayLength, last + 1) + WINDOW_MS);
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -75,5 +75,58 @@ describe('chargeback simulate', () => {
     );
     expect(noisy.summary.duplicatesDropped).toBeGreaterThan(0);
     expect(noisy.csv).toBe(clean.csv);
+  });
+
+  it("writes each pod's vLLM metrics as scrapes that chargeback calibrate reads", async () => {
+    const prom = join(dir, 'prom');
+    const out: string[] = [];
+    const capture = { write: (text: string) => out.push(text) > 0 } as unknown as NodeJS.WritableStream;
+    const events = join(dir, 'scraped.ndjson');
+    const args = ['simulate', '--date', DAY, '--out', events, '--pods', '3', '--requests', '3000'];
+    expect(
+      await main([...args, '--seed', '5', '--prometheus', prom, '--scrape-interval', '900'], {
+        stdout: capture,
+        stderr: sink,
+      }),
+    ).toBe(0);
+    // The events are the ones written without scrapes.
+    expect(readFileSync(events, 'utf8')).toBe(
+      readFileSync(await simulate('unscraped.ndjson', ['--seed', '5']), 'utf8'),
+    );
+    const pods = readdirSync(prom).sort();
+    expect(pods).toHaveLength(3);
+    const files = readdirSync(join(prom, pods[0] ?? '')).sort();
+    // 96 quarter-hours from midnight to midnight, both ends scraped (more if a request ran past midnight).
+    expect(files.length).toBeGreaterThanOrEqual(97);
+    expect(files.slice(0, 2)).toEqual(['scrape-0001.prom', 'scrape-0002.prom']);
+    expect(out.join('')).toContain(`Prometheus scrapes under ${prom}`);
+    const model = /model_name="([^"]+)"/.exec(
+      readFileSync(join(prom, pods[0] ?? '', files[0] ?? ''), 'utf8'),
+    )?.[1];
+    expect(model).toMatch(/llama|qwen/);
+
+    out.length = 0;
+    const metrics = files.flatMap((f) => ['--metrics', join(prom, pods[0] ?? '', f)]);
+    expect(await main(['calibrate', ...metrics], { stdout: capture, stderr: sink })).toBe(0);
+    expect(out.join('')).toMatch(new RegExp(`${model ?? '?'}: fixed step [\\d.]+ ms, .* from \\d+ interval`));
+  });
+
+  it('refuses scrape options that cannot be honoured', async () => {
+    const errors: string[] = [];
+    const capture = { write: (text: string) => errors.push(text) > 0 } as unknown as NodeJS.WritableStream;
+    const run = (extra: string[]) =>
+      main(['simulate', '--date', DAY, '--out', join(dir, 'refused.ndjson'), ...extra], {
+        stdout: sink,
+        stderr: capture,
+      });
+    expect(await run(['--scrape-interval', '60'])).toBe(2);
+    expect(await run(['--prometheus', join(dir, 'p2'), '--scrape-interval', '5'])).toBe(2);
+    const used = join(dir, 'used');
+    mkdirSync(used);
+    writeFileSync(join(used, 'old.prom'), '');
+    expect(await run(['--prometheus', used])).toBe(2);
+    expect(errors.join('')).toMatch(
+      /--scrape-interval needs --prometheus[\s\S]*from 15 to 3600[\s\S]*not empty/,
+    );
   });
 });
