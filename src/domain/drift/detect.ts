@@ -11,6 +11,7 @@ import { groupChangeAlerts } from './group-rules.js';
 import { featureGoneAlerts, newFeatureAlerts } from './presence-rules.js';
 import type { DriftRules } from './rules.js';
 import { shiftAlerts, slaAlerts } from './sla-rules.js';
+import { stepCostAlerts } from './step-cost-rules.js';
 
 export interface DetectInput {
   readonly today: DailyMetrics;
@@ -37,6 +38,7 @@ export function detectDrift(input: DetectInput): DriftReport {
     ...dataQualityAlerts(ctx),
     ...newFeatureAlerts(ctx),
     ...featureGoneAlerts(ctx),
+    ...stepCostAlerts(ctx),
   ];
   const alerts = raised.sort(bySeverityThenId);
   const ids = new Set(alerts.map((a) => a.id));

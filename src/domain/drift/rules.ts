@@ -73,6 +73,21 @@ export interface PresenceRule {
   readonly minVolume: Volume;
 }
 
+/**
+ * A deployment's fitted step costs (the metrics' `calibration`) against their median over the
+ * window's days with fitted constants. Relative levels; a new alert also needs the change to be
+ * `minStandardErrors` times the day's standard error.
+ */
+export interface StepCostRule {
+  readonly enabled: boolean;
+  readonly warning: { readonly relative: number };
+  readonly critical: { readonly relative: number };
+  readonly clear: { readonly relative: number };
+  readonly minStandardErrors: number;
+  /** Requests behind the fit, today and on each baseline day counted. */
+  readonly minRequests: number;
+}
+
 export interface Sla {
   readonly p95LatencyMs: number;
   readonly p95TtftMs: number;
@@ -103,6 +118,7 @@ export interface DriftRules {
     readonly unmeteredShare: DataQualityRule;
     readonly newFeature: PresenceRule;
     readonly featureGone: PresenceRule;
+    readonly stepCostShift: StepCostRule;
   };
 }
 
@@ -184,6 +200,18 @@ const dataQualityRule = z
 
 const presenceRule = z.strictObject({ enabled: z.boolean(), minVolume: volume });
 
+const relative = z.strictObject({ relative: positive });
+const stepCostRule = z
+  .strictObject({
+    enabled: z.boolean(),
+    warning: relative,
+    critical: relative,
+    clear: relative,
+    minStandardErrors: nonNegative,
+    minRequests: nonNegative,
+  })
+  .superRefine(ordered(['relative']));
+
 const rulesSchema = z.strictObject({
   baselineDays: count.max(366, { error: 'must be at most 366' }),
   minBaselineDays: count,
@@ -205,6 +233,8 @@ const rulesSchema = z.strictObject({
     unmeteredShare: dataQualityRule,
     newFeature: presenceRule,
     featureGone: presenceRule,
+    // Added after the others: a rules file written before it gets the default (see parseDriftRules).
+    stepCostShift: stepCostRule.optional(),
   }),
 });
 
@@ -227,7 +257,8 @@ export function parseDriftRules(json: unknown): DriftRules {
   if (parsed.data.minBaselineDays > parsed.data.baselineDays) {
     throw new ConfigurationError('drift rules: minBaselineDays: must be <= baselineDays');
   }
-  return parsed.data;
+  const { stepCostShift = DEFAULT_DRIFT_RULES.rules.stepCostShift, ...rest } = parsed.data.rules;
+  return { ...parsed.data, rules: { ...rest, stepCostShift } };
 }
 
 const volumeOf = (requests: number, costUsd: number): Volume => ({ requests, costUsd });
@@ -345,5 +376,15 @@ export const DEFAULT_DRIFT_RULES: DriftRules = {
     },
     newFeature: { enabled: true, minVolume: GROUP_VOLUME },
     featureGone: { enabled: true, minVolume: GROUP_VOLUME },
+    // The same engine fitted on other days moves its constants by a few percent (docs/drift.md);
+    // a vLLM upgrade that changes a cost by a fifth moves features' shares by about as much.
+    stepCostShift: {
+      enabled: true,
+      warning: { relative: 0.2 },
+      critical: { relative: 0.5 },
+      clear: { relative: 0.1 },
+      minStandardErrors: 4,
+      minRequests: 500,
+    },
   },
 };

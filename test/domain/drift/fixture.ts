@@ -89,6 +89,7 @@ export interface DayShape {
   readonly pods?: readonly CapacityMetrics[];
   readonly fleet?: Partial<FleetMetrics>;
   readonly revision?: number;
+  readonly calibration?: DailyMetrics['calibration'];
 }
 
 export function day(date: string, shape: DayShape = {}): DailyMetrics {
@@ -120,6 +121,7 @@ export function day(date: string, shape: DayShape = {}): DailyMetrics {
       capacity('llama-3-8b', 0.3, 'pod-a', 400),
       capacity('llama-3-8b', 0.3, 'pod-b', 400),
     ],
+    ...(shape.calibration === undefined ? {} : { calibration: shape.calibration }),
   };
 }
 
