@@ -2,6 +2,7 @@
  * `npm run bench`: times `chargeback report` on simulated days of 100k, 1M and 5M events against a
  * bare pass that only reads and JSON.parses the same file, with peak memory (max RSS) of each.
  * Goal (1M events): report time <= 2.5 x bare pass, peak memory < 1 GB. Sizes: BENCH_SIZES=100000,1000000.
+ * Up to 1M events it also times `--weighting calibrated` (goal: at most 20% more than the report).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
@@ -71,7 +72,7 @@ for (const events of sizes) {
   const megabytes = statSync(file).size / 1e6;
   const bare = timed([join(root, 'dist', 'bench', 'bare-pass.js'), file]);
   const out = mkdtempSync(join(tmpdir(), 'bench-report-'));
-  const report = timed([
+  const reportArgs = (dir: string, ...more: string[]): string[] => [
     cli,
     'report',
     '--events',
@@ -81,16 +82,26 @@ for (const events of sizes) {
     '--date',
     DATE,
     '--out',
-    out,
-  ]);
+    dir,
+    ...more,
+  ];
+  const report = timed(reportArgs(out));
   const ratio = report.seconds / bare.seconds;
+  const calibrated =
+    events <= 1_000_000
+      ? timed(reportArgs(mkdtempSync(join(tmpdir(), 'bench-report-')), '--weighting', 'calibrated'))
+      : undefined;
+  const calibratedCell =
+    calibrated === undefined
+      ? '-'
+      : `${calibrated.seconds.toFixed(2)} s (+${((calibrated.seconds / report.seconds - 1) * 100).toFixed(0)}%), ${calibrated.maxRssMb.toFixed(0)} MB`;
   rows.push(
-    `| ${events.toLocaleString('en-US')} | ${megabytes.toFixed(0)} MB | ${bare.seconds.toFixed(2)} s | ${report.seconds.toFixed(2)} s | ${ratio.toFixed(2)}x | ${report.maxRssMb.toFixed(0)} MB | ${bare.maxRssMb.toFixed(0)} MB |`,
+    `| ${events.toLocaleString('en-US')} | ${megabytes.toFixed(0)} MB | ${bare.seconds.toFixed(2)} s | ${report.seconds.toFixed(2)} s | ${ratio.toFixed(2)}x | ${report.maxRssMb.toFixed(0)} MB | ${bare.maxRssMb.toFixed(0)} MB | ${calibratedCell} |`,
   );
   process.stderr.write(`${rows[rows.length - 1] ?? ''}\n`);
 }
 process.stdout.write(
   `\nchargeback report benchmark, ${dayOfMs(Date.now())}, node ${process.version}\n\n` +
-    '| events | file | bare read+parse | report | ratio | report peak RSS | bare peak RSS |\n|---|---|---|---|---|---|---|\n' +
+    '| events | file | bare read+parse | report | ratio | report peak RSS | bare peak RSS | report --weighting calibrated |\n|---|---|---|---|---|---|---|---|\n' +
     `${rows.join('\n')}\n`,
 );
