@@ -3,11 +3,14 @@
  * defaults, the fitted constants against the engine's, and the allocation's distance from the truth
  * (total variation over tenant x feature x model shares of busy GPU-time) with the default
  * constants, time-share, and each deployment's fitted constants.
+ * A second table compares the event fit with the fit of vLLM's Prometheus metrics
+ * (`chargeback calibrate`), scraped every 60 s of simulated time from one interactive pod per model.
  * Run: `npm run build && node dist/bench/calibration.js [requests]`.
  */
 import { readFileSync } from 'node:fs';
 import { EventAccumulator } from '../src/domain/accumulator.js';
 import { calibrate, deploymentKey } from '../src/domain/calibration/calibrate.js';
+import { fitScrapes, parseExposition, type Scrape } from '../src/domain/calibration/prometheus.js';
 import { computeChargeback } from '../src/domain/chargeback.js';
 import { dayOfMs, parseDay } from '../src/domain/days.js';
 import { parseRecord } from '../src/domain/fast-parse.js';
@@ -15,6 +18,7 @@ import { loadPriceCard } from '../src/domain/prices.js';
 import { DEFAULT_WEIGHTING, type Weighting } from '../src/domain/weighting.js';
 import { STEP_MS, type StepCosts } from '../src/simulator/engine.js';
 import { simulateDay, type Variant } from '../src/simulator/simulate.js';
+import { MODELS } from '../src/simulator/workload.js';
 
 const DATE = '2026-11-22';
 const NEXT = '2026-11-23';
@@ -61,7 +65,52 @@ const SCENARIOS: { name: string; pods: number; requests: number; variant?: Varia
     ),
   },
   { name: 'quiet pods', pods: 8, requests: 8_000 },
+  {
+    name: 'two engines: qwen bigger, tensor parallel',
+    pods: 6,
+    requests: 60_000,
+    variant: {
+      models: {
+        // A bigger model over 4 GPUs: its own constants, not the 8B's scaled by one factor.
+        'qwen2.5-14b-instruct': {
+          gpuSku: 'Standard_NC96ads_A100_v4',
+          gpuCount: 4,
+          stepFactor: 1,
+          stepCosts: costs({
+            base: STEP_MS.base * 2.5,
+            prefillPerToken: STEP_MS.prefillPerToken * 1.6,
+            decodePerToken: STEP_MS.decodePerToken * 1.5,
+            perContextToken: STEP_MS.perContextToken * 2,
+          }),
+        },
+      },
+    },
+  },
 ];
+
+/** The constants a model's engine really runs with in a scenario: its step costs times its step factor. */
+function engineOf(variant: Variant | undefined, model: string): StepCosts {
+  const profile = MODELS.find((m) => m.name === model);
+  const change = variant?.models?.[model];
+  const c = change?.stepCosts ?? profile?.stepCosts ?? STEP_MS;
+  const f = change?.stepFactor ?? profile?.stepFactor ?? 1;
+  return {
+    base: c.base * f,
+    prefillPerToken: c.prefillPerToken * f,
+    decodePerToken: c.decodePerToken * f,
+    perContextToken: c.perContextToken * f,
+  };
+}
+
+/** The pods scraped: the first interactive pod of each model (pod i serves MODELS[i % 2]). */
+const SCRAPED_PODS = [0, 1];
+const SCRAPE_INTERVAL_MS = 60_000;
+const comparison = [
+  '| scenario | model | engine F / prefill / decode at mean context | event fit | Prometheus fit | intervals | mean context |',
+  '|---|---|---|---|---|---|---|',
+];
+const triple = (f: number, p: number, d: number): string =>
+  `${f.toFixed(2)} / ${p.toFixed(4)} / ${d.toFixed(4)}`;
 
 const lines = [
   '| scenario | deployment | fitted F / prefill / decode / context (engine) | requests | TV default | TV time-share | TV calibrated |',
@@ -70,19 +119,44 @@ const lines = [
 for (const scenario of SCENARIOS) {
   const accumulator = new EventAccumulator(prices);
   const truth = new Map<string, number>();
+  const scrapes = new Map<string, { model: string; list: Scrape[] }>();
+  // Per scraped pod: the context read by its decode tokens, summed, and the number of those tokens.
+  const contexts = new Map<string, { sum: number; tokens: number }>();
   for (const event of simulateDay({
     date: DATE,
     pods: scenario.pods,
     seed: 21,
     requests: Math.round(scenario.requests * scale),
     ...(scenario.variant === undefined ? {} : { variant: scenario.variant }),
+    scrapes: {
+      intervalMs: SCRAPE_INTERVAL_MS,
+      pods: SCRAPED_PODS,
+      onScrape: (s) => {
+        const entry = scrapes.get(s.pod) ?? { model: s.model, list: [] };
+        entry.list.push(parseExposition(s.text, `${s.pod} scrape ${s.index}`));
+        scrapes.set(s.pod, entry);
+      },
+    },
   })) {
     accumulator.add(parseRecord(event.json, accumulator.intern));
     const t = event.truth;
     if (t !== undefined) {
-      const json = event.json as { model: string };
+      const json = event.json as {
+        model: string;
+        pod: string;
+        promptTokens: number;
+        completionTokens: number;
+      };
       const key = `${t.tenant}|${t.feature}|${json.model}`;
       truth.set(key, (truth.get(key) ?? 0) + t.gpuMicros);
+      // Tokens 2..n read contexts of prompt + 1 .. prompt + n - 1.
+      const m = json.completionTokens - 1;
+      if (m > 0) {
+        const c = contexts.get(json.pod) ?? { sum: 0, tokens: 0 };
+        c.sum += m * json.promptTokens + (m * (m + 1)) / 2;
+        c.tokens += m;
+        contexts.set(json.pod, c);
+      }
     }
   }
   const started = Date.now();
@@ -130,19 +204,45 @@ for (const scenario of SCENARIOS) {
     tv(allocate({ kind: 'time-share' })),
     tv(allocate(DEFAULT_WEIGHTING, true)),
   ];
-  const engine = scenario.variant?.models?.['llama-3.1-8b-instruct']?.stepCosts ?? STEP_MS;
   let first = true;
   for (const cal of calibration.values()) {
     const f = cal.fit?.constants;
-    const factor = cal.model.startsWith('qwen') ? 1.1 : 1;
+    const engine = engineOf(scenario.variant, cal.model);
     const fitted =
       f === undefined
         ? 'no fit'
-        : `${f.fixedMs.toFixed(2)} / ${f.prefillMsPerToken.toFixed(4)} / ${f.decodeMsPerToken.toFixed(4)} / ${f.decodeMsPerContextToken.toExponential(2)} (${(engine.base * factor).toFixed(2)} / ${(engine.prefillPerToken * factor).toFixed(4)} / ${(engine.decodePerToken * factor).toFixed(4)} / ${(engine.perContextToken * factor).toExponential(2)})`;
+        : `${f.fixedMs.toFixed(2)} / ${f.prefillMsPerToken.toFixed(4)} / ${f.decodeMsPerToken.toFixed(4)} / ${f.decodeMsPerContextToken.toExponential(2)} (${engine.base.toFixed(2)} / ${engine.prefillPerToken.toFixed(4)} / ${engine.decodePerToken.toFixed(4)} / ${engine.perContextToken.toExponential(2)})`;
     lines.push(
       `| ${first ? scenario.name : ''} | ${cal.model}${cal.source === 'fitted' ? '' : ` (configured: ${cal.reason ?? ''})`} | ${fitted} | ${cal.fit?.requests ?? 0} | ${first ? d : ''} | ${first ? ts : ''} | ${first ? `${c} (fit ${fitMs} ms)` : ''} |`,
     );
     first = false;
   }
+  first = true;
+  for (const [pod, { model, list }] of [...scrapes].sort((a, b) => a[1].model.localeCompare(b[1].model))) {
+    const engine = engineOf(scenario.variant, model);
+    const c = contexts.get(pod);
+    const context = c === undefined || c.tokens === 0 ? 0 : c.sum / c.tokens;
+    const events = [...calibration.values()].find((d) => d.model === model)?.fit?.constants;
+    const prom = fitScrapes(list).find((p) => p.model === model);
+    comparison.push(
+      `| ${first ? scenario.name : ''} | ${model} | ${triple(engine.base, engine.prefillPerToken, engine.decodePerToken + engine.perContextToken * context)} | ${
+        events === undefined
+          ? 'no fit'
+          : triple(
+              events.fixedMs,
+              events.prefillMsPerToken,
+              events.decodeMsPerToken + events.decodeMsPerContextToken * context,
+            )
+      } | ${
+        prom?.fixedMs === undefined
+          ? `no fit: ${prom?.reason ?? 'no scrapes'}`
+          : triple(prom.fixedMs, prom.prefillMsPerToken ?? 0, prom.decodeMsPerToken ?? 0)
+      } | ${prom?.intervals ?? 0} | ${context.toFixed(0)} |`,
+    );
+    first = false;
+  }
 }
-process.stdout.write(`allocation calibration, ${dayOfMs(Date.now())}\n\n${lines.join('\n')}\n`);
+process.stdout.write(
+  `allocation calibration, ${dayOfMs(Date.now())}\n\n${lines.join('\n')}\n\n` +
+    `event fit and Prometheus fit (one interactive pod per model, scraped every ${SCRAPE_INTERVAL_MS / 1000} s; decode at the mean context of its decode tokens), ${dayOfMs(Date.now())}\n\n${comparison.join('\n')}\n`,
+);
