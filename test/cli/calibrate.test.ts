@@ -76,6 +76,15 @@ describe('calibrating from vLLM Prometheus metrics', () => {
     expect(fit?.skipped).toEqual(['interval 3: a counter went down (vLLM restarted)']);
     // The interval after the restart spans three loads at once: close, not exact.
     expect(Math.abs((fit?.fixedMs ?? 0) - F)).toBeLessThan(0.1);
+    // Scrapes of an idle engine (the same counters again) are named in one line, however many.
+    const idle = [
+      ...texts.slice(0, 2),
+      ...Array.from({ length: 7 }, () => texts[1] ?? ''),
+      ...texts.slice(2),
+    ];
+    const [quiet] = fitScrapes(idle.map((t, i) => parseExposition(t, `q${i}`)));
+    expect(quiet?.skipped).toEqual(['7 interval(s) without engine steps (2, 3, 4, 5, 6, ...)']);
+    expect(quiet?.fixedMs).toBeCloseTo(F, 6);
     const [few] = fitScrapes(texts.slice(0, 3).map((t, i) => parseExposition(t, `s${i}`)));
     expect(few?.reason).toBe('2 interval(s) with engine steps; 3 or more at different loads are needed');
   });

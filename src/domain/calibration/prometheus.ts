@@ -73,6 +73,7 @@ export function fitScrapes(scrapes: readonly Scrape[]): PrometheusFit[] {
   return [...names].sort().map((model) => {
     const rows: [number, number, number][] = [];
     const skipped: string[] = [];
+    const idle: number[] = [];
     for (let i = 1; i < scrapes.length; i += 1) {
       const a = scrapes[i - 1]?.models.get(model);
       const b = scrapes[i]?.models.get(model);
@@ -83,7 +84,7 @@ export function fitScrapes(scrapes: readonly Scrape[]): PrometheusFit[] {
         continue;
       }
       if (d('steps') === 0 || d('itlCount') === 0) {
-        skipped.push(`interval ${i}: no engine steps`);
+        idle.push(i);
         continue;
       }
       rows.push([
@@ -92,6 +93,11 @@ export function fitScrapes(scrapes: readonly Scrape[]): PrometheusFit[] {
         (d('itlSum') * 1000) / d('itlCount'),
       ]);
     }
+    // Quiet intervals are common (a night of minute scrapes): one line for all of them.
+    if (idle.length > 0)
+      skipped.push(
+        `${idle.length} interval(s) without engine steps (${idle.length <= 5 ? idle.join(', ') : `${idle.slice(0, 5).join(', ')}, ...`})`,
+      );
     if (rows.length < 3)
       return {
         model,
