@@ -67,8 +67,10 @@ export class DayCalibration {
     stored: readonly CalibrationRecord[] = [],
     private readonly minRequests = MIN_CALIBRATION_REQUESTS,
   ) {
+    // A stored entry is reused only if it would be trusted now (a hand-edited or damaged file must
+    // not put a negative cost into the allocation); any other is fitted anew.
     for (const record of stored)
-      if (record.source === 'fitted' && record.fitted !== undefined)
+      if (record.source === 'fitted' && record.fitted !== undefined && saneConstants(record.fitted))
         this.kept.set(deploymentKey(record), record);
   }
 
@@ -187,6 +189,17 @@ function fitPositive(x: readonly Float64Array[], y: Float64Array): CalibrationFi
     fit = fitConstants(x, y, dropped);
   }
   return fit;
+}
+
+function saneConstants(c: StepConstants): boolean {
+  return (
+    c.fixedMs > 0 &&
+    c.prefillMsPerToken > 0 &&
+    c.decodeMsPerToken >= 0 &&
+    c.decodeMsPerContextToken >= 0 &&
+    c.decodeMsPerToken + c.decodeMsPerContextToken * 1000 > 0 &&
+    Object.values(c).every((v: number) => Number.isFinite(v))
+  );
 }
 
 function untrusted(fit: CalibrationFit | undefined): string | undefined {

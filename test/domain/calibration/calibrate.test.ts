@@ -1,7 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { EventAccumulator } from '../../../src/domain/accumulator.js';
-import { calibrate, deploymentKey } from '../../../src/domain/calibration/calibrate.js';
+import {
+  calibrate,
+  calibrationSummary,
+  DayCalibration,
+  deploymentKey,
+} from '../../../src/domain/calibration/calibrate.js';
 import { computeChargeback } from '../../../src/domain/chargeback.js';
 import { parseDay } from '../../../src/domain/days.js';
 import { parseRecord } from '../../../src/domain/fast-parse.js';
@@ -120,5 +125,35 @@ describe("calibrating the step costs from the day's own requests", () => {
       expect(c.weighting).toBe(DEFAULT_WEIGHTING);
       expect(c.reason).toMatch(/^\d+ requests with a decode phase, fewer than the 500 a fit needs$/);
     }
+  });
+
+  it('gives the same fit whatever order the events come in', () => {
+    const forward = new DayCalibration(DEFAULT_WEIGHTING);
+    forward.add(saturated.usage);
+    forward.fit();
+    const backward = new DayCalibration(DEFAULT_WEIGHTING);
+    backward.add([...saturated.usage].reverse());
+    backward.fit();
+    expect(backward.records()).toEqual(forward.records());
+  });
+
+  it('reuses stored fitted constants, but not ones that would not be trusted now', () => {
+    const records = calibrationSummary(calibration.values());
+    const [first, ...rest] = records;
+    if (first?.fitted === undefined) throw new Error('no fitted deployment');
+    const stored = [{ ...first, fitted: { ...first.fitted, prefillMsPerToken: 0.5 } }, ...rest];
+    const reused = new DayCalibration(DEFAULT_WEIGHTING, stored);
+    expect(reused.settled(first)).toBe(true);
+    reused.add(saturated.usage);
+    reused.fit();
+    expect(reused.weightingFor(first)).toMatchObject({ kind: 'step-cost', prefillMsPerToken: 0.5 });
+    expect(reused.records()).toEqual(stored);
+    // A damaged entry (a negative cost) is fitted anew from the events.
+    const damaged = [{ ...first, fitted: { ...first.fitted, prefillMsPerToken: -0.5 } }, ...rest];
+    const refitted = new DayCalibration(DEFAULT_WEIGHTING, damaged);
+    expect(refitted.settled(first)).toBe(false);
+    refitted.add(saturated.usage);
+    refitted.fit();
+    expect(refitted.records()).toEqual(records);
   });
 });
