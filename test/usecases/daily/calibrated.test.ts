@@ -45,13 +45,11 @@ async function ingest(
   later = false,
 ) {
   for (const [p, messages] of t.hub.partitions.entries()) {
-    const chosen = messages
-      .filter(keep)
-      .map((m) => ({
-        ...m,
-        partition: String(p),
-        sequenceNumber: m.sequenceNumber + (later ? 10_000_000 : 0),
-      }));
+    const chosen = messages.filter(keep).map((m) => ({
+      ...m,
+      partition: String(p),
+      sequenceNumber: m.sequenceNumber + (later ? 10_000_000 : 0),
+    }));
     if (chosen.length > 0) await ingestBatch(chosen, { ledger, prices, now });
   }
 }
