@@ -75,7 +75,7 @@ for (let i = 0; i < REQUESTS; i++) {
 }
 
 let started = performance.now();
-const file = buildRequestFile(DATE, 1, costs);
+const file = await buildRequestFile(DATE, 1, costs);
 const buildMs = performance.now() - started;
 const dir = await mkdtemp(join(tmpdir(), 'request-lookup-'));
 const paths = requestFilePaths(dir, DATE);

@@ -188,7 +188,7 @@ export async function runReport(
       generatedAt: now().toISOString(),
     });
     await writing(options.outDir, writeAtomically(csvPath, report.csv));
-    const requests = buildRequestFile(
+    const requests = await buildRequestFile(
       options.date,
       revisionOf(report.summary),
       report.result.requestCosts ?? [],

@@ -14,7 +14,7 @@ async function store() {
       csv: day.csv,
       summary: day.summary,
       metrics: day.metrics,
-      requests: buildRequestFile(DAY, 1, day.result.requestCosts ?? []),
+      requests: await buildRequestFile(DAY, 1, day.result.requestCosts ?? []),
     },
     { revision: 1, ledgerAsOf: '' },
   );

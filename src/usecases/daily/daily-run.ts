@@ -154,7 +154,7 @@ export async function reportDay(
     // only move ledgerAsOf on, so the day is not chosen again for the same commits.
     // The metrics are written again too: a report stored before they existed gets them, with the
     // stored revision and generation time they are rendered with.
-    await deps.reports.write(day, withRequests(day, unchanged.revision, unchanged), {
+    await deps.reports.write(day, await withRequests(day, unchanged.revision, unchanged), {
       revision: unchanged.revision,
       ledgerAsOf,
     });
@@ -166,15 +166,19 @@ export async function reportDay(
     { ...rendered, counts, revision, generatedAt: deps.now().toISOString() },
     computed.result,
   );
-  await deps.reports.write(day, withRequests(day, revision, report), { revision, ledgerAsOf });
+  await deps.reports.write(day, await withRequests(day, revision, report), { revision, ledgerAsOf });
   // The day's page (SPEC 12), read back from what was just stored, with the day before for movers.
   await writeDayPage(deps.reports, day, deps.now());
   return outcome(day, { ...report, revision }, previous !== undefined, false, counts.eventsRead);
 }
 
 /** The report's files with its per-request costs (src/usecases/requests/request-file.ts). */
-function withRequests(day: string, revision: number, report: ReturnType<typeof renderReport>): ReportFiles {
-  const file = buildRequestFile(day, revision, report.result.requestCosts ?? []);
+async function withRequests(
+  day: string,
+  revision: number,
+  report: ReturnType<typeof renderReport>,
+): Promise<ReportFiles> {
+  const file = await buildRequestFile(day, revision, report.result.requestCosts ?? []);
   return { csv: report.csv, summary: report.summary, metrics: report.metrics, requests: file };
 }
 

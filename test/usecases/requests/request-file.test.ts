@@ -1,4 +1,4 @@
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { RequestCost } from '../../../src/domain/requests/request-cost.js';
@@ -79,21 +79,37 @@ describe('request lines', () => {
 describe('the per-request file', () => {
   const costs = Array.from({ length: 3 * BLOCK_LINES + 5 }, (_, i) => cost(i));
 
-  it('is a valid gzip of every line, sorted by request id', () => {
-    const file = buildRequestFile('2026-11-22', 1, [...costs].reverse());
+  it('is a valid gzip of every line, sorted by request id', async () => {
+    const file = await buildRequestFile('2026-11-22', 1, [...costs].reverse());
     const lines = gunzipSync(file.data).toString('utf8').trimEnd().split('\n');
     expect(lines).toHaveLength(costs.length);
     expect(lines.map((l) => parseRequestLine(l).requestId)).toEqual(costs.map((c) => c.requestId));
   });
 
-  it('has the same bytes whatever the input order', () => {
-    const a = buildRequestFile('2026-11-22', 1, costs);
-    const b = buildRequestFile('2026-11-22', 1, [...costs].reverse());
+  it('is the blocks compressed one by one, in order, however many are compressed at once', async () => {
+    const file = await buildRequestFile('2026-11-22', 1, costs);
+    const sorted = [...costs].sort((a, b) => (a.requestId < b.requestId ? -1 : 1));
+    let offset = 0;
+    file.index.blocks.forEach((block, i) => {
+      expect(block.offset).toBe(offset);
+      const part = sorted.slice(i * BLOCK_LINES, (i + 1) * BLOCK_LINES);
+      const expected = gzipSync(part.map((c) => `${requestLine(c)}\n`).join(''), { level: 6 });
+      expect(
+        Buffer.from(file.data.subarray(block.offset, block.offset + block.length)).equals(expected),
+      ).toBe(true);
+      offset += block.length;
+    });
+    expect(offset).toBe(file.data.length);
+  });
+
+  it('has the same bytes whatever the input order', async () => {
+    const a = await buildRequestFile('2026-11-22', 1, costs);
+    const b = await buildRequestFile('2026-11-22', 1, [...costs].reverse());
     expect(Buffer.from(a.data).equals(Buffer.from(b.data))).toBe(true);
   });
 
   it('finds a request by id reading one block, not the day', async () => {
-    const file = buildRequestFile('2026-11-22', 1, costs);
+    const file = await buildRequestFile('2026-11-22', 1, costs);
     const source = counting(bytesSource(file));
     expect(await findRequests(source, 'req-000300')).toEqual([costs[300]]);
     expect(source.read).toBeLessThanOrEqual(2 * Math.max(...file.index.blocks.map((b) => b.length)));
@@ -101,7 +117,7 @@ describe('the per-request file', () => {
   });
 
   it('finds nothing for an unknown id', async () => {
-    const file = buildRequestFile('2026-11-22', 1, costs);
+    const file = await buildRequestFile('2026-11-22', 1, costs);
     expect(await findRequests(bytesSource(file), 'req-999999')).toEqual([]);
     expect(await findRequests(bytesSource(file), '')).toEqual([]);
   });
@@ -111,13 +127,13 @@ describe('the per-request file', () => {
     if (first === undefined) throw new Error('fixture');
     // The same id at the end of block 0 and the start of block 1.
     const retried = costs.map((c, i) => (i === BLOCK_LINES ? { ...c, requestId: first.requestId } : c));
-    const file = buildRequestFile('2026-11-22', 1, retried);
+    const file = await buildRequestFile('2026-11-22', 1, retried);
     const found = await findRequests(bytesSource(file), first.requestId);
     expect(found.map((c) => c.eventId).sort()).toEqual([first.eventId, `ev-${BLOCK_LINES}`].sort());
   });
 
-  it('indexes each feature: requests, median, p90 and max cost', () => {
-    const file = buildRequestFile('2026-11-22', 1, [
+  it('indexes each feature: requests, median, p90 and max cost', async () => {
+    const file = await buildRequestFile('2026-11-22', 1, [
       cost(0, { nanos: 10 }),
       cost(2, { nanos: 30 }),
       cost(4, { nanos: 20 }),
@@ -126,7 +142,7 @@ describe('the per-request file', () => {
   });
 
   it('scans every request', async () => {
-    const file = buildRequestFile('2026-11-22', 1, costs);
+    const file = await buildRequestFile('2026-11-22', 1, costs);
     let n = 0;
     for await (const _ of scanRequests(bytesSource(file))) n++;
     expect(n).toBe(costs.length);
