@@ -29,9 +29,13 @@ export function makeReportDay(deps: () => Promise<ReportDayDeps>) {
   return async function reportDay(message: unknown, context: InvocationContext): Promise<void> {
     const request = parseDayMessage(message);
     const d = await deps();
-    const outcome = await reportDayIfStale(request.day, d, (m) => {
-      context.warn(`reportDay: ${m}`);
-    });
+    const outcome = await reportDayIfStale(
+      request.day,
+      request.refit === true ? { ...d, refit: true } : d,
+      (m) => {
+        context.warn(`reportDay: ${m}`);
+      },
+    );
     if (outcome === 'current') {
       context.log(`reportDay: ${request.day} (${request.reason}): the stored report is current`);
     } else {

@@ -8,13 +8,15 @@ import {
 } from '../src/usecases/restate/restate.js';
 
 /**
- * POST /api/ops/restate?date=YYYY-MM-DD[&to=YYYY-MM-DD], or the same as a JSON body
- * `{"date": ..., "to": ...}`: marks the days for restatement and queues them for `reportDay`.
+ * POST /api/ops/restate?date=YYYY-MM-DD[&to=YYYY-MM-DD][&refit=true], or the same as a JSON body
+ * `{"date": ..., "to": ..., "refit": true}`: marks the days for restatement and queues them for
+ * `reportDay`. `refit` (with WEIGHTING=calibrated) fits the days' step costs anew instead of
+ * keeping the constants stored with them.
  * Answers 202 with the queued days; the reports follow as the queue is worked off.
  */
 export function makeRestate(deps: () => Promise<RestateDeps>) {
   return async function restate(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-    let body: { date?: unknown; to?: unknown } = {};
+    let body: { date?: unknown; to?: unknown; refit?: unknown } = {};
     const text = await request.text();
     if (text.trim() !== '') {
       try {
@@ -28,6 +30,17 @@ export function makeRestate(deps: () => Promise<RestateDeps>) {
     }
     const date = request.query.get('date') ?? (typeof body.date === 'string' ? body.date : undefined);
     const to = request.query.get('to') ?? (typeof body.to === 'string' ? body.to : undefined);
+    const refitText = request.query.get('refit');
+    const refit =
+      refitText === null
+        ? body.refit
+        : refitText === 'true'
+          ? true
+          : refitText === 'false'
+            ? false
+            : refitText;
+    if (refit !== undefined && typeof refit !== 'boolean')
+      return { status: 400, jsonBody: { error: 'refit must be true or false' } };
     if (date === undefined)
       return {
         status: 400,
@@ -41,8 +54,8 @@ export function makeRestate(deps: () => Promise<RestateDeps>) {
       if (error instanceof RestateRequestError) return { status: 400, jsonBody: { error: error.message } };
       throw error;
     }
-    const queued = await requestRestatement(days, d);
-    context.log(JSON.stringify({ function: 'restate', queued: days }));
+    const queued = await requestRestatement(days, d, { refit: refit === true });
+    context.log(JSON.stringify({ function: 'restate', queued: days, ...(refit === true ? { refit } : {}) }));
     return {
       status: 202,
       jsonBody: { queued: queued.map((m) => m.day), requestedAt: queued[0]?.requestedAt },

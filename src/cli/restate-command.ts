@@ -20,22 +20,30 @@ REPORTS_CONTAINER, RESTATE_QUEUE_NAME when they differ from the defaults.
 Options:
   --date YYYY-MM-DD   the (first) day to restate; must be over (before today, UTC)
   --to YYYY-MM-DD     the last day of a range (at most 400 days)
+  --refit             with WEIGHTING=calibrated in the app: fit each day's step costs anew from the
+                      ledger as it is now, instead of keeping the constants stored with the day
   -h, --help          this text`;
 
 export interface RestateOptions {
   readonly date: string;
   readonly to: string | undefined;
+  readonly refit?: boolean;
 }
 
 export function parseRestateArgs(args: readonly string[]): RestateOptions | 'help' {
   const { values } = parseArgsOrThrow(args, {
     date: { type: 'string' },
     to: { type: 'string' },
+    refit: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help === true) return 'help';
   if (values.date === undefined) throw new UsageError('missing --date');
-  return { date: String(values.date), to: values.to === undefined ? undefined : String(values.to) };
+  return {
+    date: String(values.date),
+    to: values.to === undefined ? undefined : String(values.to),
+    ...(values.refit === true ? { refit: true } : {}),
+  };
 }
 
 /** `chargeback restate`: the days marked and queued, in order. */
@@ -54,7 +62,7 @@ export async function runRestate(
   }
   const services = await createServices(loadConfig(env), now);
   return {
-    queued: await requestRestatement(days, restateDeps(services)),
+    queued: await requestRestatement(days, restateDeps(services), { refit: options.refit === true }),
     queue: services.config.restateQueue,
   };
 }

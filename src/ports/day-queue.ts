@@ -14,6 +14,11 @@ export interface DayMessage {
   readonly reason: DayReason;
   /** When the day was queued (ISO 8601). */
   readonly requestedAt: string;
+  /**
+   * With WEIGHTING=calibrated: fit the day's step costs anew from the ledger as it is, instead of
+   * keeping the constants stored with the day (an operator's restatement only).
+   */
+  readonly refit?: true;
 }
 
 export interface DayQueue {

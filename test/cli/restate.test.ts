@@ -51,6 +51,23 @@ describe('chargeback restate', () => {
     expect(days.sort()).toEqual(['2026-11-20', '2026-11-21']);
   });
 
+  it('queues the days with refit when told --refit', async () => {
+    const env = environment();
+    const { streams: s } = streams();
+    expect(await main(['restate', '--date', '2026-11-20', '--refit'], s, env)).toBe(0);
+    const queue = new QueueClient(inject('azurite'), env.RESTATE_QUEUE_NAME ?? '');
+    const { receivedMessageItems } = await queue.receiveMessages({ numberOfMessages: 10 });
+    expect(
+      receivedMessageItems.map(
+        (m) =>
+          JSON.parse(Buffer.from(m.messageText, 'base64').toString('utf8')) as {
+            day: string;
+            refit?: boolean;
+          },
+      ),
+    ).toMatchObject([{ day: '2026-11-20', reason: 'on-demand', refit: true }]);
+  });
+
   it('exits 2 with the reason for a day that is not over, and touches no storage', async () => {
     const { out, streams: s } = streams();
     const today = new Date().toISOString().slice(0, 10);

@@ -2,7 +2,10 @@ import { describe, expect, inject, it } from 'vitest';
 import { makeIngestUsage } from '../../functions/ingestUsage.js';
 import { invoke, type HubMessage } from '../../dev/event-hub-delivery.js';
 import { fleetTraffic } from '../../dev/fleet-traffic.js';
-import { dailyDeps } from '../../src/composition/composition.js';
+import { dailyDeps, restateDeps, storageClients } from '../../src/composition/composition.js';
+import { makeReportDay } from '../../functions/reportDay.js';
+import { drainQueue } from '../../dev/queue-delivery.js';
+import { requestRestatement } from '../../src/usecases/restate/restate.js';
 import { parseMetrics } from '../../src/domain/metrics/build.js';
 import { reportDay } from '../../src/usecases/daily/daily-run.js';
 import { DAY } from '../helpers/events.js';
@@ -58,5 +61,22 @@ describe('WEIGHTING=calibrated on Azurite: the fit stored with the day in Blob a
     expect(restated).toMatchObject({ revision: 2, restated: true });
     expect(restated.events).toBeGreaterThan(first.events);
     expect(parseMetrics((await s.reports.metrics(DAY)) ?? '').calibration).toEqual(stored);
+
+    // An operator restates the day with refit: the queued message makes reportDay fit it anew.
+    now = new Date('2026-11-23T04:30:00Z');
+    const [message] = await requestRestatement([DAY], restateDeps(s), { refit: true });
+    expect(message?.refit).toBe(true);
+    const queues = storageClients(s.config).queues;
+    const delivery = await drainQueue(
+      queues.getQueueClient(s.config.restateQueue),
+      queues.getQueueClient(`${s.config.restateQueue}-poison`),
+      makeReportDay(() => Promise.resolve(dailyDeps(s))),
+    );
+    expect(delivery).toMatchObject({ succeeded: 1, poisoned: 0 });
+    const refitted = parseMetrics((await s.reports.metrics(DAY)) ?? '');
+    expect(refitted.revision).toBe(3);
+    const fresh = refitted.calibration ?? [];
+    expect(fresh.map((c) => c.source)).toEqual(['fitted', 'fitted']);
+    expect(fresh.map((c) => c.requests)).not.toEqual(stored.map((c) => c.requests));
   });
 });

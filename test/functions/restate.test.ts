@@ -143,7 +143,21 @@ describe('POST /api/ops/restate', () => {
     expect(response.jsonBody).toMatchObject({ queued: ['2026-11-21'] });
   });
 
+  it('passes refit on to the queued days, from the query or the body, and not otherwise', async () => {
+    const s = system('2026-11-23T09:00:00Z');
+    expect((await s.post({ date: '2026-11-21', refit: 'true' })).status).toBe(202);
+    expect((await s.post({}, JSON.stringify({ date: '2026-11-22', refit: true }))).status).toBe(202);
+    expect((await s.post({ date: '2026-11-20', refit: 'false' })).status).toBe(202);
+    expect(s.dayQueue.pending.map((m) => [m.day, m.refit])).toEqual([
+      ['2026-11-21', true],
+      ['2026-11-22', true],
+      ['2026-11-20', undefined],
+    ]);
+  });
+
   it.each([
+    [{ date: '2026-11-21', refit: 'yes' }, undefined, /refit must be true or false/],
+    [{}, JSON.stringify({ date: '2026-11-21', refit: 'true' }), /refit must be true or false/],
     [{}, undefined, /give the day/],
     [{ date: '2026-13-01' }, undefined, /calendar day/],
     [{ date: '2026-11-23' }, undefined, /not over yet/],

@@ -32,6 +32,8 @@ export interface DailyDeps {
    * where the fit is not trusted. The fit is stored in the day's metrics and reused on restatement.
    */
   readonly calibrated?: boolean;
+  /** With `calibrated`: ignore the constants stored with the day and fit them anew (a restatement asked so). */
+  readonly refit?: boolean;
   /** How many days back late events still restate a report. */
   readonly restateDays: number;
   /** Retraining jobs that ran (src/domain/retrain/charge.ts): charged as tenant `(retraining)`. */
@@ -108,7 +110,8 @@ export async function reportDay(
   if (bounds === undefined) throw new RangeError(`not a day: ${day}`);
   const ledgerAsOf = deps.now().toISOString();
   const segments = await deps.ledger.segmentsFor(day);
-  const stored = deps.calibrated === true ? await storedCalibration(day, deps, log) : undefined;
+  const stored =
+    deps.calibrated !== true ? undefined : deps.refit === true ? [] : await storedCalibration(day, deps, log);
   const newCalibration = (): DayCalibration | undefined =>
     stored === undefined ? undefined : new DayCalibration(deps.weighting, stored);
   const input: DayInput = {

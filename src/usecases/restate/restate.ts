@@ -54,10 +54,19 @@ export function restateRange(from: string, to: string | undefined, now: Date): s
  * queue is repaired by the next daily run (for days within RESTATE_DAYS); a day whose ledger has not
  * changed is computed again and keeps its revision (see reportDay).
  */
-export async function requestRestatement(days: readonly string[], deps: RestateDeps): Promise<DayMessage[]> {
+export async function requestRestatement(
+  days: readonly string[],
+  deps: RestateDeps,
+  options: { readonly refit?: boolean } = {},
+): Promise<DayMessage[]> {
   const requestedAt = deps.now().toISOString();
   await deps.ledger.markDirty(days, requestedAt);
-  const messages = days.map((day): DayMessage => ({ day, reason: 'on-demand', requestedAt }));
+  const messages = days.map((day): DayMessage => ({
+    day,
+    reason: 'on-demand',
+    requestedAt,
+    ...(options.refit === true ? { refit: true as const } : {}),
+  }));
   await deps.dayQueue.enqueue(messages);
   return messages;
 }
@@ -66,6 +75,7 @@ const dayMessageSchema = z.object({
   day: z.string().refine((d) => parseDay(d) !== undefined, 'must be a calendar day YYYY-MM-DD'),
   reason: z.enum(['yesterday', 'late-events', 'price-change', 'on-demand']),
   requestedAt: z.string(),
+  refit: z.literal(true).optional(),
 });
 
 /**

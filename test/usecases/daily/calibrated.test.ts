@@ -145,6 +145,15 @@ describe('the daily run with calibrated step costs', () => {
     // And the restated allocation is the one of the stored constants over every event.
     const withStored = await onePass(ledger, firstCalibration);
     expect(await reports.csv(DAY)).toBe(withStored.csv);
+
+    // An operator's restatement with refit fits the day as it is now.
+    clock = new Date(`${DAY_AFTER}T03:30:00Z`);
+    const refitted = await reportDay(DAY, { ...deps(ledger, reports), refit: true });
+    expect(refitted).toMatchObject({ revision: 3, unchanged: false });
+    expect(parseMetrics((await reports.metrics(DAY)) ?? '').calibration).toEqual(
+      refit.dailyMetrics.calibration,
+    );
+    expect(await reports.csv(DAY)).toBe(refit.csv);
   });
 
   it('keeps the configured constants of a deployment with too few requests, and fits it once late events bring enough', async () => {
