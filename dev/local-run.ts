@@ -20,6 +20,7 @@ import { makeIngestUsage } from '../functions/ingestUsage.js';
 import { dayOfMs, previousDay } from '../src/domain/days.js';
 import { makeReportDay } from '../functions/reportDay.js';
 import { loadConfig } from '../src/composition/config.js';
+import type { CalibrationRecord } from '../src/domain/calibration/calibrate.js';
 import {
   createServices,
   dailyDeps,
@@ -82,6 +83,8 @@ async function main(): Promise<void> {
         RETRAIN_MAX_USD: '500',
         AZURE_ARM_ENDPOINT: aml.url,
         AZURE_ARM_TOKEN_FILE: tokenFile,
+        // `WEIGHTING=calibrated npm start` shows the day with each deployment's fitted step costs.
+        ...(process.env.WEIGHTING === undefined ? {} : { WEIGHTING: process.env.WEIGHTING }),
       }),
     );
 
@@ -269,6 +272,22 @@ function print(csv: string, summary: Record<string, number>): void {
     );
   }
   const f = (n: number | undefined): string => (n ?? 0).toFixed(2);
+  const calibration = (summary as unknown as { calibration?: CalibrationRecord[] }).calibration;
+  if (calibration !== undefined) {
+    console.log(
+      '\nStep costs (WEIGHTING=calibrated), ms: fixed step / prompt token / generated token + per context token:',
+    );
+    for (const c of calibration) {
+      const k = c.fitted;
+      const constants =
+        k === undefined
+          ? ''
+          : ` ${k.fixedMs} / ${k.prefillMsPerToken} / ${k.decodeMsPerToken} + ${k.decodeMsPerContextToken}`;
+      console.log(
+        `  ${c.model} on ${c.gpuCount} x ${c.gpuSku}: ${c.source}${c.source === 'fitted' ? constants : ` (${c.reason ?? ''})`}, ${c.requests} requests`,
+      );
+    }
+  }
   console.log(
     `\nReconciliation: fleet ${f(summary.fleetCostUsd)} = allocated ${f(summary.allocatedCostUsd)} + idle ${f(summary.idleCostUsd)}` +
       ` (CSV rows add up to ${f(summary.csvCostTotalUsd)}, difference ${summary.closureDifferenceUsd ?? 0})`,
