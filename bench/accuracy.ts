@@ -6,10 +6,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { EventAccumulator } from '../src/domain/accumulator.js';
-import { computeChargeback } from '../src/domain/chargeback.js';
 import { parseRecord } from '../src/domain/fast-parse.js';
 import { loadPriceCard } from '../src/domain/prices.js';
-import { dayOfMs, parseDay } from '../src/domain/days.js';
+import { dayOfMs } from '../src/domain/days.js';
+import { allocatedByKey } from './allocated.js';
 import { DEFAULT_WEIGHTING, type Weighting } from '../src/domain/weighting.js';
 import { simulateDay } from '../src/simulator/simulate.js';
 
@@ -43,27 +43,11 @@ for (const event of simulateDay({ date: DATE, pods, seed, requests })) {
 }
 
 function allocated(weighting: Weighting): Map<string, number> {
-  const byKey = new Map<string, number>();
-  for (const date of [DATE, NEXT]) {
-    const day = parseDay(date);
-    if (day === undefined) throw new Error(date);
-    const result = computeChargeback({
-      date,
-      dayStart: day.start,
-      dayEnd: day.end,
-      usage: accumulator.usage(),
-      capacity: accumulator.capacity(),
-      prices,
-      weighting,
-      idle: 'separate',
-    });
-    for (const row of result.rows) {
-      if (row.idle) continue;
-      add(byKey, `tenant ${row.tenant}`, row.gpuMicros);
-      add(byKey, `feature ${row.feature}`, row.gpuMicros);
-    }
-  }
-  return byKey;
+  return allocatedByKey(
+    { usage: accumulator.usage(), capacity: accumulator.capacity(), prices, weighting },
+    [DATE, NEXT],
+    (row) => [`tenant ${row.tenant}`, `feature ${row.feature}`],
+  );
 }
 
 const stepCost = allocated(DEFAULT_WEIGHTING);

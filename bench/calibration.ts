@@ -11,8 +11,8 @@ import { readFileSync } from 'node:fs';
 import { EventAccumulator } from '../src/domain/accumulator.js';
 import { calibrate, deploymentKey } from '../src/domain/calibration/calibrate.js';
 import { fitScrapes, parseExposition, type Scrape } from '../src/domain/calibration/prometheus.js';
-import { computeChargeback } from '../src/domain/chargeback.js';
-import { dayOfMs, parseDay } from '../src/domain/days.js';
+import { allocatedByKey } from './allocated.js';
+import { dayOfMs } from '../src/domain/days.js';
 import { parseRecord } from '../src/domain/fast-parse.js';
 import { loadPriceCard } from '../src/domain/prices.js';
 import { DEFAULT_WEIGHTING, type Weighting } from '../src/domain/weighting.js';
@@ -162,15 +162,9 @@ for (const scenario of SCENARIOS) {
   const started = Date.now();
   const calibration = calibrate(accumulator.usage(), DEFAULT_WEIGHTING);
   const fitMs = Date.now() - started;
-  const allocate = (weighting: Weighting, calibrated = false): Map<string, number> => {
-    const byKey = new Map<string, number>();
-    for (const date of [DATE, NEXT]) {
-      const day = parseDay(date);
-      if (day === undefined) throw new Error(date);
-      const result = computeChargeback({
-        date,
-        dayStart: day.start,
-        dayEnd: day.end,
+  const allocate = (weighting: Weighting, calibrated = false): Map<string, number> =>
+    allocatedByKey(
+      {
         usage: accumulator.usage(),
         capacity: accumulator.capacity(),
         prices,
@@ -181,16 +175,10 @@ for (const scenario of SCENARIOS) {
                 calibration.get(deploymentKey(d))?.weighting,
             }
           : {}),
-        idle: 'separate',
-      });
-      for (const row of result.rows) {
-        if (row.idle) continue;
-        const key = `${row.tenant}|${row.feature}|${row.model}`;
-        byKey.set(key, (byKey.get(key) ?? 0) + row.gpuMicros);
-      }
-    }
-    return byKey;
-  };
+      },
+      [DATE, NEXT],
+      (row) => [`${row.tenant}|${row.feature}|${row.model}`],
+    );
   const tv = (allocated: Map<string, number>): string => {
     const a = [...allocated.values()].reduce((x, y) => x + y, 0);
     const t = [...truth.values()].reduce((x, y) => x + y, 0);
