@@ -42,12 +42,14 @@ export async function buildRequestFile(
   const sorted = [...costs].sort(byRequestId);
   const members: Promise<Buffer>[] = [];
   const blocks: { first: string; count: number }[] = [];
+  const text = new BlockText();
   for (let start = 0; start < sorted.length; start += BLOCK_LINES) {
     const part = sorted.slice(start, start + BLOCK_LINES);
     // Bounded: a block waits for the one COMPRESSING places before it, so memory holds a few blocks.
     const before = members[members.length - COMPRESSING];
     if (before !== undefined) await before;
-    const member = gzipAsync(part.map((c) => `${requestLine(c)}\n`).join(''), { level: 6 });
+    for (const c of part) text.append(`${requestLine(c)}\n`);
+    const member = gzipAsync(text.take(), { level: 6 });
     member.catch(() => undefined); // a failure surfaces once, from Promise.all below
     members.push(member);
     blocks.push({ first: part[0]?.requestId ?? '', count: part.length });
@@ -73,6 +75,34 @@ export async function buildRequestFile(
       features: featureCosts(sorted),
     },
   };
+}
+
+/**
+ * A block's UTF-8 bytes, line by line. Writing each line into a buffer is several times faster
+ * than joining the lines into one string first (a line is a rope of some sixty pieces, and the
+ * join flattens them all again); the bytes are the same.
+ */
+class BlockText {
+  private buffer = Buffer.allocUnsafe(1 << 20);
+  private used = 0;
+
+  append(line: string): void {
+    // A UTF-16 code unit is at most 3 bytes of UTF-8, so this much room always holds the line.
+    const room = this.used + 3 * line.length;
+    if (room > this.buffer.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(room, 2 * this.buffer.length));
+      this.buffer.copy(bigger, 0, 0, this.used);
+      this.buffer = bigger;
+    }
+    this.used += this.buffer.write(line, this.used);
+  }
+
+  /** The bytes so far, copied (the buffer is reused while they are compressed), and a fresh start. */
+  take(): Buffer {
+    const bytes = Buffer.from(this.buffer.subarray(0, this.used));
+    this.used = 0;
+    return bytes;
+  }
 }
 
 function featureCosts(costs: readonly RequestCost[]): Record<string, FeatureCosts> {
