@@ -102,6 +102,20 @@ describe('the per-request file', () => {
     expect(offset).toBe(file.data.length);
   });
 
+  it('holds blocks of long, multi-byte lines (several megabytes each) exactly', async () => {
+    const long = (i: number) =>
+      cost(i, { feature: `${'🌲é"\\'.repeat(1500)}${i % 3}`, tenant: 'x'.repeat(4000) });
+    const costs = Array.from({ length: BLOCK_LINES + 10 }, (_, i) => long(i));
+    const file = await buildRequestFile('2026-11-22', 1, costs);
+    const lines = gunzipSync(file.data).toString('utf8').trimEnd().split('\n');
+    expect(lines.map(parseRequestLine)).toEqual(
+      [...costs].sort((a, b) => (a.requestId < b.requestId ? -1 : 1)),
+    );
+    const first = file.index.blocks[0];
+    if (first === undefined) throw new Error('no block');
+    expect(gunzipSync(file.data.subarray(0, first.length)).length).toBeGreaterThan(1 << 20);
+  });
+
   it('has the same bytes whatever the input order', async () => {
     const a = await buildRequestFile('2026-11-22', 1, costs);
     const b = await buildRequestFile('2026-11-22', 1, [...costs].reverse());
