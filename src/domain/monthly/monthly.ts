@@ -1,6 +1,6 @@
 import { addHistograms, quantile } from '../metrics/histogram.js';
 import type { DailyMetrics, Histogram } from '../metrics/metrics.js';
-import { CSV_COLUMNS, neutralise } from '../report/csv.js';
+import { CSV_COLUMNS, neutralise, unparseCsv } from '../report/csv.js';
 import { formatScaled, roundedDivide } from '../exact.js';
 import type { DailyRow } from './daily-rows.js';
 
@@ -17,20 +17,9 @@ export interface DayInput {
   readonly metrics?: DailyMetrics;
 }
 
-export interface PeriodRow {
-  readonly tenant: string;
-  readonly feature: string;
-  readonly model: string;
-  readonly requestClass: string;
-  readonly idle: boolean;
+/** A daily row's figures summed over the days it appears on. */
+export interface PeriodRow extends Omit<DailyRow, 'date'> {
   readonly days: number;
-  readonly requests: bigint;
-  readonly errorRequests: bigint;
-  readonly promptTokens: bigint;
-  readonly completionTokens: bigint;
-  readonly cachedPromptTokens: bigint;
-  readonly gpuMillis: bigint;
-  readonly costMicros: bigint;
   readonly p50LatencyMs?: number;
   readonly p95LatencyMs?: number;
 }
@@ -124,21 +113,8 @@ function add(rows: Map<string, Accumulating>, row: DailyRow): void {
   const key = keyOf(row.tenant, row.feature, row.model, row.requestClass);
   const sum = rows.get(key);
   if (sum === undefined) {
-    rows.set(key, {
-      tenant: row.tenant,
-      feature: row.feature,
-      model: row.model,
-      requestClass: row.requestClass,
-      idle: row.idle,
-      days: 1,
-      requests: row.requests,
-      errorRequests: row.errorRequests,
-      promptTokens: row.promptTokens,
-      completionTokens: row.completionTokens,
-      cachedPromptTokens: row.cachedPromptTokens,
-      gpuMillis: row.gpuMillis,
-      costMicros: row.costMicros,
-    });
+    const { date: _, ...figures } = row;
+    rows.set(key, { ...figures, days: 1 });
     return;
   }
   sum.days += 1;
@@ -209,7 +185,7 @@ export const PERIOD_CSV_COLUMNS = [
 
 /** The monthly CSV: the daily columns summed, a `days` column, rows by cost then keys (SPEC 12). */
 export function renderPeriodCsv(period: Period): string {
-  const lines = [PERIOD_CSV_COLUMNS.join(',')];
+  const lines: string[][] = [];
   for (const row of period.rows) {
     const tokens = row.promptTokens + row.completionTokens;
     const blankForIdle = (value: bigint): string => (row.idle ? '' : value.toString());
@@ -231,12 +207,8 @@ export function renderPeriodCsv(period: Period): string {
       row.p50LatencyMs === undefined ? '' : String(row.p50LatencyMs),
       row.p95LatencyMs === undefined ? '' : String(row.p95LatencyMs),
     ];
-    lines.push(cells.map(csvCell).join(','));
+    lines.push(cells);
   }
-  return `${lines.join('\r\n')}\r\n`;
-}
-
-// The text cells come from the daily CSVs, already made safe; quote them again as RFC 4180 asks.
-function csvCell(text: string): string {
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  // The text cells come from the daily CSVs, already made safe; quoted as the daily CSV quotes them.
+  return unparseCsv(PERIOD_CSV_COLUMNS, lines);
 }

@@ -42,8 +42,15 @@ export function neutralise(text: string): string {
  * by costUsd descending then by the key columns, so that the bytes depend only on the data.
  */
 export function renderCsv(date: string, result: ChargebackResult): string {
-  const rows = [...result.rows].sort(compareRows).map((row) => toCells(date, row));
-  return `${Papa.unparse({ fields: [...CSV_COLUMNS], data: rows }, { newline: '\r\n', quotes: false })}\r\n`;
+  return unparseCsv(
+    CSV_COLUMNS,
+    [...result.rows].sort(compareRows).map((row) => toCells(date, row)),
+  );
+}
+
+/** RFC 4180 text of a header and rows: CRLF after every line, quotes only where a cell needs them. */
+export function unparseCsv(header: readonly string[], rows: string[][]): string {
+  return `${Papa.unparse({ fields: [...header], data: rows }, { newline: '\r\n', quotes: false })}\r\n`;
 }
 
 function compareRows(a: ChargebackRow, b: ChargebackRow): number {
