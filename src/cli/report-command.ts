@@ -171,7 +171,7 @@ export async function runReport(
       ...(calibration === undefined
         ? {}
         : {
-            weightingFor: calibration.weightingFor.bind(calibration),
+            weightingFor: calibration.weightingFor,
             calibration: calibration.records(),
           }),
       date: options.date,
@@ -327,7 +327,6 @@ async function readPrices(path: string): Promise<PriceCard> {
   }
 }
 
-// SPEC 4.8: a report written again for the same day carries the next revision number.
 /**
  * The fitted constants an earlier revision of the day stored in DIR's metrics file. A file that
  * cannot be read is named in a warning and the constants are fitted anew.
@@ -352,6 +351,7 @@ async function storedCalibration(
   }
 }
 
+// SPEC 4.8: a report written again for the same day carries the next revision number.
 async function previousRevision(summaryPath: string): Promise<number> {
   try {
     const previous = JSON.parse(await readFile(summaryPath, 'utf8')) as { revision?: unknown };

@@ -99,9 +99,8 @@ export class DayCalibration {
     }
   }
 
-  /** Fits every deployment added since; returns the keys of those that now use fitted constants. */
-  fit(): Set<string> {
-    const trusted = new Set<string>();
+  /** Fits every deployment added since. */
+  fit(): void {
     for (const [key, { deployment, pods }] of this.pending) {
       const x: Float64Array[] = [];
       const y: number[] = [];
@@ -112,20 +111,21 @@ export class DayCalibration {
       }
       const calibration = judge(deployment, x, Float64Array.from(y), this.configured, this.minRequests);
       this.done.set(key, calibration);
-      if (calibration.source === 'fitted') trusted.add(key);
     }
     this.pending.clear();
-    return trusted;
   }
 
-  /** The deployment's weighting: stored or fitted constants, or undefined for the configured ones. */
-  weightingFor(d: { model: string; gpuSku: string; gpuCount: number }): Weighting | undefined {
+  /**
+   * The deployment's weighting: stored or fitted constants, or undefined for the configured ones.
+   * A property, so that it can be handed to computeChargeback as it is.
+   */
+  readonly weightingFor = (d: { model: string; gpuSku: string; gpuCount: number }): Weighting | undefined => {
     const key = deploymentKey(d);
     const kept = this.kept.get(key);
     if (kept?.fitted !== undefined) return weightingOf(kept.fitted);
     const done = this.done.get(key);
     return done?.source === 'fitted' ? done.weighting : undefined;
-  }
+  };
 
   /** Every deployment's record, the stored ones as stored, sorted by deployment. */
   records(): CalibrationRecord[] {
@@ -140,7 +140,7 @@ export class DayCalibration {
   }
 }
 
-/** Calibrates a whole day's usage at once (the command line, the benchmarks). */
+/** Calibrates a whole day's usage at once, with the fits themselves (the benchmarks, tests). */
 export function calibrate(
   usage: readonly UsageRecord[],
   configured: Weighting,
@@ -252,9 +252,4 @@ function recordOf(c: DeploymentCalibration): CalibrationRecord {
           residualMs: Number(c.fit.residualMs.toPrecision(6)),
         }),
   };
-}
-
-/** Deployments' calibrations as the summary shows them (see CalibrationRecord). */
-export function calibrationSummary(calibrations: Iterable<DeploymentCalibration>): CalibrationRecord[] {
-  return [...calibrations].sort((a, b) => (deploymentKey(a) < deploymentKey(b) ? -1 : 1)).map(recordOf);
 }

@@ -1,3 +1,4 @@
+import type { CalibrationRecord } from '../calibration/calibrate.js';
 import type { ChargebackResult } from '../chargeback.js';
 import type { IntakeCounts } from '../accumulator.js';
 import type { Weighting } from '../weighting.js';
@@ -13,7 +14,7 @@ export interface SummaryContext {
   readonly idlePolicy: IdlePolicy;
   readonly weighting: Weighting;
   /** With `--weighting calibrated`: each deployment's fitted constants and whether they were used. */
-  readonly calibration?: readonly unknown[];
+  readonly calibration?: readonly CalibrationRecord[];
   /** The costUsd cells of the CSV added up, to show closure as a reader would check it. */
   readonly csvCostTotalUsd: number;
 }

@@ -235,7 +235,7 @@ type DayInput = Omit<ChargebackInput, 'usage' | 'capacity'>;
 
 /** The day's input with the calibration's weighting per deployment, when calibrating. */
 function withCalibration(input: DayInput, calibration: DayCalibration | undefined): DayInput {
-  return calibration === undefined ? input : { ...input, weightingFor: (d) => calibration.weightingFor(d) };
+  return calibration === undefined ? input : { ...input, weightingFor: calibration.weightingFor };
 }
 
 /**

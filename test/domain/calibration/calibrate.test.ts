@@ -1,12 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { EventAccumulator } from '../../../src/domain/accumulator.js';
-import {
-  calibrate,
-  calibrationSummary,
-  DayCalibration,
-  deploymentKey,
-} from '../../../src/domain/calibration/calibrate.js';
+import { calibrate, DayCalibration, deploymentKey } from '../../../src/domain/calibration/calibrate.js';
 import { computeChargeback } from '../../../src/domain/chargeback.js';
 import { parseDay } from '../../../src/domain/days.js';
 import { parseRecord } from '../../../src/domain/fast-parse.js';
@@ -138,7 +133,10 @@ describe("calibrating the step costs from the day's own requests", () => {
   });
 
   it('reuses stored fitted constants, but not ones that would not be trusted now', () => {
-    const records = calibrationSummary(calibration.values());
+    const day = new DayCalibration(DEFAULT_WEIGHTING);
+    day.add(saturated.usage);
+    day.fit();
+    const records = day.records();
     const [first, ...rest] = records;
     if (first?.fitted === undefined) throw new Error('no fitted deployment');
     const stored = [{ ...first, fitted: { ...first.fitted, prefillMsPerToken: 0.5 } }, ...rest];
