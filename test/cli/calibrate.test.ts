@@ -69,6 +69,17 @@ describe('calibrating from vLLM Prometheus metrics', () => {
     expect(fit?.intervals).toBe(5);
   });
 
+  it('reads a model_name holding quotes, backslashes, braces and commas as the text format escapes it', () => {
+    const escaped = 'we\\"ird}, \\\\ {name}\\n';
+    const [fit] = fitScrapes(scrapes(escaped).map((t, i) => parseExposition(t, `scrape ${i}`)));
+    expect(fit?.model).toBe('we"ird}, \\ {name}\n');
+    expect(fit?.fixedMs).toBeCloseTo(F, 6);
+    // A brace outside quotes still ends the labels: such a line is not a sample.
+    expect(() => parseExposition('vllm:prompt_tokens_total{model_name="m"}} 1\n', 'bad.prom')).toThrow(
+      /bad\.prom line 1: not a Prometheus sample/,
+    );
+  });
+
   it('reads the older metric name, skips an interval over a restart, and says when there is too little', () => {
     const texts = scrapes('m', 'vllm:time_per_output_token_seconds');
     const restarted = [...texts.slice(0, 3), texts[0] ?? '', ...texts.slice(3)];

@@ -192,7 +192,8 @@ describe("the simulated engine's vLLM counters", () => {
       expect(text).toContain(`# HELP ${name} `);
       expect(text).toMatch(new RegExp(`# TYPE ${name} (counter|histogram)`));
     }
-    expect(parseExposition(text, 'test').models.get('a \\"quoted\\" model')).toEqual({
+    // The label is escaped as the text format asks, and read back as it was.
+    expect(parseExposition(text, 'test').models.get('a "quoted" model')).toEqual({
       steps: 10,
       prompt: 1234,
       generated: 56,

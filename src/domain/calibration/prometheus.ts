@@ -29,7 +29,14 @@ const COUNTERS = {
 } as const;
 type Counter = keyof typeof COUNTERS;
 
-const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s+(\S+)(\s+\S+)?$/;
+// Label values are quoted and may hold any character, `}` and `,` included, with \\, \" and \n escaped.
+const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{((?:[^}"]|"(?:[^"\\]|\\.)*")*)\})?\s+(\S+)(\s+\S+)?$/;
+const MODEL_NAME = /(?:^|,)\s*model_name\s*=\s*"((?:[^"\\]|\\.)*)"/;
+
+/** A label value as written, unescaped (the text format escapes backslash, quote and newline). */
+function unescapeLabel(value: string): string {
+  return value.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+}
 
 /** Reads one text exposition; an error names the line. */
 export function parseExposition(text: string, source: string): Scrape {
@@ -48,7 +55,8 @@ export function parseExposition(text: string, source: string): Scrape {
     const number = Number(value);
     if (!Number.isFinite(number))
       throw new PermanentError(`${source} line ${i + 1}: ${name} is ${value}, not a number`);
-    const model = /(?:^|,)\s*model_name="((?:[^"\\]|\\.)*)"/.exec(labels)?.[1] ?? '(no model_name)';
+    const quoted = MODEL_NAME.exec(labels)?.[1];
+    const model = quoted === undefined ? '(no model_name)' : unescapeLabel(quoted);
     const entry = models.get(model) ?? { steps: 0, prompt: 0, generated: 0, itlSum: 0, itlCount: 0 };
     entry[counter] += number;
     models.set(model, entry);
