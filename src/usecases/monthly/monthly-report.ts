@@ -29,9 +29,9 @@ export function daysOfMonth(month: string): string[] | undefined {
   return days;
 }
 
+/** The month before a month YYYY-MM: the month of the day before its first day. */
 export function previousMonth(month: string): string {
-  const [year = 0, m = 1] = month.split('-').map(Number);
-  return m === 1 ? `${year - 1}-12` : `${year}-${String(m - 1).padStart(2, '0')}`;
+  return addDays(`${month}-01`, -1).slice(0, 7);
 }
 
 /**
