@@ -1,6 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { services } from '../src/composition/composition.js';
-import { parseDay } from '../src/domain/days.js';
+import { isMonth, parseDay } from '../src/domain/days.js';
 import { dayPagePath, monthlyPaths, type ReportStore } from '../src/ports/report-store.js';
 
 type Kind = 'csv' | 'json' | 'html';
@@ -16,7 +16,7 @@ export function makeGetReport(deps: () => Promise<{ reports: ReportStore }>) {
     _context: InvocationContext,
   ): Promise<HttpResponseInit> {
     const date = request.params.date ?? '';
-    const month = /^\d{4}-(0[1-9]|1[0-2])$/.test(date);
+    const month = isMonth(date);
     if (!month && parseDay(date) === undefined) {
       return {
         status: 400,

@@ -44,6 +44,11 @@ export function isDay(text: string): boolean {
   return startMsOf(text) !== undefined;
 }
 
+/** True for a month YYYY-MM whose days are days (see isDay). */
+export function isMonth(text: string): boolean {
+  return /^\d{4}-\d{2}$/.test(text) && isDay(`${text}-01`);
+}
+
 /** The day [start, end) named by YYYY-MM-DD, in microseconds; undefined for anything else. */
 export function parseDay(text: string): { start: Micros; end: Micros } | undefined {
   const ms = startMsOf(text);

@@ -1,4 +1,4 @@
-import { dayPath } from '../domain/days.js';
+import { dayPath, isMonth } from '../domain/days.js';
 import type { RequestIndex, RequestSource } from './request-store.js';
 
 /** Where finished daily reports are read from: a folder (the command line) or the report store. */
@@ -60,7 +60,7 @@ export function dayPagePath(day: string): string {
  * anything but YYYY-MM, so no caller can name a blob elsewhere.
  */
 export function monthlyPaths(month: string): { csv: string; html: string; summary: string } {
-  if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(month)) throw new RangeError(`not a month YYYY-MM: ${month}`);
+  if (!isMonth(month)) throw new RangeError(`not a month YYYY-MM: ${month}`);
   const folder = `chargeback/${month.replace('-', '/')}`;
   return {
     csv: `${folder}/chargeback-${month}.csv`,

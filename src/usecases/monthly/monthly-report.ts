@@ -1,4 +1,4 @@
-import { addDays, isDay } from '../../domain/days.js';
+import { addDays, isMonth } from '../../domain/days.js';
 import { PermanentError } from '../../domain/errors.js';
 import type { DailyMetrics } from '../../domain/metrics/metrics.js';
 import { parseMetrics } from '../../domain/metrics/parse.js';
@@ -23,7 +23,7 @@ export interface MonthlyFiles {
 
 /** The days of a month YYYY-MM, or undefined for anything else. */
 export function daysOfMonth(month: string): string[] | undefined {
-  if (!/^\d{4}-\d{2}$/.test(month) || !isDay(`${month}-01`)) return undefined;
+  if (!isMonth(month)) return undefined;
   const days: string[] = [];
   for (let day = `${month}-01`; day.startsWith(month); day = addDays(day, 1)) days.push(day);
   return days;
