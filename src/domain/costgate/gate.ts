@@ -1,4 +1,4 @@
-import { roundedDivide } from '../exact.js';
+import { formatScaled, roundedDivide } from '../exact.js';
 import type { DailyMetrics } from '../metrics/metrics.js';
 import { RETRAINING_TENANT } from '../retrain/charge.js';
 import { groupKey, type RunCosts, type RunGroup } from './run-costs.js';
@@ -180,6 +180,5 @@ function compareChange(line: GateLine): number {
 /** Basis points as a signed percentage with one decimal: 789n -> "+7.9%". */
 export function formatBasisPoints(bp: bigint): string {
   const tenths = roundedDivide(bp, 10n);
-  const abs = tenths < 0n ? -tenths : tenths;
-  return `${tenths < 0n ? '-' : '+'}${abs / 10n}.${abs % 10n}%`;
+  return `${tenths < 0n ? '' : '+'}${formatScaled(tenths, 1)}%`;
 }
