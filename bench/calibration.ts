@@ -201,7 +201,7 @@ for (const scenario of SCENARIOS) {
         ? 'no fit'
         : `${f.fixedMs.toFixed(2)} / ${f.prefillMsPerToken.toFixed(4)} / ${f.decodeMsPerToken.toFixed(4)} / ${f.decodeMsPerContextToken.toExponential(2)} (${engine.base.toFixed(2)} / ${engine.prefillPerToken.toFixed(4)} / ${engine.decodePerToken.toFixed(4)} / ${engine.perContextToken.toExponential(2)})`;
     lines.push(
-      `| ${first ? scenario.name : ''} | ${cal.model}${cal.source === 'fitted' ? '' : ` (configured: ${cal.reason ?? ''})`} | ${fitted} | ${cal.fit?.requests ?? 0} | ${first ? d : ''} | ${first ? ts : ''} | ${first ? `${c} (fit ${fitMs} ms)` : ''} |`,
+      `| ${first ? scenario.name : ''} | ${cal.model}${cal.source === 'fitted' ? '' : ` (configured: ${cal.reason ?? ''})`} | ${fitted} | ${cal.requests} | ${first ? d : ''} | ${first ? ts : ''} | ${first ? `${c} (fit ${fitMs} ms)` : ''} |`,
     );
     first = false;
   }

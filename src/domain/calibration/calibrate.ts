@@ -12,6 +12,8 @@ export interface DeploymentCalibration {
   readonly model: string;
   readonly gpuSku: string;
   readonly gpuCount: number;
+  /** Requests with a decode phase: the equations the deployment gave, fitted or too few. */
+  readonly requests: number;
   readonly fit?: CalibrationFit;
   /** The weighting the allocation uses for this deployment. */
   readonly weighting: Weighting;
@@ -30,7 +32,7 @@ export interface CalibrationRecord {
   readonly gpuCount: number;
   readonly source: 'fitted' | 'configured';
   readonly reason?: string;
-  /** Requests behind the fit when it was made. */
+  /** Requests with a decode phase behind the fit (or too few for one), when it was made. */
   readonly requests: number;
   readonly fitted?: StepConstants;
   readonly standardErrors?: StepConstants;
@@ -159,7 +161,12 @@ function judge(
   configured: Weighting,
   minRequests: number,
 ): DeploymentCalibration {
-  const base = { model: deployment.model, gpuSku: deployment.gpuSku, gpuCount: deployment.gpuCount };
+  const base = {
+    model: deployment.model,
+    gpuSku: deployment.gpuSku,
+    gpuCount: deployment.gpuCount,
+    requests: x.length,
+  };
   const fit = x.length >= minRequests ? fitPositive(x, y) : undefined;
   const reason =
     x.length < minRequests
@@ -243,7 +250,7 @@ function recordOf(c: DeploymentCalibration): CalibrationRecord {
     gpuCount: c.gpuCount,
     source: c.source,
     ...(c.reason === undefined ? {} : { reason: c.reason }),
-    requests: c.fit?.requests ?? 0,
+    requests: c.requests,
     ...(c.fit === undefined
       ? {}
       : {

@@ -169,6 +169,9 @@ describe('the daily run with calibrated step costs', () => {
     for (const c of first) {
       expect(c.source).toBe('configured');
       expect(c.reason).toMatch(/fewer than the 500 a fit needs/);
+      // The record counts the requests the reason speaks of.
+      expect(c.reason).toMatch(new RegExp(`^${c.requests} requests with a decode phase`));
+      expect(c.requests).toBeGreaterThan(0);
     }
     // With configured constants everywhere, the report is the step-cost one.
     const plain = new MemoryReportStore();
