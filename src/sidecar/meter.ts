@@ -24,6 +24,7 @@ export function meter(
   pool: Dispatcher,
   path: string,
   limits: BodyLimits,
+  inFlight: Set<MeteredRequest>,
 ): void {
   const arrived = performance.now();
   const startedAt = (deps.now ?? Date.now)();
@@ -91,7 +92,7 @@ export function meter(
         refuse(400, body.error, who.requestClass);
         return;
       }
-      new MeteredRequest(body, req, res, { deps, pool, who, startedAt, arrived, path }).forward();
+      new MeteredRequest(body, req, res, { deps, pool, who, startedAt, arrived, path, inFlight }).forward();
     } catch (error) {
       // Before dispatch nothing reached vLLM (no event); after it, the handler's guard meters the fault.
       if (!res.headersSent) jsonError(res, 500, `sidecar fault: ${(error as Error).message}`);

@@ -21,6 +21,8 @@ export interface AdmittedRequest {
   readonly arrived: number;
   /** The target as the sidecar routed it. */
   readonly path: string;
+  /** Requests in flight: this one is in it from dispatch until its usage event is emitted. */
+  readonly inFlight: Set<MeteredRequest>;
 }
 
 type Status = 'ok' | 'error' | 'aborted';
@@ -105,6 +107,7 @@ export class MeteredRequest {
     this.res.on('close', () => {
       this.onClientClose();
     });
+    this.call.inFlight.add(this);
     try {
       this.call.pool.dispatch(
         {
@@ -124,6 +127,19 @@ export class MeteredRequest {
       handler.onResponseError?.(this.controller as Dispatcher.DispatchController, error as Error);
     }
     this.beforeUpstream = performance.now() - this.call.arrived;
+  }
+
+  /**
+   * Ends the request now (a drain deadline ran out): the upstream generation is stopped, the
+   * client's connection is closed, and the attempt is metered as aborted with what was produced so
+   * far. Nothing happens to a request already metered.
+   */
+  cutOff(reason: string): void {
+    if (this.finished) return;
+    this.finish('aborted', this.upstreamStatus === 0 ? 503 : this.upstreamStatus);
+    this.controller?.abort(new Error(reason));
+    if (!this.res.headersSent) jsonError(this.res, 503, reason);
+    else this.res.destroy();
   }
 
   private onRequestStart(ctl: Dispatcher.DispatchController): void {
@@ -238,6 +254,7 @@ export class MeteredRequest {
   private finish(status: Status, httpStatus: number): void {
     if (this.finished) return;
     this.finished = true;
+    this.call.inFlight.delete(this);
     const { deps, who, startedAt } = this.call;
     if (this.relay !== undefined) {
       this.usage = this.relay.usage;

@@ -3,6 +3,7 @@ import { Pool, type Dispatcher } from 'undici';
 import { forwardHeaders, forwardResponseHeaders, jsonError, writeWithBackpressure } from './http.js';
 import { BodyBudget, DEFAULT_BODY_BUDGET, DEFAULT_MAX_BODY } from './budget.js';
 import { meter } from './meter.js';
+import type { MeteredRequest } from './metered-request.js';
 import type { ProxyDeps } from './proxy-deps.js';
 import { readTarget } from './target.js';
 
@@ -32,6 +33,8 @@ export function createProxy(deps: ProxyDeps): {
   /** Request body bytes held now, within the budget. */
   bodyBytesHeld: () => number;
   idle: () => Promise<void>;
+  /** Ends every metered request in flight now, each metered as aborted; returns how many. */
+  cutOff: (reason: string) => number;
   close: () => Promise<void>;
 } {
   const pool = new Pool(deps.upstream.origin, UPSTREAM_POOL);
@@ -39,6 +42,7 @@ export function createProxy(deps: ProxyDeps): {
     max: deps.bodies?.max ?? DEFAULT_MAX_BODY,
     budget: new BodyBudget(deps.bodies?.budget ?? DEFAULT_BODY_BUDGET),
   };
+  const metered = new Set<MeteredRequest>();
   let inFlight = 0;
   let waiters: (() => void)[] = [];
   const done = (): void => {
@@ -59,7 +63,7 @@ export function createProxy(deps: ProxyDeps): {
         req.resume();
         jsonError(res, 400, target.error);
       } else if (req.method === 'POST' && METERED.has(target.path)) {
-        meter(req, res, deps, pool, target.forward, limits);
+        meter(req, res, deps, pool, target.forward, limits, metered);
       } else {
         passThrough(req, res, pool, target.forward);
       }
@@ -75,6 +79,11 @@ export function createProxy(deps: ProxyDeps): {
     inFlight: () => inFlight,
     bodyBytesHeld: () => limits.budget.inUse,
     idle: () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve))),
+    cutOff: (reason) => {
+      const cut = [...metered];
+      for (const request of cut) request.cutOff(reason);
+      return cut.length;
+    },
     close: () => pool.close(),
   };
 }
