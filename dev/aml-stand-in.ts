@@ -24,7 +24,8 @@ import { fileURLToPath } from 'node:url';
 import { commandJobProblem } from './aml-job-checks.js';
 
 export const API_VERSION = '2022-10-01';
-const TERMINAL = new Set(['Completed', 'Failed', 'Canceled', 'NotResponding']);
+// As src/ports/retraining-jobs.ts: a NotResponding job may come back, so it can still be cancelled.
+const TERMINAL = new Set(['Completed', 'Failed', 'Canceled']);
 const WORKSPACE = String.raw`/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/Microsoft\.MachineLearningServices/workspaces/([^/]+)`;
 const JOB_PATH = new RegExp(`^${WORKSPACE}/jobs/([^/]+)(/cancel)?$`, 'i');
 const OPERATION_PATH = new RegExp(`^${WORKSPACE}/operationResults/([^/]+)$`, 'i');

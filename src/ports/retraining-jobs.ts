@@ -9,8 +9,15 @@
  */
 import type { CommandJobBody } from '../domain/retrain/job-spec.js';
 
-/** Azure ML job statuses (api-version 2022-10-01); others may appear and are kept as text. */
-export const TERMINAL_STATUSES = ['Completed', 'Failed', 'Canceled', 'NotResponding'] as const;
+/**
+ * The Azure ML job statuses (api-version 2022-10-01, KnownJobStatus of @azure/arm-machinelearning
+ * 2.1.1) after which a job never runs again. Not `NotResponding`: the service says a job "can go
+ * from NotResponding to any of the previous states", so it is followed as still running. Not
+ * `Paused`, `CancelRequested` or `Unknown`, nor any status this list does not know: a job is taken
+ * to have ended only on a status that says so, so a new status never frees the model's slot for a
+ * second job.
+ */
+export const TERMINAL_STATUSES = ['Completed', 'Failed', 'Canceled'] as const;
 
 /** What retraining reads of a job. */
 export interface JobState {
@@ -36,6 +43,7 @@ export interface RetrainingJobs {
   cancel(name: string): Promise<void>;
 }
 
+/** True only for a status in TERMINAL_STATUSES; any other text, known or not, is a job not yet ended. */
 export function isTerminal(status: string): boolean {
   return (TERMINAL_STATUSES as readonly string[]).includes(status);
 }

@@ -44,6 +44,16 @@ function contract(name: string, make: () => Subject): void {
       expect(await subject.jobs.get(job.name)).toMatchObject({ status: 'Failed', terminal: true });
     });
 
+    it('reads a NotResponding job as not ended, and can still cancel it', async () => {
+      const subject = make();
+      const job = freshJob();
+      await subject.jobs.create(job.name, job.body);
+      subject.finish(job.name, 'NotResponding');
+      expect(await subject.jobs.get(job.name)).toMatchObject({ status: 'NotResponding', terminal: false });
+      await subject.jobs.cancel(job.name);
+      expect(await subject.jobs.get(job.name)).toMatchObject({ status: 'Canceled', terminal: true });
+    });
+
     it('cancels a running job: it then reads Canceled', async () => {
       const { jobs } = make();
       const job = freshJob();

@@ -40,8 +40,12 @@ export interface RetrainDeps extends NoticeDeps {
 }
 
 const MAX_STATE_ATTEMPTS = 8;
-/** Statuses in which the cluster's nodes are running the job: its GPU-time is charged from the first one seen. */
-export const RUNNING_STATUSES: readonly string[] = ['Running', 'Finalizing'];
+/**
+ * Statuses in which the cluster's nodes are running the job: its GPU-time is charged from the first
+ * one seen. `NotResponding` is one: a job goes there when its heartbeat stops, so it had started, and
+ * its nodes stay held until it returns to another status or ends.
+ */
+export const RUNNING_STATUSES: readonly string[] = ['Running', 'Finalizing', 'NotResponding'];
 
 /** Submits a job for a gate failed on quality, unless policy says no; says what happened. */
 export async function retrainOnFailure(j: Judgement, deps: RetrainDeps): Promise<RetrainOutcome> {

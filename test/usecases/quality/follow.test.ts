@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { followJobs } from '../../../src/usecases/quality/follow.js';
 import { retrainOnFailure } from '../../../src/usecases/quality/retrain.js';
-import { cardTitles, failedOnQuality, retrainSetup } from './fixture.js';
+import { cardTitles, evaluation, failedOnQuality, retrainSetup } from './fixture.js';
 
 const HOUR = 3_600_000;
 
@@ -67,6 +67,54 @@ describe('followJobs', () => {
       costMicroUsd: 0,
     });
     expect(JSON.stringify(posted.at(-1))).toContain('never seen running');
+  });
+
+  it('follows a NotResponding job on: the model keeps its slot and gets no second job', async () => {
+    const { deps, clock, jobs, store, name } = await submitted();
+    jobs.advance(name, 'Running');
+    await followJobs(deps);
+    clock.advance(HOUR);
+    jobs.advance(name, 'NotResponding');
+    expect((await followJobs(deps)).ended).toEqual([]);
+    expect((await store.job(name))?.value).toMatchObject({ status: 'NotResponding' });
+    expect((await store.job(name))?.value.endedAt).toBeUndefined();
+    const again = await retrainOnFailure(failedOnQuality(evaluation({ eventId: 'eval-2' })), deps);
+    expect(again).toEqual({ job: null, reason: expect.stringMatching(/still running/) as string });
+    expect(jobs.creates).toBe(1);
+  });
+
+  it('charges a job that came back from NotResponding for all its time when it ends', async () => {
+    const { deps, clock, jobs, store, name } = await submitted();
+    jobs.advance(name, 'Running');
+    await followJobs(deps);
+    clock.advance(HOUR);
+    jobs.advance(name, 'NotResponding');
+    await followJobs(deps);
+    clock.advance(HOUR);
+    jobs.advance(name, 'Running');
+    await followJobs(deps);
+    clock.advance(HOUR);
+    jobs.advance(name, 'Completed');
+    expect((await followJobs(deps)).ended).toEqual([name]);
+    // 2 nodes × 4 GPUs × 3 h from the first sighting running.
+    expect((await store.job(name))?.value.gpuSeconds).toBe(86_400);
+  });
+
+  it('starts the GPU-time of a job first seen NotResponding: it had started to stop answering', async () => {
+    const { deps, clock, jobs, store, name } = await submitted();
+    clock.advance(HOUR);
+    jobs.advance(name, 'NotResponding');
+    await followJobs(deps);
+    expect((await store.job(name))?.value.runningSince).toBe('2026-11-20T10:00:00.000Z');
+  });
+
+  it('follows a job in a status it does not know on, and submits no second job for its model', async () => {
+    const { deps, jobs, store, name } = await submitted();
+    jobs.advance(name, 'SomeFutureStatus');
+    expect((await followJobs(deps)).ended).toEqual([]);
+    expect((await store.state()).value.models['llama-3-8b']?.endedAt).toBeUndefined();
+    await retrainOnFailure(failedOnQuality(evaluation({ eventId: 'eval-2' })), deps);
+    expect(jobs.creates).toBe(1);
   });
 
   it('gives back a slot whose job record was never written, after the grace period', async () => {
