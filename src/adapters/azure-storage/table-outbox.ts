@@ -12,8 +12,8 @@ interface OutboxRow extends OutboxEntry {
 /**
  * The outbox as rows of one partition of a Table. Claims are ETag-conditional updates: of two runs
  * that read the same free row, one update succeeds and the other gets 412 and skips the row, so each
- * entry goes to one run. The body is at most 28 KB of UTF-8, so at most 28,672 UTF-16 characters,
- * under Table Storage's 64 KiB limit for a string property.
+ * entry goes to one run. The body is at most 24 KB of UTF-8 (MAX_MESSAGE_BYTES), so at most 24,576
+ * UTF-16 characters, under Table Storage's 64 KiB limit for a string property.
  */
 export class TableOutbox implements Outbox {
   constructor(

@@ -5,8 +5,15 @@
  * it; every untrusted text goes through drift/card-text.ts `text` before it gets here.
  */
 
-/** The Workflows webhook accepts at most 28 KB for the whole body (SPEC 7). */
-export const MAX_MESSAGE_BYTES = 28 * 1024;
+/**
+ * The most UTF-8 bytes of JSON posted as one message: 24 KB, a margin below the webhook's limit
+ * (SPEC 7). The Workflows action that posts the card limits a message to "about 28 KB", counted
+ * after Teams renders it, including all HTML elements
+ * (https://learn.microsoft.com/en-us/connectors/teams/#known-issues-and-limitations-with-actions):
+ * rendering adds bytes that the JSON does not show, so a body of exactly 28 KB can still fail with
+ * "Request Entity too large".
+ */
+export const MAX_MESSAGE_BYTES = 24 * 1024;
 
 export type CardElement = Readonly<Record<string, unknown>>;
 
