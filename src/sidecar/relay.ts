@@ -52,14 +52,14 @@ export class SseRelay {
    * and passed on without a blank line, as it came; a client's SSE parser discards it.
    */
   end(): string {
-    const out = this.relay(this.decoder.end(), true);
+    const out = this.relay(this.decoder.end());
     const rest = this.splitter.rest();
     return rest === '' ? out : out + (this.relayEvent(rest) ?? '');
   }
 
-  private relay(text: string, last = false): string {
+  private relay(text: string): string {
     let out = '';
-    for (const event of this.splitter.push(text, last)) {
+    for (const event of this.splitter.push(text)) {
       const kept = this.relayEvent(event);
       if (kept !== undefined) out += `${kept}\n\n`;
     }
