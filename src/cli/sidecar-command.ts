@@ -26,7 +26,10 @@ Downward API and the Deployment set them), EVENTHUB_FULLY_QUALIFIED_NAMESPACE an
 SIDECAR_CLASS_HEADER, SIDECAR_API_KEYS_FILE, SIDECAR_MISSING_TENANT (reject|unknown),
 SIDECAR_DEFAULT_CLASS, SIDECAR_PRIORITIES (e.g. interactive=0,batch=10), SIDECAR_QUEUE_MAX,
 SIDECAR_CAPACITY_WINDOW_SECONDS, SIDECAR_MAX_BODY_BYTES (one request body, default 16 MiB; 413
-above it) and SIDECAR_BODY_BUDGET_BYTES (all bodies held at once, default 128 MiB; 503 above it).`;
+above it), SIDECAR_BODY_BUDGET_BYTES (all bodies held at once, counted as their bytes arrive,
+default 128 MiB; 503 above it), SIDECAR_BODY_TENANT_SHARE (the fraction of that budget one tenant
+may hold, default 0.25, at least one body; 429 above it) and SIDECAR_BODY_TIMEOUT_SECONDS (time a
+request body may take to arrive, default 30; 408 and the connection closed after it).`;
 
 export function parseSidecarArgs(
   args: readonly string[],

@@ -2,16 +2,41 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { attribute } from './attribution.js';
 import { readCompletionBody } from './body.js';
-import type { BodyBudget } from './budget.js';
+import {
+  BodyBudget,
+  DEFAULT_BODY_BUDGET,
+  DEFAULT_BODY_TIMEOUT_MS,
+  DEFAULT_MAX_BODY,
+  DEFAULT_TENANT_SHARE,
+  type BudgetRefusal,
+} from './budget.js';
 import { jsonError } from './http.js';
 import { classLabel, MeteredRequest } from './metered-request.js';
 import type { ProxyDeps } from './proxy-deps.js';
 
-/** How request bodies are bounded: per body, and in total across concurrent requests. */
+/** How request bodies are bounded: per body, in total and per tenant across requests, and in time. */
 export interface BodyLimits {
   readonly max: number;
   readonly budget: BodyBudget;
+  /** Milliseconds from the request's headers to its body's last byte. */
+  readonly timeoutMs: number;
 }
+
+/** The limits of `deps.bodies`, each missing one at its default (budget.ts). */
+export function bodyLimits(bodies: ProxyDeps['bodies']): BodyLimits {
+  const max = bodies?.max ?? DEFAULT_MAX_BODY;
+  return {
+    max,
+    budget: new BodyBudget(bodies?.budget ?? DEFAULT_BODY_BUDGET, {
+      maxBody: max,
+      tenantShare: bodies?.tenantShare ?? DEFAULT_TENANT_SHARE,
+    }),
+    timeoutMs: bodies?.timeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,
+  };
+}
+
+/** Why a body was refused while it was read; the label of chargeback_sidecar_body_refusals_total. */
+type BodyRefusal = 'too-large' | BudgetRefusal | 'timeout';
 
 /**
  * A completion request: attributed, read within the body limits, forwarded (to `path`, the target
@@ -44,50 +69,33 @@ export function meter(
     refuse(415, `content-encoding ${encoding}: send the request body uncompressed`, who.requestClass);
     return;
   }
-  const tooLarge = `request body over ${limits.max} bytes`;
-  const busy = 'too many request bodies in flight; retry shortly';
-  const declared = req.headers['content-length'];
-  const length = declared === undefined ? undefined : Number(declared);
-  if (length !== undefined && length > limits.max) {
-    refuse(413, tooLarge, who.requestClass);
-    return;
-  }
-  // A declared length is reserved whole, before any byte is read; a chunked body chunk by chunk.
-  if (length !== undefined && !limits.budget.take(length)) {
-    // The sidecar is busy, not the request wrong: the client may retry shortly.
-    refuse(503, busy, who.requestClass, 1);
-    return;
-  }
-  const chunks: Buffer[] = [];
-  let held = length ?? 0;
-  let refused = false;
-  const release = (): void => {
-    limits.budget.give(held);
-    held = 0;
-    chunks.length = 0;
-    refused = true; // nothing more is held, or forwarded, for this request
-  };
-  // Held until the response is over: the forwarded copy of the body lives as long as the request.
-  res.once('close', release);
-  req.on('data', (chunk: Buffer) => {
-    if (refused) return;
-    if (length === undefined) {
-      const over = held + chunk.length > limits.max;
-      if (over || !limits.budget.take(chunk.length)) {
-        release();
-        if (over) refuse(413, tooLarge, who.requestClass);
-        else refuse(503, busy, who.requestClass, 1);
-        return;
-      }
-      held += chunk.length;
+  const refuseBody = (why: BodyRefusal): void => {
+    deps.metrics.bodyRefusals.inc({ reason: why });
+    if (why === 'too-large') {
+      refuse(413, `request body over ${limits.max} bytes`, who.requestClass);
+    } else if (why === 'budget') {
+      // The sidecar is busy, not the request wrong: the client may retry shortly.
+      refuse(503, 'too many request bodies in flight; retry shortly', who.requestClass, 1);
+    } else if (why === 'tenant-share') {
+      // This tenant's own uploads are the cause; other tenants are still served.
+      const message =
+        "this tenant's request bodies in flight hold its share of the sidecar's memory; retry shortly";
+      refuse(429, message, who.requestClass, 1);
+    } else {
+      // The connection goes with the answer: a client that trickles its body gets no second one.
+      res.setHeader('connection', 'close');
+      refuse(408, `request body not received within ${limits.timeoutMs / 1000} s`, who.requestClass);
     }
-    chunks.push(chunk);
-  });
-  req.on('end', () => {
-    if (refused || res.destroyed) return;
+  };
+  // A declared length over the limit is refused before a byte is read; one within it reserves nothing yet.
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limits.max) {
+    refuseBody('too-large');
+    return;
+  }
+  receiveBody(req, res, limits, who.tenant, refuseBody, (raw) => {
     try {
-      const body = readCompletionBody(Buffer.concat(chunks), deps.priorities.get(who.requestClass));
-      chunks.length = 0;
+      const body = readCompletionBody(raw, deps.priorities.get(who.requestClass));
       if ('error' in body) {
         refuse(400, body.error, who.requestClass);
         return;
@@ -98,5 +106,64 @@ export function meter(
       if (!res.headersSent) jsonError(res, 500, `sidecar fault: ${(error as Error).message}`);
       else res.destroy();
     }
+  });
+}
+
+/**
+ * Reads a request body into memory within the limits: each chunk is reserved in the budget, for
+ * the tenant, as it arrives, and the whole body must arrive within the deadline. What is reserved
+ * is given back exactly once everything for this request is over (the response closed, however
+ * it ended), or at once when the body is refused; `received` gets the body, `refused` the reason.
+ */
+function receiveBody(
+  req: IncomingMessage,
+  res: ServerResponse,
+  limits: BodyLimits,
+  tenant: string,
+  refused: (why: BodyRefusal) => void,
+  received: (raw: Buffer) => void,
+): void {
+  const chunks: Buffer[] = [];
+  let held = 0;
+  let over = false; // nothing more is held, or forwarded, for this request
+  const release = (): void => {
+    clearTimeout(deadline);
+    limits.budget.give(tenant, held);
+    held = 0;
+    chunks.length = 0;
+    over = true;
+  };
+  const refuse = (why: BodyRefusal): void => {
+    release();
+    refused(why);
+  };
+  // A body trickled a byte at a time would hold its share and its connection for as long as the
+  // client likes; a total deadline bounds both.
+  const deadline = setTimeout(() => {
+    if (!over) refuse('timeout');
+  }, limits.timeoutMs);
+  deadline.unref();
+  // Held until the response is over: the forwarded copy of the body lives as long as the request.
+  res.once('close', release);
+  req.on('data', (chunk: Buffer) => {
+    if (over) return;
+    if (held + chunk.length > limits.max) {
+      refuse('too-large');
+      return;
+    }
+    const taken = limits.budget.take(tenant, chunk.length);
+    if (taken !== true) {
+      refuse(taken);
+      return;
+    }
+    held += chunk.length;
+    chunks.push(chunk);
+  });
+  req.on('end', () => {
+    clearTimeout(deadline);
+    if (over || res.destroyed) return;
+    const raw = Buffer.concat(chunks);
+    chunks.length = 0;
+    received(raw);
   });
 }

@@ -23,6 +23,12 @@ export class SidecarMetrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  readonly bodyRefusals = new Counter({
+    name: 'chargeback_sidecar_body_refusals_total',
+    help: 'Metered requests refused while their body was read, by reason: too-large (413), budget (503, all bodies held at once), tenant-share (429, the tenant holds its share of the budget), timeout (408, the body took longer than SIDECAR_BODY_TIMEOUT_SECONDS).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   readonly queueDepth = new Gauge({
     name: 'chargeback_sidecar_queue_depth',
     help: 'Events waiting in memory to be sent.',

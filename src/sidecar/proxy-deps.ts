@@ -14,8 +14,15 @@ export interface ProxyDeps {
   readonly upstream: URL;
   readonly rules: AttributionRules;
   readonly priorities: ReadonlyMap<string, number>;
-  /** Request body limits in bytes: per body, and in total across requests (defaults 16 and 128 MiB). */
-  readonly bodies?: { readonly max: number; readonly budget: number };
+  /** Request body limits (defaults in budget.ts): bytes per body, in total, and per tenant; time to arrive. */
+  readonly bodies?: {
+    readonly max: number;
+    readonly budget: number;
+    /** The fraction of the budget one tenant may hold (at least one body of `max`). */
+    readonly tenantShare?: number;
+    /** Milliseconds from a request's headers to its body's last byte; 408 after. */
+    readonly timeoutMs?: number;
+  };
   readonly identity: PodIdentity;
   readonly emit: (event: Record<string, unknown>) => void;
   readonly metrics: SidecarMetrics;

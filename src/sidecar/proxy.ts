@@ -1,8 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
 import { forwardHeaders, forwardResponseHeaders, jsonError, writeWithBackpressure } from './http.js';
-import { BodyBudget, DEFAULT_BODY_BUDGET, DEFAULT_MAX_BODY } from './budget.js';
-import { meter } from './meter.js';
+import { bodyLimits, meter } from './meter.js';
 import type { MeteredRequest } from './metered-request.js';
 import type { ProxyDeps } from './proxy-deps.js';
 import { readTarget } from './target.js';
@@ -38,10 +37,7 @@ export function createProxy(deps: ProxyDeps): {
   close: () => Promise<void>;
 } {
   const pool = new Pool(deps.upstream.origin, UPSTREAM_POOL);
-  const limits = {
-    max: deps.bodies?.max ?? DEFAULT_MAX_BODY,
-    budget: new BodyBudget(deps.bodies?.budget ?? DEFAULT_BODY_BUDGET),
-  };
+  const limits = bodyLimits(deps.bodies);
   const metered = new Set<MeteredRequest>();
   let inFlight = 0;
   let waiters: (() => void)[] = [];

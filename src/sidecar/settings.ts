@@ -1,6 +1,11 @@
 import { z } from 'zod';
 import { ConfigurationError } from '../domain/errors.js';
-import { DEFAULT_BODY_BUDGET, DEFAULT_MAX_BODY } from './budget.js';
+import {
+  DEFAULT_BODY_BUDGET,
+  DEFAULT_BODY_TIMEOUT_MS,
+  DEFAULT_MAX_BODY,
+  DEFAULT_TENANT_SHARE,
+} from './budget.js';
 
 /**
  * The sidecar's settings: command-line flags win over the environment (SIDECAR_*, and what the
@@ -22,6 +27,8 @@ export const SIDECAR_ENV = {
   queueMax: 'SIDECAR_QUEUE_MAX',
   maxBodyBytes: 'SIDECAR_MAX_BODY_BYTES',
   bodyBudgetBytes: 'SIDECAR_BODY_BUDGET_BYTES',
+  bodyTenantShare: 'SIDECAR_BODY_TENANT_SHARE',
+  bodyTimeoutSeconds: 'SIDECAR_BODY_TIMEOUT_SECONDS',
   windowSeconds: 'SIDECAR_CAPACITY_WINDOW_SECONDS',
   pod: 'POD_NAME',
   node: 'NODE_NAME',
@@ -52,6 +59,10 @@ export interface SidecarSettings {
   readonly maxBodyBytes: number;
   /** Request body bytes held at once across all metered requests (503 with Retry-After above it). */
   readonly bodyBudgetBytes: number;
+  /** The fraction of the body budget one tenant may hold (429 with Retry-After above it). */
+  readonly bodyTenantShare: number;
+  /** Time a request body may take to arrive, from the headers to its last byte (408 after it). */
+  readonly bodyTimeoutMs: number;
   readonly windowMs: number;
   readonly pod: string;
   readonly node: string;
@@ -98,6 +109,16 @@ const schema = z.object({
   queueMax: z.coerce.number().int().min(10).max(1_000_000).default(10_000),
   maxBodyBytes: z.coerce.number().int().min(1024).default(DEFAULT_MAX_BODY),
   bodyBudgetBytes: z.coerce.number().int().min(1024).default(DEFAULT_BODY_BUDGET),
+  bodyTenantShare: z.coerce
+    .number()
+    .gt(0, 'must be a fraction above 0 and at most 1')
+    .max(1, 'must be a fraction above 0 and at most 1')
+    .default(DEFAULT_TENANT_SHARE),
+  bodyTimeoutSeconds: z.coerce
+    .number()
+    .gt(0)
+    .max(3600)
+    .default(DEFAULT_BODY_TIMEOUT_MS / 1000),
   windowSeconds: z.coerce.number().int().min(1).max(3600).default(60),
   pod: z.string().min(1, 'must name the pod (Downward API metadata.name)'),
   node: z.string().min(1).default('unknown'),
@@ -165,6 +186,8 @@ export function loadSidecarSettings(
     queueMax: s.queueMax,
     maxBodyBytes: s.maxBodyBytes,
     bodyBudgetBytes: s.bodyBudgetBytes,
+    bodyTenantShare: s.bodyTenantShare,
+    bodyTimeoutMs: Math.round(s.bodyTimeoutSeconds * 1000),
     windowMs: s.windowSeconds * 1000,
     pod: s.pod,
     node: s.node,

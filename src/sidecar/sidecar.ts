@@ -61,7 +61,12 @@ export async function startSidecar(
       defaultClass: settings.defaultClass,
     },
     priorities: settings.priorities,
-    bodies: { max: settings.maxBodyBytes, budget: settings.bodyBudgetBytes },
+    bodies: {
+      max: settings.maxBodyBytes,
+      budget: settings.bodyBudgetBytes,
+      tenantShare: settings.bodyTenantShare,
+      timeoutMs: settings.bodyTimeoutMs,
+    },
     identity,
     emit,
     metrics,
