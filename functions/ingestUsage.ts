@@ -27,6 +27,9 @@ export function makeIngestUsage(deps: () => Promise<IngestUsageDeps>) {
         );
       },
     });
+    // Sequence numbers that went back (a recreated hub, a failover, a checkpoint moved back): the
+    // events were kept, but an operator should know why a partition's numbering restarted.
+    for (const regression of counts.regressions) context.warn(`ingestUsage: ${regression}`);
     // One JSON line per batch: the dead-letter and ingest-lag alerts in bicep/modules/alerts.bicep parse it.
     const lagSeconds = ingestLagSeconds(delivered, d.now());
     context.log(

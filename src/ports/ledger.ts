@@ -9,6 +9,17 @@
  * by the mark's ETag. So a redelivered batch, whatever its boundaries, adds nothing twice; two
  * instances racing on one partition cannot both commit; and a crash between writing a segment blob
  * and committing it leaves an unreferenced blob that no report ever reads.
+ *
+ * Numbering that goes back. Sequence numbers only grow within one hub's partition, but a recreated
+ * hub, a failover to another namespace or a checkpoint moved back delivers events numbered at or
+ * below the mark that the ledger never saw. So events at or below the mark are not taken for
+ * redeliveries on their number alone: their eventIds are looked up in the segments of the (day,
+ * partition) that cover their sequence numbers (segmentsCovering), and those not found are
+ * committed as a restart segment (SegmentDraft.restart): named by its first sequence number and a
+ * digest of its lines, so it never takes the name or index row of a segment of the same numbers,
+ * and committed under the same guard, the mark rewritten unmoved so that its ETag changes. Two
+ * instances taking the same events can then not both commit, as on the normal path. Only this path
+ * reads segments back; a batch above the mark costs what it did.
  */
 import { dayOfMs } from '../domain/days.js';
 
@@ -35,6 +46,11 @@ export interface SegmentDraft {
   /** Earliest start (startedAt, windowStart) in the segment, epoch ms: tells which earlier day it touches. */
   readonly minStartMs: number;
   readonly maxEndMs: number;
+  /**
+   * Set only for events at or below the mark that the ledger does not hold (numbering went back,
+   * see above): a digest of `lines` (hex), which names the segment beside the others of its day.
+   */
+  readonly restart?: string;
 }
 
 /** The index row of a committed segment. */
@@ -82,8 +98,13 @@ export type CommitOutcome = 'committed' | 'conflict';
 
 export interface Ledger {
   highWater(day: string, partition: string): Promise<HighWater>;
-  /** Writes the segment and, atomically, its index row and the new mark, if the mark is still `expected`. */
+  /**
+   * Writes the segment and, atomically, its index row and the new mark, if the mark is still
+   * `expected`. The mark never goes back: a restart segment leaves its number and changes its version.
+   */
   commit(draft: SegmentDraft, expected: HighWater): Promise<CommitOutcome>;
+  /** Index rows of the day's segments (restart and replay ones too) of `partition` with a sequence number in first..last. */
+  segmentsCovering(day: string, partition: string, first: number, last: number): Promise<SegmentInfo[]>;
   /** Idempotent: a dead letter is named by its partition and sequence number. */
   deadLetter(letters: readonly DeadLetter[]): Promise<void>;
   /** Marks days whose report must be (re)made; called before committing, so a crash over-marks, never under-marks. */
@@ -124,9 +145,11 @@ export function segmentInfo(draft: SegmentDraft, committedAt: string): SegmentIn
 
 /** Blob name of a segment: sortable, and the same name for the same events. */
 export function segmentBlobName(
-  d: Pick<SegmentDraft, 'day' | 'partition' | 'firstSequence' | 'lastSequence'>,
+  d: Pick<SegmentDraft, 'day' | 'partition' | 'firstSequence' | 'lastSequence' | 'restart'>,
 ): string {
-  return `segments/${d.day}/${d.partition}/${pad(d.firstSequence)}-${pad(d.lastSequence)}.ndjson`;
+  const range = `${pad(d.firstSequence)}-${pad(d.lastSequence)}`;
+  const name = d.restart === undefined ? range : `restart-${range}-${d.restart}`;
+  return `segments/${d.day}/${d.partition}/${name}.ndjson`;
 }
 
 export function deadLetterBlobName(
@@ -137,6 +160,12 @@ export function deadLetterBlobName(
 
 export function segmentRowKey(partition: string, firstSequence: number): string {
   return `seg|${partition}|${pad(firstSequence)}`;
+}
+
+/** The index row key of a committed draft, restart segments beside the segment of the same first number. */
+export function draftRowKey(d: Pick<SegmentDraft, 'partition' | 'firstSequence' | 'restart'>): string {
+  const key = segmentRowKey(d.partition, d.firstSequence);
+  return d.restart === undefined ? key : `${key}|restart-${d.restart}`;
 }
 
 export function highWaterRowKey(partition: string): string {
@@ -214,14 +243,16 @@ export function replayedBlobName(
 
 /** The index row that commits a segment blob, from the blob's name; undefined for a name the ledger never writes. */
 export function indexRowOf(blob: string): { day: string; rowKey: string } | undefined {
-  const match = /^segments\/(\d{4}-\d{2}-\d{2})\/([^/]+)\/(?:(\d{20})-\d{20}|replay-(\d{20}))\.ndjson$/.exec(
-    blob,
-  );
+  const match =
+    /^segments\/(\d{4}-\d{2}-\d{2})\/([^/]+)\/(?:(\d{20})-\d{20}|restart-(\d{20})-\d{20}-([0-9a-f]+)|replay-(\d{20}))\.ndjson$/.exec(
+      blob,
+    );
   if (match === null) return undefined;
-  const [, day = '', partition = '', first, replayed] = match;
-  return first !== undefined
-    ? { day, rowKey: segmentRowKey(partition, Number(first)) }
-    : { day, rowKey: replayRowKey(partition, Number(replayed)) };
+  const [, day = '', partition = '', first, restartFirst, restart, replayed] = match;
+  if (first !== undefined) return { day, rowKey: segmentRowKey(partition, Number(first)) };
+  if (restart !== undefined)
+    return { day, rowKey: draftRowKey({ partition, firstSequence: Number(restartFirst), restart }) };
+  return { day, rowKey: replayRowKey(partition, Number(replayed)) };
 }
 
 /** The index row of a committed replay segment. */

@@ -3,6 +3,7 @@ import {
   indexRowOf,
   NOTHING_COMMITTED,
   replaySegmentBlobName,
+  segmentBlobName,
   type DeadLetter,
   type Ledger,
   type LedgerRepair,
@@ -168,6 +169,55 @@ function contract(name: string, make: () => Promise<Ledger & LedgerRepair>): voi
       expect(await ledger.commit(draft({ firstSequence: 5, lastSequence: 6 }), mark)).toBe('committed');
     });
 
+    it('commits a restart segment beside the segment of the same numbers, leaving the mark’s number but not its version', async () => {
+      const ledger = await make();
+      await ledger.commit(draft({ lastSequence: 9 }), NOTHING_COMMITTED);
+      const mark = await ledger.highWater(DAY, '0');
+      const restart = draft({ lines: ['{"n":"r0"}', '{"n":"r1"}'], restart: 'ab12' });
+      expect(await ledger.commit(restart, mark)).toBe('committed');
+      const after = await ledger.highWater(DAY, '0');
+      expect(after.sequenceNumber).toBe(9);
+      expect(after.version).not.toBe(mark.version);
+      // A second instance that read the mark before cannot commit the same events again.
+      expect(await ledger.commit(restart, mark)).toBe('conflict');
+      const segments = await ledger.segmentsFor(DAY);
+      expect(segments.map((s) => s.blob).sort()).toEqual([
+        segmentBlobName(draft({ lastSequence: 9 })),
+        segmentBlobName(restart),
+      ]);
+      const kept = segments.find((s) => s.blob === segmentBlobName(restart));
+      if (kept === undefined) throw new Error('no restart segment');
+      expect(kept).toMatchObject({ firstSequence: 0, lastSequence: 1, events: 2 });
+      expect(await ledger.readSegment(kept)).toBe('{"n":"r0"}\n{"n":"r1"}\n');
+      expect(await ledger.commit(draft({ firstSequence: 10, lastSequence: 11 }), after)).toBe('committed');
+    });
+
+    it('lists the segments of one partition and day that cover a range of sequence numbers', async () => {
+      const ledger = await make();
+      await ledger.commit(draft({ lastSequence: 9 }), NOTHING_COMMITTED);
+      let mark = await ledger.highWater(DAY, '0');
+      await ledger.commit(draft({ firstSequence: 10, lastSequence: 19 }), mark);
+      mark = await ledger.highWater(DAY, '0');
+      await ledger.commit(draft({ firstSequence: 20, lastSequence: 29 }), mark);
+      mark = await ledger.highWater(DAY, '0');
+      await ledger.commit(draft({ firstSequence: 12, lastSequence: 14, restart: 'cd34' }), mark);
+      await ledger.commitReplay(replay({ sequenceNumber: 15 }));
+      await ledger.commit(draft({ partition: '1', firstSequence: 10, lastSequence: 19 }), NOTHING_COMMITTED);
+      await ledger.commit(draft({ day: DAY_AFTER, firstSequence: 10, lastSequence: 19 }), NOTHING_COMMITTED);
+      const covering = async (first: number, last: number) =>
+        (await ledger.segmentsCovering(DAY, '0', first, last)).map((s) => s.blob.replace(/^.*\//, '')).sort();
+      expect(await covering(15, 19)).toEqual([
+        `${'0'.repeat(18)}10-${'0'.repeat(18)}19.ndjson`,
+        `replay-${'0'.repeat(18)}15.ndjson`,
+      ]);
+      expect(await covering(9, 12)).toEqual([
+        `${'0'.repeat(19)}0-${'0'.repeat(19)}9.ndjson`,
+        `${'0'.repeat(18)}10-${'0'.repeat(18)}19.ndjson`,
+        `restart-${'0'.repeat(18)}12-${'0'.repeat(18)}14-cd34.ndjson`,
+      ]);
+      expect(await covering(30, 40)).toEqual([]);
+    });
+
     it('moves a retired dead letter out of the day’s count', async () => {
       const ledger = await make();
       await ledger.deadLetter([letter(DAY, 1), letter(DAY, 2)]);
@@ -183,6 +233,7 @@ function contract(name: string, make: () => Promise<Ledger & LedgerRepair>): voi
       // A lost race leaves the loser's blob behind: an orphan.
       expect(await ledger.commit(draft({ lastSequence: 3 }), NOTHING_COMMITTED)).toBe('conflict');
       await ledger.commitReplay(replay());
+      await ledger.commit(draft({ restart: 'ef56' }), await ledger.highWater(DAY, '0'));
       const blobs = await collect(ledger.segmentBlobs());
       const indexed = await Promise.all(
         blobs.map(async (b) => {
@@ -191,13 +242,17 @@ function contract(name: string, make: () => Promise<Ledger & LedgerRepair>): voi
         }),
       );
       const names = blobs.map((b) => b.name);
-      expect(indexed.map((blob, i) => blob === names[i])).toEqual([true, false, true]);
+      expect(indexed.map((blob, i) => blob === names[i])).toEqual([true, false, true, true]);
       const orphan = blobs[1] as SegmentBlob;
       expect(orphan.bytes).toBe(16);
       expect(await ledger.deleteSegmentBlob({ ...orphan, version: `${orphan.version}x` })).toBe(false);
       expect(await ledger.deleteSegmentBlob(orphan)).toBe(true);
       expect(await ledger.deleteSegmentBlob(orphan)).toBe(false);
-      expect((await collect(ledger.segmentBlobs())).map((b) => b.name)).toEqual([names[0], names[2]]);
+      expect((await collect(ledger.segmentBlobs())).map((b) => b.name)).toEqual([
+        names[0],
+        names[2],
+        names[3],
+      ]);
     });
 
     it('remembers the latest commit time of dirty days from a given day on', async () => {

@@ -101,6 +101,31 @@ describe('ingestUsage handler', () => {
     expect(counts.lagSeconds).toBe(86_400 + 600 - 100);
   });
 
+  it('warns, and counts in its log line, events kept below the mark when the numbering went back', async () => {
+    const ledger = new MemoryLedger();
+    const redone = messages([usage(), usage(), usage()]);
+    await invoke(handler(ledger), '0', messages([usage(), usage(), usage()]));
+    const logged: { level: string; text: string }[] = [];
+    const context = new InvocationContext({
+      logHandler: (level, ...args) => logged.push({ level, text: args.map(String).join(' ') }),
+      triggerMetadata: {
+        partitionContext: { partitionId: '0' },
+        sequenceNumberArray: redone.map((m) => m.sequenceNumber),
+        enqueuedTimeUtcArray: redone.map((m) => m.enqueuedTime),
+      },
+    });
+    await handler(ledger)(
+      redone.map((m) => m.body),
+      context,
+    );
+    const warnings = logged.filter((l) => l.level === 'warning').map((l) => l.text);
+    expect(warnings).toEqual([
+      expect.stringMatching(/^ingestUsage: partition 0, day .*: sequence numbers went back/),
+    ]);
+    const line = logged.find((l) => l.text.includes('"function":"ingestUsage"'))?.text ?? '{}';
+    expect(JSON.parse(line)).toMatchObject({ accepted: 3, duplicates: 0, keptBelowMark: 3 });
+  });
+
   it('reports no lag for an empty batch rather than a made-up one', () => {
     expect(ingestLagSeconds([], new Date())).toBeUndefined();
     const one = [{ body: {}, partition: '0', sequenceNumber: 1, enqueuedTime: '2026-01-01T00:00:10.000Z' }];

@@ -1,8 +1,15 @@
-import { odata, RestError, type TableClient, type TransactionAction } from '@azure/data-tables';
+import {
+  odata,
+  RestError,
+  type TableClient,
+  type TableEntityResult,
+  type TransactionAction,
+} from '@azure/data-tables';
 import type { ContainerClient } from '@azure/storage-blob';
 import { dayEndMs, nextDay } from '../../domain/days.js';
 import {
   deadLetterBlobName,
+  draftRowKey,
   highWaterRowKey,
   NOTHING_COMMITTED,
   segmentBlobName,
@@ -66,16 +73,10 @@ export class StorageLedger implements Ledger, LedgerRepair {
       blobHTTPHeaders: { blobContentType: 'application/x-ndjson; charset=utf-8' },
     });
     const { day: _day, ...info } = segmentInfo(draft, new Date().toISOString());
-    const row = {
-      partitionKey: draft.day,
-      rowKey: segmentRowKey(draft.partition, draft.firstSequence),
-      ...info,
-    };
-    const mark = {
-      partitionKey: draft.day,
-      rowKey: highWaterRowKey(draft.partition),
-      sequenceNumber: draft.lastSequence,
-    };
+    const row = { partitionKey: draft.day, rowKey: draftRowKey(draft), ...info };
+    // A restart segment rewrites the mark unmoved: its new ETag is what stops a second commit.
+    const sequenceNumber = Math.max(expected.sequenceNumber, draft.lastSequence);
+    const mark = { partitionKey: draft.day, rowKey: highWaterRowKey(draft.partition), sequenceNumber };
     const markAction: TransactionAction =
       expected.version === undefined
         ? ['create', mark]
@@ -85,7 +86,7 @@ export class StorageLedger implements Ledger, LedgerRepair {
       const response = await this.table.submitTransaction([['create', row], markAction]);
       const etag = response.getResponseForEntity(mark.rowKey)?.etag;
       if (etag === undefined) this.marks.delete(key);
-      else this.marks.set(key, { sequenceNumber: draft.lastSequence, version: etag });
+      else this.marks.set(key, { sequenceNumber, version: etag });
       return 'committed';
     } catch (error) {
       // 409: the mark or the row already exists; 412: the mark moved. Someone committed first.
@@ -134,21 +135,28 @@ export class StorageLedger implements Ledger, LedgerRepair {
     const spill = odata`PartitionKey eq ${nextDay(day)} and RowKey ge 'seg|' and RowKey lt 'seg}' and minStartMs lt ${end}`;
     const segments: SegmentInfo[] = [];
     for (const filter of [own, spill]) {
-      for await (const e of this.table.listEntities({ queryOptions: { filter } })) {
-        segments.push({
-          day: e.partitionKey ?? day,
-          partition: String(e.partition),
-          firstSequence: Number(e.firstSequence),
-          lastSequence: Number(e.lastSequence),
-          events: Number(e.events),
-          usageEvents: Number(e.usageEvents),
-          capacityEvents: Number(e.capacityEvents),
-          minStartMs: Number(e.minStartMs),
-          maxEndMs: Number(e.maxEndMs),
-          blob: String(e.blob),
-          committedAt: String(e.committedAt),
-        });
-      }
+      for await (const e of this.table.listEntities({ queryOptions: { filter } }))
+        segments.push(segmentOf(e, day));
+    }
+    return segments;
+  }
+
+  async segmentsCovering(
+    day: string,
+    partition: string,
+    first: number,
+    last: number,
+  ): Promise<SegmentInfo[]> {
+    // Rows sort by first sequence number (restart and replay rows just after the segment row of the
+    // same number), so the key range holds every segment of the partition starting at or before
+    // `last`. The end is compared here: a filter constant must have the property's type, and an
+    // untyped number may be stored as Int32 or as Double. Only batches at or below the mark
+    // (redeliveries, numbering gone back) come here, so listing the rows below `last` is affordable.
+    const filter = odata`PartitionKey eq ${day} and RowKey ge ${segmentRowKey(partition, 0)} and RowKey lt ${segmentRowKey(partition, last + 1)}`;
+    const segments: SegmentInfo[] = [];
+    for await (const e of this.table.listEntities({ queryOptions: { filter } })) {
+      const segment = segmentOf(e, day);
+      if (segment.lastSequence >= first) segments.push(segment);
     }
     return segments;
   }
@@ -211,4 +219,20 @@ export class StorageLedger implements Ledger, LedgerRepair {
         .map((sku) => this.table.deleteEntity(PRICES, sku)),
     ]);
   }
+}
+
+function segmentOf(e: TableEntityResult<Record<string, unknown>>, day: string): SegmentInfo {
+  return {
+    day: e.partitionKey ?? day,
+    partition: String(e.partition),
+    firstSequence: Number(e.firstSequence),
+    lastSequence: Number(e.lastSequence),
+    events: Number(e.events),
+    usageEvents: Number(e.usageEvents),
+    capacityEvents: Number(e.capacityEvents),
+    minStartMs: Number(e.minStartMs),
+    maxEndMs: Number(e.maxEndMs),
+    blob: String(e.blob),
+    committedAt: String(e.committedAt),
+  };
 }

@@ -1,11 +1,11 @@
 import { dayEndMs, nextDay } from '../../domain/days.js';
 import {
   deadLetterBlobName,
+  indexRowOf,
   replayedBlobName,
   replayRowKey,
   replaySegmentBlobName,
   replaySegmentInfo,
-  segmentRowKey,
   type LedgerRepair,
   type ReplayDraft,
   type SegmentBlob,
@@ -55,7 +55,8 @@ export class MemoryLedger implements Ledger, LedgerRepair {
     this.writeBlob(blob, draft.lines.map((l) => `${l}\n`).join(''));
     if (current !== expected.version) return Promise.resolve('conflict');
     this.versions += 1;
-    this.marks.set(key, { sequenceNumber: draft.lastSequence, version: this.versions });
+    const sequenceNumber = Math.max(expected.sequenceNumber, draft.lastSequence);
+    this.marks.set(key, { sequenceNumber, version: this.versions });
     const list = this.segments.get(draft.day) ?? [];
     list.push(segmentInfo(draft, new Date().toISOString()));
     this.segments.set(draft.day, list);
@@ -86,6 +87,14 @@ export class MemoryLedger implements Ledger, LedgerRepair {
     const own = this.segments.get(day) ?? [];
     const spill = (this.segments.get(nextDay(day)) ?? []).filter((s) => s.minStartMs < end);
     return Promise.resolve([...own, ...spill]);
+  }
+
+  segmentsCovering(day: string, partition: string, first: number, last: number): Promise<SegmentInfo[]> {
+    return Promise.resolve(
+      (this.segments.get(day) ?? []).filter(
+        (s) => s.partition === partition && s.firstSequence <= last && s.lastSequence >= first,
+      ),
+    );
   }
 
   readSegment(segment: SegmentInfo): Promise<string> {
@@ -161,11 +170,7 @@ export class MemoryLedger implements Ledger, LedgerRepair {
   }
 
   indexedBlob(day: string, rowKey: string): Promise<string | undefined> {
-    const found = (this.segments.get(day) ?? []).find((s) =>
-      s.blob.includes('/replay-')
-        ? replayRowKey(s.partition, s.firstSequence) === rowKey
-        : segmentRowKey(s.partition, s.firstSequence) === rowKey,
-    );
+    const found = (this.segments.get(day) ?? []).find((s) => indexRowOf(s.blob)?.rowKey === rowKey);
     return Promise.resolve(found?.blob);
   }
 

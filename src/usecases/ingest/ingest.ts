@@ -3,7 +3,8 @@ import { TransientError } from '../../domain/errors.js';
 import { parseRecord } from '../../domain/fast-parse.js';
 import type { PriceCard } from '../../domain/prices.js';
 import { dayOf, dayStartMs, previousDay } from '../../domain/days.js';
-import type { DeadLetter, Ledger, SegmentDraft } from '../../ports/ledger.js';
+import type { DeadLetter, HighWater, Ledger, SegmentDraft } from '../../ports/ledger.js';
+import { notInLedger, regressionReason, restartDigest } from './below-mark.js';
 import { deadLetterOf, errorText, messageText } from './message-body.js';
 
 /** One Event Hubs message as the trigger hands it over, with where it sits in its partition. */
@@ -19,9 +20,16 @@ export interface IngestCounts {
   read: number;
   accepted: number;
   rejected: number;
-  /** Messages already in the ledger: redeliveries of the same partition and sequence number. */
+  /**
+   * Messages already in the ledger: repeats of a partition and sequence number within the batch,
+   * and events at or below the mark whose eventId a segment covering those numbers holds.
+   */
   duplicates: number;
   segments: number;
+  /** Of `accepted`, events at or below their mark that the ledger did not hold: numbering went back. */
+  keptBelowMark: number;
+  /** One reason per (day, partition) whose numbering went back, naming the mark and the batch's range. */
+  regressions: string[];
 }
 
 export interface IngestDeps {
@@ -32,6 +40,7 @@ export interface IngestDeps {
 
 interface Accepted {
   readonly sequenceNumber: number;
+  readonly eventId: string;
   readonly line: string;
   readonly usage: boolean;
   readonly startMs: number;
@@ -55,6 +64,8 @@ export async function ingestBatch(
     rejected: 0,
     duplicates: 0,
     segments: 0,
+    keptBelowMark: 0,
+    regressions: [],
   };
   const letters: DeadLetter[] = [];
   const groups = new Map<string, Accepted[]>(); // by partition and event day
@@ -91,52 +102,124 @@ export async function ingestBatch(
 
   for (const [key, events] of groups) {
     const split = key.indexOf('\n');
-    const committed = await commitGroup(deps.ledger, key.slice(0, split), key.slice(split + 1), events);
-    counts.accepted += committed;
-    counts.duplicates += events.length - committed;
-    if (committed > 0) counts.segments += 1;
+    const group = await commitGroup(deps.ledger, key.slice(0, split), key.slice(split + 1), events);
+    counts.accepted += group.accepted;
+    counts.duplicates += events.length - group.accepted;
+    counts.segments += group.segments;
+    counts.keptBelowMark += group.keptBelowMark;
+    if (group.regression !== undefined) counts.regressions.push(group.regression);
   }
   return counts;
 }
 
+interface GroupOutcome {
+  accepted: number;
+  segments: number;
+  keptBelowMark: number;
+  regression: string | undefined;
+}
+
+/**
+ * Commits one (partition, day)'s events: those above the mark as a segment that moves it (the normal
+ * path, which reads nothing back); those at or below it, unless the ledger holds their eventIds, as a
+ * restart segment (see below-mark.ts). Each commit is guarded by the mark; a conflict re-reads it.
+ */
 async function commitGroup(
   ledger: Ledger,
   partition: string,
   day: string,
   events: Accepted[],
-): Promise<number> {
+): Promise<GroupOutcome> {
   events.sort((a, b) => a.sequenceNumber - b.sequenceNumber);
-  for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt += 1) {
+  const outcome: GroupOutcome = { accepted: 0, segments: 0, keptBelowMark: 0, regression: undefined };
+  let pending: readonly Accepted[] = events;
+  let conflicts = 0;
+  while (pending.length > 0) {
     const mark = await ledger.highWater(day, partition);
-    const fresh = events.filter((e) => e.sequenceNumber > mark.sequenceNumber);
-    const first = fresh[0];
-    const last = fresh[fresh.length - 1];
-    if (first === undefined || last === undefined) return 0;
-    let usageEvents = 0;
-    let minStartMs = Number.POSITIVE_INFINITY;
-    let maxEndMs = Number.NEGATIVE_INFINITY;
-    for (const e of fresh) {
-      if (e.usage) usageEvents += 1;
-      minStartMs = Math.min(minStartMs, e.startMs);
-      maxEndMs = Math.max(maxEndMs, e.endMs);
+    const split = pending.findIndex((e) => e.sequenceNumber > mark.sequenceNumber);
+    const below = split === -1 ? pending : pending.slice(0, split);
+    const above = split === -1 ? [] : pending.slice(split);
+    if (below.length === 0) {
+      if ((await ledger.commit(draftOf(day, partition, above), mark)) === 'committed') {
+        outcome.accepted += above.length;
+        outcome.segments += 1;
+        return outcome;
+      }
+    } else {
+      const kept = await keepUnseen(ledger, mark, day, partition, below);
+      if (kept !== 'conflict') {
+        if (kept > 0) {
+          outcome.accepted += kept;
+          outcome.segments += 1;
+          outcome.keptBelowMark += kept;
+          outcome.regression ??= regressionReason({
+            day,
+            partition,
+            mark: mark.sequenceNumber,
+            first: events[0]?.sequenceNumber ?? 0,
+            last: events[events.length - 1]?.sequenceNumber ?? 0,
+            kept,
+            duplicates: below.length - kept,
+          });
+        }
+        pending = above;
+        continue;
+      }
     }
-    const draft: SegmentDraft = {
-      day,
-      partition,
-      firstSequence: first.sequenceNumber,
-      lastSequence: last.sequenceNumber,
-      lines: fresh.map((e) => e.line),
-      usageEvents,
-      capacityEvents: fresh.length - usageEvents,
-      minStartMs,
-      maxEndMs,
-    };
-    if ((await ledger.commit(draft, mark)) === 'committed') return fresh.length;
+    conflicts += 1;
+    if (conflicts >= MAX_COMMIT_ATTEMPTS)
+      throw new TransientError(
+        `partition ${partition}, day ${day}: the high-water mark kept moving; will retry`,
+      );
   }
-  throw new TransientError(`partition ${partition}, day ${day}: the high-water mark kept moving; will retry`);
+  return outcome;
 }
 
-export type Verdict = { day: string; line: string; usage: boolean; startMs: number; endMs: number };
+/** Events at or below the mark: commits those the ledger does not hold; how many, or `conflict`. */
+async function keepUnseen(
+  ledger: Ledger,
+  mark: HighWater,
+  day: string,
+  partition: string,
+  below: readonly Accepted[],
+): Promise<number | 'conflict'> {
+  const unseen = await notInLedger(ledger, day, partition, below);
+  if (unseen.length === 0) return 0;
+  const draft = { ...draftOf(day, partition, unseen), restart: restartDigest(unseen.map((e) => e.line)) };
+  return (await ledger.commit(draft, mark)) === 'committed' ? unseen.length : 'conflict';
+}
+
+/** The segment of `events` (in sequence order, at least one). */
+function draftOf(day: string, partition: string, events: readonly Accepted[]): SegmentDraft {
+  let usageEvents = 0;
+  let minStartMs = Number.POSITIVE_INFINITY;
+  let maxEndMs = Number.NEGATIVE_INFINITY;
+  for (const e of events) {
+    if (e.usage) usageEvents += 1;
+    minStartMs = Math.min(minStartMs, e.startMs);
+    maxEndMs = Math.max(maxEndMs, e.endMs);
+  }
+  return {
+    day,
+    partition,
+    firstSequence: events[0]?.sequenceNumber ?? 0,
+    lastSequence: events[events.length - 1]?.sequenceNumber ?? 0,
+    lines: events.map((e) => e.line),
+    usageEvents,
+    capacityEvents: events.length - usageEvents,
+    minStartMs,
+    maxEndMs,
+  };
+}
+
+export type Verdict = {
+  day: string;
+  eventId: string;
+  line: string;
+  usage: boolean;
+  startMs: number;
+  endMs: number;
+};
 
 /**
  * examine, with anything it throws turned into a reason: whatever is wrong with one message (a
@@ -171,6 +254,7 @@ function examine(body: unknown, prices: PriceCard): Verdict | string {
     record.type === 'usage' ? [record.startedAt, record.finishedAt] : [record.windowStart, record.windowEnd];
   return {
     day: dayOf(end),
+    eventId: record.eventId,
     // Throws (RangeError) for an unknown field nested thousands deep: examineSafely parks the message.
     line: text.canonical ? text.text : JSON.stringify(value),
     usage: record.type === 'usage',
