@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseTimestamp, type Micros } from './timestamp.js';
-import { hasControlCharacter } from './text.js';
+import { hasControlCharacter, MAX_LABEL, readLabel } from './text.js';
 
 /** Schema version 1 events of SPEC section 2, parsed into plain values with instants in microseconds. */
 
@@ -8,7 +8,30 @@ function required(kind: string) {
   return (issue: { input?: unknown }) => (issue.input === undefined ? 'is required' : `must be ${kind}`);
 }
 
-const label = z
+/**
+ * A name the reports group by, under the one text rule (text.ts, readLabel): refused characters and
+ * edge whitespace are rejections, and the value kept is the NFC form, so `école` sent precomposed
+ * by one client and decomposed by another is one tenant. The fast path (fast-parse.ts) agrees; the
+ * sidecar's key map and settings use this schema too.
+ */
+export function nameSchema(max: number = MAX_LABEL) {
+  return z.string({ error: required('a string') }).transform((value, ctx) => {
+    const read = readLabel(value, max);
+    if ('error' in read) {
+      ctx.addIssue({ code: 'custom', message: read.error });
+      return z.NEVER;
+    }
+    return read.value;
+  });
+}
+
+/** Tenant and feature: 1 to 128 characters (SPEC 2). */
+const label = nameSchema(MAX_LABEL);
+/** Model, request class and pod: the same rule, with no length limit of their own (SPEC 2). */
+const nameText = nameSchema(Number.POSITIVE_INFINITY);
+
+/** The eventId is the de-duplication key: checked, never rewritten (normalising could merge two). */
+const identifier = z
   .string({ error: required('a string') })
   .min(1, { error: 'must not be empty' })
   .max(128, { error: 'must be at most 128 characters' })
@@ -32,17 +55,17 @@ const count = z
 
 const header = {
   schemaVersion: z.literal(1, { error: 'must be 1' }),
-  eventId: label.pipe(z.string().max(128)),
+  eventId: identifier,
 };
 
 const podIdentity = {
-  pod: text,
+  pod: nameText,
   gpuSku: text,
   gpuCount: z
     .number({ error: required('an integer >= 1') })
     .int({ error: 'must be an integer >= 1' })
     .min(1, { error: 'must be an integer >= 1' }),
-  model: text,
+  model: nameText,
 };
 
 export const usageEventSchema = z
@@ -52,7 +75,7 @@ export const usageEventSchema = z
     requestId: z.string({ error: required('a string') }),
     tenant: label,
     feature: label,
-    requestClass: text,
+    requestClass: nameText,
     ...podIdentity,
     startedAt: timestamp,
     firstTokenAt: z.union([timestamp, z.null()], { error: 'must be an ISO-8601 timestamp or null' }),
@@ -137,7 +160,7 @@ export type ParseResult = { ok: true; event: Event } | { ok: false; reason: stri
 
 /**
  * Validates one decoded JSON value against SPEC section 2. The reason names every field that is
- * wrong and the rule it breaks, e.g. `tenant: must not contain control characters`.
+ * wrong and the rule it breaks, e.g. `tenant: must not contain U+202E (bidirectional control)`.
  */
 export function parseEvent(value: unknown): ParseResult {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {

@@ -1,7 +1,7 @@
 import { parseEvent } from './events.js';
 import { capacityRecord, usageRecord, type AccountingRecord } from './records.js';
 import { parseTimestamp, type Micros } from './timestamp.js';
-import { hasControlCharacter } from './text.js';
+import { hasControlCharacter, isNormalLabel } from './text.js';
 
 /**
  * The hot path of ingestion. The zod schemas in events.ts are the definition of a valid event;
@@ -42,8 +42,18 @@ export function parseRecord(value: unknown, intern: Intern = identity): RecordRe
   return { ok: true, record: null, type: 'evaluation' };
 }
 
-function isLabel(value: unknown): value is string {
+/** The eventId: 1 to 128 characters without control characters, as events.ts checks it. */
+function isIdentifier(value: unknown): value is string {
   return typeof value === 'string' && value.length >= 1 && value.length <= 128 && !hasControlCharacter(value);
+}
+
+// A name not already in NFC is valid but rewritten: zod, which normalises it, makes that record.
+function isLabel(value: unknown): value is string {
+  return typeof value === 'string' && isNormalLabel(value);
+}
+
+function isName(value: unknown): value is string {
+  return typeof value === 'string' && isNormalLabel(value, Number.POSITIVE_INFINITY);
 }
 
 function isText(value: unknown): value is string {
@@ -65,8 +75,8 @@ function isStringMap(value: unknown): boolean {
 function fastRecord(value: unknown, intern: Intern): AccountingRecord | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const v = value as Record<string, unknown>;
-  if (v.schemaVersion !== 1 || !isLabel(v.eventId)) return undefined;
-  if (!isText(v.pod) || !isText(v.gpuSku) || !isText(v.model)) return undefined;
+  if (v.schemaVersion !== 1 || !isIdentifier(v.eventId)) return undefined;
+  if (!isName(v.pod) || !isText(v.gpuSku) || !isName(v.model)) return undefined;
   const gpuCount = v.gpuCount;
   if (typeof gpuCount !== 'number' || !Number.isSafeInteger(gpuCount) || gpuCount < 1) return undefined;
   if (v.type === 'usage') return fastUsage(v, gpuCount, intern);
@@ -80,7 +90,7 @@ function fastUsage(
   intern: Intern,
 ): AccountingRecord | undefined {
   if (typeof v.requestId !== 'string' || !isLabel(v.tenant) || !isLabel(v.feature)) return undefined;
-  if (!isText(v.requestClass)) return undefined;
+  if (!isName(v.requestClass)) return undefined;
   const startedAt = timestamp(v.startedAt);
   const finishedAt = timestamp(v.finishedAt);
   if (startedAt === undefined || finishedAt === undefined || finishedAt < startedAt) return undefined;

@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigurationError } from '../domain/errors.js';
-import { hasControlCharacter } from '../domain/text.js';
+import { nameSchema } from '../domain/events.js';
+import { readLabel } from '../domain/text.js';
 
-/** Who pays for a request (SPEC 2: tenant and feature 1-128 characters, no control characters). */
+/** Who pays for a request: each name under the one text rule (domain/text.ts, readLabel), in NFC. */
 export interface Attribution {
   readonly tenant: string;
   readonly feature: string;
@@ -19,12 +20,15 @@ export interface AttributionRules {
   readonly defaultClass: string;
 }
 
+/** A name in the key map, under the same rule as a header's (so the map cannot hold `(idle) `). */
+const name = nameSchema();
+
 const keyFile = z.record(
   z.string().regex(/^[0-9a-f]{64}$/, 'keys must be SHA-256 hex digests of the API keys'),
   z.object({
-    tenant: z.string().min(1).max(128),
-    feature: z.string().min(1).max(128).optional(),
-    requestClass: z.string().min(1).max(128).optional(),
+    tenant: name,
+    feature: name.optional(),
+    requestClass: name.optional(),
   }),
 );
 
@@ -61,14 +65,6 @@ export function sha256(text: string): string {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/**
- * Characters that make one name look like another: bidirectional embeddings, overrides and
- * isolates (U+202A-U+202E, U+2066-U+2069) and marks (U+200E, U+200F, U+061C), and invisible ones
- * (zero-width space U+200B, word joiner and invisible operators U+2060-U+2064, U+FEFF, U+180E,
- * soft hyphen U+00AD). Zero-width joiner and non-joiner (U+200C, U+200D) stay legal: emoji
- * sequences and Persian or Indic names need them.
- */
-const DECEPTIVE = /[\u00ad\u061c\u180e\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
 /** The tenant of the idle rows of every report (SPEC 4.3): no request may be charged to it. */
 const RESERVED_TENANT = '(idle)';
 
@@ -116,19 +112,14 @@ export function attribute(
     };
   const feature = headers.get(names.feature) ?? key?.feature ?? 'unspecified';
   const requestClass = headers.get(names.requestClass) ?? key?.requestClass ?? rules.defaultClass;
-  for (const [name, value] of [
-    [names.tenant, tenant],
-    [names.feature, feature],
-    [names.requestClass, requestClass],
-  ] as const) {
-    // SPEC 2 counts characters as the reports do (UTF-16 code units), after UTF-8 decoding.
-    if (value.length === 0 || value.length > 128)
-      return { error: `header ${name}: must be 1 to 128 characters` };
-    if (hasControlCharacter(value)) return { error: `header ${name}: must not contain control characters` };
-    if (DECEPTIVE.test(value))
-      return { error: `header ${name}: must not contain invisible or bidirectional control characters` };
+  const who = { tenant, feature, requestClass };
+  for (const field of ['tenant', 'feature', 'requestClass'] as const) {
+    // The rule ingestion applies too, after UTF-8 decoding: what is refused here is never billed.
+    const checked = readLabel(who[field]);
+    if ('error' in checked) return { error: `header ${names[field]}: ${checked.error}` };
+    who[field] = checked.value;
   }
-  if (tenant === RESERVED_TENANT)
+  if (who.tenant === RESERVED_TENANT)
     return { error: `header ${names.tenant}: ${RESERVED_TENANT} is reserved for idle time` };
-  return { tenant, feature, requestClass };
+  return who;
 }

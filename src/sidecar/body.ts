@@ -1,4 +1,4 @@
-import { hasControlCharacter } from '../domain/text.js';
+import { readLabel } from '../domain/text.js';
 
 /** The body of a completion request as the sidecar meters it, and the bytes it forwards to vLLM. */
 export interface CompletionBody {
@@ -59,15 +59,17 @@ export function readCompletionBody(
       error:
         'request body: "stream_options.include_usage" and "continuous_usage_stats" must be true or false',
     };
-  const model = body.model;
-  if (model !== undefined && model !== null) {
-    if (typeof model !== 'string') return { error: 'request body: "model" must be a string' };
-    if (model.length > MAX_MODEL)
-      return { error: `request body: "model" must be at most ${MAX_MODEL} characters` };
-    // A control character in a model name would reach every report that groups by model.
-    if (hasControlCharacter(model))
-      return { error: 'request body: "model" must not contain control characters' };
+  if (body.model !== undefined && body.model !== null) {
+    if (typeof body.model !== 'string') return { error: 'request body: "model" must be a string' };
+    if (body.model !== '') {
+      // The model reaches every report that groups by model: the names rule of ingestion applies,
+      // and vLLM is sent the NFC form that is metered.
+      const checked = readLabel(body.model, MAX_MODEL);
+      if ('error' in checked) return { error: `request body: "model" ${checked.error}` };
+      body.model = checked.value;
+    }
   }
+  const model = body.model;
   const stream = body.stream === true;
   if (stream) body.stream_options = { ...asked, include_usage: true, continuous_usage_stats: true };
   if (priority !== undefined) body.priority = priority;

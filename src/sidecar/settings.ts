@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigurationError } from '../domain/errors.js';
+import { nameSchema } from '../domain/events.js';
 import {
   DEFAULT_BODY_BUDGET,
   DEFAULT_BODY_TIMEOUT_MS,
@@ -87,6 +88,9 @@ const headerName = z
   .regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name')
   .transform((h) => h.toLowerCase());
 
+// Names that go into every event: refused here, at start, rather than in every event at ingestion.
+const eventName = nameSchema(Number.POSITIVE_INFINITY);
+
 const schema = z.object({
   upstream: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).default('http://127.0.0.1:8000'),
   listen: hostPort.prefault('0.0.0.0:8080'),
@@ -101,7 +105,7 @@ const schema = z.object({
   classHeader: headerName.default('x-request-class'),
   apiKeysFile: z.string().min(1).optional(),
   missingTenant: z.enum(['reject', 'unknown']).default('reject'),
-  defaultClass: z.string().min(1).max(128).default('interactive'),
+  defaultClass: nameSchema().default('interactive'),
   priorities: z
     .string()
     .regex(/^([A-Za-z0-9_-]+=-?\d+)(,[A-Za-z0-9_-]+=-?\d+)*$/, 'must look like interactive=0,batch=10')
@@ -120,11 +124,11 @@ const schema = z.object({
     .max(3600)
     .default(DEFAULT_BODY_TIMEOUT_MS / 1000),
   windowSeconds: z.coerce.number().int().min(1).max(3600).default(60),
-  pod: z.string().min(1, 'must name the pod (Downward API metadata.name)'),
+  pod: z.string().min(1, 'must name the pod (Downward API metadata.name)').pipe(eventName),
   node: z.string().min(1).default('unknown'),
   gpuSku: z.string().min(1, 'must name the VM size, e.g. Standard_NC24ads_A100_v4'),
   gpuCount: z.coerce.number().int().min(1),
-  model: z.string().min(1, 'must name the served model'),
+  model: z.string().min(1, 'must name the served model').pipe(eventName),
   eventHubNamespace: z.string().min(1).optional(),
   eventHubName: z.string().min(1).default('usage'),
   eventHubConnectionString: z.string().min(1).optional(),

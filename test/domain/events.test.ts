@@ -13,7 +13,7 @@ const reasonOf = (value: unknown): string => {
 
 describe('event schemas: errors name the field and the rule', () => {
   it.each([
-    [{ tenant: 'a\u0007b' }, 'tenant: must not contain control characters'],
+    [{ tenant: 'a\u0007b' }, 'tenant: must not contain U+0007 (control character)'],
     [{ tenant: '' }, 'tenant: must not be empty'],
     [{ feature: 'f'.repeat(129) }, 'feature: must be at most 128 characters'],
     [{ promptTokens: -1 }, 'promptTokens: must be an integer >= 0'],

@@ -51,10 +51,10 @@ describe('attribution', () => {
 
   it('refuses control characters and over-long names, naming the header', () => {
     expect(attribute(raw({ 'x-tenant': 'evil\u001b[31m' }), RULES)).toEqual({
-      error: 'header x-tenant: must not contain control characters',
+      error: 'header x-tenant: must not contain U+001B (control character)',
     });
     expect(attribute(raw({ 'x-tenant': 'a', 'x-feature': 'f'.repeat(129) }), RULES)).toEqual({
-      error: 'header x-feature: must be 1 to 128 characters',
+      error: 'header x-feature: must be at most 128 characters',
     });
   });
 
@@ -91,25 +91,84 @@ describe('attribution', () => {
   });
 
   it('refuses bidirectional controls and invisible characters that make one name look like another', () => {
-    for (const c of [
-      '\u202a',
-      '\u202e',
-      '\u2066',
-      '\u2069',
-      '\u200e',
-      '\u200f',
-      '\u061c',
-      '\u200b',
-      '\u2060',
-      '\ufeff',
-      '\u00ad',
+    for (const [c, what] of [
+      ['\u202a', 'U+202A (bidirectional control)'],
+      ['\u202e', 'U+202E (bidirectional control)'],
+      ['\u2066', 'U+2066 (bidirectional control)'],
+      ['\u2069', 'U+2069 (bidirectional control)'],
+      ['\u200e', 'U+200E (bidirectional control)'],
+      ['\u200f', 'U+200F (bidirectional control)'],
+      ['\u061c', 'U+061C (bidirectional control)'],
+      ['\u200b', 'U+200B (invisible character)'],
+      ['\u2060', 'U+2060 (invisible character)'],
+      ['\ufeff', 'U+FEFF (invisible character)'],
+      ['\u00ad', 'U+00AD (invisible character)'],
     ])
       expect(attribute(raw({ 'x-tenant': `ali${c}ce` }), RULES)).toEqual({
-        error: 'header x-tenant: must not contain invisible or bidirectional control characters',
+        error: `header x-tenant: must not contain ${what}`,
       });
     expect(attribute(raw({ 'x-tenant': '👨\u200d👩\u200d👧' }), RULES)).toMatchObject({
       tenant: '👨\u200d👩\u200d👧',
     });
+  });
+
+  it('bills école as one tenant whether the client sends it precomposed or decomposed (NFC)', () => {
+    const precomposed = attribute(raw({ 'x-tenant': '\u00e9cole', 'x-feature': 'r\u00e9sum\u00e9' }), RULES);
+    const decomposed = attribute(
+      raw({ 'x-tenant': 'e\u0301cole', 'x-feature': 're\u0301sume\u0301' }),
+      RULES,
+    );
+    expect(decomposed).toEqual(precomposed);
+    expect(decomposed).toMatchObject({ tenant: '\u00e9cole', feature: 'r\u00e9sum\u00e9' });
+    expect(attribute(raw({ 'x-tenant': 'a', 'x-request-class': 'inte\u0301ractive' }), RULES)).toMatchObject({
+      requestClass: 'int\u00e9ractive',
+    });
+  });
+
+  it('counts 128 characters after normalisation', () => {
+    expect(attribute(raw({ 'x-tenant': 'e\u0301'.repeat(128) }), RULES)).toMatchObject({
+      tenant: '\u00e9'.repeat(128),
+    });
+  });
+
+  it.each([
+    ['x-tenant', 'a\u2028b', 'must not contain U+2028 (line separator)'],
+    ['x-feature', 'a\u2029b', 'must not contain U+2029 (paragraph separator)'],
+    ['x-request-class', 'batch\u202e', 'must not contain U+202E (bidirectional control)'],
+    ['x-feature', 'chat\u0085', 'must not contain U+0085 (control character)'],
+    ['x-tenant', 'acme ', 'must not begin or end with whitespace'],
+    ['x-feature', '\u00a0chat', 'must not begin or end with whitespace'],
+    ['x-tenant', '(idle)\u3000', 'must not begin or end with whitespace'],
+    ['x-tenant', '(idle)\u200b', 'must not contain U+200B (invisible character)'],
+    ['x-tenant', '\u202d(idle)', 'must not contain U+202D (bidirectional control)'],
+  ])('refuses %s %j: %s', (header, value, reason) => {
+    const headers = { 'x-tenant': 'acme', [header]: value };
+    expect(attribute(raw(headers), RULES)).toEqual({ error: `header ${header}: ${reason}` });
+  });
+
+  it('refuses (idle) with a trailing space (whitespace) and (idle) itself (reserved)', () => {
+    expect(attribute(raw({ 'x-tenant': '(idle) ' }), RULES)).toEqual({
+      error: 'header x-tenant: must not begin or end with whitespace',
+    });
+    expect(attribute(raw({ 'x-tenant': '(idle)' }), RULES)).toEqual({
+      error: 'header x-tenant: (idle) is reserved for idle time',
+    });
+  });
+
+  it('holds the API-key map to the same rule at start, and keeps its names in NFC', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keys-'));
+    const file = (entry: Record<string, string>): string => {
+      const path = join(dir, `${sha256(JSON.stringify(entry))}.json`);
+      writeFileSync(path, JSON.stringify({ [sha256('k')]: entry }));
+      return path;
+    };
+    expect(loadApiKeys(file({ tenant: 'e\u0301cole' })).get(sha256('k'))).toEqual({ tenant: '\u00e9cole' });
+    expect(() => loadApiKeys(file({ tenant: '(idle) ' }))).toThrow(
+      /tenant: must not begin or end with whitespace/,
+    );
+    expect(() => loadApiKeys(file({ tenant: 't', feature: 'f\u202e' }))).toThrow(
+      /feature: must not contain U\+202E \(bidirectional control\)/,
+    );
   });
 
   it('hashes a non-ASCII API key over its UTF-8 bytes', () => {
@@ -162,6 +221,21 @@ describe('sidecar settings', () => {
         { ...POD, SIDECAR_MAX_BODY_BYTES: '2000000', SIDECAR_BODY_BUDGET_BYTES: '1000000' },
       ),
     ).toThrow(/SIDECAR_BODY_BUDGET_BYTES must be at least SIDECAR_MAX_BODY_BYTES/);
+  });
+
+  it('holds the pod, model and default class to the names rule at start, keeping their NFC form', () => {
+    expect(() => loadSidecarSettings({ sink: 'file:/x' }, { ...POD, MODEL_NAME: 'llama ' })).toThrow(
+      /MODEL_NAME: must not begin or end with whitespace/,
+    );
+    expect(() => loadSidecarSettings({ sink: 'file:/x' }, { ...POD, POD_NAME: 'p\u202e' })).toThrow(
+      /POD_NAME: must not contain U\+202E \(bidirectional control\)/,
+    );
+    expect(() =>
+      loadSidecarSettings({ sink: 'file:/x' }, { ...POD, SIDECAR_DEFAULT_CLASS: 'batch\u2028' }),
+    ).toThrow(/SIDECAR_DEFAULT_CLASS: must not contain U\+2028 \(line separator\)/);
+    expect(loadSidecarSettings({ sink: 'file:/x' }, { ...POD, MODEL_NAME: 'mode\u0300le' }).model).toBe(
+      'mod\u00e8le',
+    );
   });
 
   it('names each missing or bad setting by its environment name', () => {

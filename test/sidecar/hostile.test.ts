@@ -298,7 +298,7 @@ describe('attribution headers are read as UTF-8, once each', () => {
     ['a right-to-left override', ['X-Tenant: \u202eevil'], 'bidirectional'],
     ['a first strong isolate', ['X-Tenant: ali\u2068ce'], 'bidirectional'],
     ['a zero-width space', ['X-Tenant: ali\u200bce'], 'invisible'],
-    ['129 characters after decoding', [`X-Tenant: ${'ö'.repeat(129)}`], '1 to 128'],
+    ['129 characters after decoding', [`X-Tenant: ${'ö'.repeat(129)}`], 'at most 128'],
   ])('%s: 400 naming the header, nothing forwarded', async (_name, lines, named) => {
     const before = vllm.seen.length;
     const response = await post('/v1/completions', 'hdr-bad', '{"max_tokens":1}', ...lines);
