@@ -4,7 +4,7 @@ import { mkdir, open, readFile, realpath, rename, rm, writeFile } from 'node:fs/
 import { basename, dirname, join, resolve } from 'node:path';
 import { EventAccumulator, type ConflictRejection } from '../domain/accumulator.js';
 import type { IdlePolicy } from '../domain/chargeback.js';
-import { ConfigurationError } from '../domain/errors.js';
+import { ConfigurationError, PermanentError } from '../domain/errors.js';
 import { loadPriceCard, type PriceCard } from '../domain/prices.js';
 import { parseDay } from '../domain/days.js';
 import { DEFAULT_WEIGHTING, type Weighting } from '../domain/weighting.js';
@@ -16,6 +16,7 @@ import {
   type Line,
 } from '../adapters/files/ndjson.js';
 import { buildReport } from '../domain/report/build.js';
+import { nothingBillable } from '../domain/report/nothing-billable.js';
 import { DayCalibration, type CalibrationRecord } from '../domain/calibration/calibrate.js';
 import { parseMetrics } from '../domain/metrics/build.js';
 import { lineResult } from './event-input.js';
@@ -46,7 +47,10 @@ Options:
                       an earlier revision (by default those are reused, so a restated day keeps them)
   -h, --help          this text
 
-Exit status: 0 when the report is written (rejected lines or not), 2 on bad arguments or unreadable input.`;
+Exit status: 0 when the report is written (rejected lines or not; input with no events is a $0 day),
+1 when the input holds events but nothing billable for the day (all rejected, all of other days, or
+every request unmetered): the reason names what was read, and nothing is written;
+2 on bad arguments or unreadable input.`;
 
 export interface ReportOptions {
   readonly eventsPath: string;
@@ -187,6 +191,10 @@ export async function runReport(
       revision: (await previousRevision(summaryPath)) + 1,
       generatedAt: now().toISOString(),
     });
+    // SPEC 6: input that was not nothing, billed nothing, is a failure (exit 1), and the report of
+    // the day already in DIR, if any, is left as it was rather than replaced by a $0 one.
+    const empty = nothingBillable(options.date, accumulator.intake(), report.result);
+    if (empty !== undefined) throw new PermanentError(empty);
     await writing(options.outDir, writeAtomically(csvPath, report.csv));
     const requests = await buildRequestFile(
       options.date,

@@ -33,6 +33,41 @@ export function noCounts(): IntakeCounts {
   };
 }
 
+/**
+ * What was read, beyond the counts: the rejections by reason and the instants the events covered.
+ * Kept so that a day with input and nothing to bill can say what its input was (SPEC 6).
+ */
+export interface Intake {
+  readonly counts: IntakeCounts;
+  /** Rejection reasons, each with how many events it rejected. */
+  readonly rejections: ReadonlyMap<string, number>;
+  /** The earliest start and latest end of every event that parsed, rejected or not (µs). */
+  readonly span?: { readonly firstUs: number; readonly lastUs: number };
+}
+
+/** The intake of two sets of events read apart (partitions of one day), as if read together. */
+export function mergeIntake(a: Intake, b: Intake): Intake {
+  const counts = { ...a.counts };
+  for (const key of Object.keys(counts) as (keyof IntakeCounts)[]) counts[key] += b.counts[key];
+  const rejections = new Map(a.rejections);
+  for (const [reason, n] of b.rejections) tally(rejections, reason, n);
+  const span =
+    a.span === undefined || b.span === undefined
+      ? (a.span ?? b.span)
+      : { firstUs: Math.min(a.span.firstUs, b.span.firstUs), lastUs: Math.max(a.span.lastUs, b.span.lastUs) };
+  return { counts, rejections, ...(span === undefined ? {} : { span }) };
+}
+
+/** Distinct reasons kept by name; the rest are counted together, so a flood of distinct reasons stays small. */
+const MAX_REASONS = 100;
+export const OTHER_REASONS = '(other reasons)';
+const CONFLICT_REASON = 'eventId has another version, which was kept';
+
+function tally(rejections: Map<string, number>, reason: string, n = 1): void {
+  const key = rejections.has(reason) || rejections.size < MAX_REASONS ? reason : OTHER_REASONS;
+  rejections.set(key, (rejections.get(key) ?? 0) + n);
+}
+
 /** A copy of an event rejected because another version of its eventId was kept. */
 export interface ConflictRejection<W> {
   readonly eventId: string;
@@ -70,6 +105,9 @@ export class EventAccumulator<W = undefined> {
   private readonly repeatWheres = new Map<string, (W | undefined)[]>();
   private readonly versions = new Map<string, Version<W>[]>();
   private readonly strings = new Map<string, string>();
+  private readonly reasons = new Map<string, number>();
+  private firstUs = Infinity;
+  private lastUs = -Infinity;
 
   constructor(private readonly prices: PriceCard) {}
 
@@ -85,6 +123,7 @@ export class EventAccumulator<W = undefined> {
       this.base.ignoredEvents += 1;
       return undefined;
     }
+    this.spanTo(record);
     const problem = admissionProblem(this.prices, record);
     if (problem !== undefined) return this.reject(problem);
     const id = record.eventId;
@@ -149,6 +188,18 @@ export class EventAccumulator<W = undefined> {
     return counts;
   }
 
+  /** The counts, the rejections by reason (conflicting copies included) and the span of the events. */
+  intake(): Intake {
+    const rejections = new Map(this.reasons);
+    for (const versions of this.versions.values()) {
+      const kept = keptVersion(versions);
+      for (const version of versions)
+        if (version !== kept) tally(rejections, CONFLICT_REASON, version.copies);
+    }
+    const span = this.firstUs <= this.lastUs ? { firstUs: this.firstUs, lastUs: this.lastUs } : undefined;
+    return { counts: this.counts, rejections, ...(span === undefined ? {} : { span }) };
+  }
+
   /**
    * Every copy of a version that was not kept, by eventId, then version content, then the order
    * in which the copies were read: for a given set of lines, only where they were read changes.
@@ -183,8 +234,17 @@ export class EventAccumulator<W = undefined> {
     return capacity;
   }
 
+  /** Widens the span to the record's time (no allocation: this runs once per event). */
+  private spanTo(record: AccountingRecord): void {
+    const start = record.type === 'usage' ? record.startedAt : record.windowStart;
+    const end = record.type === 'usage' ? record.finishedAt : record.windowEnd;
+    if (start < this.firstUs) this.firstUs = start;
+    if (end > this.lastUs) this.lastUs = end;
+  }
+
   private reject(reason: string): string {
     this.base.rejected += 1;
+    tally(this.reasons, reason);
     return reason;
   }
 

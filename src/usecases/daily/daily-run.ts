@@ -1,5 +1,11 @@
 import { writeDayPage } from '../monthly/monthly-report.js';
-import { EventAccumulator, noCounts, type IntakeCounts } from '../../domain/accumulator.js';
+import {
+  EventAccumulator,
+  mergeIntake,
+  noCounts,
+  type Intake,
+  type IntakeCounts,
+} from '../../domain/accumulator.js';
 import {
   computeChargeback,
   type ChargebackInput,
@@ -15,6 +21,7 @@ import { retrainingRecords, type RetrainingRun } from '../../domain/retrain/char
 import type { DirtyDay, Ledger, SegmentInfo } from '../../ports/ledger.js';
 import { renderReport } from '../../domain/report/build.js';
 import { formatMoney } from '../../domain/report/format.js';
+import { nothingBillable } from '../../domain/report/nothing-billable.js';
 import type { ReportFiles, ReportStore, StoredReportInfo } from '../../ports/report-store.js';
 import { buildRequestFile } from '../requests/request-file.js';
 import { DayCalibration, type CalibrationRecord } from '../../domain/calibration/calibrate.js';
@@ -50,6 +57,12 @@ export interface DayOutcome {
   readonly fleetCost: string;
   readonly allocatedCost: string;
   readonly idleCost: string;
+  /**
+   * Set when the day had input and nothing billable (SPEC 6, src/domain/report/nothing-billable.ts):
+   * why, with what was read. The report is still stored (it is what the ledger holds), and the
+   * caller logs this as an error, so the day does not pass for a quiet one.
+   */
+  readonly nothingBillable?: string;
 }
 
 // Clocks of the ingesting instances may run a little behind this one: commits stamped within this
@@ -137,17 +150,25 @@ export async function reportDay(
         usage: accumulator.usage(),
         capacity: accumulator.capacity(),
       }),
-      counts: accumulator.counts,
+      intake: accumulator.intake(),
     };
   }
-  computed = { ...computed, result: await withRetraining(computed.result, deps, input) };
   // Messages rejected at ingestion count as read and rejected on the day they were enqueued.
   const deadLetters = await deps.ledger.deadLettersOn(day);
-  const counts = {
-    ...computed.counts,
-    eventsRead: computed.counts.eventsRead + deadLetters,
-    rejected: computed.counts.rejected + deadLetters,
-  };
+  const intake = mergeIntake(computed.intake, {
+    counts: { ...noCounts(), eventsRead: deadLetters, rejected: deadLetters },
+    // Each dead letter keeps its own reason in the ledger (docs/operations.md, "Dead letters pile
+    // up"); the daily run counts them only.
+    rejections: new Map(
+      deadLetters > 0
+        ? [[`rejected at ingestion (reasons in the ledger's deadletter/${day}/)`, deadLetters]]
+        : [],
+    ),
+  });
+  const counts = intake.counts;
+  // Judged on the events alone: a retraining job's cost that day is not input read (see withRetraining).
+  const empty = nothingBillable(day, intake, computed.result);
+  computed = { ...computed, result: await withRetraining(computed.result, deps, input) };
   const previous = await deps.reports.info(day);
   const rendered = calibration === undefined ? input : { ...input, calibration: calibration.records() };
   const unchanged =
@@ -162,7 +183,7 @@ export async function reportDay(
       ledgerAsOf,
     });
     await writeDayPage(deps.reports, day, deps.now());
-    return outcome(day, unchanged, true, true, counts.eventsRead);
+    return outcome(day, unchanged, true, true, counts.eventsRead, empty);
   }
   const revision = (previous?.revision ?? 0) + 1;
   const report = renderReport(
@@ -172,7 +193,7 @@ export async function reportDay(
   await deps.reports.write(day, await withRequests(day, revision, report), { revision, ledgerAsOf });
   // The day's page (SPEC 12), read back from what was just stored, with the day before for movers.
   await writeDayPage(deps.reports, day, deps.now());
-  return outcome(day, { ...report, revision }, previous !== undefined, false, counts.eventsRead);
+  return outcome(day, { ...report, revision }, previous !== undefined, false, counts.eventsRead, empty);
 }
 
 /** The report's files with its per-request costs (src/usecases/requests/request-file.ts). */
@@ -191,6 +212,7 @@ function outcome(
   restated: boolean,
   unchanged: boolean,
   events: number,
+  nothingBillable: string | undefined,
 ): DayOutcome {
   return {
     day,
@@ -201,6 +223,7 @@ function outcome(
     fleetCost: formatMoney(report.result.fleetNanos),
     allocatedCost: formatMoney(report.result.allocatedNanos),
     idleCost: formatMoney(report.result.idleNanos),
+    ...(nothingBillable === undefined ? {} : { nothingBillable }),
   };
 }
 
@@ -287,7 +310,7 @@ async function byPartition(
   deps: DailyDeps,
   input: DayInput,
   calibration: DayCalibration | undefined,
-): Promise<{ result: ChargebackResult; counts: IntakeCounts } | undefined> {
+): Promise<{ result: ChargebackResult; intake: Intake } | undefined> {
   const partitions = new Map<string, SegmentInfo[]>();
   for (const segment of segments) {
     const list = partitions.get(segment.partition) ?? [];
@@ -301,7 +324,7 @@ async function byPartition(
   // In partition order, whichever pass computed them: the merge then sees the same order on a
   // first report and on a restatement that reuses the stored fit.
   const results: (ChargebackResult | SegmentInfo[])[] = [];
-  const counts = noCounts();
+  let intake: Intake = { counts: noCounts(), rejections: new Map() };
   const calibrated = withCalibration(input, calibration);
   for (const [partition, list] of [...partitions.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
     const accumulator = await accumulate(list, deps);
@@ -316,7 +339,7 @@ async function byPartition(
       if (idSeen !== undefined && idSeen !== partition) return undefined;
       idHome.set(id, partition);
     }
-    for (const key of Object.keys(counts) as (keyof IntakeCounts)[]) counts[key] += accumulator.counts[key];
+    intake = mergeIntake(intake, accumulator.intake());
     if (calibration !== undefined && usage.some((u) => !calibration.settled(u))) {
       calibration.add(usage);
       results.push(list);
@@ -336,7 +359,7 @@ async function byPartition(
       computeChargeback({ ...calibrated, usage: accumulator.usage(), capacity: accumulator.capacity() }),
     );
   }
-  return { result: mergeChargeback(computed), counts };
+  return { result: mergeChargeback(computed), intake };
 }
 
 /** FNV-1a, 32 bits. */
