@@ -1,12 +1,35 @@
 import { readLabel } from '../domain/text.js';
+import { invocationProtocol, type Protocol } from './routes.js';
 
-/** The body of a completion request as the sidecar meters it, and the bytes it forwards to vLLM. */
+/** The body of a metered request as the sidecar meters it, and the bytes it forwards to vLLM. */
 export interface CompletionBody {
   /** The re-serialised body: vLLM receives exactly what the sidecar parsed and metered. */
   readonly payload: Buffer;
+  /** How the answer is read (for /invocations, the handler the body goes to). */
+  readonly protocol: Protocol;
   readonly stream: boolean;
   readonly model: string | undefined;
+  /** What the client asked of a chat-style stream's usage (the sidecar asks for all of it). */
   readonly client: { readonly usage: boolean; readonly continuousUsage: boolean };
+  /** Choices per prompt (`n`): a completions stream's choice index is prompt x n + choice. */
+  readonly choicesPerPrompt: number;
+}
+
+/** Protocols whose streams take OpenAI's `stream_options` (vLLM refuses them unless streaming). */
+const STREAM_OPTIONS: ReadonlySet<Protocol> = new Set(['chat', 'completions', 'generate']);
+
+/**
+ * The vLLM priority of a request class (lower runs first under --scheduling-policy priority). A
+ * configured class has its own; any other class gets the least urgent configured one, so a class
+ * the client makes up cannot run ahead of configured traffic. With none configured, none is sent.
+ */
+export function priorityOf(
+  requestClass: string,
+  priorities: ReadonlyMap<string, number>,
+): number | undefined {
+  const own = priorities.get(requestClass);
+  if (own !== undefined || priorities.size === 0) return own;
+  return Math.max(...priorities.values());
 }
 
 /**
@@ -32,7 +55,20 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 export function readCompletionBody(
   raw: Buffer,
   priority: number | undefined,
+  route: Protocol | 'invocations' = 'chat',
 ): CompletionBody | { error: string } {
+  if (route === 'audio') {
+    // A multipart form with the audio file: forwarded as it came. vLLM's transcription handlers
+    // take no priority, and the answer (streamed or not) is read by its content type.
+    return {
+      payload: raw,
+      protocol: 'audio',
+      stream: false,
+      model: undefined,
+      client: { usage: true, continuousUsage: true },
+      choicesPerPrompt: 1,
+    };
+  }
   if (raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf)
     return { error: 'request body: must be JSON without a byte order mark' };
   const depth = nestingDepth(raw);
@@ -70,15 +106,43 @@ export function readCompletionBody(
     }
   }
   const model = body.model;
+  const protocol = route === 'invocations' ? invocationProtocol(body) : route;
+  if (protocol === undefined)
+    return {
+      error:
+        'request body: /invocations takes a chat (messages), completions (prompt) or pooling (input) body',
+    };
   const stream = body.stream === true;
-  if (stream) body.stream_options = { ...asked, include_usage: true, continuous_usage_stats: true };
+  if (protocol === 'responses' && body.background === true) {
+    // The answer returns at once and generation goes on unseen: its tokens would never be metered.
+    return {
+      error:
+        'request body: "background": true is not served through the metering sidecar; stream the response instead',
+    };
+  }
+  if (protocol === 'pooling' && body.encoding_format === 'bytes_only')
+    return {
+      error:
+        'request body: "encoding_format": "bytes_only" answers without usage and cannot be metered; use "bytes" or "float"',
+    };
+  if (stream && STREAM_OPTIONS.has(protocol))
+    body.stream_options = { ...asked, include_usage: true, continuous_usage_stats: true };
+  // The client's own priority never reaches vLLM: the request class decides it.
+  delete body.priority;
   if (priority !== undefined) body.priority = priority;
+  const n = protocol === 'generate' && isRecord(body.sampling_params) ? body.sampling_params.n : body.n;
   return {
     payload: Buffer.from(JSON.stringify(body)),
+    protocol,
     stream,
     model: typeof model === 'string' && model !== '' ? model : undefined,
     client: { usage: asked.include_usage === true, continuousUsage: asked.continuous_usage_stats === true },
+    choicesPerPrompt: typeof n === 'number' && Number.isInteger(n) && n >= 1 ? n : 1,
   };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

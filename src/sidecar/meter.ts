@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { attribute } from './attribution.js';
-import { readCompletionBody } from './body.js';
+import { priorityOf, readCompletionBody } from './body.js';
+import type { Protocol } from './routes.js';
 import {
   BodyBudget,
   DEFAULT_BODY_BUDGET,
@@ -48,6 +49,7 @@ export function meter(
   deps: ProxyDeps,
   pool: Dispatcher,
   path: string,
+  route: Protocol | 'invocations',
   limits: BodyLimits,
   inFlight: Set<MeteredRequest>,
 ): void {
@@ -95,7 +97,7 @@ export function meter(
   }
   receiveBody(req, res, limits, who.tenant, refuseBody, (raw) => {
     try {
-      const body = readCompletionBody(raw, deps.priorities.get(who.requestClass));
+      const body = readCompletionBody(raw, priorityOf(who.requestClass, deps.priorities), route);
       if ('error' in body) {
         refuse(400, body.error, who.requestClass);
         return;

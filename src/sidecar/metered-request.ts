@@ -5,7 +5,9 @@ import type { Attribution } from './attribution.js';
 import type { CompletionBody } from './body.js';
 import { forwardHeaders, forwardResponseHeaders, jsonError, writeWithBackpressure } from './http.js';
 import type { ProxyDeps } from './proxy-deps.js';
-import { SseRelay, type EngineMetrics, type Usage } from './relay.js';
+import { JsonFieldScanner } from './json-fields.js';
+import { SseRelay } from './relay.js';
+import { PLAIN_FIELDS, UsageTally } from './tally.js';
 import { usageEvent } from './usage-event.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -40,26 +42,27 @@ export function classLabel(requestClass: string, deps: ProxyDeps): string {
 }
 
 /**
- * One admitted completion request, from its dispatch to vLLM to its one usage event: it relays the
- * answer (event by event when streamed), reads the usage out of it, and meters the attempt exactly
- * once, as ok, error or aborted, whichever of the answer's end, an upstream failure, the client
- * going away or a fault in the sidecar comes first.
+ * One admitted request on a GPU route, from its dispatch to vLLM to its one usage event: it relays
+ * the answer as it arrives (event by event when it is an event stream, byte for byte otherwise),
+ * counts its usage on the way without holding the answer, and meters the attempt exactly once, as
+ * ok, error or aborted, whichever of the answer's end, an upstream failure, the client going away,
+ * a cut-off or a fault in the sidecar comes first. An answer whose usage cannot be read as the
+ * engine reported it is metered as an error with the reason in its attributes, never as 0 tokens ok.
  */
 export class MeteredRequest {
   /** Sent to vLLM and returned to the client: the client's own id when well-formed, else a new one. */
   private readonly requestId: string;
   private readonly now: () => number;
-  /** Reads a streamed answer; undefined for a plain one. */
-  private readonly relay: SseRelay | undefined;
-  /** The bytes of an answer not relayed event by event, kept to read its usage at the end. */
-  private readonly plainBody: Buffer[] = [];
-  /** Usage and engine metrics of a plain answer; a streamed one's are the relay's. */
-  private usage: Usage | undefined;
-  private metrics: EngineMetrics | undefined;
+  /** The request's tokens, counted from its answer. */
+  private readonly tally: UsageTally;
+  /** Reads an event-stream answer; set when one starts. */
+  private relay: SseRelay | undefined;
+  /** Reads the usage of a plain answer as it is relayed; set when one starts. */
+  private scanner: JsonFieldScanner | undefined;
+  /** Usage that vLLM puts in a `metadata` header (binary embeddings). */
+  private headerUsage: unknown;
   /** vLLM's final (non-1xx) status; 0 until it answers. */
   private upstreamStatus = 0;
-  /** True when the answer goes through the relay: streamed, and not an error status. */
-  private relaying = false;
   /** True once the usage event is emitted: nothing later meters this request again. */
   private finished = false;
   /** True once the client closed the connection before the answer was complete. */
@@ -82,7 +85,7 @@ export class MeteredRequest {
     this.now = call.deps.now ?? Date.now;
     const clientId = req.headers['x-request-id'];
     this.requestId = typeof clientId === 'string' && REQUEST_ID.test(clientId) ? clientId : randomUUID();
-    this.relay = parsed.stream ? new SseRelay(parsed.client, this.now) : undefined;
+    this.tally = new UsageTally(parsed.protocol, parsed.choicesPerPrompt);
   }
 
   /** Dispatches the request to vLLM, usage asked for; the callbacks take it from there. */
@@ -167,8 +170,16 @@ export class MeteredRequest {
       ctl.abort(new Error('compressed upstream answer'));
       return;
     }
-    this.relaying = this.relay !== undefined && status < 400;
-    const out = forwardResponseHeaders(headers, !this.relaying);
+    // Read as what it is: an event stream event by event (whatever the request asked), anything else
+    // as a plain answer whose usage is scanned on its way to the client.
+    const type = String(headers['content-type'] ?? '').toLowerCase();
+    if (status < 400 && type.startsWith('text/event-stream')) {
+      this.relay = new SseRelay(this.tally, this.parsed.client, this.now, this.call.deps.maxStreamEventChars);
+    } else {
+      this.scanner = new JsonFieldScanner(PLAIN_FIELDS);
+      this.headerUsage = headerUsage(headers.metadata);
+    }
+    const out = forwardResponseHeaders(headers, this.relay === undefined);
     out['x-request-id'] = this.requestId;
     this.res.writeHead(status, out);
     this.relayStarted = performance.now();
@@ -180,22 +191,42 @@ export class MeteredRequest {
   }
 
   private onResponseData(ctl: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.relaying && this.relay !== undefined) {
+    if (this.relay !== undefined) {
       this.send(ctl, this.relay.push(chunk));
     } else {
-      this.plainBody.push(chunk);
+      this.scanner?.push(chunk);
       this.send(ctl, chunk);
     }
   }
 
   private onResponseEnd(ctl: Dispatcher.DispatchController): void {
-    const relay = this.relay;
-    if (this.relaying && relay !== undefined) this.send(ctl, relay.end());
-    else this.readPlainBody();
-    this.res.end();
-    const failed =
-      this.upstreamStatus >= 400 || relay?.sawError === true || (this.relaying && relay?.sawDone !== true);
-    this.finish(failed ? 'error' : 'ok', this.upstreamStatus);
+    if (this.relay !== undefined) this.send(ctl, this.relay.end());
+    const gap = this.upstreamStatus >= 400 ? undefined : this.meteringGap();
+    const failed = this.upstreamStatus >= 400 || this.tally.failed || gap !== undefined;
+    // Metered before the answer's last bytes go: a request the client saw complete has its event.
+    try {
+      this.finish(failed ? 'error' : 'ok', this.upstreamStatus, gap);
+    } finally {
+      this.res.end(); // a fault in metering is the sidecar's, not the answer's: the client gets it whole
+    }
+  }
+
+  /**
+   * Why a complete 2xx answer cannot be metered as the engine reported it, if it cannot: a stream
+   * that never reached its end marker, an answer that is not JSON, or usage that is missing.
+   * Audio answers report seconds or nothing, not tokens: their time is metered, their tokens as given.
+   */
+  private meteringGap(): 'stream-cut' | 'not-json' | 'usage-not-reported' | undefined {
+    const audio = this.tally.protocol === 'audio';
+    if (this.relay !== undefined) {
+      if (!this.tally.ended) return 'stream-cut';
+    } else if (this.scanner !== undefined) {
+      if (!this.scanner.complete) return audio ? undefined : 'not-json';
+      const scanner = this.scanner;
+      this.tally.observePlain((name) => scanner.value(name), this.headerUsage);
+    }
+    if (audio || this.tally.result().source === 'reported') return undefined;
+    return 'usage-not-reported';
   }
 
   private onResponseError(error: Error): void {
@@ -236,30 +267,30 @@ export class MeteredRequest {
     }
   }
 
-  /** Usage and metrics of a plain (not streamed) answer, or of an error body. */
-  private readPlainBody(): void {
-    try {
-      const json = JSON.parse(Buffer.concat(this.plainBody).toString('utf8')) as {
-        usage?: Usage;
-        metrics?: EngineMetrics;
-      };
-      this.usage = json.usage ?? undefined;
-      this.metrics = json.metrics ?? undefined;
-    } catch {
-      // an error page: no usage to read
-    }
-  }
-
-  /** Emits the request's one usage event and counts it; later calls do nothing. */
-  private finish(status: Status, httpStatus: number): void {
+  /**
+   * Emits the request's one usage event and counts it; later calls do nothing. `gap` says why the
+   * answer's usage could not be read as reported (an error the sidecar decided, not vLLM).
+   */
+  private finish(status: Status, httpStatus: number, gap?: string): void {
     if (this.finished) return;
     this.finished = true;
     this.call.inFlight.delete(this);
     const { deps, who, startedAt } = this.call;
-    if (this.relay !== undefined) {
-      this.usage = this.relay.usage;
-      this.metrics = this.relay.metrics;
+    const counted = this.tally.result();
+    const reached = this.upstreamStatus >= 200 && this.upstreamStatus < 400;
+    // A stream that ended early is counted from what it streamed: say so, and that the cached count is unknown.
+    const reason =
+      gap ?? (reached && status !== 'ok' && counted.source !== 'reported' ? 'stream-cut' : undefined);
+    const protocol = this.tally.protocol;
+    if (reason !== undefined) {
+      deps.metrics.meteringGaps.inc({ protocol, reason });
+      if (gap !== undefined)
+        deps.log?.(
+          `sidecar: ${protocol} answer ${this.requestId} (HTTP ${httpStatus}) metered as an error: ${gapText[gap] ?? gap}; tokens counted: ${counted.promptTokens} prompt, ${counted.completionTokens} completion (${counted.source})`,
+        );
     }
+    if (counted.unreadEvents > 0)
+      deps.metrics.meteringGaps.inc({ protocol, reason: 'unread-event' }, counted.unreadEvents);
     deps.emit(
       usageEvent({
         requestId: this.requestId,
@@ -269,9 +300,8 @@ export class MeteredRequest {
         startedAt,
         finishedAt: this.now(),
         firstTokenAt: this.relay?.firstTokenAt,
-        stream: this.parsed.stream,
-        usage: this.usage,
-        metrics: this.metrics,
+        counted: reached ? counted : undefined,
+        metering: reason,
         status,
         httpStatus,
       }),
@@ -303,8 +333,24 @@ export class MeteredRequest {
     const message = `sidecar fault: ${error.message}`;
     const res = this.res;
     if (!res.headersSent) jsonError(res, 502, message);
-    else res.destroy();
+    else if (!res.writableEnded) res.destroy();
     this.finish('error', res.headersSent && this.upstreamStatus !== 0 ? this.upstreamStatus : 502);
     this.controller?.abort(new Error(message));
+  }
+}
+
+const gapText: Record<string, string> = {
+  'usage-not-reported': 'the answer carried no usage',
+  'not-json': 'the answer is not JSON',
+  'stream-cut': 'the stream ended before its end marker',
+};
+
+/** vLLM's `metadata` response header (binary embeddings): JSON whose `usage` is the answer's. */
+function headerUsage(value: string | string[] | undefined): unknown {
+  if (typeof value !== 'string' || value.length > 65_536) return undefined;
+  try {
+    return (JSON.parse(value) as { usage?: unknown }).usage;
+  } catch {
+    return undefined;
   }
 }

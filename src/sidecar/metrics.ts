@@ -29,6 +29,12 @@ export class SidecarMetrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly meteringGaps = new Counter({
+    name: 'chargeback_sidecar_metering_gaps_total',
+    help: 'Answers whose usage could not be read as the engine reported it, by route protocol and reason: usage-not-reported (a 200 answer without usage; tokens counted from the stream where it was one), not-json (a 200 answer that is not JSON), stream-cut (counted from what was streamed; cached tokens unknown), unread-event (a stream event over SIDECAR_MAX_STREAM_EVENT_BYTES relayed unread).',
+    labelNames: ['protocol', 'reason'] as const,
+    registers: [this.registry],
+  });
   readonly queueDepth = new Gauge({
     name: 'chargeback_sidecar_queue_depth',
     help: 'Events waiting in memory to be sent.',

@@ -1,5 +1,6 @@
 import type { AttributionRules } from './attribution.js';
 import type { SidecarMetrics } from './metrics.js';
+import type { RouteRules } from './routes.js';
 
 /** The replica whose GPUs the sidecar meters: every event it sends names these. */
 export interface PodIdentity {
@@ -14,6 +15,8 @@ export interface ProxyDeps {
   readonly upstream: URL;
   readonly rules: AttributionRules;
   readonly priorities: ReadonlyMap<string, number>;
+  /** Pass-through routes beside the defaults, and metered routes refused (routes.ts). */
+  readonly routes?: RouteRules;
   /** Request body limits (defaults in budget.ts): bytes per body, in total, and per tenant; time to arrive. */
   readonly bodies?: {
     readonly max: number;
@@ -27,4 +30,8 @@ export interface ProxyDeps {
   readonly emit: (event: Record<string, unknown>) => void;
   readonly metrics: SidecarMetrics;
   readonly now?: () => number;
+  /** The sidecar's own log (standard error): answers that cannot be metered as reported are named there. */
+  readonly log?: (message: string) => void;
+  /** Largest stream event read, in characters (default 8 Mi); a larger one is relayed unread and counted. */
+  readonly maxStreamEventChars?: number;
 }

@@ -4,11 +4,8 @@ import { forwardHeaders, forwardResponseHeaders, jsonError, writeWithBackpressur
 import { bodyLimits, meter } from './meter.js';
 import type { MeteredRequest } from './metered-request.js';
 import type { ProxyDeps } from './proxy-deps.js';
+import { Router } from './routes.js';
 import { readTarget } from './target.js';
-
-// vLLM's /invocations (the SageMaker entry point) runs the chat or completions handler chosen by
-// the body, with the same request and usage format: passed through, it was generation unmetered.
-const METERED = new Set(['/v1/chat/completions', '/v1/completions', '/invocations']);
 
 /**
  * How the sidecar's connection pool to vLLM is set up (the benchmark's bare proxy uses the same).
@@ -25,7 +22,7 @@ export const UPSTREAM_POOL: Pool.Options = {
   bodyTimeout: 0,
 };
 
-/** The metering reverse proxy: one usage event per completion request, everything else passed through. */
+/** The metering reverse proxy: one usage event per request on a GPU route, no-GPU routes passed through, any other refused. */
 export function createProxy(deps: ProxyDeps): {
   server: Server;
   inFlight: () => number;
@@ -39,6 +36,7 @@ export function createProxy(deps: ProxyDeps): {
   const pool = new Pool(deps.upstream.origin, UPSTREAM_POOL);
   const limits = bodyLimits(deps.bodies);
   const metered = new Set<MeteredRequest>();
+  const router = new Router(deps.routes);
   let inFlight = 0;
   let waiters: (() => void)[] = [];
   const done = (): void => {
@@ -58,10 +56,17 @@ export function createProxy(deps: ProxyDeps): {
       if ('error' in target) {
         req.resume();
         jsonError(res, 400, target.error);
-      } else if (req.method === 'POST' && METERED.has(target.path)) {
-        meter(req, res, deps, pool, target.forward, limits, metered);
       } else {
-        passThrough(req, res, pool, target.forward);
+        const route = router.route(req.method ?? 'GET', target.path);
+        if (route.kind === 'meter') {
+          meter(req, res, deps, pool, target.forward, route.protocol, limits, metered);
+        } else if (route.kind === 'pass') {
+          passThrough(req, res, pool, target.forward);
+        } else {
+          deps.metrics.requests.inc({ request_class: 'other', status: 'refused-route' });
+          req.resume();
+          jsonError(res, route.status, route.message);
+        }
       }
     } catch (error) {
       // One request's fault answers that request, and never takes the process (and every stream) down.
@@ -84,7 +89,7 @@ export function createProxy(deps: ProxyDeps): {
   };
 }
 
-/** Anything not metered (`/v1/models`, `/health`, vLLM's `/metrics`, ...) goes through as it is. */
+/** A route on which vLLM does no model work (`/v1/models`, `/health`, vLLM's `/metrics`, ...) goes through as it is. */
 function passThrough(req: IncomingMessage, res: ServerResponse, pool: Dispatcher, path: string): void {
   const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
   if (!hasBody) req.resume();

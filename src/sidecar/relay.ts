@@ -1,46 +1,37 @@
 import { StringDecoder } from 'node:string_decoder';
 import { eventData, SseSplitter, withData } from './sse.js';
-
-export interface Usage {
-  prompt_tokens?: number;
-  completion_tokens?: number;
-  prompt_tokens_details?: { cached_tokens?: number } | null;
-}
-export interface EngineMetrics {
-  queue_time_ms?: number | null;
-  time_to_first_token_ms?: number | null;
-}
-
-interface Chunk {
-  choices?: ({ delta?: { content?: string | null; tool_calls?: unknown }; text?: string } | null)[];
-  usage?: Usage | null;
-  metrics?: EngineMetrics;
-  error?: unknown;
-}
+import type { UsageTally } from './tally.js';
 
 const USAGE_KEY = ',"usage":';
 /** The start of vLLM's chunk: `data: {`, scalar fields (`"id":"...","created":1,...`), then a non-empty `choices`. */
-const VLLM_HEAD = /^data: \{(?:"[A-Za-z_]+":(?:"(?:[^"\\]|\\.)*"|-?\d+|null|true|false),)*"choices":\[\{/;
+const VLLM_HEAD =
+  /^data: \{(?:"[A-Za-z_]+":(?:"(?:[^"\\]|\\.)*"|-?\d+|null|true|false),)*"choices":\[\{"index":(\d+),/;
+/** Largest stream event read (characters); a larger one is relayed unread (default 8 Mi). */
+export const DEFAULT_MAX_STREAM_EVENT = 8 * 1024 * 1024;
 
 /**
- * Relays a vLLM event stream to the client event by event, and reads the metering out of it:
- * usage (on every chunk, because the sidecar asks for continuous usage), the per-request metrics
- * of the final chunk, an error event, `[DONE]`, and when the first token came. Usage the client
- * did not ask for is taken out: the final usage chunk, and the `usage` field of content chunks.
+ * Relays an event stream to the client event by event, and reads the metering out of it into the
+ * request's tally: usage, per choice and per prompt, the per-request metrics, an error event, the
+ * end marker, and when the first token came. For the chat-style protocols, whose streams the
+ * sidecar asks for usage on every chunk, usage the client did not ask for is taken out: the final
+ * usage chunk, and the `usage` field of content chunks. Other protocols' streams go on as they came.
  */
 export class SseRelay {
-  usage: Usage | undefined;
-  metrics: EngineMetrics | undefined;
   firstTokenAt: number | undefined;
-  sawError = false;
-  sawDone = false;
   private readonly decoder = new StringDecoder('utf8');
-  private readonly splitter = new SseSplitter();
+  private readonly splitter: SseSplitter;
+  private readonly chatStyle: boolean;
 
   constructor(
+    readonly tally: UsageTally,
     private readonly client: { readonly usage: boolean; readonly continuousUsage: boolean },
     private readonly now: () => number,
-  ) {}
+    maxEventChars = DEFAULT_MAX_STREAM_EVENT,
+  ) {
+    this.splitter = new SseSplitter(maxEventChars);
+    const p = tally.protocol;
+    this.chatStyle = p === 'chat' || p === 'completions' || p === 'generate';
+  }
 
   /** Takes a chunk of the upstream body; returns what goes on to the client now ('' for nothing). */
   push(chunk: Buffer): string {
@@ -60,44 +51,37 @@ export class SseRelay {
   private relay(text: string): string {
     let out = '';
     for (const event of this.splitter.push(text)) {
+      if (typeof event !== 'string') {
+        out += event.unread;
+        continue;
+      }
       const kept = this.relayEvent(event);
       if (kept !== undefined) out += `${kept}\n\n`;
+    }
+    while (this.countedUnread < this.splitter.unreadEvents) {
+      this.countedUnread += 1;
+      this.tally.unreadEvent();
     }
     return out;
   }
 
+  private countedUnread = 0;
+
   private relayEvent(event: string): string | undefined {
-    if (this.firstTokenAt !== undefined) {
+    if (this.chatStyle && this.firstTokenAt !== undefined) {
       const fast = this.contentChunk(event);
       if (fast !== undefined) return fast;
     }
     const data = eventData(event);
-    if (data === '[DONE]') {
-      this.sawDone = true;
-      return event;
-    }
-    if (!isObject(data)) return event;
-    const chunk = data as Chunk;
-    if (chunk.error !== undefined) this.sawError = true;
-    if (isObject(chunk.usage)) this.usage = chunk.usage;
-    if (isObject(chunk.metrics)) this.metrics = chunk.metrics;
-    // An upstream's odd shapes (choices not a list, a null choice) are read as nothing, never thrown.
-    const choices = Array.isArray(chunk.choices) ? chunk.choices : [];
-    if (this.firstTokenAt === undefined) {
-      const produced = choices.some(
-        (c) =>
-          (c?.delta?.content ?? '') !== '' ||
-          (c?.text ?? '') !== '' ||
-          (Array.isArray(c?.delta?.tool_calls) && c.delta.tool_calls.length > 0),
-      );
-      if (produced || (chunk.usage?.completion_tokens ?? 0) > 0) this.firstTokenAt = this.now();
-    }
-    if (!('usage' in chunk)) return event;
-    if (choices.length === 0 && chunk.usage != null) return this.client.usage ? event : undefined; // the final usage chunk
+    const produced = this.tally.observe(data, eventName(event));
+    if (produced && this.firstTokenAt === undefined) this.firstTokenAt = this.now();
+    if (!this.chatStyle || !isObject(data) || !('usage' in data)) return event;
+    const choices = Array.isArray(data.choices) ? data.choices : [];
+    if (choices.length === 0 && data.usage != null) return this.client.usage ? event : undefined; // the final usage chunk
     if (this.client.continuousUsage) return event;
     // Written again, compactly, without usage: the client gets the same JSON value whatever the
     // upstream's layout (spacing, key order, escapes), not the same bytes.
-    const { usage: _usage, ...rest } = chunk;
+    const { usage: _usage, ...rest } = data;
     return withData(event, JSON.stringify(rest));
   }
 
@@ -105,13 +89,15 @@ export class SseRelay {
    * A content chunk after the first token, handled without parsing all of it. It is taken only when
    * the text proves it is vLLM's own layout; anything else returns undefined and takes the full
    * parse, so another layout costs CPU, never metering:
-   * - one `data: ` line whose JSON opens with scalar fields and then `"choices":[{`, so `choices` is
-   *   a top-level key and not empty (not the final usage chunk);
+   * - one `data: ` line whose JSON opens with scalar fields and then `"choices":[{"index":N,`, so
+   *   `choices` is a top-level key and not empty (not the final usage chunk), and N is its choice;
    * - no `\u` escape anywhere, so every key is spelled out; and `"name"` with both quotes unescaped
    *   can only be that string (inside a JSON string a quote is escaped), so a text without
-   *   `"usage"`, `"error"`, `"metrics"` and a second `"choices"` has no such key in any layout;
-   * - usage, if present, is written last as `,"usage":{...}}`: the unescaped `,"` is structural, and
-   *   one `}` after the object closes the top level.
+   *   `"usage"`, `"error"`, `"metrics"`, a second `"choices"` or a second `"index"` has no such key
+   *   in any layout, and holds one choice;
+   * - usage is present, written last as `,"usage":{...}}`: the unescaped `,"` is structural, and
+   *   one `}` after the object closes the top level. Its counts are the choice's own (continuous
+   *   usage), which the tally keeps per choice.
    */
   private contentChunk(event: string): string | undefined {
     if (event.includes('\n') || event.includes('\r') || event.includes('\\u') || !event.endsWith('}'))
@@ -119,10 +105,11 @@ export class SseRelay {
     const head = VLLM_HEAD.exec(event);
     if (head === null) return undefined;
     const at = event.lastIndexOf(USAGE_KEY);
-    const rest = at === -1 ? event : event.slice(0, at);
+    if (at === -1) return undefined;
+    const rest = event.slice(0, at);
     if (rest.includes('"usage"') || rest.includes('"error"') || rest.includes('"metrics"')) return undefined;
-    if (rest.includes('"choices"', head[0].length)) return undefined;
-    if (at === -1) return event;
+    if (rest.includes('"choices"', head[0].length) || rest.includes('"index"', head[0].length))
+      return undefined;
     let usage: unknown;
     try {
       usage = JSON.parse(event.slice(at + USAGE_KEY.length, -1));
@@ -130,9 +117,18 @@ export class SseRelay {
       return undefined;
     }
     if (!isObject(usage)) return undefined;
-    this.usage = usage;
+    // What the tally needs of the chunk: its one choice's index and its usage; output it carried
+    // counts through the usage (the chunk after the first token always has its count).
+    this.tally.observe({ choices: [{ index: Number(head[1]) }], usage }, undefined);
     return this.client.continuousUsage ? event : `${rest}}`;
   }
+}
+
+/** The `event:` field of an event (Responses and Anthropic streams name their events). */
+function eventName(event: string): string | undefined {
+  if (!event.startsWith('event:')) return undefined;
+  const end = event.search(/\r\n|\r|\n/);
+  return event.slice(6, end === -1 ? undefined : end).trim();
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -7,8 +7,9 @@
  * Linear in the stream's length: each character is looked at once, whatever the size of the
  * chunks. An event that spans many chunks is kept as its pieces and joined once, when it ends (an
  * event of 16 MB read in 64 KB pieces was rescanned from its start at every piece: 14.6 s of CPU).
- * An event that grows past `maxEventChars` is not kept: `push` throws an EventTooLarge, so memory
- * per stream stays bounded and the caller decides what the stream's outcome is.
+ * An event that grows past `maxEventChars` is not kept: what came of it, and the rest of it as it
+ * comes, is handed over as `{ unread }` text to relay as it is, so memory per stream stays bounded
+ * and the client still gets its answer; the caller counts the event as unread.
  */
 export class SseSplitter {
   /** The current event's text before the current chunk. */
@@ -23,12 +24,16 @@ export class SseSplitter {
    * event has no complete line. An event ends there when an empty line follows.
    */
   private lastLineEnd = -1;
+  /** True while the current event is over the bound: its text is passed on, not kept. */
+  private skipping = false;
+  /** Events that went over the bound, passed on unread. */
+  unreadEvents = 0;
 
   constructor(private readonly maxEventChars = Number.POSITIVE_INFINITY) {}
 
   /** Feeds a chunk of the stream; returns the complete events it finished (each without its blank line). */
-  push(chunk: string): string[] {
-    const events: string[] = [];
+  push(chunk: string): (string | Unread)[] {
+    const events: (string | Unread)[] = [];
     if (chunk === '') return events;
     let i = 0;
     if (this.afterCr && chunk.startsWith('\n')) i = 1; // the second half of a CRLF split across chunks
@@ -46,7 +51,9 @@ export class SseSplitter {
       const next = at + (crlf ? 2 : 1);
       if (this.atLineStart && this.lastLineEnd !== -1) {
         // An empty line: the event is everything before the previous line's end.
-        events.push(this.take(chunk, start, this.lastLineEnd));
+        if (this.skipping) events.push({ unread: chunk.slice(start, next) });
+        else events.push(this.take(chunk, start, this.lastLineEnd));
+        this.skipping = false;
         start = next;
         this.lastLineEnd = -1;
       } else if (this.atLineStart) {
@@ -62,11 +69,18 @@ export class SseSplitter {
     if (i < chunk.length) this.atLineStart = false;
     if (start < chunk.length) {
       const rest = chunk.slice(start);
-      this.pieces.push(rest);
-      this.piecesLength += rest.length;
-      if (this.piecesLength > this.maxEventChars) {
-        this.reset();
-        throw new EventTooLarge(this.maxEventChars);
+      if (this.skipping) {
+        events.push({ unread: rest });
+      } else {
+        this.pieces.push(rest);
+        this.piecesLength += rest.length;
+        if (this.piecesLength > this.maxEventChars) {
+          events.push({ unread: this.pieces.join('') });
+          this.pieces = [];
+          this.piecesLength = 0;
+          this.skipping = true;
+          this.unreadEvents += 1;
+        }
       }
     }
     return events;
@@ -92,6 +106,7 @@ export class SseSplitter {
   }
 
   private reset(): void {
+    this.skipping = false;
     this.pieces = [];
     this.piecesLength = 0;
     this.lastLineEnd = -1;
@@ -99,11 +114,9 @@ export class SseSplitter {
   }
 }
 
-/** An event of a stream grew past the splitter's bound. */
-export class EventTooLarge extends Error {
-  constructor(readonly limit: number) {
-    super(`an event of the answer's stream is over ${limit} characters`);
-  }
+/** Text of an event over the bound, to pass on as it came. */
+export interface Unread {
+  readonly unread: string;
 }
 
 const LINE = /\r\n|\r|\n/;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Attribution } from './attribution.js';
 import type { PodIdentity } from './proxy-deps.js';
-import type { EngineMetrics, Usage } from './relay.js';
+import type { Counted, EngineMetrics } from './tally.js';
 
 export interface Outcome {
   readonly requestId: string;
@@ -10,26 +10,42 @@ export interface Outcome {
   readonly identity: PodIdentity;
   readonly startedAt: number;
   readonly finishedAt: number;
+  /** When the sidecar saw the first generated output of a stream. */
   readonly firstTokenAt: number | undefined;
-  readonly stream: boolean;
-  readonly usage: Usage | undefined;
-  readonly metrics: EngineMetrics | undefined;
+  /** The answer's counts; undefined when vLLM never answered (or answered an error status). */
+  readonly counted: Counted | undefined;
+  /** Why the sidecar could not meter the answer as the engine reported it, if so. */
+  readonly metering: string | undefined;
   readonly status: 'ok' | 'error' | 'aborted';
   readonly httpStatus: number;
 }
 
-const count = (n: unknown): number =>
-  typeof n === 'number' && Number.isFinite(n) ? Math.max(0, Math.trunc(n)) : 0;
+const finite = (n: number | null | undefined): n is number =>
+  typeof n === 'number' && Number.isFinite(n) && n >= 0;
+
+/**
+ * When the first token came, by vLLM's own timings where it gave them (`--enable-per-request-metrics`),
+ * else by the sidecar's clock. vLLM's time to first token runs from the request's scheduling, not
+ * its arrival, so the first token is placed back from the end, by the generation time (first to
+ * last token), where that is known; otherwise after the queue and the time to first token.
+ */
+function firstToken(o: Outcome, m: EngineMetrics | undefined): number | null {
+  const own = o.firstTokenAt ?? null;
+  if (m === undefined || o.status !== 'ok' || (o.counted?.completionTokens ?? 0) === 0) return own;
+  let engine: number | undefined;
+  if (finite(m.generation_time_ms)) engine = o.finishedAt - m.generation_time_ms;
+  else if (finite(m.time_to_first_token_ms))
+    engine = o.startedAt + (finite(m.queue_time_ms) ? m.queue_time_ms : 0) + m.time_to_first_token_ms;
+  if (engine === undefined) return own;
+  return Math.min(o.finishedAt, Math.max(o.startedAt, engine));
+}
 
 /** The usage event of SPEC 2 for one request. */
 export function usageEvent(o: Outcome): Record<string, unknown> {
-  let first = o.firstTokenAt ?? null;
-  const m = o.metrics;
-  if (!o.stream && first === null && o.status === 'ok' && m?.time_to_first_token_ms != null) {
-    // Not streamed: vLLM's own timings place the first token (queue + time to first token).
-    first = Math.min(o.finishedAt, o.startedAt + (m.queue_time_ms ?? 0) + m.time_to_first_token_ms);
-  }
-  const prompt = count(o.usage?.prompt_tokens);
+  const c = o.counted;
+  const m = c?.metrics;
+  const first = firstToken(o, m);
+  const prompt = c?.promptTokens ?? 0;
   const event: Record<string, unknown> = {
     type: 'usage',
     schemaVersion: 1,
@@ -46,11 +62,37 @@ export function usageEvent(o: Outcome): Record<string, unknown> {
     firstTokenAt: first === null ? null : new Date(Math.max(first, o.startedAt)).toISOString(),
     finishedAt: new Date(Math.max(o.finishedAt, o.startedAt)).toISOString(),
     promptTokens: prompt,
-    completionTokens: count(o.usage?.completion_tokens),
-    cachedPromptTokens: Math.min(prompt, count(o.usage?.prompt_tokens_details?.cached_tokens)),
+    completionTokens: c?.completionTokens ?? 0,
+    cachedPromptTokens: Math.min(prompt, c?.cachedPromptTokens ?? 0),
     status: o.status,
     httpStatus: o.httpStatus,
   };
-  if (typeof m?.queue_time_ms === 'number' && m.queue_time_ms >= 0) event.queueMs = m.queue_time_ms;
+  if (finite(m?.queue_time_ms)) event.queueMs = m.queue_time_ms;
+  const attributes = meteringAttributes(o);
+  if (attributes !== undefined) event.attributes = attributes;
   return event;
+}
+
+/**
+ * What a reader of the event must know about its counts (SPEC 2 attributes, string to string):
+ * - `usage`: `streamed` when the counts were taken from what was streamed (a lower bound: the
+ *   engine's totals never came), `none` when nothing could be counted;
+ * - `cachedPromptTokens`: `unknown` when the prompt's cached count never came (it is in vLLM's last
+ *   usage only): the prompt tokens are then charged as uncached, and the event says so;
+ * - `promptTokens`: `unknown` when the prompt count never came (a Responses stream cut early);
+ * - `metering`: the reason the sidecar metered a 2xx answer as an error;
+ * - `unreadStreamEvents`: events over the size bound, relayed unread;
+ * - `audioSeconds`: the audio an audio answer reports in seconds instead of tokens.
+ */
+function meteringAttributes(o: Outcome): Record<string, string> | undefined {
+  const c = o.counted;
+  if (c === undefined) return undefined;
+  const out: Record<string, string> = {};
+  if (c.source !== 'reported') out.usage = c.source;
+  if (c.cachedPromptTokens === undefined) out.cachedPromptTokens = 'unknown';
+  if (!c.promptKnown) out.promptTokens = 'unknown';
+  if (o.metering !== undefined) out.metering = o.metering;
+  if (c.unreadEvents > 0) out.unreadStreamEvents = String(c.unreadEvents);
+  if (c.audioSeconds !== undefined) out.audioSeconds = String(c.audioSeconds);
+  return Object.keys(out).length === 0 ? undefined : out;
 }

@@ -136,10 +136,11 @@ describe('request targets are routed as vLLM routes them (percent-decoded, norma
     expect(eventOf(sidecar, 'path-query')).toMatchObject({ completionTokens: 1 });
   });
 
-  it('a doubly encoded path is not the chat route, and goes up encoded once so vLLM does not decode it to one', async () => {
+  it('a doubly encoded path is not the chat route, and as no route vLLM serves it is refused, not passed up', async () => {
     const response = await post('/v1/chat/%2563ompletions', 'path-double', '{"max_tokens":1}');
-    expect(seenOf('path-double')?.path).toBe('/v1/chat/%2563ompletions');
-    expect(response.status).toBe(200); // the fake serves any path; vLLM answers 404 there
+    expect(seenOf('path-double')).toBeUndefined();
+    expect(response.status).toBe(404);
+    expect(errorOf(response.body)).toContain('SIDECAR_PASS_THROUGH');
     expect(eventOf(sidecar, 'path-double')).toBeUndefined();
   });
 

@@ -344,9 +344,9 @@ describe('sidecar proxy with a fake vLLM', () => {
     expect(await (await fetch(`${base}/metrics`)).text()).toContain('vllm:num_requests_waiting');
   });
 
-  it('passes a request body through to routes it does not meter, unchanged', async () => {
-    const body = JSON.stringify({ model: 'fake-model', input: 'Zürich', stream: false });
-    const response = await fetch(`${base}/v1/embeddings`, {
+  it('passes a request body through to routes on which vLLM does no model work, unchanged', async () => {
+    const body = JSON.stringify({ model: 'fake-model', prompt: 'Zürich', stream: false });
+    const response = await fetch(`${base}/tokenize`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body,
@@ -354,7 +354,7 @@ describe('sidecar proxy with a fake vLLM', () => {
     expect(response.status).toBe(200);
     await response.text();
     const seen = vllm.seen.at(-1);
-    expect(seen?.path).toBe('/v1/embeddings');
+    expect(seen?.path).toBe('/tokenize');
     expect(seen?.body).toEqual(JSON.parse(body));
     expect(seen?.body.stream_options).toBeUndefined();
   });

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SseRelay } from '../../src/sidecar/relay.js';
+import { UsageTally } from '../../src/sidecar/tally.js';
 
 /** How an OpenAI-compatible upstream may lay out the same JSON and frame the same events. */
 interface Layout {
@@ -134,7 +135,7 @@ function stream(contents: readonly string[], error: boolean): unknown[] {
 type Client = { readonly usage: boolean; readonly continuousUsage: boolean };
 
 function relayBytes(client: Client, bytes: Buffer, cuts: readonly number[]) {
-  const relay = new SseRelay(client, () => 1);
+  const relay = chatRelay(client, () => 1);
   let out = '';
   let from = 0;
   for (const cut of [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b)) {
@@ -142,9 +143,15 @@ function relayBytes(client: Client, bytes: Buffer, cuts: readonly number[]) {
     from = cut;
   }
   out += relay.push(bytes.subarray(from)) + relay.end();
-  const { usage: u, metrics, firstTokenAt, sawDone, sawError } = relay;
+  const { metrics, ...counted } = relay.tally.result();
   return {
-    seen: { usage: u, metrics, firstToken: firstTokenAt !== undefined, sawDone, sawError },
+    seen: {
+      usage: counts(counted),
+      metrics,
+      firstToken: relay.firstTokenAt !== undefined,
+      sawDone: relay.tally.ended,
+      sawError: relay.tally.failed,
+    },
     data: clientData(out),
   };
 }
@@ -192,7 +199,7 @@ describe('SseRelay and the upstream layout', () => {
           const expected = relayBytes(client, canonical, []);
           const actual = relayBytes(client, other, cuts);
           expect(actual.seen).toEqual(expected.seen);
-          expect(actual.seen.usage).toEqual(usage(contents.length));
+          expect(actual.seen.usage).toEqual(counts(usage(contents.length)));
           expect(actual.data).toEqual(expected.data);
           const objects = actual.data.filter(
             (d): d is Record<string, unknown> => typeof d === 'object' && d !== null,
@@ -213,32 +220,32 @@ describe('SseRelay and the upstream layout', () => {
       .map((e) => frame(e, spaced, next))
       .join('');
     const { seen, data } = relayBytes({ usage: false, continuousUsage: false }, Buffer.from(text), []);
-    expect(seen.usage).toEqual(usage(9));
+    expect(seen.usage).toEqual(counts(usage(9)));
     expect(seen.metrics).toEqual({ queue_time_ms: 7, time_to_first_token_ms: 11 });
     expect(data.some((d) => typeof d === 'object' && d !== null && 'usage' in d)).toBe(false);
   });
 
   it('reads a usage key written with escapes, which the quick path cannot see', () => {
-    const relay = new SseRelay({ usage: false, continuousUsage: false }, () => 1);
+    const relay = chatRelay({ usage: false, continuousUsage: false }, () => 1);
     const first = `data: ${JSON.stringify(chunk('a', 1))}\n\n`;
     const escaped = `data: ${JSON.stringify(chunk('b', 2)).replace('"usage"', '"\\u0075sage"')}\n\n`;
     const out = relay.push(Buffer.from(first + escaped)) + relay.end();
-    expect(relay.usage?.completion_tokens).toBe(2);
+    expect(relay.tally.result().completionTokens).toBe(2);
     expect(out.includes('sage')).toBe(false);
   });
 
   it('ignores a chunk whose choices are not a list instead of throwing', () => {
-    const relay = new SseRelay({ usage: false, continuousUsage: false }, () => 1);
+    const relay = chatRelay({ usage: false, continuousUsage: false }, () => 1);
     const odd = { id: 'x', choices: 'none', usage: usage(3) };
     expect(() => relay.push(Buffer.from(`data: ${JSON.stringify(odd)}\n\n`))).not.toThrow();
-    expect(relay.usage?.completion_tokens).toBe(3);
+    expect(relay.tally.result().completionTokens).toBe(3);
   });
 
   it('meters an unterminated last event and takes out the usage the client did not ask for', () => {
-    const relay = new SseRelay({ usage: false, continuousUsage: false }, () => 1);
+    const relay = chatRelay({ usage: false, continuousUsage: false }, () => 1);
     const text = `data: ${JSON.stringify(chunk('a', 1))}\n\ndata: ${JSON.stringify(chunk('b', 2))}`;
     const out = relay.push(Buffer.from(text)) + relay.end();
-    expect(relay.usage?.completion_tokens).toBe(2);
+    expect(relay.tally.result().completionTokens).toBe(2);
     expect(out.includes('usage')).toBe(false);
   });
 
@@ -254,10 +261,38 @@ describe('SseRelay and the upstream layout', () => {
       );
       const client = { usage: false, continuousUsage: false };
       const expected = relayBytes(client, bytes, []);
-      expect(expected.seen.usage).toEqual(usage(2));
+      expect(expected.seen.usage).toEqual(counts(usage(2)));
       expect(expected.seen.sawDone).toBe(true);
       for (let cut = 1; cut < bytes.length; cut += 1)
         expect(relayBytes(client, bytes, [cut])).toEqual(expected);
     },
   );
 });
+
+function chatRelay(
+  client: { readonly usage: boolean; readonly continuousUsage: boolean },
+  now: () => number,
+): SseRelay {
+  return new SseRelay(new UsageTally('chat'), client, now);
+}
+
+/** The counts of a relay's tally, or of a usage object, to compare them. */
+function counts(
+  from:
+    | SseRelay
+    | { promptTokens: number; completionTokens: number; cachedPromptTokens: number | undefined }
+    | {
+        prompt_tokens: number;
+        completion_tokens: number;
+        prompt_tokens_details?: { cached_tokens?: number };
+      },
+): { prompt: number; completion: number; cached: number | undefined } {
+  if (from instanceof SseRelay) return counts(from.tally.result());
+  if ('promptTokens' in from)
+    return { prompt: from.promptTokens, completion: from.completionTokens, cached: from.cachedPromptTokens };
+  return {
+    prompt: from.prompt_tokens,
+    completion: from.completion_tokens,
+    cached: from.prompt_tokens_details?.cached_tokens,
+  };
+}

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SseRelay } from '../../src/sidecar/relay.js';
+import { UsageTally } from '../../src/sidecar/tally.js';
 
 const usage = (n: number) => ({
   prompt_tokens: 12,
@@ -49,43 +50,43 @@ describe('SseRelay', () => {
     );
     fc.assert(
       fc.property(fc.array(content, { minLength: 1, maxLength: 6 }), (contents) => {
-        const relay = new SseRelay(notAsked, () => 1);
+        const relay = chatRelay(notAsked, () => 1);
         const chunks = contents.map((c, i) => contentChunk(c, i + 1));
         const out = run(relay, [sse(roleChunk), ...chunks.map(sse), sse('[DONE]')]);
         const expected = [roleChunk, ...chunks].map(({ usage: _u, ...rest }) => rest);
         expect(events(out)).toEqual([...expected, '[DONE]']);
-        expect(relay.usage).toEqual(usage(contents.length));
-        expect(relay.sawDone).toBe(true);
+        expect(counts(relay)).toEqual(counts(usage(contents.length)));
+        expect(relay.tally.ended).toBe(true);
       }),
     );
   });
 
   it('passes content chunks unchanged to a client that asked for continuous usage', () => {
-    const relay = new SseRelay({ usage: true, continuousUsage: true }, () => 1);
+    const relay = chatRelay({ usage: true, continuousUsage: true }, () => 1);
     const input = [sse(roleChunk), sse(contentChunk('a', 1)), sse(contentChunk('b', 2))];
     expect(run(relay, input)).toBe(input.join(''));
-    expect(relay.usage?.completion_tokens).toBe(2);
+    expect(relay.tally.result().completionTokens).toBe(2);
   });
 
   it('drops the final usage chunk the client did not ask for, and reads its metrics', () => {
     const final = { id: 'chatcmpl-1', choices: [], usage: usage(3), metrics: { queue_time_ms: 7 } };
-    const relay = new SseRelay(notAsked, () => 1);
+    const relay = chatRelay(notAsked, () => 1);
     const out = run(relay, [sse(roleChunk), sse(contentChunk('x', 1)), sse(final), sse('[DONE]')]);
     expect(events(out).some((e) => typeof e === 'object' && e !== null && 'metrics' in e)).toBe(false);
-    expect(relay.metrics).toEqual({ queue_time_ms: 7 });
-    expect(relay.usage?.completion_tokens).toBe(3);
+    expect(relay.tally.result().metrics).toEqual({ queue_time_ms: 7 });
+    expect(relay.tally.result().completionTokens).toBe(3);
   });
 
   it('keeps the final usage chunk for a client that asked for usage', () => {
     const final = { id: 'chatcmpl-1', choices: [], usage: usage(1) };
-    const relay = new SseRelay({ usage: true, continuousUsage: false }, () => 1);
+    const relay = chatRelay({ usage: true, continuousUsage: false }, () => 1);
     const out = run(relay, [sse(contentChunk('x', 1)), sse(final)]);
     expect(events(out).at(-1)).toEqual(final);
   });
 
   it('notes the first token when content first appears, not at the role chunk', () => {
     let clock = 100;
-    const relay = new SseRelay(notAsked, () => clock);
+    const relay = chatRelay(notAsked, () => clock);
     relay.push(Buffer.from(sse(roleChunk)));
     expect(relay.firstTokenAt).toBeUndefined();
     clock = 250;
@@ -96,16 +97,16 @@ describe('SseRelay', () => {
   });
 
   it('notes an error event after content', () => {
-    const relay = new SseRelay(notAsked, () => 1);
+    const relay = chatRelay(notAsked, () => 1);
     const error = { error: { message: 'engine failure', code: 500 } };
     run(relay, [sse(contentChunk('x', 1)), sse(error), sse('[DONE]')]);
-    expect(relay.sawError).toBe(true);
+    expect(relay.tally.failed).toBe(true);
   });
 
   it('strips usage that is not the last key, through the full parse', () => {
     const { usage: u, ...rest } = contentChunk('x', 1);
     const reordered = { id: rest.id, usage: u, choices: rest.choices };
-    const relay = new SseRelay(notAsked, () => 1);
+    const relay = chatRelay(notAsked, () => 1);
     const out = run(relay, [sse(contentChunk('a', 1)), sse(reordered)]);
     expect(events(out)[1]).toEqual({ id: rest.id, choices: rest.choices });
   });
@@ -113,16 +114,47 @@ describe('SseRelay', () => {
   it('relays a stream cut at every byte boundary, multi-byte characters included, as if it came whole', () => {
     const whole = [sse(roleChunk), sse(contentChunk('Zürich 東京 🚀', 1)), sse('[DONE]')].join('');
     const bytes = Buffer.from(whole);
-    const expected = run(new SseRelay(notAsked, () => 1), [whole]);
+    const expected = run(
+      chatRelay(notAsked, () => 1),
+      [whole],
+    );
     for (let cut = 1; cut < bytes.length; cut += 1) {
-      const relay = new SseRelay(notAsked, () => 1);
+      const relay = chatRelay(notAsked, () => 1);
       const out = relay.push(bytes.subarray(0, cut)) + relay.push(bytes.subarray(cut)) + relay.end();
       expect(out).toBe(expected);
     }
   });
 
   it('passes an unterminated last event on as it came', () => {
-    const relay = new SseRelay(notAsked, () => 1);
+    const relay = chatRelay(notAsked, () => 1);
     expect(run(relay, [sse(contentChunk('a', 1)), 'data: {"partial'])).toMatch(/data: \{"partial$/);
   });
 });
+
+function chatRelay(
+  client: { readonly usage: boolean; readonly continuousUsage: boolean },
+  now: () => number,
+): SseRelay {
+  return new SseRelay(new UsageTally('chat'), client, now);
+}
+
+/** The counts of a relay's tally, or of a usage object, to compare them. */
+function counts(
+  from:
+    | SseRelay
+    | { promptTokens: number; completionTokens: number; cachedPromptTokens: number | undefined }
+    | {
+        prompt_tokens: number;
+        completion_tokens: number;
+        prompt_tokens_details?: { cached_tokens?: number };
+      },
+): { prompt: number; completion: number; cached: number | undefined } {
+  if (from instanceof SseRelay) return counts(from.tally.result());
+  if ('promptTokens' in from)
+    return { prompt: from.promptTokens, completion: from.completionTokens, cached: from.cachedPromptTokens };
+  return {
+    prompt: from.prompt_tokens,
+    completion: from.completion_tokens,
+    cached: from.prompt_tokens_details?.cached_tokens,
+  };
+}

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { EventTooLarge, SseSplitter } from '../../src/sidecar/sse.js';
+import { SseSplitter } from '../../src/sidecar/sse.js';
 
 /** The events of a whole stream, split at once by the SSE rule (a line end, then an empty line). */
 function reference(text: string): { events: string[]; rest: string } {
@@ -20,12 +20,15 @@ function reference(text: string): { events: string[]; rest: string } {
 function split(text: string, cuts: number[]): { events: string[]; rest: string } {
   const splitter = new SseSplitter();
   const events: string[] = [];
+  const push = (text: string): void => {
+    for (const e of splitter.push(text)) events.push(typeof e === 'string' ? e : `unread:${e.unread}`);
+  };
   let from = 0;
   for (const cut of [...cuts.filter((c) => c > 0 && c < text.length)].sort((a, b) => a - b)) {
-    events.push(...splitter.push(text.slice(from, cut)));
+    push(text.slice(from, cut));
     from = cut;
   }
-  events.push(...splitter.push(text.slice(from)));
+  push(text.slice(from));
   return { events, rest: splitter.rest() };
 }
 
@@ -74,18 +77,23 @@ describe('SseSplitter', () => {
     const payload = 'x'.repeat(16 * 1024 * 1024);
     const text = `data: ${payload}\n\ndata: [DONE]\n\n`;
     const splitter = new SseSplitter();
-    const events: string[] = [];
+    const events: (string | { unread: string })[] = [];
     for (let i = 0; i < text.length; i += 65_536) events.push(...splitter.push(text.slice(i, i + 65_536)));
     expect(events.length).toBe(2);
-    expect(events[0]?.length).toBe(payload.length + 6);
+    expect((events[0] as string).length).toBe(payload.length + 6);
     expect(events[1]).toBe('data: [DONE]');
   });
 
-  it('refuses to hold an event past its bound, and can go on after it', () => {
+  it('passes an event past its bound on unread, as it came, and reads the next one', () => {
     const splitter = new SseSplitter(1000);
-    expect(() => {
-      for (let i = 0; i < 10; i += 1) splitter.push('y'.repeat(200));
-    }).toThrow(EventTooLarge);
-    expect(splitter.rest()).toBe('');
+    const big = `data: ${'y'.repeat(3000)}\r\n\r\n`;
+    const out: (string | { unread: string })[] = [];
+    for (let i = 0; i < big.length; i += 200) out.push(...splitter.push(big.slice(i, i + 200)));
+    out.push(...splitter.push('data: {"small":1}\n\n'));
+    const unread = out.filter((e) => typeof e !== 'string').map((e) => e.unread);
+    expect(unread.join('')).toBe(big);
+    expect(Math.max(...unread.map((u) => u.length))).toBeLessThanOrEqual(1200);
+    expect(out.filter((e) => typeof e === 'string')).toEqual(['data: {"small":1}']);
+    expect(splitter.unreadEvents).toBe(1);
   });
 });
