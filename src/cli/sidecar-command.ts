@@ -7,7 +7,7 @@ export const SIDECAR_HELP = `Usage: chargeback sidecar [--upstream URL] [--liste
 
 Runs beside vLLM in its pod: a reverse proxy that meters every /v1/chat/completions,
 /v1/completions and /invocations request (tenant, feature and request class from x-tenant, x-feature and
-x-request-class, or an API-key map), passes everything else through, and publishes one usage
+x-request-class, or bound to the client's API key), passes everything else through, and publishes one usage
 event per request and a capacity event per minute to Event Hubs (partition key: the pod), or to
 NDJSON files. When Event Hubs is unreachable, events are spooled to disk and replayed in order.
 On SIGTERM it finishes requests in flight, sends the last capacity window, flushes and exits.
@@ -23,7 +23,9 @@ Options (each also from the environment, in brackets):
 Also from the environment: POD_NAME, NODE_NAME, GPU_SKU, GPU_COUNT, MODEL_NAME (required, the
 Downward API and the Deployment set them), EVENTHUB_FULLY_QUALIFIED_NAMESPACE and EVENTHUB_NAME
 (workload identity) or EVENTHUB_CONNECTION_STRING, SIDECAR_TENANT_HEADER, SIDECAR_FEATURE_HEADER,
-SIDECAR_CLASS_HEADER, SIDECAR_API_KEYS_FILE, SIDECAR_MISSING_TENANT (reject|unknown),
+SIDECAR_CLASS_HEADER, SIDECAR_API_KEYS_FILE (SHA-256 digests of API keys to the tenant, features
+and classes each may bill; with it, a metered request needs a known Authorization: Bearer key or
+gets 401, and a header the key does not allow gets 403), SIDECAR_MISSING_TENANT (reject|unknown),
 SIDECAR_DEFAULT_CLASS, SIDECAR_PRIORITIES (e.g. interactive=0,batch=10), SIDECAR_QUEUE_MAX,
 SIDECAR_CAPACITY_WINDOW_SECONDS, SIDECAR_MAX_BODY_BYTES (one request body, default 16 MiB; 413
 above it), SIDECAR_BODY_BUDGET_BYTES (all bodies held at once, counted as their bytes arrive,

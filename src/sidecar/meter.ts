@@ -62,7 +62,7 @@ export function meter(
   };
   const who = attribute(req.rawHeaders, deps.rules);
   if ('error' in who) {
-    refuse(400, who.error, deps.rules.defaultClass);
+    refuse(who.status, who.error, deps.rules.defaultClass);
     return;
   }
   const encoding = req.headers['content-encoding'];

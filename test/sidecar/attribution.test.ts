@@ -12,7 +12,7 @@ const raw = (headers: Record<string, string>): string[] =>
 
 const RULES: AttributionRules = {
   headers: { tenant: 'x-tenant', feature: 'x-feature', requestClass: 'x-request-class' },
-  apiKeys: new Map([[sha256('sk-contoso-1'), { tenant: 'contoso', feature: 'support-bot' }]]),
+  apiKeys: new Map(),
   missingTenant: 'reject',
   defaultClass: 'interactive',
 };
@@ -29,6 +29,7 @@ describe('attribution', () => {
   it('refuses a request without a tenant, naming the header', () => {
     expect(attribute([], RULES)).toEqual({
       error: expect.stringContaining('missing header x-tenant') as string,
+      status: 400,
     });
   });
 
@@ -36,25 +37,14 @@ describe('attribution', () => {
     expect(attribute([], { ...RULES, missingTenant: 'unknown' })).toMatchObject({ tenant: 'unknown' });
   });
 
-  it('finds the tenant from an API key through its SHA-256 digest; headers still win', () => {
-    expect(attribute(raw({ authorization: 'Bearer sk-contoso-1' }), RULES)).toMatchObject({
-      tenant: 'contoso',
-      feature: 'support-bot',
-    });
-    expect(
-      attribute(raw({ authorization: 'Bearer sk-contoso-1', 'x-tenant': 'fabrikam' }), RULES),
-    ).toMatchObject({
-      tenant: 'fabrikam',
-    });
-    expect(attribute(raw({ authorization: 'Bearer sk-other' }), RULES)).toHaveProperty('error');
-  });
-
   it('refuses control characters and over-long names, naming the header', () => {
     expect(attribute(raw({ 'x-tenant': 'evil\u001b[31m' }), RULES)).toEqual({
       error: 'header x-tenant: must not contain U+001B (control character)',
+      status: 400,
     });
     expect(attribute(raw({ 'x-tenant': 'a', 'x-feature': 'f'.repeat(129) }), RULES)).toEqual({
       error: 'header x-feature: must be at most 128 characters',
+      status: 400,
     });
   });
 
@@ -65,6 +55,7 @@ describe('attribution', () => {
     });
     expect(attribute(['x-tenant', 'caf\u00e9'], RULES)).toEqual({
       error: 'header x-tenant: must be valid UTF-8',
+      status: 400,
     });
   });
 
@@ -75,11 +66,13 @@ describe('attribution', () => {
   it('refuses an attribution header sent twice, whatever its case, instead of billing "alice, bob"', () => {
     expect(attribute(['X-Tenant', 'alice', 'x-tenant', 'bob'], RULES)).toEqual({
       error: 'header x-tenant: must be sent once',
+      status: 400,
     });
     expect(
       attribute(['x-tenant', 'a', 'Authorization', 'Bearer x', 'authorization', 'Bearer y'], RULES),
     ).toEqual({
       error: 'header authorization: must be sent once',
+      status: 400,
     });
     expect(attribute(['x-tenant', 'a', 'accept', 'x', 'accept', 'y'], RULES)).toMatchObject({ tenant: 'a' });
   });
@@ -106,6 +99,7 @@ describe('attribution', () => {
     ])
       expect(attribute(raw({ 'x-tenant': `ali${c}ce` }), RULES)).toEqual({
         error: `header x-tenant: must not contain ${what}`,
+        status: 400,
       });
     expect(attribute(raw({ 'x-tenant': '👨\u200d👩\u200d👧' }), RULES)).toMatchObject({
       tenant: '👨\u200d👩\u200d👧',
@@ -143,15 +137,17 @@ describe('attribution', () => {
     ['x-tenant', '\u202d(idle)', 'must not contain U+202D (bidirectional control)'],
   ])('refuses %s %j: %s', (header, value, reason) => {
     const headers = { 'x-tenant': 'acme', [header]: value };
-    expect(attribute(raw(headers), RULES)).toEqual({ error: `header ${header}: ${reason}` });
+    expect(attribute(raw(headers), RULES)).toEqual({ error: `header ${header}: ${reason}`, status: 400 });
   });
 
   it('refuses (idle) with a trailing space (whitespace) and (idle) itself (reserved)', () => {
     expect(attribute(raw({ 'x-tenant': '(idle) ' }), RULES)).toEqual({
       error: 'header x-tenant: must not begin or end with whitespace',
+      status: 400,
     });
     expect(attribute(raw({ 'x-tenant': '(idle)' }), RULES)).toEqual({
       error: 'header x-tenant: (idle) is reserved for idle time',
+      status: 400,
     });
   });
 
