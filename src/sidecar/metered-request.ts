@@ -221,8 +221,9 @@ export class MeteredRequest {
     if (this.relay !== undefined) {
       if (!this.tally.ended) return 'stream-cut';
     } else if (this.scanner !== undefined) {
-      if (!this.scanner.complete) return audio ? undefined : 'not-json';
       const scanner = this.scanner;
+      // A binary answer (embeddings as bytes) carries its usage in a header instead.
+      if (!scanner.complete && this.headerUsage === undefined) return audio ? undefined : 'not-json';
       this.tally.observePlain((name) => scanner.value(name), this.headerUsage);
     }
     if (audio || this.tally.result().source === 'reported') return undefined;

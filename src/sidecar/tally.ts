@@ -138,13 +138,18 @@ export class UsageTally {
       this.promptCached.size === this.promptTokens.size
     )
       cached = [...this.promptCached.values()].reduce((a, b) => a + b, 0);
+    const promptKnown = final !== undefined || this.promptTokens.size > 0;
     return {
       promptTokens,
       completionTokens,
       cachedPromptTokens:
-        cached !== undefined ? Math.min(cached, promptTokens) : promptTokens === 0 ? 0 : undefined,
+        cached !== undefined
+          ? Math.min(cached, promptTokens)
+          : promptTokens === 0 && promptKnown
+            ? 0
+            : undefined,
       source: final !== undefined ? 'reported' : streamed ? 'streamed' : 'none',
-      promptKnown: final !== undefined || this.promptTokens.size > 0,
+      promptKnown,
       metrics: this.metrics,
       audioSeconds: this.audioSeconds,
       unreadEvents: this.unread,
