@@ -5,10 +5,14 @@ import { UsageError } from './usage-error.js';
 
 export const SIDECAR_HELP = `Usage: chargeback sidecar [--upstream URL] [--listen HOST:PORT] [--sink eventhubs|file:DIR]
 
-Runs beside vLLM in its pod: a reverse proxy that meters every /v1/chat/completions,
-/v1/completions and /invocations request (tenant, feature and request class from x-tenant, x-feature and
-x-request-class, or bound to the client's API key), passes everything else through, and publishes one usage
-event per request and a capacity event per minute to Event Hubs (partition key: the pod), or to
+Runs beside vLLM in its pod: a reverse proxy that meters every request on which vLLM spends GPU
+time (chat and text completions, /invocations, the Responses API, Anthropic /v1/messages,
+/inference/v1/generate, embeddings, pooling, classify, score, rerank, audio transcriptions and
+translations), each in its own usage format (tenant, feature and request class from x-tenant,
+x-feature and x-request-class, or bound to the client's API key); passes through the routes that
+do no model work (/health, /v1/models, /metrics, /tokenize, ...; more with SIDECAR_PASS_THROUGH),
+refuses any other route with 404, and publishes one usage event per request and a capacity event
+per minute to Event Hubs (partition key: the pod), or to
 NDJSON files. When Event Hubs is unreachable, events are spooled to disk and replayed in order.
 On SIGTERM it finishes requests in flight, sends the last capacity window, flushes and exits.
 
@@ -26,7 +30,11 @@ Downward API and the Deployment set them), EVENTHUB_FULLY_QUALIFIED_NAMESPACE an
 SIDECAR_CLASS_HEADER, SIDECAR_API_KEYS_FILE (SHA-256 digests of API keys to the tenant, features
 and classes each may bill; with it, a metered request needs a known Authorization: Bearer key or
 gets 401, and a header the key does not allow gets 403), SIDECAR_MISSING_TENANT (reject|unknown),
-SIDECAR_DEFAULT_CLASS, SIDECAR_PRIORITIES (e.g. interactive=0,batch=10), SIDECAR_QUEUE_MAX,
+SIDECAR_DEFAULT_CLASS, SIDECAR_PRIORITIES (e.g. interactive=0,batch=10; a class not named gets the
+least urgent, and a client's own priority is never forwarded), SIDECAR_PASS_THROUGH (more routes
+that do no model work, e.g. "POST /sleep,GET /is_sleeping"), SIDECAR_REFUSED_ROUTES (metered routes
+to refuse with 403, e.g. /v1/audio/transcriptions), SIDECAR_MAX_STREAM_EVENT_BYTES (largest stream
+event read, default 8 MiB; a larger one is relayed unread and counted), SIDECAR_QUEUE_MAX,
 SIDECAR_CAPACITY_WINDOW_SECONDS, SIDECAR_MAX_BODY_BYTES (one request body, default 16 MiB; 413
 above it), SIDECAR_BODY_BUDGET_BYTES (all bodies held at once, counted as their bytes arrive,
 default 128 MiB; 503 above it), SIDECAR_BODY_TENANT_SHARE (the fraction of that budget one tenant

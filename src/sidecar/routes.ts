@@ -76,6 +76,11 @@ export interface RouteRules {
   readonly refused: readonly string[];
 }
 
+/** True for a path the sidecar meters (one SIDECAR_REFUSED_ROUTES may name). */
+export function isMeteredPath(path: string): boolean {
+  return METERED.has(path);
+}
+
 export const NO_ROUTE_RULES: RouteRules = { passThrough: [], refused: [] };
 
 /** A pattern of the pass-through list, checked when the settings are read. */

@@ -1,3 +1,5 @@
+import { DEFAULT_MAX_STREAM_EVENT } from './relay.js';
+import { isMeteredPath, parseRoutePattern, type RouteRules } from './routes.js';
 import { z } from 'zod';
 import { ConfigurationError } from '../domain/errors.js';
 import { nameSchema } from '../domain/events.js';
@@ -25,6 +27,9 @@ export const SIDECAR_ENV = {
   missingTenant: 'SIDECAR_MISSING_TENANT',
   defaultClass: 'SIDECAR_DEFAULT_CLASS',
   priorities: 'SIDECAR_PRIORITIES',
+  passThrough: 'SIDECAR_PASS_THROUGH',
+  refusedRoutes: 'SIDECAR_REFUSED_ROUTES',
+  maxStreamEventBytes: 'SIDECAR_MAX_STREAM_EVENT_BYTES',
   queueMax: 'SIDECAR_QUEUE_MAX',
   maxBodyBytes: 'SIDECAR_MAX_BODY_BYTES',
   bodyBudgetBytes: 'SIDECAR_BODY_BUDGET_BYTES',
@@ -55,6 +60,10 @@ export interface SidecarSettings {
   readonly defaultClass: string;
   /** Request class -> vLLM `priority` (lower runs first, with --scheduling-policy priority). */
   readonly priorities: ReadonlyMap<string, number>;
+  /** Routes beside the defaults that do no model work and pass through, and metered routes refused (routes.ts). */
+  readonly routes: RouteRules;
+  /** Largest stream event the sidecar reads (characters); a larger one is relayed unread and counted. */
+  readonly maxStreamEventChars: number;
   readonly queueMax: number;
   /** Largest completion request body (413 above it). */
   readonly maxBodyBytes: number;
@@ -110,6 +119,24 @@ const schema = z.object({
     .string()
     .regex(/^([A-Za-z0-9_-]+=-?\d+)(,[A-Za-z0-9_-]+=-?\d+)*$/, 'must look like interactive=0,batch=10')
     .optional(),
+  passThrough: z
+    .string()
+    .optional()
+    .superRefine((text, ctx) => {
+      for (const item of list(text)) {
+        const pattern = parseRoutePattern(item);
+        if ('error' in pattern) ctx.addIssue({ code: 'custom', message: pattern.error });
+      }
+    }),
+  refusedRoutes: z
+    .string()
+    .optional()
+    .superRefine((text, ctx) => {
+      for (const path of list(text))
+        if (!isMeteredPath(path))
+          ctx.addIssue({ code: 'custom', message: `${path} is not a metered route (see docs/sidecar.md)` });
+    }),
+  maxStreamEventBytes: z.coerce.number().int().min(65_536).default(DEFAULT_MAX_STREAM_EVENT),
   queueMax: z.coerce.number().int().min(10).max(1_000_000).default(10_000),
   maxBodyBytes: z.coerce.number().int().min(1024).default(DEFAULT_MAX_BODY),
   bodyBudgetBytes: z.coerce.number().int().min(1024).default(DEFAULT_BODY_BUDGET),
@@ -178,6 +205,8 @@ export function loadSidecarSettings(
     apiKeysFile: s.apiKeysFile,
     missingTenant: s.missingTenant,
     defaultClass: s.defaultClass,
+    routes: { passThrough: list(s.passThrough), refused: list(s.refusedRoutes) },
+    maxStreamEventChars: s.maxStreamEventBytes,
     priorities: new Map(
       (s.priorities ?? '')
         .split(',')
@@ -205,4 +234,12 @@ export function loadSidecarSettings(
           ? { kind: 'identity', namespace: s.eventHubNamespace, name: s.eventHubName }
           : undefined,
   };
+}
+
+/** A comma-separated list, empty entries dropped. */
+function list(text: string | undefined): string[] {
+  return (text ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
 }

@@ -70,6 +70,9 @@ export async function startSidecar(
     identity,
     emit,
     metrics,
+    log,
+    routes: settings.routes,
+    maxStreamEventChars: settings.maxStreamEventChars,
   });
   const capacity = new CapacityClock(identity, settings.windowMs, emit);
   let draining = false;
