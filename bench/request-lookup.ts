@@ -33,7 +33,7 @@ const FEATURES = ['chat', 'search-answer', 'code-assist', 'summarize-docs', 'tra
 const PODS = Array.from({ length: 16 }, (_, i) => `vllm-llama-3-1-8b-instruct-7d9f8c6b5-${hex(5)}${i}`);
 
 const costs: RequestCost[] = [];
-const ids: string[] = [];
+const keys: { tenant: string; requestId: string }[] = [];
 for (let i = 0; i < REQUESTS; i++) {
   const startedAt = dayStart + Math.floor(random() * 86_000_000_000);
   const prefill = Math.floor(random() * 400_000);
@@ -42,11 +42,12 @@ for (let i = 0; i < REQUESTS; i++) {
   const prefillPart = Math.floor(gpuMicros * 0.2);
   const decodePart = Math.floor(gpuMicros * 0.1);
   const requestId = `cmpl-${hex(32)}`;
-  ids.push(requestId);
+  const tenant = pick(TENANTS);
+  keys.push({ tenant, requestId });
   costs.push({
     requestId,
     eventId: `${hex(8)}-${hex(4)}-${hex(4)}-${hex(4)}-${hex(12)}`,
-    tenant: pick(TENANTS),
+    tenant,
     feature: pick(FEATURES),
     model: 'llama-3.1-8b-instruct',
     requestClass: random() < 0.8 ? 'interactive' : 'batch',
@@ -96,11 +97,11 @@ const counted = {
 };
 const times: number[] = [];
 for (let i = 0; i < 1000; i++) {
-  const id = ids[Math.floor(random() * ids.length)] ?? '';
+  const key = keys[Math.floor(random() * keys.length)] ?? { tenant: '', requestId: '' };
   const t = performance.now();
-  const found = await findRequests(counted, id);
+  const found = await findRequests(counted, key.tenant, key.requestId);
   times.push(performance.now() - t);
-  if (found.length !== 1) throw new Error(`lookup of ${id} found ${found.length}`);
+  if (found.length !== 1) throw new Error(`lookup of ${key.requestId} found ${found.length}`);
 }
 times.sort((a, b) => a - b);
 const at = (q: number): string => (times[Math.floor(q * (times.length - 1))] ?? 0).toFixed(2);

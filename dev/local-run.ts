@@ -31,6 +31,7 @@ import {
   type Services,
 } from '../src/composition/composition.js';
 import { parseMetrics, renderMetrics } from '../src/domain/metrics/build.js';
+import { TENANTS } from '../src/simulator/workload.js';
 import { pastDays } from './drift-history/from-day.js';
 import { cardInShort, startTeamsStandIn } from './teams-stand-in.js';
 import { startAzurite } from './azurite.js';
@@ -226,22 +227,24 @@ async function writeHistory(s: Services): Promise<number> {
   return written;
 }
 
-/** The day's most expensive chat request, found with --top's code and explained by the getRequest handler. */
+/** Contoso's most expensive chat request of the day, found with --top's code and explained by the getRequest handler. */
 async function explainOne(s: Services): Promise<void> {
   const source = await s.reports.requests(date);
   if (source === undefined) return;
-  const [top] = await topRequests(source, 'chat', 1);
+  const tenant = TENANTS.contoso;
+  const [top] = await topRequests(source, tenant, 'chat', 1);
   if (top === undefined) return;
+  const query = `date=${date}&tenant=${encodeURIComponent(tenant)}`;
   const response = await makeGetRequest(() => Promise.resolve({ reports: s.reports }))(
     new HttpRequest({
       method: 'GET',
-      url: `http://localhost/api/requests/${top.requestId}?date=${date}`,
+      url: `http://localhost/api/requests/${top.requestId}?${query}`,
       params: { id: top.requestId },
     }),
     quietContext(),
   );
   console.log(
-    `\nGET /api/requests/${top.requestId}?date=${date} (the day's most expensive chat request): ${response.status}`,
+    `\nGET /api/requests/${top.requestId}?${query} (${tenant}'s most expensive chat request of the day): ${response.status}`,
   );
   const body = response.jsonBody as Explanation | undefined;
   if (body !== undefined) for (const line of renderExplanation(body).split('\n').slice(2)) console.log(line);

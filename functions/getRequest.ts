@@ -1,13 +1,17 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { services } from '../src/composition/composition.js';
 import { parseDay } from '../src/domain/days.js';
+import { readLabel } from '../src/domain/text.js';
 import type { ReportStore } from '../src/ports/report-store.js';
 import { explainRequest } from '../src/usecases/requests/explain.js';
 
 /**
- * GET /api/requests/{id}?date=YYYY-MM-DD: what one request cost that day and why, as
- * `chargeback explain --json` prints it. 404 names the id and the date (and says when the day has
- * no per-request costs at all); 400 for a missing or bad date.
+ * GET /api/requests/{id}?date=YYYY-MM-DD&tenant=T: what one request of tenant T cost that day and
+ * why, as `chargeback explain --json` prints it. The tenant is part of the lookup (clients choose
+ * their request ids, and two tenants may choose the same one): only T's attempts are shown, and an
+ * id that only other tenants used answers 404 exactly as an unknown one does. 404 names the id, the
+ * tenant and the date (and says when the day has no per-request costs at all); 400 for a missing or
+ * bad date or tenant.
  */
 export function makeGetRequest(deps: () => Promise<{ reports: Pick<ReportStore, 'requests'> }>) {
   return async function getRequest(
@@ -23,15 +27,27 @@ export function makeGetRequest(deps: () => Promise<{ reports: Pick<ReportStore, 
       };
     if (id === '' || id.length > 1024)
       return { status: 400, jsonBody: { error: 'the request id must be 1 to 1024 characters' } };
+    const given = request.query.get('tenant');
+    if (given === null)
+      return {
+        status: 400,
+        jsonBody: { error: 'tenant is required in ?tenant=: request ids are looked up per tenant' },
+      };
+    // The file holds tenants in NFC (src/domain/text.ts): école finds école however it was typed.
+    const read = readLabel(given);
+    if ('error' in read) return { status: 400, jsonBody: { error: `tenant: ${read.error}` } };
+    const tenant = read.value;
     const source = await (await deps()).reports.requests(date);
     if (source === undefined)
       return {
         status: 404,
-        jsonBody: { error: `no request ${id} on ${date}: the day has no per-request costs` },
+        jsonBody: {
+          error: `no request ${id} of tenant ${tenant} on ${date}: the day has no per-request costs`,
+        },
       };
-    const explanation = await explainRequest(source, date, id);
+    const explanation = await explainRequest(source, date, tenant, id);
     if (explanation.attempts.length === 0)
-      return { status: 404, jsonBody: { error: `no request ${id} on ${date}` } };
+      return { status: 404, jsonBody: { error: `no request ${id} of tenant ${tenant} on ${date}` } };
     return { status: 200, headers: { 'cache-control': 'no-store' }, jsonBody: explanation };
   };
 }

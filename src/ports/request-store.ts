@@ -1,19 +1,21 @@
+import type { RequestKey } from '../domain/requests/request-line.js';
+
 /**
  * The per-request costs of a reported day, as stored beside its CSV: `requests-DATE.ndjson.gz`
- * (one JSON line per request, sorted by request id then event id, in independent gzip blocks) and
- * `requests-DATE.index.json` (where each block starts, and per-feature figures), so a lookup by
- * request id reads the index and one block, never the whole day.
+ * (one JSON line per request, sorted by tenant, request id and event id, in independent gzip
+ * blocks) and `requests-DATE.index.json` (where each block starts, and per-feature figures of each
+ * tenant), so a lookup by tenant and request id reads the index and one block, never the whole day.
  */
 
-/** One block of the data file: the first request id in it, and where its gzip member lies. */
+/** One block of the data file: the tenant and request id of its first line, and where its gzip member lies. */
 export interface RequestBlock {
-  readonly first: string;
+  readonly first: RequestKey;
   readonly offset: number;
   readonly length: number;
   readonly count: number;
 }
 
-/** Per feature of the day: what `explain` compares a request with. Money in nano-dollars. */
+/** Per feature of a tenant's day: what `explain` compares a request with. Money in nano-dollars. */
 export interface FeatureCosts {
   readonly requests: number;
   readonly medianNanos: number;
@@ -22,14 +24,16 @@ export interface FeatureCosts {
 }
 
 export interface RequestIndex {
-  readonly version: 1;
+  /** 2 since lookups are by tenant and request id; version 1 files were sorted by request id alone. */
+  readonly version: 2;
   readonly date: string;
   readonly revision: number;
   readonly requests: number;
   /** Size of the data file in bytes. */
   readonly bytes: number;
   readonly blocks: readonly RequestBlock[];
-  readonly features: Readonly<Record<string, FeatureCosts>>;
+  /** By tenant, then feature (a feature is a tenant's own: two tenants' `chat` are not one). */
+  readonly features: Readonly<Record<string, Readonly<Record<string, FeatureCosts>>>>;
 }
 
 /** The stored per-request costs of one day, read in pieces. */
@@ -41,8 +45,12 @@ export interface RequestSource {
 
 /** The index file's text as a RequestIndex; throws naming what is wrong with a damaged one. */
 export function parseRequestIndex(text: string): RequestIndex {
-  const value = JSON.parse(text) as Partial<RequestIndex> | null;
-  if (value === null || typeof value !== 'object' || value.version !== 1 || !Array.isArray(value.blocks))
-    throw new Error('per-request index: not a version 1 index');
+  const value = JSON.parse(text) as { version?: unknown; blocks?: unknown } | null;
+  if (value?.version === 1)
+    throw new Error(
+      'per-request index: version 1, written before lookups were by tenant; restate the day to rewrite it',
+    );
+  if (value === null || typeof value !== 'object' || value.version !== 2 || !Array.isArray(value.blocks))
+    throw new Error('per-request index: not a version 2 index');
   return value as RequestIndex;
 }

@@ -94,8 +94,23 @@ export function parseRequestLine(text: string): RequestCost {
   };
 }
 
-/** The order of the file: request id, then event id, by UTF-16 code units (deterministic). */
-export function byRequestId(a: RequestCost, b: RequestCost): number {
+/**
+ * What a lookup is by: a request id is the client's to choose, so two tenants may send the same one;
+ * a request is found by its tenant and its id together.
+ */
+export interface RequestKey {
+  readonly tenant: string;
+  readonly requestId: string;
+}
+
+/** The order of lookup keys: tenant, then request id, by UTF-16 code units. */
+export function compareKeys(a: RequestKey, b: RequestKey): number {
+  if (a.tenant !== b.tenant) return a.tenant < b.tenant ? -1 : 1;
   if (a.requestId !== b.requestId) return a.requestId < b.requestId ? -1 : 1;
-  return a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0;
+  return 0;
+}
+
+/** The order of the file: tenant, request id, then event id (deterministic whatever the input order). */
+export function inFileOrder(a: RequestCost, b: RequestCost): number {
+  return compareKeys(a, b) || (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0);
 }

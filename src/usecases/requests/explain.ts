@@ -1,13 +1,15 @@
 /**
- * A request's cost explained (`chargeback explain`, `GET /api/requests/{id}`): its phases and
- * tokens, what its GPU-seconds paid for, how busy its pod was, and how it compares with its
- * feature's median that day. Plain, JSON-ready data; renderExplanation makes the text a person reads.
+ * A request's cost explained (`chargeback explain`, `GET /api/requests/{id}?tenant=`): its phases
+ * and tokens, what its GPU-seconds paid for, how busy its pod was, and how it compares with its
+ * tenant's feature's median that day. Lookups are by tenant and request id: a client chooses its
+ * ids, so an id is only a request within its tenant. Plain, JSON-ready data; renderExplanation
+ * makes the text a person reads.
  */
 import type { RequestCost } from '../../domain/requests/request-cost.js';
 import { escapeControlCharacters } from '../../domain/text.js';
 import { formatTimestamp } from '../../domain/timestamp.js';
 import type { FeatureCosts, RequestSource } from '../../ports/request-store.js';
-import { findRequests, scanRequests } from './request-file.js';
+import { featureCostsOf, findRequests, scanRequests } from './request-file.js';
 
 export interface Attempt {
   readonly requestId: string;
@@ -54,27 +56,42 @@ export interface Attempt {
 
 export interface Explanation {
   readonly date: string;
+  readonly tenant: string;
   readonly requestId: string;
-  /** Every attempt recorded under the id (a retry may reuse it), by start. */
+  /**
+   * Every attempt the tenant made under the id (a retry may reuse it), by start. Another tenant's
+   * use of the same id is not here, nor hinted at: for that tenant's id alone, this is empty.
+   */
   readonly attempts: readonly Attempt[];
 }
 
 export async function explainRequest(
   source: RequestSource,
   date: string,
+  tenant: string,
   requestId: string,
 ): Promise<Explanation> {
   const index = await source.index();
-  const found = await findRequests(source, requestId);
+  const found = await findRequests(source, tenant, requestId);
   found.sort((a, b) => a.startedAt - b.startedAt || (a.eventId < b.eventId ? -1 : 1));
-  return { date, requestId, attempts: found.map((c) => attempt(c, index.features[c.feature])) };
+  return {
+    date,
+    tenant,
+    requestId,
+    attempts: found.map((c) => attempt(c, featureCostsOf(index, c.tenant, c.feature))),
+  };
 }
 
-/** The `n` most expensive requests of a feature that day, most expensive first. */
-export async function topRequests(source: RequestSource, feature: string, n: number): Promise<Attempt[]> {
+/** The `n` most expensive requests of a tenant's feature that day, most expensive first. */
+export async function topRequests(
+  source: RequestSource,
+  tenant: string,
+  feature: string,
+  n: number,
+): Promise<Attempt[]> {
   const index = await source.index();
   const top: RequestCost[] = [];
-  for await (const c of scanRequests(source)) {
+  for await (const c of scanRequests(source, tenant)) {
     if (c.feature !== feature) continue;
     top.push(c);
     if (top.length > 4 * n + 64) {
@@ -85,7 +102,7 @@ export async function topRequests(source: RequestSource, feature: string, n: num
   return top
     .sort(costliest)
     .slice(0, n)
-    .map((c) => attempt(c, index.features[feature]));
+    .map((c) => attempt(c, featureCostsOf(index, tenant, feature)));
 }
 
 function costliest(a: RequestCost, b: RequestCost): number {
@@ -151,13 +168,22 @@ function decimal(value: number, places: number): string {
 
 /** What a person reads: one block of lines per attempt; names from headers escaped, one per line. */
 export function renderExplanation(e: Explanation): string {
-  const lines = [`request ${safe(e.requestId)} on ${e.date}: ${e.attempts.length} attempt(s)`];
+  const lines = [
+    `request ${safe(e.requestId)} of tenant ${safe(e.tenant)} on ${e.date}: ${e.attempts.length} attempt(s)`,
+  ];
   for (const a of e.attempts) lines.push('', ...attemptLines(a));
   return lines.join('\n');
 }
 
-export function renderTop(feature: string, date: string, attempts: readonly Attempt[]): string {
-  const lines = [`the ${attempts.length} most expensive request(s) of feature ${safe(feature)} on ${date}:`];
+export function renderTop(
+  tenant: string,
+  feature: string,
+  date: string,
+  attempts: readonly Attempt[],
+): string {
+  const lines = [
+    `the ${attempts.length} most expensive request(s) of tenant ${safe(tenant)}'s feature ${safe(feature)} on ${date}:`,
+  ];
   attempts.forEach((a, i) => {
     lines.push(
       `${String(i + 1).padStart(3)}. ${a.costUsd} USD  ${a.gpuSeconds.total} GPU-s  ${safe(a.requestId)}  ` +

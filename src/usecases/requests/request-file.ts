@@ -1,13 +1,20 @@
 /**
- * A day's per-request costs as stored (see src/ports/request-store.ts): lines sorted by request id,
- * cut into blocks of BLOCK_LINES, each block an independent gzip member, so the whole file is a
- * valid .gz (zcat reads it) and one block can be read and inflated alone. The index names each
- * block's first request id, offset and length: a lookup reads the index and the one or two blocks
- * that can hold the id, never the day.
+ * A day's per-request costs as stored (see src/ports/request-store.ts): lines sorted by tenant,
+ * then request id, cut into blocks of BLOCK_LINES, each block an independent gzip member, so the
+ * whole file is a valid .gz (zcat reads it) and one block can be read and inflated alone. The index
+ * names each block's first tenant and request id, offset and length: a lookup is by tenant and id
+ * together (clients choose their ids, and two tenants may choose the same one), and reads the index
+ * and the one or two blocks that can hold that key, never the day nor another tenant's lines.
  */
 import { promisify } from 'node:util';
 import { gunzipSync, gzip } from 'node:zlib';
-import { byRequestId, parseRequestLine, requestLine } from '../../domain/requests/request-line.js';
+import {
+  compareKeys,
+  inFileOrder,
+  parseRequestLine,
+  requestLine,
+  type RequestKey,
+} from '../../domain/requests/request-line.js';
 import type { RequestCost } from '../../domain/requests/request-cost.js';
 import type { FeatureCosts, RequestBlock, RequestIndex, RequestSource } from '../../ports/request-store.js';
 
@@ -39,9 +46,9 @@ export async function buildRequestFile(
   revision: number,
   costs: readonly RequestCost[],
 ): Promise<RequestFile> {
-  const sorted = [...costs].sort(byRequestId);
+  const sorted = [...costs].sort(inFileOrder);
   const members: Promise<Buffer>[] = [];
-  const blocks: { first: string; count: number }[] = [];
+  const blocks: { first: RequestKey; count: number }[] = [];
   const text = new BlockText();
   for (let start = 0; start < sorted.length; start += BLOCK_LINES) {
     const part = sorted.slice(start, start + BLOCK_LINES);
@@ -52,7 +59,11 @@ export async function buildRequestFile(
     const member = gzipAsync(text.take(), { level: 6 });
     member.catch(() => undefined); // a failure surfaces once, from Promise.all below
     members.push(member);
-    blocks.push({ first: part[0]?.requestId ?? '', count: part.length });
+    const head = part[0];
+    blocks.push({
+      first: { tenant: head?.tenant ?? '', requestId: head?.requestId ?? '' },
+      count: part.length,
+    });
   }
   const chunks = await Promise.all(members);
   let offset = 0;
@@ -66,7 +77,7 @@ export async function buildRequestFile(
   return {
     data,
     index: {
-      version: 1,
+      version: 2,
       date,
       revision,
       requests: sorted.length,
@@ -105,54 +116,98 @@ class BlockText {
   }
 }
 
-function featureCosts(costs: readonly RequestCost[]): Record<string, FeatureCosts> {
-  const byFeature = new Map<string, number[]>();
-  for (const c of costs) {
-    const list = byFeature.get(c.feature) ?? [];
+/** Per tenant, per feature: request count, median, p90 and max cost (in the file's order of tenants). */
+function featureCosts(sorted: readonly RequestCost[]): Record<string, Record<string, FeatureCosts>> {
+  const byTenant = new Map<string, Map<string, number[]>>();
+  for (const c of sorted) {
+    const features = byTenant.get(c.tenant) ?? new Map<string, number[]>();
+    byTenant.set(c.tenant, features);
+    const list = features.get(c.feature) ?? [];
     list.push(c.nanos);
-    byFeature.set(c.feature, list);
+    features.set(c.feature, list);
   }
-  const out: Record<string, FeatureCosts> = {};
-  for (const feature of [...byFeature.keys()].sort()) {
-    const values = (byFeature.get(feature) ?? []).sort((a, b) => a - b);
-    const rank = (q: number) => values[Math.min(values.length - 1, Math.ceil(q * values.length) - 1)] ?? 0;
-    Object.defineProperty(out, feature, {
-      value: {
-        requests: values.length,
-        medianNanos: rank(0.5),
-        p90Nanos: rank(0.9),
-        maxNanos: values.at(-1) ?? 0,
-      },
-      enumerable: true,
-    });
+  const out: Record<string, Record<string, FeatureCosts>> = {};
+  for (const [tenant, features] of byTenant) {
+    const figures: Record<string, FeatureCosts> = {};
+    for (const feature of [...features.keys()].sort()) {
+      const values = (features.get(feature) ?? []).sort((a, b) => a - b);
+      const rank = (q: number) => values[Math.min(values.length - 1, Math.ceil(q * values.length) - 1)] ?? 0;
+      // defineProperty: a feature or tenant named __proto__ is an own key like any other.
+      Object.defineProperty(figures, feature, {
+        value: {
+          requests: values.length,
+          medianNanos: rank(0.5),
+          p90Nanos: rank(0.9),
+          maxNanos: values.at(-1) ?? 0,
+        },
+        enumerable: true,
+      });
+    }
+    Object.defineProperty(out, tenant, { value: figures, enumerable: true });
   }
   return out;
 }
 
-/** Every cost recorded under `requestId` (one per attempt: retries may reuse an id), in file order. */
-export async function findRequests(source: RequestSource, requestId: string): Promise<RequestCost[]> {
-  const index = await source.index();
-  const blocks = index.blocks;
-  // The last block whose first id is before the id, then every block that starts with the id.
+/** A tenant's figures for one of its features, or undefined (own keys only: `constructor` is a name). */
+export function featureCostsOf(
+  index: RequestIndex,
+  tenant: string,
+  feature: string,
+): FeatureCosts | undefined {
+  const features = Object.hasOwn(index.features, tenant) ? index.features[tenant] : undefined;
+  return features !== undefined && Object.hasOwn(features, feature) ? features[feature] : undefined;
+}
+
+/**
+ * Every cost recorded under `requestId` by `tenant` (one per attempt: retries may reuse an id), in
+ * file order. The same id sent by another tenant is another key: it is not read, and not found.
+ */
+export async function findRequests(
+  source: RequestSource,
+  tenant: string,
+  requestId: string,
+): Promise<RequestCost[]> {
+  const key = { tenant, requestId };
+  const found: RequestCost[] = [];
+  for await (const cost of costsFrom(source, key, (first) => compareKeys(first, key) > 0))
+    if (compareKeys(cost, key) === 0) found.push(cost);
+  return found;
+}
+
+/** Every cost of the day, block by block, or of one tenant: only the blocks that can hold its lines. */
+export async function* scanRequests(source: RequestSource, tenant?: string): AsyncGenerator<RequestCost> {
+  if (tenant === undefined) {
+    for (const block of (await source.index()).blocks) yield* await readBlock(source, block);
+    return;
+  }
+  const start = { tenant, requestId: '' };
+  for await (const cost of costsFrom(source, start, (first) => first.tenant > tenant))
+    if (cost.tenant === tenant) yield cost;
+}
+
+/**
+ * The costs of the blocks that can hold `key` and what follows it: from the last block whose first
+ * key is before `key` (its end may hold it), on to the first block for which `past` holds.
+ */
+async function* costsFrom(
+  source: RequestSource,
+  key: RequestKey,
+  past: (first: RequestKey) => boolean,
+): AsyncGenerator<RequestCost> {
+  const blocks = (await source.index()).blocks;
   let low = 0;
   let high = blocks.length;
   while (low < high) {
     const mid = (low + high) >> 1;
-    if ((blocks[mid]?.first ?? '') < requestId) low = mid + 1;
+    const first = blocks[mid]?.first;
+    if (first !== undefined && compareKeys(first, key) < 0) low = mid + 1;
     else high = mid;
   }
-  const found: RequestCost[] = [];
   for (let b = Math.max(0, low - 1); b < blocks.length; b++) {
     const block = blocks[b];
-    if (block === undefined || (b >= low && block.first > requestId)) break;
-    for (const cost of await readBlock(source, block)) if (cost.requestId === requestId) found.push(cost);
+    if (block === undefined || (b >= low && past(block.first))) return;
+    yield* await readBlock(source, block);
   }
-  return found;
-}
-
-/** Every cost of the day, block by block. */
-export async function* scanRequests(source: RequestSource): AsyncGenerator<RequestCost> {
-  for (const block of (await source.index()).blocks) yield* await readBlock(source, block);
 }
 
 async function readBlock(source: RequestSource, block: RequestBlock): Promise<RequestCost[]> {
