@@ -14,7 +14,11 @@ do no model work (/health, /v1/models, /metrics, /tokenize, ...; more with SIDEC
 refuses any other route with 404, and publishes one usage event per request and a capacity event
 per minute to Event Hubs (partition key: the pod), or to
 NDJSON files. When Event Hubs is unreachable, events are spooled to disk and replayed in order.
-On SIGTERM it finishes requests in flight, sends the last capacity window, flushes and exits.
+Every event is journalled on the spool disk as it is made, so a killed process loses none.
+On SIGTERM it lets requests in flight finish for up to SIDECAR_DRAIN_SECONDS (default 160, inside
+the pod's terminationGracePeriodSeconds less its preStop pause), then cuts off what still runs
+(each metered as aborted), sends the last capacity window, flushes and exits; a second SIGTERM or
+SIGINT cuts off at once.
 
 Options (each also from the environment, in brackets):
   --upstream URL        vLLM (SIDECAR_UPSTREAM, default http://127.0.0.1:8000)
@@ -87,17 +91,37 @@ export async function runSidecar(settings: SidecarSettings, log: (m: string) => 
   log(
     `sidecar: proxying ${settings.listen.host}:${port(sidecar.proxy)} -> ${settings.upstream.href}; admin on :${port(sidecar.admin)}`,
   );
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string): void => {
-      log(`sidecar: ${signal}, draining`);
-      void sidecar.shutdown().then(resolve);
-    };
-    process.once('SIGTERM', () => {
-      stop('SIGTERM');
-    });
-    process.once('SIGINT', () => {
-      stop('SIGINT');
-    });
-  });
+  await untilSignalled(sidecar, settings.drainMs, log);
   log('sidecar: stopped');
+}
+
+/**
+ * The first SIGTERM or SIGINT drains (up to the drain deadline); a second one during the drain does
+ * not kill the process, which would lose the streams in flight and the last capacity window: it
+ * cuts the requests in flight off now (each metered as aborted), and the shutdown goes on with the
+ * last window and the flush. Any later one is only logged. Resolves when the sidecar has stopped.
+ */
+function untilSignalled(sidecar: RunningSidecar, drainMs: number, log: (m: string) => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let stopping: Promise<void> | undefined;
+    let cut = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopping === undefined) {
+        log(`sidecar: ${signal}, draining (requests in flight are cut off after ${drainMs / 1000} s)`);
+        stopping = sidecar.shutdown().finally(() => {
+          process.off('SIGTERM', onSignal);
+          process.off('SIGINT', onSignal);
+        });
+        stopping.then(resolve, reject);
+      } else if (!cut) {
+        cut = true;
+        log(`sidecar: ${signal} again while draining: cutting off the requests in flight now`);
+        void sidecar.cutOff(`the sidecar is shutting down: ${signal} during its drain`);
+      } else {
+        log(`sidecar: ${signal} again: already cutting off and flushing, then exiting`);
+      }
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
 }

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { MAX_EVENT_BYTES, unsendable, type Unsendable } from './event-limits.js';
+import { adoptJournalsSync, Journal } from './journal.js';
 import { nextState, SingleFlight, Ticker, type PipeEvent, type PipeState } from './pipe-state.js';
 import { REJECTED_FILE, Spool } from './spool.js';
 import { replaySpoolFile, type SpoolReplayDeps } from './spool-replay.js';
@@ -46,6 +47,8 @@ export interface PipeOptions {
   readonly spoolFileBytes?: number;
   /** Larger events are set aside, not sent (default MAX_EVENT_BYTES). */
   readonly maxEventBytes?: number;
+  /** A journal file that reaches this size is closed and the next event starts another (default 4 MiB). */
+  readonly journalFileBytes?: number;
   readonly counters?: PipeCounters;
   readonly log?: (message: string) => void;
 }
@@ -84,6 +87,8 @@ export class EventPipe {
   private readonly replays = new SingleFlight(() => this.replayOnce());
   private readonly ticker = new Ticker();
   private readonly spool: Spool;
+  /** Every event sent or spooled is first here, on disk, until it is delivered or in the spool. */
+  private readonly journal: Journal;
   private readonly batchMax: number;
   private readonly maxEventBytes: number;
   private readonly counters: PipeCounters;
@@ -100,14 +105,18 @@ export class EventPipe {
     this.log = options.log ?? ((m) => process.stderr.write(`${m}\n`));
     this.spool = new Spool(options.spoolDir, options.spoolFileBytes ?? 16 * 1024 * 1024, {
       written: (file, n) => {
-        if (file !== REJECTED_FILE) this.counters.spooled(n);
+        if (file === REJECTED_FILE) return;
+        this.counters.spooled(n);
+        this.journal.settle(n); // on disk in the spool now
       },
       failed: (file, n, error) => {
         // A full or broken disk is the one way to lose events: count them and say so loudly.
         this.counters.dropped(n);
         this.log(`DROPPED ${n} event(s): cannot write ${join(options.spoolDir, file)} (${error.message})`);
+        if (file !== REJECTED_FILE) this.journal.settle(n);
       },
     });
+    this.journal = new Journal(options.spoolDir, options.journalFileBytes, this.log);
     this.replayDeps = {
       send: async (events) => (await this.sender.send(events))?.rejected ?? [],
       spool: this.spool,
@@ -119,7 +128,11 @@ export class EventPipe {
         this.setAside(rejected);
       },
     };
-    // Whatever a previous process left in the spool goes out before anything new.
+    // A journal left by a process that was killed holds events it may not have delivered: they
+    // join the spool, and whatever a previous process left there goes out before anything new.
+    const adopted = adoptJournalsSync(options.spoolDir);
+    if (adopted > 0)
+      this.log(`replaying ${adopted} journal file(s) a previous process left in ${options.spoolDir}`);
     if (this.spool.leftoversSync()) this.state = 'spooling';
   }
 
@@ -133,6 +146,9 @@ export class EventPipe {
       this.setAside([{ event, reason }]);
       return;
     }
+    // On disk before the caller goes on (before the request's answer completes), whatever comes next.
+    this.journal.record(event);
+    if (this.state === 'crashed') return; // spoolSync has run: the journal keeps it for the next process
     if (this.state !== 'memory') {
       this.spool.append([event]);
       return;
@@ -168,6 +184,7 @@ export class EventPipe {
   async close(): Promise<void> {
     this.ticker.stop();
     await this.drain();
+    this.journal.close(); // normally empty by now; what is left, the next process replays
     await this.sender.close();
   }
 
@@ -180,16 +197,20 @@ export class EventPipe {
     this.transition('crash');
     const events = [...(this.inFlight ?? []), ...this.queue];
     this.queue = [];
-    return this.spool.flushSync(events);
+    const written = this.spool.flushSync(events);
+    // Every journalled event is in that spool file now (or was sent): the journal would only repeat it.
+    this.journal.discard();
+    return written;
   }
 
-  /** True when nothing waits: no queue, no spool, no write. */
+  /** True when nothing waits: no queue, no spool, no write, nothing in the journal. */
   idle(): boolean {
     return (
       this.queue.length === 0 &&
       this.state === 'memory' &&
       this.flushes.current === undefined &&
-      this.spool.idle()
+      this.spool.idle() &&
+      this.journal.idle()
     );
   }
 
@@ -238,6 +259,7 @@ export class EventPipe {
       this.inFlight = batch;
       try {
         const rejected = (await this.sender.send(batch))?.rejected ?? [];
+        this.journal.settle(batch.length); // delivered (or refused for good, and set aside below)
         this.counters.published(batch.length - rejected.length);
         this.setAside(rejected);
       } catch (error) {

@@ -36,6 +36,7 @@ export const SIDECAR_ENV = {
   bodyTenantShare: 'SIDECAR_BODY_TENANT_SHARE',
   bodyTimeoutSeconds: 'SIDECAR_BODY_TIMEOUT_SECONDS',
   windowSeconds: 'SIDECAR_CAPACITY_WINDOW_SECONDS',
+  drainSeconds: 'SIDECAR_DRAIN_SECONDS',
   pod: 'POD_NAME',
   node: 'NODE_NAME',
   gpuSku: 'GPU_SKU',
@@ -74,6 +75,8 @@ export interface SidecarSettings {
   /** Time a request body may take to arrive, from the headers to its last byte (408 after it). */
   readonly bodyTimeoutMs: number;
   readonly windowMs: number;
+  /** After SIGTERM, how long requests in flight may run before they are cut off and metered as aborted. */
+  readonly drainMs: number;
   readonly pod: string;
   readonly node: string;
   readonly gpuSku: string;
@@ -84,6 +87,13 @@ export interface SidecarSettings {
     | { readonly kind: 'connection-string'; readonly connectionString: string; readonly name: string }
     | undefined;
 }
+
+/**
+ * The drain deadline by default: the shortest terminationGracePeriodSeconds in vllm-deploy/ (180 s,
+ * interactive) less the sidecar's 10 s preStop pause, less 10 s for cutting off what is left,
+ * the last capacity window and the flush, so the process exits before the kubelet kills it.
+ */
+export const DEFAULT_DRAIN_SECONDS = 160;
 
 const hostPort = z
   .string()
@@ -151,6 +161,7 @@ const schema = z.object({
     .max(3600)
     .default(DEFAULT_BODY_TIMEOUT_MS / 1000),
   windowSeconds: z.coerce.number().int().min(1).max(3600).default(60),
+  drainSeconds: z.coerce.number().min(0).max(3600).default(DEFAULT_DRAIN_SECONDS),
   pod: z.string().min(1, 'must name the pod (Downward API metadata.name)').pipe(eventName),
   node: z.string().min(1).default('unknown'),
   gpuSku: z.string().min(1, 'must name the VM size, e.g. Standard_NC24ads_A100_v4'),
@@ -222,6 +233,7 @@ export function loadSidecarSettings(
     bodyTenantShare: s.bodyTenantShare,
     bodyTimeoutMs: Math.round(s.bodyTimeoutSeconds * 1000),
     windowMs: s.windowSeconds * 1000,
+    drainMs: Math.round(s.drainSeconds * 1000),
     pod: s.pod,
     node: s.node,
     gpuSku: s.gpuSku,

@@ -14,8 +14,14 @@ export interface RunningSidecar {
   readonly admin: Server;
   readonly pipe: EventPipe;
   readonly metrics: SidecarMetrics;
-  /** SIGTERM: stop taking requests, finish those in flight, last capacity window, flush, close. */
+  /**
+   * SIGTERM: stop taking requests, let those in flight finish until the drain deadline
+   * (`settings.drainMs`), cut off what is still running then (each metered as aborted with what it
+   * produced), the last capacity window, flush, close. Called again, the same shutdown.
+   */
   shutdown(): Promise<void>;
+  /** Shuts down without waiting any longer for the requests in flight: they are cut off now. */
+  cutOff(reason: string): Promise<void>;
   /**
    * For a process about to die: the last capacity window, then every event only in memory, written
    * to the spool synchronously (the next process sends them). Returns how many were written.
@@ -106,6 +112,11 @@ export async function startSidecar(
     throw error;
   }
   capacity.start();
+  let stopping: Promise<void> | undefined;
+  let cutNow: (reason: string) => void = () => undefined;
+  const cut = new Promise<string>((resolve) => {
+    cutNow = resolve;
+  });
   return {
     proxy: proxy.server,
     admin,
@@ -115,35 +126,59 @@ export async function startSidecar(
       capacity.stop();
       return pipe.spoolSync();
     },
-    async shutdown() {
-      draining = true;
-      const closed = new Promise<void>((resolve) =>
-        proxy.server.close(() => {
-          resolve();
-        }),
-      );
-      proxy.server.closeIdleConnections();
-      await proxy.idle();
-      await proxy.close();
-      capacity.stop();
-      await pipe.close();
-      proxy.server.closeAllConnections();
-      await closed;
-      await new Promise<void>((resolve) =>
-        admin.close(() => {
-          resolve();
-        }),
-      );
+    shutdown,
+    cutOff(reason) {
+      cutNow(reason);
+      return shutdown();
     },
   };
+
+  function shutdown(): Promise<void> {
+    stopping ??= stop();
+    return stopping;
+  }
+
+  async function stop(): Promise<void> {
+    draining = true;
+    const closed = new Promise<void>((resolve) =>
+      proxy.server.close(() => {
+        resolve();
+      }),
+    );
+    proxy.server.closeIdleConnections();
+    // The kubelet kills the pod at terminationGracePeriodSeconds: what still runs at the deadline
+    // is cut off and metered, rather than killed unmetered with the process.
+    const deadline = setTimeout(() => {
+      cutNow(`the sidecar is shutting down: its drain deadline (${settings.drainMs / 1000} s) passed`);
+    }, settings.drainMs);
+    const reason = await Promise.race([proxy.idle().then(() => undefined), cut]);
+    clearTimeout(deadline);
+    if (reason !== undefined) {
+      const n = proxy.cutOff(reason);
+      log(`sidecar: ${reason}; ${n} request(s) in flight cut off, each metered as aborted`);
+      // What else is open (a body still arriving, a request passed through) goes with them.
+      proxy.server.closeAllConnections();
+      await proxy.idle();
+    }
+    await proxy.close();
+    capacity.stop();
+    await pipe.close();
+    proxy.server.closeAllConnections();
+    await closed;
+    await new Promise<void>((resolve) =>
+      admin.close(() => {
+        resolve();
+      }),
+    );
+  }
 }
 
 /**
  * Installs the process's last word: on an uncaught exception or an unhandled rejection (Node turns
- * one into the other) the process must end, its state being unknown, but an answered request's
- * event must not end with it. The events only in memory are written to the spool synchronously,
- * before the exit, rather than spooling every event before its response completes: that would put
- * a disk write on every request's path to save what this handler saves once. Returns the uninstaller.
+ * one into the other) the process must end, its state being unknown. Every event is in the journal
+ * already; the last capacity window is closed and the events only in memory are written to one
+ * spool file synchronously, before the exit, so the next process sends them once rather than
+ * replaying the journal. Returns the uninstaller.
  */
 export function spoolOnCrash(
   sidecar: Pick<RunningSidecar, 'spoolNow'>,
