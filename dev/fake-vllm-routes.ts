@@ -1,5 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { SeenRequest } from './fake-vllm.js';
+
+/** What the fake saw of one request. */
+export interface SeenRequest {
+  readonly path: string;
+  readonly headers: IncomingMessage['headers'];
+  readonly body: Record<string, unknown>;
+  aborted: boolean;
+  /** The most response bytes that waited in this server's memory for the peer to read (a slow reader's mark). */
+  maxBuffered: number;
+  /** The whole response has been handed to the socket (not necessarily read by the peer yet). */
+  written: boolean;
+}
 
 /**
  * The fake vLLM's other GPU routes, each in vLLM's own wire format: the Responses API, Anthropic

@@ -1,19 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { OTHER_ROUTES, writeAudio } from './fake-vllm-routes.js';
-
-/** What the fake saw of one request. */
-export interface SeenRequest {
-  readonly path: string;
-  readonly headers: IncomingMessage['headers'];
-  readonly body: Record<string, unknown>;
-  aborted: boolean;
-  /** The most response bytes that waited in this server's memory for the peer to read (a slow reader's mark). */
-  maxBuffered: number;
-  /** The whole response has been handed to the socket (not necessarily read by the peer yet). */
-  written: boolean;
-}
+import { OTHER_ROUTES, writeAudio, type SeenRequest } from './fake-vllm-routes.js';
 
 /**
  * A stand-in for vLLM's OpenAI server on loopback, close to its wire format: SSE chunks with a

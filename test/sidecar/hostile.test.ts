@@ -6,49 +6,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEvent } from '../../src/domain/events.js';
 import { FakeVllm } from '../../dev/fake-vllm.js';
 import { SidecarMetrics } from '../../src/sidecar/metrics.js';
-import { createProxy } from '../../src/sidecar/proxy.js';
 import type { ProxyDeps } from '../../src/sidecar/proxy-deps.js';
+import { startTestProxy, type RunningProxy } from './proxy-harness.js';
 import { openRaw, postHead, rawExchange, readResponse } from './raw-http.js';
 
 /** Requests a hostile or careless client may send: each is metered exactly, or refused before vLLM. */
 
-interface Running {
-  readonly port: number;
-  readonly events: Record<string, unknown>[];
-  readonly bodyBytesHeld: () => number;
-  stop(): Promise<void>;
-}
+type Running = RunningProxy;
 
 const running: Running[] = [];
 
 async function startProxy(upstream: URL, more: Partial<ProxyDeps> = {}): Promise<Running> {
-  const events: Record<string, unknown>[] = [];
-  const proxy = createProxy({
-    upstream,
-    rules: {
-      headers: { tenant: 'x-tenant', feature: 'x-feature', requestClass: 'x-request-class' },
-      apiKeys: new Map(),
-      missingTenant: 'reject',
-      defaultClass: 'interactive',
-    },
-    priorities: new Map([['interactive', 0]]),
-    identity: { pod: 'vllm-0', gpuSku: 'Standard_NC24ads_A100_v4', gpuCount: 1, model: 'fake-model' },
-    emit: (e) => events.push(e),
-    metrics: new SidecarMetrics(),
-    ...more,
-  });
-  proxy.server.listen(0, '127.0.0.1');
-  await once(proxy.server, 'listening');
-  const r: Running = {
-    port: (proxy.server.address() as AddressInfo).port,
-    events,
-    bodyBytesHeld: proxy.bodyBytesHeld,
-    async stop() {
-      proxy.server.closeAllConnections();
-      proxy.server.close();
-      await proxy.close();
-    },
-  };
+  const r = await startTestProxy(upstream, more);
   running.push(r);
   return r;
 }

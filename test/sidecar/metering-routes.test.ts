@@ -1,11 +1,8 @@
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeVllm } from '../../dev/fake-vllm.js';
 import { parseEvent } from '../../src/domain/events.js';
-import { SidecarMetrics } from '../../src/sidecar/metrics.js';
-import { createProxy } from '../../src/sidecar/proxy.js';
 import type { ProxyDeps } from '../../src/sidecar/proxy-deps.js';
+import { startTestProxy, type RunningProxy } from './proxy-harness.js';
 
 /**
  * Metering that cannot be dodged: every route on which vLLM spends GPU time gives one usage event
@@ -14,51 +11,19 @@ import type { ProxyDeps } from '../../src/sidecar/proxy-deps.js';
  * refused rather than served unmetered.
  */
 
-interface Running {
-  readonly base: string;
-  readonly events: Record<string, unknown>[];
-  readonly logs: string[];
-  readonly metrics: SidecarMetrics;
-  stop(): Promise<void>;
-}
+type Running = RunningProxy;
 
 const running: Running[] = [];
 
+/** Classes interactive (priority 0) and batch (10). */
 async function startProxy(upstream: URL, more: Partial<ProxyDeps> = {}): Promise<Running> {
-  const events: Record<string, unknown>[] = [];
-  const logs: string[] = [];
-  const metrics = new SidecarMetrics();
-  const proxy = createProxy({
-    upstream,
-    rules: {
-      headers: { tenant: 'x-tenant', feature: 'x-feature', requestClass: 'x-request-class' },
-      apiKeys: new Map(),
-      missingTenant: 'reject',
-      defaultClass: 'interactive',
-    },
+  const r = await startTestProxy(upstream, {
     priorities: new Map([
       ['interactive', 0],
       ['batch', 10],
     ]),
-    identity: { pod: 'vllm-0', gpuSku: 'Standard_NC24ads_A100_v4', gpuCount: 1, model: 'fake-model' },
-    emit: (e) => events.push(e),
-    log: (m) => logs.push(m),
-    metrics,
     ...more,
   });
-  proxy.server.listen(0, '127.0.0.1');
-  await once(proxy.server, 'listening');
-  const r: Running = {
-    base: `http://127.0.0.1:${(proxy.server.address() as AddressInfo).port}`,
-    events,
-    logs,
-    metrics,
-    async stop() {
-      proxy.server.closeAllConnections();
-      proxy.server.close();
-      await proxy.close();
-    },
-  };
   running.push(r);
   return r;
 }

@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SseRelay } from '../../src/sidecar/relay.js';
-import { UsageTally } from '../../src/sidecar/tally.js';
+import { chatRelay, counts } from './relay-helpers.js';
 
 /** How an OpenAI-compatible upstream may lay out the same JSON and frame the same events. */
 interface Layout {
@@ -268,31 +267,3 @@ describe('SseRelay and the upstream layout', () => {
     },
   );
 });
-
-function chatRelay(
-  client: { readonly usage: boolean; readonly continuousUsage: boolean },
-  now: () => number,
-): SseRelay {
-  return new SseRelay(new UsageTally('chat'), client, now);
-}
-
-/** The counts of a relay's tally, or of a usage object, to compare them. */
-function counts(
-  from:
-    | SseRelay
-    | { promptTokens: number; completionTokens: number; cachedPromptTokens: number | undefined }
-    | {
-        prompt_tokens: number;
-        completion_tokens: number;
-        prompt_tokens_details?: { cached_tokens?: number };
-      },
-): { prompt: number; completion: number; cached: number | undefined } {
-  if (from instanceof SseRelay) return counts(from.tally.result());
-  if ('promptTokens' in from)
-    return { prompt: from.promptTokens, completion: from.completionTokens, cached: from.cachedPromptTokens };
-  return {
-    prompt: from.prompt_tokens,
-    completion: from.completion_tokens,
-    cached: from.prompt_tokens_details?.cached_tokens,
-  };
-}
