@@ -1,6 +1,7 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { services } from '../src/composition/composition.js';
 import { parseDay } from '../src/domain/days.js';
+import { PermanentError } from '../src/domain/errors.js';
 import { readLabel } from '../src/domain/text.js';
 import type { ReportStore } from '../src/ports/report-store.js';
 import { explainRequest } from '../src/usecases/requests/explain.js';
@@ -11,7 +12,8 @@ import { explainRequest } from '../src/usecases/requests/explain.js';
  * their request ids, and two tenants may choose the same one): only T's attempts are shown, and an
  * id that only other tenants used answers 404 exactly as an unknown one does. 404 names the id, the
  * tenant and the date (and says when the day has no per-request costs at all); 400 for a missing or
- * bad date or tenant.
+ * bad date or tenant; 409 when the day's per-request file is damaged or of an older layout (the
+ * message says to restate the day).
  */
 export function makeGetRequest(deps: () => Promise<{ reports: Pick<ReportStore, 'requests'> }>) {
   return async function getRequest(
@@ -45,7 +47,15 @@ export function makeGetRequest(deps: () => Promise<{ reports: Pick<ReportStore, 
           error: `no request ${id} of tenant ${tenant} on ${date}: the day has no per-request costs`,
         },
       };
-    const explanation = await explainRequest(source, date, tenant, id);
+    let explanation: Awaited<ReturnType<typeof explainRequest>>;
+    try {
+      explanation = await explainRequest(source, date, tenant, id);
+    } catch (error) {
+      // A damaged or outdated per-request file: the day must be restated, not the call retried.
+      if (error instanceof PermanentError)
+        return { status: 409, jsonBody: { error: `request costs of ${date}: ${error.message}` } };
+      throw error;
+    }
     if (explanation.attempts.length === 0)
       return { status: 404, jsonBody: { error: `no request ${id} of tenant ${tenant} on ${date}` } };
     return { status: 200, headers: { 'cache-control': 'no-store' }, jsonBody: explanation };

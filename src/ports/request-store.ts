@@ -1,3 +1,4 @@
+import { PermanentError } from '../domain/errors.js';
 import type { RequestKey } from '../domain/requests/request-line.js';
 
 /**
@@ -43,14 +44,24 @@ export interface RequestSource {
   range(offset: number, length: number): Promise<Uint8Array>;
 }
 
-/** The index file's text as a RequestIndex; throws naming what is wrong with a damaged one. */
+/**
+ * The index file's text as a RequestIndex; throws a PermanentError naming what is wrong with a
+ * damaged or outdated one (reading it again will not help; restating the day will).
+ */
 export function parseRequestIndex(text: string): RequestIndex {
-  const value = JSON.parse(text) as { version?: unknown; blocks?: unknown } | null;
+  let value: { version?: unknown; blocks?: unknown } | null;
+  try {
+    value = JSON.parse(text) as { version?: unknown; blocks?: unknown } | null;
+  } catch (error) {
+    throw new PermanentError(
+      `per-request index: not JSON (${(error as Error).message}); restate the day to rewrite it`,
+    );
+  }
   if (value?.version === 1)
-    throw new Error(
+    throw new PermanentError(
       'per-request index: version 1, written before lookups were by tenant; restate the day to rewrite it',
     );
   if (value === null || typeof value !== 'object' || value.version !== 2 || !Array.isArray(value.blocks))
-    throw new Error('per-request index: not a version 2 index');
+    throw new PermanentError('per-request index: not a version 2 index; restate the day to rewrite it');
   return value as RequestIndex;
 }

@@ -4,6 +4,7 @@ import { HttpRequest, quietContext } from '../../dev/functions-runtime.js';
 import { MemoryReportStore } from '../../src/adapters/memory/memory-report-store.js';
 import { runDay, capacity, usage, DAY } from '../helpers/events.js';
 import { buildRequestFile } from '../../src/usecases/requests/request-file.js';
+import { parseRequestIndex } from '../../src/ports/request-store.js';
 
 async function store() {
   const reports = new MemoryReportStore();
@@ -111,5 +112,30 @@ describe('GET /api/requests/{id}', () => {
   it('answers 400 without a date', async () => {
     expect((await get(await store(), 'r-1', undefined)).status).toBe(400);
     expect((await get(await store(), 'r-1', '2026-13-01')).status).toBe(400);
+  });
+
+  it.each([
+    ['{"version":1,"blocks":[]}', 'version 1'],
+    ['{"version":2', 'not JSON'],
+  ])('answers 409 saying to restate the day when its per-request index is %s', async (text, what) => {
+    const reports = {
+      requests: () =>
+        Promise.resolve({
+          index: () => Promise.resolve(parseRequestIndex(text)),
+          range: () => Promise.resolve(new Uint8Array()),
+        }),
+    };
+    const handler = makeGetRequest(() => Promise.resolve({ reports }));
+    const response = await handler(
+      new HttpRequest({
+        method: 'GET',
+        url: `http://localhost/api/requests/r-1?date=${DAY}&tenant=acme`,
+        params: { id: 'r-1' },
+      }),
+      quietContext(),
+    );
+    expect(response.status).toBe(409);
+    expect(JSON.stringify(response.jsonBody)).toContain(what);
+    expect(JSON.stringify(response.jsonBody)).toContain('restate the day');
   });
 });

@@ -32,18 +32,23 @@ describe('report CSV', () => {
   });
 
   it('round-trips hostile model and request-class names through a CSV parser, none reaching it raw', () => {
+    // Names the names rule accepts: formulas are neutralised in the cell, and come back as text.
     const models: [string, string][] = [
-      [' =1+2', "' =1+2"],
+      ['=1+2', "'=1+2"],
       ['"=cmd|\' /C calc\'!A0"', `'"=cmd|' /C calc'!A0"`],
-      ['nul\u0000model', 'nul\\u0000model'],
-      ['cr\rlf\n', 'cr\\u000dlf\\u000a'],
-      ['\u0085next', '\\u0085next'],
+      ['@SUM(A1)', "'@SUM(A1)"],
       ['plain', 'plain'],
     ];
+    // Names it refuses at intake (control characters, whitespace at an end): rejected with the
+    // field's reason, so none reaches a cell at all.
+    const refused = [' =1+2', 'nul\u0000model', 'cr\rlf\n', '\u0085next'];
     const report = runDay([
-      ...models.map(([model], i) => capacity({ pod: `pod-${i}`, model })),
+      ...[...models.map(([m]) => m), ...refused].map((model, i) => capacity({ pod: `pod-${i}`, model })),
       ...models.map(([model], i) =>
         usage({ pod: `pod-${i}`, model, requestClass: model, startedAt: at(i), finishedAt: at(i + 1) }),
+      ),
+      ...refused.map((model, i) =>
+        usage({ pod: `pod-r${i}`, model, requestClass: 'batch', startedAt: at(i), finishedAt: at(i + 1) }),
       ),
     ]);
     // eslint-disable-next-line no-control-regex -- no control character may reach the CSV
@@ -56,6 +61,8 @@ describe('report CSV', () => {
     expect(usageRows.map((r) => [r.model, r.requestClass]).sort()).toEqual(
       models.map(([, cell]) => [cell, cell]).sort(),
     );
+    // Each refused name is rejected twice (its capacity and its usage event), each naming model.
+    expect(report.rejections.filter((r) => r.includes('model'))).toHaveLength(refused.length * 2);
   });
 
   it('leaves ordinary text alone', () => {
