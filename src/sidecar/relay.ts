@@ -119,7 +119,7 @@ export class SseRelay {
     if (!isObject(usage)) return undefined;
     // What the tally needs of the chunk: its one choice's index and its usage; output it carried
     // counts through the usage (the chunk after the first token always has its count).
-    this.tally.observe({ choices: [{ index: Number(head[1]) }], usage }, undefined);
+    this.tally.chunkUsage(Number(head[1]), usage);
     return this.client.continuousUsage ? event : `${rest}}`;
   }
 }
