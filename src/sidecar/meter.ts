@@ -12,7 +12,7 @@ import {
   type BudgetRefusal,
 } from './budget.js';
 import { jsonError } from './http.js';
-import { classLabel, MeteredRequest } from './metered-request.js';
+import { classLabel, MeteredRequest, type DrainState } from './metered-request.js';
 import type { ProxyDeps } from './proxy-deps.js';
 
 /** How request bodies are bounded: per body, in total and per tenant across requests, and in time. */
@@ -51,7 +51,7 @@ export function meter(
   path: string,
   route: Protocol | 'invocations',
   limits: BodyLimits,
-  inFlight: Set<MeteredRequest>,
+  drain: DrainState,
 ): void {
   const arrived = performance.now();
   const startedAt = (deps.now ?? Date.now)();
@@ -102,7 +102,7 @@ export function meter(
         refuse(400, body.error, who.requestClass);
         return;
       }
-      new MeteredRequest(body, req, res, { deps, pool, who, startedAt, arrived, path, inFlight }).forward();
+      new MeteredRequest(body, req, res, { deps, pool, who, startedAt, arrived, path, drain }).forward();
     } catch (error) {
       // Before dispatch nothing reached vLLM (no event); after it, the handler's guard meters the fault.
       if (!res.headersSent) jsonError(res, 500, `sidecar fault: ${(error as Error).message}`);

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { Pool, type Dispatcher } from 'undici';
 import { forwardHeaders, forwardResponseHeaders, jsonError, writeWithBackpressure } from './http.js';
 import { bodyLimits, meter } from './meter.js';
-import type { MeteredRequest } from './metered-request.js';
+import type { DrainState } from './metered-request.js';
 import type { ProxyDeps } from './proxy-deps.js';
 import { Router } from './routes.js';
 import { readTarget } from './target.js';
@@ -29,13 +29,16 @@ export function createProxy(deps: ProxyDeps): {
   /** Request body bytes held now, within the budget. */
   bodyBytesHeld: () => number;
   idle: () => Promise<void>;
-  /** Ends every metered request in flight now, each metered as aborted; returns how many. */
+  /**
+   * Ends every request in flight now by closing its connection, each metered one metered as aborted
+   * (attributes.metering: cut-off) with what it produced; returns how many were in flight.
+   */
   cutOff: (reason: string) => number;
   close: () => Promise<void>;
 } {
   const pool = new Pool(deps.upstream.origin, UPSTREAM_POOL);
   const limits = bodyLimits(deps.bodies);
-  const metered = new Set<MeteredRequest>();
+  const drain: DrainState = { reason: undefined };
   const router = new Router(deps.routes);
   let inFlight = 0;
   let waiters: (() => void)[] = [];
@@ -59,7 +62,7 @@ export function createProxy(deps: ProxyDeps): {
       } else {
         const route = router.route(req.method ?? 'GET', target.path);
         if (route.kind === 'meter') {
-          meter(req, res, deps, pool, target.forward, route.protocol, limits, metered);
+          meter(req, res, deps, pool, target.forward, route.protocol, limits, drain);
         } else if (route.kind === 'pass') {
           passThrough(req, res, pool, target.forward);
         } else {
@@ -81,9 +84,10 @@ export function createProxy(deps: ProxyDeps): {
     bodyBytesHeld: () => limits.budget.inUse,
     idle: () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve))),
     cutOff: (reason) => {
-      const cut = [...metered];
-      for (const request of cut) request.cutOff(reason);
-      return cut.length;
+      const cut = inFlight;
+      drain.reason = reason;
+      server.closeAllConnections();
+      return cut;
     },
     close: () => pool.close(),
   };

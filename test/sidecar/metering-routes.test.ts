@@ -460,3 +460,55 @@ describe('priority', () => {
     expect(vllm.seen.at(-1)?.body).not.toHaveProperty('priority');
   });
 });
+
+describe('cutting off what is in flight', () => {
+  it('closes the connections and meters each stream as aborted, saying it was cut off', async () => {
+    const events: Record<string, unknown>[] = [];
+    const { createProxy } = await import('../../src/sidecar/proxy.js');
+    const { SidecarMetrics } = await import('../../src/sidecar/metrics.js');
+    const proxy = createProxy({
+      upstream,
+      rules: {
+        headers: { tenant: 'x-tenant', feature: 'x-feature', requestClass: 'x-request-class' },
+        apiKeys: new Map(),
+        missingTenant: 'reject',
+        defaultClass: 'interactive',
+      },
+      priorities: new Map(),
+      identity: { pod: 'vllm-0', gpuSku: 'Standard_NC24ads_A100_v4', gpuCount: 1, model: 'fake-model' },
+      emit: (e) => events.push(e),
+      metrics: new SidecarMetrics(),
+    });
+    proxy.server.listen(0, '127.0.0.1');
+    await new Promise((r) => proxy.server.once('listening', r));
+    const port = (proxy.server.address() as { port: number }).port;
+    const streams = [1, 2, 3].map(async (i) => {
+      const response = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
+        method: 'POST',
+        headers: {
+          'x-tenant': 'contoso',
+          'x-request-id': `cut-${i}`,
+          'x-fake-tokens': '500',
+          'x-fake-token-delay-ms': '10',
+        },
+        body: JSON.stringify({ model: 'fake-model', stream: true, messages: [] }),
+      });
+      const reader = response.body?.getReader();
+      await reader?.read(); // the stream has started
+      return reader;
+    });
+    const readers = await Promise.all(streams);
+    expect(proxy.cutOff('the drain deadline passed')).toBe(3);
+    await proxy.idle();
+    for (const reader of readers) await reader?.cancel().catch(() => undefined);
+    expect(
+      events.map((e) => [e.requestId, e.status, (e.attributes as Record<string, string>).metering]).sort(),
+    ).toEqual([
+      ['cut-1', 'aborted', 'cut-off'],
+      ['cut-2', 'aborted', 'cut-off'],
+      ['cut-3', 'aborted', 'cut-off'],
+    ]);
+    proxy.server.close();
+    await proxy.close();
+  });
+});
