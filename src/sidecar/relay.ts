@@ -52,20 +52,15 @@ export class SseRelay {
     let out = '';
     for (const event of this.splitter.push(text)) {
       if (typeof event !== 'string') {
+        if (event.first) this.tally.unreadEvent();
         out += event.unread;
         continue;
       }
       const kept = this.relayEvent(event);
       if (kept !== undefined) out += `${kept}\n\n`;
     }
-    while (this.countedUnread < this.splitter.unreadEvents) {
-      this.countedUnread += 1;
-      this.tally.unreadEvent();
-    }
     return out;
   }
-
-  private countedUnread = 0;
 
   private relayEvent(event: string): string | undefined {
     if (this.chatStyle && this.firstTokenAt !== undefined) {
@@ -119,7 +114,7 @@ export class SseRelay {
     if (!isObject(usage)) return undefined;
     // What the tally needs of the chunk: its one choice's index and its usage; output it carried
     // counts through the usage (the chunk after the first token always has its count).
-    this.tally.chunkUsage(Number(head[1]), usage);
+    this.tally.continuous(Number(head[1]), usage);
     return this.client.continuousUsage ? event : `${rest}}`;
   }
 }

@@ -26,8 +26,6 @@ export class SseSplitter {
   private lastLineEnd = -1;
   /** True while the current event is over the bound: its text is passed on, not kept. */
   private skipping = false;
-  /** Events that went over the bound, passed on unread. */
-  unreadEvents = 0;
 
   constructor(private readonly maxEventChars = Number.POSITIVE_INFINITY) {}
 
@@ -51,7 +49,7 @@ export class SseSplitter {
       const next = at + (crlf ? 2 : 1);
       if (this.atLineStart && this.lastLineEnd !== -1) {
         // An empty line: the event is everything before the previous line's end.
-        if (this.skipping) events.push({ unread: chunk.slice(start, next) });
+        if (this.skipping) events.push({ unread: chunk.slice(start, next), first: false });
         else events.push(this.take(chunk, start, this.lastLineEnd));
         this.skipping = false;
         start = next;
@@ -70,16 +68,15 @@ export class SseSplitter {
     if (start < chunk.length) {
       const rest = chunk.slice(start);
       if (this.skipping) {
-        events.push({ unread: rest });
+        events.push({ unread: rest, first: false });
       } else {
         this.pieces.push(rest);
         this.piecesLength += rest.length;
         if (this.piecesLength > this.maxEventChars) {
-          events.push({ unread: this.pieces.join('') });
+          events.push({ unread: this.pieces.join(''), first: true });
           this.pieces = [];
           this.piecesLength = 0;
           this.skipping = true;
-          this.unreadEvents += 1;
         }
       }
     }
@@ -114,9 +111,10 @@ export class SseSplitter {
   }
 }
 
-/** Text of an event over the bound, to pass on as it came. */
+/** Text of an event over the bound, to pass on as it came; `first` on the first piece of each such event. */
 export interface Unread {
   readonly unread: string;
+  readonly first: boolean;
 }
 
 const LINE = /\r\n|\r|\n/;

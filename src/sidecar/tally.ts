@@ -181,12 +181,8 @@ export class UsageTally {
     return produced || (nonNegative(usage?.completion_tokens) ?? 0) > 0;
   }
 
-  /** A chat-style chunk's continuous usage, for choice `index` (the relay's quick path). */
-  chunkUsage(index: number, usage: Json): void {
-    this.continuous(index, usage);
-  }
-
-  private continuous(index: number, usage: Json): void {
+  /** A chat-style chunk's continuous usage, for choice `index` (also the relay's quick path). */
+  continuous(index: number, usage: Json): void {
     const completion = nonNegative(usage.completion_tokens);
     if (completion !== undefined)
       this.choiceTokens.set(index, Math.max(completion, this.choiceTokens.get(index) ?? 0));

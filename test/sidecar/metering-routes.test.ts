@@ -463,25 +463,8 @@ describe('priority', () => {
 
 describe('cutting off what is in flight', () => {
   it('closes the connections and meters each stream as aborted, saying it was cut off', async () => {
-    const events: Record<string, unknown>[] = [];
-    const { createProxy } = await import('../../src/sidecar/proxy.js');
-    const { SidecarMetrics } = await import('../../src/sidecar/metrics.js');
-    const proxy = createProxy({
-      upstream,
-      rules: {
-        headers: { tenant: 'x-tenant', feature: 'x-feature', requestClass: 'x-request-class' },
-        apiKeys: new Map(),
-        missingTenant: 'reject',
-        defaultClass: 'interactive',
-      },
-      priorities: new Map(),
-      identity: { pod: 'vllm-0', gpuSku: 'Standard_NC24ads_A100_v4', gpuCount: 1, model: 'fake-model' },
-      emit: (e) => events.push(e),
-      metrics: new SidecarMetrics(),
-    });
-    proxy.server.listen(0, '127.0.0.1');
-    await new Promise((r) => proxy.server.once('listening', r));
-    const port = (proxy.server.address() as { port: number }).port;
+    const cutting = await startProxy(upstream);
+    const port = cutting.port;
     const streams = [1, 2, 3].map(async (i) => {
       const response = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
         method: 'POST',
@@ -498,17 +481,17 @@ describe('cutting off what is in flight', () => {
       return reader;
     });
     const readers = await Promise.all(streams);
-    expect(proxy.cutOff('the drain deadline passed')).toBe(3);
-    await proxy.idle();
+    expect(cutting.cutOff('the drain deadline passed')).toBe(3);
+    await cutting.idle();
     for (const reader of readers) await reader?.cancel().catch(() => undefined);
     expect(
-      events.map((e) => [e.requestId, e.status, (e.attributes as Record<string, string>).metering]).sort(),
+      cutting.events
+        .map((e) => [e.requestId, e.status, (e.attributes as Record<string, string>).metering])
+        .sort(),
     ).toEqual([
       ['cut-1', 'aborted', 'cut-off'],
       ['cut-2', 'aborted', 'cut-off'],
       ['cut-3', 'aborted', 'cut-off'],
     ]);
-    proxy.server.close();
-    await proxy.close();
   });
 });

@@ -12,6 +12,8 @@ export interface RunningProxy {
   readonly logs: string[];
   readonly metrics: SidecarMetrics;
   readonly bodyBytesHeld: () => number;
+  readonly cutOff: (reason: string) => number;
+  readonly idle: () => Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -45,6 +47,8 @@ export async function startTestProxy(upstream: URL, more: Partial<ProxyDeps> = {
     logs,
     metrics,
     bodyBytesHeld: proxy.bodyBytesHeld,
+    cutOff: proxy.cutOff,
+    idle: proxy.idle,
     async stop() {
       proxy.server.closeAllConnections();
       proxy.server.close();
