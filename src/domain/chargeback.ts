@@ -9,6 +9,7 @@ import {
 } from './allocation.js';
 import { apportion } from './apportion.js';
 import type { Interval } from './intervals.js';
+import { LatencyCountsBuilder, type LatencyCounts } from './metrics/latency-counts.js';
 import { RequestStatsBuilder, type RequestStats } from './metrics/request-stats.js';
 import type { Nanos, PriceCard } from './prices.js';
 import type { CapacityRecord, UsageRecord } from './records.js';
@@ -51,8 +52,11 @@ export interface ChargebackRow {
   readonly cachedPromptTokens: number;
   readonly gpuMicros: number;
   readonly nanos: Nanos;
-  /** End-to-end latencies (finishedAt - startedAt, ms) of the requests that finished this day, sorted. */
-  readonly latenciesMs: Float64Array;
+  /**
+   * End-to-end latencies of the requests that finished this day, in whole milliseconds
+   * (Math.round((finishedAt - startedAt) / 1000)), counted per millisecond.
+   */
+  readonly latencies: LatencyCounts;
   /** The daily metrics' figures (SPEC 8) of the same requests: those counted in `requests`. */
   readonly stats: RequestStats;
 }
@@ -142,7 +146,8 @@ export function computeChargeback(input: ChargebackInput): ChargebackResult {
       totals.promptTokens += r.promptTokens;
       totals.completionTokens += r.completionTokens;
       totals.cachedPromptTokens += r.cachedPromptTokens;
-      totals.latencies.push((r.finishedAt - r.startedAt) / 1000);
+      // Whole milliseconds are all the CSV prints (SPEC 5), and rounding first keeps its percentiles.
+      totals.latencies.add(Math.round((r.finishedAt - r.startedAt) / 1000));
       totals.stats.add(r);
       served.add(r);
     }
@@ -175,7 +180,7 @@ interface GroupTotals {
   cachedPromptTokens: number;
   gpuMicros: number;
   nanos: Nanos;
-  latencies: number[];
+  latencies: LatencyCountsBuilder;
   stats: RequestStatsBuilder;
 }
 
@@ -201,7 +206,7 @@ class Groups {
         cachedPromptTokens: 0,
         gpuMicros: 0,
         nanos: 0,
-        latencies: [],
+        latencies: new LatencyCountsBuilder(),
         stats: new RequestStatsBuilder(),
       };
       this.entries.push({ key: [tenant, feature, model, requestClass], totals });
@@ -221,9 +226,9 @@ function getOrCreate<K, V>(map: Map<K, V>, key: K, create: () => V): V {
 
 function toRow(key: readonly [string, string, string, string], totals: GroupTotals): ChargebackRow {
   const [tenant, feature, model, requestClass] = key;
-  const latenciesMs = Float64Array.from(totals.latencies).sort();
+  const latencies = totals.latencies.latencyCounts();
   const idle = tenant === IDLE_TENANT;
-  return { tenant, feature, model, requestClass, idle, ...totals, latenciesMs, stats: totals.stats.stats() };
+  return { tenant, feature, model, requestClass, idle, ...totals, latencies, stats: totals.stats.stats() };
 }
 
 function hasActivity(row: ChargebackRow): boolean {

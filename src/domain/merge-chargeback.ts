@@ -1,21 +1,22 @@
 import { podOrder, type ChargebackResult, type ChargebackRow } from './chargeback.js';
+import { LatencyCounts } from './metrics/latency-counts.js';
 import { addRequestStats, type RequestStats } from './metrics/request-stats.js';
 
 const SEPARATOR = '\u0000';
 
 /**
  * Merges the chargebacks of disjoint sets of pods into the chargeback of their union. Exact: a
- * pod's allocation depends on that pod alone, rows are integer sums, latencies and
- * histograms are merged, replicas are put in the one-pass order.
+ * pod's allocation depends on that pod alone, rows are integer sums, latency counts and
+ * histograms are added, replicas are put in the one-pass order.
  */
 export function mergeChargeback(parts: readonly ChargebackResult[]): ChargebackResult {
-  const rows = new Map<string, { row: ChargebackRow; latencies: Float64Array[]; stats: RequestStats[] }>();
+  const rows = new Map<string, { row: ChargebackRow; latencies: LatencyCounts[]; stats: RequestStats[] }>();
   for (const part of parts) {
     for (const row of part.rows) {
       const key = [row.tenant, row.feature, row.model, row.requestClass].join(SEPARATOR);
       const seen = rows.get(key);
       if (seen === undefined) {
-        rows.set(key, { row: { ...row }, latencies: [row.latenciesMs], stats: [row.stats] });
+        rows.set(key, { row: { ...row }, latencies: [row.latencies], stats: [row.stats] });
         continue;
       }
       const r = seen.row;
@@ -29,21 +30,17 @@ export function mergeChargeback(parts: readonly ChargebackResult[]): ChargebackR
         gpuMicros: r.gpuMicros + row.gpuMicros,
         nanos: r.nanos + row.nanos,
       };
-      seen.latencies.push(row.latenciesMs);
+      seen.latencies.push(row.latencies);
       seen.stats.push(row.stats);
     }
   }
   const total = (value: (r: ChargebackResult) => number): number => sum(parts, value);
   return {
-    rows: [...rows.values()].map(({ row, latencies, stats }) => {
-      const merged = new Float64Array(latencies.reduce((n, l) => n + l.length, 0));
-      let at = 0;
-      for (const l of latencies) {
-        merged.set(l, at);
-        at += l.length;
-      }
-      return { ...row, latenciesMs: merged.sort(), stats: addRequestStats(stats) };
-    }),
+    rows: [...rows.values()].map(({ row, latencies, stats }) => ({
+      ...row,
+      latencies: LatencyCounts.merge(latencies),
+      stats: addRequestStats(stats),
+    })),
     fleetNanos: total((r) => r.fleetNanos),
     allocatedNanos: total((r) => r.allocatedNanos),
     idleNanos: total((r) => r.idleNanos),

@@ -1,6 +1,6 @@
 import Papa from 'papaparse';
 import type { ChargebackResult, ChargebackRow } from '../chargeback.js';
-import { formatGpuSeconds, formatMoney, percentile } from './format.js';
+import { formatGpuSeconds, formatMoney } from './format.js';
 import { escapeControlCharacters } from '../text.js';
 
 /** SPEC section 5 columns, in order. */
@@ -66,8 +66,8 @@ function compareRows(a: ChargebackRow, b: ChargebackRow): number {
 function toCells(date: string, row: ChargebackRow): string[] {
   const tokens = row.promptTokens + row.completionTokens;
   const blankForIdle = (value: string): string => (row.idle ? '' : value);
-  const p50 = percentile(row.latenciesMs, 50);
-  const p95 = percentile(row.latenciesMs, 95);
+  const p50 = row.latencies.percentile(50);
+  const p95 = row.latencies.percentile(95);
   return [
     date,
     neutralise(row.tenant),

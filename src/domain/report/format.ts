@@ -21,10 +21,3 @@ function formatScaled(units: number, places: number): string {
   const whole = digits.slice(0, digits.length - places);
   return `${negative ? '-' : ''}${whole}.${digits.slice(digits.length - places)}`;
 }
-
-/** Nearest-rank percentile of sorted values, as an integer; undefined when there are none. */
-export function percentile(sorted: Float64Array, p: number): number | undefined {
-  if (sorted.length === 0) return undefined;
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return Math.round(sorted[rank - 1] ?? 0);
-}

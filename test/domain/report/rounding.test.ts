@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ChargebackResult, ChargebackRow } from '../../../src/domain/chargeback.js';
+import { LatencyCounts } from '../../../src/domain/metrics/latency-counts.js';
 import { NO_REQUEST_STATS } from '../../../src/domain/metrics/request-stats.js';
 import { formatMoney } from '../../../src/domain/report/format.js';
 import { roundForPrint } from '../../../src/domain/report/rounding.js';
@@ -23,7 +24,7 @@ function row(tenant: string, nanos: number, idle: boolean): ChargebackRow {
     cachedPromptTokens: 0,
     gpuMicros: 0,
     nanos,
-    latenciesMs: new Float64Array(0),
+    latencies: LatencyCounts.EMPTY,
     stats: NO_REQUEST_STATS,
   };
 }
