@@ -414,6 +414,7 @@ class FanInLease {
       },
       deps.renewEveryMs ?? deps.leaseMs / 3,
     );
+    this.timer.unref(); // a fan-in abandoned by its caller never keeps the process alive
   }
 
   /** Stops renewing: the claim as last written, or undefined when another worker took it. */
