@@ -1,0 +1,559 @@
+/**
+ * The day's per-request file made unit by unit: each unit writes its requests' costs as one sorted
+ * run (RequestRunWriter), and the runs are merged, streaming, into the file and index that
+ * buildRequestFile makes of all the costs at once (mergeRequestRuns): the same bytes, whatever the
+ * split of the costs into runs. Memory is one unit's lines while it is written, and a buffer per
+ * run and a few blocks while the runs are merged.
+ *
+ * A run is RUN_MAGIC, then one record per cost in file order, then a record length of 0:
+ *
+ *   u32 length of the rest | u32 bytes of tenant, request id, event id, feature | f64 nanos |
+ *   tenant, request id, event id, feature (UTF-16LE) | the line, requestLine(cost), without "\n"
+ *
+ * (little-endian), optionally gzipped (level 1) in independent members: the merge reads both. The
+ * keys are UTF-16 because they are compared as JS strings are, by code unit, and a lone surrogate
+ * (an escape in an event's JSON can make one) would not survive UTF-8.
+ */
+import { pipeline } from 'node:stream';
+import { promisify } from 'node:util';
+import { createGunzip, gzip } from 'node:zlib';
+import type { RequestCost } from '../../domain/requests/request-cost.js';
+import { requestLine, type RequestKey } from '../../domain/requests/request-line.js';
+import type { ByteSink, RunInfo, RunStorage } from '../../ports/byte-sink.js';
+import type { FeatureCosts, RequestBlock, RequestIndex } from '../../ports/request-store.js';
+import { BLOCK_LINES } from './request-file.js';
+
+const RUN_MAGIC = Buffer.from('reqrun1\n');
+const END = Buffer.alloc(4);
+/** Record length, four string lengths, nanos. */
+const HEAD = 4 + 16 + 8;
+/** A writer's lines are kept in pieces of this size, and a run is written in chunks of it. */
+const PIECE = 1 << 20;
+/** Blocks being compressed at once on the libuv thread pool, as in buildRequestFile. */
+const COMPRESSING = 4;
+
+const gzipAsync = promisify(gzip);
+
+export interface RunWriterOptions {
+  /** Gzip the run (level 1): for runs sent over a network; a local disk is faster without. */
+  readonly gzip?: boolean;
+}
+
+/** A line's record where the writer keeps it, and its key for sorting. */
+interface Held extends RequestKey {
+  readonly eventId: string;
+  readonly piece: Buffer;
+  readonly start: number;
+  readonly lineStart: number;
+  readonly end: number;
+}
+
+/**
+ * One unit's requests' costs, added in any order, written by `finish` as one run sorted in file
+ * order. Each cost is kept as its record's bytes and its key, not as the object.
+ */
+export class RequestRunWriter {
+  private held: Held[] = [];
+  private piece = Buffer.allocUnsafe(PIECE);
+  private used = 0;
+  private finished = false;
+
+  constructor(private readonly options: RunWriterOptions = {}) {}
+
+  get requests(): number {
+    return this.held.length;
+  }
+
+  add(cost: RequestCost): void {
+    if (this.finished) throw new Error('RequestRunWriter: add after finish');
+    const line = requestLine(cost);
+    const { tenant, requestId, eventId, feature } = cost;
+    // Keys in UTF-16 (2 bytes a code unit); the line in UTF-8, at most 3 bytes a code unit.
+    const keys = tenant.length + requestId.length + eventId.length + feature.length;
+    const room = HEAD + 2 * keys + 3 * line.length;
+    if (this.used + room > this.piece.length) {
+      this.piece = Buffer.allocUnsafe(Math.max(PIECE, room));
+      this.used = 0;
+    }
+    const piece = this.piece;
+    const start = this.used;
+    let at = start + HEAD;
+    const lengths = [tenant, requestId, eventId, feature].map((text) => {
+      const written = piece.write(text, at, 'utf16le');
+      at += written;
+      return written;
+    });
+    const lineStart = at;
+    at += piece.write(line, at);
+    piece.writeUInt32LE(at - start - 4, start);
+    lengths.forEach((length, i) => piece.writeUInt32LE(length, start + 4 + 4 * i));
+    piece.writeDoubleLE(cost.nanos, start + 20);
+    this.used = at;
+    this.held.push({ tenant, requestId, eventId, piece, start, lineStart, end: at });
+  }
+
+  /** Writes the run `name` to `storage` (aborted on failure) and lets go of the lines. */
+  async finish(storage: RunStorage, name: string): Promise<RunInfo> {
+    if (this.finished) throw new Error('RequestRunWriter: finished twice');
+    this.finished = true;
+    const held = this.held.sort(heldOrder);
+    this.held = [];
+    this.piece = Buffer.alloc(0);
+    const sink = new ChunkedSink(storage.create(name), this.options.gzip === true);
+    try {
+      await sink.append(RUN_MAGIC);
+      for (const h of held) {
+        const waiting = sink.append(h.piece.subarray(h.start, h.end));
+        if (waiting !== undefined) await waiting;
+      }
+      await sink.append(END);
+      const bytes = await sink.close();
+      return { name, requests: held.length, bytes };
+    } catch (error) {
+      await sink.abort();
+      throw error;
+    }
+  }
+}
+
+/** File order; two costs of one key (not expected: event ids are unique) by their lines' bytes. */
+function heldOrder(a: Held, b: Held): number {
+  if (a.tenant !== b.tenant) return a.tenant < b.tenant ? -1 : 1;
+  if (a.requestId !== b.requestId) return a.requestId < b.requestId ? -1 : 1;
+  if (a.eventId !== b.eventId) return a.eventId < b.eventId ? -1 : 1;
+  return Buffer.compare(a.piece.subarray(a.lineStart, a.end), b.piece.subarray(b.lineStart, b.end));
+}
+
+/**
+ * Bytes gathered into chunks of PIECE for a sink, each written (gzipped first, when asked) while
+ * the next one is gathered. `append` returns a promise only when it had to wait for a write.
+ */
+class ChunkedSink {
+  private chunk = Buffer.allocUnsafe(PIECE);
+  private used = 0;
+  private writing: Promise<void> = Promise.resolve();
+  private bytes = 0;
+
+  constructor(
+    private readonly sink: ByteSink,
+    private readonly gzip: boolean,
+  ) {}
+
+  append(bytes: Uint8Array): Promise<void> | undefined {
+    if (this.used + bytes.length <= this.chunk.length) {
+      this.chunk.set(bytes, this.used);
+      this.used += bytes.length;
+      return undefined;
+    }
+    return this.flush().then(() => {
+      if (bytes.length > this.chunk.length) this.chunk = Buffer.allocUnsafe(bytes.length);
+      this.chunk.set(bytes, 0);
+      this.used = bytes.length;
+    });
+  }
+
+  async close(): Promise<number> {
+    await this.flush();
+    await this.writing;
+    await this.sink.close();
+    return this.bytes;
+  }
+
+  async abort(): Promise<void> {
+    await this.writing.catch(() => undefined);
+    await this.sink.abort();
+  }
+
+  private async flush(): Promise<void> {
+    await this.writing;
+    if (this.used === 0) return;
+    const full = this.chunk.subarray(0, this.used);
+    this.chunk = Buffer.allocUnsafe(PIECE); // the sink owns the chunk it was given
+    this.used = 0;
+    this.writing = (async () => {
+      const bytes = this.gzip ? await gzipAsync(full, { level: 1 }) : full;
+      this.bytes += bytes.length;
+      await this.sink.write(bytes);
+    })();
+    this.writing.catch(() => undefined); // surfaces from the next flush or close
+  }
+}
+
+/** What a merge held at most: the bytes of its runs' buffers and its blocks (for tests of its bound). */
+export interface MergeGauge {
+  peakBytes: number;
+}
+
+/**
+ * The day's per-request file of the costs in `runs` (each as RequestRunWriter wrote it), written to
+ * `out`, which is closed (aborted on failure); its index is returned. The bytes and the index are
+ * those of buildRequestFile(date, revision, every cost of every run).
+ */
+export async function mergeRequestRuns(
+  date: string,
+  revision: number,
+  runs: readonly AsyncIterable<Uint8Array>[],
+  out: ByteSink,
+  gauge: MergeGauge = { peakBytes: 0 },
+): Promise<RequestIndex> {
+  const meter = new Meter(gauge);
+  const readers = runs.map((run, i) => new RunReader(run, `run ${i}`, meter));
+  try {
+    const heap = new Heap();
+    for (const reader of readers) if (await reader.start()) heap.push(reader);
+    const file = new FileWriter(out, meter);
+    const features = new FeatureFigures();
+    for (let top = heap.top(); top !== undefined; top = heap.top()) {
+      if (file.add(top)) await file.drain();
+      features.add(top.tenant, top.feature, top.nanos);
+      if (top.next() || (await top.more())) heap.down();
+      else heap.pop();
+    }
+    const { requests, bytes, blocks } = await file.finish();
+    await out.close();
+    return { version: 2, date, revision, requests, bytes, blocks, features: features.finish() };
+  } catch (error) {
+    await out.abort();
+    throw error;
+  } finally {
+    await Promise.all(readers.map((r) => r.stop()));
+  }
+}
+
+/** The bytes a merge holds, and the most it held. */
+class Meter {
+  private held = 0;
+  constructor(private readonly gauge: MergeGauge) {}
+  change(bytes: number): void {
+    this.held += bytes;
+    if (this.held > this.gauge.peakBytes) this.gauge.peakBytes = this.held;
+  }
+}
+
+/** The blocks of the file, compressed a few at a time on the thread pool and written in order. */
+class FileWriter {
+  private text = Buffer.allocUnsafe(256 * 1024);
+  private used = 0;
+  private lines = 0;
+  private first: RequestKey = { tenant: '', requestId: '' };
+  private readonly compressing: {
+    member: Promise<Buffer>;
+    first: RequestKey;
+    count: number;
+    text: number;
+  }[] = [];
+  private readonly blocks: RequestBlock[] = [];
+  private requests = 0;
+  private offset = 0;
+
+  constructor(
+    private readonly out: ByteSink,
+    private readonly meter: Meter,
+  ) {
+    meter.change(this.text.length);
+  }
+
+  /** Adds the record's line; true when that sealed a block (then `drain` before going on). */
+  add(record: RunReader): boolean {
+    const line = record.line;
+    if (this.lines === 0) this.first = { tenant: record.tenant, requestId: record.requestId };
+    if (this.used + line.length + 1 > this.text.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.used + line.length + 1, 2 * this.text.length));
+      this.text.copy(bigger, 0, 0, this.used);
+      this.meter.change(bigger.length - this.text.length);
+      this.text = bigger;
+    }
+    this.text.set(line, this.used);
+    this.text[this.used + line.length] = 0x0a;
+    this.used += line.length + 1;
+    this.lines++;
+    this.requests++;
+    if (this.lines < BLOCK_LINES) return false;
+    this.seal();
+    return true;
+  }
+
+  /** Bounded: the oldest block is written once COMPRESSING newer ones are compressing. */
+  async drain(): Promise<void> {
+    while (this.compressing.length > COMPRESSING) await this.writeOldest();
+  }
+
+  async finish(): Promise<{ requests: number; bytes: number; blocks: RequestBlock[] }> {
+    if (this.lines > 0) this.seal();
+    while (this.compressing.length > 0) await this.writeOldest();
+    return { requests: this.requests, bytes: this.offset, blocks: this.blocks };
+  }
+
+  /** The block so far starts compressing. */
+  private seal(): void {
+    const text = Buffer.from(this.text.subarray(0, this.used));
+    this.meter.change(text.length);
+    const member = gzipAsync(text, { level: 6 });
+    member.catch(() => undefined); // surfaces when written
+    this.compressing.push({ member, first: this.first, count: this.lines, text: text.length });
+    this.used = 0;
+    this.lines = 0;
+  }
+
+  private async writeOldest(): Promise<void> {
+    const oldest = this.compressing.shift();
+    if (oldest === undefined) return;
+    const member = await oldest.member;
+    this.meter.change(member.length - oldest.text);
+    await this.out.write(member);
+    this.meter.change(-member.length);
+    this.blocks.push({
+      first: oldest.first,
+      offset: this.offset,
+      length: member.length,
+      count: oldest.count,
+    });
+    this.offset += member.length;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * One run read record by record: the current record's key, feature, nanos and line (a view of
+ * the buffer, valid until the buffer is next filled). Checks the run's format and order as it goes.
+ */
+class RunReader {
+  tenant = '';
+  requestId = '';
+  eventId = '';
+  feature = '';
+  nanos = 0;
+  line: Buffer = EMPTY;
+  private buffer: Buffer = EMPTY;
+  private position = 0;
+  private chunks: AsyncIterator<Uint8Array> | undefined;
+
+  constructor(
+    private readonly source: AsyncIterable<Uint8Array>,
+    private readonly name: string,
+    private readonly meter: Meter,
+  ) {}
+
+  /** Reads the run's header and first record; false when the run is empty. */
+  async start(): Promise<boolean> {
+    this.chunks = runBytes(this.source)[Symbol.asyncIterator]();
+    const magic = RUN_MAGIC.length;
+    if (
+      !(await this.fill(magic)) ||
+      !this.buffer.subarray(this.position, this.position + magic).equals(RUN_MAGIC)
+    )
+      throw new Error(`${this.name}: not a run of requests' costs`);
+    this.position += magic;
+    return this.next() || (await this.more());
+  }
+
+  /** Goes on to the next record if it is buffered whole; false when it is not, or the run is over. */
+  next(): boolean {
+    const available = this.buffer.length - this.position;
+    if (available < 4) return false;
+    const length = this.buffer.readUInt32LE(this.position);
+    if (length === 0 || available - 4 < length) return false;
+    this.decode(length);
+    return true;
+  }
+
+  /** Reads on to the next record; false at the end of the run (and nothing after it). */
+  async more(): Promise<boolean> {
+    if (!(await this.fill(4))) throw new Error(`${this.name}: cut short`);
+    const length = this.buffer.readUInt32LE(this.position);
+    if (length === 0) {
+      this.position += 4;
+      await this.expectEnd();
+      return false;
+    }
+    if (length < HEAD - 4 || !(await this.fill(4 + length))) throw new Error(`${this.name}: cut short`);
+    this.decode(length);
+    return true;
+  }
+
+  async stop(): Promise<void> {
+    this.meter.change(-this.buffer.length);
+    this.buffer = EMPTY;
+    await this.chunks?.return?.();
+  }
+
+  private decode(length: number): void {
+    const b = this.buffer;
+    const start = this.position + 4;
+    const sizes = [0, 1, 2, 3].map((i) => b.readUInt32LE(start + 4 * i));
+    const end = start + length;
+    let at = start + HEAD - 4;
+    const [tenant, requestId, eventId, feature] = sizes.map((size) => {
+      const text = b.toString('utf16le', at, at + size);
+      at += size;
+      return text;
+    }) as [string, string, string, string];
+    if (at > end) throw new Error(`${this.name}: damaged record`);
+    if (
+      tenant < this.tenant ||
+      (tenant === this.tenant &&
+        (requestId < this.requestId || (requestId === this.requestId && eventId < this.eventId)))
+    )
+      throw new Error(`${this.name}: not in file order`);
+    this.tenant = tenant;
+    this.requestId = requestId;
+    this.eventId = eventId;
+    this.feature = feature;
+    this.nanos = b.readDoubleLE(start + 16);
+    this.line = b.subarray(at, end);
+    this.position = end;
+  }
+
+  /** At least `bytes` buffered from the position; false when the run ends first. */
+  private async fill(bytes: number): Promise<boolean> {
+    let have = this.buffer.length - this.position;
+    if (have >= bytes) return true;
+    const parts: Uint8Array[] = [this.buffer.subarray(this.position)];
+    while (have < bytes) {
+      const next = await (this.chunks as AsyncIterator<Uint8Array>).next();
+      if (next.done === true) return false;
+      parts.push(next.value);
+      have += next.value.length;
+    }
+    const only = parts.length === 2 && have === parts[1]?.length ? parts[1] : undefined;
+    const joined =
+      only === undefined
+        ? Buffer.concat(parts, have)
+        : Buffer.from(only.buffer, only.byteOffset, only.length);
+    this.meter.change(joined.length - this.buffer.length);
+    this.buffer = joined;
+    this.position = 0;
+    return true;
+  }
+
+  private async expectEnd(): Promise<void> {
+    let trailing = this.buffer.length - this.position;
+    for (;;) {
+      const next = await (this.chunks as AsyncIterator<Uint8Array>).next();
+      if (next.done === true) break;
+      trailing += next.value.length;
+    }
+    if (trailing > 0) throw new Error(`${this.name}: ${trailing} bytes after its end`);
+  }
+}
+
+/** A run's bytes, inflated when it was written gzipped (a gzip stream starts with 0x1f 0x8b). */
+async function* runBytes(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const chunks = source[Symbol.asyncIterator]();
+  try {
+    let first = await chunks.next();
+    while (first.done !== true && first.value.length === 0) first = await chunks.next();
+    if (first.done === true) return;
+    const head = first.value;
+    const all = (async function* () {
+      yield head;
+      for (let next = await chunks.next(); next.done !== true; next = await chunks.next()) yield next.value;
+    })();
+    if (head[0] === 0x1f) yield* pipeline(all, createGunzip(), () => undefined) as AsyncIterable<Buffer>;
+    else yield* all;
+  } finally {
+    await chunks.return?.();
+  }
+}
+
+/** Record a before record b: file order, then (one key twice) the lines' bytes. */
+function before(a: RunReader, b: RunReader): boolean {
+  if (a.tenant !== b.tenant) return a.tenant < b.tenant;
+  if (a.requestId !== b.requestId) return a.requestId < b.requestId;
+  if (a.eventId !== b.eventId) return a.eventId < b.eventId;
+  return Buffer.compare(a.line, b.line) < 0;
+}
+
+/** The runs by their current records, the first on top. */
+class Heap {
+  private readonly items: RunReader[] = [];
+
+  top(): RunReader | undefined {
+    return this.items[0];
+  }
+
+  push(reader: RunReader): void {
+    const items = this.items;
+    let i = items.push(reader) - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!before(reader, items[parent] as RunReader)) break;
+      items[i] = items[parent] as RunReader;
+      i = parent;
+    }
+    items[i] = reader;
+  }
+
+  /** Removes the top (its run is over). */
+  pop(): void {
+    const last = this.items.pop();
+    if (last === undefined || this.items.length === 0) return;
+    this.items[0] = last;
+    this.down();
+  }
+
+  /** Puts the top back in its place (its record changed). */
+  down(): void {
+    const items = this.items;
+    const moving = items[0] as RunReader;
+    let i = 0;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= items.length) break;
+      const right = left + 1;
+      const child =
+        right < items.length && before(items[right] as RunReader, items[left] as RunReader) ? right : left;
+      if (!before(items[child] as RunReader, moving)) break;
+      items[i] = items[child] as RunReader;
+      i = child;
+    }
+    items[i] = moving;
+  }
+}
+
+/**
+ * The index's per-tenant, per-feature figures, as buildRequestFile's featureCosts computes them,
+ * from the merged stream: it is sorted by tenant, so only one tenant's nanos are held at a time.
+ */
+class FeatureFigures {
+  private readonly figures: Record<string, Record<string, FeatureCosts>> = {};
+  private tenant: string | undefined;
+  private features = new Map<string, number[]>();
+
+  add(tenant: string, feature: string, nanos: number): void {
+    if (tenant !== this.tenant) {
+      this.closeTenant();
+      this.tenant = tenant;
+    }
+    const list = this.features.get(feature);
+    if (list === undefined) this.features.set(feature, [nanos]);
+    else list.push(nanos);
+  }
+
+  finish(): Record<string, Record<string, FeatureCosts>> {
+    this.closeTenant();
+    return this.figures;
+  }
+
+  private closeTenant(): void {
+    if (this.tenant === undefined) return;
+    const figures: Record<string, FeatureCosts> = {};
+    for (const feature of [...this.features.keys()].sort()) {
+      const values = (this.features.get(feature) ?? []).sort((a, b) => a - b);
+      const rank = (q: number) => values[Math.min(values.length - 1, Math.ceil(q * values.length) - 1)] ?? 0;
+      // defineProperty: a feature or tenant named __proto__ is an own key like any other.
+      Object.defineProperty(figures, feature, {
+        value: {
+          requests: values.length,
+          medianNanos: rank(0.5),
+          p90Nanos: rank(0.9),
+          maxNanos: values.at(-1) ?? 0,
+        },
+        enumerable: true,
+      });
+    }
+    Object.defineProperty(this.figures, this.tenant, { value: figures, enumerable: true });
+    this.features = new Map();
+  }
+}
