@@ -1,4 +1,5 @@
 import { dayPath, isMonth } from '../domain/days.js';
+import type { ByteSink } from './byte-sink.js';
 import type { RequestIndex, RequestSource } from './request-store.js';
 
 /** Where finished daily reports are read from: a folder (the command line) or the report store. */
@@ -20,8 +21,11 @@ export interface ReportFiles {
   readonly summary: string;
   /** `metrics-DATE.json`: the aggregates drift detection and the monthly report read. */
   readonly metrics: string;
-  /** The per-request costs (see request-store.ts), written with the CSV, before the summary. */
-  readonly requests?: { readonly data: Uint8Array; readonly index: RequestIndex };
+  /**
+   * The per-request costs (see request-store.ts), written with the CSV, before the summary: the
+   * data given here, or, without it, the bytes of the day's last closed `requestsSink`.
+   */
+  readonly requests?: { readonly data?: Uint8Array; readonly index: RequestIndex };
 }
 
 export interface ReportStore {
@@ -31,6 +35,12 @@ export interface ReportStore {
    * when it does), so a reader that finds it finds the other two of the same run or a later one.
    */
   write(day: string, files: ReportFiles, info: StoredReportInfo): Promise<void>;
+  /**
+   * Where the day's per-request data file is streamed to, never held whole: once closed, its
+   * bytes become `requests-DATE.ndjson.gz` at the next `write` of the day with `requests` given
+   * without data (on this store object), not before. Throws RangeError for a string not a day.
+   */
+  requestsSink(day: string): ByteSink;
   csv(day: string): Promise<string | undefined>;
   summary(day: string): Promise<string | undefined>;
   /** The day's metrics file; undefined for a day never reported (or reported before it existed). */

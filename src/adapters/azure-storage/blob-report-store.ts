@@ -6,9 +6,14 @@ import {
   type StoredReportInfo,
 } from '../../ports/report-store.js';
 import { parseRequestIndex, type RequestSource } from '../../ports/request-store.js';
+import type { ByteSink } from '../../ports/byte-sink.js';
+import { StagedBlocks } from './staged-blocks.js';
 
 /** Reports in the `reports` Blob container (SPEC 5), revision and ledger time in the summary's metadata. */
 export class BlobReportStore implements ReportStore {
+  /** The block ids of each day's last closed requestsSink, by data blob name, until the day is written. */
+  private readonly staged = new Map<string, string[]>();
+
   constructor(private readonly container: ContainerClient) {}
 
   async ensure(): Promise<void> {
@@ -29,6 +34,8 @@ export class BlobReportStore implements ReportStore {
   async write(day: string, files: ReportFiles, info: StoredReportInfo): Promise<void> {
     const paths = reportPaths(day);
     const { csv, summary, metrics } = files;
+    // First: it throws, before anything is written, when there is no data for the requests.
+    const requests = files.requests === undefined ? [] : this.uploadRequests(day, files.requests);
     // The CSV and the metrics are independent blobs: uploaded together, both before the summary.
     await Promise.all([
       this.container.getBlockBlobClient(paths.csv).upload(csv, Buffer.byteLength(csv), {
@@ -37,13 +44,33 @@ export class BlobReportStore implements ReportStore {
       this.container.getBlockBlobClient(paths.metrics).upload(metrics, Buffer.byteLength(metrics), {
         blobHTTPHeaders: { blobContentType: 'application/json' },
       }),
-      ...(files.requests === undefined ? [] : this.uploadRequests(day, files.requests)),
+      ...requests,
     ]);
     // Blob metadata names must be C# identifiers: lower case, no dashes.
     await this.container.getBlockBlobClient(paths.summary).upload(summary, Buffer.byteLength(summary), {
       blobHTTPHeaders: { blobContentType: 'application/json' },
       metadata: { revision: String(info.revision), ledgerasof: info.ledgerAsOf },
     });
+  }
+
+  /**
+   * The day's data blob, staged block by block on its own name and committed by `write`: no
+   * temporary blob to copy (a copy of a blob this size is asynchronous, to be polled), and readers
+   * see the previous file until the commit, which swaps the whole file at once. Blocks of a sink
+   * never committed are dropped by the service. One writer of a day at a time (as the daily run
+   * is): an upload of the same blob in between would discard the staged blocks, and the commit
+   * would then fail rather than write a wrong file.
+   */
+  requestsSink(day: string): ByteSink {
+    const name = reportPaths(day).requests;
+    const blocks = new StagedBlocks(this.container.getBlockBlobClient(name));
+    return {
+      write: (chunk) => blocks.write(chunk),
+      close: async () => {
+        this.staged.set(name, await blocks.finish());
+      },
+      abort: () => blocks.abandon(),
+    };
   }
 
   async csv(day: string): Promise<string | undefined> {
@@ -82,17 +109,22 @@ export class BlobReportStore implements ReportStore {
   private uploadRequests(day: string, requests: NonNullable<ReportFiles['requests']>): Promise<unknown>[] {
     const paths = reportPaths(day);
     const index = JSON.stringify(requests.index);
+    const blob = this.container.getBlockBlobClient(paths.requests);
+    const headers = { blobHTTPHeaders: { blobContentType: 'application/gzip' } };
+    const { data } = requests;
+    const staged = this.staged.get(paths.requests);
+    if (data === undefined && staged === undefined)
+      throw new Error(`${paths.requests}: no data given and no requestsSink closed`);
+    this.staged.delete(paths.requests);
     return [
-      this.container
-        .getBlockBlobClient(paths.requests)
-        .upload(requests.data, requests.data.length, {
-          blobHTTPHeaders: { blobContentType: 'application/gzip' },
-        })
-        .then(() =>
-          this.container.getBlockBlobClient(paths.requestsIndex).upload(index, Buffer.byteLength(index), {
-            blobHTTPHeaders: { blobContentType: 'application/json' },
-          }),
-        ),
+      (data === undefined
+        ? blob.commitBlockList(staged ?? [], headers)
+        : blob.upload(data, data.length, headers)
+      ).then(() =>
+        this.container.getBlockBlobClient(paths.requestsIndex).upload(index, Buffer.byteLength(index), {
+          blobHTTPHeaders: { blobContentType: 'application/json' },
+        }),
+      ),
     ];
   }
 

@@ -42,7 +42,10 @@ export class FolderRunStorage implements RunStorage {
       },
       abort: async () => {
         await (await file?.catch(() => undefined))?.close().catch(() => undefined);
-        await rm(partial, { force: true });
+        // Nothing to remove where the folder could not be made.
+        await rm(partial, { force: true }).catch((error: unknown) => {
+          if ((error as NodeJS.ErrnoException).code !== 'ENOTDIR') throw error;
+        });
       },
     };
   }

@@ -1,3 +1,4 @@
+import type { ByteSink } from '../../ports/byte-sink.js';
 import {
   reportPaths,
   type ReportFiles,
@@ -12,6 +13,8 @@ export class MemoryReportStore implements ReportStore {
   readonly files = new Map<string, string>();
   readonly bytes = new Map<string, Uint8Array>();
   private readonly infos = new Map<string, StoredReportInfo>();
+  /** The bytes of each day's last closed requestsSink, by data file name, until the day is written. */
+  private readonly streamed = new Map<string, Uint8Array>();
 
   info(day: string): Promise<StoredReportInfo | undefined> {
     return settle(() => this.infos.get(reportPaths(day).summary));
@@ -20,15 +23,44 @@ export class MemoryReportStore implements ReportStore {
   write(day: string, files: ReportFiles, info: StoredReportInfo): Promise<void> {
     return settle(() => {
       const paths = reportPaths(day);
+      const data = files.requests === undefined ? undefined : (files.requests.data ?? this.streamedData(day));
       this.files.set(paths.csv, files.csv);
       this.files.set(paths.metrics, files.metrics);
-      if (files.requests !== undefined) {
-        this.bytes.set(paths.requests, files.requests.data);
+      if (files.requests !== undefined && data !== undefined) {
+        this.bytes.set(paths.requests, data);
         this.files.set(paths.requestsIndex, JSON.stringify(files.requests.index));
       }
       this.files.set(paths.summary, files.summary);
       this.infos.set(paths.summary, info);
     });
+  }
+
+  requestsSink(day: string): ByteSink {
+    const name = reportPaths(day).requests;
+    const chunks: Uint8Array[] = [];
+    return {
+      write: (chunk) =>
+        settle(() => {
+          chunks.push(chunk);
+        }),
+      close: () =>
+        settle(() => {
+          this.streamed.set(name, Buffer.concat(chunks));
+        }),
+      abort: () =>
+        settle(() => {
+          chunks.length = 0;
+        }),
+    };
+  }
+
+  /** The day's streamed data file, taken; throws when no sink of the day was closed. */
+  private streamedData(day: string): Uint8Array {
+    const name = reportPaths(day).requests;
+    const data = this.streamed.get(name);
+    if (data === undefined) throw new Error(`${name}: no data given and no requestsSink closed`);
+    this.streamed.delete(name);
+    return data;
   }
 
   csv(day: string): Promise<string | undefined> {
