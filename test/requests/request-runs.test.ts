@@ -9,7 +9,8 @@ import { BlobRunStorage } from '../../src/adapters/azure-storage/blob-run-storag
 import { FolderRunStorage } from '../../src/adapters/files/folder-run-storage.js';
 import { MemoryRunStorage } from '../../src/adapters/memory/memory-run-storage.js';
 import type { RequestCost } from '../../src/domain/requests/request-cost.js';
-import { inFileOrder, requestLine } from '../../src/domain/requests/request-line.js';
+import { inFileOrder, parseRequestLine, requestLine } from '../../src/domain/requests/request-line.js';
+import { formatTimestamp } from '../../src/domain/timestamp.js';
 import type { ByteSink, RunStorage } from '../../src/ports/byte-sink.js';
 import type { RequestIndex } from '../../src/ports/request-store.js';
 import { BLOCK_LINES, buildRequestFile } from '../../src/usecases/requests/request-file.js';
@@ -122,6 +123,33 @@ function split(costs: readonly RequestCost[], runs: number, seeds: readonly numb
       .map(({ c }) => c),
   );
 }
+
+describe('request lines’ instants', () => {
+  it('are formatTimestamp’s text, day after day in any order, and read back exactly', () => {
+    // From 1700 to 2200 (micros stay safe integers), so the kept date part must change between calls.
+    const micros = fc.integer({ min: -8_520_336_000_000_000, max: 7_258_118_400_000_000 });
+    fc.assert(
+      fc.property(micros, micros, fc.option(micros), (startedAt, finishedAt, firstTokenAt) => {
+        const c = cost(1, { startedAt, finishedAt, firstTokenAt });
+        const line = requestLine(c);
+        expect(line).toContain(`"startedAt":"${formatTimestamp(startedAt)}"`);
+        expect(line).toContain(`"finishedAt":"${formatTimestamp(finishedAt)}"`);
+        const first = firstTokenAt === null ? 'null' : `"${formatTimestamp(firstTokenAt)}"`;
+        expect(line).toContain(`"firstTokenAt":${first}`);
+        expect(parseRequestLine(line)).toEqual(c);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('keep the milliseconds and microseconds of one day apart', () => {
+    const day = Date.UTC(2026, 10, 22) * 1000;
+    for (const m of [0, 1, 999, 1000, 1001, 59_999_999, 86_399_999_999, 86_400_000_000, -1])
+      expect(requestLine(cost(1, { startedAt: day + m }))).toContain(
+        `"startedAt":"${formatTimestamp(day + m)}"`,
+      );
+  });
+});
 
 const HOSTILE = ['__proto__', 'constructor', '"', '\\', 'a"b\\c', '🚀', '\ud800', '1', '10', '', 'Z', 'ä'];
 

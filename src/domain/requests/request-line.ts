@@ -22,6 +22,35 @@ function integerOf(text: unknown, places: number, field: string): number {
   return text.startsWith('-') ? -value : value;
 }
 
+const TWO_DIGITS = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
+const THREE_DIGITS = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
+const DAY_MILLIS = 86_400_000;
+let lastDay = NaN;
+let lastDate = '';
+
+/**
+ * formatTimestamp's text, about three times faster: the date part (`YYYY-MM-DDT`) is kept from the
+ * call before, as a day's requests share it, and the time is put together from digit tables.
+ */
+function instant(micros: number): string {
+  if (!Number.isSafeInteger(micros)) return formatTimestamp(micros);
+  const millis = Math.floor(micros / 1000);
+  const rest = micros - millis * 1000;
+  const day = Math.floor(millis / DAY_MILLIS);
+  if (day !== lastDay) {
+    const iso = new Date(day * DAY_MILLIS).toISOString(); // throws, as formatTimestamp does, out of range
+    lastDate = iso.slice(0, iso.indexOf('T') + 1);
+    lastDay = day;
+  }
+  const ofDay = millis - day * DAY_MILLIS;
+  const seconds = Math.floor(ofDay / 1000);
+  const h = TWO_DIGITS[Math.floor(seconds / 3600)] as string;
+  const m = TWO_DIGITS[Math.floor(seconds / 60) % 60] as string;
+  const s = TWO_DIGITS[seconds % 60] as string;
+  const ms = THREE_DIGITS[ofDay - seconds * 1000] as string;
+  return `${lastDate}${h}:${m}:${s}.${ms}${rest === 0 ? '' : (THREE_DIGITS[rest] as string)}Z`;
+}
+
 export function requestLine(c: RequestCost): string {
   // Written out rather than JSON.stringify of an object: this runs once per request of the day,
   // and the template is several times faster. Strings still go through JSON.stringify (escaping).
@@ -30,9 +59,9 @@ export function requestLine(c: RequestCost): string {
     `{"requestId":${q(c.requestId)},"eventId":${q(c.eventId)},"tenant":${q(c.tenant)},` +
     `"feature":${q(c.feature)},"model":${q(c.model)},"requestClass":${q(c.requestClass)},` +
     `"pod":${q(c.pod)},"gpuSku":${q(c.gpuSku)},"gpuCount":${c.gpuCount},` +
-    `"startedAt":"${formatTimestamp(c.startedAt)}",` +
-    `"firstTokenAt":${c.firstTokenAt === null ? 'null' : `"${formatTimestamp(c.firstTokenAt)}"`},` +
-    `"finishedAt":"${formatTimestamp(c.finishedAt)}","queueMs":${q(c.queueMs)},` +
+    `"startedAt":"${instant(c.startedAt)}",` +
+    `"firstTokenAt":${c.firstTokenAt === null ? 'null' : `"${instant(c.firstTokenAt)}"`},` +
+    `"finishedAt":"${instant(c.finishedAt)}","queueMs":${q(c.queueMs)},` +
     `"promptTokens":${c.promptTokens},"cachedPromptTokens":${c.cachedPromptTokens},` +
     `"completionTokens":${c.completionTokens},"status":"${c.status}","metered":${c.metered},` +
     `"gpuSeconds":"${decimal(c.gpuMicros, 6)}","prefillGpuSeconds":"${decimal(c.prefillGpuMicros, 6)}",` +
