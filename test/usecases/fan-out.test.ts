@@ -355,11 +355,11 @@ describe('fan-out: workers that die', () => {
     const { work } = sumWork();
     const slowWork: Work = {
       ...work,
-      fanIn(_plan, round, _results, signal) {
+      fanIn(_plan, _round, _results, signal) {
         seen = signal;
-        return new Promise<FanInResult>((resolve) => {
+        return new Promise<FanInResult>((_resolve, reject) => {
           signal.addEventListener('abort', () => {
-            resolve({ done: `lost at round ${round.index}` });
+            reject(signal.reason as Error);
           });
         });
       },
@@ -447,6 +447,24 @@ describe('fan-out: a fan-in that fails', () => {
     expect((await h.store.job(JOB))?.record.error).toMatch(/out of memory/);
     expect(h.lines.filter((l) => l.startsWith('error'))).toHaveLength(1);
     expect(kinds(handled).at(-1)).toBe('job-failed');
+  });
+
+  it('parks the job when a unit fails for good, and later messages say so', async () => {
+    const h = setup();
+    const { work } = sumWork();
+    const broken: Work = {
+      ...work,
+      runUnit: (plan, round, unit) =>
+        unit === 'c' ? Promise.reject(new PermanentError('corrupt input')) : work.runUnit(plan, round, unit),
+    };
+    await startJob(h.deps, JOB, PLAN, UNITS);
+    const handled = await h.drain(broken);
+    expect(count(handled, 'unit-failed')).toBe(1);
+    expect((await h.store.job(JOB))?.record).toMatchObject({ phase: 'failed' });
+    expect((await h.store.job(JOB))?.record.error).toMatch(
+      /unit "c" of round 0: PermanentError: corrupt input/,
+    );
+    expect(kinds(handled).slice(-1)).toEqual(['job-failed']);
   });
 
   it('parks the job at once on a PermanentError', async () => {

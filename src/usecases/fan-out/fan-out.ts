@@ -58,6 +58,7 @@ export type HandledKind =
   | 'claim-lost'
   | 'lease-lost'
   | 'fan-in-failed'
+  | 'unit-failed'
   | 'resent'
   | 'job-done'
   | 'job-failed'
@@ -194,7 +195,14 @@ export async function handleUnitMessage(
     throw new PermanentError(`unit "${message.unit}" is not in round ${message.round} of ${message.job}`);
   let unit: 'ran' | 'had-result' = 'had-result';
   if (!(await deps.store.hasResult(message.job, message.round, message.unit))) {
-    const result = await work.runUnit(await deps.store.plan(message.job), round, message.unit);
+    let result: Json;
+    try {
+      result = await work.runUnit(await deps.store.plan(message.job), round, message.unit);
+    } catch (error) {
+      // A unit that can never succeed would keep its round from completing: the job fails with it.
+      if (!(error instanceof PermanentError)) throw error;
+      return parkUnit(deps, message, String(error).slice(0, MAX_ERROR), log);
+    }
     // First write wins: a second run of the unit at the same time keeps the first result.
     await deps.store.putResult(message.job, message.round, message.unit, result);
     unit = 'ran';
@@ -304,15 +312,23 @@ async function fanIn(
   const lease = new FanInLease(deps, round.job, claim);
   let end: FanInResult;
   try {
-    const [plan, results] = await Promise.all([
+    const [plan, stored] = await Promise.all([
       deps.store.plan(round.job),
       deps.store.results(round.job, round.index),
     ]);
+    // In the round's order, so that a fan-in run twice sees its input the same way both times.
+    const results = new Map<string, Json>();
+    for (const unit of round.units) {
+      const result = stored.get(unit);
+      if (result === undefined) throw new Error(`the result of unit "${unit}" is gone`);
+      results.set(unit, result);
+    }
     end = await work.fanIn(plan, round, results, lease.signal);
     if ('next' in end) checkUnits(end.next.units);
   } catch (error) {
     const held = await lease.stop();
-    if (held === undefined) throw error;
+    // Another worker holds the fan-in now: this delivery is done, whatever the abort made fanIn throw.
+    if (held === undefined) return lostLease(round);
     const reason = String(error).slice(0, MAX_ERROR);
     if (error instanceof PermanentError || held.record.fanIns >= (deps.maxFanIns ?? 5))
       return park(deps, round, held, reason, log);
@@ -326,10 +342,7 @@ async function fanIn(
     throw error;
   }
   const held = await lease.stop();
-  const lost: Handled = {
-    kind: 'lease-lost',
-    detail: `round ${round.index}: the fan-in's lease was taken over; its result is discarded`,
-  };
+  const lost = lostLease(round);
   if (held === undefined) return lost;
   const base = { ...withoutClaim(held.record), error: undefined, updatedAt: now(deps) };
   if ('done' in end) {
@@ -363,6 +376,40 @@ async function park(
     return { kind: 'claim-lost', detail: `round ${round.index}: another worker moved the job first` };
   log.error(`fan-out ${round.job}: failed for good: ${reason}`);
   return { kind: 'fan-in-failed', detail: reason };
+}
+
+/** Parks the job as failed for a unit's permanent error, read again on a conflict (a sent round marked). */
+async function parkUnit(
+  deps: FanOutDeps,
+  message: UnitMessage,
+  error: string,
+  log: FanOutLog,
+): Promise<Handled> {
+  const reason = `unit "${message.unit}" of round ${message.round}: ${error}`;
+  for (let attempt = 0; attempt < 5; attempt += 1) {
+    const stored = await deps.store.job(message.job);
+    if (stored === undefined) break;
+    const over = finished(stored.record, message);
+    if (over !== undefined) return over;
+    const failed: JobRecord = {
+      ...withoutClaim(stored.record),
+      phase: 'failed',
+      error: reason,
+      updatedAt: now(deps),
+    };
+    if ((await deps.store.update(message.job, stored.version, failed)) !== undefined) {
+      log.error(`fan-out ${message.job}: failed for good: ${reason}`);
+      return { kind: 'unit-failed', unit: 'ran', detail: reason };
+    }
+  }
+  throw new Error(`fan-out ${message.job}: could not record the failure of ${reason}`);
+}
+
+function lostLease(round: Round): Handled {
+  return {
+    kind: 'lease-lost',
+    detail: `round ${round.index}: the fan-in's lease was taken over; its result is discarded`,
+  };
 }
 
 /** Sends every unit message of the record's round, then marks it sent (unless the record moved on). */
