@@ -110,7 +110,7 @@ export class RequestRunWriter {
       const bytes = await sink.close();
       return { name, requests: held.length, bytes };
     } catch (error) {
-      await sink.abort();
+      await sink.abort().catch(() => undefined); // the first failure is the one to report
       throw error;
     }
   }
@@ -213,7 +213,7 @@ export async function mergeRequestRuns(
     await out.close();
     return { version: 2, date, revision, requests, bytes, blocks, features: features.finish() };
   } catch (error) {
-    await out.abort();
+    await out.abort().catch(() => undefined); // the first failure is the one to report
     throw error;
   } finally {
     await Promise.all(readers.map((r) => r.stop()));
