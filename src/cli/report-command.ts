@@ -1,8 +1,6 @@
-import { folderSource } from '../adapters/files/report-folder.js';
-import { dayPage } from '../usecases/monthly/monthly-report.js';
-import { mkdir, open, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { EventAccumulator, type ConflictRejection } from '../domain/accumulator.js';
 import type { IdlePolicy } from '../domain/chargeback.js';
 import { ConfigurationError, PermanentError } from '../domain/errors.js';
 import { loadPriceCard, type PriceCard } from '../domain/prices.js';
@@ -15,12 +13,16 @@ import {
   readRegularFile,
   type Line,
 } from '../adapters/files/ndjson.js';
-import { buildReport } from '../domain/report/build.js';
+import { FolderReportStore } from '../adapters/files/folder-report-store.js';
+import { FolderRunStorage } from '../adapters/files/folder-run-storage.js';
+import { LineSpill } from '../adapters/files/line-spill.js';
 import { nothingBillable } from '../domain/report/nothing-billable.js';
 import { DayCalibration, type CalibrationRecord } from '../domain/calibration/calibrate.js';
 import { parseMetrics } from '../domain/metrics/build.js';
-import { lineResult } from './event-input.js';
-import { buildRequestFile } from '../usecases/requests/request-file.js';
+import type { ByteSink } from '../ports/byte-sink.js';
+import { computeDay, type UnitSpec } from '../usecases/day/compute-day.js';
+import { persistDay } from '../usecases/day/finish-day.js';
+import type { DaySettings, RejectedLine, UnitLine, UnitLines } from '../usecases/day/unit.js';
 import { formatMoney } from '../domain/report/format.js';
 import { parseArgsOrThrow } from './args.js';
 import { UsageError } from './usage-error.js';
@@ -31,6 +33,8 @@ Allocates the fleet's GPU cost of one UTC day to the requests that used it and w
   DIR/chargeback-DATE.csv     one row per tenant, feature, model and request class, plus idle rows
   DIR/summary-DATE.json       totals, reconciliation (fleet = allocated + idle) and event counts
   DIR/metrics-DATE.json       per group counts, money and histograms; per model and pod GPU-time
+  DIR/requests-DATE.ndjson.gz every request's cost (with requests-DATE.index.json to find one)
+  DIR/report-DATE.html        the day's page
   DIR/rejected-DATE.ndjson    every rejected line with its file, line number and reason
 
 Options:
@@ -45,6 +49,11 @@ Options:
                       time-share: equal split
   --refit             with calibrated: fit again, even if DIR holds this day's fitted constants from
                       an earlier revision (by default those are reused, so a restated day keeps them)
+  --unit-mb N         input per unit of work (default 64): larger input is cut by pod into units of
+                      about N MB on local disk, computed one at a time, so memory stays about the
+                      same whatever the size of the day
+  --work-dir DIR      where those units are kept while the report is made (default: the system's
+                      temporary folder; removed at the end)
   -h, --help          this text
 
 Exit status: 0 when the report is written (rejected lines or not; input with no events is a $0 day),
@@ -63,6 +72,10 @@ export interface ReportOptions {
   readonly calibrated?: boolean;
   /** Ignore the constants stored with an earlier revision of the day in DIR (`--refit`). */
   readonly refit?: boolean;
+  /** Input per unit of work, in MB (`--unit-mb`): bounds the memory, whatever the size of the day. */
+  readonly unitMb?: number;
+  /** Where the units and their runs are kept while the report is made (default: the system's temporary folder). */
+  readonly workDir?: string;
 }
 
 export function parseReportArgs(args: readonly string[]): ReportOptions | 'help' {
@@ -74,6 +87,8 @@ export function parseReportArgs(args: readonly string[]): ReportOptions | 'help'
     idle: { type: 'string', default: 'separate' },
     weighting: { type: 'string', default: 'step-cost' },
     refit: { type: 'boolean' },
+    'unit-mb': { type: 'string' },
+    'work-dir': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help === true) return 'help';
@@ -91,6 +106,11 @@ export function parseReportArgs(args: readonly string[]): ReportOptions | 'help'
   }
   if (values.refit === true && weighting !== 'calibrated')
     throw new UsageError('--refit applies to --weighting calibrated only');
+  const unitMb = values['unit-mb'] === undefined ? DEFAULT_UNIT_MB : Number(values['unit-mb']);
+  if (!Number.isFinite(unitMb) || unitMb <= 0 || unitMb > 65_536)
+    throw new UsageError(
+      `--unit-mb must be a number of MB above 0 and at most 65536, got "${String(values['unit-mb'])}"`,
+    );
   return {
     eventsPath: String(values.events),
     pricesPath: String(values.prices),
@@ -100,6 +120,8 @@ export function parseReportArgs(args: readonly string[]): ReportOptions | 'help'
     weighting: weighting === 'time-share' ? { kind: 'time-share' } : DEFAULT_WEIGHTING,
     calibrated: weighting === 'calibrated',
     ...(values.refit === true ? { refit: true } : {}),
+    unitMb,
+    ...(values['work-dir'] === undefined ? {} : { workDir: String(values['work-dir']) }),
   };
 }
 
@@ -117,7 +139,16 @@ export interface ReportOutcome {
   readonly warnings: readonly string[];
 }
 
-/** `chargeback report`: reads the events, writes the four files, returns what it wrote. */
+/** Input per unit of work by default: about 110,000 events of the simulator's size (see --unit-mb). */
+export const DEFAULT_UNIT_MB = 64;
+
+/**
+ * `chargeback report`: the daily run's stages (src/usecases/day/) over the input files. The input
+ * is cut by pod into units of about `unitMb` each on local disk (one unit, read straight from the
+ * files, when it is smaller), the units computed one at a time, and the report written through the
+ * folder's report store, summary last. Memory is one unit's events and the day's small results,
+ * whatever the size of the day.
+ */
 export async function runReport(
   options: ReportOptions,
   now: () => Date = () => new Date(),
@@ -133,86 +164,88 @@ export async function runReport(
   const csvPath = join(options.outDir, `chargeback-${options.date}.csv`);
   const metricsPath = join(options.outDir, `metrics-${options.date}.json`);
   const requestsPath = join(options.outDir, `requests-${options.date}.ndjson.gz`);
-  const requestsIndexPath = join(options.outDir, `requests-${options.date}.index.json`);
-  const partials = [rejectedPath, summaryPath, csvPath, metricsPath, requestsPath, requestsIndexPath].map(
-    (path) => `${path}.partial`,
-  );
+  const work = await mkdtemp(join(options.workDir ?? tmpdir(), 'chargeback-report-'));
+  const storage = new FolderRunStorage(join(work, 'runs'));
+  const settings: DaySettings = {
+    date: options.date,
+    dayStart: day.start,
+    dayEnd: day.end,
+    prices,
+    weighting: options.weighting,
+    idle: options.idle,
+  };
+  const sinks = new Map<string, ByteSink>();
   let done = false;
   try {
-    const rejectedOut = await writing(options.outDir, open(`${rejectedPath}.partial`, 'w'));
-    const accumulator = new EventAccumulator<Position>(prices);
-    try {
-      for (const file of files) {
-        for await (const batch of readEvents(options.eventsPath, file)) {
-          let rejectedText = '';
-          for (const line of batch) {
-            const reason = accumulator.add(lineResult(line, accumulator.intern), { file, line: line.line });
-            if (reason !== undefined) {
-              const entry = { file, line: line.line, reason, text: line.text.slice(0, 65_536) };
-              rejectedText += `${JSON.stringify(entry)}\n`;
-            }
-          }
-          if (rejectedText !== '') await writing(options.outDir, rejectedOut.appendFile(rejectedText));
-        }
-      }
-      // Conflicting versions of an eventId are known only at the end; they follow, by eventId.
-      const conflicts = await withText(options.eventsPath, accumulator.conflicts());
-      const conflictText = conflicts.map((entry) => `${JSON.stringify(entry)}\n`).join('');
-      if (conflictText !== '') await writing(options.outDir, rejectedOut.appendFile(conflictText));
-    } finally {
-      await rejectedOut.close();
-    }
-
-    let calibration: DayCalibration | undefined;
-    if (options.calibrated === true) {
-      const stored =
-        options.refit === true ? [] : await storedCalibration(metricsPath, options.date, warnings);
-      calibration = new DayCalibration(options.weighting, stored);
-      calibration.add(accumulator.usage());
-      calibration.fit();
-    }
-    const report = buildReport({
-      ...(calibration === undefined
-        ? {}
-        : {
-            weightingFor: calibration.weightingFor,
-            calibration: calibration.records(),
-          }),
-      date: options.date,
-      dayStart: day.start,
-      dayEnd: day.end,
-      usage: accumulator.usage(),
-      capacity: accumulator.capacity(),
-      counts: accumulator.counts,
-      prices,
-      weighting: options.weighting,
-      idle: options.idle,
-      keepRequests: true,
-      revision: (await previousRevision(summaryPath)) + 1,
-      generatedAt: now().toISOString(),
+    const units = await cutIntoUnits(options, files, work);
+    const calibration =
+      options.calibrated === true
+        ? new DayCalibration(
+            options.weighting,
+            options.refit === true ? [] : await storedCalibration(metricsPath, options.date, warnings),
+          )
+        : undefined;
+    const rejectedRun = (unit: string): string => `rejected-${unit}`;
+    const computed = await computeDay(units, {
+      settings,
+      storage,
+      ...(calibration === undefined ? {} : { calibration }),
+      hooks: (unit) => {
+        const sink = storage.create(rejectedRun(unit));
+        sinks.set(unit, sink);
+        return {
+          // Each entry behind its place in the input, so that the units' runs merge back in order.
+          onRejected: (lines) =>
+            sink.write(
+              Buffer.from(
+                lines
+                  .map(
+                    (l) =>
+                      `${l.where?.file ?? 0}\t${l.where?.line ?? 0}\t${JSON.stringify(rejectedEntry(files, l))}\n`,
+                  )
+                  .join(''),
+              ),
+            ),
+        };
+      },
+      discard: async (unit) => {
+        await sinks.get(unit)?.close();
+        sinks.delete(unit);
+        await storage.remove(rejectedRun(unit));
+      },
     });
+    for (const sink of sinks.values()) await sink.close();
     // SPEC 6: input that was not nothing, billed nothing, is a failure (exit 1), and the report of
     // the day already in DIR, if any, is left as it was rather than replaced by a $0 one.
-    const empty = nothingBillable(options.date, accumulator.intake(), report.result);
+    const empty = nothingBillable(options.date, computed.intake, computed.chargeback);
     if (empty !== undefined) throw new PermanentError(empty);
-    await writing(options.outDir, writeAtomically(csvPath, report.csv));
-    const requests = await buildRequestFile(
-      options.date,
-      revisionOf(report.summary),
-      report.result.requestCosts ?? [],
-    );
-    await writing(options.outDir, writeAtomically(requestsPath, requests.data));
-    await writing(options.outDir, writeAtomically(requestsIndexPath, JSON.stringify(requests.index)));
-    // Before the summary, as in Blob: the summary, written last, carries the revision of the set.
-    await writing(options.outDir, writeAtomically(metricsPath, report.metrics));
-    await writing(options.outDir, writeAtomically(summaryPath, report.summary));
-    await writing(options.outDir, rename(`${rejectedPath}.partial`, rejectedPath));
-    // The day's page (SPEC 12), from the files just written, with the day before when it is there.
-    const pagePath = join(options.outDir, `report-${options.date}.html`);
-    await writing(
+    await writeRejected(
       options.outDir,
-      writeAtomically(pagePath, await dayPage(folderSource(options.outDir), options.date, now())),
+      `${rejectedPath}.partial`,
+      computed.units.map((unit) => storage.read(rejectedRun(unit))),
+      computed.conflicts.map((c) => rejectedEntry(files, c)),
     );
+    const reports = new FolderReportStore(options.outDir);
+    const revision = (await previousRevision(summaryPath)) + 1;
+    const report = await writing(
+      options.outDir,
+      persistDay(
+        reports,
+        {
+          settings,
+          ...(calibration === undefined ? {} : { calibration: calibration.records() }),
+          counts: computed.intake.counts,
+          revision,
+          generatedAt: now().toISOString(),
+          chargeback: computed.chargeback,
+          runs: computed.runs,
+          storage,
+        },
+        { revision, ledgerAsOf: now().toISOString() },
+        now(),
+      ),
+    );
+    await writing(options.outDir, rename(`${rejectedPath}.partial`, rejectedPath));
     done = true;
     return {
       csvPath,
@@ -223,41 +256,136 @@ export async function runReport(
       fleetCost: formatMoney(report.result.fleetNanos),
       allocatedCost: formatMoney(report.result.allocatedNanos),
       idleCost: formatMoney(report.result.idleNanos),
-      rejected: accumulator.counts.rejected,
+      rejected: computed.intake.counts.rejected,
       warnings,
     };
   } finally {
+    for (const sink of sinks.values()) await sink.abort().catch(() => undefined);
     // A failed run leaves the previous report as it was and no half-written files beside it.
-    if (!done) await Promise.all(partials.map((path) => rm(path, { force: true }).catch(() => undefined)));
+    if (!done) await rm(`${rejectedPath}.partial`, { force: true }).catch(() => undefined);
+    await rm(work, { recursive: true, force: true }).catch(() => undefined);
   }
 }
 
-interface Position {
-  readonly file: string;
-  readonly line: number;
-}
-
-/** Rejected-file entries for conflicting copies, their text read again (only those lines are kept). */
-async function withText(
-  eventsPath: string,
-  conflicts: readonly ConflictRejection<Position>[],
-): Promise<{ file: string; line: number; reason: string; text: string }[]> {
-  const wanted = new Map<string, Map<number, string>>();
-  for (const { where } of conflicts) {
-    if (where !== undefined)
-      wanted.set(where.file, (wanted.get(where.file) ?? new Map<number, string>()).set(where.line, ''));
-  }
-  for (const [file, lines] of wanted) {
-    for await (const batch of readEvents(eventsPath, file)) {
-      for (const line of batch) if (lines.has(line.line)) lines.set(line.line, line.text.slice(0, 65_536));
+/**
+ * The input as units of whole pods: one, read straight from the files, when it is at most
+ * `unitMb`; else cut by pod into buckets of about that size on local disk (line-spill.ts).
+ */
+async function cutIntoUnits(
+  options: ReportOptions,
+  files: readonly string[],
+  work: string,
+): Promise<UnitSpec[]> {
+  let bytes = 0;
+  for (const file of files) bytes += (await stat(file)).size;
+  const count = Math.max(1, Math.ceil(bytes / ((options.unitMb ?? DEFAULT_UNIT_MB) * 1_000_000)));
+  const fromFiles: UnitLines = async function* () {
+    for (const [index, file] of files.entries()) {
+      for await (const batch of readEvents(options.eventsPath, file))
+        yield batch.map((line) => unitLine(index, line));
     }
+  };
+  if (count === 1) return [{ id: '0000', lines: fromFiles }];
+  const spill = new LineSpill(join(work, 'spill'), count);
+  for await (const batch of fromFiles()) {
+    for (const line of batch) spill.add(line);
+    await writing(options.outDir, spill.flush());
   }
-  return conflicts.map(({ where, reason }) => ({
-    file: where?.file ?? '',
-    line: where?.line ?? 0,
-    reason,
-    text: where === undefined ? '' : (wanted.get(where.file)?.get(where.line) ?? ''),
+  return (await spill.finish()).map((bucket) => ({
+    id: String(bucket.index).padStart(4, '0'),
+    lines: bucket.read,
   }));
+}
+
+function unitLine(file: number, line: Line): UnitLine {
+  return {
+    text: line.text,
+    where: { file, line: line.line },
+    ...(line.tooLong === undefined ? {} : { tooLong: line.tooLong }),
+    ...(line.invalidUtf8 === undefined ? {} : { invalidUtf8: line.invalidUtf8 }),
+  };
+}
+
+function rejectedEntry(
+  files: readonly string[],
+  line: RejectedLine,
+): { file: string; line: number; reason: string; text: string } {
+  return {
+    file: line.where === undefined ? '' : (files[line.where.file] ?? ''),
+    line: line.where?.line ?? 0,
+    reason: line.reason,
+    text: line.text,
+  };
+}
+
+/**
+ * The rejected file: every unit's refused lines (each unit's in the order read) merged back into
+ * file order, then the conflicting copies by eventId, as one pass over the input would list them.
+ */
+async function writeRejected(
+  outDir: string,
+  path: string,
+  runs: readonly AsyncIterable<Uint8Array>[],
+  conflicts: readonly { file: string; line: number; reason: string; text: string }[],
+): Promise<void> {
+  const out = await writing(outDir, open(path, 'w'));
+  try {
+    const readers = runs.map((run) => linesOf(run)[Symbol.asyncIterator]());
+    const heads: ({ order: [number, number]; text: string } | undefined)[] = [];
+    const advance = async (k: number): Promise<void> => {
+      const next = await readers[k]?.next();
+      heads[k] = next === undefined || next.done === true ? undefined : placed(next.value);
+    };
+    for (let k = 0; k < readers.length; k++) await advance(k);
+    let pending = '';
+    for (;;) {
+      let best = -1;
+      for (let k = 0; k < heads.length; k++) {
+        const head = heads[k];
+        const current = best < 0 ? undefined : heads[best];
+        if (head !== undefined && (current === undefined || before(head.order, current.order))) best = k;
+      }
+      if (best < 0) break;
+      pending += `${heads[best]?.text ?? ''}\n`;
+      if (pending.length > 1 << 20) {
+        await writing(outDir, out.appendFile(pending));
+        pending = '';
+      }
+      await advance(best);
+    }
+    for (const entry of conflicts) pending += `${JSON.stringify(entry)}\n`;
+    if (pending !== '') await writing(outDir, out.appendFile(pending));
+  } finally {
+    await out.close();
+  }
+}
+
+/** A run's line: file index, line number, then the entry as written. */
+function placed(text: string): { order: [number, number]; text: string } {
+  const tab = text.indexOf('\t');
+  const tab2 = text.indexOf('\t', tab + 1);
+  return {
+    order: [Number(text.slice(0, tab)), Number(text.slice(tab + 1, tab2))],
+    text: text.slice(tab2 + 1),
+  };
+}
+
+function before(a: [number, number], b: [number, number]): boolean {
+  return a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
+}
+
+/** The lines of a stream of UTF-8 bytes. */
+async function* linesOf(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
+  let carry = '';
+  const decoder = new TextDecoder();
+  for await (const chunk of chunks) {
+    const text = carry + decoder.decode(chunk, { stream: true });
+    const parts = text.split('\n');
+    carry = parts.pop() ?? '';
+    for (const part of parts) if (part !== '') yield part;
+  }
+  carry += decoder.decode();
+  if (carry !== '') yield carry;
 }
 
 async function eventFiles(options: ReportOptions): Promise<string[]> {
@@ -369,13 +497,4 @@ async function previousRevision(summaryPath: string): Promise<number> {
   } catch {
     return 0;
   }
-}
-
-function revisionOf(summary: string): number {
-  return (JSON.parse(summary) as { revision: number }).revision;
-}
-
-async function writeAtomically(path: string, text: string | Uint8Array): Promise<void> {
-  await writeFile(`${path}.partial`, text);
-  await rename(`${path}.partial`, path);
 }

@@ -1,4 +1,5 @@
 import { BlobRunStore } from '../adapters/azure-storage/blob-run-store.js';
+import { temporaryRunSpace } from '../adapters/files/temp-run-space.js';
 import type { RunStore } from '../ports/run-store.js';
 import { TableClient } from '@azure/data-tables';
 import { DefaultAzureCredential } from '@azure/identity';
@@ -289,6 +290,8 @@ export function dailyDeps(s: Services): DailyDeps {
     weighting: s.weighting,
     ...(s.config.weighting === 'calibrated' ? { calibrated: true } : {}),
     restateDays: s.config.restateDays,
+    unitEvents: s.config.unitEvents,
+    runSpace: () => temporaryRunSpace(),
     retrainingRuns: retrainingRuns(s),
   };
 }

@@ -113,6 +113,8 @@ export interface Config {
   readonly idle: 'separate' | 'share';
   readonly weighting: 'step-cost' | 'calibrated' | 'time-share';
   readonly restateDays: number;
+  /** Events per unit of the daily run's work (DAY_UNIT_EVENTS). */
+  readonly unitEvents: number;
   readonly ingestRetryDeadlineMs: number;
   /** The Teams Workflows webhook (a secret); undefined: drift runs and posts nothing. */
   readonly teamsWebhookUrl: string | undefined;
@@ -165,6 +167,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     idle: e.IDLE_POLICY,
     weighting: e.WEIGHTING,
     restateDays: e.RESTATE_DAYS,
+    unitEvents: e.DAY_UNIT_EVENTS,
     ingestRetryDeadlineMs: e.INGEST_RETRY_DEADLINE_SECONDS * 1000,
     teamsWebhookUrl: e.TEAMS_WEBHOOK_URL,
     driftRulesPath: e.DRIFT_RULES_PATH,

@@ -222,6 +222,15 @@ export const SETTINGS = {
       'How many days back late events and price card changes still make the daily run restate a day. Integer, 1 to 400.',
     schema: z.coerce.number().int().min(1).max(400),
   },
+  DAY_UNIT_EVENTS: {
+    readBy: 'app',
+    default: '400000',
+    required: 'no',
+    secret: false,
+    description:
+      "Events per unit of the daily run's work: an Event Hubs partition with more events that day is cut by pod on the instance's local disk and computed a unit at a time, so an instance's memory follows this setting, not the size of the day (about 1.5 KB per event of a unit at its peak; 400,000 fits a 2,048 MB Flex Consumption instance). See [benchmarks](benchmarks.md). Integer, 10,000 to 10,000,000.",
+    schema: z.coerce.number().int().min(10_000).max(10_000_000),
+  },
   TEAMS_WEBHOOK_URL: {
     readBy: 'app',
     required: 'no',

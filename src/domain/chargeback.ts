@@ -36,6 +36,11 @@ export interface ChargebackInput {
   readonly idle: IdlePolicy;
   /** Also return every request's cost of the day (`requestCosts`). */
   readonly keepRequests?: boolean;
+  /**
+   * Called with every request's cost of the day, pod by pod, as each pod is allocated: the costs
+   * can then be written out as they come instead of being held for the whole day.
+   */
+  readonly onRequestCost?: (cost: RequestCost) => void;
 }
 
 /** One row of the daily report (SPEC 5), before formatting. Money in nano-dollars. */
@@ -120,10 +125,13 @@ export function computeChargeback(input: ChargebackInput): ChargebackResult {
   const requestCosts: RequestCost[] | undefined = input.keepRequests === true ? [] : undefined;
   for (const allocation of allocations) {
     const { shares, idle, extra } = applyIdlePolicy(allocation, input.idle);
-    if (requestCosts !== undefined)
-      shares.forEach((share, i) =>
-        requestCosts.push(requestCost(share, extra?.nanos[i] ?? 0, extra?.micros[i] ?? 0)),
-      );
+    const emit = input.onRequestCost;
+    if (requestCosts !== undefined || emit !== undefined)
+      shares.forEach((share, i) => {
+        const cost = requestCost(share, extra?.nanos[i] ?? 0, extra?.micros[i] ?? 0);
+        requestCosts?.push(cost);
+        emit?.(cost);
+      });
     const served = new RequestStatsBuilder();
     idleNanos += idle.nanos;
     idleGpuMicros += idle.gpuMicros;

@@ -13,6 +13,11 @@ export interface StoredReportInfo {
   readonly revision: number;
   /** Segments committed after this instant (less a margin) may be missing from the report. */
   readonly ledgerAsOf: string;
+  /**
+   * The fingerprint of what the report was made from (segments, dead letters, prices, settings):
+   * the same fingerprint again means the same report, and the day is not computed again.
+   */
+  readonly inputs?: string;
 }
 
 /** A day's report files (SPEC 5 and 8), as text. */
@@ -30,6 +35,8 @@ export interface ReportFiles {
 
 export interface ReportStore {
   info(day: string): Promise<StoredReportInfo | undefined>;
+  /** Rewrites a stored report's info only (an unchanged day's ledgerAsOf moved on), not its files. */
+  keep(day: string, info: StoredReportInfo): Promise<void>;
   /**
    * Writes the CSV and the metrics, then the summary: the summary is the commit (a report exists
    * when it does), so a reader that finds it finds the other two of the same run or a later one.

@@ -24,7 +24,11 @@ export class BlobReportStore implements ReportStore {
     try {
       const properties = await this.container.getBlobClient(reportPaths(day).summary).getProperties();
       const metadata = properties.metadata ?? {};
-      return { revision: Number(metadata.revision ?? 0), ledgerAsOf: metadata.ledgerasof ?? '' };
+      return {
+        revision: Number(metadata.revision ?? 0),
+        ledgerAsOf: metadata.ledgerasof ?? '',
+        ...(metadata.inputs === undefined ? {} : { inputs: metadata.inputs }),
+      };
     } catch (error) {
       if (error instanceof RestError && error.statusCode === 404) return undefined;
       throw error;
@@ -49,8 +53,12 @@ export class BlobReportStore implements ReportStore {
     // Blob metadata names must be C# identifiers: lower case, no dashes.
     await this.container.getBlockBlobClient(paths.summary).upload(summary, Buffer.byteLength(summary), {
       blobHTTPHeaders: { blobContentType: 'application/json' },
-      metadata: { revision: String(info.revision), ledgerasof: info.ledgerAsOf },
+      metadata: metadataOf(info),
     });
+  }
+
+  async keep(day: string, info: StoredReportInfo): Promise<void> {
+    await this.container.getBlockBlobClient(reportPaths(day).summary).setMetadata(metadataOf(info));
   }
 
   /**
@@ -148,4 +156,13 @@ export class BlobReportStore implements ReportStore {
       throw error;
     }
   }
+}
+
+/** Blob metadata names must be C# identifiers: lower case, no dashes. */
+function metadataOf(info: StoredReportInfo): Record<string, string> {
+  return {
+    revision: String(info.revision),
+    ledgerasof: info.ledgerAsOf,
+    ...(info.inputs === undefined ? {} : { inputs: info.inputs }),
+  };
 }

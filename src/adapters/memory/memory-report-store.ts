@@ -63,6 +63,13 @@ export class MemoryReportStore implements ReportStore {
     return data;
   }
 
+  keep(day: string, info: StoredReportInfo): Promise<void> {
+    return settle(() => {
+      const summary = reportPaths(day).summary;
+      if (this.infos.has(summary)) this.infos.set(summary, info);
+    });
+  }
+
   csv(day: string): Promise<string | undefined> {
     return settle(() => this.files.get(reportPaths(day).csv));
   }

@@ -1,31 +1,23 @@
-import { writeDayPage } from '../monthly/monthly-report.js';
-import {
-  EventAccumulator,
-  mergeIntake,
-  noCounts,
-  type Intake,
-  type IntakeCounts,
-} from '../../domain/accumulator.js';
-import {
-  computeChargeback,
-  type ChargebackInput,
-  type ChargebackResult,
-  type IdlePolicy,
-} from '../../domain/chargeback.js';
-import { parseRecordText } from '../../domain/fast-parse.js';
+import { createHash } from 'node:crypto';
+import { mergeIntake, noCounts, type Intake } from '../../domain/accumulator.js';
+import { computeChargeback, type ChargebackResult, type IdlePolicy } from '../../domain/chargeback.js';
 import type { PriceCard } from '../../domain/prices.js';
 import { mergeChargeback } from '../../domain/merge-chargeback.js';
 import { addDays, dayOfMs, parseDay, previousDay } from '../../domain/days.js';
 import type { Weighting } from '../../domain/weighting.js';
 import { retrainingRecords, type RetrainingRun } from '../../domain/retrain/charge.js';
 import type { DirtyDay, Ledger, SegmentInfo } from '../../ports/ledger.js';
-import { renderReport } from '../../domain/report/build.js';
+import type { Report } from '../../domain/report/build.js';
 import { formatMoney } from '../../domain/report/format.js';
 import { nothingBillable } from '../../domain/report/nothing-billable.js';
-import type { ReportFiles, ReportStore, StoredReportInfo } from '../../ports/report-store.js';
-import { buildRequestFile } from '../requests/request-file.js';
+import type { ReportStore, StoredReportInfo } from '../../ports/report-store.js';
+import type { RunInfo, RunStorage } from '../../ports/byte-sink.js';
 import { DayCalibration, type CalibrationRecord } from '../../domain/calibration/calibrate.js';
 import { parseMetrics } from '../../domain/metrics/build.js';
+import { computeDay, type UnitSpec } from '../day/compute-day.js';
+import { persistDay, renderDay } from '../day/finish-day.js';
+import type { DaySettings } from '../day/unit.js';
+import type { RunSpace, UnitLine, UnitLines } from '../../ports/unit-lines.js';
 
 export interface DailyDeps {
   readonly ledger: Ledger;
@@ -45,6 +37,10 @@ export interface DailyDeps {
   readonly restateDays: number;
   /** Retraining jobs that ran (src/domain/retrain/charge.ts): charged as tenant `(retraining)`. */
   readonly retrainingRuns?: () => Promise<readonly RetrainingRun[]>;
+  /** Events per unit of work before a partition is cut by pod on local disk (DAY_UNIT_EVENTS). */
+  readonly unitEvents?: number;
+  /** Where the day's runs are kept while it is computed (default: in memory, no unit cut by pod). */
+  readonly runSpace?: () => Promise<RunSpace>;
 }
 
 export interface DayOutcome {
@@ -107,108 +103,383 @@ export async function reportDayIfStale(
 }
 
 /**
- * Builds one day's report from the ledger and stores it as the next revision, or, when it comes out
- * byte for byte as stored, keeps the stored revision (see sameAsStored). The partition key is
- * the pod, so every pod's events sit in one Event Hubs partition: the day is computed partition by
- * partition and the results merged, exactly (see mergeChargeback), holding one partition's events at
- * a time. Should a pod turn up in two partitions (the hub's partition count changed that day), the
- * day is computed again in one pass over everything, which is always right and needs more memory.
+ * Builds one day's report from the ledger, in named stages (src/usecases/day/):
+ *
+ *   plan     the day's segments, dead letters and settings, and their fingerprint: when it is the
+ *            one the stored report was made from, the day is unchanged and nothing is read;
+ *   compute  the units (one per Event Hubs partition: the partition key is the pod, so a pod's
+ *            events are in one; a partition over `unitEvents` is cut by pod on local disk), read,
+ *            checked, fitted and allocated one at a time, each unit's requests' costs written out
+ *            as a sorted run (compute-day.ts);
+ *   persist  the merged report stored as the next revision, the runs merged into the day's
+ *            per-request file as it is written, the day's page drawn from what the run holds.
+ *
+ * A day whose inputs changed but whose CSV and summary come out byte for byte as stored keeps its
+ * revision (see sameAsStored): late copies of events already counted change nothing.
  */
 export async function reportDay(
   day: string,
   deps: DailyDeps,
   log: (m: string) => void = () => undefined,
 ): Promise<DayOutcome> {
+  const plan = await planDay(day, deps, log);
+  const kept = await keptDay(plan, deps);
+  if (kept !== undefined) return kept;
+  const space = await (deps.runSpace ?? memoryRunSpace)();
+  try {
+    const calibration =
+      plan.storedCalibration === undefined
+        ? undefined
+        : new DayCalibration(deps.weighting, plan.storedCalibration);
+    const computed = await computeDay(await unitsOf(plan, space, deps), {
+      settings: settingsOf(plan.day, deps),
+      storage: space.storage,
+      ...(calibration === undefined ? {} : { calibration }),
+      log,
+    });
+    return await finishDay(
+      plan,
+      { ...computed, calibration: calibration?.records() },
+      space.storage,
+      deps,
+      deps.now(),
+    );
+  } finally {
+    await space.release();
+  }
+}
+
+/**
+ * The unchanged day's outcome, its stored report's info moved on, when the stored report was made
+ * from this plan's inputs; undefined when the day must be computed.
+ */
+export async function keptDay(plan: DayPlan, deps: DailyDeps): Promise<DayOutcome | undefined> {
+  const kept = deps.refit === true ? undefined : await unchangedReport(plan, deps);
+  if (plan.previous === undefined || kept === undefined) return undefined;
+  // The same ledger state and settings give the same bytes: keep the revision and its generation
+  // time, and only move ledgerAsOf on, so the day is not chosen again for these commits.
+  await deps.reports.keep(plan.day, { ...plan.previous, ledgerAsOf: plan.ledgerAsOf });
+  return unchangedOutcome(plan.day, plan.previous.revision, kept);
+}
+
+/** What the units of a day give the last stage: merged, exact, with the runs of requests' costs. */
+export interface DayParts {
+  readonly chargeback: ChargebackResult;
+  readonly intake: Intake;
+  readonly runs: readonly RunInfo[];
+  readonly calibration: readonly CalibrationRecord[] | undefined;
+}
+
+/**
+ * The last stage: dead letters counted, retraining added, the report persisted as the next
+ * revision (or as the stored one, when it comes out byte for byte the same). Safe to run again for
+ * the same plan and parts: it writes the same bytes.
+ */
+export async function finishDay(
+  plan: DayPlan,
+  parts: DayParts,
+  storage: RunStorage,
+  deps: DailyDeps,
+  generated: Date,
+): Promise<DayOutcome> {
+  const day = plan.day;
+  const settings = settingsOf(day, deps);
+  // Messages rejected at ingestion count as read and rejected on the day they were enqueued.
+  const intake = mergeIntake(parts.intake, {
+    counts: { ...noCounts(), eventsRead: plan.deadLetters, rejected: plan.deadLetters },
+    // Each dead letter keeps its own reason in the ledger (docs/operations.md, "Dead letters pile
+    // up"); the daily run counts them only.
+    rejections: new Map(
+      plan.deadLetters > 0
+        ? [[`rejected at ingestion (reasons in the ledger's deadletter/${day}/)`, plan.deadLetters]]
+        : [],
+    ),
+  });
+  const counts = intake.counts;
+  // Judged on the events alone: a retraining job's cost that day is not input read (see withRetraining).
+  const empty = nothingBillable(day, intake, parts.chargeback);
+  const chargeback = await withRetraining(parts.chargeback, deps, settings);
+  const base = {
+    settings,
+    counts,
+    chargeback,
+    ...(parts.calibration === undefined ? {} : { calibration: parts.calibration }),
+  };
+  const previous = plan.previous;
+  const same = previous === undefined ? undefined : await sameAsStored(day, deps, base);
+  const revision = same?.revision ?? (previous?.revision ?? 0) + 1;
+  const generatedAt = same?.generatedAt ?? generated.toISOString();
+  const report = await persistDay(
+    deps.reports,
+    { ...base, revision, generatedAt, runs: parts.runs, storage },
+    {
+      revision,
+      ledgerAsOf: plan.ledgerAsOf,
+      inputs: withPrices(
+        plan.fingerprint,
+        deps.prices,
+        chargeback.podTotals.map((p) => p.gpuSku),
+      ),
+    },
+    generated,
+  );
+  return outcome(
+    day,
+    { ...report, revision },
+    previous !== undefined,
+    same !== undefined,
+    counts.eventsRead,
+    empty,
+  );
+}
+
+/**
+ * The default space for a day's runs when none is given: in memory, and no unit is cut (the
+ * Functions and the command line give one on local disk, src/adapters/files/temp-run-space.ts).
+ */
+async function memoryRunSpace(): Promise<RunSpace> {
+  const runs = new Map<string, Uint8Array[]>();
+  const storage: RunStorage = {
+    create(name) {
+      const chunks: Uint8Array[] = [];
+      return {
+        write: (chunk) => {
+          chunks.push(chunk);
+          return Promise.resolve();
+        },
+        close: () => {
+          runs.set(name, chunks);
+          return Promise.resolve();
+        },
+        abort: () => Promise.resolve(),
+      };
+    },
+    read(name) {
+      const chunks = runs.get(name);
+      if (chunks === undefined) throw new Error(`no run ${name}`);
+      return fromChunks(chunks);
+    },
+    remove(name) {
+      runs.delete(name);
+      return Promise.resolve();
+    },
+  };
+  const release = (): Promise<void> => {
+    runs.clear();
+    return Promise.resolve();
+  };
+  return Promise.resolve({ storage, release });
+}
+
+async function* fromChunks(chunks: readonly Uint8Array[]): AsyncGenerator<Uint8Array> {
+  for (const chunk of chunks) yield await Promise.resolve(chunk);
+}
+
+/** Events per unit before a partition is cut by pod (DAY_UNIT_EVENTS). */
+export const DEFAULT_UNIT_EVENTS = 400_000;
+
+/**
+ * What a day's run is planned from, as plain data (it travels in the fan-out's plan): the day's
+ * segments by partition, its dead letters, the stored report's info, and their fingerprint.
+ */
+export interface DayPlan {
+  readonly day: string;
+  readonly ledgerAsOf: string;
+  readonly previous: StoredReportInfo | undefined;
+  readonly deadLetters: number;
+  readonly fingerprint: string;
+  /** With a calibrated weighting: the constants stored with the day ([] to fit them all). */
+  readonly storedCalibration: readonly CalibrationRecord[] | undefined;
+  /** The day's segments by partition, partitions in order. */
+  readonly partitions: readonly (readonly [string, readonly SegmentInfo[]])[];
+}
+
+export function settingsOf(day: string, deps: Pick<DailyDeps, 'prices' | 'weighting' | 'idle'>): DaySettings {
   const bounds = parseDay(day);
   if (bounds === undefined) throw new RangeError(`not a day: ${day}`);
-  const ledgerAsOf = deps.now().toISOString();
-  const segments = await deps.ledger.segmentsFor(day);
-  const stored =
-    deps.calibrated !== true ? undefined : deps.refit === true ? [] : await storedCalibration(day, deps, log);
-  const newCalibration = (): DayCalibration | undefined =>
-    stored === undefined ? undefined : new DayCalibration(deps.weighting, stored);
-  const input: DayInput = {
+  return {
     date: day,
     dayStart: bounds.start,
     dayEnd: bounds.end,
     prices: deps.prices,
     weighting: deps.weighting,
     idle: deps.idle,
-    keepRequests: true,
   };
-  let calibration = newCalibration();
-  let computed = await byPartition(segments, deps, input, calibration);
-  if (computed === undefined) {
-    log(`${day}: a pod's events span Event Hubs partitions; computing the day in one pass`);
-    const accumulator = await accumulate(segments, deps);
-    calibration = newCalibration();
-    calibration?.add(accumulator.usage());
-    calibration?.fit();
-    computed = {
-      result: computeChargeback({
-        ...withCalibration(input, calibration),
-        usage: accumulator.usage(),
-        capacity: accumulator.capacity(),
-      }),
-      intake: accumulator.intake(),
-    };
-  }
-  // Messages rejected at ingestion count as read and rejected on the day they were enqueued.
-  const deadLetters = await deps.ledger.deadLettersOn(day);
-  const intake = mergeIntake(computed.intake, {
-    counts: { ...noCounts(), eventsRead: deadLetters, rejected: deadLetters },
-    // Each dead letter keeps its own reason in the ledger (docs/operations.md, "Dead letters pile
-    // up"); the daily run counts them only.
-    rejections: new Map(
-      deadLetters > 0
-        ? [[`rejected at ingestion (reasons in the ledger's deadletter/${day}/)`, deadLetters]]
-        : [],
-    ),
-  });
-  const counts = intake.counts;
-  // Judged on the events alone: a retraining job's cost that day is not input read (see withRetraining).
-  const empty = nothingBillable(day, intake, computed.result);
-  computed = { ...computed, result: await withRetraining(computed.result, deps, input) };
-  const previous = await deps.reports.info(day);
-  const rendered = calibration === undefined ? input : { ...input, calibration: calibration.records() };
-  const unchanged =
-    previous === undefined ? undefined : await sameAsStored(day, deps, rendered, counts, computed.result);
-  if (unchanged !== undefined) {
-    // The same ledger state gives the same bytes: keep the revision and its generation time, and
-    // only move ledgerAsOf on, so the day is not chosen again for the same commits.
-    // The metrics are written again too: a report stored before they existed gets them, with the
-    // stored revision and generation time they are rendered with.
-    await deps.reports.write(day, await withRequests(day, unchanged.revision, unchanged), {
-      revision: unchanged.revision,
-      ledgerAsOf,
-    });
-    await writeDayPage(deps.reports, day, deps.now());
-    return outcome(day, unchanged, true, true, counts.eventsRead, empty);
-  }
-  const revision = (previous?.revision ?? 0) + 1;
-  const report = renderReport(
-    { ...rendered, counts, revision, generatedAt: deps.now().toISOString() },
-    computed.result,
-  );
-  await deps.reports.write(day, await withRequests(day, revision, report), { revision, ledgerAsOf });
-  // The day's page (SPEC 12), read back from what was just stored, with the day before for movers.
-  await writeDayPage(deps.reports, day, deps.now());
-  return outcome(day, { ...report, revision }, previous !== undefined, false, counts.eventsRead, empty);
 }
 
-/** The report's files with its per-request costs (src/usecases/requests/request-file.ts). */
-async function withRequests(
-  day: string,
-  revision: number,
-  report: ReturnType<typeof renderReport>,
-): Promise<ReportFiles> {
-  const file = await buildRequestFile(day, revision, report.result.requestCosts ?? []);
-  return { csv: report.csv, summary: report.summary, metrics: report.metrics, requests: file };
+/** The plan stage: reads the ledger's index of the day (not its events) and the stored report's info. */
+export async function planDay(day: string, deps: DailyDeps, log: (m: string) => void): Promise<DayPlan> {
+  settingsOf(day, deps);
+  const ledgerAsOf = deps.now().toISOString();
+  const [segments, deadLetters, previous, retraining] = await Promise.all([
+    deps.ledger.segmentsFor(day),
+    deps.ledger.deadLettersOn(day),
+    deps.reports.info(day),
+    deps.retrainingRuns?.() ?? Promise.resolve([] as readonly RetrainingRun[]),
+  ]);
+  const stored =
+    deps.calibrated !== true ? undefined : deps.refit === true ? [] : await storedCalibration(day, deps, log);
+  const fingerprint = dayFingerprint({
+    day,
+    segments,
+    deadLetters,
+    weighting: deps.weighting,
+    idle: deps.idle,
+    calibrated: deps.calibrated === true,
+    retraining,
+  });
+  const partitions = new Map<string, SegmentInfo[]>();
+  for (const segment of segments)
+    partitions.set(segment.partition, [...(partitions.get(segment.partition) ?? []), segment]);
+  return {
+    day,
+    ledgerAsOf,
+    previous,
+    deadLetters,
+    fingerprint,
+    storedCalibration: stored,
+    partitions: [...partitions.entries()].sort((a, b) => compare(a[0], b[0])),
+  };
+}
+
+/** The day's units: one per partition, a partition over `unitEvents` cut by pod on local disk. */
+export async function unitsOf(
+  plan: Pick<DayPlan, 'partitions'>,
+  space: RunSpace,
+  deps: Pick<DailyDeps, 'ledger' | 'unitEvents'>,
+): Promise<UnitSpec[]> {
+  const unitEvents = deps.unitEvents ?? DEFAULT_UNIT_EVENTS;
+  const units: UnitSpec[] = [];
+  for (const [partition, list] of plan.partitions) {
+    const lines = segmentLines(deps.ledger, list);
+    const events = list.reduce((n, s) => n + s.events, 0);
+    if (events <= unitEvents || space.cutByPod === undefined) {
+      units.push({ id: partition, lines });
+      continue;
+    }
+    const buckets = await space.cutByPod(partition, lines, Math.ceil(events / unitEvents));
+    for (const bucket of buckets)
+      units.push({ id: `${partition}.${String(bucket.index).padStart(4, '0')}`, lines: bucket.read });
+  }
+  return units;
+}
+
+/** A partition's segments as lines, read a few segments at a time. */
+function segmentLines(ledger: DailyDeps['ledger'], segments: readonly SegmentInfo[]): UnitLines {
+  return async function* () {
+    for (let at = 0; at < segments.length; at += READ_CONCURRENCY) {
+      const texts = await Promise.all(
+        segments.slice(at, at + READ_CONCURRENCY).map((segment) => ledger.readSegment(segment)),
+      );
+      for (const text of texts) {
+        const lines: UnitLine[] = [];
+        let start = 0;
+        for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
+          if (end > start) lines.push({ text: text.slice(start, end) });
+          start = end + 1;
+        }
+        if (start < text.length) lines.push({ text: text.slice(start) });
+        yield lines;
+      }
+    }
+  };
+}
+
+/** Changes when anything the day's report is made from changes. */
+export const REPORT_FORMAT = 'report-format-2026-12-06';
+
+function dayFingerprint(inputs: {
+  day: string;
+  segments: readonly SegmentInfo[];
+  deadLetters: number;
+  weighting: Weighting;
+  idle: IdlePolicy;
+  calibrated: boolean;
+  retraining: readonly RetrainingRun[];
+}): string {
+  const hash = createHash('sha256');
+  hash.update(REPORT_FORMAT);
+  hash.update(
+    JSON.stringify([
+      inputs.day,
+      inputs.deadLetters,
+      inputs.weighting,
+      inputs.idle,
+      inputs.calibrated,
+      inputs.retraining,
+    ]),
+  );
+  const segments = [...inputs.segments].sort((a, b) => compare(a.blob, b.blob));
+  for (const s of segments)
+    hash.update(
+      JSON.stringify([s.blob, s.partition, s.firstSequence, s.lastSequence, s.events, s.committedAt]),
+    );
+  return hash.digest('hex');
+}
+
+/**
+ * The stored summary, when the stored report was made from exactly these inputs and is whole (its
+ * metrics and per-request files are there): the day need not be read. The prices are those of the
+ * VM sizes the stored report billed, which are the day's when its segments are the same. A day
+ * that billed nothing from some input is computed again, so that it says so again (SPEC 6).
+ */
+async function unchangedReport(plan: DayPlan, deps: DailyDeps): Promise<string | undefined> {
+  const day = plan.day;
+  if (plan.previous?.inputs === undefined) return undefined;
+  const [summary, metrics, requests] = await Promise.all([
+    deps.reports.summary(day),
+    deps.reports.metrics(day),
+    deps.reports.requests(day).catch(() => undefined),
+  ]);
+  if (summary === undefined || metrics === undefined || requests === undefined) return undefined;
+  let skus: string[];
+  let billed: { fleetCostUsd?: unknown; eventsRead?: unknown };
+  try {
+    skus = parseMetrics(metrics).pods.flatMap((p) => (p.gpuSku === undefined ? [] : [p.gpuSku]));
+    billed = JSON.parse(summary) as typeof billed;
+  } catch {
+    return undefined;
+  }
+  if (billed.fleetCostUsd === 0 && billed.eventsRead !== 0) return undefined;
+  return withPrices(plan.fingerprint, deps.prices, skus) === plan.previous.inputs ? summary : undefined;
+}
+
+/** The fingerprint with the price periods of the VM sizes billed. */
+function withPrices(fingerprint: string, prices: PriceCard, skus: readonly string[]): string {
+  const hash = createHash('sha256').update(fingerprint);
+  for (const sku of [...new Set(skus)].sort())
+    hash.update(JSON.stringify([sku, prices.periods(sku) ?? null]));
+  return hash.digest('hex');
+}
+
+function unchangedOutcome(day: string, revision: number, summary: string | undefined): DayOutcome {
+  let totals: {
+    fleetCostUsd?: unknown;
+    allocatedCostUsd?: unknown;
+    idleCostUsd?: unknown;
+    eventsRead?: unknown;
+  } = {};
+  try {
+    totals = JSON.parse(summary ?? '{}') as typeof totals;
+  } catch {
+    // the figures are for the log only
+  }
+  const money = (v: unknown): string => (typeof v === 'number' ? v.toFixed(6) : '?');
+  return {
+    day,
+    revision,
+    restated: true,
+    unchanged: true,
+    events: typeof totals.eventsRead === 'number' ? totals.eventsRead : 0,
+    fleetCost: money(totals.fleetCostUsd),
+    allocatedCost: money(totals.allocatedCostUsd),
+    idleCost: money(totals.idleCostUsd),
+  };
 }
 
 function outcome(
   day: string,
-  report: Pick<ReturnType<typeof renderReport>, 'result'> & { revision: number },
+  report: Pick<Report, 'result'> & { revision: number },
   restated: boolean,
   unchanged: boolean,
   events: number,
@@ -228,16 +499,14 @@ function outcome(
 }
 
 /**
- * The stored report, when rendering the day again with the stored revision and generation time
- * gives exactly its bytes; undefined when anything differs (or the stored summary is unreadable).
+ * The stored revision and generation time, when rendering the day again with them gives exactly
+ * the stored CSV and summary; undefined when anything differs (or the stored summary is unreadable).
  */
 async function sameAsStored(
   day: string,
   deps: DailyDeps,
-  input: DayInput & { readonly calibration?: readonly CalibrationRecord[] },
-  counts: IntakeCounts,
-  result: ChargebackResult,
-): Promise<(ReturnType<typeof renderReport> & { revision: number }) | undefined> {
+  input: Omit<Parameters<typeof renderDay>[0], 'revision' | 'generatedAt'>,
+): Promise<{ revision: number; generatedAt: string } | undefined> {
   const [csv, summary] = await Promise.all([deps.reports.csv(day), deps.reports.summary(day)]);
   if (csv === undefined || summary === undefined) return undefined;
   let stored: { revision?: unknown; generatedAt?: unknown };
@@ -247,18 +516,10 @@ async function sameAsStored(
     return undefined;
   }
   if (typeof stored.revision !== 'number' || typeof stored.generatedAt !== 'string') return undefined;
-  const again = renderReport(
-    { ...input, counts, revision: stored.revision, generatedAt: stored.generatedAt },
-    result,
-  );
-  return again.csv === csv && again.summary === summary ? { ...again, revision: stored.revision } : undefined;
-}
-
-type DayInput = Omit<ChargebackInput, 'usage' | 'capacity'>;
-
-/** The day's input with the calibration's weighting per deployment, when calibrating. */
-function withCalibration(input: DayInput, calibration: DayCalibration | undefined): DayInput {
-  return calibration === undefined ? input : { ...input, weightingFor: calibration.weightingFor };
+  const again = renderDay({ ...input, revision: stored.revision, generatedAt: stored.generatedAt });
+  return again.csv === csv && again.summary === summary
+    ? { revision: stored.revision, generatedAt: stored.generatedAt }
+    : undefined;
 }
 
 /**
@@ -290,109 +551,18 @@ async function storedCalibration(
 async function withRetraining(
   serving: ChargebackResult,
   deps: DailyDeps,
-  input: DayInput,
+  settings: DaySettings,
 ): Promise<ChargebackResult> {
   if (deps.retrainingRuns === undefined) return serving;
-  const { usage, capacity } = retrainingRecords(await deps.retrainingRuns(), input.dayStart, input.dayEnd);
+  const { usage, capacity } = retrainingRecords(
+    await deps.retrainingRuns(),
+    settings.dayStart,
+    settings.dayEnd,
+  );
   if (usage.length === 0) return serving;
-  return mergeChargeback([serving, computeChargeback({ ...input, usage, capacity })]);
+  return mergeChargeback([serving, computeChargeback({ ...settings, usage, capacity })]);
 }
 
-/**
- * The day partition by partition, or undefined when some pod's events are in more than one partition.
- * When calibrating, a partition with a deployment that has no stored fitted constants waits until
- * every partition has given its equations and the fit is made; it is then read again and computed
- * with the fitted constants (so a day's first report reads those partitions twice, and holds one
- * partition's events and every request's equation, 5 numbers, at a time).
- */
-async function byPartition(
-  segments: readonly SegmentInfo[],
-  deps: DailyDeps,
-  input: DayInput,
-  calibration: DayCalibration | undefined,
-): Promise<{ result: ChargebackResult; intake: Intake } | undefined> {
-  const partitions = new Map<string, SegmentInfo[]>();
-  for (const segment of segments) {
-    const list = partitions.get(segment.partition) ?? [];
-    list.push(segment);
-    partitions.set(segment.partition, list);
-  }
-  const home = new Map<string, string>(); // pod -> partition
-  // eventId (hashed, to hold 4 bytes per event, not the ids) -> partition: versions of one eventId in
-  // two partitions must meet in one accumulator (SPEC 4.6); a hash collision only costs the one pass.
-  const idHome = new Map<number, string>();
-  // In partition order, whichever pass computed them: the merge then sees the same order on a
-  // first report and on a restatement that reuses the stored fit.
-  const results: (ChargebackResult | SegmentInfo[])[] = [];
-  let intake: Intake = { counts: noCounts(), rejections: new Map() };
-  const calibrated = withCalibration(input, calibration);
-  for (const [partition, list] of [...partitions.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
-    const accumulator = await accumulate(list, deps);
-    const usage = accumulator.usage();
-    const capacity = accumulator.capacity();
-    for (const record of [...usage, ...capacity]) {
-      const seen = home.get(record.pod);
-      if (seen !== undefined && seen !== partition) return undefined;
-      home.set(record.pod, partition);
-      const id = hash(record.eventId);
-      const idSeen = idHome.get(id);
-      if (idSeen !== undefined && idSeen !== partition) return undefined;
-      idHome.set(id, partition);
-    }
-    intake = mergeIntake(intake, accumulator.intake());
-    if (calibration !== undefined && usage.some((u) => !calibration.settled(u))) {
-      calibration.add(usage);
-      results.push(list);
-      continue;
-    }
-    results.push(computeChargeback({ ...calibrated, usage, capacity }));
-  }
-  calibration?.fit();
-  const computed: ChargebackResult[] = [];
-  for (const entry of results) {
-    if (!Array.isArray(entry)) {
-      computed.push(entry);
-      continue;
-    }
-    const accumulator = await accumulate(entry, deps);
-    computed.push(
-      computeChargeback({ ...calibrated, usage: accumulator.usage(), capacity: accumulator.capacity() }),
-    );
-  }
-  return { result: mergeChargeback(computed), intake };
-}
-
-/** FNV-1a, 32 bits. */
-function hash(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return h >>> 0;
-}
-
-async function accumulate(segments: readonly SegmentInfo[], deps: DailyDeps): Promise<EventAccumulator> {
-  const accumulator = new EventAccumulator(deps.prices);
-  await forEachConcurrently(segments, READ_CONCURRENCY, async (segment: SegmentInfo) => {
-    const text = await deps.ledger.readSegment(segment);
-    let start = 0;
-    for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
-      if (end > start) accumulator.add(parseRecordText(text.slice(start, end), accumulator.intern));
-      start = end + 1;
-    }
-  });
-  return accumulator;
-}
-
-async function forEachConcurrently<T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next++];
-      if (item !== undefined) await work(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

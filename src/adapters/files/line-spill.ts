@@ -1,0 +1,134 @@
+/**
+ * The command line's input cut into units by pod, on local disk: every line goes, unparsed, to the
+ * bucket of the pod it names, so that each bucket holds whole pods and can be computed alone. The
+ * pod is found by looking for `"pod":"` in the text, without parsing: a line whose pod is spelled
+ * otherwise (escapes, spaces, a repeated key) may land in another bucket than its pod's other
+ * events, which the day's check finds (a replica in two units) and mends by computing those buckets
+ * as one; it costs time, never a wrong figure.
+ *
+ * A bucket file is a series of frames: file index (u32), line number (u32), length over the limit
+ * (i32, -1 when none), offset of the first byte that is not UTF-8 (f64, -1 when none), text length
+ * in bytes (u32), then the text as UTF-8.
+ */
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { PodBucket, UnitLine } from '../../ports/unit-lines.js';
+
+const HEADER = 24;
+const FLUSH_BYTES = 1 << 20;
+
+interface Bucket {
+  readonly path: string;
+  file?: FileHandle;
+  buffer: Buffer;
+  used: number;
+  lines: number;
+}
+
+export class LineSpill {
+  private readonly buckets: Bucket[];
+  private ready: Promise<void> | undefined;
+
+  constructor(
+    private readonly dir: string,
+    count: number,
+  ) {
+    this.buckets = Array.from({ length: count }, (_, i) => ({
+      path: join(dir, `bucket-${String(i).padStart(4, '0')}.spill`),
+      buffer: Buffer.allocUnsafe(FLUSH_BYTES * 2),
+      used: 0,
+      lines: 0,
+    }));
+  }
+
+  /** Puts a line in its pod's bucket; call `flush` after each batch. */
+  add(line: UnitLine): void {
+    const bucket = this.buckets[bucketOf(line.text, this.buckets.length)] as Bucket;
+    const room = bucket.used + HEADER + 3 * line.text.length;
+    if (room > bucket.buffer.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(room, 2 * bucket.buffer.length));
+      bucket.buffer.copy(bigger, 0, 0, bucket.used);
+      bucket.buffer = bigger;
+    }
+    const b = bucket.buffer;
+    const at = bucket.used;
+    b.writeUInt32LE(line.where?.file ?? 0, at);
+    b.writeUInt32LE(line.where?.line ?? 0, at + 4);
+    b.writeInt32LE(line.tooLong ?? -1, at + 8);
+    b.writeDoubleLE(line.invalidUtf8 ?? -1, at + 12);
+    const length = b.write(line.text, at + HEADER, 'utf8');
+    b.writeUInt32LE(length, at + 20);
+    bucket.used = at + HEADER + length;
+    bucket.lines += 1;
+  }
+
+  /** Writes out the buckets whose buffers are full. */
+  async flush(all = false): Promise<void> {
+    await (this.ready ??= mkdir(this.dir, { recursive: true }).then(() => undefined));
+    for (const bucket of this.buckets) {
+      if (bucket.used === 0 || (!all && bucket.used < FLUSH_BYTES)) continue;
+      bucket.file ??= await open(bucket.path, 'w');
+      await bucket.file.write(bucket.buffer, 0, bucket.used);
+      bucket.used = 0;
+    }
+  }
+
+  /** Closes the buckets and returns each one that holds lines, with how many. */
+  async finish(): Promise<PodBucket[]> {
+    await this.flush(true);
+    const out: PodBucket[] = [];
+    for (const [index, bucket] of this.buckets.entries()) {
+      await bucket.file?.close();
+      if (bucket.lines > 0) out.push({ index, lines: bucket.lines, read: () => readFrames(bucket.path) });
+    }
+    return out;
+  }
+
+  async remove(): Promise<void> {
+    for (const bucket of this.buckets) await bucket.file?.close().catch(() => undefined);
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** The bucket of the pod a line names; lines that name none go to bucket 0. */
+export function bucketOf(text: string, count: number): number {
+  if (count <= 1) return 0;
+  const key = '"pod":"';
+  const start = text.indexOf(key);
+  if (start < 0) return 0;
+  const from = start + key.length;
+  const end = text.indexOf('"', from);
+  let h = 0x811c9dc5;
+  for (let i = from; i < (end < 0 ? text.length : end); i++)
+    h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % count;
+}
+
+async function* readFrames(path: string): AsyncGenerator<UnitLine[]> {
+  let carry: Buffer | undefined;
+  for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 }) as AsyncIterable<Buffer>) {
+    const data: Buffer = carry === undefined ? chunk : Buffer.concat([carry, chunk]);
+    const lines: UnitLine[] = [];
+    let at = 0;
+    while (at + HEADER <= data.length) {
+      const length = data.readUInt32LE(at + 20);
+      if (at + HEADER + length > data.length) break;
+      const file = data.readUInt32LE(at);
+      const line = data.readUInt32LE(at + 4);
+      const tooLong = data.readInt32LE(at + 8);
+      const invalidUtf8 = data.readDoubleLE(at + 12);
+      const text = data.toString('utf8', at + HEADER, at + HEADER + length);
+      lines.push({
+        text,
+        where: { file, line },
+        ...(tooLong >= 0 ? { tooLong } : {}),
+        ...(invalidUtf8 >= 0 ? { invalidUtf8 } : {}),
+      });
+      at += HEADER + length;
+    }
+    carry = at < data.length ? data.subarray(at) : undefined;
+    if (lines.length > 0) yield lines;
+  }
+  if (carry !== undefined && carry.length > 0) throw new Error(`${path}: the spill file ends inside a frame`);
+}

@@ -1,0 +1,224 @@
+/**
+ * A day computed unit by unit in one process: the stages every caller shares (the command line, the
+ * daily Function when one instance does the whole day, the fan-out's fan-in for the checks):
+ *
+ *   read   each unit's lines into its events (unit.ts), one unit in memory at a time;
+ *   check  that no replica and no eventId is in two units; units that share one are put together
+ *          and read again as one (a pod's events in two partitions, the day the hub's partition
+ *          count changed), which is always right and holds more at once;
+ *   fit    with a calibrated weighting, each deployment's step costs from every unit's equations;
+ *   allocate each unit (read again when it had to wait for the fit), its requests' costs written
+ *          out as a sorted run;
+ *   merge  the units' chargebacks and intakes into the day's (exact: see mergeChargeback).
+ *
+ * Memory is one unit's events, the small results of every unit, and one 8-byte hash per accepted
+ * event for the check.
+ */
+import { mergeIntake, noCounts, type Intake } from '../../domain/accumulator.js';
+import type { ChargebackResult } from '../../domain/chargeback.js';
+import type { DayCalibration } from '../../domain/calibration/calibrate.js';
+import { mergeChargeback } from '../../domain/merge-chargeback.js';
+import type { RunInfo, RunStorage } from '../../ports/byte-sink.js';
+import {
+  allocateUnit,
+  readUnit,
+  type DaySettings,
+  type ReadHooks,
+  type ReadUnit,
+  type RejectedLine,
+  type UnitLines,
+} from './unit.js';
+
+export interface UnitSpec {
+  /** Names the unit's runs; units are merged in the order of their ids. */
+  readonly id: string;
+  readonly lines: UnitLines;
+}
+
+export interface ComputeDayOptions {
+  readonly settings: DaySettings;
+  /** Where the units' runs of requests' costs are written. */
+  readonly storage: RunStorage;
+  /** With a calibrated weighting: the day's calibration, stored constants already given to it. */
+  readonly calibration?: DayCalibration;
+  /** Hooks for a unit's reading (the command line keeps each unit's refused lines). */
+  readonly hooks?: (unitId: string) => ReadHooks;
+  /** A unit's hooks' output is no longer wanted: the unit was put together with another. */
+  readonly discard?: (unitId: string) => Promise<void>;
+  readonly log?: (message: string) => void;
+}
+
+/** The day's stages' results, by name. */
+export interface ComputedDay {
+  readonly chargeback: ChargebackResult;
+  readonly intake: Intake;
+  /** The units as finally computed (after any were put together), in merge order. */
+  readonly units: readonly string[];
+  /** Each unit's run of requests' costs, in merge order. */
+  readonly runs: readonly RunInfo[];
+  /** Copies refused because another version of their eventId was kept, by eventId. */
+  readonly conflicts: readonly RejectedLine[];
+}
+
+interface UnitState {
+  readonly spec: UnitSpec;
+  readonly read: Pick<ReadUnit, 'intake' | 'replicas' | 'ids' | 'conflicts'>;
+  allocated?: { chargeback: ChargebackResult; requests: RunInfo };
+}
+
+export async function computeDay(
+  units: readonly UnitSpec[],
+  options: ComputeDayOptions,
+): Promise<ComputedDay> {
+  const { settings, calibration } = options;
+  const states = new Map<string, UnitState>();
+  let pending = [...units];
+  for (;;) {
+    for (const spec of pending) {
+      const read = await readUnit(spec.lines, settings, options.hooks?.(spec.id) ?? {});
+      const state: UnitState = {
+        spec,
+        read: { intake: read.intake, replicas: read.replicas, ids: read.ids, conflicts: read.conflicts },
+      };
+      if (calibration !== undefined && read.usage.some((u) => !calibration.settled(u))) {
+        // Its allocation waits for the fit, which needs every unit's equations.
+        calibration.add(read.usage);
+      } else {
+        state.allocated = await allocateUnit(read, settings, {
+          storage: options.storage,
+          run: runName(spec.id),
+          ...(calibration === undefined ? {} : { weightingFor: calibration.weightingFor }),
+        });
+      }
+      states.set(spec.id, state);
+    }
+    const groups = sharedGroups([...states.values()]);
+    if (groups.length === 0) break;
+    pending = [];
+    for (const group of groups) {
+      const ids = group.map((s) => s.spec.id).sort();
+      options.log?.(
+        `units ${ids.join(', ')} share replicas or eventIds (a pod's events span Event Hubs partitions, or its lines name it in two spellings): computing them as one`,
+      );
+      for (const s of group) {
+        states.delete(s.spec.id);
+        if (s.allocated !== undefined) await options.storage.remove(runName(s.spec.id));
+        await options.discard?.(s.spec.id);
+      }
+      const specs = group.map((s) => s.spec);
+      pending.push({ id: ids.join('+'), lines: concatLines(specs.map((s) => s.lines)) });
+    }
+  }
+  calibration?.fit();
+  const ordered = [...states.values()].sort((a, b) => compare(a.spec.id, b.spec.id));
+  for (const state of ordered) {
+    if (state.allocated !== undefined) continue;
+    const read = await readUnit(state.spec.lines, settings);
+    state.allocated = await allocateUnit(read, settings, {
+      storage: options.storage,
+      run: runName(state.spec.id),
+      ...(calibration === undefined ? {} : { weightingFor: calibration.weightingFor }),
+    });
+  }
+  let intake: Intake = { counts: noCounts(), rejections: new Map() };
+  for (const state of ordered) intake = mergeIntake(intake, state.read.intake);
+  return {
+    chargeback: mergeChargeback(
+      ordered.map((s) => (s.allocated as NonNullable<UnitState['allocated']>).chargeback),
+    ),
+    intake,
+    units: ordered.map((s) => s.spec.id),
+    runs: ordered.map((s) => (s.allocated as NonNullable<UnitState['allocated']>).requests),
+    conflicts: mergeConflicts(ordered.map((s) => s.read.conflicts)),
+  };
+}
+
+export function runName(unitId: string): string {
+  return `requests-${unitId}`;
+}
+
+function concatLines(parts: readonly UnitLines[]): UnitLines {
+  return async function* () {
+    for (const part of parts) yield* part();
+  };
+}
+
+/**
+ * The groups of units (two or more) that share a replica or an eventId, transitively: each group
+ * must be computed as one unit. Empty when the units are disjoint, as they are when every pod's
+ * events are in one partition.
+ */
+function sharedGroups(states: readonly UnitState[]): UnitState[][] {
+  const parent = states.map((_, i) => i);
+  const find = (i: number): number => {
+    while (parent[i] !== i) i = parent[i] = parent[parent[i] ?? i] ?? i;
+    return i;
+  };
+  const join = (a: number, b: number): void => {
+    const ra = find(a);
+    const rb = find(b);
+    if (ra !== rb) parent[Math.max(ra, rb)] = Math.min(ra, rb);
+  };
+  const owner = new Map<string, number>();
+  states.forEach((state, i) => {
+    for (const replica of state.read.replicas) {
+      const seen = owner.get(replica);
+      if (seen === undefined) owner.set(replica, i);
+      else join(seen, i);
+    }
+  });
+  for (const [a, b] of sharedIds(states.map((s) => s.read.ids))) join(a, b);
+  const groups = new Map<number, UnitState[]>();
+  states.forEach((state, i) => {
+    const root = find(i);
+    groups.set(root, [...(groups.get(root) ?? []), state]);
+  });
+  return [...groups.values()].filter((g) => g.length > 1);
+}
+
+/**
+ * Pairs of units whose hash lists share a value. All hashes sorted together (one native sort), then
+ * each repeated value looked up in the units' own sorted lists: repeats are rare.
+ */
+function sharedIds(lists: readonly BigUint64Array[]): [number, number][] {
+  let total = 0;
+  for (const list of lists) total += list.length;
+  const all = new BigUint64Array(total);
+  let at = 0;
+  for (const list of lists) {
+    all.set(list, at);
+    at += list.length;
+  }
+  all.sort();
+  const pairs = new Set<string>();
+  for (let i = 1; i < all.length; i++) {
+    const value = all[i] as bigint;
+    if (value !== all[i - 1] || (i > 1 && value === all[i - 2])) continue;
+    const holders = lists.flatMap((list, k) => (contains(list, value) ? [k] : []));
+    for (let h = 1; h < holders.length; h++) pairs.add(`${holders[0]},${holders[h]}`);
+  }
+  return [...pairs].map((p) => p.split(',').map(Number) as [number, number]);
+}
+
+function contains(sorted: BigUint64Array, value: bigint): boolean {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if ((sorted[mid] as bigint) < value) low = mid + 1;
+    else high = mid;
+  }
+  return sorted[low] === value;
+}
+
+/**
+ * Each unit's conflicts are in eventId order, and the units hold disjoint eventIds: a stable sort
+ * by eventId gives the order one pass over the whole day gives.
+ */
+function mergeConflicts(lists: readonly (readonly RejectedLine[])[]): RejectedLine[] {
+  return lists.flat().sort((a, b) => compare(a.eventId ?? '', b.eventId ?? ''));
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
