@@ -58,6 +58,10 @@ export interface ComputedDay {
   readonly runs: readonly RunInfo[];
   /** Copies refused because another version of their eventId was kept, by eventId. */
   readonly conflicts: readonly RejectedLine[];
+  /** Every unit's replicas, sorted: for a check against units computed elsewhere (the fan-out). */
+  readonly replicas: readonly string[];
+  /** Every unit's eventId hashes, sorted, likewise. */
+  readonly ids: BigUint64Array;
 }
 
 interface UnitState {
@@ -130,8 +134,39 @@ export async function computeDay(
     units: ordered.map((s) => s.spec.id),
     runs: ordered.map((s) => (s.allocated as NonNullable<UnitState['allocated']>).requests),
     conflicts: mergeConflicts(ordered.map((s) => s.read.conflicts)),
+    replicas: [...new Set(ordered.flatMap((s) => s.read.replicas))].sort(),
+    ids: sortedUnion(ordered.map((s) => s.read.ids)),
   };
 }
+
+function sortedUnion(lists: readonly BigUint64Array[]): BigUint64Array {
+  const all = new BigUint64Array(lists.reduce((n, l) => n + l.length, 0));
+  let at = 0;
+  for (const list of lists) {
+    all.set(list, at);
+    at += list.length;
+  }
+  return all.sort();
+}
+
+/**
+ * The groups (two or more, by index) of units computed apart that share a replica or an eventId:
+ * each group must be computed again as one unit. Empty when they are disjoint.
+ */
+export function overlappingUnits(
+  units: readonly { readonly replicas: readonly string[]; readonly ids: BigUint64Array }[],
+): number[][] {
+  const states = units.map((u, i) => ({
+    spec: { id: String(i), lines: noLines },
+    read: { ...u, intake: EMPTY_INTAKE, conflicts: [] },
+  }));
+  return sharedGroups(states).map((group) => group.map((s) => Number(s.spec.id)));
+}
+
+const noLines: UnitLines = async function* () {
+  // never read
+};
+const EMPTY_INTAKE: Intake = { counts: noCounts(), rejections: new Map() };
 
 export function runName(unitId: string): string {
   return `requests-${unitId}`;
