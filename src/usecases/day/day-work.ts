@@ -1,0 +1,255 @@
+/**
+ * A day's run as a fan-out job (src/usecases/fan-out/fan-out.ts): one unit per Event Hubs partition,
+ * run on any worker, and a fan-in that checks the units against each other, computes again as one
+ * those that share a replica or an eventId (a pod's events in two partitions), merges and persists.
+ *
+ *   plan     the DayPlan (plain JSON) and the job id, stored once by startDay;
+ *   unit     computeDay over the unit's partitions (a partition over DAY_UNIT_EVENTS cut by pod on
+ *            local disk, as in one process); its chargeback, intake and eventId hashes written as
+ *            blobs of the job's run storage, its requests' costs as runs beside them; the result
+ *            names them, with the unit's replicas;
+ *   fan-in   overlapping units -> a next round of the merged units, the others' results carried in
+ *            the round's context; else the day merged and finishDay, its generation time the plan's
+ *            ledgerAsOf, so that a fan-in run twice writes the same bytes.
+ *
+ * Every write is under a name fixed by (job, round, unit), with bytes fixed by the plan: a unit run
+ * twice, or a fan-in run twice, writes the same bytes again.
+ */
+import { mergeIntake, noCounts, type Intake } from '../../domain/accumulator.js';
+import { decodeChargeback, decodeIntake, encodeChargeback, encodeIntake } from '../../domain/day-codec.js';
+import { ConfigurationError, PermanentError } from '../../domain/errors.js';
+import { mergeChargeback } from '../../domain/merge-chargeback.js';
+import type { RunInfo, RunStorage } from '../../ports/byte-sink.js';
+import type { FanInResult, Json, Round, Work } from '../../ports/fan-out.js';
+import type { RunSpace } from '../../ports/unit-lines.js';
+import { computeDay, overlappingUnits } from './compute-day.js';
+import {
+  finishDay,
+  keptDay,
+  planDay,
+  settingsOf,
+  unitsOf,
+  type DailyDeps,
+  type DayOutcome,
+  type DayPlan,
+} from '../daily/daily-run.js';
+
+export type DayWorkDeps = DailyDeps & {
+  /** The storage of one job's blobs (runs, units' results): a prefix of a container per job. */
+  readonly runStorageFor: (job: string) => RunStorage;
+  /** Local space where a unit's large partition is cut by pod. */
+  readonly space: () => Promise<RunSpace>;
+};
+
+/** What startDay stores as the job's plan. */
+interface DayJobPlan {
+  readonly job: string;
+  readonly day: DayPlan;
+}
+
+/** A unit's result: the names of its blobs in the job's storage, its replicas and runs. */
+interface UnitResult {
+  readonly partitions: readonly string[];
+  readonly chargeback: string;
+  readonly intake: string;
+  readonly ids: string;
+  readonly replicas: readonly string[];
+  readonly runs: readonly RunInfo[];
+}
+
+/** A later round's context: each unit's partitions, and the results of the units not run again. */
+interface RoundContext {
+  readonly partitions: Readonly<Record<string, readonly string[]>>;
+  readonly kept: Readonly<Record<string, UnitResult>>;
+}
+
+/** Starts the fan-out of a day unless it is unchanged: the kept outcome, or the job started. */
+export async function startDay(
+  day: string,
+  deps: DailyDeps,
+  start: (job: string, plan: Json, units: readonly string[]) => Promise<'started' | 'resent' | 'exists'>,
+  log: (m: string) => void = () => undefined,
+): Promise<{ kept: DayOutcome } | { job: string; started: 'started' | 'resent' | 'exists' }> {
+  refuseCalibrated(deps);
+  const plan = await planDay(day, deps, log);
+  const kept = await keptDay(plan, deps);
+  if (kept !== undefined) return { kept };
+  const job = dayJobId(plan);
+  const units = plan.partitions.map(([partition]) => partition);
+  // A day with no segment still has a report (dead letters, retraining): one unit with no input.
+  const jobPlan: DayJobPlan = { job, day: plan };
+  return { job, started: await start(job, toJson(jobPlan), units.length === 0 ? [NO_INPUT] : units) };
+}
+
+/** `day-<day>-<fingerprint prefix>-<ledgerAsOf compact>`: a new job for each new plan of the day. */
+export function dayJobId(plan: Pick<DayPlan, 'day' | 'fingerprint' | 'ledgerAsOf'>): string {
+  return `day-${plan.day}-${plan.fingerprint.slice(0, 12)}-${plan.ledgerAsOf.replace(/[^0-9]/g, '')}`;
+}
+
+const NO_INPUT = '(none)';
+
+/** The day's work for the fan-out engine. */
+export function dayWork(deps: DayWorkDeps): Work {
+  return {
+    async runUnit(plan, round, unit) {
+      const { job, day } = fromJson(plan);
+      const partitions = partitionsOf(round, unit);
+      const storage = prefixed(deps.runStorageFor(job), `r${round.index}/${unit}/`);
+      const space = await deps.space();
+      try {
+        const selected = day.partitions.filter(([p]) => partitions.includes(p));
+        const computed = await computeDay(await unitsOf({ partitions: selected }, space, deps), {
+          settings: settingsOf(day.day, deps),
+          storage,
+        });
+        const names = { chargeback: 'chargeback.json', intake: 'intake.json', ids: 'ids.bin' };
+        await write(storage, names.chargeback, Buffer.from(encodeChargeback(computed.chargeback)));
+        await write(storage, names.intake, Buffer.from(encodeIntake(computed.intake)));
+        await write(
+          storage,
+          names.ids,
+          new Uint8Array(computed.ids.buffer, computed.ids.byteOffset, computed.ids.byteLength),
+        );
+        const result: UnitResult = {
+          partitions,
+          chargeback: storage.full(names.chargeback),
+          intake: storage.full(names.intake),
+          ids: storage.full(names.ids),
+          replicas: computed.replicas,
+          runs: computed.runs.map((r) => ({ ...r, name: storage.full(r.name) })),
+        };
+        return toJson(result);
+      } finally {
+        await space.release();
+      }
+    },
+
+    async fanIn(plan, round, results): Promise<FanInResult> {
+      const { job, day } = fromJson(plan);
+      const storage = deps.runStorageFor(job);
+      const context = contextOf(round);
+      const all = new Map<string, UnitResult>(Object.entries(context.kept));
+      for (const [unit, result] of results) all.set(unit, result as unknown as UnitResult);
+      const ordered = [...all.entries()].sort((a, b) => compare(a[0], b[0]));
+      const checked = await Promise.all(
+        ordered.map(async ([, r]) => ({ replicas: r.replicas, ids: await readIds(storage, r.ids) })),
+      );
+      const groups = overlappingUnits(checked);
+      if (groups.length > 0) {
+        const redone = new Set(groups.flat());
+        const units: string[] = [];
+        const partitions: Record<string, readonly string[]> = {};
+        for (const group of groups) {
+          const merged = group.flatMap((i) => ordered[i]?.[1].partitions ?? []).sort(compare);
+          const id = merged.join('+');
+          units.push(id);
+          partitions[id] = merged;
+        }
+        const kept = Object.fromEntries(ordered.filter((_, i) => !redone.has(i)));
+        const next: RoundContext = { partitions, kept };
+        return { next: { units, context: toJson(next) } };
+      }
+      const parts = await Promise.all(
+        ordered.map(async ([, r]) => ({
+          chargeback: decodeChargeback(await readText(storage, r.chargeback)),
+          intake: decodeIntake(await readText(storage, r.intake)),
+        })),
+      );
+      let intake: Intake = { counts: noCounts(), rejections: new Map() };
+      for (const part of parts) intake = mergeIntake(intake, part.intake);
+      const outcome = await finishDay(
+        day,
+        {
+          chargeback: mergeChargeback(parts.map((p) => p.chargeback)),
+          intake,
+          runs: ordered.flatMap(([, r]) => r.runs),
+          calibration: undefined,
+        },
+        storage,
+        deps,
+        new Date(day.ledgerAsOf),
+      );
+      return { done: toJson(outcome) };
+    },
+  };
+}
+
+/**
+ * A calibrated day fits each deployment's constants from every unit's equations before any unit is
+ * allocated: a round the fan-out does not have yet. Such days run in one instance.
+ */
+function refuseCalibrated(deps: Pick<DailyDeps, 'calibrated'>): void {
+  if (deps.calibrated === true)
+    throw new ConfigurationError(
+      'DAY_FAN_OUT does not run WEIGHTING=calibrated days (the fit needs every unit before any is allocated): set DAY_FAN_OUT=false',
+    );
+}
+
+function partitionsOf(round: Round, unit: string): string[] {
+  if (round.index === 0) return unit === NO_INPUT ? [] : [unit];
+  const list = contextOf(round).partitions[unit];
+  if (list === undefined) throw new PermanentError(`day job ${round.job}: unit ${unit} has no partitions`);
+  return [...list];
+}
+
+function contextOf(round: Round): RoundContext {
+  if (round.index === 0 || round.context === undefined) return { partitions: {}, kept: {} };
+  return round.context as unknown as RoundContext;
+}
+
+type PrefixedStorage = RunStorage & { full(name: string): string };
+
+/** The job's storage seen under a prefix; `full` gives a name as the job's storage knows it. */
+function prefixed(storage: RunStorage, prefix: string): PrefixedStorage {
+  return {
+    create: (name) => storage.create(prefix + name),
+    read: (name) => storage.read(prefix + name),
+    remove: (name) => storage.remove(prefix + name),
+    full: (name) => prefix + name,
+  };
+}
+
+async function write(storage: RunStorage, name: string, bytes: Uint8Array): Promise<void> {
+  const sink = storage.create(name);
+  try {
+    await sink.write(bytes);
+    await sink.close();
+  } catch (error) {
+    await sink.abort().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function readBytes(storage: RunStorage, name: string): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of storage.read(name)) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+async function readText(storage: RunStorage, name: string): Promise<string> {
+  return (await readBytes(storage, name)).toString('utf8');
+}
+
+async function readIds(storage: RunStorage, name: string): Promise<BigUint64Array> {
+  const bytes = await readBytes(storage, name);
+  // A copy into an aligned buffer: a Buffer from concat may start at any offset of its pool.
+  const aligned = new Uint8Array(bytes.length);
+  aligned.set(bytes);
+  return new BigUint64Array(aligned.buffer, 0, bytes.length / 8);
+}
+
+function fromJson(plan: Json): DayJobPlan {
+  const value = plan as { job?: unknown; day?: unknown } | null;
+  if (typeof value !== 'object' || value === null || typeof value.job !== 'string')
+    throw new PermanentError('day job: the plan is not a day plan');
+  return value as unknown as DayJobPlan;
+}
+
+/** Plain data through JSON: `undefined` fields dropped, as the store keeps them. */
+function toJson(value: unknown): Json {
+  return JSON.parse(JSON.stringify(value)) as Json;
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
