@@ -22,8 +22,9 @@ import { parseMetrics } from '../domain/metrics/build.js';
 import type { ByteSink } from '../ports/byte-sink.js';
 import { computeDay, type UnitSpec } from '../usecases/day/compute-day.js';
 import { persistDay } from '../usecases/day/finish-day.js';
-import type { DaySettings, RejectedLine, UnitLine, UnitLines } from '../usecases/day/unit.js';
+import type { DaySettings, UnitLine, UnitLines } from '../usecases/day/unit.js';
 import { formatMoney } from '../domain/report/format.js';
+import { defaultWorkers, rejectedEntry, rejectedRunLines, workerExecutor } from './report-units.js';
 import { parseArgsOrThrow } from './args.js';
 import { UsageError } from './usage-error.js';
 
@@ -52,6 +53,8 @@ Options:
   --unit-mb N         input per unit of work (default 64): larger input is cut by pod into units of
                       about N MB on local disk, computed one at a time, so memory stays about the
                       same whatever the size of the day
+  --workers N         worker threads computing those units at once (default: one per core; 0: none)
+  --timings           print each stage's wall time on stderr
   --work-dir DIR      where those units are kept while the report is made (default: the system's
                       temporary folder; removed at the end)
   -h, --help          this text
@@ -76,6 +79,10 @@ export interface ReportOptions {
   readonly unitMb?: number;
   /** Where the units and their runs are kept while the report is made (default: the system's temporary folder). */
   readonly workDir?: string;
+  /** Print each stage's wall time on stderr (`--timings`). */
+  readonly timings?: boolean;
+  /** Worker threads computing units (`--workers`; default one per core, 0: the main thread alone). */
+  readonly workers?: number;
 }
 
 export function parseReportArgs(args: readonly string[]): ReportOptions | 'help' {
@@ -89,6 +96,8 @@ export function parseReportArgs(args: readonly string[]): ReportOptions | 'help'
     refit: { type: 'boolean' },
     'unit-mb': { type: 'string' },
     'work-dir': { type: 'string' },
+    workers: { type: 'string' },
+    timings: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help === true) return 'help';
@@ -106,6 +115,9 @@ export function parseReportArgs(args: readonly string[]): ReportOptions | 'help'
   }
   if (values.refit === true && weighting !== 'calibrated')
     throw new UsageError('--refit applies to --weighting calibrated only');
+  const workers = values.workers === undefined ? undefined : Number(values.workers);
+  if (workers !== undefined && (!Number.isInteger(workers) || workers < 0 || workers > 64))
+    throw new UsageError(`--workers must be a whole number from 0 to 64, got "${String(values.workers)}"`);
   const unitMb = values['unit-mb'] === undefined ? DEFAULT_UNIT_MB : Number(values['unit-mb']);
   if (!Number.isFinite(unitMb) || unitMb <= 0 || unitMb > 65_536)
     throw new UsageError(
@@ -122,6 +134,8 @@ export function parseReportArgs(args: readonly string[]): ReportOptions | 'help'
     ...(values.refit === true ? { refit: true } : {}),
     unitMb,
     ...(values['work-dir'] === undefined ? {} : { workDir: String(values['work-dir']) }),
+    ...(workers === undefined ? {} : { workers }),
+    ...(values.timings === true ? { timings: true } : {}),
   };
 }
 
@@ -175,9 +189,13 @@ export async function runReport(
     idle: options.idle,
   };
   const sinks = new Map<string, ByteSink>();
+  let pool: ReturnType<typeof workerExecutor> | undefined;
   let done = false;
   try {
-    const units = await cutIntoUnits(options, files, work);
+    const stage = stageClock(options.timings);
+    const workers = options.workers ?? defaultWorkers();
+    const units = await cutIntoUnits(options, files, work, workers);
+    stage(`cut ${units.length} unit(s)`);
     const calibration =
       options.calibrated === true
         ? new DayCalibration(
@@ -186,7 +204,16 @@ export async function runReport(
           )
         : undefined;
     const rejectedRun = (unit: string): string => `rejected-${unit}`;
+    if (workers > 0 && calibration === undefined && units.some((u) => u.spills !== undefined)) {
+      const { prices: _, ...rest } = settings;
+      pool = workerExecutor(
+        workers,
+        { kind: 'init', pricesPath: options.pricesPath, settings: rest, files, runsDir: join(work, 'runs') },
+        rejectedRun,
+      );
+    }
     const computed = await computeDay(units, {
+      ...(pool === undefined ? {} : { executor: pool.executor }),
       settings,
       storage,
       ...(calibration === undefined ? {} : { calibration }),
@@ -194,18 +221,7 @@ export async function runReport(
         const sink = storage.create(rejectedRun(unit));
         sinks.set(unit, sink);
         return {
-          // Each entry behind its place in the input, so that the units' runs merge back in order.
-          onRejected: (lines) =>
-            sink.write(
-              Buffer.from(
-                lines
-                  .map(
-                    (l) =>
-                      `${l.where?.file ?? 0}\t${l.where?.line ?? 0}\t${JSON.stringify(rejectedEntry(files, l))}\n`,
-                  )
-                  .join(''),
-              ),
-            ),
+          onRejected: (lines) => sink.write(rejectedRunLines(files, lines)),
         };
       },
       discard: async (unit) => {
@@ -215,6 +231,7 @@ export async function runReport(
       },
     });
     for (const sink of sinks.values()) await sink.close();
+    stage(`computed ${computed.units.length} unit(s)`);
     // SPEC 6: input that was not nothing, billed nothing, is a failure (exit 1), and the report of
     // the day already in DIR, if any, is left as it was rather than replaced by a $0 one.
     const empty = nothingBillable(options.date, computed.intake, computed.chargeback);
@@ -225,6 +242,7 @@ export async function runReport(
       computed.units.map((unit) => storage.read(rejectedRun(unit))),
       computed.conflicts.map((c) => rejectedEntry(files, c)),
     );
+    stage('rejected lines written');
     const reports = new FolderReportStore(options.outDir);
     const revision = (await previousRevision(summaryPath)) + 1;
     const report = await writing(
@@ -246,6 +264,7 @@ export async function runReport(
       ),
     );
     await writing(options.outDir, rename(`${rejectedPath}.partial`, rejectedPath));
+    stage('report written');
     done = true;
     return {
       csvPath,
@@ -260,11 +279,23 @@ export async function runReport(
       warnings,
     };
   } finally {
+    await pool?.close();
     for (const sink of sinks.values()) await sink.abort().catch(() => undefined);
     // A failed run leaves the previous report as it was and no half-written files beside it.
     if (!done) await rm(`${rejectedPath}.partial`, { force: true }).catch(() => undefined);
     await rm(work, { recursive: true, force: true }).catch(() => undefined);
   }
+}
+
+/** With --timings: each stage's wall time on stderr, as `stage: SECONDS s (what)`. */
+function stageClock(on: boolean | undefined): (what: string) => void {
+  let last = performance.now();
+  return (what) => {
+    if (on !== true) return;
+    const now = performance.now();
+    process.stderr.write(`stage: ${((now - last) / 1000).toFixed(2)} s (${what})\n`);
+    last = now;
+  };
 }
 
 /**
@@ -275,10 +306,14 @@ async function cutIntoUnits(
   options: ReportOptions,
   files: readonly string[],
   work: string,
+  workers: number,
 ): Promise<UnitSpec[]> {
   let bytes = 0;
   for (const file of files) bytes += (await stat(file)).size;
-  const count = Math.max(1, Math.ceil(bytes / ((options.unitMb ?? DEFAULT_UNIT_MB) * 1_000_000)));
+  const bySize = Math.ceil(bytes / ((options.unitMb ?? DEFAULT_UNIT_MB) * 1_000_000));
+  // Cut at all, then into a few units per worker thread at least, so that no thread waits long
+  // for the last unit (pods are whole units, so buckets differ in size).
+  const count = bySize <= 1 ? 1 : Math.max(bySize, 4 * workers);
   const fromFiles: UnitLines = async function* () {
     for (const [index, file] of files.entries()) {
       for await (const batch of readEvents(options.eventsPath, file))
@@ -294,6 +329,7 @@ async function cutIntoUnits(
   return (await spill.finish()).map((bucket) => ({
     id: String(bucket.index).padStart(4, '0'),
     lines: bucket.read,
+    spills: [bucket.path],
   }));
 }
 
@@ -303,18 +339,6 @@ function unitLine(file: number, line: Line): UnitLine {
     where: { file, line: line.line },
     ...(line.tooLong === undefined ? {} : { tooLong: line.tooLong }),
     ...(line.invalidUtf8 === undefined ? {} : { invalidUtf8: line.invalidUtf8 }),
-  };
-}
-
-function rejectedEntry(
-  files: readonly string[],
-  line: RejectedLine,
-): { file: string; line: number; reason: string; text: string } {
-  return {
-    file: line.where === undefined ? '' : (files[line.where.file] ?? ''),
-    line: line.where?.line ?? 0,
-    reason: line.reason,
-    text: line.text,
   };
 }
 

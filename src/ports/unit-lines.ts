@@ -26,6 +26,8 @@ export type UnitLines = () => AsyncIterable<readonly UnitLine[]>;
 /** One bucket of lines cut by pod: its number, how many lines it holds, and how to read them. */
 export interface PodBucket {
   readonly index: number;
+  /** The bucket's file on local disk. */
+  readonly path: string;
   readonly lines: number;
   readonly read: UnitLines;
 }

@@ -80,7 +80,8 @@ export class LineSpill {
     const out: PodBucket[] = [];
     for (const [index, bucket] of this.buckets.entries()) {
       await bucket.file?.close();
-      if (bucket.lines > 0) out.push({ index, lines: bucket.lines, read: () => readFrames(bucket.path) });
+      if (bucket.lines > 0)
+        out.push({ index, path: bucket.path, lines: bucket.lines, read: () => readFrames(bucket.path) });
     }
     return out;
   }
@@ -105,7 +106,7 @@ export function bucketOf(text: string, count: number): number {
   return (h >>> 0) % count;
 }
 
-async function* readFrames(path: string): AsyncGenerator<UnitLine[]> {
+export async function* readFrames(path: string): AsyncGenerator<UnitLine[]> {
   let carry: Buffer | undefined;
   for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 }) as AsyncIterable<Buffer>) {
     const data: Buffer = carry === undefined ? chunk : Buffer.concat([carry, chunk]);

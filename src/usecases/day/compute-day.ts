@@ -33,6 +33,20 @@ export interface UnitSpec {
   /** Names the unit's runs; units are merged in the order of their ids. */
   readonly id: string;
   readonly lines: UnitLines;
+  /** The spill files that hold the unit's lines, when they are on local disk (for an executor). */
+  readonly spills?: readonly string[];
+}
+
+/** The outcome of a unit computed elsewhere: what the check and the merge take. */
+export interface UnitOutcome {
+  readonly read: Pick<ReadUnit, 'intake' | 'replicas' | 'ids' | 'conflicts'>;
+  readonly allocated: { readonly chargeback: ChargebackResult; readonly requests: RunInfo };
+}
+
+/** Runs units elsewhere (worker threads); undefined for a unit it cannot run, which runs here. */
+export interface UnitExecutor {
+  readonly concurrency: number;
+  run(spec: UnitSpec, run: string): Promise<UnitOutcome | undefined>;
 }
 
 export interface ComputeDayOptions {
@@ -45,6 +59,8 @@ export interface ComputeDayOptions {
   readonly hooks?: (unitId: string) => ReadHooks;
   /** A unit's hooks' output is no longer wanted: the unit was put together with another. */
   readonly discard?: (unitId: string) => Promise<void>;
+  /** Where units are computed when the day is not calibrated; here, one at a time, when absent. */
+  readonly executor?: UnitExecutor;
   readonly log?: (message: string) => void;
 }
 
@@ -67,7 +83,22 @@ export interface ComputedDay {
 interface UnitState {
   readonly spec: UnitSpec;
   readonly read: Pick<ReadUnit, 'intake' | 'replicas' | 'ids' | 'conflicts'>;
-  allocated?: { chargeback: ChargebackResult; requests: RunInfo };
+  allocated?: UnitOutcome['allocated'];
+}
+
+async function forEachConcurrently<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++];
+      if (item !== undefined) await work(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }
 
 export async function computeDay(
@@ -78,7 +109,7 @@ export async function computeDay(
   const states = new Map<string, UnitState>();
   let pending = [...units];
   for (;;) {
-    for (const spec of pending) {
+    const inProcess = async (spec: UnitSpec): Promise<UnitState> => {
       const read = await readUnit(spec.lines, settings, options.hooks?.(spec.id) ?? {});
       const state: UnitState = {
         spec,
@@ -94,7 +125,17 @@ export async function computeDay(
           ...(calibration === undefined ? {} : { weightingFor: calibration.weightingFor }),
         });
       }
-      states.set(spec.id, state);
+      return state;
+    };
+    const executor = calibration === undefined ? options.executor : undefined;
+    if (executor === undefined) {
+      for (const spec of pending) states.set(spec.id, await inProcess(spec));
+    } else {
+      // Units elsewhere (worker threads), a few at once; their results are put in id order below.
+      await forEachConcurrently(pending, executor.concurrency, async (spec) => {
+        const done = await executor.run(spec, runName(spec.id));
+        states.set(spec.id, done === undefined ? await inProcess(spec) : { spec, ...done });
+      });
     }
     const groups = sharedGroups([...states.values()]);
     if (groups.length === 0) break;
@@ -110,7 +151,14 @@ export async function computeDay(
         await options.discard?.(s.spec.id);
       }
       const specs = group.map((s) => s.spec);
-      pending.push({ id: ids.join('+'), lines: concatLines(specs.map((s) => s.lines)) });
+      const spills = specs.every((spec) => spec.spills !== undefined)
+        ? specs.flatMap((spec) => spec.spills ?? [])
+        : undefined;
+      pending.push({
+        id: ids.join('+'),
+        lines: concatLines(specs.map((spec) => spec.lines)),
+        ...(spills === undefined ? {} : { spills }),
+      });
     }
   }
   calibration?.fit();

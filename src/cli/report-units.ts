@@ -1,0 +1,142 @@
+/**
+ * The units of `chargeback report` on worker threads: a pool of `report-worker.js` threads that
+ * computes the spilled units while the main thread waits, as computeDay's executor. Built code
+ * only: run from the TypeScript sources (the tests), the units are computed on the main thread.
+ */
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { RunInfo } from '../ports/byte-sink.js';
+import { decodeChargeback, decodeIntake } from '../domain/day-codec.js';
+import type { UnitExecutor, UnitOutcome, UnitSpec } from '../usecases/day/compute-day.js';
+import type { DaySettings, RejectedLine } from '../usecases/day/unit.js';
+
+export type WorkerRequest =
+  | {
+      readonly kind: 'init';
+      readonly pricesPath: string;
+      readonly settings: Omit<DaySettings, 'prices'>;
+      readonly files: readonly string[];
+      readonly runsDir: string;
+    }
+  | {
+      readonly kind: 'unit';
+      readonly id: string;
+      readonly spills: readonly string[];
+      readonly run: string;
+      readonly rejectedRun: string;
+    };
+
+export type WorkerReply =
+  | {
+      readonly kind: 'done';
+      readonly id: string;
+      readonly chargeback: string;
+      readonly intake: string;
+      readonly replicas: readonly string[];
+      readonly ids: ArrayBuffer;
+      readonly conflicts: readonly RejectedLine[];
+      readonly requests: RunInfo;
+    }
+  | { readonly kind: 'error'; readonly id: string; readonly message: string };
+
+/** A run of refused lines: each entry behind its place in the input, so that runs merge back in order. */
+export function rejectedRunLines(files: readonly string[], lines: readonly RejectedLine[]): Buffer {
+  return Buffer.from(
+    lines
+      .map(
+        (l) => `${l.where?.file ?? 0}\t${l.where?.line ?? 0}\t${JSON.stringify(rejectedEntry(files, l))}\n`,
+      )
+      .join(''),
+  );
+}
+
+export function rejectedEntry(
+  files: readonly string[],
+  line: RejectedLine,
+): { file: string; line: number; reason: string; text: string } {
+  return {
+    file: line.where === undefined ? '' : (files[line.where.file] ?? ''),
+    line: line.where?.line ?? 0,
+    reason: line.reason,
+    text: line.text,
+  };
+}
+
+/** Worker threads by default: one per core the process may use. */
+export function defaultWorkers(): number {
+  return fileURLToPath(import.meta.url).endsWith('.ts') ? 0 : availableParallelism();
+}
+
+/** A pool of worker threads as computeDay's executor; `close` ends them. */
+export function workerExecutor(
+  workers: number,
+  init: Extract<WorkerRequest, { kind: 'init' }>,
+  rejectedRun: (unit: string) => string,
+): { executor: UnitExecutor; close: () => Promise<void> } {
+  const threads: Worker[] = [];
+  const idle: Worker[] = [];
+  const waiting: ((worker: Worker) => void)[] = [];
+  const take = (): Promise<Worker> => {
+    const free = idle.pop();
+    if (free !== undefined) return Promise.resolve(free);
+    if (threads.length < workers) {
+      const worker = new Worker(new URL('./report-worker.js', import.meta.url));
+      worker.unref();
+      worker.postMessage(init);
+      threads.push(worker);
+      return Promise.resolve(worker);
+    }
+    return new Promise((resolve) => waiting.push(resolve));
+  };
+  const give = (worker: Worker): void => {
+    const next = waiting.shift();
+    if (next !== undefined) next(worker);
+    else idle.push(worker);
+  };
+  const executor: UnitExecutor = {
+    concurrency: workers,
+    async run(spec: UnitSpec, run: string): Promise<UnitOutcome | undefined> {
+      if (spec.spills === undefined) return undefined;
+      const worker = await take();
+      try {
+        const reply = await new Promise<WorkerReply>((resolve, reject) => {
+          const onMessage = (message: WorkerReply): void => {
+            if (message.id !== spec.id) return;
+            worker.off('message', onMessage);
+            worker.off('error', reject);
+            resolve(message);
+          };
+          worker.on('message', onMessage);
+          worker.once('error', reject);
+          const request: WorkerRequest = {
+            kind: 'unit',
+            id: spec.id,
+            spills: spec.spills ?? [],
+            run,
+            rejectedRun: rejectedRun(spec.id),
+          };
+          worker.postMessage(request);
+        });
+        if (reply.kind === 'error') throw new Error(`unit ${spec.id}: ${reply.message}`);
+        return {
+          read: {
+            intake: decodeIntake(reply.intake),
+            replicas: reply.replicas,
+            ids: new BigUint64Array(reply.ids),
+            conflicts: reply.conflicts,
+          },
+          allocated: { chargeback: decodeChargeback(reply.chargeback), requests: reply.requests },
+        };
+      } finally {
+        give(worker);
+      }
+    },
+  };
+  return {
+    executor,
+    close: async () => {
+      await Promise.all(threads.map((t) => t.terminate()));
+    },
+  };
+}
