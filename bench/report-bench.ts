@@ -1,8 +1,10 @@
 /**
- * `npm run bench`: times `chargeback report` on simulated days of 100k, 1M and 5M events against a
- * bare pass that only reads and JSON.parses the same file, with peak memory (max RSS) of each.
- * Goal (1M events): report time <= 2.5 x bare pass, peak memory < 1 GB. Sizes: BENCH_SIZES=100000,1000000.
- * Up to 1M events it also times `--weighting calibrated` (goal: at most 20% more than the report).
+ * `npm run bench`: times `chargeback report` (every output: CSV, summary, metrics, day page,
+ * per-request file and index) on simulated days of 1M, 5M and 10M events on 40 pods against a bare
+ * pass that only reads and JSON.parses the same file on one core, with the peak memory (max RSS)
+ * of each, and the report's stages (`--timings`). Goals: at 1M, at most 2.5 x the bare pass and
+ * 700 MB; at 5M and 10M the same ratio or better and under 1 GB. Sizes: BENCH_SIZES=1000000,5000000.
+ * Up to 1M events it also times `--weighting calibrated`.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
@@ -11,7 +13,7 @@ import { join } from 'node:path';
 import { dayOfMs } from '../src/domain/days.js';
 
 const DATE = '2026-11-22';
-const sizes = (process.env.BENCH_SIZES ?? '100000,1000000,5000000').split(',').map(Number);
+const sizes = (process.env.BENCH_SIZES ?? '1000000,5000000,10000000').split(',').map(Number);
 const root = new URL('..', new URL('..', import.meta.url)).pathname;
 const cli = join(root, 'bin', 'chargeback.js');
 const cache = join(root, '.bench');
@@ -20,6 +22,7 @@ mkdirSync(cache, { recursive: true });
 interface Timed {
   seconds: number;
   maxRssMb: number;
+  stages?: string[];
 }
 
 function timed(args: string[]): Timed {
@@ -33,7 +36,11 @@ function timed(args: string[]): Timed {
   const stderr = run('/usr/bin/time', ['-f', 'BENCH %e %M', process.execPath, ...args]);
   const line = stderr.split('\n').find((l) => l.startsWith('BENCH ')) ?? '';
   const [, seconds = 'NaN', kib = 'NaN'] = line.split(' ');
-  return { seconds: Number(seconds), maxRssMb: Number(kib) / 1024 };
+  const stages = stderr
+    .split('\n')
+    .filter((l) => l.startsWith('stage: '))
+    .map((l) => l.slice('stage: '.length));
+  return { seconds: Number(seconds), maxRssMb: Number(kib) / 1024, stages };
 }
 
 function run(command: string, args: string[]): string {
@@ -45,7 +52,7 @@ function run(command: string, args: string[]): string {
 function eventsFile(events: number): string {
   const file = join(cache, `events-${events}.ndjson`);
   if (!existsSync(file)) {
-    const pods = Math.max(8, Math.round(events / 62_500));
+    const pods = events >= 1_000_000 ? 40 : Math.max(8, Math.round(events / 25_000));
     const capacityEvents = pods * 1441;
     process.stderr.write(`simulating ${events} events on ${pods} pods into ${file} ...\n`);
     execFileSync(process.execPath, [
@@ -85,7 +92,8 @@ for (const events of sizes) {
     dir,
     ...more,
   ];
-  const report = timed(reportArgs(out));
+  const report = timed(reportArgs(out, '--timings'));
+  process.stderr.write(`${events} events, report stages: ${(report.stages ?? []).join('; ')}\n`);
   const ratio = report.seconds / bare.seconds;
   const calibrated =
     events <= 1_000_000

@@ -223,14 +223,13 @@ export async function finishDay(
     },
     generated,
   );
-  return outcome(
-    day,
-    { ...report, revision },
-    previous !== undefined,
-    same !== undefined,
-    counts.eventsRead,
-    empty,
-  );
+  return outcome(day, report.result, {
+    revision,
+    restated: previous !== undefined,
+    unchanged: same !== undefined,
+    events: counts.eventsRead,
+    ...(empty === undefined ? {} : { nothingBillable: empty }),
+  });
 }
 
 /**
@@ -479,22 +478,15 @@ function unchangedOutcome(day: string, revision: number, summary: string | undef
 
 function outcome(
   day: string,
-  report: Pick<Report, 'result'> & { revision: number },
-  restated: boolean,
-  unchanged: boolean,
-  events: number,
-  nothingBillable: string | undefined,
+  result: Report['result'],
+  facts: Pick<DayOutcome, 'revision' | 'restated' | 'unchanged' | 'events' | 'nothingBillable'>,
 ): DayOutcome {
   return {
     day,
-    revision: report.revision,
-    restated,
-    unchanged,
-    events,
-    fleetCost: formatMoney(report.result.fleetNanos),
-    allocatedCost: formatMoney(report.result.allocatedNanos),
-    idleCost: formatMoney(report.result.idleNanos),
-    ...(nothingBillable === undefined ? {} : { nothingBillable }),
+    ...facts,
+    fleetCost: formatMoney(result.fleetNanos),
+    allocatedCost: formatMoney(result.allocatedNanos),
+    idleCost: formatMoney(result.idleNanos),
   };
 }
 
