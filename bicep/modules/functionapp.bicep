@@ -20,6 +20,10 @@ param usageConsumerGroup string
 param evaluationsHubName string
 param evaluationsConsumerGroup string
 param dayQueueName string
+@description('Queue of the fanned-out day\'s units (the storage module\'s dayWorkQueueName output).')
+param dayWorkQueueName string = 'chargeback-day-units'
+@description('DAY_FAN_OUT: the daily run as a fan-out job over dayWorkQueueName instead of one instance per day.')
+param dayFanOut bool = false
 
 @description('URI of the Key Vault secret holding the Teams Workflows webhook URL.')
 param teamsWebhookSecretUri string
@@ -92,6 +96,8 @@ resource app 'Microsoft.Web/sites@2025-03-01' = {
         { name: 'DayQueueConnection__queueServiceUri', value: 'https://${storageAccountName}.queue.${az.environment().suffixes.storage}' }
         { name: 'LEDGER_STORAGE_ACCOUNT_NAME', value: storageAccountName }
         { name: 'RESTATE_QUEUE_NAME', value: dayQueueName }
+        { name: 'DAY_WORK_QUEUE_NAME', value: dayWorkQueueName }
+        { name: 'DAY_FAN_OUT', value: dayFanOut ? 'true' : 'false' }
         { name: 'TEAMS_WEBHOOK_URL', value: '@Microsoft.KeyVault(SecretUri=${teamsWebhookSecretUri})' }
         { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsightsConnectionString }
         // Application Insights with local auth off: the app sends with its identity.

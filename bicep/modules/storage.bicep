@@ -30,9 +30,11 @@ param publicNetworkAccess bool
 param tags object
 
 // The names the app's settings default to (src/composition/settings.ts); a test checks they agree.
-var containers = ['ledger', 'reports']
-var tables = ['ledger', 'alerts', 'quality', 'retraining']
+var containers = ['ledger', 'reports', 'day-work']
+var tables = ['ledger', 'alerts', 'quality', 'retraining', 'dayjobs']
 var dayQueue = 'chargeback-days'
+// The fanned-out day's unit and fan-in messages (DAY_FAN_OUT=true).
+var dayWorkQueue = 'chargeback-day-units'
 
 resource account 'Microsoft.Storage/storageAccounts@2025-06-01' = {
   name: accountName
@@ -95,7 +97,7 @@ resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2025-06-0
 }
 
 resource queues 'Microsoft.Storage/storageAccounts/queueServices/queues@2025-06-01' = [
-  for name in [dayQueue, '${dayQueue}-poison']: {
+  for name in [dayQueue, '${dayQueue}-poison', dayWorkQueue, '${dayWorkQueue}-poison']: {
     parent: queueService
     name: name
   }
@@ -151,3 +153,4 @@ output containerNames array = containers
 output deploymentContainerUrl string = '${account.properties.primaryEndpoints.blob}${deploymentContainer.name}'
 output tableNames array = tables
 output dayQueueName string = dayQueue
+output dayWorkQueueName string = dayWorkQueue

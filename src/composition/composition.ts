@@ -38,6 +38,11 @@ import type { RetrainingStore } from '../ports/retraining-store.js';
 import type { QualityDeps, RulesOrError } from '../usecases/quality/evaluate.js';
 import type { FollowDeps } from '../usecases/quality/follow.js';
 import type { RetrainDeps } from '../usecases/quality/retrain.js';
+import { BlobRunStorage } from '../adapters/azure-storage/blob-run-storage.js';
+import { StorageFanOutStore, StorageWorkQueue } from '../adapters/azure-storage/storage-fan-out.js';
+import { ConfigurationError } from '../domain/errors.js';
+import type { FanOutDeps } from '../usecases/fan-out/fan-out.js';
+import type { DayWorkDeps } from '../usecases/day/day-work.js';
 import { workflowsUrl } from '../adapters/teams/webhook-url.js';
 
 /**
@@ -323,4 +328,50 @@ export function services(): Promise<Services> {
     throw error;
   });
   return shared;
+}
+
+// A day's fan-in merges and persists the report (a minute or two for a large day); its claim is
+// renewed every third of this, and a claim unrenewed this long is taken over.
+const DAY_FAN_IN_LEASE_MS = 5 * 60_000;
+
+export interface DayFanOut {
+  readonly fanOut: FanOutDeps;
+  readonly work: DayWorkDeps;
+}
+
+const dayFanOuts = new WeakMap<Services, Promise<DayFanOut>>();
+
+/**
+ * The fanned-out day's engine (job table, blobs, unit queue, created if missing) and its work's
+ * ports, built once per services. A ConfigurationError with WEIGHTING=calibrated: its fit needs
+ * every unit before any is allocated, which the day's work does not do; one instance does it.
+ */
+export function dayFanOut(s: Services): Promise<DayFanOut> {
+  let found = dayFanOuts.get(s);
+  if (found === undefined) {
+    found = buildDayFanOut(s);
+    dayFanOuts.set(s, found);
+  }
+  return found;
+}
+
+async function buildDayFanOut(s: Services): Promise<DayFanOut> {
+  const config = s.config;
+  if (config.weighting === 'calibrated')
+    throw new ConfigurationError(
+      'DAY_FAN_OUT=true does not run WEIGHTING=calibrated days: set DAY_FAN_OUT=false',
+    );
+  const { blobs, queues } = storageClients(config);
+  const container = blobs.getContainerClient(config.dayWorkContainer);
+  const store = new StorageFanOutStore(tableClient(config.storage, config.dayWorkTable), container);
+  const queue = new StorageWorkQueue(queues.getQueueClient(config.dayWorkQueue));
+  await Promise.all([store.ensure(), queue.ensure()]);
+  return {
+    fanOut: { store, queue, clock: s.now, leaseMs: DAY_FAN_IN_LEASE_MS },
+    work: {
+      ...dailyDeps(s),
+      runStorageFor: (job) => new BlobRunStorage(container, `runs/${job}/`),
+      space: () => temporaryRunSpace(),
+    },
+  };
 }

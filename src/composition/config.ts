@@ -115,6 +115,11 @@ export interface Config {
   readonly restateDays: number;
   /** Events per unit of the daily run's work (DAY_UNIT_EVENTS). */
   readonly unitEvents: number;
+  /** The day's run as a fan-out job over DAY_WORK_QUEUE_NAME (DAY_FAN_OUT). */
+  readonly dayFanOut: boolean;
+  readonly dayWorkQueue: string;
+  readonly dayWorkTable: string;
+  readonly dayWorkContainer: string;
   readonly ingestRetryDeadlineMs: number;
   /** The Teams Workflows webhook (a secret); undefined: drift runs and posts nothing. */
   readonly teamsWebhookUrl: string | undefined;
@@ -168,6 +173,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     weighting: e.WEIGHTING,
     restateDays: e.RESTATE_DAYS,
     unitEvents: e.DAY_UNIT_EVENTS,
+    dayFanOut: e.DAY_FAN_OUT,
+    dayWorkQueue: e.DAY_WORK_QUEUE_NAME,
+    dayWorkTable: e.DAY_WORK_TABLE,
+    dayWorkContainer: e.DAY_WORK_CONTAINER,
     ingestRetryDeadlineMs: e.INGEST_RETRY_DEADLINE_SECONDS * 1000,
     teamsWebhookUrl: e.TEAMS_WEBHOOK_URL,
     driftRulesPath: e.DRIFT_RULES_PATH,

@@ -231,6 +231,47 @@ export const SETTINGS = {
       "Events per unit of the daily run's work: an Event Hubs partition with more events that day is cut by pod on the instance's local disk and computed a unit at a time, so an instance's memory follows this setting, not the size of the day (about 1.5 KB per event of a unit at its peak; 400,000 fits a 2,048 MB Flex Consumption instance). See [benchmarks](benchmarks.md). Integer, 10,000 to 10,000,000.",
     schema: z.coerce.number().int().min(10_000).max(10_000_000),
   },
+  DAY_FAN_OUT: {
+    readBy: 'app',
+    default: 'false',
+    required: 'no',
+    secret: false,
+    description:
+      "`true`: `reportDay` starts the day as a fan-out job instead of computing it: one message per Event Hubs partition on `DAY_WORK_QUEUE_NAME`, each run by `reportDayUnit` on whichever instance takes it, and a fan-in that merges and stores the report, then runs drift and the monthly restatement. `false`: one instance computes the whole day. Not with `WEIGHTING=calibrated` (refused at the day's start). See [deployment](deployment.md#the-daily-run-fanned-out).",
+    schema: z.enum(['true', 'false']).transform((v) => v === 'true'),
+  },
+  DAY_WORK_QUEUE_NAME: {
+    readBy: 'both',
+    default: 'chargeback-day-units',
+    required: 'yes (the trigger binding has no default)',
+    secret: false,
+    description:
+      "Storage queue of the fanned-out day's unit and fan-in messages, in the ledger storage account, read by `reportDayUnit`. Failed messages end in `<name>-poison`. 3 to 63 lower-case letters, digits and single dashes. Created at start if missing.",
+    schema: z
+      .string()
+      .regex(
+        /^(?=.{3,63}$)[a-z0-9]+(?:-[a-z0-9]+)*$/,
+        'must be a queue name (3-63 lower-case letters, digits, single dashes)',
+      ),
+  },
+  DAY_WORK_TABLE: {
+    readBy: 'app',
+    default: 'dayjobs',
+    required: 'no',
+    secret: false,
+    description:
+      "Table of the fanned-out days' job records (one row per job: phase, round, fan-in claim). A valid table name. Created at start if missing.",
+    schema: tableName,
+  },
+  DAY_WORK_CONTAINER: {
+    readBy: 'app',
+    default: 'day-work',
+    required: 'no',
+    secret: false,
+    description:
+      "Blob container of the fanned-out days' plans, units' results and requests' cost runs (`<job>/` and `runs/<job>/`). What a finished job leaves can be removed by a lifecycle rule after a few days. A valid container name. Created at start if missing.",
+    schema: containerName,
+  },
   TEAMS_WEBHOOK_URL: {
     readBy: 'app',
     required: 'no',

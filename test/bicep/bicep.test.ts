@@ -96,7 +96,11 @@ describe.each(Object.entries(snapshots))('the %s deployment', (_environment, sna
       leaf,
     );
     expect(containers).toEqual(
-      expect.arrayContaining([SETTINGS.LEDGER_CONTAINER.default, SETTINGS.REPORTS_CONTAINER.default]),
+      expect.arrayContaining([
+        SETTINGS.LEDGER_CONTAINER.default,
+        SETTINGS.REPORTS_CONTAINER.default,
+        SETTINGS.DAY_WORK_CONTAINER.default,
+      ]),
     );
     const tables = ofType(snapshot, 'Microsoft.Storage/storageAccounts/tableServices/tables').map(leaf);
     expect(tables.sort()).toEqual(
@@ -105,10 +109,12 @@ describe.each(Object.entries(snapshots))('the %s deployment', (_environment, sna
         SETTINGS.ALERTS_TABLE.default,
         SETTINGS.QUALITY_TABLE.default,
         SETTINGS.RETRAINING_TABLE.default,
+        SETTINGS.DAY_WORK_TABLE.default,
       ].sort(),
     );
     const queues = ofType(snapshot, 'Microsoft.Storage/storageAccounts/queueServices/queues').map(leaf);
     expect(queues).toContain(SETTINGS.RESTATE_QUEUE_NAME.default);
+    expect(queues).toContain(SETTINGS.DAY_WORK_QUEUE_NAME.default);
     expect(one(snapshot, 'Microsoft.Storage/storageAccounts/blobServices').properties).toMatchObject({
       isVersioningEnabled: true,
       deleteRetentionPolicy: { enabled: true },

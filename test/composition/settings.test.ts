@@ -86,6 +86,7 @@ describe('the settings declaration', () => {
       'qualityTimer',
       'replayDeadLetters',
       'reportDay',
+      'reportDayUnit',
       'restate',
     ]);
     for (const { name, options } of registrations) {
