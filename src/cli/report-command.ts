@@ -210,6 +210,8 @@ export async function runReport(
         workers,
         { kind: 'init', pricesPath: options.pricesPath, settings: rest, files, runsDir: join(work, 'runs') },
         rejectedRun,
+        workerHeapMb(options.unitMb ?? DEFAULT_UNIT_MB),
+        (m) => warnings.push(m),
       );
     }
     const computed = await computeDay(units, {
@@ -285,6 +287,15 @@ export async function runReport(
     if (!done) await rm(`${rejectedPath}.partial`, { force: true }).catch(() => undefined);
     await rm(work, { recursive: true, force: true }).catch(() => undefined);
   }
+}
+
+/**
+ * A worker thread's heap limit: a unit's events take about 4 times their size in the input at
+ * their peak, plus the thread's own code and buffers. A unit over it (one pod larger than a unit)
+ * is computed on the main thread, whose heap has no such limit.
+ */
+export function workerHeapMb(unitMb: number): number {
+  return Math.max(192, Math.ceil(unitMb * 5) + 64);
 }
 
 /** With --timings: each stage's wall time on stderr, as `stage: SECONDS s (what)`. */

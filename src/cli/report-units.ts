@@ -38,7 +38,9 @@ export type WorkerReply =
       readonly conflicts: readonly RejectedLine[];
       readonly requests: RunInfo;
     }
-  | { readonly kind: 'error'; readonly id: string; readonly message: string };
+  | { readonly kind: 'error'; readonly id: string; readonly message: string }
+  /** Not from the thread: it ran out of heap. */
+  | { readonly kind: 'lost'; readonly id: string };
 
 /** A run of refused lines: each entry behind its place in the input, so that runs merge back in order. */
 export function rejectedRunLines(files: readonly string[], lines: readonly RejectedLine[]): Buffer {
@@ -73,6 +75,8 @@ export function workerExecutor(
   workers: number,
   init: Extract<WorkerRequest, { kind: 'init' }>,
   rejectedRun: (unit: string) => string,
+  heapMb: number,
+  log: (message: string) => void = () => undefined,
 ): { executor: UnitExecutor; close: () => Promise<void> } {
   const threads: Worker[] = [];
   const idle: Worker[] = [];
@@ -81,7 +85,9 @@ export function workerExecutor(
     const free = idle.pop();
     if (free !== undefined) return Promise.resolve(free);
     if (threads.length < workers) {
-      const worker = new Worker(new URL('./report-worker.js', import.meta.url));
+      const worker = new Worker(new URL('./report-worker.js', import.meta.url), {
+        resourceLimits: { maxOldGenerationSizeMb: heapMb },
+      });
       worker.unref();
       worker.postMessage(init);
       threads.push(worker);
@@ -99,16 +105,22 @@ export function workerExecutor(
     async run(spec: UnitSpec, run: string): Promise<UnitOutcome | undefined> {
       if (spec.spills === undefined) return undefined;
       const worker = await take();
+      let dead = false;
       try {
         const reply = await new Promise<WorkerReply>((resolve, reject) => {
           const onMessage = (message: WorkerReply): void => {
             if (message.id !== spec.id) return;
             worker.off('message', onMessage);
-            worker.off('error', reject);
+            worker.off('error', onError);
             resolve(message);
           };
+          const onError = (error: Error & { code?: string }): void => {
+            worker.off('message', onMessage);
+            if (error.code === 'ERR_WORKER_OUT_OF_MEMORY') resolve({ kind: 'lost', id: spec.id });
+            else reject(error);
+          };
           worker.on('message', onMessage);
-          worker.once('error', reject);
+          worker.once('error', onError);
           const request: WorkerRequest = {
             kind: 'unit',
             id: spec.id,
@@ -119,6 +131,12 @@ export function workerExecutor(
           worker.postMessage(request);
         });
         if (reply.kind === 'error') throw new Error(`unit ${spec.id}: ${reply.message}`);
+        if (reply.kind === 'lost') {
+          // Over the thread's heap (one pod larger than a unit): computed on the main thread instead.
+          dead = true;
+          log(`unit ${spec.id} is over a worker thread's ${heapMb} MB heap: computing it on the main thread`);
+          return undefined;
+        }
         return {
           read: {
             intake: decodeIntake(reply.intake),
@@ -129,7 +147,12 @@ export function workerExecutor(
           allocated: { chargeback: decodeChargeback(reply.chargeback), requests: reply.requests },
         };
       } finally {
-        give(worker);
+        if (dead) {
+          threads.splice(threads.indexOf(worker), 1);
+          void worker.terminate();
+          const next = waiting.shift();
+          if (next !== undefined) void take().then(next);
+        } else give(worker);
       }
     },
   };

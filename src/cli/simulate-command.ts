@@ -16,7 +16,7 @@ Options:
   --out FILE          the NDJSON file to write (its folder is created)
   --pods N            serving replicas (default 8, at most 1000)
   --seed S            random seed (default 1)
-  --requests N        about how many requests in the day (default 40000, at most 2000000, and
+  --requests N        about how many requests in the day (default 40000, at most 40000000, and
                       at most 250000 per pod)
   --duplicates R      fraction of events delivered twice, as Event Hubs may (default 0)
   --prometheus DIR    also write each pod's vLLM Prometheus metrics as a scrape would see them
@@ -98,7 +98,7 @@ export function parseSimulateArgs(args: readonly string[]): SimulateOptions | 'h
 
 // Bounds that keep a run within memory and minutes; a whole real fleet-day fits well inside them.
 const MAX_PODS = 1000;
-const MAX_REQUESTS = 2_000_000;
+const MAX_REQUESTS = 40_000_000;
 const MAX_REQUESTS_PER_POD = 250_000;
 
 /** `chargeback simulate`: streams the simulated day to an NDJSON file (and scrapes to a folder). */
