@@ -208,7 +208,7 @@ try {
   console.log(`ledger: ${lines} events, ${PARTITIONS} partitions, ingested in ${ingestS.toFixed(1)} s`);
   const one = await reportWith(azurite.connectionString, 'one', 1, false);
   console.log(
-    `1 worker: ${one.seconds.toFixed(1)} s`,
+    `1 worker: reported in ${one.outcomeS.toFixed(1)} s, drained in ${one.seconds.toFixed(1)} s`,
     JSON.stringify(one.workers),
     JSON.stringify(one.outcome),
   );
