@@ -54,6 +54,8 @@ Options:
                       about N MB on local disk, computed one at a time, so memory stays about the
                       same whatever the size of the day
   --workers N         worker threads computing those units at once (default: one per core; 0: none)
+  --memory-mb N       memory for the worker threads' heaps together (default 1024): fewer threads
+                      when the units are large (a unit is at least one whole pod)
   --timings           print each stage's wall time on stderr
   --work-dir DIR      where those units are kept while the report is made (default: the system's
                       temporary folder; removed at the end)
@@ -79,6 +81,8 @@ export interface ReportOptions {
   readonly unitMb?: number;
   /** Where the units and their runs are kept while the report is made (default: the system's temporary folder). */
   readonly workDir?: string;
+  /** What the threads' heaps may take together, in MB (`--memory-mb`): fewer threads for larger units. */
+  readonly memoryMb?: number;
   /** Print each stage's wall time on stderr (`--timings`). */
   readonly timings?: boolean;
   /** Worker threads computing units (`--workers`; default one per core, 0: the main thread alone). */
@@ -98,6 +102,7 @@ export function parseReportArgs(args: readonly string[]): ReportOptions | 'help'
     'work-dir': { type: 'string' },
     workers: { type: 'string' },
     timings: { type: 'boolean' },
+    'memory-mb': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help === true) return 'help';
@@ -118,6 +123,11 @@ export function parseReportArgs(args: readonly string[]): ReportOptions | 'help'
   const workers = values.workers === undefined ? undefined : Number(values.workers);
   if (workers !== undefined && (!Number.isInteger(workers) || workers < 0 || workers > 64))
     throw new UsageError(`--workers must be a whole number from 0 to 64, got "${String(values.workers)}"`);
+  const memoryMb = values['memory-mb'] === undefined ? undefined : Number(values['memory-mb']);
+  if (memoryMb !== undefined && (!Number.isInteger(memoryMb) || memoryMb < 256))
+    throw new UsageError(
+      `--memory-mb must be a whole number of MB, at least 256, got "${String(values['memory-mb'])}"`,
+    );
   const unitMb = values['unit-mb'] === undefined ? DEFAULT_UNIT_MB : Number(values['unit-mb']);
   if (!Number.isFinite(unitMb) || unitMb <= 0 || unitMb > 65_536)
     throw new UsageError(
@@ -136,6 +146,7 @@ export function parseReportArgs(args: readonly string[]): ReportOptions | 'help'
     ...(values['work-dir'] === undefined ? {} : { workDir: String(values['work-dir']) }),
     ...(workers === undefined ? {} : { workers }),
     ...(values.timings === true ? { timings: true } : {}),
+    ...(memoryMb === undefined ? {} : { memoryMb }),
   };
 }
 
@@ -155,6 +166,12 @@ export interface ReportOutcome {
 
 /** Input per unit of work by default: about 110,000 events of the simulator's size (see --unit-mb). */
 export const DEFAULT_UNIT_MB = 64;
+
+/** The memory the main thread and the worker threads' heaps may take together (--memory-mb). */
+export const DEFAULT_MEMORY_MB = 1024;
+
+/** What the main thread holds while the units are computed (the day's small results, the hashes). */
+const MAIN_THREAD_MB = 192;
 
 /**
  * `chargeback report`: the daily run's stages (src/usecases/day/) over the input files. The input
@@ -204,13 +221,20 @@ export async function runReport(
           )
         : undefined;
     const rejectedRun = (unit: string): string => `rejected-${unit}`;
+    const largest = Math.max(0, ...units.map((u) => u.bytes ?? 0)) / 1_000_000;
+    const heapMb = workerHeapMb(largest);
+    // As many threads as the memory setting holds, each with a heap for the largest unit.
+    const threads = Math.min(
+      workers,
+      Math.max(1, Math.floor(((options.memoryMb ?? DEFAULT_MEMORY_MB) - MAIN_THREAD_MB) / heapMb)),
+    );
     if (workers > 0 && calibration === undefined && units.some((u) => u.spills !== undefined)) {
       const { prices: _, ...rest } = settings;
       pool = workerExecutor(
-        workers,
+        threads,
         { kind: 'init', pricesPath: options.pricesPath, settings: rest, files, runsDir: join(work, 'runs') },
         rejectedRun,
-        workerHeapMb(options.unitMb ?? DEFAULT_UNIT_MB),
+        heapMb,
         (m) => warnings.push(m),
       );
     }
@@ -341,6 +365,7 @@ async function cutIntoUnits(
     id: String(bucket.index).padStart(4, '0'),
     lines: bucket.read,
     spills: [bucket.path],
+    bytes: bucket.bytes,
   }));
 }
 

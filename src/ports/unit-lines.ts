@@ -29,6 +29,8 @@ export interface PodBucket {
   /** The bucket's file on local disk. */
   readonly path: string;
   readonly lines: number;
+  /** Its size on disk. */
+  readonly bytes: number;
   readonly read: UnitLines;
 }
 

@@ -24,11 +24,13 @@ interface Bucket {
   buffer: Buffer;
   used: number;
   lines: number;
+  bytes: number;
 }
 
 export class LineSpill {
   private readonly buckets: Bucket[];
   private ready: Promise<void> | undefined;
+  private readonly pods = new Map<string, number>();
 
   constructor(
     private readonly dir: string,
@@ -39,12 +41,13 @@ export class LineSpill {
       buffer: Buffer.allocUnsafe(FLUSH_BYTES * 2),
       used: 0,
       lines: 0,
+      bytes: 0,
     }));
   }
 
   /** Puts a line in its pod's bucket; call `flush` after each batch. */
   add(line: UnitLine): void {
-    const bucket = this.buckets[bucketOf(line.text, this.buckets.length)] as Bucket;
+    const bucket = this.buckets[this.bucketFor(line.text)] as Bucket;
     const room = bucket.used + HEADER + 3 * line.text.length;
     if (room > bucket.buffer.length) {
       const bigger = Buffer.allocUnsafe(Math.max(room, 2 * bucket.buffer.length));
@@ -61,6 +64,23 @@ export class LineSpill {
     b.writeUInt32LE(length, at + 20);
     bucket.used = at + HEADER + length;
     bucket.lines += 1;
+    bucket.bytes += HEADER + length;
+  }
+
+  /**
+   * The bucket of the pod a line names: pods are dealt to the buckets in the order they first
+   * appear, so no bucket holds two pods before every bucket holds one (hashing would put several
+   * pods of a small fleet in one bucket). Lines that name none go to bucket 0.
+   */
+  private bucketFor(text: string): number {
+    const pod = podOf(text);
+    if (pod === undefined) return 0;
+    let index = this.pods.get(pod);
+    if (index === undefined) {
+      index = this.pods.size % this.buckets.length;
+      this.pods.set(pod, index);
+    }
+    return index;
   }
 
   /** Writes out the buckets whose buffers are full. */
@@ -81,7 +101,13 @@ export class LineSpill {
     for (const [index, bucket] of this.buckets.entries()) {
       await bucket.file?.close();
       if (bucket.lines > 0)
-        out.push({ index, path: bucket.path, lines: bucket.lines, read: () => readFrames(bucket.path) });
+        out.push({
+          index,
+          path: bucket.path,
+          lines: bucket.lines,
+          bytes: bucket.bytes,
+          read: () => readFrames(bucket.path),
+        });
     }
     return out;
   }
@@ -92,18 +118,14 @@ export class LineSpill {
   }
 }
 
-/** The bucket of the pod a line names; lines that name none go to bucket 0. */
-export function bucketOf(text: string, count: number): number {
-  if (count <= 1) return 0;
+/** The pod a line names, as written between the quotes after `"pod":"`; undefined when none. */
+function podOf(text: string): string | undefined {
   const key = '"pod":"';
   const start = text.indexOf(key);
-  if (start < 0) return 0;
+  if (start < 0) return undefined;
   const from = start + key.length;
   const end = text.indexOf('"', from);
-  let h = 0x811c9dc5;
-  for (let i = from; i < (end < 0 ? text.length : end); i++)
-    h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return (h >>> 0) % count;
+  return text.slice(from, end < 0 ? text.length : end);
 }
 
 export async function* readFrames(path: string): AsyncGenerator<UnitLine[]> {
