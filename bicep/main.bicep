@@ -150,6 +150,7 @@ module functionApp 'modules/functionapp.bicep' = {
     evaluationsHubName: eventHubs.outputs.evaluationsHubName
     evaluationsConsumerGroup: eventHubs.outputs.evaluationsConsumerGroup
     dayQueueName: storage.outputs.dayQueueName
+    dayWorkQueueName: storage.outputs.dayWorkQueueName
     // The secret is set by hand (it is the Workflows URL, with its signature); the app resolves it.
     teamsWebhookSecretUri: '${keyVault.outputs.vaultUri}secrets/teams-webhook-url/'
     appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
