@@ -1,19 +1,9 @@
 import { EventAccumulator } from '../domain/accumulator.js';
-import { parseRecordText, type Intern, type RecordResult } from '../domain/fast-parse.js';
+import { lineRecord } from '../domain/fast-parse.js';
 import type { PriceCard } from '../domain/prices.js';
 import type { CapacityRecord, UsageRecord } from '../domain/records.js';
 import { listEventFiles, readLineBatches, type Line } from '../adapters/files/ndjson.js';
 import { UsageError } from './usage-error.js';
-
-export function lineResult(line: Line, intern: Intern): RecordResult {
-  if (line.tooLong !== undefined)
-    return { ok: false, reason: `line is ${line.tooLong} characters, over the 1 MiB limit` };
-  // SPEC 2: events are UTF-8. A decoder would turn the bad bytes into U+FFFD and bill a tenant
-  // name nobody sent; a U+FFFD that was validly encoded is an ordinary character.
-  if (line.invalidUtf8 !== undefined)
-    return { ok: false, reason: `invalid UTF-8 at byte offset ${line.invalidUtf8} of the file` };
-  return parseRecordText(line.text, intern);
-}
 
 export interface EventSet {
   readonly usage: UsageRecord[];
@@ -48,7 +38,7 @@ export async function readEventSet(path: string, prices: PriceCard, option: stri
       for (const line of next.value) {
         lines += 1;
         const where = `${file}:${line.line}`;
-        const reason = accumulator.add(lineResult(line, accumulator.intern), where);
+        const reason = accumulator.add(lineRecord(line, accumulator.intern), where);
         if (reason !== undefined) rejected.push(`${where}: ${reason}`);
       }
     }

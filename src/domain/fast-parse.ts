@@ -20,6 +20,22 @@ export type Intern = (value: string) => string;
 
 const identity: Intern = (value) => value;
 
+/**
+ * A line as its reader gave it: refused when it was over the length limit or not UTF-8 (SPEC 2:
+ * events are UTF-8; a decoder would turn the bad bytes into U+FFFD and bill a tenant name nobody
+ * sent, while a U+FFFD that was validly encoded is an ordinary character), else parseRecordText.
+ */
+export function lineRecord(
+  line: { readonly text: string; readonly tooLong?: number; readonly invalidUtf8?: number },
+  intern: Intern = identity,
+): RecordResult {
+  if (line.tooLong !== undefined)
+    return { ok: false, reason: `line is ${line.tooLong} characters, over the 1 MiB limit` };
+  if (line.invalidUtf8 !== undefined)
+    return { ok: false, reason: `invalid UTF-8 at byte offset ${line.invalidUtf8} of the file` };
+  return parseRecordText(line.text, intern);
+}
+
 /** parseRecord of one line of text; invalid JSON is a rejection with the parser's message. */
 export function parseRecordText(text: string, intern: Intern = identity): RecordResult {
   let value: unknown;

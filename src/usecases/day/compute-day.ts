@@ -139,7 +139,10 @@ export async function computeDay(
         states.set(spec.id, done === undefined ? await inProcess(spec) : { spec, ...done });
       });
     }
-    const groups = sharedGroups([...states.values()]);
+    const computed = [...states.values()];
+    const groups = overlappingUnits(computed.map((state) => state.read)).map((group) =>
+      group.map((i) => computed[i] as UnitState),
+    );
     if (groups.length === 0) break;
     pending = [];
     for (const group of groups) {
@@ -199,25 +202,6 @@ function sortedUnion(lists: readonly BigUint64Array[]): BigUint64Array {
   return all.sort();
 }
 
-/**
- * The groups (two or more, by index) of units computed apart that share a replica or an eventId:
- * each group must be computed again as one unit. Empty when they are disjoint.
- */
-export function overlappingUnits(
-  units: readonly { readonly replicas: readonly string[]; readonly ids: BigUint64Array }[],
-): number[][] {
-  const states = units.map((u, i) => ({
-    spec: { id: String(i), lines: noLines },
-    read: { ...u, intake: EMPTY_INTAKE, conflicts: [] },
-  }));
-  return sharedGroups(states).map((group) => group.map((s) => Number(s.spec.id)));
-}
-
-const noLines: UnitLines = async function* () {
-  // never read
-};
-const EMPTY_INTAKE: Intake = { counts: noCounts(), rejections: new Map() };
-
 export function runName(unitId: string): string {
   return `requests-${unitId}`;
 }
@@ -229,12 +213,15 @@ function concatLines(parts: readonly UnitLines[]): UnitLines {
 }
 
 /**
- * The groups of units (two or more) that share a replica or an eventId, transitively: each group
- * must be computed as one unit. Empty when the units are disjoint, as they are when every pod's
- * events are in one partition.
+ * The groups (two or more, by index) of units that share a replica or an eventId, transitively:
+ * each group must be computed as one unit. Empty when the units are disjoint, as they are when
+ * every pod's events are in one partition. computeDay checks its own units so; the fan-out's
+ * fan-in checks units computed apart.
  */
-function sharedGroups(states: readonly UnitState[]): UnitState[][] {
-  const parent = states.map((_, i) => i);
+export function overlappingUnits(
+  units: readonly { readonly replicas: readonly string[]; readonly ids: BigUint64Array }[],
+): number[][] {
+  const parent = units.map((_, i) => i);
   const find = (i: number): number => {
     while (parent[i] !== i) i = parent[i] = parent[parent[i] ?? i] ?? i;
     return i;
@@ -245,18 +232,18 @@ function sharedGroups(states: readonly UnitState[]): UnitState[][] {
     if (ra !== rb) parent[Math.max(ra, rb)] = Math.min(ra, rb);
   };
   const owner = new Map<string, number>();
-  states.forEach((state, i) => {
-    for (const replica of state.read.replicas) {
+  units.forEach((unit, i) => {
+    for (const replica of unit.replicas) {
       const seen = owner.get(replica);
       if (seen === undefined) owner.set(replica, i);
       else join(seen, i);
     }
   });
-  for (const [a, b] of sharedIds(states.map((s) => s.read.ids))) join(a, b);
-  const groups = new Map<number, UnitState[]>();
-  states.forEach((state, i) => {
+  for (const [a, b] of sharedIds(units.map((u) => u.ids))) join(a, b);
+  const groups = new Map<number, number[]>();
+  units.forEach((_, i) => {
     const root = find(i);
-    groups.set(root, [...(groups.get(root) ?? []), state]);
+    groups.set(root, [...(groups.get(root) ?? []), i]);
   });
   return [...groups.values()].filter((g) => g.length > 1);
 }
@@ -266,15 +253,7 @@ function sharedGroups(states: readonly UnitState[]): UnitState[][] {
  * each repeated value looked up in the units' own sorted lists: repeats are rare.
  */
 function sharedIds(lists: readonly BigUint64Array[]): [number, number][] {
-  let total = 0;
-  for (const list of lists) total += list.length;
-  const all = new BigUint64Array(total);
-  let at = 0;
-  for (const list of lists) {
-    all.set(list, at);
-    at += list.length;
-  }
-  all.sort();
+  const all = sortedUnion(lists);
   const pairs = new Set<string>();
   for (let i = 1; i < all.length; i++) {
     const value = all[i] as bigint;

@@ -8,7 +8,7 @@
  */
 import { EventAccumulator, type ConflictRejection, type Intake } from '../../domain/accumulator.js';
 import { computeChargeback, type ChargebackResult, type IdlePolicy } from '../../domain/chargeback.js';
-import { parseRecordText, type RecordResult } from '../../domain/fast-parse.js';
+import { lineRecord } from '../../domain/fast-parse.js';
 import type { PriceCard } from '../../domain/prices.js';
 import type { CapacityRecord, UsageRecord } from '../../domain/records.js';
 import type { Micros } from '../../domain/timestamp.js';
@@ -72,7 +72,7 @@ export async function readUnit(
   for await (const batch of lines()) {
     const rejected: RejectedLine[] = [];
     for (const line of batch) {
-      const reason = accumulator.add(resultOf(line, accumulator.intern), line.where);
+      const reason = accumulator.add(lineRecord(line, accumulator.intern), line.where);
       if (reason !== undefined && hooks.onRejected !== undefined)
         rejected.push({ ...whereOf(line), reason, text: line.text.slice(0, REJECTED_TEXT_CHARS) });
     }
@@ -88,16 +88,6 @@ export async function readUnit(
     ids: idHashes(usage, capacity),
     conflicts: await conflictLines(lines, accumulator.conflicts()),
   };
-}
-
-function resultOf(line: UnitLine, intern: (value: string) => string): RecordResult {
-  if (line.tooLong !== undefined)
-    return { ok: false, reason: `line is ${line.tooLong} characters, over the 1 MiB limit` };
-  // SPEC 2: events are UTF-8. A decoder would turn the bad bytes into U+FFFD and bill a tenant
-  // name nobody sent; a U+FFFD that was validly encoded is an ordinary character.
-  if (line.invalidUtf8 !== undefined)
-    return { ok: false, reason: `invalid UTF-8 at byte offset ${line.invalidUtf8} of the file` };
-  return parseRecordText(line.text, intern);
 }
 
 function whereOf(line: UnitLine): { where?: LinePosition } {

@@ -127,25 +127,33 @@ function featureCosts(sorted: readonly RequestCost[]): Record<string, Record<str
     features.set(c.feature, list);
   }
   const out: Record<string, Record<string, FeatureCosts>> = {};
-  for (const [tenant, features] of byTenant) {
-    const figures: Record<string, FeatureCosts> = {};
-    for (const feature of [...features.keys()].sort()) {
-      const values = (features.get(feature) ?? []).sort((a, b) => a - b);
-      const rank = (q: number) => values[Math.min(values.length - 1, Math.ceil(q * values.length) - 1)] ?? 0;
-      // defineProperty: a feature or tenant named __proto__ is an own key like any other.
-      Object.defineProperty(figures, feature, {
-        value: {
-          requests: values.length,
-          medianNanos: rank(0.5),
-          p90Nanos: rank(0.9),
-          maxNanos: values.at(-1) ?? 0,
-        },
-        enumerable: true,
-      });
-    }
-    Object.defineProperty(out, tenant, { value: figures, enumerable: true });
-  }
+  // defineProperty: a tenant named __proto__ is an own key like any other.
+  for (const [tenant, features] of byTenant)
+    Object.defineProperty(out, tenant, { value: tenantFeatureCosts(features), enumerable: true });
   return out;
+}
+
+/**
+ * One tenant's figures, feature by feature (sorted): request count, median, p90 and max of the
+ * nanos of each (the lists are sorted in place).
+ */
+export function tenantFeatureCosts(features: ReadonlyMap<string, number[]>): Record<string, FeatureCosts> {
+  const figures: Record<string, FeatureCosts> = {};
+  for (const feature of [...features.keys()].sort()) {
+    const values = (features.get(feature) ?? []).sort((a, b) => a - b);
+    const rank = (q: number) => values[Math.min(values.length - 1, Math.ceil(q * values.length) - 1)] ?? 0;
+    // defineProperty: a feature named __proto__ is an own key like any other.
+    Object.defineProperty(figures, feature, {
+      value: {
+        requests: values.length,
+        medianNanos: rank(0.5),
+        p90Nanos: rank(0.9),
+        maxNanos: values.at(-1) ?? 0,
+      },
+      enumerable: true,
+    });
+  }
+  return figures;
 }
 
 /** A tenant's figures for one of its features, or undefined (own keys only: `constructor` is a name). */

@@ -21,7 +21,7 @@ import type { RequestCost } from '../../domain/requests/request-cost.js';
 import { requestLine, type RequestKey } from '../../domain/requests/request-line.js';
 import type { ByteSink, RunInfo, RunStorage } from '../../ports/byte-sink.js';
 import type { FeatureCosts, RequestBlock, RequestIndex } from '../../ports/request-store.js';
-import { BLOCK_LINES } from './request-file.js';
+import { BLOCK_LINES, tenantFeatureCosts } from './request-file.js';
 
 const RUN_MAGIC = Buffer.from('reqrun1\n');
 const END = Buffer.alloc(4);
@@ -538,22 +538,11 @@ class FeatureFigures {
 
   private closeTenant(): void {
     if (this.tenant === undefined) return;
-    const figures: Record<string, FeatureCosts> = {};
-    for (const feature of [...this.features.keys()].sort()) {
-      const values = (this.features.get(feature) ?? []).sort((a, b) => a - b);
-      const rank = (q: number) => values[Math.min(values.length - 1, Math.ceil(q * values.length) - 1)] ?? 0;
-      // defineProperty: a feature or tenant named __proto__ is an own key like any other.
-      Object.defineProperty(figures, feature, {
-        value: {
-          requests: values.length,
-          medianNanos: rank(0.5),
-          p90Nanos: rank(0.9),
-          maxNanos: values.at(-1) ?? 0,
-        },
-        enumerable: true,
-      });
-    }
-    Object.defineProperty(this.figures, this.tenant, { value: figures, enumerable: true });
+    // defineProperty: a tenant named __proto__ is an own key like any other.
+    Object.defineProperty(this.figures, this.tenant, {
+      value: tenantFeatureCosts(this.features),
+      enumerable: true,
+    });
     this.features = new Map();
   }
 }
