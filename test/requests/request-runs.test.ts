@@ -151,7 +151,23 @@ describe('request lines’ instants', () => {
   });
 });
 
-const HOSTILE = ['__proto__', 'constructor', '"', '\\', 'a"b\\c', '🚀', '\ud800', '1', '10', '', 'Z', 'ä'];
+// 'ÿ' is the last code unit a run keeps in one byte, 'Ā' the first it needs two for.
+const HOSTILE = [
+  '__proto__',
+  'constructor',
+  '"',
+  '\\',
+  'a"b\\c',
+  '🚀',
+  '\ud800',
+  '1',
+  '10',
+  '',
+  'Z',
+  'ä',
+  'ÿ',
+  'Āb',
+];
 
 describe('merging sorted runs of requests’ costs', () => {
   it('gives the bytes and the index of the one file, whatever the split and the order in each run', async () => {
@@ -187,7 +203,9 @@ describe('merging sorted runs of requests’ costs', () => {
 
   it('keeps hostile tenants, features and ids as keys of their own (__proto__, quotes, lone surrogates)', async () => {
     const costs = HOSTILE.flatMap((tenant, t) =>
-      HOSTILE.map((feature, f) => cost(t * 100 + f, { tenant, feature, requestId: HOSTILE[(t + f) % 12] })),
+      HOSTILE.map((feature, f) =>
+        cost(t * 100 + f, { tenant, feature, requestId: HOSTILE[(t + f) % HOSTILE.length] }),
+      ),
     );
     const merged = await viaRuns(split(costs, 3, [5, 1, 2, 8]));
     await expectSameAsOneFile(costs, merged);

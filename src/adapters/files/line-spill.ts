@@ -10,13 +10,15 @@
  * (i32, -1 when none), offset of the first byte that is not UTF-8 (f64, -1 when none), text length
  * in bytes (u32), then the text as UTF-8.
  */
-import { createReadStream } from 'node:fs';
 import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PodBucket, UnitLine } from '../../ports/unit-lines.js';
 
 const HEADER = 24;
 const FLUSH_BYTES = 1 << 20;
+const EMPTY = Buffer.alloc(0);
+/** Bytes read from a bucket file at a time. */
+const READ_BYTES = 4 << 20;
 
 interface Bucket {
   readonly path: string;
@@ -78,7 +80,8 @@ export class LineSpill {
     let index = this.pods.get(pod);
     if (index === undefined) {
       index = this.pods.size % this.buckets.length;
-      this.pods.set(pod, index);
+      // A copy: the slice would keep the whole chunk of input it was cut from alive.
+      this.pods.set(Buffer.from(pod, 'utf8').toString('utf8'), index);
     }
     return index;
   }
@@ -94,21 +97,17 @@ export class LineSpill {
     }
   }
 
-  /** Closes the buckets and returns each one that holds lines, with how many. */
+  /** Closes the buckets and returns each one that holds lines, with how many; lets go of the buffers. */
   async finish(): Promise<PodBucket[]> {
     await this.flush(true);
     const out: PodBucket[] = [];
     for (const [index, bucket] of this.buckets.entries()) {
       await bucket.file?.close();
-      if (bucket.lines > 0)
-        out.push({
-          index,
-          path: bucket.path,
-          lines: bucket.lines,
-          bytes: bucket.bytes,
-          read: () => readFrames(bucket.path),
-        });
+      bucket.buffer = EMPTY;
+      const { path, lines, bytes } = bucket;
+      if (lines > 0) out.push({ index, path, lines, bytes, read: () => readFrames(path) });
     }
+    this.pods.clear();
     return out;
   }
 
@@ -128,30 +127,46 @@ function podOf(text: string): string | undefined {
   return text.slice(from, end < 0 ? text.length : end);
 }
 
+/**
+ * A bucket file's lines, batch by batch. The file is read into one buffer, reused (a frame that
+ * does not fit makes it larger), so reading a unit makes no garbage beside its lines' text.
+ */
 export async function* readFrames(path: string): AsyncGenerator<UnitLine[]> {
-  let carry: Buffer | undefined;
-  for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 }) as AsyncIterable<Buffer>) {
-    const data: Buffer = carry === undefined ? chunk : Buffer.concat([carry, chunk]);
-    const lines: UnitLine[] = [];
-    let at = 0;
-    while (at + HEADER <= data.length) {
-      const length = data.readUInt32LE(at + 20);
-      if (at + HEADER + length > data.length) break;
-      const file = data.readUInt32LE(at);
-      const line = data.readUInt32LE(at + 4);
-      const tooLong = data.readInt32LE(at + 8);
-      const invalidUtf8 = data.readDoubleLE(at + 12);
-      const text = data.toString('utf8', at + HEADER, at + HEADER + length);
-      lines.push({
-        text,
-        where: { file, line },
-        ...(tooLong >= 0 ? { tooLong } : {}),
-        ...(invalidUtf8 >= 0 ? { invalidUtf8 } : {}),
-      });
-      at += HEADER + length;
+  const file = await open(path, 'r');
+  try {
+    let data = Buffer.allocUnsafe(READ_BYTES);
+    let filled = 0;
+    for (;;) {
+      const { bytesRead } = await file.read(data, filled, data.length - filled, null);
+      filled += bytesRead;
+      const lines: UnitLine[] = [];
+      let at = 0;
+      while (at + HEADER <= filled) {
+        const length = data.readUInt32LE(at + 20);
+        if (at + HEADER + length > filled) break;
+        const tooLong = data.readInt32LE(at + 8);
+        const invalidUtf8 = data.readDoubleLE(at + 12);
+        lines.push({
+          text: data.toString('utf8', at + HEADER, at + HEADER + length),
+          where: { file: data.readUInt32LE(at), line: data.readUInt32LE(at + 4) },
+          ...(tooLong >= 0 ? { tooLong } : {}),
+          ...(invalidUtf8 >= 0 ? { invalidUtf8 } : {}),
+        });
+        at += HEADER + length;
+      }
+      if (lines.length > 0) yield lines;
+      if (bytesRead === 0) {
+        if (filled > at) throw new Error(`${path}: the spill file ends inside a frame`);
+        return;
+      }
+      // What is left of a frame goes to the front; a frame larger than the buffer, to a larger one.
+      const need = at + HEADER <= filled ? HEADER + data.readUInt32LE(at + 20) : HEADER;
+      const next = need > data.length ? Buffer.allocUnsafe(need) : data;
+      data.copy(next, 0, at, filled);
+      data = next;
+      filled -= at;
     }
-    carry = at < data.length ? data.subarray(at) : undefined;
-    if (lines.length > 0) yield lines;
+  } finally {
+    await file.close();
   }
-  if (carry !== undefined && carry.length > 0) throw new Error(`${path}: the spill file ends inside a frame`);
 }

@@ -105,11 +105,8 @@ export function dayWork(deps: DayWorkDeps): Work {
         const names = { chargeback: 'chargeback.json', intake: 'intake.json', ids: 'ids.bin' };
         await write(storage, names.chargeback, Buffer.from(encodeChargeback(computed.chargeback)));
         await write(storage, names.intake, Buffer.from(encodeIntake(computed.intake)));
-        await write(
-          storage,
-          names.ids,
-          new Uint8Array(computed.ids.buffer, computed.ids.byteOffset, computed.ids.byteLength),
-        );
+        const ids = computed.ids();
+        await write(storage, names.ids, new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength));
         const result: UnitResult = {
           partitions,
           chargeback: storage.full(names.chargeback),

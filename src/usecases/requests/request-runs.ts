@@ -8,11 +8,13 @@
  * A run is RUN_MAGIC, then one record per cost in file order, then a record length of 0:
  *
  *   u32 length of the rest | u32 bytes of tenant, request id, event id, feature | f64 nanos |
- *   tenant, request id, event id, feature (UTF-16LE) | the line, requestLine(cost), without "\n"
+ *   u8 keys' encoding (1: Latin-1, 2: UTF-16LE) | tenant, request id, event id, feature |
+ *   the line, requestLine(cost), without "\n"
  *
  * (little-endian), optionally gzipped (level 1) in independent members: the merge reads both. The
- * keys are UTF-16 because they are compared as JS strings are, by code unit, and a lone surrogate
- * (an escape in an event's JSON can make one) would not survive UTF-8.
+ * keys are kept as code units because they are compared as JS strings are, by code unit, and a lone
+ * surrogate (an escape in an event's JSON can make one) would not survive UTF-8: one byte a code
+ * unit when every code unit of the four is under 256 (ids and names as they usually are), else two.
  */
 import { pipeline } from 'node:stream';
 import { promisify } from 'node:util';
@@ -23,11 +25,16 @@ import type { ByteSink, RunInfo, RunStorage } from '../../ports/byte-sink.js';
 import type { FeatureCosts, RequestBlock, RequestIndex } from '../../ports/request-store.js';
 import { BLOCK_LINES, tenantFeatureCosts } from './request-file.js';
 
-const RUN_MAGIC = Buffer.from('reqrun1\n');
+const RUN_MAGIC = Buffer.from('reqrun2\n');
 const END = Buffer.alloc(4);
-/** Record length, four string lengths, nanos. */
-const HEAD = 4 + 16 + 8;
-/** A writer's lines are kept in pieces of this size, and a run is written in chunks of it. */
+/** Record length, four string lengths, nanos, the keys' encoding. */
+const HEAD = 4 + 16 + 8 + 1;
+const LATIN1 = 1;
+const UTF16 = 2;
+/** A code unit over 255: the keys need two bytes a code unit. */
+// eslint-disable-next-line no-control-regex -- the class is every code unit under 256, NUL included
+const WIDE = /[^\u0000-\u00ff]/;
+/** A run is written in chunks of this size. */
 const PIECE = 1 << 20;
 /** Blocks being compressed at once on the libuv thread pool, as in buildRequestFile. */
 const COMPRESSING = 4;
@@ -39,23 +46,37 @@ export interface RunWriterOptions {
   readonly gzip?: boolean;
 }
 
-/** A line's record where the writer keeps it, and its key for sorting. */
+/**
+ * A cost where the writer keeps it: its keys (the record's own strings, not copies) and its other
+ * fields as numbers in a piece (FIELDS f64, then NAMES u32 indexes into the writer's names).
+ */
 interface Held extends RequestKey {
   readonly eventId: string;
-  readonly piece: Buffer;
-  readonly start: number;
-  readonly lineStart: number;
-  readonly end: number;
+  readonly piece: Float64Array;
+  readonly at: number;
 }
+
+/** The numbers of a held cost, in this order, then its names (below) as indexes. */
+const FIELDS = 19;
+/** feature, model, requestClass, pod, gpuSku: few values, each kept once. */
+const NAMES = 5;
+const SLOT = FIELDS + NAMES;
+/** Costs per piece. */
+const PIECE_COSTS = 4096;
+const STATUSES = ['ok', 'error', 'aborted'] as const;
 
 /**
  * One unit's requests' costs, added in any order, written by `finish` as one run sorted in file
- * order. Each cost is kept as its record's bytes and its key, not as the object.
+ * order. A cost is kept as numbers (about 200 bytes, against some 900 for its line), and its line
+ * made as it is written: what the writer holds for a pod of a quarter of a million requests is some
+ * 50 MB, not the 200 MB of their lines.
  */
 export class RequestRunWriter {
   private held: Held[] = [];
-  private piece = Buffer.allocUnsafe(PIECE);
+  private piece = new Float64Array(SLOT * PIECE_COSTS);
   private used = 0;
+  private readonly names = new Map<string, number>();
+  private readonly table: string[] = [];
   private finished = false;
 
   constructor(private readonly options: RunWriterOptions = {}) {}
@@ -66,44 +87,63 @@ export class RequestRunWriter {
 
   add(cost: RequestCost): void {
     if (this.finished) throw new Error('RequestRunWriter: add after finish');
-    const line = requestLine(cost);
-    const { tenant, requestId, eventId, feature } = cost;
-    // Keys in UTF-16 (2 bytes a code unit); the line in UTF-8, at most 3 bytes a code unit.
-    const keys = tenant.length + requestId.length + eventId.length + feature.length;
-    const room = HEAD + 2 * keys + 3 * line.length;
-    if (this.used + room > this.piece.length) {
-      this.piece = Buffer.allocUnsafe(Math.max(PIECE, room));
+    if (this.used === this.piece.length) {
+      this.piece = new Float64Array(SLOT * PIECE_COSTS);
       this.used = 0;
     }
-    const piece = this.piece;
-    const start = this.used;
-    let at = start + HEAD;
-    const lengths = [tenant, requestId, eventId, feature].map((text) => {
-      const written = piece.write(text, at, 'utf16le');
-      at += written;
-      return written;
-    });
-    const lineStart = at;
-    at += piece.write(line, at);
-    piece.writeUInt32LE(at - start - 4, start);
-    lengths.forEach((length, i) => piece.writeUInt32LE(length, start + 4 + 4 * i));
-    piece.writeDoubleLE(cost.nanos, start + 20);
-    this.used = at;
-    this.held.push({ tenant, requestId, eventId, piece, start, lineStart, end: at });
+    const p = this.piece;
+    const at = this.used;
+    p[at] = cost.gpuCount;
+    p[at + 1] = cost.startedAt;
+    p[at + 2] = cost.firstTokenAt ?? Number.NaN;
+    p[at + 3] = cost.finishedAt;
+    p[at + 4] = cost.queueMs;
+    p[at + 5] = cost.promptTokens;
+    p[at + 6] = cost.cachedPromptTokens;
+    p[at + 7] = cost.completionTokens;
+    p[at + 8] = STATUSES.indexOf(cost.status);
+    p[at + 9] = cost.metered ? 1 : 0;
+    p[at + 10] = cost.gpuMicros;
+    p[at + 11] = cost.prefillGpuMicros;
+    p[at + 12] = cost.decodeGpuMicros;
+    p[at + 13] = cost.fixedGpuMicros;
+    p[at + 14] = cost.idleGpuMicros;
+    p[at + 15] = cost.nanos;
+    p[at + 16] = cost.idleNanos;
+    p[at + 17] = cost.meanConcurrency;
+    p[at + 18] = cost.maxConcurrency;
+    p[at + 19] = this.name(cost.feature);
+    p[at + 20] = this.name(cost.model);
+    p[at + 21] = this.name(cost.requestClass);
+    p[at + 22] = this.name(cost.pod);
+    p[at + 23] = this.name(cost.gpuSku);
+    this.used = at + SLOT;
+    this.held.push({ tenant: cost.tenant, requestId: cost.requestId, eventId: cost.eventId, piece: p, at });
   }
 
-  /** Writes the run `name` to `storage` (aborted on failure) and lets go of the lines. */
+  /** Writes the run `name` to `storage` (aborted on failure) and lets go of the costs. */
   async finish(storage: RunStorage, name: string): Promise<RunInfo> {
     if (this.finished) throw new Error('RequestRunWriter: finished twice');
     this.finished = true;
-    const held = this.held.sort(heldOrder);
+    const held = this.held.sort((a, b) => this.order(a, b));
     this.held = [];
-    this.piece = Buffer.alloc(0);
+    this.piece = new Float64Array(0);
     const sink = new ChunkedSink(storage.create(name), this.options.gzip === true);
+    let record = Buffer.allocUnsafe(4096);
     try {
       await sink.append(RUN_MAGIC);
-      for (const h of held) {
-        const waiting = sink.append(h.piece.subarray(h.start, h.end));
+      for (let i = 0; i < held.length; i++) {
+        const h = held[i] as Held;
+        held[i] = EMPTY_HELD; // let go of each cost as it is written
+        const cost = this.cost(h);
+        const line = requestLine(cost);
+        const { tenant, requestId, eventId, feature } = cost;
+        const wide = WIDE.test(tenant) || WIDE.test(requestId) || WIDE.test(eventId) || WIDE.test(feature);
+        const keys = tenant.length + requestId.length + eventId.length + feature.length;
+        const room = HEAD + (wide ? 2 : 1) * keys + 3 * line.length;
+        if (room > record.length) record = Buffer.allocUnsafe(Math.max(room, 2 * record.length));
+        const end = encodeRecord(record, cost, line, wide);
+        const waiting = sink.append(record.subarray(0, end));
         if (waiting !== undefined) await waiting;
       }
       await sink.append(END);
@@ -114,14 +154,79 @@ export class RequestRunWriter {
       throw error;
     }
   }
+
+  private name(value: string): number {
+    let index = this.names.get(value);
+    if (index === undefined) {
+      index = this.table.length;
+      this.table.push(value);
+      this.names.set(value, index);
+    }
+    return index;
+  }
+
+  /** The cost a held record stands for. */
+  private cost(h: Held): RequestCost {
+    const p = h.piece;
+    const at = h.at;
+    const named = (k: number): string => this.table[p[at + FIELDS + k] as number] as string;
+    const first = p[at + 2] as number;
+    return {
+      requestId: h.requestId,
+      eventId: h.eventId,
+      tenant: h.tenant,
+      feature: named(0),
+      model: named(1),
+      requestClass: named(2),
+      pod: named(3),
+      gpuSku: named(4),
+      gpuCount: p[at] as number,
+      startedAt: p[at + 1] as number,
+      firstTokenAt: Number.isNaN(first) ? null : first,
+      finishedAt: p[at + 3] as number,
+      queueMs: p[at + 4] as number,
+      promptTokens: p[at + 5] as number,
+      cachedPromptTokens: p[at + 6] as number,
+      completionTokens: p[at + 7] as number,
+      status: STATUSES[p[at + 8] as number] as RequestCost['status'],
+      metered: p[at + 9] === 1,
+      gpuMicros: p[at + 10] as number,
+      prefillGpuMicros: p[at + 11] as number,
+      decodeGpuMicros: p[at + 12] as number,
+      fixedGpuMicros: p[at + 13] as number,
+      idleGpuMicros: p[at + 14] as number,
+      nanos: p[at + 15] as number,
+      idleNanos: p[at + 16] as number,
+      meanConcurrency: p[at + 17] as number,
+      maxConcurrency: p[at + 18] as number,
+    };
+  }
+
+  /** File order; two costs of one key (not expected: event ids are unique) by their lines. */
+  private order(a: Held, b: Held): number {
+    if (a.tenant !== b.tenant) return a.tenant < b.tenant ? -1 : 1;
+    if (a.requestId !== b.requestId) return a.requestId < b.requestId ? -1 : 1;
+    if (a.eventId !== b.eventId) return a.eventId < b.eventId ? -1 : 1;
+    return Buffer.compare(Buffer.from(requestLine(this.cost(a))), Buffer.from(requestLine(this.cost(b))));
+  }
 }
 
-/** File order; two costs of one key (not expected: event ids are unique) by their lines' bytes. */
-function heldOrder(a: Held, b: Held): number {
-  if (a.tenant !== b.tenant) return a.tenant < b.tenant ? -1 : 1;
-  if (a.requestId !== b.requestId) return a.requestId < b.requestId ? -1 : 1;
-  if (a.eventId !== b.eventId) return a.eventId < b.eventId ? -1 : 1;
-  return Buffer.compare(a.piece.subarray(a.lineStart, a.end), b.piece.subarray(b.lineStart, b.end));
+const EMPTY_HELD: Held = { tenant: '', requestId: '', eventId: '', piece: new Float64Array(0), at: 0 };
+
+/** A cost's record in `out` from its start; returns where it ends. */
+function encodeRecord(out: Buffer, cost: RequestCost, line: string, wide: boolean): number {
+  let at = HEAD;
+  const lengths = [cost.tenant, cost.requestId, cost.eventId, cost.feature].map((text) => {
+    const written = out.write(text, at, wide ? 'utf16le' : 'latin1');
+    at += written;
+    return written;
+  });
+  at += out.write(line, at);
+  out.writeUInt32LE(at - 4, 0);
+  lengths.forEach((length, i) => out.writeUInt32LE(length, 4 + 4 * i));
+  out.writeDoubleLE(cost.nanos, 20);
+  out[28] = wide ? UTF16 : LATIN1;
+  return at;
 }
 
 /**
@@ -384,8 +489,10 @@ class RunReader {
     const sizes = [0, 1, 2, 3].map((i) => b.readUInt32LE(start + 4 * i));
     const end = start + length;
     let at = start + HEAD - 4;
+    const encoding = b[start + 24];
+    if (encoding !== LATIN1 && encoding !== UTF16) throw new Error(`${this.name}: damaged record`);
     const [tenant, requestId, eventId, feature] = sizes.map((size) => {
-      const text = b.toString('utf16le', at, at + size);
+      const text = b.toString(encoding === LATIN1 ? 'latin1' : 'utf16le', at, at + size);
       at += size;
       return text;
     }) as [string, string, string, string];
