@@ -35,8 +35,9 @@ export interface UnitSpec {
   readonly lines: UnitLines;
   /** The spill files that hold the unit's lines, when they are on local disk (for an executor). */
   readonly spills?: readonly string[];
-  /** Their size in bytes, when known. */
+  /** Their size in bytes, and how many lines they hold, when known. */
   readonly bytes?: number;
+  readonly lineCount?: number;
 }
 
 /** The outcome of a unit computed elsewhere: what the check and the merge take. */
