@@ -1,13 +1,12 @@
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { addDays, isDay } from '../domain/days.js';
+import { isDay } from '../domain/days.js';
 import { driftMessages, type TeamsMessage } from '../domain/drift/card.js';
-import { detectDrift } from '../domain/drift/detect.js';
 import type { DriftReport } from '../domain/drift/alert.js';
 import { DEFAULT_DRIFT_RULES, parseDriftRules, type DriftRules } from '../domain/drift/rules.js';
-import type { DailyMetrics } from '../domain/metrics/metrics.js';
-import { parseMetrics } from '../domain/metrics/parse.js';
+import { FolderReportStore } from '../adapters/files/folder-report-store.js';
 import { TeamsNotifier } from '../adapters/teams/teams-notifier.js';
+import { DamagedMetricsError, detectDay } from '../usecases/drift/run-drift.js';
 import { parseArgsOrThrow } from './args.js';
 import { UsageError } from './usage-error.js';
 
@@ -75,7 +74,13 @@ export interface DriftOutcome {
   readonly postError?: string;
 }
 
-/** `chargeback drift` (SPEC 9): the same detection as the daily Function, over a folder of reports. */
+/**
+ * `chargeback drift` (SPEC 9): the daily Function's detection (detectDay) over a folder of
+ * reports. What differs is SPEC 9's: the alerts open before the day are those of the latest
+ * alerts file before it in --out, every alert of the day is in teams-DATE.json and posted (the
+ * Function's lifecycle, which holds back an alert that persists unchanged, keeps its state in
+ * Table Storage), and a damaged history day is an error (exit 2), not skipped.
+ */
 export async function runDrift(options: DriftOptions, fetchImpl?: typeof fetch): Promise<DriftOutcome> {
   const rules = await readRules(options.rulesPath, options.baselineDays);
   // Built first: an Office 365 connector URL is refused before anything is written.
@@ -86,16 +91,22 @@ export async function runDrift(options: DriftOptions, fetchImpl?: typeof fetch):
           url: options.teamsUrl,
           ...(fetchImpl === undefined ? {} : { fetch: fetchImpl }),
         });
-  const today = await readMetrics(options.reportsDir, options.date);
-  if (today === undefined)
-    throw new UsageError(`no metrics-${options.date}.json in --reports ${options.reportsDir}`);
-  const history: DailyMetrics[] = [];
-  for (let back = 1; back <= rules.baselineDays; back += 1) {
-    const day = await readMetrics(options.reportsDir, addDays(options.date, -back));
-    if (day !== undefined) history.push(day);
+  const reports = new FolderReportStore(options.reportsDir);
+  let detected: Awaited<ReturnType<typeof detectDay>>;
+  try {
+    detected = await detectDay(options.date, await openBefore(options.outDir, options.date), {
+      reports,
+      rules,
+      damagedHistory: 'fail',
+    });
+  } catch (error) {
+    if (error instanceof DamagedMetricsError)
+      throw new UsageError(`${join(options.reportsDir, `metrics-${error.day}.json`)}: ${error.message}`);
+    throw new UsageError((error as Error).message); // a file that cannot be read at all names itself
   }
-  const open = await openBefore(options.outDir, options.date);
-  const report = detectDrift({ today, history, rules, open });
+  if (detected === undefined)
+    throw new UsageError(`no metrics-${options.date}.json in --reports ${options.reportsDir}`);
+  const { report } = detected;
   const messages: TeamsMessage[] = driftMessages(report).map((m) => m.message);
   const alertsPath = join(options.outDir, `alerts-${options.date}.json`);
   const teamsPath = join(options.outDir, `teams-${options.date}.json`);
@@ -144,24 +155,6 @@ async function readRules(path: string | undefined, baselineDays: number | undefi
     baselineDays,
     minBaselineDays: Math.min(rules.minBaselineDays, baselineDays),
   });
-}
-
-async function readMetrics(dir: string, day: string): Promise<DailyMetrics | undefined> {
-  const path = join(dir, `metrics-${day}.json`);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new UsageError(`cannot read ${path}: ${(error as Error).message}`);
-  }
-  try {
-    const metrics = parseMetrics(text);
-    if (metrics.date !== day) throw new Error(`it is the metrics of ${metrics.date}`);
-    return metrics;
-  } catch (error) {
-    throw new UsageError(`${path}: ${(error as Error).message}`);
-  }
 }
 
 /** The alerts of the latest alerts-*.json before `day` in `outDir`: the command line's open set. */

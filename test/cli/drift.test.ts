@@ -7,6 +7,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runMain } from '../helpers/cli.js';
 import { renderMetrics } from '../../src/domain/metrics/build.js';
 import { generateHistory } from '../../dev/drift-history/generate.js';
+import { FolderReportStore } from '../../src/adapters/files/folder-report-store.js';
+import { MemoryAlertStore } from '../../src/adapters/memory/memory-alert-store.js';
+import { MemoryOutbox } from '../../src/adapters/memory/memory-outbox.js';
+import { DEFAULT_LIFECYCLE_POLICY } from '../../src/domain/drift/lifecycle.js';
+import { DEFAULT_DRIFT_RULES } from '../../src/domain/drift/rules.js';
+import { runDrift } from '../../src/usecases/drift/run-drift.js';
 import { MODEL_SPECS } from '../../dev/drift-history/fleet.js';
 
 const START = '2026-06-01';
@@ -151,5 +157,35 @@ describe('chargeback drift', () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/no metrics-2027-01-01.json/);
     expect((await drift(['--reports', reports, '--date', '2026-02-30', '--out', out])).code).toBe(2);
+  });
+
+  it('writes the alerts file the daily Function writes for the same reports, and fails where it skips', async () => {
+    const reports = reportsFolder(35);
+    const out = mkdtempSync(join(tmpdir(), 'drift-out-'));
+    expect((await drift(['--reports', reports, '--date', dayOf(30), '--out', out])).code).toBe(0);
+    const functionDay = async (): Promise<ReturnType<typeof runDrift>> =>
+      runDrift(dayOf(30), {
+        reports: new FolderReportStore(reports),
+        alerts: new MemoryAlertStore(),
+        outbox: new MemoryOutbox(),
+        notifier: undefined,
+        rules: DEFAULT_DRIFT_RULES,
+        policy: DEFAULT_LIFECYCLE_POLICY,
+        now: () => new Date(`${dayOf(30)}T23:59:00Z`),
+        runId: 'test',
+      });
+    await functionDay();
+    const cli = readFileSync(join(out, `alerts-${dayOf(30)}.json`), 'utf8');
+    expect(JSON.parse(cli).alerts.length).toBeGreaterThan(0);
+    expect(readFileSync(join(reports, `alerts-${dayOf(30)}.json`), 'utf8')).toBe(cli);
+    // A history day copied under another day's name: the Function leaves it out, the command fails.
+    writeFileSync(
+      join(reports, `metrics-${dayOf(10)}.json`),
+      readFileSync(join(reports, `metrics-${dayOf(9)}.json`)),
+    );
+    expect((await functionDay())?.unreadableDays).toEqual([dayOf(10)]);
+    const refused = await drift(['--reports', reports, '--date', dayOf(30), '--out', out]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(`it is the metrics of ${dayOf(9)}`);
   });
 });

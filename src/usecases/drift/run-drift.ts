@@ -9,6 +9,7 @@
  * messages by day and alert, so a card that waits is not queued twice.
  */
 import { addDays, type Day } from '../../domain/days.js';
+import { PermanentError } from '../../domain/errors.js';
 import type { DriftReport } from '../../domain/drift/alert.js';
 import { driftMessages, type CardContext, type KeyedMessage } from '../../domain/drift/card.js';
 import { detectDrift } from '../../domain/drift/detect.js';
@@ -54,19 +55,47 @@ export interface DriftOutcome {
   readonly delivery: DeliveryResult | undefined;
 }
 
-/** Runs drift for `day`; undefined when the day has no metrics file (never reported). */
-export async function runDrift(day: Day, deps: DriftDeps): Promise<DriftOutcome | undefined> {
+/** What detectDay reads the days' metrics from, and what it does with a damaged history day. */
+export interface DetectDayDeps {
+  readonly reports: Pick<ReportStore, 'metrics'>;
+  readonly rules: DriftRules;
+  /**
+   * `skip` (the daily Function): a damaged history day is left out of the baseline and named, so
+   * one bad file does not stop the day's alerts. `fail` (the command line, SPEC 9: unreadable
+   * input is exit 2): it throws, naming the day.
+   */
+  readonly damagedHistory: 'skip' | 'fail';
+}
+
+/**
+ * The day's drift (SPEC 9): its metrics against the days before it (a missing day is skipped and
+ * shows in baselineDays), with the alerts open before it. The one detection of the daily Function
+ * and of `chargeback drift`; undefined when the day has no metrics file. Throws when the day's own
+ * metrics are damaged, or not that day's.
+ */
+export async function detectDay(
+  day: Day,
+  open: ReadonlySet<string>,
+  deps: DetectDayDeps,
+): Promise<{ report: DriftReport; unreadableDays: Day[] } | undefined> {
   const todayText = await deps.reports.metrics(day);
   if (todayText === undefined) return undefined;
-  const today = parseMetrics(todayText);
+  const today = metricsOf(day, todayText);
   const { history, unreadableDays } = await readHistory(day, deps);
+  return { report: detectDrift({ today, history, rules: deps.rules, open }), unreadableDays };
+}
+
+/** Runs drift for `day`; undefined when the day has no metrics file (never reported). */
+export async function runDrift(day: Day, deps: DriftDeps): Promise<DriftOutcome | undefined> {
   const lifecycle = new AlertLifecycle({
     store: deps.alerts,
     policy: deps.policy,
     now: deps.now,
     runId: deps.runId,
   });
-  const report = detectDrift({ today, history, rules: deps.rules, open: await lifecycle.openIds(day) });
+  const detected = await detectDay(day, await lifecycle.openIds(day), { ...deps, damagedHistory: 'skip' });
+  if (detected === undefined) return undefined;
+  const { report, unreadableDays } = detected;
   await deps.reports.writeAlerts(day, `${JSON.stringify(report, null, 2)}\n`);
   const applied = await lifecycle.apply(report);
   const summary = {
@@ -118,20 +147,43 @@ function messageKeyOf(post: AlertPost, messages: readonly KeyedMessage[]): strin
 
 async function readHistory(
   day: Day,
-  deps: Pick<DriftDeps, 'reports' | 'rules'>,
+  deps: DetectDayDeps,
 ): Promise<{ history: DailyMetrics[]; unreadableDays: Day[] }> {
   const days = Array.from({ length: deps.rules.baselineDays }, (_, i) => addDays(day, -(i + 1)));
   const texts = await Promise.all(days.map((d) => deps.reports.metrics(d)));
   const history: DailyMetrics[] = [];
   const unreadableDays: Day[] = [];
   texts.forEach((text, i) => {
+    const d = days[i] as Day;
     if (text === undefined) return; // a missing day is skipped and shows in baselineDays (SPEC 9)
     try {
-      history.push(parseMetrics(text));
-    } catch {
+      history.push(metricsOf(d, text));
+    } catch (error) {
+      if (deps.damagedHistory === 'fail') throw error;
       // One damaged history file must not stop the day's alerts: it is left out, and named.
-      unreadableDays.push(days[i] as Day);
+      unreadableDays.push(d);
     }
   });
   return { history, unreadableDays };
+}
+
+/** A day's metrics file read; it must be that day's (a file copied under another day's name is not). */
+function metricsOf(day: Day, text: string): DailyMetrics {
+  try {
+    const metrics = parseMetrics(text);
+    if (metrics.date !== day) throw new Error(`it is the metrics of ${metrics.date}`);
+    return metrics;
+  } catch (error) {
+    throw new DamagedMetricsError(day, (error as Error).message);
+  }
+}
+
+/** A day's metrics file that cannot be used (permanent: reading it again gives the same), naming the day. */
+export class DamagedMetricsError extends PermanentError {
+  constructor(
+    readonly day: Day,
+    reason: string,
+  ) {
+    super(`metrics of ${day}: ${reason}`);
+  }
 }
