@@ -176,7 +176,7 @@ describe('chargeback drift', () => {
       });
     await functionDay();
     const cli = readFileSync(join(out, `alerts-${dayOf(30)}.json`), 'utf8');
-    expect(JSON.parse(cli).alerts.length).toBeGreaterThan(0);
+    expect((JSON.parse(cli) as { alerts: unknown[] }).alerts.length).toBeGreaterThan(0);
     expect(readFileSync(join(reports, `alerts-${dayOf(30)}.json`), 'utf8')).toBe(cli);
     // A history day copied under another day's name: the Function leaves it out, the command fails.
     writeFileSync(

@@ -13,11 +13,12 @@ const SKU = 'Standard_NC24ads_A100_v4';
  */
 describe('the worker threads of chargeback report, a unit over their heap', () => {
   it('hand the unit back, say so, and compute the next unit on a new thread', async () => {
-    const { workerExecutor } = (await import(
-      '../../dist/src/cli/report-units.js' as string
+    const built = (path: string): Promise<unknown> => import(`../../dist/src/${path}`);
+    const { workerExecutor } = (await built(
+      'cli/report-units.js',
     )) as typeof import('../../src/cli/report-units.js');
-    const { LineSpill } = (await import(
-      '../../dist/src/adapters/files/line-spill.js' as string
+    const { LineSpill } = (await built(
+      'adapters/files/line-spill.js',
     )) as typeof import('../../src/adapters/files/line-spill.js');
     const dir = mkdtempSync(join(tmpdir(), 'worker-heap-'));
     const spill = new LineSpill(join(dir, 'spill'), 2);
