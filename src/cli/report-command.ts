@@ -227,7 +227,7 @@ export async function runReport(
       workers,
       Math.max(1, Math.floor(((options.memoryMb ?? DEFAULT_MEMORY_MB) - MAIN_THREAD_MB) / heapMb)),
     );
-    if (workers > 0 && calibration === undefined && units.some((u) => u.spills !== undefined)) {
+    if (workers > 0 && units.some((u) => u.spills !== undefined)) {
       const { prices: _, ...rest } = settings;
       pool = workerExecutor(
         threads,

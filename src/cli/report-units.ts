@@ -7,8 +7,9 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { RunInfo } from '../ports/byte-sink.js';
-import { decodeChargeback, decodeIntake } from '../domain/day-codec.js';
-import type { UnitExecutor, UnitOutcome, UnitSpec } from '../usecases/day/compute-day.js';
+import type { PodEquations } from '../domain/calibration/calibrate.js';
+import { decodeChargeback, decodeFitEquations, decodeIntake } from '../domain/day-codec.js';
+import type { CalibratedPass, UnitExecutor, UnitOutcome, UnitSpec } from '../usecases/day/compute-day.js';
 import type { DaySettings, RejectedLine } from '../usecases/day/unit.js';
 
 export type WorkerRequest =
@@ -25,18 +26,28 @@ export type WorkerRequest =
       readonly spills: readonly string[];
       readonly run: string;
       readonly rejectedRun: string;
+      /** On a calibrated day: which pass (computeDay's CalibratedPass). */
+      readonly calibrated?: CalibratedPass;
     };
+
+/** A pod's equations as they cross to the main thread (the day codec's text of them). */
+export interface EquationsText {
+  readonly pod: string;
+  readonly deployment: PodEquations['deployment'];
+  readonly equations: string;
+}
 
 export type WorkerReply =
   | {
       readonly kind: 'done';
       readonly id: string;
-      readonly chargeback: string;
       readonly intake: string;
       readonly replicas: readonly string[];
       readonly ids: ArrayBuffer;
       readonly conflicts: readonly RejectedLine[];
-      readonly requests: RunInfo;
+      /** Absent when the unit waits for the day's fit (it gave `equations`). */
+      readonly allocated?: { readonly chargeback: string; readonly requests: RunInfo };
+      readonly equations?: readonly EquationsText[];
     }
   | { readonly kind: 'error'; readonly id: string; readonly message: string }
   /** Not from the thread: it ran out of heap. */
@@ -102,7 +113,7 @@ export function workerExecutor(
   };
   const executor: UnitExecutor = {
     concurrency: workers,
-    async run(spec: UnitSpec, run: string): Promise<UnitOutcome | undefined> {
+    async run(spec: UnitSpec, run: string, calibrated?: CalibratedPass): Promise<UnitOutcome | undefined> {
       if (spec.spills === undefined) return undefined;
       const worker = await take();
       let dead = false;
@@ -127,6 +138,7 @@ export function workerExecutor(
             spills: spec.spills ?? [],
             run,
             rejectedRun: rejectedRun(spec.id),
+            ...(calibrated === undefined ? {} : { calibrated }),
           };
           worker.postMessage(request);
         });
@@ -144,7 +156,23 @@ export function workerExecutor(
             ids: new BigUint64Array(reply.ids),
             conflicts: reply.conflicts,
           },
-          allocated: { chargeback: decodeChargeback(reply.chargeback), requests: reply.requests },
+          ...(reply.allocated === undefined
+            ? {}
+            : {
+                allocated: {
+                  chargeback: decodeChargeback(reply.allocated.chargeback),
+                  requests: reply.allocated.requests,
+                },
+              }),
+          ...(reply.equations === undefined
+            ? {}
+            : {
+                equations: reply.equations.map((e) => ({
+                  pod: e.pod,
+                  deployment: e.deployment,
+                  equations: decodeFitEquations(e.equations),
+                })),
+              }),
         };
       } finally {
         if (dead) {

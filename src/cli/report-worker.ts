@@ -8,7 +8,9 @@ import { parentPort } from 'node:worker_threads';
 import { readFile } from 'node:fs/promises';
 import { FolderRunStorage } from '../adapters/files/folder-run-storage.js';
 import { readFrames } from '../adapters/files/line-spill.js';
-import { encodeChargeback, encodeIntake } from '../domain/day-codec.js';
+import { deploymentKey, podEquations, type Deployment } from '../domain/calibration/calibrate.js';
+import { encodeChargeback, encodeFitEquations, encodeIntake } from '../domain/day-codec.js';
+import type { Weighting } from '../domain/weighting.js';
 import { loadPriceCard } from '../domain/prices.js';
 import { allocateUnit, readUnit, type DaySettings } from '../usecases/day/unit.js';
 import type { UnitLines } from '../ports/unit-lines.js';
@@ -39,22 +41,53 @@ port.on('message', (request: WorkerRequest) => {
       const lines: UnitLines = async function* () {
         for (const path of request.spills) yield* readFrames(path);
       };
-      const rejected = storage.create(request.rejectedRun);
-      const read = await readUnit(lines, settings, {
-        onRejected: (refused) => rejected.write(rejectedRunLines(files, refused)),
-      });
-      await rejected.close();
-      const allocated = await allocateUnit(read, settings, { storage, run: request.run });
+      const calibrated = request.calibrated;
+      const weightings = new Map(calibrated?.weightings ?? []);
+      const weightingFor = (d: Deployment): Weighting | undefined => weightings.get(deploymentKey(d));
+      // The second pass of a calibrated day reads the unit again: its refused lines are written once.
+      const again = calibrated?.pass === 'allocate';
+      const rejected = again ? undefined : storage.create(request.rejectedRun);
+      const read = await readUnit(
+        lines,
+        settings,
+        rejected === undefined
+          ? {}
+          : { onRejected: (refused) => rejected.write(rejectedRunLines(files, refused)) },
+      );
+      await rejected?.close();
+      const settled = new Set(calibrated?.pass === 'equations' ? calibrated.settled : []);
+      const equations =
+        calibrated?.pass === 'equations' ? podEquations(read.usage, (k) => settled.has(k)) : [];
+      const allocated =
+        equations.length > 0
+          ? undefined
+          : await allocateUnit(read, settings, {
+              storage,
+              run: request.run,
+              ...(calibrated === undefined ? {} : { weightingFor }),
+            });
       const ids = read.ids;
       return {
         kind: 'done',
         id: request.id,
-        chargeback: encodeChargeback(allocated.chargeback),
         intake: encodeIntake(read.intake),
         replicas: read.replicas,
         ids: ids.buffer as ArrayBuffer,
         conflicts: read.conflicts,
-        requests: allocated.requests,
+        ...(allocated === undefined
+          ? {}
+          : {
+              allocated: { chargeback: encodeChargeback(allocated.chargeback), requests: allocated.requests },
+            }),
+        ...(equations.length === 0
+          ? {}
+          : {
+              equations: equations.map((e) => ({
+                pod: e.pod,
+                deployment: e.deployment,
+                equations: encodeFitEquations(e.equations),
+              })),
+            }),
       };
     } catch (error) {
       return { kind: 'error', id: request.id, message: (error as Error).stack ?? String(error) };

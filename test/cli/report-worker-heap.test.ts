@@ -69,7 +69,7 @@ describe('the worker threads of chargeback report, a unit over their heap', () =
         { id: '0001', lines: small.read, spills: [small.path] },
         'requests-0001',
       );
-      expect(done?.allocated.requests.requests).toBe(20);
+      expect(done?.allocated?.requests.requests).toBe(20);
       expect(done?.read.intake.counts.usageEvents).toBe(20);
     } finally {
       await pool.close();

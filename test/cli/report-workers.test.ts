@@ -71,4 +71,62 @@ describe('chargeback report on worker threads', () => {
       .split('\n');
     expect(rejected).toHaveLength(2);
   }, 60_000);
+
+  it('fits a calibrated day on the threads as the main thread alone does, and reuses the fit on the threads', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'cli-workers-calibrated-'));
+    const events = join(root, 'day.ndjson');
+    await run(process.execPath, [
+      'bin/chargeback.js',
+      'simulate',
+      '--date',
+      DAY,
+      '--out',
+      events,
+      '--pods',
+      '6',
+      '--requests',
+      '12000',
+    ]);
+    const report = async (out: string, workers: string): Promise<void> => {
+      await run(process.execPath, [
+        'bin/chargeback.js',
+        'report',
+        '--events',
+        events,
+        '--prices',
+        'prices/azure-a100.json',
+        '--date',
+        DAY,
+        '--out',
+        out,
+        '--weighting',
+        'calibrated',
+        '--unit-mb',
+        '1',
+        '--workers',
+        workers,
+      ]);
+    };
+    const read = (dir: string): Record<string, string> =>
+      Object.fromEntries(
+        readdirSync(dir)
+          .filter((name) => /^(chargeback|requests|rejected)-/.test(name))
+          .map((name) => [name, readFileSync(join(dir, name)).toString('base64')]),
+      );
+    const calibration = (dir: string): unknown =>
+      (JSON.parse(readFileSync(join(dir, `summary-${DAY}.json`), 'utf8')) as { calibration: unknown })
+        .calibration;
+    await report(join(root, 'threads'), '2');
+    await report(join(root, 'main'), '0');
+    const summary = JSON.parse(readFileSync(join(root, 'threads', `summary-${DAY}.json`), 'utf8')) as {
+      calibration: { source: string }[];
+    };
+    expect(summary.calibration.some((c) => c.source === 'fitted')).toBe(true);
+    expect(read(join(root, 'threads'))).toEqual(read(join(root, 'main')));
+    expect(calibration(join(root, 'threads'))).toEqual(calibration(join(root, 'main')));
+    // The next revision of the day reuses the stored fit: every unit allocated on its first pass.
+    await report(join(root, 'threads'), '2');
+    await report(join(root, 'main'), '0');
+    expect(read(join(root, 'threads'))).toEqual(read(join(root, 'main')));
+  }, 120_000);
 });

@@ -56,11 +56,52 @@ export function deploymentKey(d: { model: string; gpuSku: string; gpuCount: numb
  * The equations are kept per pod and put together in pod order, each pod's requests by eventId,
  * so the fit does not depend on the order the events came in.
  */
+/** A deployment as the calibration tells them apart. */
+export interface Deployment {
+  readonly model: string;
+  readonly gpuSku: string;
+  readonly gpuCount: number;
+}
+
+/** One pod's equations for its deployment's fit: what a unit computed elsewhere hands on. */
+export interface PodEquations {
+  /** The pod's key (pod, model, GPU SKU, GPU count), by which the fit orders pods. */
+  readonly pod: string;
+  readonly deployment: Deployment;
+  readonly equations: { readonly x: readonly Float64Array[]; readonly y: Float64Array };
+}
+
+/**
+ * The equations of the pods of `usage` (each pod complete) whose deployment is not settled, each
+ * pod's requests by eventId: what DayCalibration.add keeps, made where the usage was read.
+ */
+export function podEquations(
+  usage: readonly UsageRecord[],
+  settled: (deploymentKey: string) => boolean,
+): PodEquations[] {
+  const pods = new Map<string, UsageRecord[]>();
+  for (const u of usage) {
+    if (settled(deploymentKey(u))) continue;
+    const key = JSON.stringify([u.pod, u.model, u.gpuSku, u.gpuCount]);
+    const list = pods.get(key);
+    if (list === undefined) pods.set(key, [u]);
+    else list.push(u);
+  }
+  return [...pods].map(([pod, list]) => {
+    const { model, gpuSku, gpuCount } = list[0] as UsageRecord;
+    list.sort((a, b) => (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));
+    return { pod, deployment: { model, gpuSku, gpuCount }, equations: decodeEquations(list) };
+  });
+}
+
 export class DayCalibration {
   private readonly kept = new Map<string, CalibrationRecord>();
   private readonly pending = new Map<
     string,
-    { deployment: UsageRecord; pods: Map<string, { x: Float64Array[]; y: Float64Array }> }
+    {
+      deployment: Deployment;
+      pods: Map<string, { readonly x: readonly Float64Array[]; readonly y: Float64Array }>;
+    }
   >();
   private readonly done = new Map<string, DeploymentCalibration>();
 
@@ -81,22 +122,25 @@ export class DayCalibration {
     return this.kept.has(deploymentKey(d));
   }
 
+  /** The deployments with stored fitted constants, by deploymentKey. */
+  settledKeys(): string[] {
+    return [...this.kept.keys()];
+  }
+
   /** Adds usage whose pods are complete (no pod's requests are split across calls). */
   add(usage: readonly UsageRecord[]): void {
-    const pods = new Map<string, UsageRecord[]>();
-    for (const u of usage) {
-      if (this.kept.has(deploymentKey(u))) continue;
-      const key = JSON.stringify([u.pod, u.model, u.gpuSku, u.gpuCount]);
-      const list = pods.get(key);
-      if (list === undefined) pods.set(key, [u]);
-      else list.push(u);
-    }
-    for (const [podKey, list] of pods) {
-      const first = list[0] as UsageRecord;
-      const key = deploymentKey(first);
-      const entry = this.pending.get(key) ?? { deployment: first, pods: new Map() };
-      list.sort((a, b) => (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));
-      entry.pods.set(podKey, decodeEquations(list));
+    this.addEquations(podEquations(usage, (key) => this.kept.has(key)));
+  }
+
+  /**
+   * Adds pods' equations made elsewhere (podEquations, with settledKeys). A pod given again
+   * replaces what it gave before: a unit computed again as part of a larger one gives it whole.
+   */
+  addEquations(pods: readonly PodEquations[]): void {
+    for (const { pod, deployment, equations } of pods) {
+      const key = deploymentKey(deployment);
+      const entry = this.pending.get(key) ?? { deployment, pods: new Map() };
+      entry.pods.set(pod, equations);
       this.pending.set(key, entry);
     }
   }
@@ -129,6 +173,16 @@ export class DayCalibration {
     return done?.source === 'fitted' ? done.weighting : undefined;
   };
 
+  /** The weightings weightingFor gives, by deploymentKey: for an allocation made elsewhere. */
+  weightings(): [string, Weighting][] {
+    const out: [string, Weighting][] = [];
+    for (const [key, record] of this.kept)
+      if (record.fitted !== undefined) out.push([key, weightingOf(record.fitted)]);
+    for (const [key, done] of this.done)
+      if (!this.kept.has(key) && done.source === 'fitted') out.push([key, done.weighting]);
+    return out;
+  }
+
   /** Every deployment's record, the stored ones as stored, sorted by deployment. */
   records(): CalibrationRecord[] {
     const all = new Map<string, CalibrationRecord>(this.kept);
@@ -155,7 +209,7 @@ export function calibrate(
 }
 
 function judge(
-  deployment: UsageRecord,
+  deployment: Deployment,
   x: readonly Float64Array[],
   y: Float64Array,
   configured: Weighting,

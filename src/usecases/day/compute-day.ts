@@ -16,8 +16,9 @@
  */
 import { mergeIntake, noCounts, type Intake } from '../../domain/accumulator.js';
 import type { ChargebackResult } from '../../domain/chargeback.js';
-import type { DayCalibration } from '../../domain/calibration/calibrate.js';
+import type { DayCalibration, PodEquations } from '../../domain/calibration/calibrate.js';
 import { mergeChargeback } from '../../domain/merge-chargeback.js';
+import type { Weighting } from '../../domain/weighting.js';
 import type { RunInfo, RunStorage } from '../../ports/byte-sink.js';
 import {
   allocateUnit,
@@ -40,16 +41,32 @@ export interface UnitSpec {
   readonly lineCount?: number;
 }
 
-/** The outcome of a unit computed elsewhere: what the check and the merge take. */
+/**
+ * The outcome of a unit computed elsewhere: what the check and the merge take. On a calibrated
+ * day's first pass, a unit with deployments to fit hands on its pods' equations instead of an
+ * allocation, and is allocated on the second pass.
+ */
 export interface UnitOutcome {
   readonly read: Pick<ReadUnit, 'intake' | 'replicas' | 'ids' | 'conflicts'>;
-  readonly allocated: { readonly chargeback: ChargebackResult; readonly requests: RunInfo };
+  readonly allocated?: { readonly chargeback: ChargebackResult; readonly requests: RunInfo };
+  readonly equations?: readonly PodEquations[];
 }
+
+/** What a unit computed elsewhere on a calibrated day is asked for. */
+export type CalibratedPass =
+  /** Read: the equations of its deployments not in `settled`, or, with none, the allocation. */
+  | {
+      readonly pass: 'equations';
+      readonly settled: readonly string[];
+      readonly weightings: readonly (readonly [string, Weighting])[];
+    }
+  /** Read again and allocate with the day's weightings (by deploymentKey; absent: the configured). */
+  | { readonly pass: 'allocate'; readonly weightings: readonly (readonly [string, Weighting])[] };
 
 /** Runs units elsewhere (worker threads); undefined for a unit it cannot run, which runs here. */
 export interface UnitExecutor {
   readonly concurrency: number;
-  run(spec: UnitSpec, run: string): Promise<UnitOutcome | undefined>;
+  run(spec: UnitSpec, run: string, calibrated?: CalibratedPass): Promise<UnitOutcome | undefined>;
 }
 
 export interface ComputeDayOptions {
@@ -62,7 +79,7 @@ export interface ComputeDayOptions {
   readonly hooks?: (unitId: string) => ReadHooks;
   /** A unit's hooks' output is no longer wanted: the unit was put together with another. */
   readonly discard?: (unitId: string) => Promise<void>;
-  /** Where units are computed when the day is not calibrated; here, one at a time, when absent. */
+  /** Where units are computed; here, one at a time, when absent. */
   readonly executor?: UnitExecutor;
   readonly log?: (message: string) => void;
 }
@@ -133,14 +150,27 @@ export async function computeDay(
       }
       return state;
     };
-    const executor = calibration === undefined ? options.executor : undefined;
+    const executor = options.executor;
     if (executor === undefined) {
       for (const spec of pending) states.set(spec.id, await inProcess(spec));
     } else {
       // Units elsewhere (worker threads), a few at once; their results are put in id order below.
       await forEachConcurrently(pending, executor.concurrency, async (spec) => {
-        const done = await executor.run(spec, runName(spec.id));
-        states.set(spec.id, done === undefined ? await inProcess(spec) : { spec, ...done });
+        const pass: CalibratedPass | undefined =
+          calibration === undefined
+            ? undefined
+            : { pass: 'equations', settled: calibration.settledKeys(), weightings: calibration.weightings() };
+        const done = await executor.run(spec, runName(spec.id), pass);
+        if (done === undefined) {
+          states.set(spec.id, await inProcess(spec));
+          return;
+        }
+        if (done.equations !== undefined) calibration?.addEquations(done.equations);
+        states.set(spec.id, {
+          spec,
+          read: done.read,
+          ...(done.allocated === undefined ? {} : { allocated: done.allocated }),
+        });
       });
     }
     const computed = [...states.values()];
@@ -172,13 +202,24 @@ export async function computeDay(
   }
   calibration?.fit();
   const ordered = [...states.values()].sort((a, b) => compare(a.spec.id, b.spec.id));
-  for (const state of ordered) {
-    if (state.allocated !== undefined) continue;
+  const waiting = ordered.filter((state) => state.allocated === undefined);
+  const allocateHere = async (state: UnitState): Promise<void> => {
     const read = await readUnit(state.spec.lines, settings);
     state.allocated = await allocateUnit(read, settings, {
       storage: options.storage,
       run: runName(state.spec.id),
       ...(calibration === undefined ? {} : { weightingFor: calibration.weightingFor }),
+    });
+  };
+  const executor = options.executor;
+  if (executor === undefined || calibration === undefined) {
+    for (const state of waiting) await allocateHere(state);
+  } else {
+    const pass: CalibratedPass = { pass: 'allocate', weightings: calibration.weightings() };
+    await forEachConcurrently(waiting, executor.concurrency, async (state) => {
+      const done = await executor.run(state.spec, runName(state.spec.id), pass);
+      if (done?.allocated === undefined) await allocateHere(state);
+      else state.allocated = done.allocated;
     });
   }
   let intake: Intake = { counts: noCounts(), rejections: new Map() };
