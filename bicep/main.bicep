@@ -52,6 +52,12 @@ param retrainMaxUsdPerJob int = 500
 @description('Object id of the regression harness\'s service principal, which sends evaluation results to the evaluations hub; empty: none yet.')
 param harnessPrincipalId string = ''
 
+@description('Object id of the Entra group whose members run restate, replay-deadletters and sweep-orphans against the ledger account (docs/operations.md); empty: none.')
+param operatorGroupId string = ''
+
+@description('REPORT_LINK_BASE: the URL prefix a drift card\'s button opens, <prefix>YYYY-MM-DD; empty: cards have no button. docs/operations.md says what serves it.')
+param reportLinkBase string = ''
+
 @description('Where alerts are e-mailed.')
 param alertEmails string[] = []
 
@@ -153,6 +159,7 @@ module functionApp 'modules/functionapp.bicep' = {
     dayWorkQueueName: storage.outputs.dayWorkQueueName
     // The secret is set by hand (it is the Workflows URL, with its signature); the app resolves it.
     teamsWebhookSecretUri: '${keyVault.outputs.vaultUri}secrets/teams-webhook-url/'
+    reportLinkBase: reportLinkBase
     appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
     virtualNetworkSubnetId: network.outputs.functionsSubnetId
     retraining: {
@@ -245,8 +252,11 @@ module roles 'modules/roles.bicep' = {
     functionAppPrincipalId: functionApp.outputs.principalId
     kubeletPrincipalId: aks.outputs.kubeletObjectId
     clusterPrincipalId: aks.outputs.clusterPrincipalId
+    operatorGroupId: operatorGroupId
     eventHubsNamespaceName: eventHubs.outputs.namespaceName
     storageAccountName: storage.outputs.accountName
+    operatorContainerNames: storage.outputs.operatorContainerNames
+    dayQueueName: storage.outputs.dayQueueName
     vaultName: keyVault.outputs.vaultName
     appInsightsName: monitoring.outputs.appInsightsName
     mlWorkspaceName: machineLearning.outputs.workspaceName

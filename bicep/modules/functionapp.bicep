@@ -28,6 +28,9 @@ param dayFanOut bool = false
 @description('URI of the Key Vault secret holding the Teams Workflows webhook URL.')
 param teamsWebhookSecretUri string
 
+@description('REPORT_LINK_BASE, the prefix of a drift card\'s button; empty: the setting is left out and cards have no button.')
+param reportLinkBase string = ''
+
 param appInsightsConnectionString string
 
 @description('Subnet for outbound VNet integration (delegated to Microsoft.App/environments).')
@@ -102,6 +105,8 @@ resource app 'Microsoft.Web/sites@2025-03-01' = {
         { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsightsConnectionString }
         // Application Insights with local auth off: the app sends with its identity.
         { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'Authorization=AAD' }
+      ], empty(reportLinkBase) ? [] : [
+        { name: 'REPORT_LINK_BASE', value: reportLinkBase }
       ], retrainingOn ? [
         { name: 'AML_SUBSCRIPTION_ID', value: subscription().subscriptionId }
         { name: 'AML_RESOURCE_GROUP', value: resourceGroup().name }

@@ -15,6 +15,15 @@
 // | KEDA (workload id)    | Monitoring Data Reader            | Azure Monitor workspace   | queries vLLM's queue depth |
 // | AKS kubelet           | AcrPull                           | the registry              | pulls the sidecar image |
 // | AKS control plane     | Network Contributor               | the nodes' subnet         | joins load balancers to the subnet |
+// | operator group        | Storage Blob Data Contributor     | ledger, reports containers| replay-deadletters and sweep-orphans write the ledger container; every command creates both if missing |
+// | operator group        | Storage Table Data Contributor    | ledger/reports account    | restate and replay write the ledger index; every command creates the app's tables if missing |
+// | operator group        | Storage Queue Data Contributor    | the day queue             | restate queues days; every command creates the queue if missing |
+//
+// The operator group's roles exist only when its object id is given. They follow what the commands
+// restate, replay-deadletters and sweep-orphans call (src/cli/, through createServices, which creates
+// every container, table and queue it uses at start, so read-only roles would fail there). Blob access
+// is on the two containers, not the account: the same account holds the Functions host's secrets
+// (function and master keys) and the app-package container, and writing those is running code as the app.
 
 param sidecarPrincipalId string
 
@@ -25,8 +34,15 @@ param functionAppPrincipalId string
 param kubeletPrincipalId string
 param clusterPrincipalId string
 
+@description('Object id of the Entra group of operators who run restate, replay-deadletters and sweep-orphans against the ledger account; empty: none.')
+param operatorGroupId string
+
 param eventHubsNamespaceName string
 param storageAccountName string
+@description('The containers the operator commands touch: the ledger\'s and the reports\'.')
+param operatorContainerNames string[]
+@description('The day queue (RESTATE_QUEUE_NAME) that restate queues to.')
+param dayQueueName string
 param vaultName string
 param appInsightsName string
 param mlWorkspaceName string
@@ -38,6 +54,7 @@ var role = {
   eventHubsDataSender: '2b629674-e913-4c01-ae53-ef4638d8f975'
   eventHubsDataReceiver: 'a638d3c7-ab3a-418d-83e6-5f17a39d4fde'
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
@@ -61,6 +78,24 @@ resource evaluationsHub 'Microsoft.EventHub/namespaces/eventhubs@2026-01-01' exi
 }
 resource storage 'Microsoft.Storage/storageAccounts@2025-06-01' existing = {
   name: storageAccountName
+}
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2025-06-01' existing = {
+  parent: storage
+  name: 'default'
+}
+resource operatorContainers 'Microsoft.Storage/storageAccounts/blobServices/containers@2025-06-01' existing = [
+  for name in operatorContainerNames: {
+    parent: blobService
+    name: name
+  }
+]
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2025-06-01' existing = {
+  parent: storage
+  name: 'default'
+}
+resource dayQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2025-06-01' existing = {
+  parent: queueService
+  name: dayQueueName
 }
 resource vault 'Microsoft.KeyVault/vaults@2025-05-01' existing = {
   name: vaultName
@@ -134,6 +169,42 @@ resource harnessSends 'Microsoft.Authorization/roleAssignments@2022-04-01' = if 
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.eventHubsDataSender)
     principalId: harnessPrincipalId
     principalType: 'ServicePrincipal'
+  }
+}
+
+var operators = !empty(operatorGroupId)
+
+resource operatorBlobs 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for (name, i) in operatorContainerNames: if (operators) {
+    name: guid(operatorContainers[i].id, operatorGroupId, role.storageBlobDataContributor)
+    scope: operatorContainers[i]
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.storageBlobDataContributor)
+      principalId: operatorGroupId
+      principalType: 'Group'
+    }
+  }
+]
+
+// Account scope: the commands create the ledger, alerts, quality and retraining tables at start, and
+// the account's tables hold nothing of the host's that would lend the app's identity.
+resource operatorTables 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (operators) {
+  name: guid(storage.id, operatorGroupId, role.storageTableDataContributor)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.storageTableDataContributor)
+    principalId: operatorGroupId
+    principalType: 'Group'
+  }
+}
+
+resource operatorDayQueue 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (operators) {
+  name: guid(dayQueue.id, operatorGroupId, role.storageQueueDataContributor)
+  scope: dayQueue
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.storageQueueDataContributor)
+    principalId: operatorGroupId
+    principalType: 'Group'
   }
 }
 

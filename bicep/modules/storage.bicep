@@ -150,6 +150,8 @@ output blobEndpoint string = account.properties.primaryEndpoints.blob
 output queueEndpoint string = account.properties.primaryEndpoints.queue
 output tableEndpoint string = account.properties.primaryEndpoints.table
 output containerNames array = containers
+// What the operator commands touch (roles.bicep): the ledger and reports containers, not day-work.
+output operatorContainerNames string[] = [containers[0], containers[1]]
 output deploymentContainerUrl string = '${account.properties.primaryEndpoints.blob}${deploymentContainer.name}'
 output tableNames array = tables
 output dayQueueName string = dayQueue

@@ -156,22 +156,14 @@ describe.each(Object.entries(snapshots))('the %s deployment', (_environment, sna
 
 describe('the Function App with retraining on', () => {
   it('names the workspace and the training cluster Bicep defines, and sets every AML_ setting the app needs', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bicep-retrain-'));
-    // A parameters file must name its template by a relative path.
-    const main = relative(dir, resolve('bicep/main.bicep'));
-    writeFileSync(
-      join(dir, 'retrain.bicepparam'),
-      `${readFileSync('bicep/dev.bicepparam', 'utf8').replace("using 'main.bicep'", `using '${main}'`)}
-param amlEnvironmentId = '/subscriptions/s/resourceGroups/r/providers/Microsoft.MachineLearningServices/workspaces/w/environments/train/versions/1'
+    const snapshot = snapshotWith(
+      'retrain',
+      `param amlEnvironmentId = '/subscriptions/s/resourceGroups/r/providers/Microsoft.MachineLearningServices/workspaces/w/environments/train/versions/1'
 param amlCodeId = '/subscriptions/s/resourceGroups/r/providers/Microsoft.MachineLearningServices/workspaces/w/codes/train/versions/1'
 param retrainMaxUsdPerJob = 300
 param harnessPrincipalId = '11111111-1111-1111-1111-111111111111'
 `,
     );
-    writeFileSync(join(dir, 'bicepconfig.json'), readFileSync('bicep/bicepconfig.json'));
-    const result = run(snapshotArgs('retrain', 'overwrite'), dir);
-    expect(result.status, result.output).toBe(0);
-    const snapshot: Snapshot = loadSnapshot(join(dir, 'retrain.snapshot.json'));
     const settings = appSettingsOf(snapshot);
     expectDeclared(settings);
     const value = (name: string): string | undefined => settings.find((s) => s.name === name)?.value;
@@ -192,6 +184,98 @@ param harnessPrincipalId = '11111111-1111-1111-1111-111111111111'
     }
   });
 });
+
+const OPERATORS = '22222222-2222-2222-2222-222222222222';
+const LINK_BASE = 'https://func-chgbk-dev.azurewebsites.net/api/reports/';
+// Built-in role definition ids (the same in every tenant).
+const BLOB_DATA_CONTRIBUTOR = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe';
+const TABLE_DATA_CONTRIBUTOR = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3';
+const QUEUE_DATA_CONTRIBUTOR = '974c5e8b-45b9-4653-ba55-5f855dd0fb88';
+
+/** Each of a principal's role assignments as `role id | scope`, the scope's account name elided as st*. */
+function assignmentsOf(snapshot: Snapshot, principalId: string): string[] {
+  return ofType(snapshot, 'Microsoft.Authorization/roleAssignments')
+    .filter((a) => a.properties?.principalId === principalId)
+    .map((a) => {
+      expect(a.properties?.principalType, a.id).toBe('Group');
+      const role = String(a.properties?.roleDefinitionId).split('/').at(-1) ?? '';
+      const scope = a.id
+        .split('/providers/Microsoft.Authorization/roleAssignments/')[0]
+        ?.split('/providers/')[1]
+        ?.replace(/storageAccounts\/st[a-z0-9]+/, 'storageAccounts/st*');
+      return `${role} | ${scope}`;
+    })
+    .sort();
+}
+
+describe('operator access and the report link', () => {
+  it.each(Object.entries(snapshots))(
+    'are absent from the %s deployment, whose parameters name neither',
+    (_environment, snapshot) => {
+      const groups = ofType(snapshot, 'Microsoft.Authorization/roleAssignments').filter(
+        (a) => a.properties?.principalType === 'Group',
+      );
+      expect(groups).toEqual([]);
+      expect(appSettingsOf(snapshot).map((s) => s.name)).not.toContain('REPORT_LINK_BASE');
+    },
+  );
+
+  it('give the operator group what restate, replay-deadletters and sweep-orphans call, on the ledger account only', () => {
+    const snapshot = snapshotWith(
+      'operators',
+      `param operatorGroupId = '${OPERATORS}'\nparam reportLinkBase = '${LINK_BASE}'\n`,
+    );
+    expect(assignmentsOf(snapshot, OPERATORS)).toEqual(
+      [
+        // The ledger container (segments, dead letters) and the reports container, which every
+        // command creates at start; not the account, which also holds the host's keys and package.
+        `${BLOB_DATA_CONTRIBUTOR} | Microsoft.Storage/storageAccounts/st*/blobServices/default/containers/${SETTINGS.LEDGER_CONTAINER.default}`,
+        `${BLOB_DATA_CONTRIBUTOR} | Microsoft.Storage/storageAccounts/st*/blobServices/default/containers/${SETTINGS.REPORTS_CONTAINER.default}`,
+        `${TABLE_DATA_CONTRIBUTOR} | Microsoft.Storage/storageAccounts/st*`,
+        `${QUEUE_DATA_CONTRIBUTOR} | Microsoft.Storage/storageAccounts/st*/queueServices/default/queues/${SETTINGS.RESTATE_QUEUE_NAME.default}`,
+      ].sort(),
+    );
+    // The same account the app's LEDGER_STORAGE_ACCOUNT_NAME names, not Azure ML's.
+    const ledgerAccount = appSettingsOf(snapshot).find(
+      (s) => s.name === 'LEDGER_STORAGE_ACCOUNT_NAME',
+    )?.value;
+    for (const assignment of ofType(snapshot, 'Microsoft.Authorization/roleAssignments').filter(
+      (a) => a.properties?.principalId === OPERATORS,
+    ))
+      expect(assignment.id).toContain(`/storageAccounts/${ledgerAccount}/`);
+  });
+
+  it('put reportLinkBase into the app settings as REPORT_LINK_BASE, a URL the app accepts', () => {
+    const snapshot = snapshotWith('link', `param reportLinkBase = '${LINK_BASE}'\n`);
+    const settings = appSettingsOf(snapshot);
+    expectDeclared(settings);
+    expect(settings.filter((s) => s.name === 'REPORT_LINK_BASE')).toEqual([
+      { name: 'REPORT_LINK_BASE', value: LINK_BASE },
+    ]);
+    expect(SETTINGS.REPORT_LINK_BASE.schema.safeParse(LINK_BASE).success).toBe(true);
+    // A link alone grants nobody anything.
+    expect(
+      ofType(snapshot, 'Microsoft.Authorization/roleAssignments').filter(
+        (a) => a.properties?.principalType === 'Group',
+      ),
+    ).toEqual([]);
+  });
+});
+
+/** The dev deployment with more parameters, snapshotted as the committed ones are. */
+function snapshotWith(name: string, parameters: string): Snapshot {
+  const dir = mkdtempSync(join(tmpdir(), `bicep-${name}-`));
+  // A parameters file must name its template by a relative path.
+  const main = relative(dir, resolve('bicep/main.bicep'));
+  writeFileSync(
+    join(dir, `${name}.bicepparam`),
+    `${readFileSync('bicep/dev.bicepparam', 'utf8').replace("using 'main.bicep'", `using '${main}'`)}\n${parameters}`,
+  );
+  writeFileSync(join(dir, 'bicepconfig.json'), readFileSync('bicep/bicepconfig.json'));
+  const result = run(snapshotArgs(name, 'overwrite'), dir);
+  expect(result.status, result.output).toBe(0);
+  return loadSnapshot(join(dir, `${name}.snapshot.json`));
+}
 
 /** Every setting is one the code declares (or a platform one), and every required one is there. */
 function expectDeclared(settings: readonly AppSetting[]): void {
