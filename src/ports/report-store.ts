@@ -26,6 +26,8 @@ export interface ReportFiles {
   readonly summary: string;
   /** `metrics-DATE.json`: the aggregates drift detection and the monthly report read. */
   readonly metrics: string;
+  /** `focus-DATE.csv` (SPEC 15), written with the CSV, before the summary; left out, none is written. */
+  readonly focus?: string;
   /**
    * The per-request costs (see request-store.ts), written with the CSV, before the summary: the
    * data given here, or, without it, the bytes of the day's last closed `requestsSink`.
@@ -76,13 +78,14 @@ export function dayPagePath(day: string): string {
  * A month's files (SPEC 12) in `chargeback/YYYY/MM/`, above its day folders. Throws RangeError for
  * anything but YYYY-MM, so no caller can name a blob elsewhere.
  */
-export function monthlyPaths(month: string): { csv: string; html: string; summary: string } {
+export function monthlyPaths(month: string): { csv: string; html: string; summary: string; focus: string } {
   if (!isMonth(month)) throw new RangeError(`not a month YYYY-MM: ${month}`);
   const folder = `chargeback/${month.replace('-', '/')}`;
   return {
     csv: `${folder}/chargeback-${month}.csv`,
     html: `${folder}/report-${month}.html`,
     summary: `${folder}/summary-${month}.json`,
+    focus: `${folder}/focus-${month}.csv`,
   };
 }
 
@@ -97,6 +100,7 @@ export function reportPaths(day: string): {
   alerts: string;
   requests: string;
   requestsIndex: string;
+  focus: string;
 } {
   const folder = `chargeback/${dayPath(day)}`;
   return {
@@ -106,5 +110,6 @@ export function reportPaths(day: string): {
     summary: `${folder}/summary-${day}.json`,
     metrics: `${folder}/metrics-${day}.json`,
     alerts: `${folder}/alerts-${day}.json`,
+    focus: `${folder}/focus-${day}.csv`,
   };
 }

@@ -48,6 +48,15 @@ export class BlobReportStore implements ReportStore {
       this.container.getBlockBlobClient(paths.metrics).upload(metrics, Buffer.byteLength(metrics), {
         blobHTTPHeaders: { blobContentType: 'application/json' },
       }),
+      ...(files.focus === undefined
+        ? []
+        : [
+            this.container
+              .getBlockBlobClient(paths.focus)
+              .upload(files.focus, Buffer.byteLength(files.focus), {
+                blobHTTPHeaders: { blobContentType: 'text/csv; charset=utf-8' },
+              }),
+          ]),
       ...requests,
     ]);
     // Blob metadata names must be C# identifiers: lower case, no dashes.

@@ -15,7 +15,7 @@ import { folderRequestSource } from './request-folder.js';
 
 /**
  * Reports in one local folder under the command line's flat names (`chargeback-DATE.csv`,
- * `summary-DATE.json`, `requests-DATE.ndjson.gz`, ..., and documents by their base name:
+ * `summary-DATE.json`, `focus-DATE.csv`, `requests-DATE.ndjson.gz`, ..., and documents by their base name:
  * `report-DATE.html`, `chargeback-YYYY-MM.csv`), so that `chargeback explain` and the monthly
  * report read what it writes. Every file is written as `NAME.partial` and renamed, and the summary
  * is renamed last: it is the commit. The revision is the summary's own (SPEC 4.8); the rest of the
@@ -48,6 +48,7 @@ export class FolderReportStore implements ReportStore {
       throw new Error(`${paths.requests}: no data given and no requestsSink closed`);
     // The order of `chargeback report`: the CSV, the requests' data then index, the metrics, the summary.
     await this.replace(paths.csv, files.csv);
+    if (files.focus !== undefined) await this.replace(paths.focus, files.focus);
     if (files.requests !== undefined) {
       if (data !== undefined) await this.replace(paths.requests, data);
       else {
@@ -139,6 +140,7 @@ export class FolderReportStore implements ReportStore {
       requests: flat(`requests-${day}.ndjson.gz`),
       requestsIndex: flat(`requests-${day}.index.json`),
       info: flat(`info-${day}.json`),
+      focus: flat(`focus-${day}.csv`),
     };
   }
 
@@ -168,7 +170,7 @@ function documentName(path: string): string {
   const name = path.slice(path.lastIndexOf('/') + 1);
   const day = /^report-(\d{4}-\d{2}-\d{2})\.html$/.exec(name)?.[1];
   if (day !== undefined && dayPagePath(day) === path) return name;
-  const month = /^(?:chargeback|report|summary)-(\d{4}-\d{2})\.(?:csv|html|json)$/.exec(name)?.[1];
+  const month = /^(?:chargeback|report|summary|focus)-(\d{4}-\d{2})\.(?:csv|html|json)$/.exec(name)?.[1];
   if (month !== undefined && isMonth(month) && Object.values(monthlyPaths(month)).includes(path)) return name;
   throw new RangeError(`not a path of a report document: ${path}`);
 }

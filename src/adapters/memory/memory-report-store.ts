@@ -25,6 +25,7 @@ export class MemoryReportStore implements ReportStore {
       const paths = reportPaths(day);
       const data = files.requests === undefined ? undefined : (files.requests.data ?? this.streamedData(day));
       this.files.set(paths.csv, files.csv);
+      if (files.focus !== undefined) this.files.set(paths.focus, files.focus);
       this.files.set(paths.metrics, files.metrics);
       if (files.requests !== undefined && data !== undefined) {
         this.bytes.set(paths.requests, data);

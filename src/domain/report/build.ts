@@ -3,6 +3,7 @@ import type { IntakeCounts } from '../accumulator.js';
 import { computeChargeback, type ChargebackInput, type ChargebackResult } from '../chargeback.js';
 import { buildMetrics, renderMetrics } from '../metrics/build.js';
 import type { DailyMetrics } from '../metrics/metrics.js';
+import { renderDayFocus } from '../focus/focus.js';
 import { renderCsv } from './csv.js';
 import { roundForPrint } from './rounding.js';
 import { renderSummary } from './summary.js';
@@ -20,6 +21,8 @@ export interface Report {
   readonly summary: string;
   /** `metrics-DATE.json` (SPEC 8), as written. */
   readonly metrics: string;
+  /** `focus-DATE.csv` (SPEC 15): the CSV's charges in the FinOps FOCUS format, adding up to it exactly. */
+  readonly focus: string;
   readonly dailyMetrics: DailyMetrics;
   /** The chargeback as printed: money in whole micro-dollars that add up (see roundForPrint). */
   readonly result: ChargebackResult;
@@ -64,5 +67,6 @@ export function renderReport(
     },
     result,
   );
-  return { csv, summary, metrics: renderMetrics(dailyMetrics), dailyMetrics, result };
+  const focus = renderDayFocus(request.date, result, { currency: request.prices.currency });
+  return { csv, summary, metrics: renderMetrics(dailyMetrics), focus, dailyMetrics, result };
 }

@@ -38,6 +38,15 @@ export function neutralise(text: string): string {
 }
 
 /**
+ * A neutralised cell's text as it was before (SPEC 5 cells read back, e.g. for FOCUS Tags): the
+ * quote `neutralise` put before a formula taken off. Unambiguous, because a text that already began
+ * with a quote and a formula was itself prefixed. Control characters stay escaped.
+ */
+export function restoreNeutralised(cell: string): string {
+  return cell.startsWith("'") && FORMULA_START.test(cell.slice(1)) ? cell.slice(1) : cell;
+}
+
+/**
  * The report CSV: RFC 4180 (CRLF line ends, quotes where needed), UTF-8, header row, rows sorted
  * by costUsd descending then by the key columns, so that the bytes depend only on the data.
  */
@@ -53,7 +62,8 @@ export function unparseCsv(header: readonly string[], rows: string[][]): string 
   return `${Papa.unparse({ fields: [...header], data: rows }, { newline: '\r\n', quotes: false })}\r\n`;
 }
 
-function compareRows(a: ChargebackRow, b: ChargebackRow): number {
+/** The CSV's row order: costUsd as printed, descending, then the key columns. */
+export function compareRows(a: ChargebackRow, b: ChargebackRow): number {
   // Sort on the printed micro-dollars: rows that print the same cost fall back to the keys.
   const byCost = Math.round(b.nanos / 1000) - Math.round(a.nanos / 1000);
   if (byCost !== 0) return byCost;

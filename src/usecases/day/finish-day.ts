@@ -68,7 +68,13 @@ export async function persistDay(
   );
   await reports.write(
     day,
-    { csv: report.csv, summary: report.summary, metrics: report.metrics, requests: { index } },
+    {
+      csv: report.csv,
+      summary: report.summary,
+      metrics: report.metrics,
+      focus: report.focus,
+      requests: { index },
+    },
     info,
   );
   await writeHeldDayPage(reports, day, report, now);

@@ -3,6 +3,7 @@ import { PermanentError } from '../../domain/errors.js';
 import type { DailyMetrics } from '../../domain/metrics/metrics.js';
 import { parseMetrics } from '../../domain/metrics/parse.js';
 import { formatScaled } from '../../domain/exact.js';
+import { chargesFromDailyRows, renderFocus } from '../../domain/focus/focus.js';
 import { parseDailyCsv } from '../../domain/monthly/daily-rows.js';
 import { renderPage } from '../../domain/monthly/html.js';
 import { buildPeriod, renderPeriodCsv, type DayInput, type Period } from '../../domain/monthly/monthly.js';
@@ -18,6 +19,8 @@ export interface MonthlyFiles {
   readonly csv: string;
   readonly html: string;
   readonly summary: string;
+  /** `focus-YYYY-MM.csv` (SPEC 15): the days' charges in the FOCUS format, day by day. */
+  readonly focus: string;
   readonly period: Period;
 }
 
@@ -50,7 +53,7 @@ export async function monthlyReport(input: {
   const today = input.now.toISOString().slice(0, 10);
   const ended = days.filter((d) => d < today);
   const notYet = days.filter((d) => d >= today);
-  const period = await readPeriod(input.source, input.month, ended);
+  const { period, inputs } = await readDays(input.source, input.month, ended);
   const previousDays = daysOfMonth(previousMonth(input.month)) ?? [];
   const previous = await readPeriod(input.source, previousMonth(input.month), previousDays);
   const model = buildPageModel({
@@ -78,6 +81,11 @@ export async function monthlyReport(input: {
     csv: renderPeriodCsv(period),
     html: renderPage(model),
     summary: `${JSON.stringify(summary, null, 2)}\n`,
+    // The days' rows as their CSVs state them, so the file adds up to the month's CSV exactly.
+    focus: renderFocus(
+      inputs.flatMap((day) => chargesFromDailyRows(day.rows)),
+      { currency: period.currency },
+    ),
     period,
   };
 }
@@ -98,6 +106,15 @@ export async function dayPage(source: DailyReportSource, day: string, now: Date)
 }
 
 async function readPeriod(source: DailyReportSource, name: string, days: readonly string[]): Promise<Period> {
+  return (await readDays(source, name, days)).period;
+}
+
+/** The period and the days it was built from, in the order of `days`. */
+async function readDays(
+  source: DailyReportSource,
+  name: string,
+  days: readonly string[],
+): Promise<{ period: Period; inputs: readonly DayInput[] }> {
   const inputs: DayInput[] = [];
   const missing: string[] = [];
   let currency: string | undefined;
@@ -127,7 +144,10 @@ async function readPeriod(source: DailyReportSource, name: string, days: readonl
       ...(metrics === undefined ? {} : { metrics }),
     });
   }
-  return buildPeriod({ period: name, currency: currency ?? 'USD', days: inputs, missing });
+  return {
+    period: buildPeriod({ period: name, currency: currency ?? 'USD', days: inputs, missing }),
+    inputs,
+  };
 }
 
 /** Writes the day's page beside its report, from what the store now holds. */
@@ -139,7 +159,7 @@ export async function writeDayPage(
   await reports.writeDocument(dayPagePath(day), await dayPage(reports, day, now), 'text/html; charset=utf-8');
 }
 
-/** Computes the month from the stored days and writes its CSV, page and summary (summary last). */
+/** Computes the month from the stored days and writes its CSV, page, FOCUS file and summary (summary last). */
 export async function writeMonthlyReport(
   reports: DailyReportSource & Pick<ReportStore, 'writeDocument'>,
   month: string,
@@ -149,6 +169,7 @@ export async function writeMonthlyReport(
   const paths = monthlyPaths(month);
   await reports.writeDocument(paths.csv, files.csv, 'text/csv; charset=utf-8');
   await reports.writeDocument(paths.html, files.html, 'text/html; charset=utf-8');
+  await reports.writeDocument(paths.focus, files.focus, 'text/csv; charset=utf-8');
   await reports.writeDocument(paths.summary, files.summary, 'application/json');
   return files;
 }
