@@ -1,6 +1,8 @@
-import { dollars, formatScaled, roundedDivide } from '../exact.js';
+import { formatScaled, roundedDivide } from '../exact.js';
+import { formatUsd, money, percent } from './cells.js';
 import type { PageModel } from './page-model.js';
 import { escapeHtml, horizontalBars, IDLE_COLOUR, PALETTE, stackedColumns, type Series } from './svg.js';
+import { reportState, retrainingSection, tenantFeatureSection, tenantSection } from './tenant-sections.js';
 
 /**
  * The report page for a month or a day (SPEC 12): one self-contained HTML file (inline CSS and SVG,
@@ -12,7 +14,10 @@ const CHART_FEATURES = 8;
 export function renderPage(model: PageModel): string {
   const sections = [
     header(model),
+    tenantSection(model),
     costPerFeature(model),
+    tenantFeatureSection(model),
+    retrainingSection(model),
     idleShare(model),
     costPer1kTokens(model),
     moversSection(model),
@@ -40,7 +45,7 @@ const STYLE = `
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d1d1f;max-width:980px;margin:24px auto;padding:0 16px}
 h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
 .summary{display:flex;gap:24px;flex-wrap:wrap;margin:12px 0}.summary div{background:#f4f6f8;padding:8px 12px;border-radius:6px}
-.summary b{display:block;font-size:18px}.warn{background:#fff4e5;border-left:4px solid #e07b39;padding:8px 12px;margin:12px 0}
+.summary b{display:block;font-size:18px}.state{background:#f4f6f8;padding:8px 12px;margin:12px 0}.warn{background:#fff4e5;border-left:4px solid #e07b39;padding:8px 12px;margin:12px 0}
 table{border-collapse:collapse;width:100%;margin:8px 0;font-variant-numeric:tabular-nums}
 th,td{text-align:left;padding:3px 8px;border-bottom:1px solid #eee}td.n,th.n{text-align:right}
 .chart{width:100%;height:auto}.chart text{font-size:11px;fill:#444}.chart .grid{stroke:#e5e5e5}
@@ -49,21 +54,9 @@ th,td{text-align:left;padding:3px 8px;border-bottom:1px solid #eee}td.n,th.n{tex
 @media print{body{margin:0;max-width:none}h2{break-after:avoid}section{break-inside:avoid}}
 `;
 
-export function formatUsd(micros: bigint): string {
-  return dollars(micros * 1000n);
-}
-
-function money(micros: bigint): string {
-  return `<td class="n" data-micros="${micros.toString()}">${formatUsd(micros)}</td>`;
-}
-
-function percent(part: bigint, whole: bigint): string {
-  if (whole === 0n) return '-';
-  return `${formatScaled(roundedDivide(part * 1000n, whole), 1)}%`;
-}
-
 function header(model: PageModel): string {
   const fleet = model.allocatedMicros + model.idleMicros;
+  const serving = model.allocatedMicros - model.retrainingMicros;
   const warnings: string[] = [];
   if (model.missing.length > 0)
     warnings.push(
@@ -78,9 +71,10 @@ function header(model: PageModel): string {
 <div>${model.dates.length} day(s) reported${model.dates.length > 0 ? `, ${escapeHtml(model.dates[0] ?? '')} to ${escapeHtml(model.dates.at(-1) ?? '')}` : ''}</div>
 <div class="summary">
 <div>Fleet GPU cost<b id="fleet-cost" data-micros="${fleet.toString()}">${formatUsd(fleet)}</b></div>
-<div>Allocated to features<b data-micros="${model.allocatedMicros.toString()}">${formatUsd(model.allocatedMicros)}</b></div>
-<div>Idle<b data-micros="${model.idleMicros.toString()}">${formatUsd(model.idleMicros)} (${percent(model.idleMicros, fleet)})</b></div>
+<div>Allocated to features<b id="features-cost" data-micros="${serving.toString()}">${formatUsd(serving)}</b></div>
+${model.retrainingMicros > 0n ? `<div>Retraining jobs<b id="retraining-cost" data-micros="${model.retrainingMicros.toString()}">${formatUsd(model.retrainingMicros)}</b></div>\n` : ''}<div>Idle<b data-micros="${model.idleMicros.toString()}">${formatUsd(model.idleMicros)} (${percent(model.idleMicros, fleet)})</b></div>
 </div>
+${reportState(model)}
 ${warnings.join('\n')}
 </header>`;
 }
@@ -206,11 +200,12 @@ function reconciliation(model: PageModel): string {
       const stated = d.stated === undefined ? '<td class="n">-</td>' : money(d.stated);
       // SPEC 4.4: each day closes within a cent of its fleet cost.
       const ok = d.stated === undefined || (sum > d.stated ? sum - d.stated : d.stated - sum) <= 10_000n;
-      return `<tr><td>${escapeHtml(d.date)}</td>${stated}${money(d.allocated)}${money(d.idle)}${money(sum)}<td>${ok ? 'closes' : 'DOES NOT CLOSE'}</td></tr>`;
+      const revision = model.reports.find((r) => r.date === d.date)?.revision;
+      return `<tr><td>${escapeHtml(d.date)}</td><td class="n">${revision === undefined ? '-' : revision}</td>${stated}${money(d.allocated)}${money(d.idle)}${money(sum)}<td>${ok ? 'closes' : 'DOES NOT CLOSE'}</td></tr>`;
     })
     .join('');
   const total = model.allocatedMicros + model.idleMicros;
   return `<section id="reconciliation"><h2>Reconciliation: fleet = allocated + idle</h2>
-<table><thead><tr><th>day</th><th class="n">fleet (stated)</th><th class="n">allocated</th><th class="n">idle</th><th class="n">allocated + idle</th><th></th></tr></thead>
-<tbody>${rows}</tbody><tfoot><tr><th>total</th><td></td>${money(model.allocatedMicros)}${money(model.idleMicros)}${money(total)}<td></td></tr></tfoot></table></section>`;
+<table><thead><tr><th>day</th><th class="n">revision</th><th class="n">fleet (stated)</th><th class="n">allocated</th><th class="n">idle</th><th class="n">allocated + idle</th><th></th></tr></thead>
+<tbody>${rows}</tbody><tfoot><tr><th>total</th><td></td><td></td>${money(model.allocatedMicros)}${money(model.idleMicros)}${money(total)}<td></td></tr></tfoot></table></section>`;
 }

@@ -2,6 +2,7 @@ import { addHistograms, quantile } from '../metrics/histogram.js';
 import type { DailyMetrics, Histogram } from '../metrics/metrics.js';
 import { CSV_COLUMNS, neutralise, unparseCsv } from '../report/csv.js';
 import { formatScaled, roundedDivide } from '../exact.js';
+import { RETRAINING_TENANT } from '../retrain/charge.js';
 import type { DailyRow } from './daily-rows.js';
 
 /**
@@ -24,12 +25,26 @@ export interface PeriodRow extends Omit<DailyRow, 'date'> {
   readonly p95LatencyMs?: number;
 }
 
+/** What a day's metrics file says of the report itself (SPEC 4.8, 5): not in the CSV. */
+export interface DayReportInfo {
+  readonly revision: number;
+  readonly generatedAt: string;
+  readonly rejected: number;
+  readonly unmeteredRequests: number;
+}
+
 export interface DayTotals {
   readonly date: string;
+  /** Allocated cost, retraining included (the CSV's rows that are not idle). */
   readonly allocatedMicros: bigint;
   readonly idleMicros: bigint;
+  /** Of the allocated cost, what retraining jobs (tenant `(retraining)`) cost. */
+  readonly retrainingMicros: bigint;
+  /** Undefined without a metrics file. */
+  readonly report?: DayReportInfo;
   /** The fleet cost the day's metrics file states; undefined without one. */
   readonly statedFleetMicros?: bigint;
+  /** Serving cost per feature: neither idle nor retraining (a retraining row's feature is its model). */
   readonly byFeature: ReadonlyMap<string, bigint>;
   readonly idleByModel: ReadonlyMap<string, bigint>;
   readonly fleetByModel: ReadonlyMap<string, bigint>;
@@ -105,6 +120,11 @@ export function buildPeriod(input: {
   };
 }
 
+/** A retraining job's row (src/domain/retrain/charge.ts): tenant `(retraining)`, feature = the model. */
+export function isRetraining(row: { readonly tenant: string }): boolean {
+  return row.tenant === RETRAINING_TENANT;
+}
+
 function keyOf(tenant: string, feature: string, model: string, requestClass: string): string {
   return JSON.stringify([tenant, feature, model, requestClass]);
 }
@@ -133,6 +153,7 @@ function dayTotals(day: DayInput): DayTotals {
   const fleetByModel = new Map<string, bigint>();
   let allocatedMicros = 0n;
   let idleMicros = 0n;
+  let retrainingMicros = 0n;
   for (const row of day.rows) {
     fleetByModel.set(row.model, (fleetByModel.get(row.model) ?? 0n) + row.costMicros);
     if (row.idle) {
@@ -140,14 +161,27 @@ function dayTotals(day: DayInput): DayTotals {
       idleByModel.set(row.model, (idleByModel.get(row.model) ?? 0n) + row.costMicros);
     } else {
       allocatedMicros += row.costMicros;
-      byFeature.set(row.feature, (byFeature.get(row.feature) ?? 0n) + row.costMicros);
+      if (isRetraining(row)) retrainingMicros += row.costMicros;
+      else byFeature.set(row.feature, (byFeature.get(row.feature) ?? 0n) + row.costMicros);
     }
   }
-  const stated = day.metrics?.fleet.fleetCostUsd;
+  const metrics = day.metrics;
+  const stated = metrics?.fleet.fleetCostUsd;
   return {
     date: day.date,
     allocatedMicros,
     idleMicros,
+    retrainingMicros,
+    ...(metrics === undefined
+      ? {}
+      : {
+          report: {
+            revision: metrics.revision,
+            generatedAt: metrics.generatedAt,
+            rejected: metrics.fleet.rejected,
+            unmeteredRequests: metrics.fleet.unmeteredRequests,
+          },
+        }),
     ...(stated === undefined ? {} : { statedFleetMicros: BigInt(Math.round(stated * 1e6)) }),
     byFeature,
     idleByModel,

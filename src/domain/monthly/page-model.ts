@@ -1,5 +1,11 @@
 import { roundedDivide } from '../exact.js';
-import type { Period } from './monthly.js';
+import { isRetraining, type DayReportInfo, type Period } from './monthly.js';
+import {
+  retrainingFigures,
+  tenantFigures,
+  type RetrainingFigure,
+  type TenantFigure,
+} from './tenant-figures.js';
 
 /**
  * What the report page shows, computed from a period (a month or a day): every figure the charts
@@ -44,7 +50,14 @@ export interface PageModel {
   readonly dates: readonly string[];
   readonly missing: readonly string[];
   readonly withoutMetrics: readonly string[];
+  /** Serving features only: retraining rows are in `retraining`, idle in `models`. */
   readonly features: readonly FeatureFigure[];
+  readonly tenants: readonly TenantFigure[];
+  readonly retraining: readonly RetrainingFigure[];
+  /** Of `allocatedMicros`, what the retraining jobs cost. */
+  readonly retrainingMicros: bigint;
+  /** Per day reported with a metrics file: its revision, generation time, rejected and unmetered. */
+  readonly reports: readonly ({ readonly date: string } & DayReportInfo)[];
   readonly idleMicrosByDay: readonly bigint[];
   readonly models: readonly ModelIdle[];
   readonly movers: { readonly basis: string; readonly list: readonly Mover[] };
@@ -90,6 +103,10 @@ export function buildPageModel(input: {
     missing: period.missing,
     withoutMetrics: period.withoutMetrics,
     features,
+    tenants: tenantFigures(period),
+    retraining: retrainingFigures(period),
+    retrainingMicros: period.days.reduce((sum, d) => sum + d.retrainingMicros, 0n),
+    reports: period.days.flatMap((d) => (d.report === undefined ? [] : [{ date: d.date, ...d.report }])),
     idleMicrosByDay: period.days.map((d) => d.idleMicros),
     models: [...models.entries()]
       .map(([name, m]) => ({ model: name, idleMicros: m.idle, fleetMicros: m.fleet }))
@@ -111,7 +128,7 @@ export function buildPageModel(input: {
 function featureFigures(period: Period, dates: readonly string[]): FeatureFigure[] {
   const totals = new Map<string, { cost: bigint; requests: bigint; tokens: bigint }>();
   for (const row of period.rows) {
-    if (row.idle) continue;
+    if (row.idle || isRetraining(row)) continue;
     const entry = totals.get(row.feature) ?? { cost: 0n, requests: 0n, tokens: 0n };
     entry.cost += row.costMicros;
     entry.requests += row.requests;

@@ -19,8 +19,18 @@ export const PALETTE = [
 ];
 export const IDLE_COLOUR = '#b9b9b9';
 
+/**
+ * Controls, line separators and the bidirectional and invisible characters that text.ts refuses in
+ * names: on a page a right-to-left override (U+202E) would make the cells after a name read
+ * backwards, so each is shown as `\uXXXX` (as terminal messages show controls), never obeyed.
+ */
+const UNSHOWABLE =
+  // eslint-disable-next-line no-control-regex -- finding control characters is the rule itself
+  /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
+
 export function escapeHtml(text: string): string {
   return text
+    .replace(UNSHOWABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
     .replace(/>/g, '&gt;')
