@@ -1,5 +1,5 @@
 /**
- * The size of `metrics-DATE.json` (SPEC 8: kilobytes, not a copy of the events) for the simulated
+ * The size of `metrics-DATE.json` (contracts.md §8: kilobytes, not a copy of the events) for the simulated
  * day that `npm start` reports: 8 pods, 100k requests, 1% sent twice. Prints the sizes of the CSV,
  * the summary and the metrics file, raw and gzipped, and the number of groups.
  * Run: node --import tsx bench/metrics-size.ts

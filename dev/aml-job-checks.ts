@@ -1,6 +1,6 @@
 /**
  * What the Azure ML stand-in (aml-stand-in.ts) checks in a command job's PUT body: the fields the
- * real service requires of the jobs retraining submits (SPEC 7). Its messages are the stand-in's
+ * real service requires of the jobs retraining submits (contracts.md §7). Its messages are the stand-in's
  * own; the real service words them differently.
  */
 

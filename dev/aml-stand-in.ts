@@ -6,7 +6,7 @@
  *
  * - `PUT  .../workspaces/{ws}/jobs/{name}?api-version=2022-10-01`: 201 and the job when new; 200 and
  *   the job as it is when the name exists (ARM's idempotent PUT; the adapter never relies on it,
- *   because retraining reads a job before creating it, SPEC 7).
+ *   because retraining reads a job before creating it, contracts.md §7).
  * - `GET  .../jobs/{name}`: 200 and the job, 404 when there is none.
  * - `POST .../jobs/{name}/cancel`: 202 with a Location the SDK's poller reads (`GET
  *   .../operationResults/{id}`: 202 while the cancel is under way, 200 once the job is Canceled).

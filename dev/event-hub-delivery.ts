@@ -28,7 +28,7 @@ export interface DeliveryStats {
 
 /**
  * Stands in for Event Hubs and the Functions host, which cannot run here: bodies are spread over
- * partitions by partition key (the pod, SPEC 1), numbered in each partition, and handed to the
+ * partitions by partition key (the pod, contracts.md §1), numbered in each partition, and handed to the
  * real trigger handler in batches with the trigger metadata the host supplies. Some batches are
  * delivered again from an earlier point, with other boundaries, as the host does after a restart.
  */

@@ -1,6 +1,6 @@
 /**
  * A Teams Workflows stand-in for `npm start`: an HTTP server on 127.0.0.1 that answers every post
- * with 202 and an empty body, as Workflows does (SPEC 7), and keeps the bodies it received.
+ * with 202 and an empty body, as Workflows does (contracts.md §7), and keeps the bodies it received.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';

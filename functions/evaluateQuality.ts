@@ -6,7 +6,7 @@ import { deliveredMessages } from '../src/usecases/ingest/trigger-metadata.js';
 import { ingestEvaluations, type QualityDeps } from '../src/usecases/quality/evaluate.js';
 
 /**
- * Event Hubs `evaluations` -> evaluation history -> each touched model's gate (SPEC 10), and, for a
+ * Event Hubs `evaluations` -> evaluation history -> each touched model's gate (contracts.md §10), and, for a
  * gate failed on quality, at most one retraining job (src/usecases/quality/retrain.ts). A bad message
  * becomes a dead letter and never fails the batch; a storage or Azure ML outage is retried here and
  * then by the host, and the whole batch is idempotent (history keyed by eventId, jobs by name).

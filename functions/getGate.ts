@@ -11,7 +11,7 @@ export interface GetGateDeps {
 }
 
 /**
- * GET /api/gates/{model}: the gate judged now, from the stored history (SPEC 10 verdict JSON). A
+ * GET /api/gates/{model}: the gate judged now, from the stored history (contracts.md §10 verdict JSON). A
  * release pipeline asks before deploying: 200 with `pass`, 409 with `fail` and its reasons. It is
  * judged at the request, not read from the last stored verdict, so a gate that went stale since the
  * last timer tick is already red here. Fails closed: an unknown model, no history or no rules is 409.

@@ -5,7 +5,7 @@ import { previousMonth, writeMonthlyReport } from '../src/usecases/monthly/month
 
 /**
  * On the 1st at 01:00 UTC (after the 00:30 daily run has queued the month's last day), the month
- * just ended: its CSV, page and summary from the latest revision of each day (SPEC 12). A day of a
+ * just ended: its CSV, page and summary from the latest revision of each day (contracts.md §12). A day of a
  * closed month restated later writes the month again (reportDay).
  */
 export function makeMonthlyChargeback(deps: () => Promise<{ reports: ReportStore; now: () => Date }>) {

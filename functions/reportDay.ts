@@ -91,11 +91,11 @@ export async function afterDayOutcome(
     `reportDay: ${outcome.day} (${reason}) revision ${outcome.revision} ${what}: ` +
       `fleet ${outcome.fleetCost} = allocated ${outcome.allocatedCost} + idle ${outcome.idleCost} USD, ${outcome.events} events`,
   );
-  // SPEC 6: a day with input and nothing billable is a failure someone must see, not a quiet day.
+  // contracts.md §6: a day with input and nothing billable is a failure someone must see, not a quiet day.
   // The report stands (it is what the ledger holds); the error log is what alerting watches.
   if (outcome.nothingBillable !== undefined)
     context.error(`reportDay: ${outcome.day}: nothing billable: ${outcome.nothingBillable}`);
-  // A new revision of a day of a month already reported restates the month (SPEC 12).
+  // A new revision of a day of a month already reported restates the month (contracts.md §12).
   const month = outcome.unchanged ? undefined : closedMonthOf(outcome.day, d.now());
   if (month !== undefined) {
     await writeMonthlyReport(d.reports, month, d.now());

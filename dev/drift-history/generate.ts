@@ -19,7 +19,7 @@ import { NO_EFFECTS, groupDay, trendRequests, type GroupEffects } from './group-
 import { PERMANENT, groupInScope, isActive, type Incident, type IncidentSpec } from './incidents.js';
 
 /**
- * A seeded history of daily metrics files (SPEC 8) for a realistic fleet, with incidents injected
+ * A seeded history of daily metrics files (contracts.md §8) for a realistic fleet, with incidents injected
  * on chosen days: the input for trying drift rules and for scoring them against the ground truth.
  * Same seed, same options: the same bytes. Each (day, group) has its own random stream, so adding
  * an incident changes only what the incident touches.

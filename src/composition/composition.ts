@@ -196,7 +196,7 @@ function retrainingRuns(s: Services): () => Promise<RetrainingRun[]> {
     });
 }
 
-// One client per URL for the process: its rate limit (SPEC 7: 4 posts a second per URL) holds
+// One client per URL for the process: its rate limit (contracts.md §7: 4 posts a second per URL) holds
 // across invocations only if they share it.
 const notifiers = new Map<string, TeamsNotifier>();
 

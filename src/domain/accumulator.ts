@@ -35,7 +35,7 @@ export function noCounts(): IntakeCounts {
 
 /**
  * What was read, beyond the counts: the rejections by reason and the instants the events covered.
- * Kept so that a day with input and nothing to bill can say what its input was (SPEC 6).
+ * Kept so that a day with input and nothing to bill can say what its input was (contracts.md §6).
  */
 export interface Intake {
   readonly counts: IntakeCounts;
@@ -85,7 +85,7 @@ interface Version<W> {
 }
 
 /**
- * Collects validated events exactly once by eventId (SPEC 4.6), with an outcome that does not
+ * Collects validated events exactly once by eventId (contracts.md §4.6), with an outcome that does not
  * depend on the order of arrival. Two copies are the same version when their canonical content
  * (see canonicalContent) is equal. When an eventId has one version, its first copy is kept and
  * the others are duplicates. When it has several, the version whose canonical content sorts first

@@ -3,12 +3,12 @@ import { implausibleTokens } from './plausibility.js';
 import type { PriceCard } from './prices.js';
 import type { AccountingRecord } from './records.js';
 
-/** Tenant name reserved for the idle rows of the report (SPEC 4.3). */
+/** Tenant name reserved for the idle rows of the report (contracts.md §4.3). */
 export const IDLE_TENANT = '(idle)';
 
 /**
  * Why a schema-valid event still cannot be accounted, or undefined when it can: a SKU the price card
- * does not know at all (SPEC 3: an error naming the SKU, never a zero), a usage event claiming
+ * does not know at all (contracts.md §3: an error naming the SKU, never a zero), a usage event claiming
  * the reserved idle tenant, or one whose token counts no request could produce (see plausibility.ts). The CLI and the ingestion share this rule.
  *
  * Whether the SKU has a price at the event's time is not judged here, on purpose: a window that

@@ -22,7 +22,7 @@ export interface RequestShare {
   readonly request: UsageRecord;
   readonly nanos: Nanos;
   readonly gpuMicros: number;
-  /** False when no capacity window of its pod covers any of its active time (SPEC 4.5). */
+  /** False when no capacity window of its pod covers any of its active time (contracts.md §4.5). */
   readonly metered: boolean;
   /** gpuMicros split by what it paid for (see phaseSplit); the three add up to gpuMicros. */
   readonly prefillGpuMicros: number;
@@ -46,7 +46,7 @@ export interface PodAllocation {
 }
 
 /**
- * Divides one pod's GPU-time within the day [dayStart, dayEnd) among its requests (SPEC 4.1-4.3):
+ * Divides one pod's GPU-time within the day [dayStart, dayEnd) among its requests (contracts.md §4.1-4.3):
  * a sweep over the pod's timeline in which every stretch of held time between two events goes to
  * the requests active in it, weighted by `weighting`, or to idle when none is. The pod's cost is
  * computed exactly and apportioned so that requests + idle add up to it to the nano-dollar.
@@ -109,7 +109,7 @@ function phaseSplit(micros: number, sweep: SweepResult, i: number, timeShare: bo
   return apportion(micros, weights);
 }
 
-/** The end of the request's queue wait (SPEC 4.2): startedAt + queueMs, never past its first token. */
+/** The end of the request's queue wait (contracts.md §4.2): startedAt + queueMs, never past its first token. */
 export function activeStart(request: UsageRecord): Micros {
   const prefillEnd = request.firstTokenAt ?? request.finishedAt;
   return Math.min(request.startedAt + Math.round(request.queueMs * 1000), prefillEnd);

@@ -43,7 +43,7 @@ export interface ChargebackInput {
   readonly onRequestCost?: (cost: RequestCost) => void;
 }
 
-/** One row of the daily report (SPEC 5), before formatting. Money in nano-dollars. */
+/** One row of the daily report (contracts.md §5), before formatting. Money in nano-dollars. */
 export interface ChargebackRow {
   readonly tenant: string;
   readonly feature: string;
@@ -62,13 +62,13 @@ export interface ChargebackRow {
    * (Math.round((finishedAt - startedAt) / 1000)), counted per millisecond.
    */
   readonly latencies: LatencyCounts;
-  /** The daily metrics' figures (SPEC 8) of the same requests: those counted in `requests`. */
+  /** The daily metrics' figures (contracts.md §8) of the same requests: those counted in `requests`. */
   readonly stats: RequestStats;
 }
 
 /**
  * One replica's GPU-time and cost that day, before the idle policy: idle is the held time no
- * request was active, whether the report shows it in idle rows or spreads it (SPEC 4.3).
+ * request was active, whether the report shows it in idle rows or spreads it (contracts.md §4.3).
  */
 export interface PodTotals {
   readonly pod: string;
@@ -79,7 +79,7 @@ export interface PodTotals {
   readonly fleetGpuMicros: number;
   readonly idleNanos: Nanos;
   readonly idleGpuMicros: number;
-  /** The requests it served that finished this day (SPEC 4.7). */
+  /** The requests it served that finished this day (contracts.md §4.7). */
   readonly served: RequestStats;
 }
 
@@ -105,7 +105,7 @@ export interface ChargebackResult {
 
 const SEPARATOR = '\u0000';
 
-/** The whole of SPEC section 4 for one UTC day: allocation per pod, idle policy, rows. */
+/** The whole of contracts.md §4 for one UTC day: allocation per pod, idle policy, rows. */
 export function computeChargeback(input: ChargebackInput): ChargebackResult {
   const allocations = [...timelines(input)].map((timeline) =>
     allocatePod(
@@ -145,7 +145,7 @@ export function computeChargeback(input: ChargebackInput): ChargebackResult {
       const totals = groups.get(r.tenant, r.feature, r.model, r.requestClass);
       totals.nanos += share.nanos;
       totals.gpuMicros += share.gpuMicros;
-      // SPEC 4.7: request and token counts belong to the day of finishedAt.
+      // contracts.md §4.7: request and token counts belong to the day of finishedAt.
       if (r.finishedAt < input.dayStart || r.finishedAt >= input.dayEnd) continue;
       requests += 1;
       if (!share.metered) unmeteredRequests += 1;
@@ -154,7 +154,7 @@ export function computeChargeback(input: ChargebackInput): ChargebackResult {
       totals.promptTokens += r.promptTokens;
       totals.completionTokens += r.completionTokens;
       totals.cachedPromptTokens += r.cachedPromptTokens;
-      // Whole milliseconds are all the CSV prints (SPEC 5), and rounding first keeps its percentiles.
+      // Whole milliseconds are all the CSV prints (contracts.md §5), and rounding first keeps its percentiles.
       totals.latencies.add(Math.round((r.finishedAt - r.startedAt) / 1000));
       totals.stats.add(r);
       served.add(r);
@@ -289,7 +289,7 @@ function timelines(input: ChargebackInput): Iterable<PodTimeline> {
     }));
 }
 
-/** SPEC 4.3: `share` spreads a pod's idle cost over its requests pro rata to their allocated cost. */
+/** contracts.md §4.3: `share` spreads a pod's idle cost over its requests pro rata to their allocated cost. */
 function applyIdlePolicy(
   allocation: PodAllocation,
   policy: IdlePolicy,

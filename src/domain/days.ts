@@ -1,6 +1,6 @@
 /**
  * Days: the UTC calendar days that reports, ledger partitions, file names and restatement are keyed
- * by (SPEC 4.7), written YYYY-MM-DD. This is the one definition of a day; the arithmetic goes through
+ * by (contracts.md §4.7), written YYYY-MM-DD. This is the one definition of a day; the arithmetic goes through
  * date-fns in the UTC context, so neither the host's time zone nor its daylight-saving changes can
  * move a day boundary, and month ends, year ends and leap days need no code of their own here.
  *

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { parseTimestamp, type Micros } from './timestamp.js';
 import { hasControlCharacter, MAX_LABEL, readLabel } from './text.js';
 
-/** Schema version 1 events of SPEC section 2, parsed into plain values with instants in microseconds. */
+/** Schema version 1 events of contracts.md §2, parsed into plain values with instants in microseconds. */
 
 function required(kind: string) {
   return (issue: { input?: unknown }) => (issue.input === undefined ? 'is required' : `must be ${kind}`);
@@ -25,9 +25,9 @@ export function nameSchema(max: number = MAX_LABEL) {
   });
 }
 
-/** Tenant and feature: 1 to 128 characters (SPEC 2). */
+/** Tenant and feature: 1 to 128 characters (contracts.md §2). */
 const label = nameSchema(MAX_LABEL);
-/** Model, request class and pod: the same rule, with no length limit of their own (SPEC 2). */
+/** Model, request class and pod: the same rule, with no length limit of their own (contracts.md §2). */
 const nameText = nameSchema(Number.POSITIVE_INFINITY);
 
 /** The eventId is the de-duplication key: checked, never rewritten (normalising could merge two). */
@@ -159,7 +159,7 @@ export type Event = UsageEvent | CapacityEvent | EvaluationEvent;
 export type ParseResult = { ok: true; event: Event } | { ok: false; reason: string };
 
 /**
- * Validates one decoded JSON value against SPEC section 2. The reason names every field that is
+ * Validates one decoded JSON value against contracts.md §2. The reason names every field that is
  * wrong and the rule it breaks, e.g. `tenant: must not contain U+202E (bidirectional control)`.
  */
 export function parseEvent(value: unknown): ParseResult {

@@ -21,7 +21,7 @@ export type Intern = (value: string) => string;
 const identity: Intern = (value) => value;
 
 /**
- * A line as its reader gave it: refused when it was over the length limit or not UTF-8 (SPEC 2:
+ * A line as its reader gave it: refused when it was over the length limit or not UTF-8 (contracts.md §2:
  * events are UTF-8; a decoder would turn the bad bytes into U+FFFD and bill a tenant name nobody
  * sent, while a U+FFFD that was validly encoded is an ordinary character), else parseRecordText.
  */

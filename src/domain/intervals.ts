@@ -6,7 +6,7 @@ export interface Interval {
   readonly end: Micros;
 }
 
-/** The union of intervals as sorted, disjoint, non-touching intervals (SPEC 4.1: a pod's time). */
+/** The union of intervals as sorted, disjoint, non-touching intervals (contracts.md §4.1: a pod's time). */
 export function union(intervals: readonly Interval[]): Interval[] {
   const sorted = [...intervals].sort((a, b) => a.start - b.start || a.end - b.end);
   const merged: Interval[] = [];

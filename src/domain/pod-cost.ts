@@ -3,7 +3,7 @@ import type { Interval } from './intervals.js';
 import { exactCost, nanosPerGpuMicro, type Nanos, type PriceCard, type PricePeriod } from './prices.js';
 import { formatTimestamp, type Micros } from './timestamp.js';
 
-// A pod's held GPU-time, priced: cut where the price changes, and totalled exactly (SPEC 3, 4.1).
+// A pod's held GPU-time, priced: cut where the price changes, and totalled exactly (contracts.md §3, §4.1).
 // The allocation shares out what this totals.
 
 /** The pod as pricing sees it: who, on which VM size, with how many GPUs. */
@@ -39,7 +39,7 @@ export function rateSegments(timeline: HeldPod, held: readonly Interval[], price
       cursor = end;
     }
     if (cursor < interval.end) {
-      // SPEC 3: a SKU with no price is an error that names the SKU, never a zero. One rule for the
+      // contracts.md §3: a SKU with no price is an error that names the SKU, never a zero. One rule for the
       // CLI and the daily run alike: GPU-time the card cannot price fails the day's report (exit 1),
       // since leaving it out would understate the fleet cost without anyone noticing.
       const why = periods === undefined ? 'is not on the price card' : 'has no price in force';

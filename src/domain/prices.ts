@@ -53,7 +53,7 @@ export interface PriceCard {
 }
 
 /**
- * Validates a price card (SPEC section 3). Errors name the entry and field, for example
+ * Validates a price card (contracts.md §3). Errors name the entry and field, for example
  * `price card: skus.2.pricePerVmHour: must be a positive number`.
  */
 export function loadPriceCard(value: unknown): PriceCard {
@@ -104,7 +104,7 @@ export function loadPriceCard(value: unknown): PriceCard {
   };
 }
 
-/** Nano-dollars per GPU-microsecond of a period (SPEC 3: pricePerVmHour / gpusPerVm / 3600 per second). */
+/** Nano-dollars per GPU-microsecond of a period (contracts.md §3: pricePerVmHour / gpusPerVm / 3600 per second). */
 export function nanosPerGpuMicro(period: PricePeriod): number {
   return period.vmHourNanos / period.gpusPerVm / MICROS_PER_HOUR;
 }

@@ -22,7 +22,7 @@ export function escapeControlCharacters(text: string): string {
   return text.replace(CONTROL_CHARACTERS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-/** Longest tenant or feature (SPEC 2), counted in UTF-16 code units after NFC normalisation. */
+/** Longest tenant or feature (contracts.md §2), counted in UTF-16 code units after NFC normalisation. */
 export const MAX_LABEL = 128;
 
 /**

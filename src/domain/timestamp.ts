@@ -1,6 +1,6 @@
 /**
  * Instants are carried as integer microseconds since the Unix epoch: exact for the
- * "millisecond precision or better" timestamps of SPEC section 2, and still a safe integer
+ * "millisecond precision or better" timestamps of contracts.md §2, and still a safe integer
  * (2^53 microseconds is year 2255).
  */
 export type Micros = number;
@@ -10,7 +10,7 @@ export const MICROS_PER_SECOND = 1_000_000;
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 /**
- * Parses an ISO-8601 timestamp with `Z` or an offset (SPEC section 2),
+ * Parses an ISO-8601 timestamp with `Z` or an offset (contracts.md §2),
  * `YYYY-MM-DDTHH:MM:SS[.fraction of 1-9 digits](Z|+HH:MM|-HH:MM)`; undefined when it is not one.
  * Every form gets the same checks: a real calendar day, hours 00-23, minutes and seconds 00-59,
  * offsets up to 23:59. Digits past the microsecond are dropped, not rounded. This one parser

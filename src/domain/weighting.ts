@@ -1,7 +1,7 @@
 import type { UsageRecord } from './records.js';
 
 /**
- * How a pod's GPU-time is shared among the requests active at the same instant (SPEC 4.2).
+ * How a pod's GPU-time is shared among the requests active at the same instant (contracts.md §4.2).
  *
  * `step-cost` (default) follows the measured step-cost model (docs/accounting.md): a vLLM step costs a
  * fixed part (reading the weights once, about 8.4 ms on an H100 for an 8B model) that every

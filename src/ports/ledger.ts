@@ -188,7 +188,7 @@ export function highWaterRowKey(partition: string): string {
  * that is then accepted by an instance with the newer card, commits a message the replay has just
  * committed too. The replay never moves the high-water mark to shut that door, because moving it
  * would skip the other messages of that unfinished batch, which is worse than holding one twice;
- * the daily run counts an eventId once (SPEC 4.6), so the report is right either way.
+ * the daily run counts an eventId once (contracts.md §4.6), so the report is right either way.
  */
 
 /** A dead letter that passes today's rules, ready to be committed on its own. */

@@ -4,7 +4,7 @@
  * gate turning red is announced once, not on every timer tick).
  *
  * Evaluations are keyed by (model, eventId): adding one twice keeps one, so a redelivered batch
- * changes nothing (SPEC 4.6 holds for evaluations too).
+ * changes nothing (contracts.md §4.6 holds for evaluations too).
  */
 import type { Evaluation, Verdict } from '../domain/gate/verdict.js';
 import type { DeadLetter } from './ledger.js';

@@ -1,5 +1,5 @@
 /**
- * Azure ML jobs, as retraining needs them (SPEC 7): read a job by name, create one under a name, and
+ * Azure ML jobs, as retraining needs them (contracts.md §7): read a job by name, create one under a name, and
  * cancel one. The real adapter speaks to the workspace's ARM endpoint with @azure/arm-machinelearning
  * (src/adapters/azure-ml/); the memory adapter keeps jobs in a map for use-case tests.
  *
@@ -37,7 +37,7 @@ export interface JobState {
 export interface RetrainingJobs {
   /** The job, or undefined when the workspace has no job of that name (404). */
   get(name: string): Promise<JobState | undefined>;
-  /** Creates the job with a PUT under `name`; callers read it with `get` first (SPEC 7). */
+  /** Creates the job with a PUT under `name`; callers read it with `get` first (contracts.md §7). */
   create(name: string, body: CommandJobBody): Promise<JobState>;
   /** Asks Azure ML to cancel the job and returns without waiting for it to stop. */
   cancel(name: string): Promise<void>;

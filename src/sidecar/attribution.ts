@@ -5,7 +5,7 @@ import { ConfigurationError } from '../domain/errors.js';
 import { nameSchema } from '../domain/events.js';
 import { readLabel } from '../domain/text.js';
 
-/** The tenant of the idle rows of every report (SPEC 4.3): no request may be charged to it. */
+/** The tenant of the idle rows of every report (contracts.md §4.3): no request may be charged to it. */
 const RESERVED_TENANT = '(idle)';
 
 /** Who pays for a request: each name under the one text rule (domain/text.ts, readLabel), in NFC. */

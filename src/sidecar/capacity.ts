@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { PodIdentity } from './proxy-deps.js';
 
 /**
- * Capacity windows (SPEC 2): one event per `windowMs` while the pod holds its GPUs, and a last,
+ * Capacity windows (contracts.md §2): one event per `windowMs` while the pod holds its GPUs, and a last,
  * shorter one at shutdown, so that the pod's paid time is covered from start to stop.
  */
 export class CapacityClock {

@@ -17,7 +17,7 @@ import type { SidecarSettings } from './settings.js';
 export const EVENTS_PER_TURN = 50;
 
 /**
- * Sends to Event Hubs with the pod as partition key (SPEC 1: a pod's events stay in order in one
+ * Sends to Event Hubs with the pod as partition key (contracts.md §1: a pod's events stay in order in one
  * partition). Credentials: DefaultAzureCredential (workload identity on AKS) or a connection string.
  */
 export class EventHubsSender implements Sender {

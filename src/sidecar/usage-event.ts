@@ -40,7 +40,7 @@ function firstToken(o: Outcome, m: EngineMetrics | undefined): number | null {
   return Math.min(o.finishedAt, Math.max(o.startedAt, engine));
 }
 
-/** The usage event of SPEC 2 for one request. */
+/** The usage event of contracts.md §2 for one request. */
 export function usageEvent(o: Outcome): Record<string, unknown> {
   const c = o.counted;
   const m = c?.metrics;
@@ -74,7 +74,7 @@ export function usageEvent(o: Outcome): Record<string, unknown> {
 }
 
 /**
- * What a reader of the event must know about its counts (SPEC 2 attributes, string to string):
+ * What a reader of the event must know about its counts (contracts.md §2 attributes, string to string):
  * - `usage`: `streamed` when the counts were taken from what was streamed (a lower bound: the
  *   engine's totals never came), `none` when nothing could be counted;
  * - `cachedPromptTokens`: `unknown` when the prompt's cached count never came (it is in vLLM's last

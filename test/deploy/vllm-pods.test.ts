@@ -21,7 +21,7 @@ import {
 } from './manifests.js';
 
 describe('vllm-deploy manifests: vLLM, GPUs and probes', () => {
-  it('runs vLLM with the SPEC 7 flags and priority scheduling, on the port the sidecar calls', () => {
+  it('runs vLLM with the contracts.md §7 flags and priority scheduling, on the port the sidecar calls', () => {
     for (const d of deployments) {
       const vllm = vllmOf(d);
       const args = vllm.args ?? [];

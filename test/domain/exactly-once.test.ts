@@ -24,7 +24,7 @@ function intake(lines: readonly Record<string, unknown>[]) {
   return { counts: accumulator.counts, conflicts: accumulator.conflicts(), usage: accumulator.usage() };
 }
 
-describe('a conflicting duplicate (SPEC 4.6)', () => {
+describe('a conflicting duplicate (contracts.md §4.6)', () => {
   it('gives the same counts for A B B and B B A, and rejects both copies of the version not kept', () => {
     const forward = intake([A, B, B]);
     const backward = intake([B, B, A]);

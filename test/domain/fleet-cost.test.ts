@@ -4,7 +4,7 @@ import { loadPriceCard } from '../../src/domain/prices.js';
 
 const MICROS_PER_HOUR = 3_600_000_000n;
 
-describe('fleet cost of a pod with many disjoint windows (SPEC 4.1)', () => {
+describe('fleet cost of a pod with many disjoint windows (contracts.md §4.1)', () => {
   // A sidecar that restarts every few seconds, or a month of windows: the cost stays exact and is
   // computed in time linear in the windows (see bench/many-windows.ts for the figures).
   it('is the exact sum over 60,000 windows across a price change, rounded once', () => {

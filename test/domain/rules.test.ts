@@ -10,7 +10,7 @@ import {
   usage,
 } from '../helpers/events.js';
 
-describe('unmetered requests (SPEC 4.5)', () => {
+describe('unmetered requests (contracts.md §4.5)', () => {
   it('charges 0 to a request whose pod has no capacity window and counts it', () => {
     const report = runDay([usage({ pod: 'pod-without-capacity' })]);
     expect(rowOf(report, 'acme')).toMatchObject({ requests: '1', costUsd: '0.000000' });
@@ -27,7 +27,7 @@ describe('unmetered requests (SPEC 4.5)', () => {
   });
 });
 
-describe('exactly once (SPEC 4.6)', () => {
+describe('exactly once (contracts.md §4.6)', () => {
   it('drops a redelivered event and counts it', () => {
     const event = usage();
     const once = runDay([capacity(), event]);
@@ -64,7 +64,7 @@ describe('intake checks', () => {
     expect(report.rejections).toEqual(['gpuSku: "Standard_NC6s_v3" is not on the price card']);
   });
 
-  // SPEC 3 and the README: GPU-time of the day that the card cannot price fails the report (CLI
+  // contracts.md §3 and the README: GPU-time of the day that the card cannot price fails the report (CLI
   // exit 1, the daily run fails), naming the SKU and the unpriced interval; never a silent $0.
   it('fails the report on the part of a window before the SKU had a price, not only its start', () => {
     const window = capacity({

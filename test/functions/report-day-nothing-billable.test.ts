@@ -9,7 +9,7 @@ import { DEFAULT_WEIGHTING } from '../../src/domain/weighting.js';
 import { reportDay as computeDay } from '../../src/usecases/daily/daily-run.js';
 import { at, capacity, DAY, TEST_PRICES, usage } from '../helpers/events.js';
 
-// SPEC 6, as the daily run sees it: a day with input and nothing billable is logged as an error.
+// contracts.md §6, as the daily run sees it: a day with input and nothing billable is logged as an error.
 const NOW = new Date('2026-11-23T00:31:00Z');
 
 async function dayOf(bodies: readonly unknown[]) {

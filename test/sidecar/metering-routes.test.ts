@@ -84,7 +84,7 @@ async function eventually<T>(find: () => T | undefined): Promise<T | undefined> 
   return undefined;
 }
 
-/** The event is one that ingestion accepts (SPEC 2), and its figures. */
+/** The event is one that ingestion accepts (contracts.md §2), and its figures. */
 function accepted(event: Record<string, unknown> | undefined): Record<string, unknown> {
   expect(event).toBeDefined();
   const parsed = parseEvent(JSON.stringify(event));

@@ -4,7 +4,7 @@ import { RETRAINING_TENANT } from '../retrain/charge.js';
 import { groupKey, type RunCosts, type RunGroup } from './run-costs.js';
 
 /**
- * The release cost gate (SPEC 11): each (feature, model, requestClass)'s GPU cost per request under
+ * The release cost gate (contracts.md §11): each (feature, model, requestClass)'s GPU cost per request under
  * the baseline and the candidate release, projected onto the real volume of the last days, and what
  * that does to the monthly bill. Exact: money in BigInt nano-dollars, rounded once per figure.
  *

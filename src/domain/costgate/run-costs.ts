@@ -4,7 +4,7 @@ import type { CapacityRecord, UsageRecord } from '../records.js';
 import type { Weighting } from '../weighting.js';
 
 /**
- * What one release cost on a replayed or canary workload (SPEC 11): the run's events allocated with
+ * What one release cost on a replayed or canary workload (contracts.md §11): the run's events allocated with
  * the accounting rules of the daily report (same weighting, idle kept apart), summed per
  * (feature, model, requestClass) over tenants. Only allocated GPU cost counts: the idle time of a
  * run depends on how the workload was paced, not on the release.

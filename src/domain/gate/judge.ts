@@ -1,5 +1,5 @@
 /**
- * The quality gate's judgement (SPEC 10): the latest evaluation of a model at an instant, against
+ * The quality gate's judgement (contracts.md §10): the latest evaluation of a model at an instant, against
  * the model's rules. It fails closed: anything the gate cannot tell (no rules, no evaluation, the
  * wrong dataset, a stale evaluation, a missing or non-finite metric) is a failure with its reason,
  * never a pass. Every failure is collected, not only the first.

@@ -1,5 +1,5 @@
 /**
- * The quality gate's rules file (SPEC 10): per model (or `*` for any model without its own entry)
+ * The quality gate's rules file (contracts.md §10): per model (or `*` for any model without its own entry)
  * the held-out dataset the evaluation must use, the longest age of the latest evaluation, and each
  * metric's bounds. docs/quality-gates.md explains every field; rules/quality-gates.json is an
  * example for the simulator's models.

@@ -1,11 +1,11 @@
 /**
- * The quality gate's vocabulary (SPEC 10): an evaluation as the gate reads it, and the verdict it
+ * The quality gate's vocabulary (contracts.md §10): an evaluation as the gate reads it, and the verdict it
  * gives. Pure data; the rules are in rules.ts and the judgement in judge.ts.
  */
 import type { EvaluationEvent } from '../events.js';
 import { formatTimestamp } from '../timestamp.js';
 
-/** One regression-harness result, as kept in the history (SPEC 2 `evaluation`). */
+/** One regression-harness result, as kept in the history (contracts.md §2 `evaluation`). */
 export interface Evaluation {
   readonly eventId: string;
   readonly model: string;
@@ -35,7 +35,7 @@ export interface GateFailure {
   readonly reason: string;
 }
 
-/** The verdict as SPEC 10 prints it and writes it with `--out`. */
+/** The verdict as contracts.md §10 prints it and writes it with `--out`. */
 export interface Verdict {
   readonly model: string;
   readonly modelVersion: string | null;
@@ -80,7 +80,7 @@ export function evaluationOf(event: EvaluationEvent): Evaluation {
   };
 }
 
-/** The job SPEC 10's `--retrain` verdict names. */
+/** The job contracts.md §10's `--retrain` verdict names. */
 export interface JobSummary {
   readonly name: string;
   readonly status: string;

@@ -26,7 +26,7 @@ export interface MetricsContext {
 }
 
 /**
- * The daily metrics (SPEC 8) of a chargeback as printed (see roundForPrint): the groups carry the
+ * The daily metrics (contracts.md §8) of a chargeback as printed (see roundForPrint): the groups carry the
  * CSV's figures, the fleet the summary's. Models and pods are shown before the idle policy (idle is
  * the held time no request was active, also under `--idle share`), their money rounded from the
  * fleet down: fleet into allocated and idle, each into models, each model's into its pods, by

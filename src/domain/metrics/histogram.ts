@@ -1,7 +1,7 @@
 import type { Histogram, HistogramName } from './metrics.js';
 
 /**
- * Fixed-bin histograms (SPEC 8). Edges grow by a quarter octave (x 2^0.25, about 19%), rounded to
+ * Fixed-bin histograms (contracts.md §8). Edges grow by a quarter octave (x 2^0.25, about 19%), rounded to
  * integers, after a run of small integers: fine enough that a percentile read from summed days is
  * within one bin (about 19%) of the exact one, coarse enough that a group's five histograms stay
  * well under a kilobyte. Changing these edges changes METRICS_SCHEMA_VERSION.

@@ -8,7 +8,7 @@ export interface LatencyCountsJson {
 
 /**
  * The end-to-end latencies of a set of requests in whole milliseconds, as a count per distinct
- * value: exact for the CSV's percentiles (SPEC 5), its size bounded by the distinct milliseconds
+ * value: exact for the CSV's percentiles (contracts.md §5), its size bounded by the distinct milliseconds
  * rather than the requests, and the counts of disjoint sets add up (partition by partition, unit
  * by unit). Immutable; built by LatencyCountsBuilder or `merge`.
  *

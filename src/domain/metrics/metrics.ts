@@ -1,5 +1,5 @@
 /**
- * The daily metrics file (SPEC 8): `metrics-YYYY-MM-DD.json` beside the CSV, the only input drift
+ * The daily metrics file (contracts.md §8): `metrics-YYYY-MM-DD.json` beside the CSV, the only input drift
  * detection, the monthly report and the cost gate read. Small (kilobytes): counts, money and
  * histograms over fixed bins, never a copy of the events.
  *

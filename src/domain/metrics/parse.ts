@@ -4,7 +4,7 @@ import { PermanentError } from '../errors.js';
 import { BIN_EDGES, histogramTotal } from './histogram.js';
 import { HISTOGRAMS, METRICS_SCHEMA_VERSION, type DailyMetrics, type HistogramName } from './metrics.js';
 
-// Reading `metrics-DATE.json` back (SPEC 8): the drift rules, the monthly report and the cost gate
+// Reading `metrics-DATE.json` back (contracts.md §8): the drift rules, the monthly report and the cost gate
 // add days bin by bin, so a file whose bins differ from this code's, or whose histograms do not
 // hold its request counts, would give wrong figures without a word; it is refused instead.
 

@@ -4,7 +4,7 @@ import { HISTOGRAMS, type Histogram, type HistogramName, type ServedMetrics } fr
 
 /**
  * What the daily metrics keep of a set of requests (a group's, a pod's) beyond the CSV's columns
- * (SPEC 8): counts and the five histograms. Plain integer counts, so the stats of disjoint sets of
+ * (contracts.md §8): counts and the five histograms. Plain integer counts, so the stats of disjoint sets of
  * requests add up exactly (partition by partition, day by day).
  */
 export type RequestStats = ServedMetrics;
@@ -36,7 +36,7 @@ export class RequestStatsBuilder {
       this.builders.ttftMs.add((request.firstTokenAt - request.startedAt) / 1000);
     }
     // An event without queueMs reads as 0 (records.ts): the two are one event to exactly-once
-    // (SPEC 4.6), so they cannot be told apart here either, and both count in the first bin.
+    // (contracts.md §4.6), so they cannot be told apart here either, and both count in the first bin.
     this.builders.queueMs.add(request.queueMs);
   }
 

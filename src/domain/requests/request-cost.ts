@@ -27,7 +27,7 @@ export interface RequestCost {
   readonly cachedPromptTokens: number;
   readonly completionTokens: number;
   readonly status: 'ok' | 'error' | 'aborted';
-  /** False when no capacity window of its pod covered it (SPEC 4.5): charged 0. */
+  /** False when no capacity window of its pod covered it (contracts.md §4.5): charged 0. */
   readonly metered: boolean;
   /** GPU-microseconds of this day charged to it, all parts together (idle share included). */
   readonly gpuMicros: number;

@@ -2,8 +2,8 @@
  * A finished retraining job in the daily chargeback (tenant `(retraining)`, feature = the model):
  * the cost of quality beside the cost of serving. The job is accounted as a pod of its own that held
  * the cluster's GPUs while it ran, and as the one request that pod served, so the ordinary rules
- * apply unchanged: its GPU-time is split at midnight (SPEC 4.7), priced at each instant's price
- * (SPEC 3), and, being alone on its pod, charged all of that time (SPEC 4.2) with no idle.
+ * apply unchanged: its GPU-time is split at midnight (contracts.md §4.7), priced at each instant's price
+ * (contracts.md §3), and, being alone on its pod, charged all of that time (contracts.md §4.2) with no idle.
  */
 import type { CapacityRecord, UsageRecord } from '../records.js';
 import type { JobRecord } from './record.js';

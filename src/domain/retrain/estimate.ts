@@ -1,5 +1,5 @@
 /**
- * What a retraining job costs, from the price card (SPEC 3): before it runs (an estimate from its
+ * What a retraining job costs, from the price card (contracts.md §3): before it runs (an estimate from its
  * expected hours, at the price in force when it is decided) and after (its actual GPU-time, each
  * part of it at the price in force then). Money is computed in exact integer fractions of the
  * card's nano-dollars and rounded once, half up, to micro-USD.

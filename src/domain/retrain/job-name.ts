@@ -1,6 +1,6 @@
 /**
- * The Azure ML job name of a retraining, derived from the failure that asked for it (SPEC 10): the
- * same failure always gives the same name, so reading the job by name before creating it (SPEC 7)
+ * The Azure ML job name of a retraining, derived from the failure that asked for it (contracts.md §10): the
+ * same failure always gives the same name, so reading the job by name before creating it (contracts.md §7)
  * means a redelivered evaluation or a rerun gate never starts a second job.
  *
  * `retrain-<slug>-<hash>`: the slug (at most 32 characters) is for people reading the job list; the

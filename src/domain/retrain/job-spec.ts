@@ -1,5 +1,5 @@
 /**
- * The Azure ML command job a failed gate submits (SPEC 7 and 10), as plain data: the body of the
+ * The Azure ML command job a failed gate submits (contracts.md §7 and §10), as plain data: the body of the
  * PUT `.../workspaces/{ws}/jobs/{name}` (api-version 2022-10-01) under `properties`, in the shape
  * @azure/arm-machinelearning's `CommandJob` model serialises. No SDK import: the adapter hands it over.
  */
@@ -22,7 +22,7 @@ export interface CommandJobBody {
   readonly codeId: string;
   readonly command: string;
   readonly environmentVariables: Readonly<Record<string, string>>;
-  /** One process per GPU on every node (SPEC 7). */
+  /** One process per GPU on every node (contracts.md §7). */
   readonly distribution: { readonly distributionType: 'PyTorch'; readonly processCountPerInstance: number };
   readonly resources: { readonly instanceCount: number };
   readonly inputs: Readonly<Record<string, JobInputBody>>;
@@ -55,7 +55,7 @@ export interface RetrainingFailure extends JobNameInput {
   readonly reasons: readonly string[];
 }
 
-/** Where the job runs, from the settings (SPEC 10): ARM ids of the cluster, environment and code. */
+/** Where the job runs, from the settings (contracts.md §10): ARM ids of the cluster, environment and code. */
 export interface RetrainingTarget {
   readonly computeId: string;
   /** VM size of the cluster's nodes, as priced on the price card (normally the config's computeSku). */
@@ -88,7 +88,7 @@ export const MAX_REASONS_LENGTH = 1000;
 const MAX_LABEL_LENGTH = 200;
 
 /**
- * The command job for a failure (SPEC 7): PyTorch distribution with one process per GPU of the
+ * The command job for a failure (contracts.md §7): PyTorch distribution with one process per GPU of the
  * SKU, DDP or FSDP by the model's size (strategyFor), the estimate at `at`, and the lineage in tags
  * and properties. Throws PermanentError when the price card has no price for the SKU at `at`.
  */
@@ -145,7 +145,7 @@ export function buildRetrainingJob(input: RetrainingJobInput): RetrainingJob {
   return { name, body, strategy, estimate };
 }
 
-/** Lineage (SPEC 7), every value a string. */
+/** Lineage (contracts.md §7), every value a string. */
 function lineageOf(
   input: RetrainingJobInput,
   strategy: Strategy,
@@ -202,7 +202,7 @@ const ARM_COMPUTE_ID =
 const COMPUTE_NAME = /^[A-Za-z][A-Za-z0-9-]{1,31}$/;
 
 /**
- * The ARM id of the cluster AML_COMPUTE names (SPEC 10): a full ARM id as it is, or a cluster
+ * The ARM id of the cluster AML_COMPUTE names (contracts.md §10): a full ARM id as it is, or a cluster
  * name of the workspace. Throws ConfigurationError naming AML_COMPUTE when it is neither.
  */
 export function computeIdFor(

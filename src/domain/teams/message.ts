@@ -1,5 +1,5 @@
 /**
- * A Teams message (SPEC 7): the Workflows envelope around one Adaptive Card 1.4, and the few card
+ * A Teams message (contracts.md §7): the Workflows envelope around one Adaptive Card 1.4, and the few card
  * elements every message here is built from. Pure: JSON-ready objects out. Drift alerts
  * (src/domain/drift/card.ts) and quality-gate and retraining notices (src/domain/gate/card.ts) use
  * it; every untrusted text goes through drift/card-text.ts `text` before it gets here.
@@ -7,7 +7,7 @@
 
 /**
  * The most UTF-8 bytes of JSON posted as one message: 24 KB, a margin below the webhook's limit
- * (SPEC 7). The Workflows action that posts the card limits a message to "about 28 KB", counted
+ * (contracts.md §7). The Workflows action that posts the card limits a message to "about 28 KB", counted
  * after Teams renders it, including all HTML elements
  * (https://learn.microsoft.com/en-us/connectors/teams/#known-issues-and-limitations-with-actions):
  * rendering adds bytes that the JSON does not show, so a body of exactly 28 KB can still fail with
@@ -26,7 +26,7 @@ export interface AdaptiveCard {
   readonly actions?: readonly CardElement[];
 }
 
-/** The body a Workflows webhook takes (SPEC 7). */
+/** The body a Workflows webhook takes (contracts.md §7). */
 export interface TeamsMessage {
   readonly type: 'message';
   readonly attachments: readonly [

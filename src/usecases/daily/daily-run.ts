@@ -54,7 +54,7 @@ export interface DayOutcome {
   readonly allocatedCost: string;
   readonly idleCost: string;
   /**
-   * Set when the day had input and nothing billable (SPEC 6, src/domain/report/nothing-billable.ts):
+   * Set when the day had input and nothing billable (contracts.md §6, src/domain/report/nothing-billable.ts):
    * why, with what was read. The report is still stored (it is what the ledger holds), and the
    * caller logs this as an error, so the day does not pass for a quiet one.
    */
@@ -420,7 +420,7 @@ function dayFingerprint(inputs: {
  * The stored summary, when the stored report was made from exactly these inputs and is whole (its
  * metrics and per-request files are there): the day need not be read. The prices are those of the
  * VM sizes the stored report billed, which are the day's when its segments are the same. A day
- * that billed nothing from some input is computed again, so that it says so again (SPEC 6).
+ * that billed nothing from some input is computed again, so that it says so again (contracts.md §6).
  */
 async function unchangedReport(plan: DayPlan, deps: DailyDeps): Promise<string | undefined> {
   const day = plan.day;

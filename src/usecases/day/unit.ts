@@ -60,7 +60,7 @@ export interface ReadHooks {
 }
 
 /**
- * Reads a unit: every line parsed and validated, every eventId kept once (SPEC 4.6). Conflicting
+ * Reads a unit: every line parsed and validated, every eventId kept once (contracts.md §4.6). Conflicting
  * copies are known only at the end; their text is read again from the lines (only theirs).
  */
 export async function readUnit(

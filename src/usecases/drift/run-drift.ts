@@ -1,5 +1,5 @@
 /**
- * Drift for one reported day (SPEC 9): the day's metrics against the days before it, the alerts
+ * Drift for one reported day (contracts.md §9): the day's metrics against the days before it, the alerts
  * file beside the report, and the Teams posts the alert lifecycle grants, delivered through the
  * outbox and then settled.
  *
@@ -61,14 +61,14 @@ export interface DetectDayDeps {
   readonly rules: DriftRules;
   /**
    * `skip` (the daily Function): a damaged history day is left out of the baseline and named, so
-   * one bad file does not stop the day's alerts. `fail` (the command line, SPEC 9: unreadable
+   * one bad file does not stop the day's alerts. `fail` (the command line, contracts.md §9: unreadable
    * input is exit 2): it throws, naming the day.
    */
   readonly damagedHistory: 'skip' | 'fail';
 }
 
 /**
- * The day's drift (SPEC 9): its metrics against the days before it (a missing day is skipped and
+ * The day's drift (contracts.md §9): its metrics against the days before it (a missing day is skipped and
  * shows in baselineDays), with the alerts open before it. The one detection of the daily Function
  * and of `chargeback drift`; undefined when the day has no metrics file. Throws when the day's own
  * metrics are damaged, or not that day's.
@@ -155,7 +155,7 @@ async function readHistory(
   const unreadableDays: Day[] = [];
   texts.forEach((text, i) => {
     const d = days[i] as Day;
-    if (text === undefined) return; // a missing day is skipped and shows in baselineDays (SPEC 9)
+    if (text === undefined) return; // a missing day is skipped and shows in baselineDays (contracts.md §9)
     try {
       history.push(metricsOf(d, text));
     } catch (error) {

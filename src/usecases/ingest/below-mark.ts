@@ -5,7 +5,7 @@ import type { Ledger } from '../../ports/ledger.js';
  * Events numbered at or below their (day, partition)'s high-water mark (see "Numbering that goes
  * back" in ports/ledger.ts). Most are redeliveries; but a recreated hub, a failover to another
  * namespace or a checkpoint moved back numbers events the ledger never saw below the mark too. They
- * are told apart by eventId (SPEC 4.6), not by number: an event is a duplicate when a segment
+ * are told apart by eventId (contracts.md §4.6), not by number: an event is a duplicate when a segment
  * covering its sequence numbers holds its eventId, or when it comes again in the same batch.
  */
 

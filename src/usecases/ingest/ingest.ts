@@ -94,7 +94,7 @@ export async function ingestBatch(
   for (const [key, events] of groups) {
     const day = key.slice(key.indexOf('\n') + 1);
     dirty.add(day);
-    // A request that started the day before belongs partly to that day's cost (SPEC 4.7).
+    // A request that started the day before belongs partly to that day's cost (contracts.md §4.7).
     const startMs = dayStartMs(day);
     if (events.some((e) => e.startMs < startMs)) dirty.add(previousDay(day));
   }

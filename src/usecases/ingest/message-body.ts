@@ -31,7 +31,7 @@ export function messageText(body: unknown): MessageText {
     try {
       return { ok: true, text: utf8.decode(bytes), canonical: false };
     } catch {
-      return { ok: false, reason: 'not valid UTF-8' }; // SPEC 2: UTF-8 JSON; never guess an encoding
+      return { ok: false, reason: 'not valid UTF-8' }; // contracts.md §2: UTF-8 JSON; never guess an encoding
     }
   }
   // The host parsed the body as JSON itself: its JSON again, validated as if it had arrived as text,

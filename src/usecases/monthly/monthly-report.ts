@@ -19,7 +19,7 @@ export interface MonthlyFiles {
   readonly csv: string;
   readonly html: string;
   readonly summary: string;
-  /** `focus-YYYY-MM.csv` (SPEC 15): the days' charges in the FOCUS format, day by day. */
+  /** `focus-YYYY-MM.csv` (contracts.md §15): the days' charges in the FOCUS format, day by day. */
   readonly focus: string;
   readonly period: Period;
 }
@@ -38,7 +38,7 @@ export function previousMonth(month: string): string {
 }
 
 /**
- * SPEC 12: the month's CSV, page and summary from the latest revision of each of its days. Days
+ * contracts.md §12: the month's CSV, page and summary from the latest revision of each of its days. Days
  * with no report are named as missing; days not yet over at `now` are named apart, so a month in
  * progress is not mistaken for one with holes.
  */

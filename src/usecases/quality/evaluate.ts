@@ -1,5 +1,5 @@
 /**
- * Evaluation events -> history -> the gate of every model they touch (SPEC 10), and the same gate
+ * Evaluation events -> history -> the gate of every model they touch (contracts.md §10), and the same gate
  * on a cadence for every gated model, so a harness that stops reporting turns its gate red.
  *
  * Each message is validated on its own: a bad one is kept with its reason (a dead letter) and the

@@ -1,5 +1,5 @@
 /**
- * A failed gate -> at most one Azure ML retraining job (SPEC 7 and 10).
+ * A failed gate -> at most one Azure ML retraining job (contracts.md §7 and §10).
  *
  * Why no failure ever starts two jobs, and no job goes untraced or unpaid:
  * - The job name is derived from the failure (model, version, dataset, evaluation): a redelivered
@@ -144,7 +144,7 @@ async function refuse(record: JobRecord, deps: RetrainDeps): Promise<RetrainOutc
 
 /**
  * Brings a record up to date with Azure ML: a `Submitting` one is read there first and created only
- * if absent (SPEC 7); an Azure ML that cannot be reached leaves it `Submitting` for the next follow.
+ * if absent (contracts.md §7); an Azure ML that cannot be reached leaves it `Submitting` for the next follow.
  */
 export async function settle(
   current: Versioned<JobRecord>,

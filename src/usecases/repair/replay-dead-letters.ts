@@ -129,7 +129,7 @@ function failure(letter: DeadLetter, prices: PriceCard): Verdict | string {
   return typeof verdict === 'string' ? bounded(verdict) : verdict;
 }
 
-/** The event's day, the day before when it started then (SPEC 4.7), and the day it was enqueued. */
+/** The event's day, the day before when it started then (contracts.md §4.7), and the day it was enqueued. */
 function touchedDays(verdict: Verdict, letter: DeadLetter): string[] {
   const days = new Set([verdict.day, dayOfMs(Date.parse(letter.enqueuedTime))]);
   if (verdict.startMs < dayStartMs(verdict.day)) days.add(previousDay(verdict.day));

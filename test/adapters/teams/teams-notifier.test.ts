@@ -69,7 +69,7 @@ function expectNoSecret(error: Error): void {
 }
 
 describe('Teams Workflows client against a loopback receiver', () => {
-  it('posts the SPEC 7 envelope as JSON and takes 202 with an empty body as success', async () => {
+  it('posts the contracts.md §7 envelope as JSON and takes 202 with an empty body as success', async () => {
     const { receiver, notifier } = await setup([{ status: 202 }]);
     await notifier.post(MESSAGE);
     expect(receiver.received).toHaveLength(1);

@@ -32,7 +32,7 @@ function reasonOf(value: unknown): string {
 }
 
 describe('the gate rules file', () => {
-  it('reads the SPEC 10 example as it is written', () => {
+  it('reads the contracts.md §10 example as it is written', () => {
     expect(parseGateRules(SPEC_EXAMPLE)).toEqual(SPEC_EXAMPLE);
   });
 

@@ -37,7 +37,7 @@ const day = () => [
   usage({ tenant: 'globex', pod: 'pod-b', model: 'mistral-7b', startedAt: at(5), finishedAt: at(65) }),
 ];
 
-describe('daily metrics of a group (SPEC 8)', () => {
+describe('daily metrics of a group (contracts.md §8)', () => {
   const report = runDay(day());
   const acme = group(report.dailyMetrics, 'acme');
 
@@ -59,7 +59,7 @@ describe('daily metrics of a group (SPEC 8)', () => {
       completionTokens: oneBin(BIN_EDGES.completionTokens, 120, 0, 0),
       latencyMs: oneBin(BIN_EDGES.latencyMs, 10_000, 3000, 1000),
       ttftMs: oneBin(BIN_EDGES.ttftMs, 250),
-      // An event without queueMs is one with 0 (SPEC 4.6 cannot tell them apart): the first bin.
+      // An event without queueMs is one with 0 (contracts.md §4.6 cannot tell them apart): the first bin.
       queueMs: oneBin(BIN_EDGES.queueMs, 40, 0, 0),
     });
   });
@@ -81,7 +81,7 @@ describe('daily metrics of a group (SPEC 8)', () => {
 });
 
 describe('daily metrics per model and pod', () => {
-  // acme's first request waits 40 ms in the queue: not active, so idle (SPEC 4.2).
+  // acme's first request waits 40 ms in the queue: not active, so idle (contracts.md §4.2).
   it('show each model’s fleet, allocated and idle GPU-seconds', () => {
     const { models } = runDay(day()).dailyMetrics;
     expect(models.map((m) => [m.model, m.fleetGpuSeconds, m.allocatedGpuSeconds, m.idleGpuSeconds])).toEqual([

@@ -23,7 +23,7 @@ const latency = fc.oneof(
   fc.double({ min: 0, max: 1e7, noNaN: true, noDefaultInfinity: true }),
 );
 
-describe('histograms summed over days (SPEC 8)', () => {
+describe('histograms summed over days (contracts.md §8)', () => {
   it('give a quantile whose bin holds the exact nearest-rank quantile of all the days’ values', () => {
     fc.assert(
       fc.property(

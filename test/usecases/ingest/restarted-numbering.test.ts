@@ -229,7 +229,7 @@ async function exactlyOnce(
   expect(duplicates).toBe(read - delivered.size);
 }
 
-describe('exactly once, whatever redeliveries and restarted numberings interleave (SPEC 4.6)', () => {
+describe('exactly once, whatever redeliveries and restarted numberings interleave (contracts.md §4.6)', () => {
   it('keeps exactly the distinct eventIds (in memory)', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(delivery, { minLength: 1, maxLength: 12 }), (deliveries) =>
