@@ -9,7 +9,7 @@ import { compareRows, neutralise, restoreNeutralised, unparseCsv } from '../repo
  * daily CSV row is one charge, an idle row its own charge. The version is the one docs/focus.md
  * names; the column set and the values follow that version's requirements for each column.
  */
-export const FOCUS_VERSION = '1.3';
+export const FOCUS_VERSION = '1.4';
 
 /** The columns in order: FOCUS columns (mandatory, then the conditional ones this data has), then `x_` ones. */
 export const FOCUS_COLUMNS = [
@@ -28,13 +28,12 @@ export const FOCUS_COLUMNS = [
   'ContractedCost',
   'EffectiveCost',
   'HostProviderName',
+  'InvoiceDetailId',
   'InvoiceIssuerName',
   'ListCost',
   'PricingCategory',
   'PricingQuantity',
   'PricingUnit',
-  'ProviderName',
-  'PublisherName',
   'ServiceCategory',
   'ServiceName',
   'ServiceProviderName',
@@ -65,7 +64,7 @@ export type FocusColumn = (typeof FOCUS_COLUMNS)[number];
 
 /** Who bills whom: the names a FinOps tool groups providers and accounts by. */
 export interface FocusParties {
-  /** ProviderName, ServiceProviderName, PublisherName and InvoiceIssuerName: the platform that charges back. */
+  /** ServiceProviderName and InvoiceIssuerName: the platform that charges back. */
   readonly platform: string;
   /** HostProviderName: the cloud the GPUs run on. */
   readonly host: string;
@@ -180,9 +179,9 @@ function focusRow(charge: FocusCharge, context: FocusContext, origins: Map<strin
       ? 'Idle GPU time: held by a model deployment with no request active'
       : 'GPU time of inference requests, allocated from the model deployment',
     ChargeFrequency: 'Usage-Based',
-    ProviderName: neutralise(parties.platform),
     ServiceProviderName: neutralise(parties.platform),
-    PublisherName: neutralise(parties.platform),
+    // Null: a chargeback is not an issued or provisional invoice.
+    InvoiceDetailId: '',
     InvoiceIssuerName: neutralise(parties.platform),
     HostProviderName: neutralise(parties.host),
     PricingCategory: 'Standard',
@@ -206,7 +205,7 @@ function focusRow(charge: FocusCharge, context: FocusContext, origins: Map<strin
         },
       ],
     }),
-    // Idle is the unallocated portion of the deployment's cost: no allocated resource (FOCUS 1.3).
+    // Idle is the unallocated portion of the deployment's cost: no allocated resource.
     AllocatedResourceId: charge.idle
       ? ''
       : JSON.stringify([charge.tenant, charge.feature, charge.model, charge.requestClass]),

@@ -1,12 +1,12 @@
 import Papa from 'papaparse';
 
 /**
- * The FOCUS 1.3 Cost and Usage requirements that apply to the columns this product writes, as
+ * The FOCUS 1.4 Cost and Usage requirements that apply to the columns this product writes, as
  * the specification states them, checked row by row. Returns the broken rules, each naming the
  * row and the column; an empty list is a pass.
  */
 
-/** Columns the Cost and Usage dataset requires in every FOCUS 1.3 dataset. */
+/** Columns the Cost and Usage dataset requires in every FOCUS 1.4 dataset. */
 export const MANDATORY_COLUMNS = [
   'BilledCost',
   'BillingAccountId',
@@ -22,13 +22,12 @@ export const MANDATORY_COLUMNS = [
   'ContractedCost',
   'EffectiveCost',
   'HostProviderName',
+  'InvoiceDetailId',
   'InvoiceIssuerName',
   'ListCost',
   'PricingCategory',
   'PricingQuantity',
   'PricingUnit',
-  'ProviderName',
-  'PublisherName',
   'ServiceCategory',
   'ServiceName',
   'ServiceProviderName',
@@ -101,8 +100,6 @@ export function focusViolations(text: string): string[] {
       'BillingAccountName',
       'ChargeDescription',
       'InvoiceIssuerName',
-      'ProviderName',
-      'PublisherName',
       'ServiceProviderName',
       'HostProviderName',
       'ServiceName',
@@ -127,6 +124,11 @@ export function focusViolations(text: string): string[] {
     if (!(row.BillingPeriodStart ?? '').endsWith('-01T00:00:00Z'))
       bad('BillingPeriodStart', 'a calendar month here: its first day, midnight');
     oneOf('ChargeCategory', CHARGE_CATEGORIES);
+    // Removed in 1.4 (deprecated in 1.3): a 1.4 dataset must not carry them.
+    for (const removed of ['ProviderName', 'PublisherName'])
+      if (removed in row) bad(removed, 'removed in FOCUS 1.4');
+    // A chargeback is no invoice: no invoice detail to point at.
+    if (!nullCell('InvoiceDetailId')) bad('InvoiceDetailId', 'null when the charge is on no invoice');
     if (!nullCell('ChargeClass') && row.ChargeClass !== 'Correction')
       bad('ChargeClass', 'MUST be null or Correction');
     if ('ChargeFrequency' in row) oneOf('ChargeFrequency', CHARGE_FREQUENCIES);
