@@ -3,15 +3,15 @@
  * yesterday's traffic of a vLLM fleet, delivers it through Event Hubs-like partitions and batches
  * (some delivered twice) to the real `ingestUsage` handler, runs `dailyChargeback`, works its day
  * queue off through the real `reportDay` handler as the Functions host would, fetches the
- * report through the `getReport` HTTP handler, writes it under out/, prints the top features and
- * the reconciliation. Then drift: 28 days of history made from the day's own metrics (one feature
+ * report through the `getReport` HTTP handler, prints the top features and tenants and the
+ * reconciliation. Then drift: 28 days of history made from the day's own metrics (one feature
  * cheaper before, see dev/drift-history/from-day.ts) go into the report store, the day's message is
  * delivered to `reportDay` once more, now with drift, and the cards that reach a Teams stand-in on
- * loopback are printed in short. Everything is shut down at the end.
+ * loopback are printed in short. Every file the daily run stored is then copied to out/reports/
+ * (dev/export-reports.ts), so the command line can explore the day. Everything is shut down at the end.
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import Papa from 'papaparse';
 import { makeDailyChargeback } from '../functions/dailyChargeback.js';
 import { makeGetReport } from '../functions/getReport.js';
 import { makeGetRequest } from '../functions/getRequest.js';
@@ -34,6 +34,8 @@ import { parseMetrics, renderMetrics } from '../src/domain/metrics/build.js';
 import { TENANTS } from '../src/simulator/workload.js';
 import { pastDays } from './drift-history/from-day.js';
 import { cardInShort, startTeamsStandIn } from './teams-stand-in.js';
+import { dayTable } from './day-table.js';
+import { exportReports } from './export-reports.js';
 import { startAzurite } from './azurite.js';
 import { drainQueue } from './queue-delivery.js';
 import { fleetTraffic } from './fleet-traffic.js';
@@ -147,20 +149,12 @@ async function main(): Promise<void> {
     };
     const csv = await fetch('text/csv');
     const summaryText = await fetch('application/json');
-    const page = await fetch('text/html');
-    await mkdir(join(out, 'reports'), { recursive: true });
-    const csvPath = join(out, 'reports', `chargeback-${date}.csv`);
-    const summaryPath = join(out, 'reports', `summary-${date}.json`);
-    const pagePath = join(out, 'reports', `report-${date}.html`);
-    await writeFile(csvPath, csv);
-    await writeFile(summaryPath, summaryText);
-    await writeFile(pagePath, page);
     print(csv, JSON.parse(summaryText) as Record<string, number>);
     await explainOne(s);
 
-    const written = await writeHistory(s);
+    const history = await writeHistory(s);
     console.log(
-      `\nDrift: wrote ${written} days of history before ${date} (the day's own metrics with noise; ` +
+      `\nDrift: wrote ${history.size} days of history before ${date} (the day's own metrics with noise; ` +
         `${CHANGED_FEATURE} cost ${Math.round((1 - COST_BEFORE) * 100)}% less per token before) [${seconds()}]`,
     );
     const reportDay = makeReportDay(() => Promise.resolve({ ...dailyDeps(s), drift: driftSetup(s) }));
@@ -175,8 +169,17 @@ async function main(): Promise<void> {
         },
       }),
     );
-    const alertsPath = join(out, 'reports', `alerts-${date}.json`);
-    await writeFile(alertsPath, (await s.reports.alerts(date)) ?? '');
+    // The whole day as the daily run stored it (and the history's metrics), for `chargeback explain` and `drift`.
+    const reportsDir = join(out, 'reports');
+    const exported = await exportReports(
+      storageClients(s.config).blobs.getContainerClient(s.config.reportsContainer),
+      reportsDir,
+      { metricsOnly: history },
+    );
+    const csvPath = join(reportsDir, `chargeback-${date}.csv`);
+    const summaryPath = join(reportsDir, `summary-${date}.json`);
+    const pagePath = join(reportsDir, `report-${date}.html`);
+    const alertsPath = join(reportsDir, `alerts-${date}.json`);
     console.log(`The Teams stand-in received ${teams.received.length} cards:`);
     for (const body of teams.received) {
       const [title, ...lines] = cardInShort(body);
@@ -188,7 +191,9 @@ async function main(): Promise<void> {
       console.log(`  ${line}`);
     });
     console.log(
-      `[${seconds()}]\n\nReport: ${csvPath}\nPage: ${pagePath}\nSummary: ${summaryPath}\nAlerts: ${alertsPath}\n` +
+      `[${seconds()}]\n\n${exported.filter((name) => name.includes(date)).length} files of ${date} in ${reportsDir}/ ` +
+        `(and the drift history's metrics), for \`chargeback explain --reports ${reportsDir} --date ${date} ...\` and \`drift\`\n` +
+        `Report: ${csvPath}\nPage: ${pagePath}\nSummary: ${summaryPath}\nAlerts: ${alertsPath}\n` +
         `Monthly: ${join(out, 'release', 'monthly', 'report-2026-11.html')}\nDone in ${seconds()}.`,
     );
   } finally {
@@ -205,7 +210,7 @@ const COST_BEFORE = 0.6;
  * The baseline days before the simulated day, made from its metrics (see from-day.ts). A day that
  * already has a report (traffic spilling over midnight) keeps it.
  */
-async function writeHistory(s: Services): Promise<number> {
+async function writeHistory(s: Services): Promise<Set<string>> {
   const today = parseMetrics((await s.reports.metrics(date)) ?? '');
   const past = pastDays(today, {
     days: s.driftRules.baselineDays,
@@ -213,7 +218,7 @@ async function writeHistory(s: Services): Promise<number> {
     feature: CHANGED_FEATURE,
     costFactor: COST_BEFORE,
   });
-  let written = 0;
+  const written = new Set<string>();
   for (const metrics of past) {
     if ((await s.reports.info(metrics.date)) !== undefined) continue;
     const files = {
@@ -222,7 +227,7 @@ async function writeHistory(s: Services): Promise<number> {
       metrics: renderMetrics(metrics),
     };
     await s.reports.write(metrics.date, files, { revision: 1, ledgerAsOf: metrics.generatedAt });
-    written++;
+    written.add(metrics.date);
   }
   return written;
 }
@@ -251,29 +256,8 @@ async function explainOne(s: Services): Promise<void> {
 }
 
 function print(csv: string, summary: Record<string, number>): void {
-  const rows = Papa.parse<Record<string, string>>(csv, { header: true, skipEmptyLines: true }).data;
-  const byFeature = new Map<string, { cost: number; requests: number; tokens: number }>();
-  for (const row of rows) {
-    const key =
-      row.tenant === '(idle)'
-        ? '(idle GPU-time)'
-        : row.tenant === '(retraining)'
-          ? `(retraining) ${row.feature ?? ''}`
-          : (row.feature ?? '');
-    const totals = byFeature.get(key) ?? { cost: 0, requests: 0, tokens: 0 };
-    totals.cost += Number(row.costUsd);
-    totals.requests += Number(row.requests);
-    totals.tokens += Number(row.promptTokens || 0) + Number(row.completionTokens || 0);
-    byFeature.set(key, totals);
-  }
-  console.log(`\nTop features by GPU cost on ${date} (USD):`);
-  const top = [...byFeature.entries()].sort((a, b) => b[1].cost - a[1].cost).slice(0, 8);
-  for (const [feature, totals] of top) {
-    const perK = totals.tokens > 0 ? `  $${((totals.cost / totals.tokens) * 1000).toFixed(4)}/1k tokens` : '';
-    console.log(
-      `  ${feature.padEnd(22)} ${totals.cost.toFixed(2).padStart(10)}  ${String(totals.requests).padStart(7)} requests${perK}`,
-    );
-  }
+  console.log('');
+  for (const line of dayTable(csv, date)) console.log(line);
   const f = (n: number | undefined): string => (n ?? 0).toFixed(2);
   const calibration = (summary as unknown as { calibration?: CalibrationRecord[] }).calibration;
   if (calibration !== undefined) {
