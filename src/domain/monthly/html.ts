@@ -111,7 +111,7 @@ function costPerFeature(model: PageModel): string {
     )
     .join('');
   return `<section id="cost-per-feature"><h2>Cost per feature${model.dates.length > 1 ? ' per day' : ''}</h2>
-<p>GPU cost allocated to each feature; idle time is not in these bars (see the idle share and the reconciliation below).</p>${chart}
+<p>GPU cost allocated to each feature; idle time and retraining jobs are not in these bars (see the idle share, the retraining jobs and the reconciliation below).</p>${chart}
 <table><thead><tr><th>feature</th><th class="n">cost</th><th class="n">requests</th><th class="n">tokens</th></tr></thead><tbody>${rows}</tbody></table></section>`;
 }
 
