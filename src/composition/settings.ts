@@ -294,7 +294,7 @@ export const SETTINGS = {
     required: 'no',
     secret: false,
     description:
-      "An http(s) URL prefix for the button on each drift card: the card links to `<prefix>YYYY-MM-DD`. With the `getReport` route (`https://<app>.azurewebsites.net/api/reports/`, behind App Service authentication rather than a key in the link), a browser gets the day's report page, since it asks for text/html. Without it, cards have no button.",
+      "An http(s) URL prefix for the button on each drift card: the card links to `<prefix>YYYY-MM-DD`. Pointed at the `getReport` route (`https://<app>.azurewebsites.net/api/reports/`), a browser asking for text/html gets the day's report page; that route takes a function key, which a card's link does not carry, so the button opens the page only where something in front of the app (a gateway, or a copy of the report container served with sign-in) supplies the access (see docs/operations.md, section The report link on drift cards). Without it, cards have no button.",
     schema: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
   },
   ALERTS_TABLE: {
