@@ -80,6 +80,7 @@ describe('dailyChargeback', () => {
     await s.runDaily();
     expect([...s.reports.files.keys()].sort()).toEqual([
       'chargeback/2026/11/22/chargeback-2026-11-22.csv',
+      'chargeback/2026/11/22/focus-2026-11-22.csv',
       'chargeback/2026/11/22/metrics-2026-11-22.json',
       'chargeback/2026/11/22/report-2026-11-22.html',
       'chargeback/2026/11/22/requests-2026-11-22.index.json',
