@@ -4,7 +4,7 @@
  * alerts carried from one day to the next), scored against the ground truth. The goal: every
  * incident of at least 1.5x in a group above the minimum volume caught on its first day, and at
  * most one false alert a week. See dev/drift-history/score.ts for what counts as caught.
- * Run: `npm run build && node dist/bench/drift-detection.js [seed]`.
+ * Run: `node --import tsx bench/drift-detection.ts [seed]` (or `node dist/bench/drift-detection.js`).
  */
 import { detectDrift } from '../src/domain/drift/detect.js';
 import { DEFAULT_DRIFT_RULES } from '../src/domain/drift/rules.js';
@@ -88,6 +88,15 @@ const INCIDENTS: readonly IncidentSpec[] = [
     duration: 2,
     size: 3,
     scope: group(TENANTS.contoso, 'code-assist', LLAMA, 'interactive'),
+  },
+  // About $4.50 a day on 3,000 requests: under the money gates, but prompts tripling over thousands
+  // of requests is a shift the statistical rules must see on its first day.
+  {
+    kind: 'prompt-shift',
+    day: 64,
+    duration: 2,
+    size: 3,
+    scope: group(TENANTS.contoso, 'kb-answers', QWEN, 'batch'),
   },
   // Too small to matter, or in a group too small to matter: these should stay quiet.
   {

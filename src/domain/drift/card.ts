@@ -8,7 +8,8 @@
  * do not fit replaced by "and N more".
  */
 import type { Alert, AlertScope, DriftReport } from './alert.js';
-import { changeText, formatNumber, scopeText, text } from './card-text.js';
+import { alertWords } from './alert-words.js';
+import { scopeText, text } from './card-text.js';
 import {
   factSet,
   fit as fitMessage,
@@ -65,25 +66,27 @@ export function driftMessages(report: DriftReport, context: CardContext = {}): K
 /** One alert: what changed, by how much, against what baseline, where, who drove it, and a link. */
 export function alertMessage(alert: Alert, report: DriftReport, context: CardContext = {}): TeamsMessage {
   const contributors = (alert.contributors ?? []).slice(0, MAX_CONTRIBUTORS);
+  const words = alertWords(alert);
   const body: CardElement[] = [
     title(
-      `${alert.severity === 'critical' ? 'Critical' : 'Warning'}: ${text(alert.metric, 80)} drift`,
+      `${alert.severity === 'critical' ? 'Critical' : 'Warning'}: ${words.title}`,
       context,
       alert.severity,
     ),
-    subtle(`${report.date} · rule ${text(alert.rule, 60)} · ${scopeText(alert.scope)}`),
+    subtle(`${report.date} · ${scopeText(alert.scope)}`),
     paragraph(text(alert.message, 600)),
     factSet([
-      ['Today', formatNumber(alert.value)],
-      ['Baseline', `${formatNumber(alert.baseline)} (${baselineText(report)})`],
-      ['Change', changeText(alert.value, alert.baseline)],
-      ['Threshold', formatNumber(alert.threshold)],
+      ['Today', words.format(alert.value)],
+      words.baseline,
+      ...(words.change === undefined ? [] : [['Change', words.change] as [string, string]]),
+      ['Threshold', words.format(alert.threshold)],
+      ['History', historyText(report)],
       ...scopeFacts(alert.scope),
     ]),
   ];
   if (contributors.length > 0) {
     body.push(heading('Top contributors'));
-    body.push(factSet(contributors.map((c) => [text(c.name, 80), formatNumber(c.value)])));
+    body.push(factSet(contributors.map((c) => [text(c.name, 80), words.contributor(c.value)])));
   }
   body.push(subtle(`Alert id: ${text(alert.id, 200)}`));
   return fit(body, [], context);
@@ -99,7 +102,7 @@ export function digestMessage(report: DriftReport, context: CardContext = {}): T
       critical > 0 ? 'critical' : 'warning',
     ),
     subtle(
-      `${critical} critical, ${report.alerts.length - critical} warning; each against a ${baselineText(report)}.`,
+      `${critical} critical, ${report.alerts.length - critical} warning; baselines are medians of ${historyText(report)}.`,
     ),
   ];
   const rows = [...report.alerts].sort(byUrgency).map(digestRow);
@@ -117,9 +120,10 @@ export function resolvedMessage(report: DriftReport, context: CardContext = {}):
 }
 
 function digestRow(alert: Alert): CardElement {
+  const words = alertWords(alert);
   const line =
-    `**${alert.severity === 'critical' ? 'CRITICAL' : 'warning'}** ${text(alert.metric, 60)} · ${scopeText(alert.scope)}: ` +
-    `${formatNumber(alert.value)} vs ${formatNumber(alert.baseline)} (${changeText(alert.value, alert.baseline)})`;
+    `**${alert.severity === 'critical' ? 'CRITICAL' : 'warning'}** ${words.title} · ${scopeText(alert.scope)}: ` +
+    `${words.format(alert.value)} against ${words.against}`;
   return paragraph(line, 'None');
 }
 
@@ -159,6 +163,6 @@ function scopeFacts(scope: AlertScope): [string, string][] {
   return facts;
 }
 
-function baselineText(report: DriftReport): string {
-  return `baseline of ${report.baselineDays} previous day${report.baselineDays === 1 ? '' : 's'}`;
+function historyText(report: DriftReport): string {
+  return `${report.baselineDays} previous day${report.baselineDays === 1 ? '' : 's'}`;
 }

@@ -4,7 +4,7 @@
  */
 import type { CapacityMetrics, DailyMetrics } from '../metrics/metrics.js';
 import { alertId } from './alert-id.js';
-import type { Alert } from './alert.js';
+import type { DriftAlert } from './labels.js';
 import { median, overDays } from './baseline.js';
 import { judgeChange, levelText } from './change.js';
 import { ratio, type DetectContext } from './context.js';
@@ -24,10 +24,10 @@ function requestsOf(day: DailyMetrics, model: string): number {
 }
 
 /** A model's idle GPU-seconds over its fleet GPU-seconds; the pods with most idle time as contributors. */
-export function idleShareAlerts(ctx: DetectContext): Alert[] {
+export function idleShareAlerts(ctx: DetectContext): DriftAlert[] {
   const rule = ctx.rules.rules.idleShare;
   if (!rule.enabled) return [];
-  const alerts: Alert[] = [];
+  const alerts: DriftAlert[] = [];
   const history = ctx.window.days.map(modelsOf);
   for (const m of modelsOf(ctx.today).values()) {
     const volume = { requests: requestsOf(ctx.today, m.model), costUsd: m.fleetCostUsd };
@@ -88,8 +88,8 @@ const DATA_QUALITY = [
  * Shares of the events read. The metrics do not break rejections down by group (a rejected event
  * may not name one), so these alerts name no contributors.
  */
-export function dataQualityAlerts(ctx: DetectContext): Alert[] {
-  const alerts: Alert[] = [];
+export function dataQualityAlerts(ctx: DetectContext): DriftAlert[] {
+  const alerts: DriftAlert[] = [];
   const { fleet } = ctx.today;
   for (const measure of DATA_QUALITY) {
     const rule = ctx.rules.rules[measure.rule];

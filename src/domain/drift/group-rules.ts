@@ -5,7 +5,7 @@
 import { quantile } from '../metrics/histogram.js';
 import type { DailyMetrics, GroupMetrics } from '../metrics/metrics.js';
 import { alertId } from './alert-id.js';
-import type { Alert } from './alert.js';
+import type { DriftAlert, DriftMetric } from './labels.js';
 import { median, overDays } from './baseline.js';
 import { judgeChange, levelText } from './change.js';
 import {
@@ -27,7 +27,7 @@ type Bins = DailyMetrics['bins'];
 
 interface GroupMeasure {
   readonly rule: GroupChangeRuleName;
-  readonly metric: string;
+  readonly metric: DriftMetric;
   readonly title: string;
   value(g: GroupMetrics, bins: Bins): number | undefined;
   /** The figure on a baseline day the group had no traffic: 0 for money, none for ratios. */
@@ -114,8 +114,8 @@ export function uniqueGroups(groups: readonly GroupMetrics[]): readonly GroupMet
   });
 }
 
-export function groupChangeAlerts(ctx: DetectContext): Alert[] {
-  const alerts: Alert[] = [];
+export function groupChangeAlerts(ctx: DetectContext): DriftAlert[] {
+  const alerts: DriftAlert[] = [];
   for (const g of uniqueGroups(ctx.today.groups)) {
     const history = groupHistory(ctx, groupKey(g));
     const wholeWindow = groupHistory(ctx, groupKey(g), 'found');
@@ -133,7 +133,7 @@ function judgeGroup(
   history: readonly (GroupMetrics | undefined)[],
   wholeWindow: readonly (GroupMetrics | undefined)[],
   measure: GroupMeasure,
-): Alert | undefined {
+): DriftAlert | undefined {
   const rule = ctx.rules.rules[measure.rule];
   if (
     !rule.enabled ||

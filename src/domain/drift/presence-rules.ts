@@ -5,7 +5,7 @@
  */
 import type { GroupMetrics } from '../metrics/metrics.js';
 import { alertId } from './alert-id.js';
-import type { Alert } from './alert.js';
+import type { DriftAlert } from './labels.js';
 import { median, overDays } from './baseline.js';
 import {
   baselineMeetsVolume,
@@ -28,10 +28,10 @@ const hasTraffic = (g: GroupMetrics | undefined): g is GroupMetrics => g !== und
  * group would look new. An open alert stays open while the group has traffic on fewer than
  * `minBaselineDays` days of the window, the days the change rules need before they can judge it.
  */
-export function newFeatureAlerts(ctx: DetectContext): Alert[] {
+export function newFeatureAlerts(ctx: DetectContext): DriftAlert[] {
   const rule = ctx.rules.rules.newFeature;
   if (!rule.enabled || ctx.window.found.length < ctx.rules.minBaselineDays) return [];
-  const alerts: Alert[] = [];
+  const alerts: DriftAlert[] = [];
   for (const g of uniqueGroups(ctx.today.groups)) {
     if (!hasTraffic(g) || !meetsVolume(g, rule.minVolume)) continue;
     const id = alertId('newFeature', groupScopeParts(g));
@@ -64,7 +64,7 @@ export function newFeatureAlerts(ctx: DetectContext): Alert[] {
  * baseline still says so, and resolves when the group sends traffic again. A day on which no group
  * has traffic raises nothing: that is a gap in the metering, not every feature leaving at once.
  */
-export function featureGoneAlerts(ctx: DetectContext): Alert[] {
+export function featureGoneAlerts(ctx: DetectContext): DriftAlert[] {
   const rule = ctx.rules.rules.featureGone;
   if (!rule.enabled || ctx.window.days.length < ctx.rules.minBaselineDays) return [];
   const today = new Set(ctx.today.groups.filter(hasTraffic).map(groupKey));
@@ -73,7 +73,7 @@ export function featureGoneAlerts(ctx: DetectContext): Alert[] {
   for (const day of ctx.window.days) {
     for (const g of ctx.groupsByDate.get(day.date)?.values() ?? []) seen.set(groupKey(g), g);
   }
-  const alerts: Alert[] = [];
+  const alerts: DriftAlert[] = [];
   for (const [key, g] of [...seen].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (today.has(key)) continue;
     const history = groupHistory(ctx, key);

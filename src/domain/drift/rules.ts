@@ -281,16 +281,25 @@ const change = (
 const level = (relative: number, absolute: number): ChangeLevel => ({ relative, absolute });
 
 /**
- * A group worth judging spends $20 on a typical day of the window, and has 200 requests on the day
- * itself (an average over fewer is noise). Spend on the day is not asked for: a group's quiet
- * weekend below $20 should not hide its incidents, and the absolute levels already say whether
- * the day's change is worth money.
+ * Two kinds of gate. The money rules (cost per 1k tokens, daily cost) judge a group that spends $20
+ * on a typical day of the window and has 200 requests on the day itself: below that a change is
+ * cheap, whatever its size. Spend on the day is not asked for: a group's quiet weekend below $20
+ * should not hide its incidents, and the absolute levels already say whether the day's change is
+ * worth money.
  */
 const GROUP_VOLUME = volumeOf(200, 20);
 const GROUP_DAY = volumeOf(200, 0);
+/**
+ * The statistical rules (tokens per request, prompt-length shift, the p95s, the error rate) judge
+ * a distribution, and whether its change is noise depends on how many requests it rests on, not
+ * on what they cost: a $4.50-a-day feature whose 3,000 daily prompts triple is a real change. So
+ * they are gated by requests alone, on the day and on a typical day. The mean of 1,000 prompt
+ * lengths (log-normal, sigma 0.8) moves by 3% (one standard deviation) by chance, a tenth of the
+ * +30% level; over 200 it moves by 7%, and with a longer tail by twice that.
+ */
+const SAMPLE_VOLUME = volumeOf(1000, 0);
 /** A p95 from 500 requests rests on 25 of them; fewer make a regression out of a handful. */
-const TAIL_VOLUME = volumeOf(500, 20);
-const TAIL_DAY = volumeOf(500, 0);
+const TAIL_VOLUME = volumeOf(500, 0);
 
 /** The defaults; docs/drift.md gives the reason for each figure. */
 export const DEFAULT_DRIFT_RULES: DriftRules = {
@@ -308,33 +317,13 @@ export const DEFAULT_DRIFT_RULES: DriftRules = {
     // bin, 19%), and a 1.5x change less the day's noise still clears 30%.
     costPer1kTokens: change('up', [level(0.3, 5), level(1, 25), level(0.15, 2.5)], GROUP_VOLUME, GROUP_DAY),
     dailyCost: change('up', [level(0.5, 10), level(1, 50), level(0.25, 5)], GROUP_VOLUME, GROUP_DAY),
-    promptTokensPerRequest: change(
-      'up',
-      [level(0.3, 50), level(1, 200), level(0.15, 25)],
-      GROUP_VOLUME,
-      GROUP_DAY,
-    ),
-    completionTokensPerRequest: change(
-      'up',
-      [level(0.3, 25), level(1, 100), level(0.15, 10)],
-      GROUP_VOLUME,
-      GROUP_DAY,
-    ),
+    promptTokensPerRequest: change('up', [level(0.3, 50), level(1, 200), level(0.15, 25)], SAMPLE_VOLUME),
+    completionTokensPerRequest: change('up', [level(0.3, 25), level(1, 100), level(0.15, 10)], SAMPLE_VOLUME),
     // The absolute levels count failed requests: 25 more than the baseline rate gives is five
     // standard deviations of a count of 25 or fewer, whatever the group's size.
-    errorRate: change('up', [level(1, 25), level(3, 50), level(0.5, 10)], volumeOf(500, 0)),
-    p95LatencyRegression: change(
-      'up',
-      [level(0.3, 2000), level(1, 10_000), level(0.15, 1000)],
-      TAIL_VOLUME,
-      TAIL_DAY,
-    ),
-    p95TtftRegression: change(
-      'up',
-      [level(0.3, 100), level(1, 1000), level(0.15, 50)],
-      TAIL_VOLUME,
-      TAIL_DAY,
-    ),
+    errorRate: change('up', [level(1, 25), level(3, 50), level(0.5, 10)], TAIL_VOLUME),
+    p95LatencyRegression: change('up', [level(0.3, 2000), level(1, 10_000), level(0.15, 1000)], TAIL_VOLUME),
+    p95TtftRegression: change('up', [level(0.3, 100), level(1, 1000), level(0.15, 50)], TAIL_VOLUME),
     p95LatencySla: {
       enabled: true,
       warning: { ratio: 1 },
@@ -355,8 +344,8 @@ export const DEFAULT_DRIFT_RULES: DriftRules = {
       critical: { psi: 0.5 },
       clear: { psi: 0.1 },
       minSamples: 1000,
-      minToday: volumeOf(0, 20),
-      minBaseline: volumeOf(0, 20),
+      minToday: SAMPLE_VOLUME,
+      minBaseline: SAMPLE_VOLUME,
     },
     idleShare: change('up', [level(0.25, 0.15), level(1, 0.3), level(0.125, 0.075)], volumeOf(0, 50)),
     // A tenth of a point of the events read, from 25,000 events: at least 25 events.

@@ -3,9 +3,9 @@
  * first token against the request class's SLA, and the shift of the prompt-length histogram.
  */
 import { addHistograms, histogramTotal, quantile, quantileBin } from '../metrics/histogram.js';
-import type { GroupMetrics } from '../metrics/metrics.js';
+import type { GroupMetrics, Histogram } from '../metrics/metrics.js';
 import { alertId } from './alert-id.js';
-import type { Alert } from './alert.js';
+import type { DriftAlert } from './labels.js';
 import { median, overDays } from './baseline.js';
 import { judgeLevel, levelText } from './change.js';
 import {
@@ -32,8 +32,8 @@ const SLA_MEASURES = [
  * that holds it (the true p95 is at least that), so binning never raises a breach that did not
  * happen; a breach of less than one bin (about 19%) above the SLA may go unseen.
  */
-export function slaAlerts(ctx: DetectContext): Alert[] {
-  const alerts: Alert[] = [];
+export function slaAlerts(ctx: DetectContext): DriftAlert[] {
+  const alerts: DriftAlert[] = [];
   for (const g of uniqueGroups(ctx.today.groups)) {
     const sla = ctx.rules.slas[g.requestClass] ?? ctx.rules.slas['*'];
     if (sla === undefined) continue;
@@ -79,14 +79,35 @@ export function slaAlerts(ctx: DetectContext): Alert[] {
 }
 
 /**
+ * The baseline days whose prompts were the usual ones. A sum, unlike a median, takes an incident
+ * day in with its full weight: one day of tripled prompts among four Tuesdays would make every
+ * ordinary Tuesday after it look shifted. So the day most shifted from the sum of the others is
+ * left out while its index reaches the warning level, one day at a time (a shifted day also makes
+ * the others look shifted from a sum that holds it), as long as most days remain.
+ */
+function usualDays(days: readonly Histogram[], warning: number): readonly Histogram[] {
+  let usual = [...days];
+  while ((usual.length - 1) * 2 > days.length) {
+    const shifts = usual.map((day, i) =>
+      populationStabilityIndex(day, addHistograms(usual.filter((_, j) => j !== i))),
+    );
+    const worst = shifts.indexOf(Math.max(...shifts));
+    if (!((shifts[worst] ?? 0) >= warning)) break;
+    usual = usual.filter((_, i) => i !== worst);
+  }
+  return usual;
+}
+
+/**
  * The prompt-length histogram against the sum of the baseline days' histograms: summing weighs
- * each day by its requests, which is what "the usual mix of prompts" means; the population
+ * each day by its requests, which is what "the usual mix of prompts" means (shifted days left
+ * out); the population
  * stability index then needs enough requests on both sides to be more than sampling noise.
  */
-export function shiftAlerts(ctx: DetectContext): Alert[] {
+export function shiftAlerts(ctx: DetectContext): DriftAlert[] {
   const rule = ctx.rules.rules.promptLengthShift;
   if (!rule.enabled) return [];
-  const alerts: Alert[] = [];
+  const alerts: DriftAlert[] = [];
   const bins = ctx.today.bins.promptTokens;
   for (const g of uniqueGroups(ctx.today.groups)) {
     const history = groupHistory(ctx, groupKey(g));
@@ -95,7 +116,12 @@ export function shiftAlerts(ctx: DetectContext): Alert[] {
     if (!meetsVolume(g, rule.minToday) || !baselineMeetsVolume(wholeWindow, rule.minBaseline)) continue;
     if (present.length < ctx.rules.minBaselineDays) continue;
     const today = g.histograms.promptTokens;
-    const baseline = addHistograms(present.map((h) => h.histograms.promptTokens));
+    const baseline = addHistograms(
+      usualDays(
+        present.map((h) => h.histograms.promptTokens),
+        rule.warning.psi,
+      ),
+    );
     if (histogramTotal(today) < rule.minSamples || histogramTotal(baseline) < rule.minSamples) continue;
     const psi = populationStabilityIndex(today, baseline);
     const id = alertId('promptLengthShift', groupScopeParts(g));

@@ -11,7 +11,7 @@ import type { CalibrationRecord } from '../calibration/calibrate.js';
 import type { StepConstants } from '../calibration/fit.js';
 import type { DailyMetrics } from '../metrics/metrics.js';
 import { alertId } from './alert-id.js';
-import type { Alert } from './alert.js';
+import type { DriftAlert } from './labels.js';
 import { median } from './baseline.js';
 import { judgeChange, levelText } from './change.js';
 import type { DetectContext } from './context.js';
@@ -56,12 +56,12 @@ function fittedOf(day: DailyMetrics): Map<string, CalibrationRecord> {
   return fitted;
 }
 
-export function stepCostAlerts(ctx: DetectContext): Alert[] {
+export function stepCostAlerts(ctx: DetectContext): DriftAlert[] {
   const rule = ctx.rules.rules.stepCostShift;
   if (!rule.enabled) return [];
   // Step costs do not follow the weekday: every day of the window found counts.
   const history = ctx.window.found.map(fittedOf);
-  const alerts: Alert[] = [];
+  const alerts: DriftAlert[] = [];
   for (const today of fittedOf(ctx.today).values()) {
     if (today.requests < rule.minRequests || today.fitted === undefined) continue;
     const past = history.flatMap((days) => {

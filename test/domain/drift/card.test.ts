@@ -14,11 +14,11 @@ const BUDGET = 24 * 1024;
 
 function alert(n: number, overrides: Partial<Alert> = {}): Alert {
   return {
-    id: `cost-per-1k-tokens:acme/chat-${n}`,
-    rule: 'cost-per-1k-tokens',
+    id: `costPer1kTokens:acme:chat-${n}:llama-3-70b:interactive`,
+    rule: 'costPer1kTokens',
     severity: 'warning',
     scope: { tenant: 'acme', feature: `chat-${n}`, model: 'llama-3-70b', requestClass: 'interactive' },
-    metric: 'cost per 1k tokens',
+    metric: 'costPer1kTokensUsd',
     value: 0.42,
     baseline: 0.18,
     threshold: 0.27,
@@ -58,7 +58,7 @@ describe('drift cards', () => {
   it('sends one card per alert while there are at most five', () => {
     const messages = driftMessages(report([1, 2, 3, 4, 5].map((n) => alert(n))));
     expect(messages.map((m) => m.key)).toEqual(
-      [1, 2, 3, 4, 5].map((n) => `2026-11-22/alert/cost-per-1k-tokens:acme/chat-${n}`),
+      [1, 2, 3, 4, 5].map((n) => `2026-11-22/alert/costPer1kTokens:acme:chat-${n}:llama-3-70b:interactive`),
     );
   });
 
@@ -77,9 +77,11 @@ describe('drift cards', () => {
   it('lists critical alerts first in the digest', () => {
     const alerts = [1, 2, 3, 4, 5]
       .map((n) => alert(n))
-      .concat(alert(9, { severity: 'critical', metric: 'idle share' }));
+      .concat(alert(9, { severity: 'critical', rule: 'idleShare', metric: 'idleShare' }));
     const body = head(driftMessages(report(alerts))).message.attachments[0].content.body;
-    expect(body[2]).toMatchObject({ text: expect.stringMatching(/^\*\*CRITICAL\*\* idle share/) as unknown });
+    expect(body[2]).toMatchObject({
+      text: expect.stringMatching(/^\*\*CRITICAL\*\* Idle GPU share/) as unknown,
+    });
   });
 
   it('adds a short back-to-normal card for the resolved ids', () => {
@@ -96,10 +98,12 @@ describe('drift cards', () => {
   it('says what changed, by how much, against what baseline, where, and who drove it', () => {
     const shown = texts(alertMessage(alert(1), report([alert(1)])));
     for (const part of [
-      'Warning: cost per 1k tokens drift',
-      '"Today","value":"0.42"',
-      '"Baseline","value":"0.18 (baseline of 28 previous days)"',
+      'Warning: Cost per 1k tokens up 133%',
+      '"Today","value":"$0.42 per 1k tokens"',
+      '"Baseline","value":"$0.18 per 1k tokens (median of previous days)"',
       '"Change","value":"+133.3% (×2.33)"',
+      '"Threshold","value":"$0.27 per 1k tokens"',
+      '"History","value":"28 previous days"',
       '"Tenant","value":"acme"',
       '"Feature","value":"chat-1"',
       '"Model","value":"llama-3-70b"',
@@ -110,6 +114,62 @@ describe('drift cards', () => {
       expect(shown).toContain(part);
   });
 
+  it('names an SLA alert’s baseline as the SLA, in milliseconds', () => {
+    const sla = alert(1, {
+      rule: 'p95LatencySla',
+      metric: 'p95LatencyMs',
+      value: 36_000,
+      baseline: 30_000,
+      threshold: 30_000,
+    });
+    const shown = texts(alertMessage(sla, report([sla])));
+    for (const part of [
+      'Warning: P95 latency over the SLA',
+      '"Today","value":"36,000 ms"',
+      '"SLA","value":"30,000 ms"',
+      '"Change","value":"1.2× the SLA"',
+    ])
+      expect(shown).toContain(part);
+  });
+
+  it('gives a prompt-length shift no change in percent against its baseline of 0', () => {
+    const shift = alert(1, {
+      rule: 'promptLengthShift',
+      metric: 'promptTokensPsi',
+      value: 3.2,
+      baseline: 0,
+      threshold: 0.5,
+    });
+    const shown = texts(alertMessage(shift, report([shift])));
+    expect(shown).toContain('Warning: Prompt lengths shifted');
+    expect(shown).toContain('"Today","value":"PSI 3.2"');
+    expect(shown).not.toContain('"Change"');
+  });
+
+  it('reads idle contributors in GPU-hours', () => {
+    const idle = alert(1, {
+      rule: 'idleShare',
+      metric: 'idleShare',
+      value: 0.5,
+      baseline: 0.25,
+      threshold: 0.4,
+      contributors: [{ name: 'vllm-a100-3', value: 36_000 }],
+    });
+    const shown = texts(alertMessage(idle, report([idle])));
+    expect(shown).toContain('Warning: Idle GPU share up 100%');
+    expect(shown).toContain('"vllm-a100-3","value":"10 idle GPU-hours"');
+  });
+
+  it('writes the digest lines in units against the median', () => {
+    const alerts = [1, 2, 3, 4, 5, 6].map((n) => alert(n));
+    const shown = texts(head(driftMessages(report(alerts))).message);
+    expect(shown).toContain(
+      '**warning** Cost per 1k tokens up 133% · tenant acme / feature chat-1 / model llama-3-70b / interactive: ' +
+        '$0.42 per 1k tokens against a median of $0.18 per 1k tokens',
+    );
+    expect(shown).toContain('baselines are medians of 28 previous days');
+  });
+
   it('links the day’s report when its URL is given', () => {
     const message = alertMessage(alert(1), report([alert(1)]), { reportUrl: URL });
     expect(message.attachments[0].content.actions).toEqual([
@@ -118,7 +178,16 @@ describe('drift cards', () => {
   });
 
   it('says a change from a zero baseline is new rather than infinite', () => {
-    expect(texts(alertMessage(alert(1, { baseline: 0 }), report([])))).toContain('new: baseline 0');
+    const shown = texts(alertMessage(alert(1, { baseline: 0 }), report([])));
+    expect(shown).toContain('new: baseline 0');
+    expect(shown).toContain('Cost per 1k tokens up from 0');
+  });
+
+  it('still reads an alert whose metric and rule have no label, with their names and plain digits', () => {
+    const odd = alert(1, { rule: 'hand-made', metric: 'widgets', value: 3 });
+    const shown = texts(alertMessage(odd, report([odd])));
+    expect(shown).toContain('Warning: widgets up 1,567%');
+    expect(shown).toContain('"Today","value":"3"');
   });
 
   it('keeps hostile names on one line and inert as markdown', () => {
