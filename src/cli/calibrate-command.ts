@@ -12,7 +12,7 @@ import { parseArgsOrThrow } from './args.js';
 import { UsageError } from './usage-error.js';
 
 export const CALIBRATE_HELP = `Usage: chargeback calibrate --metrics FILE --metrics FILE ... [--json]
-       chargeback calibrate --url URL [--samples N] [--interval SECONDS] [--json]
+       chargeback calibrate --url URL [--samples N] [--scrape-interval SECONDS] [--json]
 
 Step-cost constants of each model from vLLM's own Prometheus metrics: a cross-check of the ones
 'chargeback report --weighting calibrated' fits from the usage events. Give successive scrapes of
@@ -20,8 +20,15 @@ a pod's /metrics (files, oldest first), or a URL to scrape N times (default 6), 
 (default 60). Between two scrapes, the engine steps, prompt and generated tokens and the mean
 inter-token latency give one equation; 3 or more intervals at different loads give the fixed step
 time, the cost of a prompt token and the cost of a generated token (context included).
-Exit 0 when printed (a model without enough intervals is named with the reason), 2 on bad
-arguments or unreadable metrics.`;
+Constants are trusted as the event fit's are: each one positive, and the fixed step and prefill
+cost within a quarter of their value by their standard error (so 4 or more intervals). A model
+whose fit is not trusted is printed as "not trusted" with the reason, its constants for reference.
+--interval is the old spelling of --scrape-interval (deprecated: still read, with a warning).
+Exit status:
+  0  at least one model's constants are trusted (any other model is named with its reason)
+  1  nothing trustworthy came out: no vLLM samples in a scrape, no model with enough intervals,
+     or no fit that passes the rules; the reason in one line on stderr
+  2  bad arguments or unreadable metrics`;
 
 export interface CalibrateOptions {
   readonly files: readonly string[];
@@ -31,7 +38,13 @@ export interface CalibrateOptions {
   readonly json: boolean;
 }
 
-export function parseCalibrateArgs(args: readonly string[]): CalibrateOptions | 'help' {
+// simulate writes scrapes every --scrape-interval: one name for the same thing (docs/cli.md).
+const SPELLINGS = [{ from: 'interval', to: 'scrape-interval', deprecated: true }] as const;
+
+export function parseCalibrateArgs(
+  args: readonly string[],
+  notice?: (message: string) => void,
+): CalibrateOptions | 'help' {
   const files: string[] = [];
   const rest: string[] = [];
   for (let i = 0; i < args.length; i += 1) {
@@ -42,13 +55,17 @@ export function parseCalibrateArgs(args: readonly string[]): CalibrateOptions | 
       i += 1;
     } else rest.push(args[i] ?? '');
   }
-  const { values } = parseArgsOrThrow(rest, {
-    url: { type: 'string' },
-    samples: { type: 'string' },
-    interval: { type: 'string' },
-    json: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
-  });
+  const { values } = parseArgsOrThrow(
+    rest,
+    {
+      url: { type: 'string' },
+      samples: { type: 'string' },
+      'scrape-interval': { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    { spellings: SPELLINGS, ...(notice === undefined ? {} : { notice }) },
+  );
   if (values.help === true) return 'help';
   const url = typeof values.url === 'string' ? values.url : undefined;
   if ((url === undefined) === (files.length === 0))
@@ -68,16 +85,24 @@ export function parseCalibrateArgs(args: readonly string[]): CalibrateOptions | 
     files,
     ...(url === undefined ? {} : { url }),
     samples: whole('samples', 6, 2, 1000),
-    intervalSeconds: whole('interval', 60, 1, 3600),
+    intervalSeconds: whole('scrape-interval', 60, 1, 3600),
     json: values.json === true,
   };
+}
+
+/** What calibrate prints, and why nothing in it can be trusted when that is so (exit 1). */
+export interface CalibrateOutcome {
+  readonly text: string;
+  readonly fits: readonly PrometheusFit[];
+  readonly refusal?: string;
 }
 
 export async function runCalibrate(
   options: CalibrateOptions,
   fetchText: (url: string) => Promise<string> = async (url) => (await fetch(url)).text(),
-): Promise<string> {
+): Promise<CalibrateOutcome> {
   const scrapes: Scrape[] = [];
+  const sources: string[] = [];
   if (options.url !== undefined) {
     for (let i = 0; i < options.samples; i += 1) {
       if (i > 0) await sleep(options.intervalSeconds * 1000);
@@ -87,6 +112,7 @@ export async function runCalibrate(
       } catch (error) {
         throw new ConfigurationError(`cannot scrape ${options.url}: ${(error as Error).message}`);
       }
+      sources.push(`${options.url} (scrape ${i + 1})`);
       scrapes.push(readable(text, `${options.url} (scrape ${i + 1})`));
     }
   } else {
@@ -97,11 +123,28 @@ export async function runCalibrate(
       } catch (error) {
         throw new ConfigurationError(`cannot read --metrics ${file}: ${(error as Error).message}`);
       }
+      sources.push(file);
       scrapes.push(readable(text, file));
     }
   }
   const fits = fitScrapes(scrapes);
-  return options.json ? JSON.stringify(fits, null, 2) : render(fits);
+  const text = options.json ? JSON.stringify(fits, null, 2) : render(fits);
+  const refusal = refusalOf(scrapes, sources, fits);
+  return { text, fits, ...(refusal === undefined ? {} : { refusal }) };
+}
+
+/** Why nothing trustworthy came out, or undefined when a model's constants can be used. */
+function refusalOf(
+  scrapes: readonly Scrape[],
+  sources: readonly string[],
+  fits: readonly PrometheusFit[],
+): string | undefined {
+  if (fits.some((f) => f.trusted)) return undefined;
+  const empty = scrapes.flatMap((s, i) => (s.models.size === 0 ? [sources[i] ?? `scrape ${i + 1}`] : []));
+  if (empty.length > 0)
+    return `no trusted constants: ${empty.length} scrape(s) hold no vLLM samples (${empty.slice(0, 3).join(', ')}${empty.length > 3 ? ', ...' : ''})`;
+  if (fits.length === 0) return 'no trusted constants: no vLLM metrics in the scrapes';
+  return `no trusted constants: ${fits.map((f) => `${f.model}: ${f.reason ?? 'no fit'}`).join('; ')}`;
 }
 
 /** A scrape that cannot be read is bad input (exit 2, as the help says), not a failed computation. */
@@ -125,9 +168,13 @@ function render(fits: readonly PrometheusFit[]): string {
     if (f.fixedMs === undefined) {
       lines.push(`${f.model}: no fit: ${f.reason ?? ''}`);
     } else {
+      const constants =
+        `fixed step ${f.fixedMs.toFixed(2)} ms, prefill ${(f.prefillMsPerToken ?? 0).toFixed(4)} ms/token, ` +
+        `decode ${(f.decodeMsPerToken ?? 0).toFixed(4)} ms/generated token (context included), from ${f.intervals} interval(s)`;
       lines.push(
-        `${f.model}: fixed step ${f.fixedMs.toFixed(2)} ms, prefill ${(f.prefillMsPerToken ?? 0).toFixed(4)} ms/token, ` +
-          `decode ${(f.decodeMsPerToken ?? 0).toFixed(4)} ms/generated token (context included), from ${f.intervals} interval(s)`,
+        f.trusted
+          ? `${f.model}: ${constants}`
+          : `${f.model}: not trusted: ${f.reason ?? ''} (fitted, not to be used: ${constants})`,
       );
     }
     for (const s of f.skipped) lines.push(`  skipped ${s}`);

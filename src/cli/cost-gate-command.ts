@@ -1,7 +1,5 @@
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { readPriceCard } from '../composition/files.js';
-import { SETTINGS } from '../composition/settings.js';
+import { join } from 'node:path';
 import { judgeCost, trafficOf, type CostGateResult } from '../domain/costgate/gate.js';
 import { renderJson, renderMarkdown, type FixedChange } from '../domain/costgate/render.js';
 import { runCosts } from '../domain/costgate/run-costs.js';
@@ -11,6 +9,7 @@ import type { DailyMetrics } from '../domain/metrics/metrics.js';
 import { parseMetrics } from '../domain/metrics/parse.js';
 import { DEFAULT_WEIGHTING } from '../domain/weighting.js';
 import { parseArgsOrThrow } from './args.js';
+import { DEFAULT_PRICES_HELP, pricesPathOf, readPricesOption } from './prices-option.js';
 import { readEventSet } from './event-input.js';
 import { estimateFixedCost } from './fixed-cost-command.js';
 import { UsageError } from './usage-error.js';
@@ -18,6 +17,7 @@ import { UsageError } from './usage-error.js';
 export const COST_GATE_HELP = `Usage: chargeback cost-gate --baseline PATH --candidate PATH --traffic DIR --out DIR
                            [--days N] [--max-increase PCT] [--min-requests N] [--prices FILE]
                            [--baseline-infra SNAPSHOT --candidate-infra SNAPSHOT]
+       (--reports DIR is the same as --traffic DIR: the daily reports folder, as other commands name it)
 
 What a release would do to the monthly GPU bill, before it ships. --baseline and --candidate are
 the usage and capacity events (NDJSON file or folder) of the current and the candidate release
@@ -25,6 +25,7 @@ serving the same replayed or canary workload through the sidecar. Both are alloc
 daily report's rules; each (feature, model, requestClass)'s cost per request is projected onto its
 real volume over the last N days (default 28) of the daily metrics in --traffic, for a month of
 730 hours. Writes DIR/cost-gate.md (a pull-request comment) and DIR/cost-gate.json.
+  --prices FILE       the price card (default: ${DEFAULT_PRICES_HELP})
   --max-increase PCT  the largest monthly increase that passes (default 5)
   --min-requests N    fewest requests a group must have in each run to be measured (default 20)
   --baseline-infra, --candidate-infra  Bicep snapshots: the fixed cost of the GPU pools, shown
@@ -45,20 +46,30 @@ export interface CostGateOptions {
   readonly infra?: { readonly baseline: string; readonly candidate: string };
 }
 
-export function parseCostGateArgs(args: readonly string[]): CostGateOptions | 'help' {
-  const { values } = parseArgsOrThrow(args, {
-    baseline: { type: 'string' },
-    candidate: { type: 'string' },
-    traffic: { type: 'string' },
-    out: { type: 'string' },
-    days: { type: 'string' },
-    'max-increase': { type: 'string' },
-    'min-requests': { type: 'string' },
-    prices: { type: 'string' },
-    'baseline-infra': { type: 'string' },
-    'candidate-infra': { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  });
+// SPEC 11 names the reports folder --traffic; the shared grammar's --reports is read as the same.
+const SPELLINGS = [{ from: 'reports', to: 'traffic', deprecated: false }] as const;
+
+export function parseCostGateArgs(
+  args: readonly string[],
+  notice?: (message: string) => void,
+): CostGateOptions | 'help' {
+  const { values } = parseArgsOrThrow(
+    args,
+    {
+      baseline: { type: 'string' },
+      candidate: { type: 'string' },
+      traffic: { type: 'string' },
+      out: { type: 'string' },
+      days: { type: 'string' },
+      'max-increase': { type: 'string' },
+      'min-requests': { type: 'string' },
+      prices: { type: 'string' },
+      'baseline-infra': { type: 'string' },
+      'candidate-infra': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    { spellings: SPELLINGS, ...(notice === undefined ? {} : { notice }) },
+  );
   if (values.help === true) return 'help';
   const text = (name: string): string | undefined =>
     typeof values[name] === 'string' ? values[name] : undefined;
@@ -86,7 +97,7 @@ export function parseCostGateArgs(args: readonly string[]): CostGateOptions | 'h
     days: whole('days', 28, 1, 366),
     maxIncreasePct: Number(increase),
     minRequests: whole('min-requests', 20, 1, 1_000_000),
-    pricesPath: text('prices') ?? SETTINGS.PRICE_CARD_PATH.default,
+    pricesPath: pricesPathOf(values.prices),
     ...(baselineInfra !== undefined && candidateInfra !== undefined
       ? { infra: { baseline: baselineInfra, candidate: candidateInfra } }
       : {}),
@@ -101,7 +112,7 @@ export interface CostGateOutcome {
 }
 
 export async function runCostGate(options: CostGateOptions, now = new Date()): Promise<CostGateOutcome> {
-  const prices = readPriceCard(resolve(options.pricesPath));
+  const prices = await readPricesOption(options.pricesPath);
   const [baseline, candidate] = [
     await readEventSet(options.baseline, prices, '--baseline'),
     await readEventSet(options.candidate, prices, '--candidate'),

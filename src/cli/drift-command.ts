@@ -12,6 +12,7 @@ import { UsageError } from './usage-error.js';
 
 export const DRIFT_HELP = `Usage: chargeback drift --reports DIR --date YYYY-MM-DD --out DIR [--rules FILE]
                         [--baseline-days N] [--teams-url URL]
+       (--days N is the same as --baseline-days N, as cost-gate names its history)
 
 Compares the day's metrics-DATE.json in --reports with the N days before it (default: the rules
 file's baselineDays, 28) and writes DIR/alerts-DATE.json (the alerts, and the ids of alerts that
@@ -30,16 +31,26 @@ export interface DriftOptions {
   readonly teamsUrl?: string;
 }
 
-export function parseDriftArgs(args: readonly string[]): DriftOptions | 'help' {
-  const { values } = parseArgsOrThrow(args, {
-    reports: { type: 'string' },
-    date: { type: 'string' },
-    out: { type: 'string' },
-    rules: { type: 'string' },
-    'baseline-days': { type: 'string' },
-    'teams-url': { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  });
+// SPEC 9 names the history --baseline-days; the shared grammar's --days is read as the same.
+const SPELLINGS = [{ from: 'days', to: 'baseline-days', deprecated: false }] as const;
+
+export function parseDriftArgs(
+  args: readonly string[],
+  notice?: (message: string) => void,
+): DriftOptions | 'help' {
+  const { values } = parseArgsOrThrow(
+    args,
+    {
+      reports: { type: 'string' },
+      date: { type: 'string' },
+      out: { type: 'string' },
+      rules: { type: 'string' },
+      'baseline-days': { type: 'string' },
+      'teams-url': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    { spellings: SPELLINGS, ...(notice === undefined ? {} : { notice }) },
+  );
   if (values.help === true) return 'help';
   const text = (name: string): string | undefined =>
     typeof values[name] === 'string' ? values[name] : undefined;

@@ -1,17 +1,14 @@
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
-import { readPriceCard } from '../composition/files.js';
-import { SETTINGS } from '../composition/settings.js';
 import { ConfigurationError } from '../domain/errors.js';
 import { fixedCostOf, HOURS_PER_MONTH, type FixedCost } from '../domain/infra/fixed-cost.js';
 import { dollars } from '../domain/exact.js';
 import { formatMoney, moneyNumber } from '../domain/report/format.js';
 import type { Nanos } from '../domain/prices.js';
-import { parseTimestamp } from '../domain/timestamp.js';
-import { parseArgsOrThrow } from './args.js';
+import { INSTANT_HELP, instantOf, parseArgsOrThrow } from './args.js';
+import { DEFAULT_PRICES_HELP, pricesPathOf, readPricesOption } from './prices-option.js';
 import { UsageError } from './usage-error.js';
 
-export const FIXED_COST_HELP = `Usage: chargeback fixed-cost --snapshot FILE [--prices FILE] [--at YYYY-MM-DD] [--json]
+export const FIXED_COST_HELP = `Usage: chargeback fixed-cost --snapshot FILE [--prices FILE] [--at TIMESTAMP] [--json]
 
 The GPU cost the infrastructure commits to, from a Bicep snapshot (bicep/dev.snapshot.json,
 bicep/prod.snapshot.json; 'npm run bicep:snapshot' writes them) and the price card: each AKS node
@@ -19,8 +16,8 @@ pool at its autoscaler's minimum (paid whatever the traffic) and maximum, in USD
 ${HOURS_PER_MONTH} hours, and each Azure ML training cluster per hour of training at its largest size.
 A system pool whose VM size is not on the price card is named and left out of the totals; a GPU pool
 or training cluster without a price is an error.
-  --prices FILE   the price card (default ${SETTINGS.PRICE_CARD_PATH.default})
-  --at DAY        prices in force at the start of that UTC day (default: now)
+  --prices FILE   the price card (default: ${DEFAULT_PRICES_HELP})
+  --at TIMESTAMP  prices in force at that instant: ${INSTANT_HELP} (default: now)
   --json          print JSON instead of a table
 Exit 0 when printed, 2 on bad arguments or an unreadable snapshot or price card.`;
 
@@ -43,15 +40,13 @@ export function parseFixedCostArgs(args: readonly string[], now = new Date()): F
   if (typeof values.snapshot !== 'string') throw new UsageError('fixed-cost needs --snapshot FILE');
   let at = now.getTime() * 1000;
   if (typeof values.at === 'string') {
-    const parsed = /^\d{4}-\d{2}-\d{2}$/.test(values.at)
-      ? parseTimestamp(`${values.at}T00:00:00Z`)
-      : undefined;
-    if (parsed === undefined) throw new UsageError(`--at must be a day YYYY-MM-DD, got "${values.at}"`);
+    const parsed = instantOf(values.at);
+    if (parsed === undefined) throw new UsageError(`--at must be ${INSTANT_HELP}, got "${values.at}"`);
     at = parsed;
   }
   return {
     snapshotPath: values.snapshot,
-    pricesPath: typeof values.prices === 'string' ? values.prices : SETTINGS.PRICE_CARD_PATH.default,
+    pricesPath: pricesPathOf(values.prices),
     at,
     json: values.json === true,
   };
@@ -65,7 +60,7 @@ export async function estimateFixedCost(options: FixedCostOptions): Promise<Fixe
   } catch (error) {
     throw new ConfigurationError(`--snapshot ${options.snapshotPath}: ${(error as Error).message}`);
   }
-  const prices = readPriceCard(resolve(options.pricesPath));
+  const prices = await readPricesOption(options.pricesPath);
   try {
     return fixedCostOf(snapshot, prices, options.at);
   } catch (error) {

@@ -15,7 +15,9 @@ import { parseRestateArgs, RESTATE_HELP, runRestate } from './restate-command.js
 import { parseSidecarArgs, runSidecar, SIDECAR_HELP } from './sidecar-command.js';
 import { parseSimulateArgs, runSimulate, SIMULATE_HELP } from './simulate-command.js';
 import { parseSweepArgs, runSweep, SWEEP_HELP } from './sweep-command.js';
+import { progressOn } from './progress.js';
 import { UsageError } from './usage-error.js';
+import { packageVersion } from './version.js';
 
 export interface Streams {
   readonly stdout: NodeJS.WritableStream;
@@ -42,7 +44,8 @@ Commands:
   replay-deadletters  add the ledger's dead letters that now pass to the ledger, exactly once
   sweep-orphans       delete old segment blobs that no ledger index row commits
 
-Run 'chargeback <command> --help' for a command's options.`;
+Run 'chargeback <command> --help' for a command's options, 'chargeback --version' for the version.
+The options every command shares, and each command's exit statuses, are in docs/cli.md.`;
 
 /** The `chargeback` command line; returns the exit status (0 ok, 1 internal error, 2 usage). */
 export async function main(
@@ -51,6 +54,10 @@ export async function main(
   env: Record<string, string | undefined> = process.env,
 ): Promise<number> {
   const [command, ...rest] = args;
+  // An old spelling of an option still works for one release, named in one line (docs/cli.md).
+  const notice = (message: string): void => {
+    streams.stderr.write(`chargeback: ${oneLine(message)}\n`);
+  };
   try {
     switch (command) {
       case undefined:
@@ -59,23 +66,26 @@ export async function main(
       case 'help':
         streams.stdout.write(`${HELP}\n`);
         return command === undefined ? 2 : 0;
+      case '--version':
+        streams.stdout.write(`${packageVersion()}\n`);
+        return 0;
       case 'report': {
         const options = parseReportArgs(rest);
         if (options === 'help') {
           streams.stdout.write(`${REPORT_HELP}\n`);
           return 0;
         }
-        const outcome = await runReport(options);
+        const outcome = await runReport({ ...options, progress: progressOn(streams.stderr) });
         for (const warning of outcome.warnings) streams.stderr.write(`chargeback: warning: ${warning}\n`);
         streams.stdout.write(
-          `wrote ${outcome.csvPath} and ${outcome.metricsPath}\n` +
+          outcome.files.map((f) => `wrote ${f.path}\n`).join('') +
             `fleet ${outcome.fleetCost} = allocated ${outcome.allocatedCost} + idle ${outcome.idleCost}; ` +
-            `${outcome.rejected} rejected line(s) in ${outcome.rejectedPath}\n`,
+            `${outcome.rejected} rejected line(s)\n`,
         );
         return 0;
       }
       case 'drift': {
-        const options = parseDriftArgs(rest);
+        const options = parseDriftArgs(rest, notice);
         if (options === 'help') {
           streams.stdout.write(`${DRIFT_HELP}\n`);
           return 0;
@@ -154,12 +164,20 @@ export async function main(
         return 0;
       }
       case 'calibrate': {
-        const options = parseCalibrateArgs(rest);
-        streams.stdout.write(`${options === 'help' ? CALIBRATE_HELP : await runCalibrate(options)}\n`);
-        return 0;
+        const options = parseCalibrateArgs(rest, notice);
+        if (options === 'help') {
+          streams.stdout.write(`${CALIBRATE_HELP}\n`);
+          return 0;
+        }
+        const outcome = await runCalibrate(options);
+        streams.stdout.write(`${outcome.text}\n`);
+        // Nothing trustworthy came out: the reason in one line, exit 1 (docs/cli.md).
+        if (outcome.refusal === undefined) return 0;
+        streams.stderr.write(`chargeback: calibrate: ${oneLine(outcome.refusal)}\n`);
+        return 1;
       }
       case 'cost-gate': {
-        const options = parseCostGateArgs(rest);
+        const options = parseCostGateArgs(rest, notice);
         if (options === 'help') {
           streams.stdout.write(`${COST_GATE_HELP}\n`);
           return 0;
@@ -182,7 +200,7 @@ export async function main(
         return 0;
       }
       case 'replay-deadletters': {
-        const options = parseReplayArgs(rest);
+        const options = parseReplayArgs(rest, notice);
         streams.stdout.write(`${options === 'help' ? REPLAY_HELP : await runReplay(options)}\n`);
         return 0;
       }

@@ -1,12 +1,13 @@
 import { createServices } from '../composition/composition.js';
-import { readPriceCard } from '../composition/files.js';
 import { loadConfig } from '../composition/config.js';
 import { parseDay } from '../domain/days.js';
 import { replayDeadLetters, type ReplayOutcome } from '../usecases/repair/replay-dead-letters.js';
 import { parseArgsOrThrow } from './args.js';
+import { readPricesOption } from './prices-option.js';
 import { UsageError } from './usage-error.js';
 
-export const REPLAY_HELP = `Usage: chargeback replay-deadletters [--day YYYY-MM-DD | --from YYYY-MM-DD --to YYYY-MM-DD] [--dry-run]
+export const REPLAY_HELP = `Usage: chargeback replay-deadletters [--date YYYY-MM-DD [--to YYYY-MM-DD] | --from YYYY-MM-DD --to YYYY-MM-DD]
+                                    [--prices FILE] [--dry-run]
 
 Examines the ledger's dead letters again with today's price card and rules, once their cause is
 fixed (a VM size added to the price card, say). Those that now pass are added to the ledger exactly
@@ -17,14 +18,16 @@ Storage and the price card come from the environment, as the Function App reads 
 PRICE_CARD_PATH).
 
 Options:
-  --day YYYY-MM-DD    only dead letters of messages enqueued on this UTC day
+  --date YYYY-MM-DD   only dead letters of messages enqueued on this UTC day (with --to: from it)
   --from, --to        only those enqueued from, to a day (inclusive; either may be left out)
-  --prices FILE       the price card to examine them with (default: PRICE_CARD_PATH); use the
+  --prices FILE       the price card to examine them with (default: the Function App's, as
+                      PRICE_CARD_PATH names it, else the package's prices/azure-a100.json); use the
                       card the Function App runs with, or the restated days will not price
   --dry-run           count what would be replayed; write nothing
   -h, --help          this text
 
-Without --day, --from or --to, every dead letter is examined.`;
+Without --date, --from or --to, every dead letter is examined. --day is the old spelling of
+--date (deprecated: still read for this release, with a warning).`;
 
 export interface ReplayCommandOptions {
   readonly from: string | undefined;
@@ -33,15 +36,25 @@ export interface ReplayCommandOptions {
   readonly dryRun: boolean;
 }
 
-export function parseReplayArgs(args: readonly string[]): ReplayCommandOptions | 'help' {
-  const { values } = parseArgsOrThrow(args, {
-    day: { type: 'string' },
-    from: { type: 'string' },
-    to: { type: 'string' },
-    prices: { type: 'string' },
-    'dry-run': { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
-  });
+// Every other command names a day --date (docs/cli.md); --day is read as it for one release.
+const SPELLINGS = [{ from: 'day', to: 'date', deprecated: true }] as const;
+
+export function parseReplayArgs(
+  args: readonly string[],
+  notice?: (message: string) => void,
+): ReplayCommandOptions | 'help' {
+  const { values } = parseArgsOrThrow(
+    args,
+    {
+      date: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      prices: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    { spellings: SPELLINGS, ...(notice === undefined ? {} : { notice }) },
+  );
   if (values.help === true) return 'help';
   const day = (name: string): string | undefined => {
     const value = values[name];
@@ -51,11 +64,12 @@ export function parseReplayArgs(args: readonly string[]): ReplayCommandOptions |
       throw new UsageError(`--${name} must be a calendar day YYYY-MM-DD, got "${text}"`);
     return text;
   };
-  const only = day('day');
-  if (only !== undefined && (values.from !== undefined || values.to !== undefined))
-    throw new UsageError('give --day, or --from and --to, not both');
-  const from = only ?? day('from');
-  const to = only ?? day('to');
+  const date = day('date');
+  if (date !== undefined && values.from !== undefined)
+    throw new UsageError('give --date or --from, not both');
+  // --date alone is that day; --date with --to a range from it, as `chargeback restate` reads them.
+  const from = date ?? day('from');
+  const to = day('to') ?? date;
   if (from !== undefined && to !== undefined && from > to)
     throw new UsageError(`--from ${from} is after --to ${to}`);
   const prices = values.prices === undefined ? undefined : String(values.prices);
@@ -67,8 +81,10 @@ export async function runReplay(
   options: ReplayCommandOptions,
   env: Record<string, string | undefined> = process.env,
 ): Promise<string> {
+  // A --prices that cannot be read is refused before storage is touched.
+  const given = options.prices === undefined ? undefined : await readPricesOption(options.prices);
   const services = await createServices(loadConfig(env));
-  const prices = options.prices === undefined ? services.prices : readPriceCard(options.prices);
+  const prices = given ?? services.prices;
   const outcome = await replayDeadLetters(
     { ledger: services.ledger, prices, now: services.now },
     { from: options.from, to: options.to, dryRun: options.dryRun },

@@ -2,17 +2,10 @@ import { mkdir, mkdtemp, open, readFile, realpath, rename, rm, stat } from 'node
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { IdlePolicy } from '../domain/chargeback.js';
-import { ConfigurationError, PermanentError } from '../domain/errors.js';
-import { loadPriceCard, type PriceCard } from '../domain/prices.js';
+import { PermanentError } from '../domain/errors.js';
 import { parseDay } from '../domain/days.js';
 import { DEFAULT_WEIGHTING, type Weighting } from '../domain/weighting.js';
-import {
-  isInside,
-  listEventFiles,
-  readLineBatches,
-  readRegularFile,
-  type Line,
-} from '../adapters/files/ndjson.js';
+import { isInside, listEventFiles, readLineBatches, type Line } from '../adapters/files/ndjson.js';
 import { FolderReportStore } from '../adapters/files/folder-report-store.js';
 import { FolderRunStorage } from '../adapters/files/folder-run-storage.js';
 import { LineSpill } from '../adapters/files/line-spill.js';
@@ -26,17 +19,23 @@ import type { DaySettings, UnitLine, UnitLines } from '../usecases/day/unit.js';
 import { formatMoney } from '../domain/report/format.js';
 import { defaultWorkers, rejectedEntry, rejectedRunLines, workerExecutor } from './report-units.js';
 import { parseArgsOrThrow } from './args.js';
+import { readPricesOption } from './prices-option.js';
+import { silentProgress, type Progress } from './progress.js';
 import { UsageError } from './usage-error.js';
 
 export const REPORT_HELP = `Usage: chargeback report --events PATH --prices FILE --date YYYY-MM-DD --out DIR [options]
 
 Allocates the fleet's GPU cost of one UTC day to the requests that used it and writes
-  DIR/chargeback-DATE.csv     one row per tenant, feature, model and request class, plus idle rows
-  DIR/summary-DATE.json       totals, reconciliation (fleet = allocated + idle) and event counts
-  DIR/metrics-DATE.json       per group counts, money and histograms; per model and pod GPU-time
-  DIR/requests-DATE.ndjson.gz every request's cost (with requests-DATE.index.json to find one)
-  DIR/report-DATE.html        the day's page
-  DIR/rejected-DATE.ndjson    every rejected line with its file, line number and reason
+  DIR/chargeback-DATE.csv         one row per tenant, feature, model and request class, plus idle rows
+  DIR/focus-DATE.csv              the same charges in the FinOps FOCUS format (SPEC 15)
+  DIR/summary-DATE.json           totals, reconciliation (fleet = allocated + idle) and event counts
+  DIR/metrics-DATE.json           per group counts, money and histograms; per model and pod GPU-time
+  DIR/report-DATE.html            the day's page
+  DIR/requests-DATE.ndjson.gz     every request's cost
+  DIR/requests-DATE.index.json    where to find one request in it ('chargeback explain')
+  DIR/rejected-DATE.ndjson        every rejected line with its file, line number and reason
+and prints each file's path on stdout, one a line, then the day's totals. On a terminal, stderr
+shows the stage under way; piped, it shows nothing but warnings.
 
 Options:
   --events PATH       an NDJSON file, or a directory of *.ndjson / *.jsonl files (usage and capacity mixed)
@@ -61,10 +60,12 @@ Options:
                       temporary folder; removed at the end)
   -h, --help          this text
 
-Exit status: 0 when the report is written (rejected lines or not; input with no events is a $0 day),
-1 when the input holds events but nothing billable for the day (all rejected, all of other days, or
-every request unmetered): the reason names what was read, and nothing is written;
-2 on bad arguments or unreadable input.`;
+Exit status:
+  0  the report is written (rejected lines or not; input with no events is a $0 day)
+  1  the input holds events but nothing billable for the day (all rejected, all of other days, or
+     every request unmetered): the reason names what was read, and nothing is written; or the run
+     failed for another reason, named on stderr
+  2  bad arguments, unreadable input, or an --out that cannot be written`;
 
 export interface ReportOptions {
   readonly eventsPath: string;
@@ -87,6 +88,8 @@ export interface ReportOptions {
   readonly timings?: boolean;
   /** Worker threads computing units (`--workers`; default one per core, 0: the main thread alone). */
   readonly workers?: number;
+  /** Where the stage under way is shown (a terminal's stderr; silent by default). */
+  readonly progress?: Progress;
 }
 
 export function parseReportArgs(args: readonly string[]): ReportOptions | 'help' {
@@ -157,11 +160,38 @@ export interface ReportOutcome {
   /** The day's per-request costs (and its index beside it, `requests-DATE.index.json`). */
   readonly requestsPath: string;
   readonly rejectedPath: string;
+  /** Every file the report wrote, in the order `chargeback report` names them on stdout. */
+  readonly files: readonly WrittenFile[];
   readonly fleetCost: string;
   readonly allocatedCost: string;
   readonly idleCost: string;
   readonly rejected: number;
   readonly warnings: readonly string[];
+}
+
+/** A file the report wrote, and what it holds (the help's list). */
+export interface WrittenFile {
+  readonly path: string;
+  readonly what: string;
+}
+
+/**
+ * The files of a day's report in DIR, as the help lists them. The day's revision bookkeeping
+ * (info-DATE.json) is the folder store's own and is not listed. A further output is one more
+ * entry here and in the help.
+ */
+export function reportFiles(outDir: string, date: string): WrittenFile[] {
+  const at = (name: string): string => join(outDir, name);
+  return [
+    { path: at(`chargeback-${date}.csv`), what: 'chargeback CSV' },
+    { path: at(`focus-${date}.csv`), what: 'FOCUS export' },
+    { path: at(`summary-${date}.json`), what: 'summary' },
+    { path: at(`metrics-${date}.json`), what: 'daily metrics' },
+    { path: at(`report-${date}.html`), what: 'day page' },
+    { path: at(`requests-${date}.ndjson.gz`), what: 'per-request costs' },
+    { path: at(`requests-${date}.index.json`), what: 'per-request index' },
+    { path: at(`rejected-${date}.ndjson`), what: 'rejected lines' },
+  ];
 }
 
 /** Input per unit of work by default: about 110,000 events of the simulator's size (see --unit-mb). */
@@ -184,7 +214,7 @@ export async function runReport(
   options: ReportOptions,
   now: () => Date = () => new Date(),
 ): Promise<ReportOutcome> {
-  const prices = await readPrices(options.pricesPath);
+  const prices = await readPricesOption(options.pricesPath);
   const day = parseDay(options.date);
   if (day === undefined) throw new UsageError(`bad date ${options.date}`);
   const files = await eventFiles(options);
@@ -208,10 +238,12 @@ export async function runReport(
   const sinks = new Map<string, ByteSink>();
   let pool: ReturnType<typeof workerExecutor> | undefined;
   let done = false;
+  const progress = options.progress ?? silentProgress;
+  let ticker: ReturnType<typeof setInterval> | undefined;
   try {
     const stage = stageClock(options.timings);
     const workers = options.workers ?? defaultWorkers();
-    const units = await cutIntoUnits(options, files, work, workers);
+    const units = await cutIntoUnits(options, files, work, workers, progress);
     stage(`cut ${units.length} unit(s)`);
     const calibration =
       options.calibrated === true
@@ -237,6 +269,16 @@ export async function runReport(
         (m) => warnings.push(m),
       );
     }
+    const started = performance.now();
+    const computing = (): void => {
+      progress.step(
+        `computing ${units.length} unit(s)${pool === undefined ? '' : ` on ${threads} thread(s)`}: ` +
+          `${Math.round((performance.now() - started) / 1000)} s`,
+      );
+    };
+    computing();
+    ticker = setInterval(computing, 1000);
+    ticker.unref();
     const computed = await computeDay(units, {
       ...(pool === undefined ? {} : { executor: pool.executor }),
       settings,
@@ -255,8 +297,10 @@ export async function runReport(
         await storage.remove(rejectedRun(unit));
       },
     });
+    clearInterval(ticker);
     for (const sink of sinks.values()) await sink.close();
     stage(`computed ${computed.units.length} unit(s)`);
+    progress.step('writing the report');
     // SPEC 6: input that was not nothing, billed nothing, is a failure (exit 1), and the report of
     // the day already in DIR, if any, is left as it was rather than replaced by a $0 one.
     const empty = nothingBillable(options.date, computed.intake, computed.chargeback);
@@ -297,6 +341,7 @@ export async function runReport(
       metricsPath,
       requestsPath,
       rejectedPath,
+      files: reportFiles(options.outDir, options.date),
       fleetCost: formatMoney(report.result.fleetNanos),
       allocatedCost: formatMoney(report.result.allocatedNanos),
       idleCost: formatMoney(report.result.idleNanos),
@@ -304,6 +349,8 @@ export async function runReport(
       warnings,
     };
   } finally {
+    clearInterval(ticker);
+    progress.done();
     await pool?.close();
     for (const sink of sinks.values()) await sink.abort().catch(() => undefined);
     // A failed run leaves the previous report as it was and no half-written files beside it.
@@ -345,6 +392,7 @@ async function cutIntoUnits(
   files: readonly string[],
   work: string,
   workers: number,
+  progress: Progress,
 ): Promise<UnitSpec[]> {
   let bytes = 0;
   for (const file of files) bytes += (await stat(file)).size;
@@ -352,10 +400,16 @@ async function cutIntoUnits(
   // Cut at all, then into a few units per worker thread at least, so that no thread waits long
   // for the last unit (pods are whole units, so buckets differ in size).
   const count = bySize <= 1 ? 1 : Math.max(bySize, 4 * workers);
+  let read = 0;
   const fromFiles: UnitLines = async function* () {
     for (const [index, file] of files.entries()) {
-      for await (const batch of readEvents(options.eventsPath, file))
+      for await (const batch of readEvents(options.eventsPath, file)) {
+        read += batch.length;
+        progress.step(
+          `reading events: ${read.toLocaleString('en-US')} line(s), file ${index + 1} of ${files.length}`,
+        );
         yield batch.map((line) => unitLine(index, line));
+      }
     }
   };
   if (count === 1) return [{ id: '0000', lines: fromFiles }];
@@ -508,22 +562,6 @@ async function writing<T>(outDir: string, operation: Promise<T>): Promise<T> {
     return await operation;
   } catch (error) {
     throw new UsageError(`cannot write to --out ${outDir}: ${(error as Error).message}`);
-  }
-}
-
-async function readPrices(path: string): Promise<PriceCard> {
-  let text: string;
-  try {
-    text = await readRegularFile(path);
-  } catch (error) {
-    throw new UsageError(`cannot read --prices ${path}: ${(error as Error).message}`);
-  }
-  try {
-    return loadPriceCard(JSON.parse(text));
-  } catch (error) {
-    const message =
-      error instanceof ConfigurationError ? error.message : `not valid JSON: ${(error as Error).message}`;
-    throw new UsageError(`--prices ${path}: ${message}`);
   }
 }
 

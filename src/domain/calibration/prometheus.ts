@@ -72,7 +72,43 @@ export interface PrometheusFit {
   readonly decodeMsPerToken?: number;
   readonly intervals: number;
   readonly skipped: readonly string[];
+  /** Standard errors of the three constants, from the residuals (4 or more intervals). */
+  readonly standardErrors?: {
+    readonly fixedMs: number;
+    readonly prefillMsPerToken: number;
+    readonly decodeMsPerToken: number;
+  };
+  /** Whether the constants pass the event fit's trust rules (trustedReason); `reason` says why not. */
+  readonly trusted: boolean;
   readonly reason?: string;
+}
+
+/** The fewest intervals whose fit has an error estimate: 3 constants fit 3 intervals exactly. */
+export const MIN_TRUSTED_INTERVALS = 4;
+
+/**
+ * Why fitted constants cannot be trusted, or undefined: the event fit's rules (calibrate.ts) on
+ * what this fit has: every constant finite and positive (a step, a prompt token and a generated
+ * token all cost time), and the fixed step and prefill cost known to within a quarter.
+ */
+export function untrustedPrometheusFit(
+  c: { fixedMs: number; prefillMsPerToken: number; decodeMsPerToken: number },
+  e: { fixedMs: number; prefillMsPerToken: number; decodeMsPerToken: number } | undefined,
+  intervals: number,
+): string | undefined {
+  if (![c.fixedMs, c.prefillMsPerToken, c.decodeMsPerToken].every(Number.isFinite))
+    return 'a fitted constant is not a finite number';
+  if (!(c.fixedMs > 0)) return `the fitted fixed step time ${c.fixedMs.toFixed(3)} ms is not positive`;
+  if (!(c.prefillMsPerToken > 0))
+    return `the fitted prefill cost ${c.prefillMsPerToken.toFixed(4)} ms/token is not positive`;
+  if (!(c.decodeMsPerToken > 0))
+    return `the fitted decode cost ${c.decodeMsPerToken.toFixed(4)} ms/token is not positive`;
+  if (e === undefined)
+    return `${intervals} interval(s) fit the 3 constants exactly, with no error estimate; ${MIN_TRUSTED_INTERVALS} or more are needed`;
+  const loose = (['fixedMs', 'prefillMsPerToken'] as const).find((k) => !(e[k] <= c[k] / 4));
+  if (loose !== undefined)
+    return `the fitted ${loose} is uncertain (standard error ${e[loose].toPrecision(2)} for ${c[loose].toPrecision(3)})`;
+  return undefined;
 }
 
 /** Fits each model over the intervals between consecutive scrapes. */
@@ -111,6 +147,7 @@ export function fitScrapes(scrapes: readonly Scrape[]): PrometheusFit[] {
         model,
         intervals: rows.length,
         skipped,
+        trusted: false,
         reason: `${rows.length} interval(s) with engine steps; 3 or more at different loads are needed`,
       };
     const ata = Array.from({ length: 3 }, () => new Float64Array(3));
@@ -129,9 +166,43 @@ export function fitScrapes(scrapes: readonly Scrape[]): PrometheusFit[] {
         model,
         intervals: rows.length,
         skipped,
+        trusted: false,
         reason: 'the intervals are too alike (the same load every time): no fit',
       };
     const [fixedMs = 0, prefillMsPerToken = 0, decodeMsPerToken = 0] = beta;
-    return { model, fixedMs, prefillMsPerToken, decodeMsPerToken, intervals: rows.length, skipped };
+    const constants = { fixedMs, prefillMsPerToken, decodeMsPerToken };
+    const standardErrors = errorsOf(rows, ata, beta);
+    const reason = untrustedPrometheusFit(constants, standardErrors, rows.length);
+    return {
+      model,
+      ...constants,
+      intervals: rows.length,
+      skipped,
+      ...(standardErrors === undefined ? {} : { standardErrors }),
+      trusted: reason === undefined,
+      ...(reason === undefined ? {} : { reason }),
+    };
   });
+}
+
+/** Ordinary least squares standard errors: residual variance times the diagonal of (AᵀA)⁻¹. */
+function errorsOf(
+  rows: readonly [number, number, number][],
+  ata: readonly Float64Array[],
+  beta: readonly number[],
+): { fixedMs: number; prefillMsPerToken: number; decodeMsPerToken: number } | undefined {
+  if (rows.length < MIN_TRUSTED_INTERVALS) return undefined;
+  let rss = 0;
+  for (const [p, g, ms] of rows) {
+    const r = ms - ((beta[0] ?? 0) + (beta[1] ?? 0) * p + (beta[2] ?? 0) * g);
+    rss += r * r;
+  }
+  const variance = rss / (rows.length - 3);
+  const diagonal = [0, 1, 2].map((j) => {
+    const unit = new Float64Array(3);
+    unit[j] = 1;
+    return solve(ata, unit)?.[j] ?? Number.NaN;
+  });
+  const se = (j: number): number => Math.sqrt(variance * Math.max(0, diagonal[j] ?? Number.NaN));
+  return { fixedMs: se(0), prefillMsPerToken: se(1), decodeMsPerToken: se(2) };
 }

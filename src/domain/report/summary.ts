@@ -45,7 +45,12 @@ export function renderSummary(context: SummaryContext, result: ChargebackResult)
     rejected: context.counts.rejected,
     unmeteredRequests: result.unmeteredRequests,
     idlePolicy: context.idlePolicy,
-    weighting: context.weighting,
+    // SPEC 5 fixes no values here. Calibrated: each deployment's fitted step costs where trusted,
+    // `configured` (the step costs) where not; `calibration` says which deployment got which.
+    weighting:
+      context.calibration === undefined
+        ? context.weighting
+        : { kind: 'calibrated', configured: context.weighting },
     ...(context.calibration === undefined ? {} : { calibration: context.calibration }),
   };
   return `${JSON.stringify(summary, null, 2)}\n`;
