@@ -86,7 +86,8 @@ export function reportState(model: PageModel): string {
         `${counted(report.unmeteredRequests, 'unmetered request')}: no capacity window covered them, charged 0`,
       );
     const clean = notes.length === 0;
-    return `<div class="${clean ? 'state' : 'warn'}" id="report-state" data-revision="${report.revision}" data-generated-at="${escapeHtml(report.generatedAt)}" data-rejected="${report.rejected}" data-unmetered="${report.unmeteredRequests}">Revision <b>${report.revision}</b>, report generated <b>${escapeHtml(report.generatedAt)}</b>; <b>${counted(report.rejected, 'rejected line')}</b>, <b>${counted(report.unmeteredRequests, 'unmetered request')}</b>.${clean ? '' : ` ${escapeHtml(notes.join('; '))}.`}</div>`;
+    const said = notes.join('; ');
+    return `<div class="${clean ? 'state' : 'warn'}" id="report-state" data-revision="${report.revision}" data-generated-at="${escapeHtml(report.generatedAt)}" data-rejected="${report.rejected}" data-unmetered="${report.unmeteredRequests}">Revision <b>${report.revision}</b>, report generated <b>${escapeHtml(report.generatedAt)}</b>; <b>${counted(report.rejected, 'rejected line')}</b>, <b>${counted(report.unmeteredRequests, 'unmetered request')}</b>.${clean ? '' : ` ${escapeHtml(said.charAt(0).toUpperCase() + said.slice(1))}.`}</div>`;
   }
   if (model.reports.length === 0) return '';
   const rejected = model.reports.reduce((sum, r) => sum + r.rejected, 0);

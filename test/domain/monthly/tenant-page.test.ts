@@ -182,7 +182,9 @@ describe('the day page', () => {
     expect(decode(state?.[3] ?? '')).toContain(
       `Revision 2, report generated ${DAY}T03:04:05.678Z; 1 rejected line, 3 unmetered requests.`,
     );
-    expect(decode(state?.[3] ?? '')).toContain('revision 2 restates an earlier report');
+    expect(decode(state?.[3] ?? '')).toContain(
+      '. Revision 2 restates an earlier report of this day (late events or a restatement); 1 rejected line: not in any figure; 3 unmetered requests: no capacity window covered them, charged 0.',
+    );
     const clean = await dayPage(
       source({ [DAY]: { csv, metrics: metricsOf(DAY, 1, 0, 0) } }),
       DAY,
