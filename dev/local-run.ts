@@ -44,7 +44,8 @@ import { DemoClock, qualityDemo } from './quality-demo.js';
 import { releaseDemo } from './release-demo.js';
 import { HttpRequest, InvocationContext, quietContext, TIMER } from './functions-runtime.js';
 
-const root = new URL('../..', import.meta.url).pathname;
+// The repository root, from dist/dev/ (npm start) or from dev/ (run from source with tsx).
+const root = new URL(import.meta.url.includes('/dist/dev/') ? '../..' : '..', import.meta.url).pathname;
 const out = join(root, 'out');
 const date = previousDay(dayOfMs(Date.now()));
 
