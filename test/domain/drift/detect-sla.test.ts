@@ -109,4 +109,18 @@ describe('prompt-length distribution shift', () => {
       detect(group({}, { requests: 900, prompt: 1500 })).alerts.find((a) => a.rule === 'promptLengthShift'),
     ).toBeUndefined();
   });
+
+  it('leaves a baseline day whose own prompts were shifted out of the usual mix', () => {
+    // Last Monday's prompts tripled (an incident since over); the other three Mondays were usual.
+    const past = history(28, (back) => ({ groups: [group({}, back === 7 ? { prompt: 1500 } : {})] }));
+    expect(detect(group({}), past).alerts.find((a) => a.rule === 'promptLengthShift')).toBeUndefined();
+  });
+
+  it('takes the mix most baseline days had, as a median would, when most of them moved', () => {
+    const past = history(28, (back) => ({
+      groups: [group({}, back % 7 === 0 && back > 7 ? { prompt: 1500 } : {})],
+    }));
+    expect(detect(group({})).alerts).toEqual([]);
+    expect(detect(group({}), past).alerts.map((a) => a.rule)).toContain('promptLengthShift');
+  });
 });
