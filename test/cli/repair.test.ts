@@ -51,7 +51,7 @@ describe('chargeback replay-deadletters and sweep-orphans', () => {
     );
     const withCard = { ...env, PRICE_CARD_PATH: card };
 
-    const dry = await run(['replay-deadletters', '--day', DAY, '--dry-run'], withCard);
+    const dry = await run(['replay-deadletters', '--date', DAY, '--dry-run'], withCard);
     expect(dry).toMatchObject({ code: 0, stderr: '' });
     expect(dry.stdout).toMatch(/^dry run: would replay 1 dead letter\(s\);.* 1 still failing/);
 
@@ -102,8 +102,8 @@ describe('chargeback replay-deadletters and sweep-orphans', () => {
     expect(await refused(['sweep-orphans', '--older-than', '0'])).toBe(
       'chargeback: --older-than must be a whole number of hours from 1 to 9600, got "0"\n',
     );
-    expect(await refused(['replay-deadletters', '--day', DAY, '--from', DAY])).toBe(
-      'chargeback: give --day, or --from and --to, not both\n',
+    expect(await refused(['replay-deadletters', '--date', DAY, '--from', DAY])).toBe(
+      'chargeback: give --date or --from, not both\n',
     );
     expect(await refused(['replay-deadletters', '--from', '2026-11-23', '--to', DAY])).toBe(
       `chargeback: --from 2026-11-23 is after --to ${DAY}\n`,
