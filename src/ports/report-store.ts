@@ -54,6 +54,8 @@ export interface ReportStore {
   summary(day: string): Promise<string | undefined>;
   /** The day's metrics file; undefined for a day never reported (or reported before it existed). */
   metrics(day: string): Promise<string | undefined>;
+  /** The day's `focus-DATE.csv` (SPEC 15); undefined for a day reported without one. */
+  focus(day: string): Promise<string | undefined>;
   /**
    * Writes `alerts-DATE.json` (SPEC 9) beside the day's report, replacing an earlier one: drift
    * detection runs after the report and may run again for the same day.

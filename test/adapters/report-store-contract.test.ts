@@ -46,6 +46,16 @@ function contract(name: string, make: () => Promise<ReportStore>): void {
       expect(await store.metrics(DAY)).toBe(FILES.metrics);
     });
 
+    it('reads back the FOCUS file written with the report, and none for a day written without', async () => {
+      const store = await make();
+      const focus = 'BilledCost,Tags\r\n1.000000,"{""tenant"":""Müller, GmbH 🚀""}"\r\n';
+      await store.write(DAY, { ...FILES, focus }, INFO);
+      await store.write(DAY_AFTER, FILES, INFO);
+      expect(await store.focus(DAY)).toBe(focus);
+      expect(await store.focus(DAY_AFTER)).toBeUndefined();
+      expect(await store.csv(DAY)).toBe(FILES.csv);
+    });
+
     it('reads back the revision and the ledger time of the report', async () => {
       const store = await make();
       await store.write(DAY, FILES, { revision: 12, ledgerAsOf: '2026-11-24T00:30:05.123Z' });

@@ -102,6 +102,10 @@ export class BlobReportStore implements ReportStore {
     return await this.text(reportPaths(day).metrics);
   }
 
+  async focus(day: string): Promise<string | undefined> {
+    return await this.text(reportPaths(day).focus);
+  }
+
   async writeAlerts(day: string, text: string): Promise<void> {
     await this.container.getBlockBlobClient(reportPaths(day).alerts).upload(text, Buffer.byteLength(text), {
       blobHTTPHeaders: { blobContentType: 'application/json' },

@@ -105,6 +105,10 @@ export class FolderReportStore implements ReportStore {
     return await this.read(this.paths(day).metrics);
   }
 
+  async focus(day: string): Promise<string | undefined> {
+    return await this.read(this.paths(day).focus);
+  }
+
   async writeAlerts(day: string, text: string): Promise<void> {
     await this.replace(this.paths(day).alerts, text);
   }

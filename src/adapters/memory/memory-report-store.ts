@@ -83,6 +83,10 @@ export class MemoryReportStore implements ReportStore {
     return settle(() => this.files.get(reportPaths(day).metrics));
   }
 
+  focus(day: string): Promise<string | undefined> {
+    return settle(() => this.files.get(reportPaths(day).focus));
+  }
+
   writeAlerts(day: string, text: string): Promise<void> {
     return settle(() => {
       this.files.set(reportPaths(day).alerts, text);
