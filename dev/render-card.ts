@@ -1,6 +1,7 @@
 /**
- * Renders sample drift cards the way a Teams client would, for the docs: writes an offline HTML
- * page with the `adaptivecards` renderer and screenshots it with headless Chromium.
+ * Renders drift cards the way a Teams client would, for the docs: runs detectDrift over a generated
+ * history with incidents (below), writes an offline HTML page of the cards it gives with the
+ * `adaptivecards` renderer, and screenshots it with headless Chromium.
  *
  *   node --import tsx dev/render-card.ts [--out docs/img/drift-card.png] [--chromium /usr/bin/chromium]
  *
@@ -14,56 +15,51 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { DriftReport } from '../src/domain/drift/alert.js';
 import { alertMessage, digestMessage, type TeamsMessage } from '../src/domain/drift/card.js';
+import { detectDrift } from '../src/domain/drift/detect.js';
+import { DEFAULT_DRIFT_RULES } from '../src/domain/drift/rules.js';
+import { MODEL_SPECS } from './drift-history/fleet.js';
+import { generateHistory } from './drift-history/generate.js';
+import type { IncidentSpec } from './drift-history/incidents.js';
+import { runDetection } from './drift-history/score.js';
 
-export const SAMPLE_REPORT: DriftReport = {
-  date: '2026-11-22',
-  baselineDays: 28,
-  resolved: [],
-  alerts: [
-    {
-      id: 'tokens-per-request:contoso/summarise/llama-3-70b/batch',
-      rule: 'tokens-per-request',
-      severity: 'critical',
-      scope: { tenant: 'contoso', feature: 'summarise', model: 'llama-3-70b', requestClass: 'batch' },
-      metric: 'completion tokens per request',
-      value: 1874,
-      baseline: 612,
-      threshold: 918,
-      message:
-        'Answers of contoso/summarise are 3.1 times longer than on the same weekdays of the last 4 weeks; ' +
-        'its cost rose from $41.20 to $127.85 for the day. Check for a prompt or max_tokens change.',
-      contributors: [
-        { name: 'pod vllm-a100-2', value: 1921 },
-        { name: 'pod vllm-a100-0', value: 1866 },
-        { name: 'pod vllm-a100-1', value: 1835 },
-      ],
-    },
-    ...[
-      'ttft p95 interactive',
-      'idle share',
-      'error rate',
-      'cost per 1k tokens',
-      'daily cost',
-      'rejected events',
-    ].map((metric, i) => ({
-      id: `sample-${i}`,
-      rule: metric.replace(/ /g, '-'),
-      severity: i < 2 ? ('critical' as const) : ('warning' as const),
-      scope:
-        i === 1
-          ? { model: 'mistral-7b' }
-          : { tenant: ['fabrikam', 'contoso', 'adatum', 'litware', 'wingtip'][i % 5] },
-      metric,
-      value: [1450, 0.61, 0.042, 0.52, 3120, 0.012][i] ?? 1,
-      baseline: [610, 0.22, 0.006, 0.31, 2050, 0.0004][i] ?? 1,
-      threshold: [1000, 0.4, 0.02, 0.45, 2800, 0.005][i] ?? 1,
-      message: `${metric} drift`,
-    })),
-  ],
-};
+const LLAMA = MODEL_SPECS[0]?.name ?? '';
+const QWEN = MODEL_SPECS[1]?.name ?? '';
+const INCIDENT_DAY = 45;
 
-const REPORT_URL =
-  'https://stchargeback.blob.core.windows.net/reports/chargeback/2026/11/22/chargeback-2026-11-22.csv';
+/**
+ * A bad day on the drift history (dev/drift-history): a small feature's prompts triple, longer
+ * answers in a large one, a model scaled out and left idle. The cards are drawn from what
+ * detectDrift raises on it, the open alerts carried from day to day as the daily run does.
+ */
+const INCIDENTS: readonly IncidentSpec[] = [
+  {
+    kind: 'prompt-shift',
+    day: INCIDENT_DAY,
+    duration: 1,
+    size: 3,
+    scope: { tenant: 'contoso', feature: 'kb-answers', model: QWEN, requestClass: 'batch' },
+  },
+  {
+    kind: 'completion-growth',
+    day: INCIDENT_DAY,
+    duration: 1,
+    size: 2,
+    scope: { tenant: 'fabrikam', feature: 'chat', model: LLAMA, requestClass: 'interactive' },
+  },
+  { kind: 'idle', day: INCIDENT_DAY, duration: 1, size: 2, scope: { model: QWEN } },
+];
+
+export function sampleReport(): DriftReport {
+  const history = generateHistory({
+    seed: 11,
+    days: INCIDENT_DAY + 1,
+    start: '2026-10-12',
+    incidents: INCIDENTS,
+  });
+  const outcome = runDetection(history.days, detectDrift, DEFAULT_DRIFT_RULES).at(-1);
+  if (outcome === undefined) throw new Error('no day detected');
+  return outcome.report;
+}
 
 /** Teams' light theme, in the host config subset that shapes these cards. */
 const HOST_CONFIG = {
@@ -123,10 +119,15 @@ function main(): void {
       chromium: { type: 'string', default: 'chromium' },
     },
   });
-  const context = { reportUrl: REPORT_URL, environment: 'prod' };
-  const first = SAMPLE_REPORT.alerts[0];
-  if (first === undefined) throw new Error('the sample has no alert');
-  const messages = [alertMessage(first, SAMPLE_REPORT, context), digestMessage(SAMPLE_REPORT, context)];
+  const report = sampleReport();
+  const [year, month, day] = report.date.split('-');
+  const reportUrl = `https://stchargeback.blob.core.windows.net/reports/chargeback/${year}/${month}/${day}/chargeback-${report.date}.csv`;
+  const context = { reportUrl, environment: 'prod' };
+  // The small feature's alert alone, then the digest the day really posts.
+  const first = report.alerts.find((a) => a.rule === 'promptTokensPerRequest') ?? report.alerts[0];
+  if (first === undefined) throw new Error('the sample day raised no alert');
+  console.log(report.alerts.map((a) => `${a.severity} ${a.id}`).join('\n'));
+  const messages = [alertMessage(first, report, context), digestMessage(report, context)];
   const folder = mkdtempSync(join(tmpdir(), 'drift-card-'));
   try {
     copyFileSync(
@@ -144,7 +145,7 @@ function main(): void {
         '--disable-gpu',
         '--hide-scrollbars',
         '--force-device-scale-factor=1',
-        '--window-size=728,800',
+        '--window-size=728,840',
         `--screenshot=${out}`,
         `file://${join(folder, 'index.html')}`,
       ],

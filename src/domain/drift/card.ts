@@ -102,7 +102,7 @@ export function digestMessage(report: DriftReport, context: CardContext = {}): T
       critical > 0 ? 'critical' : 'warning',
     ),
     subtle(
-      `${critical} critical, ${report.alerts.length - critical} warning; baselines are medians of ${historyText(report)}.`,
+      `${critical} critical, ${report.alerts.length - critical} warning; baselines are medians of previous days (${report.baselineDays} found).`,
     ),
   ];
   const rows = [...report.alerts].sort(byUrgency).map(digestRow);

@@ -94,8 +94,9 @@ export const RULE_LABELS: Readonly<Record<RuleName, RuleLabel>> = {
   stepCostShift: { baseline: 'median', title: moved },
 };
 
+/** "Daily cost", but "p95 latency": a name like p95 keeps its case. */
 export function capitalise(words: string): string {
-  return words.length === 0 ? words : `${words.charAt(0).toUpperCase()}${words.slice(1)}`;
+  return /^[a-z]{2}/.test(words) ? `${words.charAt(0).toUpperCase()}${words.slice(1)}` : words;
 }
 
 export function metricLabel(metric: string): MetricLabel | undefined {

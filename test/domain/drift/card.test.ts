@@ -124,7 +124,7 @@ describe('drift cards', () => {
     });
     const shown = texts(alertMessage(sla, report([sla])));
     for (const part of [
-      'Warning: P95 latency over the SLA',
+      'Warning: p95 latency over the SLA',
       '"Today","value":"36,000 ms"',
       '"SLA","value":"30,000 ms"',
       '"Change","value":"1.2× the SLA"',
@@ -167,7 +167,7 @@ describe('drift cards', () => {
       '**warning** Cost per 1k tokens up 133% · tenant acme / feature chat-1 / model llama-3-70b / interactive: ' +
         '$0.42 per 1k tokens against a median of $0.18 per 1k tokens',
     );
-    expect(shown).toContain('baselines are medians of 28 previous days');
+    expect(shown).toContain('baselines are medians of previous days (28 found)');
   });
 
   it('links the day’s report when its URL is given', () => {
