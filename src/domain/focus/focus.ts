@@ -175,9 +175,10 @@ function focusRow(charge: FocusCharge, context: FocusContext, origins: Map<strin
     ChargeCategory: 'Usage',
     // Null: no charge here corrects an earlier one (a restated day replaces its file instead).
     ChargeClass: '',
-    ChargeDescription: charge.idle
-      ? 'Idle GPU time: held by a model deployment with no request active'
-      : 'GPU time of inference requests, allocated from the model deployment',
+    // One text for every charge split off a deployment's day: the split's charges must keep the
+    // origin charge's dimensions (DataGeneratorCalculatedSplitCostAllocationHandling).
+    // x_ChargeKind and the Allocated* columns tell allocated from idle.
+    ChargeDescription: 'GPU time of a vLLM model deployment, split between its requests and idle',
     ChargeFrequency: 'Usage-Based',
     ServiceProviderName: neutralise(parties.platform),
     // Null: a chargeback is not an issued or provisional invoice.

@@ -61,6 +61,8 @@ const SERVICE_CATEGORIES = [
 const DECIMAL = /^-?\d+(\.\d+)?$/;
 /** DateTimeFormat: ISO 8601 extended, UTC, `Z`. */
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
+/** UnitFormat for a compound unit of a capitalised count noun and an allowed time unit, e.g. GPU-Seconds. */
+const UNIT = /^[A-Z][A-Za-z]*-(?:Years|Months|Days|Hours|Minutes|Seconds|Milliseconds|Microseconds)$/;
 /** ColumnHandling: FOCUS columns in PascalCase, custom columns prefixed `x_`. */
 const COLUMN_NAME = /^(?:[A-Z][A-Za-z0-9]*|x_[A-Za-z0-9]+)$/;
 
@@ -144,10 +146,55 @@ export function focusViolations(text: string): string[] {
       if (!nullCell(quantity) && !DECIMAL.test(row[quantity] ?? '')) bad(quantity, 'MUST be a decimal');
       if (nullCell(quantity) !== nullCell(unit)) bad(unit, `MUST be null exactly when ${quantity} is`);
     }
+    for (const [quantity, unit] of [
+      ['PricingQuantity', 'PricingUnit'],
+      ['ConsumedQuantity', 'ConsumedUnit'],
+    ] as const)
+      if (!nullCell(unit) && !UNIT.test(row[unit] ?? ''))
+        bad(unit, 'UnitFormat: <Singular>-<Plural time unit>');
     checkKeyValue(row, 'Tags', bad);
     checkKeyValue(row, 'AllocatedTags', bad);
     checkAllocation(row, bad);
   });
+  broken.push(...splitViolations(rows));
+  return broken;
+}
+
+/** Metrics (summed over a split) and the columns that describe the split itself. */
+const NOT_DIMENSIONS = new Set([
+  'BilledCost',
+  'EffectiveCost',
+  'ListCost',
+  'ContractedCost',
+  'PricingQuantity',
+  'ConsumedQuantity',
+  'Tags',
+  'AllocatedMethodDetails',
+  'AllocatedResourceId',
+  'AllocatedResourceName',
+  'AllocatedTags',
+]);
+
+/**
+ * DataGeneratorCalculatedSplitCostAllocationHandling: the charges split off one origin (a
+ * ResourceId in a charge period) keep its dimensions and include its tags (here, its model).
+ */
+function splitViolations(rows: readonly FocusRow[]): string[] {
+  const broken: string[] = [];
+  const origins = new Map<string, FocusRow>();
+  for (const row of rows) {
+    const key = JSON.stringify([row.ResourceId, row.ChargePeriodStart]);
+    const first = origins.get(key) ?? row;
+    origins.set(key, first);
+    for (const column of Object.keys(row)) {
+      if (column.startsWith('x_') || NOT_DIMENSIONS.has(column)) continue;
+      if (row[column] !== first[column])
+        broken.push(`split of ${key}: ${column} differs between its charges`);
+    }
+    const tags = JSON.parse(row.Tags ?? '{}') as Record<string, unknown>;
+    const originTags = JSON.parse(first.Tags ?? '{}') as Record<string, unknown>;
+    if (tags.model !== originTags.model) broken.push(`split of ${key}: Tags lack the origin's model`);
+  }
   return broken;
 }
 

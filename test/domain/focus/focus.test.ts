@@ -94,6 +94,20 @@ describe(`FOCUS ${FOCUS_VERSION} export of a day`, () => {
     expect(focusViolations(day.focus)).toEqual([]);
   });
 
+  it('has a rules check that finds broken files (it is not vacuous)', () => {
+    const broken = (from: string, to: string): string[] => focusViolations(day.focus.replace(from, to));
+    expect(broken(',Usage,', ',Use,')).toEqual(
+      expect.arrayContaining([expect.stringContaining('ChargeCategory: MUST')]),
+    );
+    expect(broken('T00:00:00Z', ' 00:00:00')).not.toEqual([]);
+    expect(broken('GPU-Seconds', 'gpu seconds')).not.toEqual([]);
+    expect(broken('BilledCost,', 'Cost,')).toContain('column BilledCost missing');
+    const idleAt = day.focus.indexOf(',idle,');
+    expect(
+      focusViolations(`${day.focus.slice(0, idleAt)},allocated,${day.focus.slice(idleAt + 6)}`),
+    ).not.toEqual([]);
+  });
+
   it('is one charge per CSV row, in the same order, idle rows their own charge', () => {
     expect(focus.rows.length).toBe(day.rows.length);
     expect(focus.rows.some((r) => r.x_ChargeKind === 'idle')).toBe(true);
