@@ -146,10 +146,7 @@ export function focusViolations(text: string): string[] {
       if (!nullCell(quantity) && !DECIMAL.test(row[quantity] ?? '')) bad(quantity, 'MUST be a decimal');
       if (nullCell(quantity) !== nullCell(unit)) bad(unit, `MUST be null exactly when ${quantity} is`);
     }
-    for (const [quantity, unit] of [
-      ['PricingQuantity', 'PricingUnit'],
-      ['ConsumedQuantity', 'ConsumedUnit'],
-    ] as const)
+    for (const unit of ['PricingUnit', 'ConsumedUnit'])
       if (!nullCell(unit) && !UNIT.test(row[unit] ?? ''))
         bad(unit, 'UnitFormat: <Singular>-<Plural time unit>');
     checkKeyValue(row, 'Tags', bad);
