@@ -46,7 +46,7 @@ export interface CostGateOptions {
   readonly infra?: { readonly baseline: string; readonly candidate: string };
 }
 
-// SPEC 11 names the reports folder --traffic; the shared grammar's --reports is read as the same.
+// contracts.md §11 names the reports folder --traffic; the shared grammar's --reports is read as the same.
 const SPELLINGS = [{ from: 'reports', to: 'traffic', deprecated: false }] as const;
 
 export function parseCostGateArgs(

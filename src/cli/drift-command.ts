@@ -31,7 +31,7 @@ export interface DriftOptions {
   readonly teamsUrl?: string;
 }
 
-// SPEC 9 names the history --baseline-days; the shared grammar's --days is read as the same.
+// contracts.md §9 names the history --baseline-days; the shared grammar's --days is read as the same.
 const SPELLINGS = [{ from: 'days', to: 'baseline-days', deprecated: false }] as const;
 
 export function parseDriftArgs(
@@ -86,8 +86,8 @@ export interface DriftOutcome {
 }
 
 /**
- * `chargeback drift` (SPEC 9): the daily Function's detection (detectDay) over a folder of
- * reports. What differs is SPEC 9's: the alerts open before the day are those of the latest
+ * `chargeback drift` (contracts.md §9): the daily Function's detection (detectDay) over a folder of
+ * reports. What differs is contracts.md §9's: the alerts open before the day are those of the latest
  * alerts file before it in --out, every alert of the day is in teams-DATE.json and posted (the
  * Function's lifecycle, which holds back an alert that persists unchanged, keeps its state in
  * Table Storage), and a damaged history day is an error (exit 2), not skipped.

@@ -32,7 +32,7 @@ const EVALUATION_FILE = /\.(ndjson|jsonl|json)$/i;
 
 /**
  * The evaluation events under PATH: the file itself, or the *.ndjson, *.jsonl and *.json files
- * directly in the folder (not in its sub-folders), in name order. Each line is validated as a SPEC 2
+ * directly in the folder (not in its sub-folders), in name order. Each line is validated as a contracts.md §2
  * event; one that is not a valid evaluation is counted and named (the first `keep`) with its reason,
  * never taken. A *.json file that parses whole is one event or an array of them. A path or file
  * that cannot be read ends the reading with `error`, keeping what was read.

@@ -1,5 +1,5 @@
 /**
- * What `chargeback gate --retrain` retrains with (SPEC 10): the Azure ML settings from the
+ * What `chargeback gate --retrain` retrains with (contracts.md §10): the Azure ML settings from the
  * environment, the price card and the retraining config from their settings (package defaults
  * otherwise), and Teams when TEAMS_WEBHOOK_URL is set.
  *

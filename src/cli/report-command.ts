@@ -27,7 +27,7 @@ export const REPORT_HELP = `Usage: chargeback report --events PATH --prices FILE
 
 Allocates the fleet's GPU cost of one UTC day to the requests that used it and writes
   DIR/chargeback-DATE.csv         one row per tenant, feature, model and request class, plus idle rows
-  DIR/focus-DATE.csv              the same charges in the FinOps FOCUS format (SPEC 15)
+  DIR/focus-DATE.csv              the same charges in the FinOps FOCUS format (contracts.md §15)
   DIR/summary-DATE.json           totals, reconciliation (fleet = allocated + idle) and event counts
   DIR/metrics-DATE.json           per group counts, money and histograms; per model and pod GPU-time
   DIR/report-DATE.html            the day's page
@@ -301,7 +301,7 @@ export async function runReport(
     for (const sink of sinks.values()) await sink.close();
     stage(`computed ${computed.units.length} unit(s)`);
     progress.step('writing the report');
-    // SPEC 6: input that was not nothing, billed nothing, is a failure (exit 1), and the report of
+    // contracts.md §6: input that was not nothing, billed nothing, is a failure (exit 1), and the report of
     // the day already in DIR, if any, is left as it was rather than replaced by a $0 one.
     const empty = nothingBillable(options.date, computed.intake, computed.chargeback);
     if (empty !== undefined) throw new PermanentError(empty);
@@ -556,7 +556,7 @@ async function realpathToBe(path: string): Promise<string> {
   }
 }
 
-/** Awaits a write to the output folder; its failure is a one-line usage error (SPEC 6: exit 2). */
+/** Awaits a write to the output folder; its failure is a one-line usage error (contracts.md §6: exit 2). */
 async function writing<T>(outDir: string, operation: Promise<T>): Promise<T> {
   try {
     return await operation;
@@ -589,7 +589,7 @@ async function storedCalibration(
   }
 }
 
-// SPEC 4.8: a report written again for the same day carries the next revision number.
+// contracts.md §4.8: a report written again for the same day carries the next revision number.
 async function previousRevision(summaryPath: string): Promise<number> {
   try {
     const previous = JSON.parse(await readFile(summaryPath, 'utf8')) as { revision?: unknown };

@@ -79,7 +79,7 @@ export async function runSidecar(settings: SidecarSettings, log: (m: string) => 
     sidecar = await startSidecar(settings, undefined, log);
   } catch (error) {
     // A port in use or not on this host, a spool folder or key file that cannot be made or read:
-    // the system refused what --listen, --admin, --spool or the settings named (SPEC 6: exit 2).
+    // the system refused what --listen, --admin, --spool or the settings named (contracts.md §6: exit 2).
     if (typeof (error as NodeJS.ErrnoException).syscall === 'string') {
       throw new UsageError(`cannot start the sidecar: ${(error as Error).message}`);
     }

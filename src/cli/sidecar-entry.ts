@@ -18,7 +18,7 @@ async function sidecarMain(args: readonly string[]): Promise<number> {
     await runSidecar(settings, (m) => process.stderr.write(`${m}\n`));
     return 0;
   } catch (error) {
-    // As `chargeback sidecar`: one line on stderr, 2 for what the operator set wrong (SPEC 6).
+    // As `chargeback sidecar`: one line on stderr, 2 for what the operator set wrong (contracts.md §6).
     const usage = error instanceof UsageError || error instanceof ConfigurationError;
     const message = error instanceof Error ? error.message : String(error);
     process.stderr.write(`chargeback: ${usage ? '' : 'sidecar failed: '}${oneLine(message)}\n`);

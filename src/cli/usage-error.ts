@@ -1,4 +1,4 @@
-/** Bad arguments or unreadable input: the CLI prints the one-line message and exits 2 (SPEC 6). */
+/** Bad arguments or unreadable input: the CLI prints the one-line message and exits 2 (contracts.md §6). */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
 }

@@ -20,13 +20,13 @@ export interface StoredReportInfo {
   readonly inputs?: string;
 }
 
-/** A day's report files (SPEC 5 and 8), as text. */
+/** A day's report files (contracts.md §5 and §8), as text. */
 export interface ReportFiles {
   readonly csv: string;
   readonly summary: string;
   /** `metrics-DATE.json`: the aggregates drift detection and the monthly report read. */
   readonly metrics: string;
-  /** `focus-DATE.csv` (SPEC 15), written with the CSV, before the summary; left out, none is written. */
+  /** `focus-DATE.csv` (contracts.md §15), written with the CSV, before the summary; left out, none is written. */
   readonly focus?: string;
   /**
    * The per-request costs (see request-store.ts), written with the CSV, before the summary: the
@@ -54,10 +54,10 @@ export interface ReportStore {
   summary(day: string): Promise<string | undefined>;
   /** The day's metrics file; undefined for a day never reported (or reported before it existed). */
   metrics(day: string): Promise<string | undefined>;
-  /** The day's `focus-DATE.csv` (SPEC 15); undefined for a day reported without one. */
+  /** The day's `focus-DATE.csv` (contracts.md §15); undefined for a day reported without one. */
   focus(day: string): Promise<string | undefined>;
   /**
-   * Writes `alerts-DATE.json` (SPEC 9) beside the day's report, replacing an earlier one: drift
+   * Writes `alerts-DATE.json` (contracts.md §9) beside the day's report, replacing an earlier one: drift
    * detection runs after the report and may run again for the same day.
    */
   writeAlerts(day: string, text: string): Promise<void>;
@@ -71,13 +71,13 @@ export interface ReportStore {
   document(path: string): Promise<string | undefined>;
 }
 
-/** The day's report page (SPEC 12), beside its CSV. */
+/** The day's report page (contracts.md §12), beside its CSV. */
 export function dayPagePath(day: string): string {
   return `chargeback/${dayPath(day)}/report-${day}.html`;
 }
 
 /**
- * A month's files (SPEC 12) in `chargeback/YYYY/MM/`, above its day folders. Throws RangeError for
+ * A month's files (contracts.md §12) in `chargeback/YYYY/MM/`, above its day folders. Throws RangeError for
  * anything but YYYY-MM, so no caller can name a blob elsewhere.
  */
 export function monthlyPaths(month: string): { csv: string; html: string; summary: string; focus: string } {
@@ -92,7 +92,7 @@ export function monthlyPaths(month: string): { csv: string; html: string; summar
 }
 
 /**
- * `chargeback/YYYY/MM/DD/` in the `reports` container (SPEC 5, 8). Throws RangeError for a string
+ * `chargeback/YYYY/MM/DD/` in the `reports` container (contracts.md §5, §8). Throws RangeError for a string
  * that is not a day, so no caller can name a blob outside the day folders.
  */
 export function reportPaths(day: string): {

@@ -22,7 +22,7 @@ const RULES = {
 };
 
 let counter = 0;
-/** A valid SPEC 2 evaluation event of MODEL, a few hours before AT, good unless told otherwise. */
+/** A valid contracts.md §2 evaluation event of MODEL, a few hours before AT, good unless told otherwise. */
 function evaluation(fields: Record<string, unknown> = {}): Record<string, unknown> {
   counter += 1;
   return {
@@ -90,7 +90,7 @@ describe('chargeback gate', () => {
     expect(result.stdout.split('\n').slice(1, 2)).toEqual(['  - exact_match 0.7 is below its min 0.78']);
   });
 
-  it('writes the SPEC 10 verdict with --out, creating the folder, nothing else left beside it', async () => {
+  it('writes the contracts.md §10 verdict with --out, creating the folder, nothing else left beside it', async () => {
     const s = scratch(evaluation({ eventId: 'e-out' }));
     const out = join(s.dir, 'verdicts', 'nested', 'gate.json');
     const result = await gate(s, '--out', out);

@@ -10,7 +10,7 @@ import { freePort } from '../../dev/free-port.js';
 import { at, capacity, DAY, usage } from '../helpers/events.js';
 
 // Hostile and unusual command lines: every failure is one line on stderr and an exit status
-// (SPEC 6), never a stack trace, a hang or a half-written file.
+// (contracts.md §6), never a stack trace, a hang or a half-written file.
 
 const PRICES = 'prices/azure-a100.json';
 const SKU = 'Standard_NC24ads_A100_v4';

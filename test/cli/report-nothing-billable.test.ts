@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { runMain } from '../helpers/cli.js';
 import { at, capacity, DAY, evaluation, usage } from '../helpers/events.js';
 
-// SPEC 6: input that holds events but nothing billable for the day exits 1 with what was read.
+// contracts.md §6: input that holds events but nothing billable for the day exits 1 with what was read.
 const PRICES = 'prices/azure-a100.json';
 const SKU = 'Standard_NC24ads_A100_v4';
 const DAY_SECONDS = 86_400;

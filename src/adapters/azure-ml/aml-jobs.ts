@@ -1,5 +1,5 @@
 /**
- * The RetrainingJobs port over Azure ML's jobs API (SPEC 7), with @azure/arm-machinelearning 2.1.1
+ * The RetrainingJobs port over Azure ML's jobs API (contracts.md §7), with @azure/arm-machinelearning 2.1.1
  * (api-version 2022-10-01): `jobs.get`, `jobs.createOrUpdate` (a PUT under the deterministic
  * name) and `jobs.beginCancel`.
  *

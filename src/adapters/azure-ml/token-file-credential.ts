@@ -1,5 +1,5 @@
 /**
- * A TokenCredential that reads an ARM bearer token from a file (SPEC 10, AZURE_ARM_TOKEN_FILE): the
+ * A TokenCredential that reads an ARM bearer token from a file (contracts.md §10, AZURE_ARM_TOKEN_FILE): the
  * JSON `az account get-access-token` prints (`accessToken`, and `expires_on` in epoch seconds or
  * `expiresOn` in local time), or the raw token alone. The token is kept until it expires and the
  * file read again after, so a token refreshed in place by a sidecar or a cron job is picked up.

@@ -9,7 +9,7 @@ import { parseRequestIndex, type RequestSource } from '../../ports/request-store
 import type { ByteSink } from '../../ports/byte-sink.js';
 import { StagedBlocks } from './staged-blocks.js';
 
-/** Reports in the `reports` Blob container (SPEC 5), revision and ledger time in the summary's metadata. */
+/** Reports in the `reports` Blob container (contracts.md §5), revision and ledger time in the summary's metadata. */
 export class BlobReportStore implements ReportStore {
   /** The block ids of each day's last closed requestsSink, by data blob name, until the day is written. */
   private readonly staged = new Map<string, string[]>();

@@ -18,7 +18,7 @@ import { folderRequestSource } from './request-folder.js';
  * `summary-DATE.json`, `focus-DATE.csv`, `requests-DATE.ndjson.gz`, ..., and documents by their base name:
  * `report-DATE.html`, `chargeback-YYYY-MM.csv`), so that `chargeback explain` and the monthly
  * report read what it writes. Every file is written as `NAME.partial` and renamed, and the summary
- * is renamed last: it is the commit. The revision is the summary's own (SPEC 4.8); the rest of the
+ * is renamed last: it is the commit. The revision is the summary's own (contracts.md §4.8); the rest of the
  * stored info is in `info-DATE.json`, written just before the summary and believed only when it
  * names the summary's revision (a run that died between the two leaves an older summary).
  */

@@ -17,7 +17,7 @@ export interface Line {
   readonly text: string;
   /** The line's length in characters, when it is over the limit. */
   readonly tooLong?: number;
-  /** The file offset of the line's first byte that is not UTF-8 (SPEC 2: events are UTF-8). */
+  /** The file offset of the line's first byte that is not UTF-8 (contracts.md §2: events are UTF-8). */
   readonly invalidUtf8?: number;
 }
 

@@ -1,6 +1,6 @@
 /**
  * At most `limit` starts in any window of `windowMs`: Teams Workflows webhooks throttle a URL that
- * is posted to more than 4 times a second (SPEC 7), so the client waits rather than earning a 429.
+ * is posted to more than 4 times a second (contracts.md §7), so the client waits rather than earning a 429.
  * One limiter per URL; the clock and the sleep are parameters so tests run on virtual time.
  */
 export class RateLimiter {

@@ -1,5 +1,5 @@
 /**
- * The Teams Workflows webhook client (SPEC 7). Any 2xx is success (Workflows answers 202 with an
+ * The Teams Workflows webhook client (contracts.md §7). Any 2xx is success (Workflows answers 202 with an
  * empty body). 408, 429 and 5xx are retried with exponential backoff, honouring Retry-After; a hang
  * is cut off after `attemptTimeoutMs` and counts as a failed try. Other statuses are permanent. The
  * URL never appears in an error: messages name its host only, and anything echoed from the
@@ -29,7 +29,7 @@ export interface TeamsNotifierOptions {
   readonly maxDelayMs?: number;
   /** Default 10 s. */
   readonly attemptTimeoutMs?: number;
-  /** Default 4 (SPEC 7). */
+  /** Default 4 (contracts.md §7). */
   readonly postsPerSecond?: number;
 }
 

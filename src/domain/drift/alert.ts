@@ -1,5 +1,5 @@
 /**
- * Drift alerts as SPEC 9 fixes them: what `alerts-DATE.json` holds, what the lifecycle stores and
+ * Drift alerts as contracts.md §9 fixes them: what `alerts-DATE.json` holds, what the lifecycle stores and
  * what a Teams card shows.
  */
 
@@ -31,7 +31,7 @@ export interface Alert {
   readonly contributors?: readonly { readonly name: string; readonly value: number }[];
 }
 
-/** `alerts-DATE.json` (SPEC 9). */
+/** `alerts-DATE.json` (contracts.md §9). */
 export interface DriftReport {
   readonly date: string;
   /** Days of history actually found and used. */

@@ -1,5 +1,5 @@
 /**
- * The Teams messages for a day's drift report (SPEC 7): the Workflows envelope around an Adaptive
+ * The Teams messages for a day's drift report (contracts.md §7): the Workflows envelope around an Adaptive
  * Card 1.4. Pure: the report and a little context in, JSON-ready objects out.
  *
  * What goes out: one card per alert while there are few; above `digestAbove` alerts, one digest card

@@ -1,5 +1,5 @@
 /**
- * Drift detection (SPEC 9): the day's metrics against a baseline of the days before it, under the
+ * Drift detection (contracts.md §9): the day's metrics against a baseline of the days before it, under the
  * rules file. Pure: the caller reads the metrics files and the open alerts and writes the report.
  */
 import type { DailyMetrics } from '../metrics/metrics.js';

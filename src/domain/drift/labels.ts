@@ -1,6 +1,6 @@
 /**
  * The words a person reads for each metric and rule: an alert's `metric` and `rule` are names for
- * programs (SPEC 9 fixes them), a card's title and facts are for whoever is woken at 3 a.m. Every
+ * programs (contracts.md §9 fixes them), a card's title and facts are for whoever is woken at 3 a.m. Every
  * metric a rule can raise is a key of METRIC_LABELS (the rules type their metric as DriftMetric,
  * so a new one does not compile without its label), and every rule is a key of RULE_LABELS.
  */

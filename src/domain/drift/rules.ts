@@ -1,5 +1,5 @@
 /**
- * The drift rules file (SPEC 9): which changes in the daily metrics raise an alert, at what
+ * The drift rules file (contracts.md §9): which changes in the daily metrics raise an alert, at what
  * levels, over what volume, and the latency SLA of each request class. docs/drift.md explains
  * every field and the defaults; rules/drift-rules.json is the same content as
  * DEFAULT_DRIFT_RULES (a test holds them equal).
@@ -94,7 +94,7 @@ export interface Sla {
 }
 
 export interface DriftRules {
-  /** Days before today that form the baseline (SPEC 9: 28). */
+  /** Days before today that form the baseline (contracts.md §9: 28). */
   readonly baselineDays: number;
   /** Fewest days with a value before a baseline rule may fire. */
   readonly minBaselineDays: number;

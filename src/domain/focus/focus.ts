@@ -5,7 +5,7 @@ import type { DailyRow } from '../monthly/daily-rows.js';
 import { compareRows, neutralise, restoreNeutralised, unparseCsv } from '../report/csv.js';
 
 /**
- * The chargeback as a FinOps FOCUS Cost and Usage dataset (SPEC 15), one row per charge: a
+ * The chargeback as a FinOps FOCUS Cost and Usage dataset (contracts.md §15), one row per charge: a
  * daily CSV row is one charge, an idle row its own charge. The version is the one docs/focus.md
  * names; the column set and the values follow that version's requirements for each column.
  */
@@ -80,7 +80,7 @@ export const DEFAULT_FOCUS_PARTIES: FocusParties = {
 };
 
 /**
- * How a pod's GPU-time became a charge (SPEC 4.2): the one allocation method of this product,
+ * How a pod's GPU-time became a charge (contracts.md §4.2): the one allocation method of this product,
  * documented in docs/accounting.md; the weighting (step-cost, time-share, calibrated) is its parameter.
  */
 export const ALLOCATION_METHOD_ID = 'batching-aware-gpu-time';

@@ -4,7 +4,7 @@ import { CSV_COLUMNS } from '../report/csv.js';
 import { IDLE_TENANT } from '../admission.js';
 
 /**
- * A daily chargeback CSV (SPEC 5) read back exactly: counts as integers, GPU-seconds in integer
+ * A daily chargeback CSV (contracts.md §5) read back exactly: counts as integers, GPU-seconds in integer
  * milli-seconds and money in integer micro-dollars, both as BigInt so that a month or a year of
  * them sums without loss (a month of a large fleet passes 2^53 nano-dollars). Text cells are kept
  * as printed (already made safe for spreadsheets), so they can be written again unchanged.
@@ -30,7 +30,7 @@ export function parseDailyCsv(text: string, source: string, expectedDate: string
   const parsed = Papa.parse<string[]>(text, { skipEmptyLines: true });
   const [header, ...lines] = parsed.data;
   if (header?.join(',') !== CSV_COLUMNS.join(','))
-    throw new PermanentError(`${source}: not a daily chargeback CSV (its header is not the SPEC 5 columns)`);
+    throw new PermanentError(`${source}: not a daily chargeback CSV (its header is not the contracts.md §5 columns)`);
   return lines.map((cells, i) => {
     const where = `${source} line ${i + 2}`;
     if (cells.length !== CSV_COLUMNS.length)

@@ -5,7 +5,7 @@ import { escapeHtml, horizontalBars, IDLE_COLOUR, PALETTE, stackedColumns, type 
 import { reportState, retrainingSection, tenantFeatureSection, tenantSection } from './tenant-sections.js';
 
 /**
- * The report page for a month or a day (SPEC 12): one self-contained HTML file (inline CSS and SVG,
+ * The report page for a month or a day (contracts.md §12): one self-contained HTML file (inline CSS and SVG,
  * no script, font or image from anywhere), readable on a laptop and printable. Every chart has the
  * table of its figures beneath it; money cells carry their exact micro-dollars in `data-micros`.
  */
@@ -198,7 +198,7 @@ function reconciliation(model: PageModel): string {
     .map((d) => {
       const sum = d.allocated + d.idle;
       const stated = d.stated === undefined ? '<td class="n">-</td>' : money(d.stated);
-      // SPEC 4.4: each day closes within a cent of its fleet cost.
+      // contracts.md §4.4: each day closes within a cent of its fleet cost.
       const ok = d.stated === undefined || (sum > d.stated ? sum - d.stated : d.stated - sum) <= 10_000n;
       const revision = model.reports.find((r) => r.date === d.date)?.revision;
       return `<tr><td>${escapeHtml(d.date)}</td><td class="n">${revision === undefined ? '-' : revision}</td>${stated}${money(d.allocated)}${money(d.idle)}${money(sum)}<td>${ok ? 'closes' : 'DOES NOT CLOSE'}</td></tr>`;

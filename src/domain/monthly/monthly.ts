@@ -7,7 +7,7 @@ import type { DailyRow } from './daily-rows.js';
 
 /**
  * A period's chargeback (a month, or one day for the day page), summed exactly from the daily
- * CSVs, with latency percentiles from the daily metrics' histograms summed bin by bin (SPEC 8):
+ * CSVs, with latency percentiles from the daily metrics' histograms summed bin by bin (contracts.md §8):
  * the p50 and p95 of a month are the upper edges of the bins that hold them, as drift reads them,
  * not the exact figures a daily CSV prints.
  */
@@ -25,7 +25,7 @@ export interface PeriodRow extends Omit<DailyRow, 'date'> {
   readonly p95LatencyMs?: number;
 }
 
-/** What a day's metrics file says of the report itself (SPEC 4.8, 5): not in the CSV. */
+/** What a day's metrics file says of the report itself (contracts.md §4.8, §5): not in the CSV. */
 export interface DayReportInfo {
   readonly revision: number;
   readonly generatedAt: string;
@@ -209,7 +209,7 @@ function compareRows(a: PeriodRow, b: PeriodRow): number {
   return 0;
 }
 
-/** The daily columns with `month` for `date` and `days` after the keys (SPEC 12). */
+/** The daily columns with `month` for `date` and `days` after the keys (contracts.md §12). */
 export const PERIOD_CSV_COLUMNS = [
   'month',
   ...CSV_COLUMNS.slice(1, 5),
@@ -217,7 +217,7 @@ export const PERIOD_CSV_COLUMNS = [
   ...CSV_COLUMNS.slice(5),
 ] as const;
 
-/** The monthly CSV: the daily columns summed, a `days` column, rows by cost then keys (SPEC 12). */
+/** The monthly CSV: the daily columns summed, a `days` column, rows by cost then keys (contracts.md §12). */
 export function renderPeriodCsv(period: Period): string {
   const lines: string[][] = [];
   for (const row of period.rows) {

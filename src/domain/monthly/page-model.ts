@@ -67,7 +67,7 @@ export interface PageModel {
   readonly values?: readonly ValueFigure[];
 }
 
-/** Value per feature: a figure per request, or per month (SPEC 12's value file). */
+/** Value per feature: a figure per request, or per month (contracts.md §12's value file). */
 export interface FeatureValues {
   readonly [feature: string]: { readonly perRequestMicros?: bigint; readonly perMonthMicros?: bigint };
 }

@@ -67,7 +67,7 @@ export function retrainingSection(model: PageModel): string {
 
 /**
  * The reports behind the page. A day page states its revision, when the report was generated, and
- * its rejected lines and unmetered requests (SPEC 4.5, 4.8); a month page sums those and names its
+ * its rejected lines and unmetered requests (contracts.md §4.5, §4.8); a month page sums those and names its
  * restated days. Anything but a clean first revision is shown as a warning.
  */
 export function reportState(model: PageModel): string {

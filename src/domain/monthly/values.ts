@@ -4,7 +4,7 @@ import { decimal } from './daily-rows.js';
 import type { FeatureValues } from './page-model.js';
 
 /**
- * The value file of the monthly review (SPEC 12): what each feature is worth, per request or per
+ * The value file of the monthly review (contracts.md §12): what each feature is worth, per request or per
  * month, in the report's currency. `{"currency": "USD", "features": {"chat": {"valuePerRequestUsd":
  * 0.004}, "search": {"valuePerMonthUsd": 20000}}}`. Amounts have at most 6 decimals.
  */

@@ -19,16 +19,16 @@ export interface ReportRequest extends ChargebackInput {
 export interface Report {
   readonly csv: string;
   readonly summary: string;
-  /** `metrics-DATE.json` (SPEC 8), as written. */
+  /** `metrics-DATE.json` (contracts.md §8), as written. */
   readonly metrics: string;
-  /** `focus-DATE.csv` (SPEC 15): the CSV's charges in the FinOps FOCUS format, adding up to it exactly. */
+  /** `focus-DATE.csv` (contracts.md §15): the CSV's charges in the FinOps FOCUS format, adding up to it exactly. */
   readonly focus: string;
   readonly dailyMetrics: DailyMetrics;
   /** The chargeback as printed: money in whole micro-dollars that add up (see roundForPrint). */
   readonly result: ChargebackResult;
 }
 
-/** The daily report of SPEC sections 5 and 8 from accepted events: the same code for the CLI and the Functions. */
+/** The daily report of contracts.md §5 and §8 from accepted events: the same code for the CLI and the Functions. */
 export function buildReport(request: ReportRequest): Report {
   return renderReport(request, computeChargeback(request));
 }

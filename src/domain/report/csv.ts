@@ -3,7 +3,7 @@ import type { ChargebackResult, ChargebackRow } from '../chargeback.js';
 import { formatGpuSeconds, formatMoney } from './format.js';
 import { escapeControlCharacters } from '../text.js';
 
-/** SPEC section 5 columns, in order. */
+/** contracts.md §5 columns, in order. */
 export const CSV_COLUMNS = [
   'date',
   'tenant',
@@ -27,9 +27,9 @@ export const CSV_COLUMNS = [
 // some spreadsheets), and full-width forms, which some locales fold into the ASCII ones.
 const FORMULA_START = /^[\s"'`\u2018\u2019\u201c\u201d]*[=+\-@\uff1d\uff0b\uff0d\uff20]/u;
 
-/** Makes a text cell safe for a spreadsheet: control characters escaped, formulas neutralised (SPEC 5). */
+/** Makes a text cell safe for a spreadsheet: control characters escaped, formulas neutralised (contracts.md §5). */
 export function neutralise(text: string): string {
-  // SPEC 2 forbids control characters in tenant and feature only; model and requestClass may carry
+  // contracts.md §2 forbids control characters in tenant and feature only; model and requestClass may carry
   // them, and rejecting those events would leave served requests unbilled. So the CSV shows each
   // one as the text \uXXXX (the summary JSON has the raw value): a NUL or lone CR never reaches a
   // spreadsheet, and grouping, done before, is unchanged.
@@ -38,7 +38,7 @@ export function neutralise(text: string): string {
 }
 
 /**
- * A neutralised cell's text as it was before (SPEC 5 cells read back, e.g. for FOCUS Tags): the
+ * A neutralised cell's text as it was before (contracts.md §5 cells read back, e.g. for FOCUS Tags): the
  * quote `neutralise` put before a formula taken off. Unambiguous, because a text that already began
  * with a quote and a formula was itself prefixed. Control characters stay escaped.
  */

@@ -1,5 +1,5 @@
 /**
- * When a day's bill of nothing is a failure rather than a quiet day (SPEC 6). A scheduled job that
+ * When a day's bill of nothing is a failure rather than a quiet day (contracts.md §6). A scheduled job that
  * reads a $0 bill cannot tell "no traffic" from "the events were all rejected" or "the events were
  * of other days"; this says which, naming what was read.
  *
@@ -8,7 +8,7 @@
  * - Events read, and no fleet cost and no request on the day: nothing counted (all rejected, all of
  *   other days, or only events of another type).
  * - Events read, no fleet cost, but requests finished on the day: every one unmetered (no capacity
- *   window of their pods covers them, SPEC 4.5), so real traffic was billed $0. A failure too: the
+ *   window of their pods covers them, contracts.md §4.5), so real traffic was billed $0. A failure too: the
  *   capacity events of those pods are missing, and the day's GPU-time is unknown, not zero.
  */
 import type { Intake } from '../accumulator.js';

@@ -4,7 +4,7 @@ const NANOS_PER_MICRO = 1000;
 
 /**
  * The chargeback as printed: every amount of money rounded to whole micro-dollars (the CSV's 6
- * decimals) so that the printed figures add up exactly (SPEC 4.4). The fleet cost is rounded half
+ * decimals) so that the printed figures add up exactly (contracts.md §4.4). The fleet cost is rounded half
  * up once; it is split into allocated and idle, and each of those into its rows, by largest
  * remainder: every printed amount is its exact amount rounded down or up, and the rounded parts
  * sum to the rounded whole. Rounding each row on its own could miss the fleet by half a

@@ -19,7 +19,7 @@ export interface SummaryContext {
   readonly csvCostTotalUsd: number;
 }
 
-/** The summary JSON of SPEC section 5, with the reconciliation a finance reader checks first. */
+/** The summary JSON of contracts.md §5, with the reconciliation a finance reader checks first. */
 export function renderSummary(context: SummaryContext, result: ChargebackResult): string {
   const fleetCostUsd = moneyNumber(result.fleetNanos);
   const summary = {
@@ -45,7 +45,7 @@ export function renderSummary(context: SummaryContext, result: ChargebackResult)
     rejected: context.counts.rejected,
     unmeteredRequests: result.unmeteredRequests,
     idlePolicy: context.idlePolicy,
-    // SPEC 5 fixes no values here. Calibrated: each deployment's fitted step costs where trusted,
+    // contracts.md §5 fixes no values here. Calibrated: each deployment's fitted step costs where trusted,
     // `configured` (the step costs) where not; `calibration` says which deployment got which.
     weighting:
       context.calibration === undefined

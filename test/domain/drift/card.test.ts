@@ -46,7 +46,7 @@ function texts(message: TeamsMessage): string {
 }
 
 describe('drift cards', () => {
-  it('wraps the card in the Workflows envelope of SPEC 7', () => {
+  it('wraps the card in the Workflows envelope of contracts.md §7', () => {
     const [first] = driftMessages(report([alert(1)]), { reportUrl: URL });
     expect(first?.message).toMatchObject({
       type: 'message',

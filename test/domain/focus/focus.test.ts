@@ -17,7 +17,7 @@ const prices = readPriceCard('prices/azure-a100.json');
 const SKU = 'Standard_NC24ads_A100_v4';
 const DAYS = ['2026-10-05', '2026-10-06'] as const;
 
-/** Tenant and feature names a spreadsheet or a JSON reader could trip on; all legal (SPEC 2). */
+/** Tenant and feature names a spreadsheet or a JSON reader could trip on; all legal (contracts.md §2). */
 const HOSTILE = [
   ["=cmd|' /C calc'!A0", '+SUM(A1:A9)'],
   ['__proto__', 'constructor'],
@@ -159,7 +159,7 @@ describe(`FOCUS ${FOCUS_VERSION} export of a day`, () => {
     for (const [tenant, feature] of HOSTILE)
       expect(tagged.some((t) => t.tenant === tenant && t.feature === feature)).toBe(true);
     expect(tagged.some((t) => t.tenant === 'line\nbreak' || t.tenant === 'lone \ud800')).toBe(false);
-    // A cell a spreadsheet would run as a formula is quoted as the daily CSV quotes it (SPEC 5).
+    // A cell a spreadsheet would run as a formula is quoted as the daily CSV quotes it (contracts.md §5).
     for (const row of focus.rows)
       for (const cell of Object.values(row))
         if (/^[\s"'`\u2018\u2019\u201c\u201d]*[=+\-@\uff1d\uff0b\uff0d\uff20]/u.test(cell))

@@ -47,7 +47,7 @@ function resultOf(rows: ChargebackRow[]): ChargebackResult {
   };
 }
 
-describe('printed money adds up (SPEC 4.4)', () => {
+describe('printed money adds up (contracts.md §4.4)', () => {
   it('prints 30,000 rows of $0.0000004 so that they add up to the printed fleet cost', () => {
     // 12 GPU-seconds at $0.001 shared equally by 30,000 requests of different tenants.
     const events = [capacity({ windowStart: at(0), windowEnd: at(12) })];
