@@ -98,11 +98,13 @@ function usualDays(days: readonly Histogram[], warning: number): readonly Histog
   return usual;
 }
 
+const leftOut = (days: number): string => `${days} shifted day${days === 1 ? '' : 's'} left out`;
+
 /**
  * The prompt-length histogram against the sum of the baseline days' histograms: summing weighs
  * each day by its requests, which is what "the usual mix of prompts" means (shifted days left
- * out); the population
- * stability index then needs enough requests on both sides to be more than sampling noise.
+ * out); the population stability index then needs enough requests on both sides to be more than
+ * sampling noise.
  */
 export function shiftAlerts(ctx: DetectContext): DriftAlert[] {
   const rule = ctx.rules.rules.promptLengthShift;
@@ -116,12 +118,11 @@ export function shiftAlerts(ctx: DetectContext): DriftAlert[] {
     if (!meetsVolume(g, rule.minToday) || !baselineMeetsVolume(wholeWindow, rule.minBaseline)) continue;
     if (present.length < ctx.rules.minBaselineDays) continue;
     const today = g.histograms.promptTokens;
-    const baseline = addHistograms(
-      usualDays(
-        present.map((h) => h.histograms.promptTokens),
-        rule.warning.psi,
-      ),
+    const usual = usualDays(
+      present.map((h) => h.histograms.promptTokens),
+      rule.warning.psi,
     );
+    const baseline = addHistograms(usual);
     if (histogramTotal(today) < rule.minSamples || histogramTotal(baseline) < rule.minSamples) continue;
     const psi = populationStabilityIndex(today, baseline);
     const id = alertId('promptLengthShift', groupScopeParts(g));
@@ -141,8 +142,10 @@ export function shiftAlerts(ctx: DetectContext): DriftAlert[] {
       baseline: 0,
       threshold: verdict.level,
       message:
-        `Prompt lengths of ${groupLabel(g)} shifted (PSI ${formatNumber(psi)}, ${levelText(verdict, formatNumber(verdict.level))}): median under ${formatNumber(medianToday)} tokens against under ` +
-        `${formatNumber(medianBefore)} ${overDays(present.length, ctx.window)}.`,
+        `Prompt lengths of ${groupLabel(g)} shifted (PSI ${formatNumber(psi)}, ${levelText(verdict, formatNumber(verdict.level))}): median under ${formatNumber(medianToday)} tokens against a median under ` +
+        `${formatNumber(medianBefore)} tokens ${overDays(usual.length, ctx.window)}` +
+        (usual.length < present.length ? ` (${leftOut(present.length - usual.length)})` : '') +
+        '.',
     });
   }
   return alerts;

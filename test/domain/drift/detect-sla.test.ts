@@ -91,7 +91,7 @@ describe('prompt-length distribution shift', () => {
     });
     expect(alert?.value).toBeGreaterThan(0.5);
     expect(alert?.message).toMatch(
-      /^Prompt lengths of acme \/ chat on llama-3-8b \(interactive\) shifted \(PSI [\d.]+, critical at 0\.5\): median under 1,722 tokens against under 512 over 4 Mondays\.$/,
+      /^Prompt lengths of acme \/ chat on llama-3-8b \(interactive\) shifted \(PSI [\d.]+, critical at 0\.5\): median under 1,722 tokens against a median under 512 tokens over 4 Mondays\.$/,
     );
   });
 
@@ -114,6 +114,14 @@ describe('prompt-length distribution shift', () => {
     // Last Monday's prompts tripled (an incident since over); the other three Mondays were usual.
     const past = history(28, (back) => ({ groups: [group({}, back === 7 ? { prompt: 1500 } : {})] }));
     expect(detect(group({}), past).alerts.find((a) => a.rule === 'promptLengthShift')).toBeUndefined();
+  });
+
+  it('says how many shifted days it left out', () => {
+    const past = history(28, (back) => ({ groups: [group({}, back === 7 ? { prompt: 1500 } : {})] }));
+    const alert = detect(group({}, { prompt: 1500 }), past).alerts.find(
+      (a) => a.rule === 'promptLengthShift',
+    );
+    expect(alert?.message).toMatch(/ over 3 Mondays \(1 shifted day left out\)\.$/);
   });
 
   it('takes the mix most baseline days had, as a median would, when most of them moved', () => {
