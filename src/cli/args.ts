@@ -88,11 +88,24 @@ function respell(
 }
 
 /**
- * `--at`: an instant, as an ISO-8601 timestamp with Z or an offset, or a day YYYY-MM-DD meaning
- * its start, 00:00 UTC (docs/cli.md); microseconds since the epoch, undefined when it is neither.
+ * `--at TIMESTAMP`: an instant, ISO 8601 with Z or an offset, as SPEC 10 states it for `gate`
+ * (docs/cli.md). Where a command took a bare day before (`fixed-cost --at YYYY-MM-DD`), that is
+ * still read as the day's 00:00 UTC for one release, with a notice: microseconds since the epoch,
+ * undefined when it is neither.
  */
-export function instantOf(text: string): number | undefined {
-  return parseTimestamp(/^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T00:00:00Z` : text);
+export function instantOf(
+  text: string,
+  oldDay?: { readonly notice: (message: string) => void },
+): number | undefined {
+  if (oldDay !== undefined && /^\d{4}-\d{2}-\d{2}$/.test(text)) {
+    const at = parseTimestamp(`${text}T00:00:00Z`);
+    if (at !== undefined)
+      oldDay.notice(
+        `warning: --at YYYY-MM-DD is deprecated and will be removed in the next release; use --at ${text}T00:00:00Z`,
+      );
+    return at;
+  }
+  return parseTimestamp(text);
 }
 
-export const INSTANT_HELP = 'a day YYYY-MM-DD (its 00:00 UTC) or an ISO-8601 timestamp with Z or an offset';
+export const INSTANT_HELP = 'an ISO-8601 timestamp with Z or an offset';

@@ -17,7 +17,8 @@ ${HOURS_PER_MONTH} hours, and each Azure ML training cluster per hour of trainin
 A system pool whose VM size is not on the price card is named and left out of the totals; a GPU pool
 or training cluster without a price is an error.
   --prices FILE   the price card (default: ${DEFAULT_PRICES_HELP})
-  --at TIMESTAMP  prices in force at that instant: ${INSTANT_HELP} (default: now)
+  --at TIMESTAMP  prices in force at that instant, ${INSTANT_HELP} (default: now); a day
+                  YYYY-MM-DD, its old form, is still read as its 00:00 UTC, with a warning
   --json          print JSON instead of a table
 Exit 0 when printed, 2 on bad arguments or an unreadable snapshot or price card.`;
 
@@ -28,7 +29,11 @@ export interface FixedCostOptions {
   readonly json: boolean;
 }
 
-export function parseFixedCostArgs(args: readonly string[], now = new Date()): FixedCostOptions | 'help' {
+export function parseFixedCostArgs(
+  args: readonly string[],
+  now = new Date(),
+  notice: (message: string) => void = () => undefined,
+): FixedCostOptions | 'help' {
   const { values } = parseArgsOrThrow(args, {
     snapshot: { type: 'string' },
     prices: { type: 'string' },
@@ -40,8 +45,11 @@ export function parseFixedCostArgs(args: readonly string[], now = new Date()): F
   if (typeof values.snapshot !== 'string') throw new UsageError('fixed-cost needs --snapshot FILE');
   let at = now.getTime() * 1000;
   if (typeof values.at === 'string') {
-    const parsed = instantOf(values.at);
-    if (parsed === undefined) throw new UsageError(`--at must be ${INSTANT_HELP}, got "${values.at}"`);
+    const parsed = instantOf(values.at, { notice });
+    if (parsed === undefined)
+      throw new UsageError(
+        `--at must be a day YYYY-MM-DD (its old form) or ${INSTANT_HELP}, got "${values.at}"`,
+      );
     at = parsed;
   }
   return {

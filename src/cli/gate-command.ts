@@ -5,9 +5,10 @@ import { judge, withFailure } from '../domain/gate/judge.js';
 import { parseGateRules, type GateRules } from '../domain/gate/rules.js';
 import type { Judgement, RetrainOutcome } from '../domain/gate/verdict.js';
 import { escapeControlCharacters } from '../domain/text.js';
+import { parseTimestamp } from '../domain/timestamp.js';
 import type { Clock } from '../ports/clock.js';
 import { readEvaluations } from './evaluation-files.js';
-import { INSTANT_HELP, instantOf, parseArgsOrThrow } from './args.js';
+import { parseArgsOrThrow } from './args.js';
 import { UsageError } from './usage-error.js';
 
 export const GATE_HELP = `Usage: chargeback gate --evaluations PATH --rules FILE --model NAME [--at TIMESTAMP]
@@ -23,8 +24,7 @@ Options:
                       a *.json file may also hold one event or an array of them
   --rules FILE        the gate rules (e.g. rules/quality-gates.json)
   --model NAME        the model to judge
-  --at TIMESTAMP      judge as of this instant, ISO 8601 with Z or an offset, or a day YYYY-MM-DD
-                      meaning its 00:00 UTC (default: now)
+  --at TIMESTAMP      judge as of this instant, ISO 8601 with Z or an offset (default: now)
   --out FILE          also write the verdict as JSON (the folder is created if missing)
   --retrain           on a failed verdict, start a retraining job (docs/retraining.md)
   -h, --help          this text
@@ -84,9 +84,9 @@ export function parseGateArgs(args: readonly string[]): GateOptions | 'help' {
   const model = text('model') ?? '';
   if (model === '') throw new UsageError('--model must not be empty');
   const at = text('at');
-  const atUs = at === undefined ? undefined : instantOf(at);
+  const atUs = at === undefined ? undefined : parseTimestamp(at);
   if (at !== undefined && atUs === undefined)
-    throw new UsageError(`--at must be ${INSTANT_HELP}, got "${at}"`);
+    throw new UsageError(`--at must be an ISO-8601 timestamp with Z or an offset, got "${at}"`);
   const outPath = text('out');
   return {
     evaluationsPath: text('evaluations') ?? '',

@@ -195,7 +195,7 @@ export async function main(
         return 0;
       }
       case 'fixed-cost': {
-        const options = parseFixedCostArgs(rest);
+        const options = parseFixedCostArgs(rest, new Date(), notice);
         streams.stdout.write(`${options === 'help' ? FIXED_COST_HELP : await runFixedCost(options)}\n`);
         return 0;
       }

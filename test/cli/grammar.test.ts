@@ -91,17 +91,32 @@ describe('new spellings beside the names SPEC fixes (no notice: both are current
     expect([...spec.notices, ...shared.notices]).toEqual([]);
   });
 
-  it('--at is an instant: a timestamp, or a day meaning its 00:00 UTC, in gate and fixed-cost alike', () => {
-    const midnight = parseTimestamp(`${DAY}T00:00:00Z`);
+  it('--at is a TIMESTAMP in gate and fixed-cost alike; gate refuses a bare day, as SPEC 10 states', () => {
     const noon = parseTimestamp(`${DAY}T12:00:00Z`);
-    expect(instantOf(DAY)).toBe(midnight);
     const gate = (at: string) =>
       parseGateArgs(['--evaluations', 'e', '--rules', 'r', '--model', 'm', '--at', at]);
-    expect(gate(DAY)).toMatchObject({ atUs: midnight });
     expect(gate(`${DAY}T12:00:00Z`)).toMatchObject({ atUs: noon });
-    expect(parseFixedCostArgs(['--snapshot', 's', '--at', DAY])).toMatchObject({ at: midnight });
-    expect(parseFixedCostArgs(['--snapshot', 's', '--at', `${DAY}T12:00:00Z`])).toMatchObject({ at: noon });
-    expect(() => gate('yesterday')).toThrow('--at must be a day YYYY-MM-DD (its 00:00 UTC) or an ISO-8601');
+    expect(() => gate(DAY)).toThrow('--at must be an ISO-8601 timestamp with Z or an offset');
+    expect(instantOf(DAY)).toBeUndefined();
+    const now = parsed(
+      (args, notice) => parseFixedCostArgs(args, new Date(), notice),
+      ['--snapshot', 's', '--at', `${DAY}T12:00:00Z`],
+    );
+    expect(now).toEqual({ value: expect.objectContaining({ at: noon }) as unknown, notices: [] });
+  });
+
+  it('fixed-cost --at YYYY-MM-DD, its old form, is still read as the day’s 00:00 UTC, with a notice', async () => {
+    const old = parsed(
+      (args, notice) => parseFixedCostArgs(args, new Date(), notice),
+      ['--snapshot', 's', '--at', DAY],
+    );
+    expect(old.value).toMatchObject({ at: parseTimestamp(`${DAY}T00:00:00Z`) });
+    expect(old.notices).toEqual([
+      `warning: --at YYYY-MM-DD is deprecated and will be removed in the next release; use --at ${DAY}T00:00:00Z`,
+    ]);
+    const result = await runMain(['fixed-cost', '--snapshot', 'bicep/dev.snapshot.json', '--at', DAY]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe(`chargeback: ${old.notices[0] ?? ''}\n`);
   });
 
   it('an optional --prices defaults to the package’s card, wherever the command runs from', () => {
