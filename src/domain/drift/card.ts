@@ -9,6 +9,7 @@
  */
 import type { Alert, AlertScope, DriftReport } from './alert.js';
 import { alertWords } from './alert-words.js';
+import { resolvedWords } from './labels.js';
 import { scopeText, text } from './card-text.js';
 import {
   factSet,
@@ -115,7 +116,7 @@ export function resolvedMessage(report: DriftReport, context: CardContext = {}):
   const head: CardElement[] = [
     title(`Back to normal on ${report.date}: ${n} alert${n === 1 ? '' : 's'} resolved`, context, 'good'),
   ];
-  const rows = [...report.resolved].sort().map((id) => paragraph(`✓ ${text(id, 200)}`, 'None'));
+  const rows = [...report.resolved].sort().map((id) => paragraph(`✓ ${resolvedLine(id)}`, 'None'));
   return fit(head, rows, context);
 }
 
@@ -161,6 +162,12 @@ function scopeFacts(scope: AlertScope): [string, string][] {
   if (scope.requestClass !== undefined) facts.push(['Request class', text(scope.requestClass, 64)]);
   if (scope.pod !== undefined) facts.push(['Pod', text(scope.pod, 128)]);
   return facts;
+}
+
+/** "Daily cost · acme / chat / llama-3-8b / interactive", or the id itself when it cannot be read. */
+function resolvedLine(id: string): string {
+  const words = resolvedWords(id);
+  return words === undefined ? text(id, 200) : `${text(words.rule, 80)} · ${text(words.scope, 300)}`;
 }
 
 function historyText(report: DriftReport): string {

@@ -61,6 +61,8 @@ export type DriftAlert = Alert & { readonly metric: DriftMetric; readonly rule: 
 export type BaselineKind = 'median' | 'sla' | 'shape' | 'none';
 
 export interface RuleLabel {
+  /** What the rule watches, in words: a resolved alert's line names it. */
+  readonly name: string;
   readonly baseline: BaselineKind;
   /** The card's title after the severity, given the change in words ("up 150%"). */
   title(label: string, change: string): string;
@@ -71,27 +73,36 @@ export interface RuleLabel {
 const moved = (label: string, change: string): string => `${capitalise(label)} ${change}`;
 
 export const RULE_LABELS: Readonly<Record<RuleName, RuleLabel>> = {
-  costPer1kTokens: { baseline: 'median', title: moved },
-  dailyCost: { baseline: 'median', title: moved },
-  promptTokensPerRequest: { baseline: 'median', title: moved },
-  completionTokensPerRequest: { baseline: 'median', title: moved },
-  errorRate: { baseline: 'median', title: moved },
-  p95LatencyRegression: { baseline: 'median', title: moved },
-  p95TtftRegression: { baseline: 'median', title: moved },
-  p95LatencySla: { baseline: 'sla', title: (label) => `${capitalise(label)} over the SLA` },
-  p95TtftSla: { baseline: 'sla', title: (label) => `${capitalise(label)} over the SLA` },
-  promptLengthShift: { baseline: 'shape', title: () => 'Prompt lengths shifted' },
+  costPer1kTokens: { name: 'cost per 1k tokens', baseline: 'median', title: moved },
+  dailyCost: { name: 'daily cost', baseline: 'median', title: moved },
+  promptTokensPerRequest: { name: 'prompt tokens per request', baseline: 'median', title: moved },
+  completionTokensPerRequest: { name: 'completion tokens per request', baseline: 'median', title: moved },
+  errorRate: { name: 'error rate', baseline: 'median', title: moved },
+  p95LatencyRegression: { name: 'p95 latency', baseline: 'median', title: moved },
+  p95TtftRegression: { name: 'p95 time to first token', baseline: 'median', title: moved },
+  p95LatencySla: {
+    name: 'p95 latency against the SLA',
+    baseline: 'sla',
+    title: (label) => `${capitalise(label)} over the SLA`,
+  },
+  p95TtftSla: {
+    name: 'p95 time to first token against the SLA',
+    baseline: 'sla',
+    title: (label) => `${capitalise(label)} over the SLA`,
+  },
+  promptLengthShift: { name: 'prompt lengths', baseline: 'shape', title: () => 'Prompt lengths shifted' },
   idleShare: {
+    name: 'idle GPU share',
     baseline: 'median',
     title: moved,
     // The pods' idle GPU-seconds (fleet-rules.ts), in the hours the message speaks of.
     contributor: (seconds) => `${formatNumber(seconds / 3600)} idle GPU-hours`,
   },
-  rejectedShare: { baseline: 'median', title: moved },
-  unmeteredShare: { baseline: 'median', title: moved },
-  newFeature: { baseline: 'none', title: () => 'New feature spending' },
-  featureGone: { baseline: 'median', title: () => 'Feature stopped sending requests' },
-  stepCostShift: { baseline: 'median', title: moved },
+  rejectedShare: { name: 'rejected events', baseline: 'median', title: moved },
+  unmeteredShare: { name: 'unmetered requests', baseline: 'median', title: moved },
+  newFeature: { name: 'new feature', baseline: 'none', title: () => 'New feature spending' },
+  featureGone: { name: 'feature gone', baseline: 'median', title: () => 'Feature stopped sending requests' },
+  stepCostShift: { name: 'fitted step costs', baseline: 'median', title: moved },
 };
 
 /** "Daily cost", but "p95 latency": a name like p95 keeps its case. */
@@ -105,6 +116,24 @@ export function metricLabel(metric: string): MetricLabel | undefined {
 
 export function ruleLabel(rule: string): RuleLabel | undefined {
   return Object.hasOwn(RULE_LABELS, rule) ? RULE_LABELS[rule as RuleName] : undefined;
+}
+
+/**
+ * A resolved alert's id in words, "Cost per 1k tokens · acme / chat / llama-3-8b / interactive",
+ * read back from alertId's layout (the rule, then the scope's values, escaped, joined by `:`);
+ * undefined for an id of no known rule, or one cut and hashed for its length.
+ */
+export function resolvedWords(id: string): { readonly rule: string; readonly scope: string } | undefined {
+  if (id.includes('~')) return undefined;
+  const [rule = '', ...scope] = id.split(':');
+  const label = ruleLabel(rule);
+  if (label === undefined) return undefined;
+  try {
+    const values = scope.map(decodeURIComponent);
+    return { rule: capitalise(label.name), scope: values.length > 0 ? values.join(' / ') : 'whole fleet' };
+  } catch {
+    return undefined;
+  }
 }
 
 /** A figure in its metric's unit: "$0.357 per 1k tokens", "1,874 tokens", "4.2%", "2,896 ms". */

@@ -91,6 +91,13 @@ describe('drift cards', () => {
     expect(texts(head(messages).message)).toContain('idle-share:llama-3-70b');
   });
 
+  it('names a resolved alert’s rule and scope in words', () => {
+    const shown = texts(
+      head(driftMessages(report([], ['dailyCost:acme:chat%3Abeta:llama-3-8b:interactive']))).message,
+    );
+    expect(shown).toContain('✓ Daily cost · acme / chat:beta / llama-3-8b / interactive');
+  });
+
   it('sends nothing for a quiet day', () => {
     expect(driftMessages(report([]))).toEqual([]);
   });

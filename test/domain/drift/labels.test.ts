@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { alertMessage } from '../../../src/domain/drift/card.js';
+import { alertMessage, resolvedMessage } from '../../../src/domain/drift/card.js';
 import { detectDrift } from '../../../src/domain/drift/detect.js';
 import { METRIC_LABELS, RULE_LABELS, formatIn, type DriftMetric } from '../../../src/domain/drift/labels.js';
 import { DEFAULT_DRIFT_RULES } from '../../../src/domain/drift/rules.js';
@@ -32,6 +32,10 @@ const INCIDENTS: readonly IncidentSpec[] = [
 describe('plain words for every metric and rule', () => {
   it('gives every rule of the rules file a label', () => {
     expect(Object.keys(RULE_LABELS).sort()).toEqual(Object.keys(DEFAULT_DRIFT_RULES.rules).sort());
+  });
+
+  it.each(Object.entries(RULE_LABELS))('names the rule %s in words', (_, { name }) => {
+    expect(name).not.toMatch(RAW_NAME);
   });
 
   it.each(Object.entries(METRIC_LABELS))('labels %s in words, with a unit', (_, { label, unit }) => {
@@ -69,6 +73,13 @@ describe('plain words for every metric and rule', () => {
           )
           .join(' ');
         expect(shown, `${alert.rule} / ${alert.metric}`).not.toMatch(RAW_NAME);
+      }
+    });
+
+    it('names the resolved alerts in words too', () => {
+      for (const { report } of raised) {
+        if (report.resolved.length === 0) continue;
+        expect(JSON.stringify(resolvedMessage(report).attachments[0].content.body)).not.toMatch(RAW_NAME);
       }
     });
   });
