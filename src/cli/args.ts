@@ -7,7 +7,7 @@ type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; d
 /**
  * Another spelling of an option (docs/cli.md, "Old spellings"): `from` is read as `to`. A
  * deprecated one is accepted for one release and named on stderr each time it is used; a synonym
- * (where SPEC fixes one name and the shared grammar another) is accepted silently.
+ * (where docs/contracts.md fixes one name and the shared grammar another) is accepted silently.
  */
 export interface Spelling {
   readonly from: string;
@@ -88,7 +88,7 @@ function respell(
 }
 
 /**
- * `--at TIMESTAMP`: an instant, ISO 8601 with Z or an offset, as SPEC 10 states it for `gate`
+ * `--at TIMESTAMP`: an instant, ISO 8601 with Z or an offset, as contracts.md §10 states it for `gate`
  * (docs/cli.md). Where a command took a bare day before (`fixed-cost --at YYYY-MM-DD`), that is
  * still read as the day's 00:00 UTC for one release, with a notice: microseconds since the epoch,
  * undefined when it is neither.

@@ -68,10 +68,10 @@ describe('old spellings: still read for one release, each with one deprecation l
   });
 });
 
-describe('new spellings beside the names SPEC fixes (no notice: both are current)', () => {
+describe('new spellings beside the names the contracts fix (no notice: both are current)', () => {
   const gate = ['--baseline', 'b', '--candidate', 'c', '--out', 'o'];
 
-  it('cost-gate --reports is --traffic (SPEC 11)', () => {
+  it('cost-gate --reports is --traffic (contracts.md §11)', () => {
     const spec = parsed(parseCostGateArgs, [...gate, '--traffic', 'r']);
     const shared = parsed(parseCostGateArgs, [...gate, '--reports', 'r']);
     expect(shared.value).toEqual(spec.value);
@@ -82,7 +82,7 @@ describe('new spellings beside the names SPEC fixes (no notice: both are current
     );
   });
 
-  it('drift --days is --baseline-days (SPEC 9)', () => {
+  it('drift --days is --baseline-days (contracts.md §9)', () => {
     const base = ['--reports', 'r', '--date', DAY, '--out', 'o'];
     const spec = parsed(parseDriftArgs, [...base, '--baseline-days', '7']);
     const shared = parsed(parseDriftArgs, [...base, '--days', '7']);
@@ -91,7 +91,7 @@ describe('new spellings beside the names SPEC fixes (no notice: both are current
     expect([...spec.notices, ...shared.notices]).toEqual([]);
   });
 
-  it('--at is a TIMESTAMP in gate and fixed-cost alike; gate refuses a bare day, as SPEC 10 states', () => {
+  it('--at is a TIMESTAMP in gate and fixed-cost alike; gate refuses a bare day, as contracts.md §10 states', () => {
     const noon = parseTimestamp(`${DAY}T12:00:00Z`);
     const gate = (at: string) =>
       parseGateArgs(['--evaluations', 'e', '--rules', 'r', '--model', 'm', '--at', at]);

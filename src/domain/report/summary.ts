@@ -45,8 +45,8 @@ export function renderSummary(context: SummaryContext, result: ChargebackResult)
     rejected: context.counts.rejected,
     unmeteredRequests: result.unmeteredRequests,
     idlePolicy: context.idlePolicy,
-    // contracts.md §5 fixes no values here. Calibrated: each deployment's fitted step costs where trusted,
-    // `configured` (the step costs) where not; `calibration` says which deployment got which.
+    // contracts.md §5.2: calibrated is each deployment's fitted step costs where trusted, the
+    // `configured` step costs where not; `calibration` says which deployment got which.
     weighting:
       context.calibration === undefined
         ? context.weighting
