@@ -270,17 +270,30 @@ export async function runReport(
       );
     }
     const started = performance.now();
+    let finished = 0;
     const computing = (): void => {
       progress.step(
-        `computing ${units.length} unit(s)${pool === undefined ? '' : ` on ${threads} thread(s)`}: ` +
+        `computing ${units.length} unit(s)${pool === undefined ? '' : ` on ${threads} thread(s), ${finished} run(s) finished`}: ` +
           `${Math.round((performance.now() - started) / 1000)} s`,
       );
     };
     computing();
     ticker = setInterval(computing, 1000);
     ticker.unref();
+    const threaded = pool?.executor;
     const computed = await computeDay(units, {
-      ...(pool === undefined ? {} : { executor: pool.executor }),
+      ...(threaded === undefined
+        ? {}
+        : {
+            executor: {
+              concurrency: threaded.concurrency,
+              run: async (...args: Parameters<typeof threaded.run>) => {
+                const outcome = await threaded.run(...args);
+                finished += 1;
+                return outcome;
+              },
+            },
+          }),
       settings,
       storage,
       ...(calibration === undefined ? {} : { calibration }),
