@@ -12,7 +12,7 @@ export const MONTHLY_HELP = `Usage: chargeback monthly --reports DIR --month YYY
 The month's chargeback from the daily reports in DIR (chargeback-DATE.csv and metrics-DATE.json, as
 'chargeback report' writes them): DIR/chargeback-YYYY-MM.csv (the daily columns summed exactly,
 a days column, p50 and p95 latency from the summed histograms), report-YYYY-MM.html (one
-self-contained page with charts, for a browser or a printer) and summary-YYYY-MM.json. Days with no
+self-contained page with charts, for a browser or a printer) and summary-YYYY-MM.json, and focus-YYYY-MM.csv (the charges in the FinOps FOCUS format, docs/focus.md). Days with no
 report are named as missing on the page and in the summary, never counted as zero. With --values,
 a JSON file of what each feature is worth ({"currency": "USD", "features": {"chat":
 {"valuePerRequestUsd": 0.004}, "search": {"valuePerMonthUsd": 20000}}}), the page ranks features by
@@ -70,6 +70,7 @@ export async function runMonthly(options: MonthlyOptions, now = new Date()): Pro
     [`chargeback-${options.month}.csv`, files.csv],
     [`report-${options.month}.html`, files.html],
     [`summary-${options.month}.json`, files.summary],
+    [`focus-${options.month}.csv`, files.focus],
   ] as const) {
     const path = join(options.outDir, name);
     await writeFile(`${path}.partial`, text);

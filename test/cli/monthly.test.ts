@@ -114,6 +114,12 @@ describe('chargeback monthly', () => {
     expect(summary.daysReported).toEqual(DAYS);
     expect(summary.daysMissing).toHaveLength(27);
     expect(summary.daysMissing).toContain('2026-09-03');
+    // The month's FOCUS file beside it: its billed cost adds up to the monthly CSV's, exactly.
+    const micros = (rows: Row[], column: string): bigint =>
+      rows.reduce((sum, r) => sum + decimal(r[column] ?? '', 6, column), 0n);
+    const focus = read(join(out, 'focus-2026-09.csv'));
+    expect(focus.length).toBeGreaterThan(0);
+    expect(micros(focus, 'BilledCost')).toBe(micros(read(join(out, 'chargeback-2026-09.csv')), 'costUsd'));
   });
 
   it('ranks features by value per dollar with a value file, and refuses a bad one naming the field', async () => {
