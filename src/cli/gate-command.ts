@@ -99,7 +99,7 @@ export function parseGateArgs(args: readonly string[]): GateOptions | 'help' {
 }
 
 /**
- * `chargeback gate` (SPEC 10). An unreadable rules file or evaluations path is a failed verdict
+ * `chargeback gate` (contracts.md §10). An unreadable rules file or evaluations path is a failed verdict
  * with its reason, not an error: the gate fails closed. Throws ConfigurationError when --retrain is
  * asked for and no retraining is configured, and UsageError when --out cannot be written.
  */
@@ -190,7 +190,7 @@ async function readRules(path: string): Promise<GateRules | { readonly error: st
   }
 }
 
-/** SPEC 10's verdict JSON, with the job when --retrain was given; written whole or not at all. */
+/** The verdict JSON of contracts.md §10, with the job when --retrain was given; written whole or not at all. */
 async function writeVerdict(
   path: string,
   judgement: Judgement,

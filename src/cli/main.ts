@@ -213,7 +213,7 @@ export async function main(
         throw new UsageError(`unknown command "${command}"; run 'chargeback --help'`);
     }
   } catch (error) {
-    // Every failure ends in one line on stderr and an exit status (SPEC 6), never a stack trace.
+    // Every failure ends in one line on stderr and an exit status (contracts.md §6), never a stack trace.
     if (error instanceof UsageError || error instanceof ConfigurationError) {
       streams.stderr.write(`chargeback: ${oneLine(error.message)}\n`);
       return 2;

@@ -13,7 +13,7 @@ const SPEC_EXAMPLE = {
   },
 };
 
-/** The SPEC example with the llama entry's f1 bound (or the whole entry) replaced. */
+/** The example of contracts.md §10 with the llama entry's f1 bound (or the whole entry) replaced. */
 const withBound = (bound: unknown): unknown => ({
   models: { 'llama-3-8b': { ...SPEC_EXAMPLE.models['llama-3-8b'], metrics: { f1: bound } } },
 });

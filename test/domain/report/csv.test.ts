@@ -4,7 +4,7 @@ import { CSV_COLUMNS, neutralise } from '../../../src/domain/report/csv.js';
 import { at, capacity, runDay, usage } from '../../helpers/events.js';
 
 describe('report CSV', () => {
-  it('has the SPEC columns in order', () => {
+  it('has the columns of contracts.md §5.1 in order', () => {
     const header = runDay([]).csv.split('\r\n')[0];
     expect(header).toBe(CSV_COLUMNS.join(','));
     expect(CSV_COLUMNS).toHaveLength(15);
