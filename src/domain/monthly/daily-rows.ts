@@ -30,7 +30,9 @@ export function parseDailyCsv(text: string, source: string, expectedDate: string
   const parsed = Papa.parse<string[]>(text, { skipEmptyLines: true });
   const [header, ...lines] = parsed.data;
   if (header?.join(',') !== CSV_COLUMNS.join(','))
-    throw new PermanentError(`${source}: not a daily chargeback CSV (its header is not the contracts.md §5 columns)`);
+    throw new PermanentError(
+      `${source}: not a daily chargeback CSV (its header is not the contracts.md §5 columns)`,
+    );
   return lines.map((cells, i) => {
     const where = `${source} line ${i + 2}`;
     if (cells.length !== CSV_COLUMNS.length)
