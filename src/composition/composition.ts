@@ -40,7 +40,6 @@ import type { FollowDeps } from '../usecases/quality/follow.js';
 import type { RetrainDeps } from '../usecases/quality/retrain.js';
 import { BlobRunStorage } from '../adapters/azure-storage/blob-run-storage.js';
 import { StorageFanOutStore, StorageWorkQueue } from '../adapters/azure-storage/storage-fan-out.js';
-import { ConfigurationError } from '../domain/errors.js';
 import type { FanOutDeps } from '../usecases/fan-out/fan-out.js';
 import type { DayWorkDeps } from '../usecases/day/day-work.js';
 import { workflowsUrl } from '../adapters/teams/webhook-url.js';
@@ -343,8 +342,8 @@ const dayFanOuts = new WeakMap<Services, Promise<DayFanOut>>();
 
 /**
  * The fanned-out day's engine (job table, blobs, unit queue, created if missing) and its work's
- * ports, built once per services. A ConfigurationError with WEIGHTING=calibrated: its fit needs
- * every unit before any is allocated, which the day's work does not do; one instance does it.
+ * ports, built once per services. A calibrated day runs there in two stages of rounds (see
+ * src/usecases/day/day-work.ts).
  */
 export function dayFanOut(s: Services): Promise<DayFanOut> {
   let found = dayFanOuts.get(s);
@@ -357,10 +356,6 @@ export function dayFanOut(s: Services): Promise<DayFanOut> {
 
 async function buildDayFanOut(s: Services): Promise<DayFanOut> {
   const config = s.config;
-  if (config.weighting === 'calibrated')
-    throw new ConfigurationError(
-      'DAY_FAN_OUT=true does not run WEIGHTING=calibrated days: set DAY_FAN_OUT=false',
-    );
   const { blobs, queues } = storageClients(config);
   const container = blobs.getContainerClient(config.dayWorkContainer);
   const store = new StorageFanOutStore(tableClient(config.storage, config.dayWorkTable), container);

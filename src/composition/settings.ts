@@ -237,7 +237,7 @@ export const SETTINGS = {
     required: 'no',
     secret: false,
     description:
-      "`true`: `reportDay` starts the day as a fan-out job instead of computing it: one message per Event Hubs partition on `DAY_WORK_QUEUE_NAME`, each run by `reportDayUnit` on whichever instance takes it, and a fan-in that merges and stores the report, then runs drift and the monthly restatement. `false`: one instance computes the whole day. Not with `WEIGHTING=calibrated` (refused at the day's start). See [deployment](deployment.md#the-daily-run-fanned-out).",
+      "`true`: `reportDay` starts the day as a fan-out job instead of computing it: one message per Event Hubs partition on `DAY_WORK_QUEUE_NAME`, each run by `reportDayUnit` on whichever instance takes it, and a fan-in that merges and stores the report, then runs drift and the monthly restatement. `false`: one instance computes the whole day. With `WEIGHTING=calibrated` the day runs in two stages of rounds: the units' fit equations, fitted at the fan-in, then the units allocated with the fit. See [deployment](deployment.md#the-daily-run-fanned-out).",
     schema: z.enum(['true', 'false']).transform((v) => v === 'true'),
   },
   DAY_WORK_QUEUE_NAME: {

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { readPriceCard } from '../../src/composition/files.js';
 import { reportDay, type DailyDeps } from '../../src/usecases/daily/daily-run.js';
 import { DEFAULT_WEIGHTING } from '../../src/domain/weighting.js';
-import { ConfigurationError } from '../../src/domain/errors.js';
 import { ingestBatch } from '../../src/usecases/ingest/ingest.js';
 import { MemoryLedger } from '../../src/adapters/memory/memory-ledger.js';
 import { MemoryReportStore } from '../../src/adapters/memory/memory-report-store.js';
@@ -46,20 +45,20 @@ async function reportFiles(reports: MemoryReportStore) {
 }
 
 /** The day in one process, as the single-instance Function reports it. */
-async function inOneProcess(ledger: MemoryLedger) {
+async function inOneProcess(ledger: MemoryLedger, extra: Partial<DailyDeps> = {}) {
   const reports = new MemoryReportStore();
-  await reportDay(DAY, deps(ledger, reports));
+  await reportDay(DAY, { ...deps(ledger, reports), ...extra });
   return reportFiles(reports);
 }
 
 /** The day fanned out, every message delivered `deliveries` times. */
-async function fannedOut(ledger: MemoryLedger, deliveries = 1) {
+async function fannedOut(ledger: MemoryLedger, deliveries = 1, extra: Partial<DailyDeps> = {}) {
   const reports = new MemoryReportStore();
   const clock = now;
   const queue = new MemoryWorkQueue(clock);
   const fanOut: FanOutDeps = { store: new MemoryFanOutStore(), queue, clock, leaseMs: 0 };
   const storages = new Map<string, MemoryRunStorage>();
-  const d = deps(ledger, reports);
+  const d = { ...deps(ledger, reports), ...extra };
   const work = dayWork({
     ...d,
     runStorageFor: (job) => {
@@ -163,9 +162,39 @@ describe('the day fanned out', () => {
     expect(started).toMatchObject({ kept: { day: DAY, unchanged: true } });
   });
 
-  it('refuses a calibrated day with a clear message', async () => {
-    const { ledger } = await ledgerOf({ pods: 2, partitions: 1, seed: 14, requests: 50 });
-    const d = { ...deps(ledger, new MemoryReportStore()), calibrated: true };
-    await expect(startDay(DAY, d, () => Promise.resolve('started'))).rejects.toThrow(ConfigurationError);
+  it('runs a calibrated day in two stages and gives the bytes of the calibrated day in one process', async () => {
+    const { ledger } = await ledgerOf({ pods: 6, partitions: 3, seed: 14, requests: 6000 });
+    const calibrated = { calibrated: true } as const;
+    const reference = await inOneProcess(ledger, calibrated);
+    const { files, rounds, outcome } = await fannedOut(ledger, 1, calibrated);
+    expect([...rounds].sort()).toEqual([0, 1]);
+    expect(files).toEqual(reference);
+    // The fit is real: at least one deployment's constants were fitted from the day's requests.
+    const metrics = JSON.parse(reference.metrics ?? '{}') as { calibration?: { source: string }[] };
+    expect(metrics.calibration?.some((c) => c.source === 'fitted')).toBe(true);
+    expect(outcome).toMatchObject({ day: DAY, revision: 1 });
+  });
+
+  it('fits a calibrated day from whole pods when a pod spans partitions, every message delivered twice', async () => {
+    const ledger = new MemoryLedger();
+    const traffic = fleetTraffic({
+      date: DAY,
+      pods: 3,
+      seed: 15,
+      requests: 3000,
+      duplicateRate: 0,
+      partitions: 1,
+    });
+    // Each pod's requests split over two partitions by eventId: no unit holds a whole pod.
+    for (const m of traffic.hub.partitions[0] ?? []) {
+      const body = m.body as { eventId?: string };
+      const partition = (body.eventId ?? '').charCodeAt(0) % 2 === 0 ? '0' : '1';
+      await ingestBatch([{ ...m, partition }], { ledger, prices, now });
+    }
+    const calibrated = { calibrated: true } as const;
+    const reference = await inOneProcess(ledger, calibrated);
+    const { files, rounds } = await fannedOut(ledger, 2, calibrated);
+    expect([...rounds].sort()).toEqual([0, 1, 2]);
+    expect(files).toEqual(reference);
   });
 });

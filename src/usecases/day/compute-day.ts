@@ -16,7 +16,12 @@
  */
 import { mergeIntake, noCounts, type Intake } from '../../domain/accumulator.js';
 import type { ChargebackResult } from '../../domain/chargeback.js';
-import type { DayCalibration, PodEquations } from '../../domain/calibration/calibrate.js';
+import {
+  podEquations,
+  type DayCalibration,
+  type Deployment,
+  type PodEquations,
+} from '../../domain/calibration/calibrate.js';
 import { mergeChargeback } from '../../domain/merge-chargeback.js';
 import type { Weighting } from '../../domain/weighting.js';
 import type { RunInfo, RunStorage } from '../../ports/byte-sink.js';
@@ -79,6 +84,11 @@ export interface ComputeDayOptions {
   readonly hooks?: (unitId: string) => ReadHooks;
   /** A unit's hooks' output is no longer wanted: the unit was put together with another. */
   readonly discard?: (unitId: string) => Promise<void>;
+  /**
+   * Without a calibration: each deployment's weighting fixed beforehand (the day's fit made
+   * elsewhere, by deploymentKey; undefined for the configured one). Nothing is fitted here.
+   */
+  readonly weightingFor?: (d: Deployment) => Weighting | undefined;
   /** Where units are computed; here, one at a time, when absent. */
   readonly executor?: UnitExecutor;
   readonly log?: (message: string) => void;
@@ -145,7 +155,7 @@ export async function computeDay(
         state.allocated = await allocateUnit(read, settings, {
           storage: options.storage,
           run: runName(spec.id),
-          ...(calibration === undefined ? {} : { weightingFor: calibration.weightingFor }),
+          ...weightingOf(options),
         });
       }
       return state;
@@ -189,15 +199,7 @@ export async function computeDay(
         if (s.allocated !== undefined) await options.storage.remove(runName(s.spec.id));
         await options.discard?.(s.spec.id);
       }
-      const specs = group.map((s) => s.spec);
-      const spills = specs.every((spec) => spec.spills !== undefined)
-        ? specs.flatMap((spec) => spec.spills ?? [])
-        : undefined;
-      pending.push({
-        id: ids.join('+'),
-        lines: concatLines(specs.map((spec) => spec.lines)),
-        ...(spills === undefined ? {} : { spills }),
-      });
+      pending.push(unitOfGroup(group.map((s) => s.spec)));
     }
   }
   calibration?.fit();
@@ -208,7 +210,7 @@ export async function computeDay(
     state.allocated = await allocateUnit(read, settings, {
       storage: options.storage,
       run: runName(state.spec.id),
-      ...(calibration === undefined ? {} : { weightingFor: calibration.weightingFor }),
+      ...weightingOf(options),
     });
   };
   const executor = options.executor;
@@ -234,6 +236,73 @@ export async function computeDay(
     conflicts: mergeConflicts(ordered.map((s) => s.read.conflicts)),
     replicas: [...new Set(ordered.flatMap((s) => s.read.replicas))].sort(),
     ids: () => sortedUnion(ordered.map((s) => s.read.ids)),
+  };
+}
+
+/** The weighting an allocation here uses: the calibration's, or the one fixed beforehand. */
+function weightingOf(options: Pick<ComputeDayOptions, 'calibration' | 'weightingFor'>): {
+  weightingFor?: (d: Deployment) => Weighting | undefined;
+} {
+  const weightingFor = options.calibration?.weightingFor ?? options.weightingFor;
+  return weightingFor === undefined ? {} : { weightingFor };
+}
+
+/** Units that share a replica or an eventId, as one unit (their ids joined in order). */
+function unitOfGroup(specs: readonly UnitSpec[]): UnitSpec {
+  const ids = specs.map((spec) => spec.id).sort();
+  const spills = specs.every((spec) => spec.spills !== undefined)
+    ? specs.flatMap((spec) => spec.spills ?? [])
+    : undefined;
+  return {
+    id: ids.join('+'),
+    lines: concatLines(specs.map((spec) => spec.lines)),
+    ...(spills === undefined ? {} : { spills }),
+  };
+}
+
+/** A calibrated day's first stage where units are computed apart (the fan-out): what each hands on. */
+export interface DayEquations {
+  /** The pods' equations of the deployments not settled, in pod order. */
+  readonly equations: readonly PodEquations[];
+  readonly replicas: readonly string[];
+  /** The units' eventId hashes, sorted. */
+  readonly ids: BigUint64Array;
+}
+
+/**
+ * Reads units and hands on their pods' fit equations, nothing allocated: the first stage of a
+ * calibrated day computed apart, whose fit needs every unit of the day before any is allocated.
+ * Units that share a replica or an eventId are read again as one, as computeDay does, so that every
+ * pod's equations are whole.
+ */
+export async function dayEquations(
+  units: readonly UnitSpec[],
+  settings: DaySettings,
+  settled: (deploymentKey: string) => boolean,
+): Promise<DayEquations> {
+  const states = new Map<string, { spec: UnitSpec; read: DayEquations }>();
+  let pending = [...units];
+  while (pending.length > 0) {
+    for (const spec of pending) {
+      const read = await readUnit(spec.lines, settings);
+      states.set(spec.id, {
+        spec,
+        read: { equations: podEquations(read.usage, settled), replicas: read.replicas, ids: read.ids },
+      });
+    }
+    const computed = [...states.values()];
+    const groups = overlappingUnits(computed.map((state) => state.read));
+    pending = groups.map((group) => {
+      const specs = group.map((i) => (computed[i] as { spec: UnitSpec }).spec);
+      for (const spec of specs) states.delete(spec.id);
+      return unitOfGroup(specs);
+    });
+  }
+  const all = [...states.values()].map((state) => state.read);
+  return {
+    equations: all.flatMap((read) => read.equations).sort((a, b) => compare(a.pod, b.pod)),
+    replicas: [...new Set(all.flatMap((read) => read.replicas))].sort(),
+    ids: sortedUnion(all.map((read) => read.ids)),
   };
 }
 

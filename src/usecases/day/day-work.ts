@@ -12,17 +12,41 @@
  *            the round's context; else the day merged and finishDay, its generation time the plan's
  *            ledgerAsOf, so that a fan-in run twice writes the same bytes.
  *
+ * A calibrated day (WEIGHTING=calibrated) has two stages of rounds, since each deployment's fit needs
+ * every pod of that deployment before any pod is allocated:
+ *
+ *   equations  each unit reads its partitions and writes its pods' fit equations (those of the
+ *              deployments without constants stored with the day), nothing allocated; its fan-in
+ *              checks the units as above, then fits every deployment from every unit's equations;
+ *   allocate   a round of the same units, each allocated with the day's fitted constants carried in
+ *              the round's context (no unit fits anything); its fan-in merges and persists, the
+ *              calibration records stored with the day.
+ *
  * Every write is under a name fixed by (job, round, unit), with bytes fixed by the plan: a unit run
  * twice, or a fan-in run twice, writes the same bytes again.
  */
 import { mergeIntake, noCounts, type Intake } from '../../domain/accumulator.js';
-import { decodeChargeback, decodeIntake, encodeChargeback, encodeIntake } from '../../domain/day-codec.js';
-import { ConfigurationError, PermanentError } from '../../domain/errors.js';
+import {
+  DayCalibration,
+  deploymentKey,
+  type CalibrationRecord,
+  type PodEquations,
+} from '../../domain/calibration/calibrate.js';
+import {
+  decodeChargeback,
+  decodeFitEquations,
+  decodeIntake,
+  encodeChargeback,
+  encodeFitEquations,
+  encodeIntake,
+} from '../../domain/day-codec.js';
+import { PermanentError } from '../../domain/errors.js';
+import type { Weighting } from '../../domain/weighting.js';
 import { mergeChargeback } from '../../domain/merge-chargeback.js';
 import type { RunInfo, RunStorage } from '../../ports/byte-sink.js';
 import type { FanInResult, Json, Round, Work } from '../../ports/fan-out.js';
 import type { RunSpace } from '../../ports/unit-lines.js';
-import { computeDay, overlappingUnits } from './compute-day.js';
+import { computeDay, dayEquations, overlappingUnits } from './compute-day.js';
 import {
   finishDay,
   keptDay,
@@ -57,10 +81,26 @@ interface UnitResult {
   readonly runs: readonly RunInfo[];
 }
 
-/** A later round's context: each unit's partitions, and the results of the units not run again. */
+/** A calibrated day's first-stage result: its pods' equations (a blob), replicas and eventIds. */
+interface EquationsResult {
+  readonly partitions: readonly string[];
+  readonly equations: string;
+  readonly ids: string;
+  readonly replicas: readonly string[];
+}
+
+/**
+ * A later round's context: each unit's partitions, and the results of the units not run again;
+ * on a calibrated day, the stage, and in its allocation round the day's fit.
+ */
 interface RoundContext {
   readonly partitions: Readonly<Record<string, readonly string[]>>;
-  readonly kept: Readonly<Record<string, UnitResult>>;
+  readonly kept: Readonly<Record<string, UnitResult | EquationsResult>>;
+  readonly stage?: 'equations' | 'allocate';
+  /** The fitted constants every unit is allocated with, by deploymentKey. */
+  readonly weightings?: readonly (readonly [string, Weighting])[];
+  /** What the day stores of its calibration (contracts.md §5.2). */
+  readonly calibration?: readonly CalibrationRecord[];
 }
 
 /** Starts the fan-out of a day unless it is unchanged: the kept outcome, or the job started. */
@@ -70,7 +110,6 @@ export async function startDay(
   start: (job: string, plan: Json, units: readonly string[]) => Promise<'started' | 'resent' | 'exists'>,
   log: (m: string) => void = () => undefined,
 ): Promise<{ kept: DayOutcome } | { job: string; started: 'started' | 'resent' | 'exists' }> {
-  refuseCalibrated(deps);
   const plan = await planDay(day, deps, log);
   const kept = await keptDay(plan, deps);
   if (kept !== undefined) return { kept };
@@ -95,12 +134,37 @@ export function dayWork(deps: DayWorkDeps): Work {
       const { job, day } = fromJson(plan);
       const partitions = partitionsOf(round, unit);
       const storage = prefixed(deps.runStorageFor(job), `r${round.index}/${unit}/`);
+      const context = contextOf(round);
       const space = await deps.space();
       try {
         const selected = day.partitions.filter(([p]) => partitions.includes(p));
-        const computed = await computeDay(await unitsOf({ partitions: selected }, space, deps), {
-          settings: settingsOf(day.day, deps),
+        const units = await unitsOf({ partitions: selected }, space, deps);
+        const settings = settingsOf(day.day, deps);
+        if (stageOf(day, context) === 'equations') {
+          const settled = new Set(
+            new DayCalibration(deps.weighting, day.storedCalibration ?? []).settledKeys(),
+          );
+          const read = await dayEquations(units, settings, (key) => settled.has(key));
+          const names = { equations: 'equations.ndjson', ids: 'ids.bin' };
+          await write(storage, names.equations, Buffer.from(encodeEquations(read.equations)));
+          await write(
+            storage,
+            names.ids,
+            new Uint8Array(read.ids.buffer, read.ids.byteOffset, read.ids.byteLength),
+          );
+          const result: EquationsResult = {
+            partitions,
+            equations: storage.full(names.equations),
+            ids: storage.full(names.ids),
+            replicas: read.replicas,
+          };
+          return toJson(result);
+        }
+        const weightings = new Map(context.weightings ?? []);
+        const computed = await computeDay(units, {
+          settings,
           storage,
+          ...(context.stage === 'allocate' ? { weightingFor: (d) => weightings.get(deploymentKey(d)) } : {}),
         });
         const names = { chargeback: 'chargeback.json', intake: 'intake.json', ids: 'ids.bin' };
         await write(storage, names.chargeback, Buffer.from(encodeChargeback(computed.chargeback)));
@@ -125,12 +189,17 @@ export function dayWork(deps: DayWorkDeps): Work {
       const { job, day } = fromJson(plan);
       const storage = deps.runStorageFor(job);
       const context = contextOf(round);
-      const all = new Map<string, UnitResult>(Object.entries(context.kept));
+      const stage = stageOf(day, context);
+      const all = new Map<string, UnitResult | EquationsResult>(Object.entries(context.kept));
       for (const [unit, result] of results) all.set(unit, result as unknown as UnitResult);
       const ordered = [...all.entries()].sort((a, b) => compare(a[0], b[0]));
-      const checked = await Promise.all(
-        ordered.map(async ([, r]) => ({ replicas: r.replicas, ids: await readIds(storage, r.ids) })),
-      );
+      // An allocation round's units were checked in the equations rounds before it.
+      const checked =
+        context.stage === 'allocate'
+          ? []
+          : await Promise.all(
+              ordered.map(async ([, r]) => ({ replicas: r.replicas, ids: await readIds(storage, r.ids) })),
+            );
       const groups = overlappingUnits(checked);
       if (groups.length > 0) {
         const redone = new Set(groups.flat());
@@ -143,13 +212,30 @@ export function dayWork(deps: DayWorkDeps): Work {
           partitions[id] = merged;
         }
         const kept = Object.fromEntries(ordered.filter((_, i) => !redone.has(i)));
-        const next: RoundContext = { partitions, kept };
+        const next: RoundContext = { partitions, kept, ...(stage === 'equations' ? { stage } : {}) };
         return { next: { units, context: toJson(next) } };
+      }
+      if (stage === 'equations') {
+        // Every pod of the day is in: fit, then allocate every unit with the fit.
+        const calibration = new DayCalibration(deps.weighting, day.storedCalibration ?? []);
+        for (const [, r] of ordered)
+          calibration.addEquations(
+            decodeEquations(await readText(storage, (r as EquationsResult).equations)),
+          );
+        calibration.fit();
+        const next: RoundContext = {
+          partitions: Object.fromEntries(ordered.map(([unit, r]) => [unit, r.partitions])),
+          kept: {},
+          stage: 'allocate',
+          weightings: calibration.weightings(),
+          calibration: calibration.records(),
+        };
+        return { next: { units: ordered.map(([unit]) => unit), context: toJson(next) } };
       }
       const parts = await Promise.all(
         ordered.map(async ([, r]) => ({
-          chargeback: decodeChargeback(await readText(storage, r.chargeback)),
-          intake: decodeIntake(await readText(storage, r.intake)),
+          chargeback: decodeChargeback(await readText(storage, (r as UnitResult).chargeback)),
+          intake: decodeIntake(await readText(storage, (r as UnitResult).intake)),
         })),
       );
       let intake: Intake = { counts: noCounts(), rejections: new Map() };
@@ -159,8 +245,8 @@ export function dayWork(deps: DayWorkDeps): Work {
         {
           chargeback: mergeChargeback(parts.map((p) => p.chargeback)),
           intake,
-          runs: ordered.flatMap(([, r]) => r.runs),
-          calibration: undefined,
+          runs: ordered.flatMap(([, r]) => (r as UnitResult).runs),
+          calibration: context.calibration,
         },
         storage,
         deps,
@@ -171,15 +257,34 @@ export function dayWork(deps: DayWorkDeps): Work {
   };
 }
 
-/**
- * A calibrated day fits each deployment's constants from every unit's equations before any unit is
- * allocated: a round the fan-out does not have yet. Such days run in one instance.
- */
-function refuseCalibrated(deps: Pick<DailyDeps, 'calibrated'>): void {
-  if (deps.calibrated === true)
-    throw new ConfigurationError(
-      'DAY_FAN_OUT does not run WEIGHTING=calibrated days (the fit needs every unit before any is allocated): set DAY_FAN_OUT=false',
-    );
+/** The stage a round of the day is in: a calibrated day's rounds are equations until its fit. */
+function stageOf(day: DayPlan, context: RoundContext): 'equations' | 'allocate' {
+  if (day.storedCalibration === undefined) return 'allocate';
+  return context.stage ?? 'equations';
+}
+
+/** Pods' equations as NDJSON, one pod a line (its equations in the day codec's exact text). */
+function encodeEquations(pods: readonly PodEquations[]): string {
+  return pods
+    .map(
+      (p) =>
+        `${JSON.stringify({ pod: p.pod, deployment: p.deployment, equations: encodeFitEquations(p.equations) })}\n`,
+    )
+    .join('');
+}
+
+function decodeEquations(text: string): PodEquations[] {
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => {
+      const p = JSON.parse(line) as {
+        pod: string;
+        deployment: PodEquations['deployment'];
+        equations: string;
+      };
+      return { pod: p.pod, deployment: p.deployment, equations: decodeFitEquations(p.equations) };
+    });
 }
 
 function partitionsOf(round: Round, unit: string): string[] {
