@@ -23,7 +23,7 @@ import type { RequestCost } from '../../domain/requests/request-cost.js';
 import { requestLine, type RequestKey } from '../../domain/requests/request-line.js';
 import type { ByteSink, RunInfo, RunStorage } from '../../ports/byte-sink.js';
 import type { FeatureCosts, RequestBlock, RequestIndex } from '../../ports/request-store.js';
-import { BLOCK_LINES, tenantFeatureCosts } from './request-file.js';
+import { BLOCK_GZIP_LEVEL, BLOCK_LINES, tenantFeatureCosts } from './request-file.js';
 
 const RUN_MAGIC = Buffer.from('reqrun2\n');
 const END = Buffer.alloc(4);
@@ -393,7 +393,7 @@ class FileWriter {
   private seal(): void {
     const text = Buffer.from(this.text.subarray(0, this.used));
     this.meter.change(text.length);
-    const member = gzipAsync(text, { level: 6 });
+    const member = gzipAsync(text, { level: BLOCK_GZIP_LEVEL });
     member.catch(() => undefined); // surfaces when written
     this.compressing.push({ member, first: this.first, count: this.lines, text: text.length });
     this.used = 0;

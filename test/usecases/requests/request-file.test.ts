@@ -5,6 +5,7 @@ import type { RequestCost } from '../../../src/domain/requests/request-cost.js';
 import { parseRequestLine, requestLine } from '../../../src/domain/requests/request-line.js';
 import { parseRequestIndex, type RequestSource } from '../../../src/ports/request-store.js';
 import {
+  BLOCK_GZIP_LEVEL,
   BLOCK_LINES,
   buildRequestFile,
   bytesSource,
@@ -94,7 +95,7 @@ describe('the per-request file', () => {
     file.index.blocks.forEach((block, i) => {
       expect(block.offset).toBe(offset);
       const part = sorted.slice(i * BLOCK_LINES, (i + 1) * BLOCK_LINES);
-      const expected = gzipSync(part.map((c) => `${requestLine(c)}\n`).join(''), { level: 6 });
+      const expected = gzipSync(part.map((c) => `${requestLine(c)}\n`).join(''), { level: BLOCK_GZIP_LEVEL });
       expect(
         Buffer.from(file.data.subarray(block.offset, block.offset + block.length)).equals(expected),
       ).toBe(true);
