@@ -2,6 +2,10 @@ import { admissionProblem } from '../../domain/admission.js';
 import { TransientError } from '../../domain/errors.js';
 import { parseRecord } from '../../domain/fast-parse.js';
 import type { PriceCard } from '../../domain/prices.js';
+import type { BudgetsFile } from '../../domain/budgets/budgets.js';
+import { estimateSpend } from '../../domain/budgets/estimate.js';
+import type { BudgetSpendStore } from '../../ports/budget-spend.js';
+import { spendAdditions, type EventSpend } from './budget-spend.js';
 import { dayOf, dayStartMs, previousDay } from '../../domain/days.js';
 import type { DeadLetter, HighWater, Ledger, SegmentDraft } from '../../ports/ledger.js';
 import { notInLedger, regressionReason, restartDigest } from './below-mark.js';
@@ -36,6 +40,8 @@ export interface IngestDeps {
   readonly ledger: Ledger;
   readonly prices: PriceCard;
   readonly now: () => Date;
+  /** Spend budgets: each newly accepted usage event's estimated cost is added to its budgets' figures. */
+  readonly budgets?: { readonly file: BudgetsFile; readonly spend: BudgetSpendStore };
 }
 
 interface Accepted {
@@ -45,6 +51,7 @@ interface Accepted {
   readonly usage: boolean;
   readonly startMs: number;
   readonly endMs: number;
+  readonly spend: EventSpend | undefined;
 }
 
 const MAX_COMMIT_ATTEMPTS = 8;
@@ -104,6 +111,8 @@ export async function ingestBatch(
     const split = key.indexOf('\n');
     const group = await commitGroup(deps.ledger, key.slice(0, split), key.slice(split + 1), events);
     counts.accepted += group.accepted;
+    if (deps.budgets !== undefined)
+      for (const kept of group.kept) await addSpend(deps.budgets, key.slice(0, key.indexOf('\n')), kept);
     counts.duplicates += events.length - group.accepted;
     counts.segments += group.segments;
     counts.keptBelowMark += group.keptBelowMark;
@@ -112,8 +121,29 @@ export async function ingestBatch(
   return counts;
 }
 
+/**
+ * Adds one committed segment's usage to the budgets (after the commit: an event the ledger refused
+ * as a duplicate is never added). The segment's partition and sequence range name it, so the
+ * store applies it once however often Event Hubs delivers it; a crash between the commit and this
+ * loses the segment's spend (the estimate errs low by it) and never counts it twice.
+ */
+async function addSpend(
+  budgets: NonNullable<IngestDeps['budgets']>,
+  partition: string,
+  events: readonly Accepted[],
+): Promise<void> {
+  const spends = events.flatMap((e) => (e.spend === undefined ? [] : [e.spend]));
+  const additions = spendAdditions(budgets.file, spends);
+  if (additions.length === 0) return;
+  const first = events[0]?.sequenceNumber ?? 0;
+  const last = events[events.length - 1]?.sequenceNumber ?? 0;
+  await budgets.spend.add(`${partition}:${first}-${last}:${events.length}`, additions);
+}
+
 interface GroupOutcome {
   accepted: number;
+  /** The events of each segment committed, in sequence order. */
+  kept: Accepted[][];
   segments: number;
   keptBelowMark: number;
   regression: string | undefined;
@@ -131,7 +161,13 @@ async function commitGroup(
   events: Accepted[],
 ): Promise<GroupOutcome> {
   events.sort((a, b) => a.sequenceNumber - b.sequenceNumber);
-  const outcome: GroupOutcome = { accepted: 0, segments: 0, keptBelowMark: 0, regression: undefined };
+  const outcome: GroupOutcome = {
+    accepted: 0,
+    kept: [],
+    segments: 0,
+    keptBelowMark: 0,
+    regression: undefined,
+  };
   let pending: readonly Accepted[] = events;
   let conflicts = 0;
   while (pending.length > 0) {
@@ -142,13 +178,16 @@ async function commitGroup(
     if (below.length === 0) {
       if ((await ledger.commit(draftOf(day, partition, above), mark)) === 'committed') {
         outcome.accepted += above.length;
+        outcome.kept.push([...above]);
         outcome.segments += 1;
         return outcome;
       }
     } else {
-      const kept = await keepUnseen(ledger, mark, day, partition, below);
-      if (kept !== 'conflict') {
+      const unseen = await keepUnseen(ledger, mark, day, partition, below);
+      if (unseen !== 'conflict') {
+        const kept = unseen.length;
         if (kept > 0) {
+          outcome.kept.push(unseen);
           outcome.accepted += kept;
           outcome.segments += 1;
           outcome.keptBelowMark += kept;
@@ -182,11 +221,11 @@ async function keepUnseen(
   day: string,
   partition: string,
   below: readonly Accepted[],
-): Promise<number | 'conflict'> {
+): Promise<Accepted[] | 'conflict'> {
   const unseen = await notInLedger(ledger, day, partition, below);
-  if (unseen.length === 0) return 0;
+  if (unseen.length === 0) return [];
   const draft = { ...draftOf(day, partition, unseen), restart: restartDigest(unseen.map((e) => e.line)) };
-  return (await ledger.commit(draft, mark)) === 'committed' ? unseen.length : 'conflict';
+  return (await ledger.commit(draft, mark)) === 'committed' ? [...unseen] : 'conflict';
 }
 
 /** The segment of `events` (in sequence order, at least one). */
@@ -219,6 +258,8 @@ export type Verdict = {
   usage: boolean;
   startMs: number;
   endMs: number;
+  /** A usage event's estimated cost, for budgets. */
+  spend: EventSpend | undefined;
 };
 
 /**
@@ -260,5 +301,14 @@ function examine(body: unknown, prices: PriceCard): Verdict | string {
     usage: record.type === 'usage',
     startMs: Math.floor(start / 1000),
     endMs: Math.ceil(end / 1000),
+    spend:
+      record.type === 'usage'
+        ? {
+            tenant: record.tenant,
+            feature: record.feature,
+            atMs: Math.floor(record.finishedAt / 1000),
+            ...estimateSpend(record, prices),
+          }
+        : undefined,
   };
 }

@@ -1,0 +1,41 @@
+import type { BudgetPeriod } from '../../domain/budgets/budgets.js';
+import type { Spent } from '../../domain/budgets/state.js';
+import type { BudgetSpendStore, BudgetStateSink, SpendAddition } from '../../ports/budget-spend.js';
+
+/** Budget spend in memory (tests, the command line). */
+export class MemoryBudgetSpend implements BudgetSpendStore, BudgetStateSink {
+  private readonly figures = new Map<string, { nanos: number; gpuMicros: number; batches: Set<string> }>();
+  private readonly cards = new Set<string>();
+  /** The last state document written. */
+  state: string | undefined;
+
+  add(batchId: string, additions: readonly SpendAddition[]): Promise<void> {
+    for (const a of additions) {
+      const id = `${a.period}\n${a.periodName}\n${a.key}`;
+      const f = this.figures.get(id) ?? { nanos: 0, gpuMicros: 0, batches: new Set<string>() };
+      if (!f.batches.has(batchId)) {
+        f.batches.add(batchId);
+        f.nanos += a.nanos;
+        f.gpuMicros += a.gpuMicros;
+      }
+      this.figures.set(id, f);
+    }
+    return Promise.resolve();
+  }
+
+  read(period: BudgetPeriod, periodName: string, key: string): Promise<Spent> {
+    const f = this.figures.get(`${period}\n${periodName}\n${key}`);
+    return Promise.resolve({ nanos: f?.nanos ?? 0, gpuMicros: f?.gpuMicros ?? 0 });
+  }
+
+  claimCard(id: string): Promise<boolean> {
+    if (this.cards.has(id)) return Promise.resolve(false);
+    this.cards.add(id);
+    return Promise.resolve(true);
+  }
+
+  write(text: string): Promise<void> {
+    this.state = text;
+    return Promise.resolve();
+  }
+}
