@@ -1,6 +1,7 @@
 import { ConfigurationError, PermanentError } from '../domain/errors.js';
 import { escapeControlCharacters } from '../domain/text.js';
 import { exitCodeOf, renderVerdict } from '../domain/gate/judge.js';
+import { EVALUATE_HELP, evaluateSummary, parseEvaluateArgs, runEvaluate } from './evaluate-command.js';
 import { EXPLAIN_HELP, parseExplainArgs, runExplain } from './explain-command.js';
 import { DRIFT_HELP, parseDriftArgs, runDrift } from './drift-command.js';
 import { CALIBRATE_HELP, parseCalibrateArgs, runCalibrate } from './calibrate-command.js';
@@ -34,6 +35,7 @@ Commands:
   drift      compare a day's metrics with the days before it, write its alerts, post them to Teams
   explain    what one request cost that day and why (phases, GPU-seconds, its pod's load), or a feature's costliest
   gate       judge a model's latest evaluation against its quality rules: PASS (exit 0) or FAIL (1)
+  evaluate   run a regression suite through the model's endpoint and make its evaluation event
   restate    mark stored daily reports for restatement and queue them for the Function App
   calibrate  step-cost constants from vLLM's Prometheus metrics (a cross-check of the event fit)
   cost-gate  what a release would do to the monthly GPU bill, from baseline and candidate runs: PASS (0) or FAIL (1)
@@ -114,6 +116,21 @@ export async function main(
         // The printed verdict and the exit status come from the one judgement.
         streams.stdout.write(`${[renderVerdict(outcome.judgement), ...gateNotes(outcome)].join('\n')}\n`);
         return exitCodeOf(outcome.judgement);
+      }
+      case 'evaluate': {
+        const options = parseEvaluateArgs(rest);
+        if (options === 'help') {
+          streams.stdout.write(`${EVALUATE_HELP}\n`);
+          return 0;
+        }
+        const outcome = await runEvaluate(options, { env });
+        const summary = evaluateSummary(outcome);
+        // With nowhere else to go, the event itself is the output.
+        if (options.out === undefined && !options.send)
+          streams.stdout.write(`${JSON.stringify(outcome.event)}\n`);
+        for (const line of summary.stdout) streams.stdout.write(`${line}\n`);
+        for (const line of summary.stderr) streams.stderr.write(`chargeback: ${oneLine(line)}\n`);
+        return outcome.code;
       }
       case 'explain': {
         const options = parseExplainArgs(rest);
