@@ -1,6 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { attribute } from './attribution.js';
+import { attribute, type Attribution } from './attribution.js';
+import { randomUUID } from 'node:crypto';
+import type { Gate } from './spend-budgets.js';
+import { usageEvent } from './usage-event.js';
 import { priorityOf, readCompletionBody } from './body.js';
 import type { Protocol } from './routes.js';
 import {
@@ -60,11 +63,19 @@ export function meter(
     req.resume();
     jsonError(res, status, message, retryAfter);
   };
-  const who = attribute(req.rawHeaders, deps.rules);
-  if ('error' in who) {
-    refuse(who.status, who.error, deps.rules.defaultClass);
+  const attributed = attribute(req.rawHeaders, deps.rules);
+  if ('error' in attributed) {
+    refuse(attributed.status, attributed.error, deps.rules.defaultClass);
     return;
   }
+  const gate = deps.budgets?.gate(attributed.tenant, attributed.feature);
+  if (gate !== undefined && (gate.action === 'refuse' || gate.action === 'unavailable')) {
+    refuseForBudget(req, res, deps, attributed, startedAt, gate);
+    return;
+  }
+  const demoted = gate?.action === 'demote';
+  if (gate !== undefined) deps.metrics.budgetDecisions.inc({ action: gate.action });
+  const who: Attribution = demoted ? { ...attributed, requestClass: DEMOTED_CLASS } : attributed;
   const encoding = req.headers['content-encoding'];
   // The body must be read to be metered; a compressed one would reach vLLM unread.
   if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
@@ -102,13 +113,67 @@ export function meter(
         refuse(400, body.error, who.requestClass);
         return;
       }
-      new MeteredRequest(body, req, res, { deps, pool, who, startedAt, arrived, path, drain }).forward();
+      const call = { deps, pool, who, startedAt, arrived, path, drain };
+      new MeteredRequest(body, req, res, demoted ? { ...call, budget: 'demoted' } : call).forward();
     } catch (error) {
       // Before dispatch nothing reached vLLM (no event); after it, the handler's guard meters the fault.
       if (!res.headersSent) jsonError(res, 500, `sidecar fault: ${(error as Error).message}`);
       else res.destroy();
     }
   });
+}
+
+/** The class a demoted request is served as (with its vLLM priority from SIDECAR_PRIORITIES). */
+export const DEMOTED_CLASS = 'batch';
+
+/**
+ * A request a spend budget refuses: 429 with the body of contracts.md §14 and Retry-After to the
+ * period's end (or 503 when the state is stale and the sidecar fails closed), and still one usage
+ * event (status error, httpStatus 429 or 503, attributes.budget), so a refusal is never invisible.
+ */
+function refuseForBudget(
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: ProxyDeps,
+  who: Attribution,
+  startedAt: number,
+  gate: Extract<Gate, { action: 'refuse' | 'unavailable' }>,
+): void {
+  req.resume();
+  deps.metrics.budgetDecisions.inc({ action: gate.action });
+  deps.metrics.requests.inc({ request_class: classLabel(who.requestClass, deps), status: 'rejected' });
+  let status: number;
+  if (gate.action === 'refuse') {
+    status = 429;
+    const body = JSON.stringify(gate.refusal.body);
+    res.writeHead(429, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+      'retry-after': String(gate.refusal.retryAfterSeconds),
+    });
+    res.end(body);
+  } else {
+    status = 503;
+    jsonError(res, 503, 'budget state unavailable; retry shortly', gate.retryAfterSeconds);
+  }
+  const clientId = req.headers['x-request-id'];
+  deps.emit(
+    usageEvent({
+      requestId:
+        typeof clientId === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(clientId) ? clientId : randomUUID(),
+      who,
+      model: deps.identity.model,
+      identity: deps.identity,
+      startedAt,
+      finishedAt: startedAt,
+      firstTokenAt: undefined,
+      counted: undefined,
+      metering: undefined,
+      status: 'error',
+      httpStatus: status,
+      budget: gate.action === 'refuse' ? 'refused' : 'unavailable',
+    }),
+  );
 }
 
 /**

@@ -25,6 +25,8 @@ export interface AdmittedRequest {
   readonly path: string;
   /** Set when the proxy cuts off what is in flight (a drain deadline), with the reason. */
   readonly drain: DrainState;
+  /** Set when a spend budget demoted the request (its class is then `batch`). */
+  readonly budget?: 'demoted';
 }
 
 /**
@@ -305,6 +307,7 @@ export class MeteredRequest {
         metering: reason,
         status,
         httpStatus,
+        ...(this.call.budget === undefined ? {} : { budget: this.call.budget }),
       }),
     );
     deps.metrics.requests.inc({ request_class: classLabel(who.requestClass, deps), status });

@@ -35,6 +35,23 @@ export class SidecarMetrics {
     labelNames: ['protocol', 'reason'] as const,
     registers: [this.registry],
   });
+  readonly budgetDecisions = new Counter({
+    name: 'chargeback_sidecar_budget_decisions_total',
+    help: 'Metered requests a spend budget acted on, by action: refuse (429), demote (served as batch), alert (served), unavailable (503: stale budget state and SIDECAR_BUDGET_FAIL_CLOSED).',
+    labelNames: ['action'] as const,
+    registers: [this.registry],
+  });
+  readonly budgetStateReads = new Counter({
+    name: 'chargeback_sidecar_budget_state_reads_total',
+    help: 'Reads of the budget state document by outcome: ok, stale (read, but older than the stale bound), unreadable (did not parse; the last good one is kept), unreachable.',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly budgetStateAge = new Gauge({
+    name: 'chargeback_sidecar_budget_state_age_seconds',
+    help: 'Age of the budget state the sidecar enforces, from its generatedAt (or its last good read, if older); alert on it above the stale bound.',
+    registers: [this.registry],
+  });
   readonly queueDepth = new Gauge({
     name: 'chargeback_sidecar_queue_depth',
     help: 'Events waiting in memory to be sent.',

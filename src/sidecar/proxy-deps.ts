@@ -1,6 +1,7 @@
 import type { AttributionRules } from './attribution.js';
 import type { SidecarMetrics } from './metrics.js';
 import type { RouteRules } from './routes.js';
+import type { Gate } from './spend-budgets.js';
 
 /** The replica whose GPUs the sidecar meters: every event it sends names these. */
 export interface PodIdentity {
@@ -34,4 +35,6 @@ export interface ProxyDeps {
   readonly log?: (message: string) => void;
   /** Largest stream event read, in characters (default 8 Mi); a larger one is relayed unread and counted. */
   readonly maxStreamEventChars?: number;
+  /** Spend budgets (spend-budgets.ts): what to do with a tenant's and feature's request now; none: no budgets. */
+  readonly budgets?: { gate(tenant: string, feature: string): Gate };
 }

@@ -18,6 +18,8 @@ export interface Outcome {
   readonly metering: string | undefined;
   readonly status: 'ok' | 'error' | 'aborted';
   readonly httpStatus: number;
+  /** What a spend budget did to the request: refused (429) or demoted (served as batch). */
+  readonly budget?: 'refused' | 'demoted' | 'unavailable';
 }
 
 const finite = (n: number | null | undefined): n is number =>
@@ -82,12 +84,15 @@ export function usageEvent(o: Outcome): Record<string, unknown> {
  * - `promptTokens`: `unknown` when the prompt count never came (a Responses stream cut early);
  * - `metering`: the reason the sidecar metered a 2xx answer as an error;
  * - `unreadStreamEvents`: events over the size bound, relayed unread;
- * - `audioSeconds`: the audio an audio answer reports in seconds instead of tokens.
+ * - `audioSeconds`: the audio an audio answer reports in seconds instead of tokens;
+ * - `budget`: `refused` (429, over a budget), `demoted` (served as batch), `unavailable` (503, no
+ *   fresh budget state and the sidecar fails closed).
  */
 function meteringAttributes(o: Outcome): Record<string, string> | undefined {
   const c = o.counted;
-  if (c === undefined) return undefined;
   const out: Record<string, string> = {};
+  if (o.budget !== undefined) out.budget = o.budget;
+  if (c === undefined) return Object.keys(out).length === 0 ? undefined : out;
   if (c.source !== 'reported') out.usage = c.source;
   if (c.cachedPromptTokens === undefined) out.cachedPromptTokens = 'unknown';
   if (!c.promptKnown) out.promptTokens = 'unknown';
