@@ -66,6 +66,7 @@ describe('cases.jsonl', () => {
   it('reads cases, skipping blank lines, keeping their line numbers', () => {
     const cases = parse(
       '{"id":"a","input":"1+1?","expected":"2"}\n\n{"id":"b","input":"x","expected":["y","z"]}\n',
+      manifest({ scorers: { exact_match: {} } }),
     );
     expect(cases.map((c) => [c.id, c.line, c.expected])).toEqual([
       ['a', 1, ['2']],
