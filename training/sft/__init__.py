@@ -1,0 +1,1 @@
+"""Supervised fine-tuning for the retraining job Azure ML starts on a failed quality gate."""
