@@ -58,6 +58,9 @@ param operatorGroupId string = ''
 @description('REPORT_LINK_BASE: the URL prefix a drift card\'s button opens, <prefix>YYYY-MM-DD; empty: cards have no button. docs/operations.md says what serves it.')
 param reportLinkBase string = ''
 
+@description('Entra app registration (client id) that signs colleagues in to the report pages a drift card opens; its client secret is the Key Vault secret page-sign-in-secret. Empty: no sign-in, and cards have a button only with reportLinkBase. docs/operations.md says how to create the registration.')
+param pageSignInClientId string = ''
+
 @description('Where alerts are e-mailed.')
 param alertEmails string[] = []
 
@@ -160,6 +163,10 @@ module functionApp 'modules/functionapp.bicep' = {
     // The secret is set by hand (it is the Workflows URL, with its signature); the app resolves it.
     teamsWebhookSecretUri: '${keyVault.outputs.vaultUri}secrets/teams-webhook-url/'
     reportLinkBase: reportLinkBase
+    pageSignIn: {
+      clientId: pageSignInClientId
+      clientSecretUri: empty(pageSignInClientId) ? '' : '${keyVault.outputs.vaultUri}secrets/page-sign-in-secret/'
+    }
     appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
     virtualNetworkSubnetId: network.outputs.functionsSubnetId
     retraining: {

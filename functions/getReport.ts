@@ -67,11 +67,66 @@ function headers(kind: Kind, date: string): Record<string, string> {
   };
 }
 
+/**
+ * GET /api/pages/{date}: the day's or month's page, for a colleague following a drift card's
+ * button. No function key (a link cannot carry one): with PAGE_SIGN_IN=entra, App Service
+ * authentication runs in front of the app, and a request it signed in carries
+ * `x-ms-client-principal-id`, which App Service sets itself and never passes through from a client.
+ * Anyone else is sent to the sign-in page and back. With PAGE_SIGN_IN=none the route serves nothing.
+ */
+export function makeGetReportPage(
+  deps: () => Promise<{ reports: ReportStore; config: { pageSignIn: string } }>,
+) {
+  return async function getReportPage(
+    request: HttpRequest,
+    _context: InvocationContext,
+  ): Promise<HttpResponseInit> {
+    const { reports, config } = await deps();
+    if (config.pageSignIn !== 'entra')
+      return {
+        status: 404,
+        jsonBody: {
+          error:
+            'report pages are served here only behind App Service sign-in (PAGE_SIGN_IN=entra); use /api/reports/{date} with a function key',
+        },
+      };
+    const date = request.params.date ?? '';
+    const month = isMonth(date);
+    if (!month && parseDay(date) === undefined)
+      return {
+        status: 400,
+        jsonBody: {
+          error: `date must be a calendar day YYYY-MM-DD or a month YYYY-MM, got "${date.slice(0, 40)}"`,
+        },
+      };
+    const principal = request.headers.get('x-ms-client-principal-id') ?? '';
+    if (principal === '') {
+      const back = `/api/pages/${date}`;
+      return {
+        status: 302,
+        headers: { location: `/.auth/login/aad?post_login_redirect_uri=${encodeURIComponent(back)}` },
+      };
+    }
+    const body = month ? await monthFile(reports, date, 'html') : await dayFile(reports, date, 'html');
+    if (body === undefined)
+      return { status: 404, jsonBody: { error: `no chargeback report page for ${date}` } };
+    return { status: 200, headers: { ...headers('html', date), 'cache-control': 'private, no-store' }, body };
+  };
+}
+
 export const getReport = makeGetReport(services);
+export const getReportPage = makeGetReportPage(services);
 
 app.http('getReport', {
   methods: ['GET'],
   authLevel: 'function',
   route: 'reports/{date}',
   handler: getReport,
+});
+
+app.http('getReportPage', {
+  methods: ['GET'],
+  authLevel: 'anonymous',
+  route: 'pages/{date}',
+  handler: getReportPage,
 });

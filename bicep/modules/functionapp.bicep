@@ -31,6 +31,9 @@ param teamsWebhookSecretUri string
 @description('REPORT_LINK_BASE, the prefix of a drift card\'s button; empty: the setting is left out and cards have no button.')
 param reportLinkBase string = ''
 
+@description('Sign-in for the report pages a drift card opens: App Service authentication with Entra ID in front of the app (getReportPage, /api/pages/{date}). The app registration\'s client id and the Key Vault secret URI of its client secret; an empty clientId leaves it off.')
+param pageSignIn { clientId: string, clientSecretUri: string } = { clientId: '', clientSecretUri: '' }
+
 param appInsightsConnectionString string
 
 @description('Subnet for outbound VNet integration (delegated to Microsoft.App/environments).')
@@ -55,6 +58,7 @@ param instanceMemoryMB int
 param tags object
 
 var retrainingOn = !empty(retraining.environmentId) && !empty(retraining.codeId)
+var pageSignInOn = !empty(pageSignIn.clientId)
 
 resource plan 'Microsoft.Web/serverfarms@2025-03-01' = {
   name: planName
@@ -107,7 +111,11 @@ resource app 'Microsoft.Web/sites@2025-03-01' = {
         { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'Authorization=AAD' }
       ], empty(reportLinkBase) ? [] : [
         { name: 'REPORT_LINK_BASE', value: reportLinkBase }
-      ], retrainingOn ? [
+      ], pageSignInOn ? [
+        // With no REPORT_LINK_BASE, the app points the cards' button at its own getReportPage.
+        { name: 'PAGE_SIGN_IN', value: 'entra' }
+        { name: 'MICROSOFT_PROVIDER_AUTHENTICATION_SECRET', value: '@Microsoft.KeyVault(SecretUri=${pageSignIn.clientSecretUri})' }
+      ] : [], retrainingOn ? [
         { name: 'AML_SUBSCRIPTION_ID', value: subscription().subscriptionId }
         { name: 'AML_RESOURCE_GROUP', value: resourceGroup().name }
         { name: 'AML_WORKSPACE', value: retraining.workspaceName }
@@ -117,6 +125,32 @@ resource app 'Microsoft.Web/sites@2025-03-01' = {
         { name: 'RETRAIN_MAX_USD', value: string(retraining.maxUsdPerJob) }
       ] : [])
     }
+  }
+}
+
+// App Service authentication: it signs colleagues in for getReportPage and sets the principal
+// headers that route checks (clients cannot set them). Unauthenticated requests are let through, so
+// the routes that machines call with function keys (reports, gates, requests, cost gate, ops) are
+// unchanged; getReportPage itself sends an anonymous browser to /.auth/login/aad.
+resource pageAuth 'Microsoft.Web/sites/config@2025-03-01' = if (pageSignInOn) {
+  parent: app
+  name: 'authsettingsV2'
+  properties: {
+    platform: { enabled: true }
+    globalValidation: { requireAuthentication: false, unauthenticatedClientAction: 'AllowAnonymous' }
+    httpSettings: { requireHttps: true }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: pageSignIn.clientId
+          clientSecretSettingName: 'MICROSOFT_PROVIDER_AUTHENTICATION_SECRET'
+          openIdIssuer: '${az.environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+        }
+        validation: { allowedAudiences: ['api://${pageSignIn.clientId}'] }
+      }
+    }
+    login: { tokenStore: { enabled: true } }
   }
 }
 

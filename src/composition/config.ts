@@ -126,6 +126,8 @@ export interface Config {
   readonly driftRulesPath: string;
   /** Prefix of the day's report link on drift cards. */
   readonly reportLinkBase: string | undefined;
+  /** `entra`: getReportPage serves pages to colleagues App Service authentication signed in. */
+  readonly pageSignIn: 'none' | 'entra';
   readonly alertsTable: string;
   readonly qualityRulesPath: string;
   readonly qualityTable: string;
@@ -180,7 +182,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ingestRetryDeadlineMs: e.INGEST_RETRY_DEADLINE_SECONDS * 1000,
     teamsWebhookUrl: e.TEAMS_WEBHOOK_URL,
     driftRulesPath: e.DRIFT_RULES_PATH,
-    reportLinkBase: e.REPORT_LINK_BASE,
+    reportLinkBase: e.REPORT_LINK_BASE ?? ownPageLink(e.PAGE_SIGN_IN, env.WEBSITE_HOSTNAME),
+    pageSignIn: e.PAGE_SIGN_IN,
     alertsTable: e.ALERTS_TABLE,
     qualityRulesPath: e.QUALITY_RULES_PATH,
     qualityTable: e.QUALITY_TABLE,
@@ -192,6 +195,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     .map((s) => env[s.name])
     .filter((v): v is string => v !== undefined && v !== '');
   return protect(config, secrets);
+}
+
+/**
+ * With the app's own sign-in in front of the pages, the card's button opens them there:
+ * `https://<WEBSITE_HOSTNAME>/api/pages/` (App Service sets WEBSITE_HOSTNAME to the app's default
+ * host name). Undefined otherwise: cards have no button.
+ */
+function ownPageLink(signIn: 'none' | 'entra', host: string | undefined): string | undefined {
+  if (signIn !== 'entra' || host === undefined || !/^[A-Za-z0-9.-]+(:\d+)?$/.test(host)) return undefined;
+  return `https://${host}/api/pages/`;
 }
 
 /**

@@ -294,8 +294,24 @@ export const SETTINGS = {
     required: 'no',
     secret: false,
     description:
-      "An http(s) URL prefix for the button on each drift card: the card links to `<prefix>YYYY-MM-DD`. Pointed at the `getReport` route (`https://<app>.azurewebsites.net/api/reports/`), a browser asking for text/html gets the day's report page; that route takes a function key, which a card's link does not carry, so the button opens the page only where something in front of the app (a gateway, or a copy of the report container served with sign-in) supplies the access (see docs/operations.md, section The report link on drift cards). Without it, cards have no button.",
+      "An http(s) URL prefix for the button on each drift card: the card links to `<prefix>YYYY-MM-DD`. With `PAGE_SIGN_IN=entra` it defaults to the app's own `getReportPage` route (`https://<WEBSITE_HOSTNAME>/api/pages/`), which opens the day's page for a colleague signed in with Entra ID. The `getReport` route (`/api/reports/`) takes a function key, which a card's link does not carry. Without either, cards have no button (see docs/operations.md, section The report link on drift cards).",
     schema: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  },
+  PAGE_SIGN_IN: {
+    readBy: 'app',
+    default: 'none',
+    required: 'no',
+    secret: false,
+    description:
+      "`entra`: the `getReportPage` route (`GET /api/pages/{date}`, no function key) serves the day's or month's page to a request that App Service authentication signed in (it carries `x-ms-client-principal-id`, a header App Service sets and never passes through from a client) and sends anyone else to the sign-in page. Set it only where App Service authentication runs in front of the app (Bicep's `pageSignIn` parameter deploys both). `none`: that route answers 404.",
+    schema: z.enum(['none', 'entra']),
+  },
+  MICROSOFT_PROVIDER_AUTHENTICATION_SECRET: {
+    readBy: 'host',
+    required: 'with PAGE_SIGN_IN=entra',
+    secret: true,
+    description:
+      "The client secret of the Entra app registration that App Service authentication signs colleagues in with (a Key Vault reference; Bicep's `pageSignIn.clientSecretUri`). Read by the platform's authentication module, not by the code.",
   },
   ALERTS_TABLE: {
     readBy: 'app',

@@ -263,6 +263,45 @@ describe('operator access and the report link', () => {
 });
 
 /** The dev deployment with more parameters, snapshotted as the committed ones are. */
+describe('sign-in for the report pages', () => {
+  const CLIENT = '33333333-3333-3333-3333-333333333333';
+  it.each(Object.entries(snapshots))(
+    'is off in the %s deployment, whose parameters name no app registration',
+    (_e, snapshot) => {
+      expect(ofType(snapshot, 'Microsoft.Web/sites/config')).toEqual([]);
+      expect(appSettingsOf(snapshot).map((s) => s.name)).not.toContain('PAGE_SIGN_IN');
+    },
+  );
+
+  it('puts App Service authentication in front of the app, letting keyed routes through, and turns the page route on', () => {
+    const snapshot = snapshotWith('signin', `param pageSignInClientId = '${CLIENT}'\n`);
+    const auth = one(snapshot, 'Microsoft.Web/sites/config');
+    expect(leaf(auth)).toBe('authsettingsV2');
+    const properties = auth.properties as {
+      globalValidation: { requireAuthentication: boolean; unauthenticatedClientAction: string };
+      identityProviders: {
+        azureActiveDirectory: { registration: { clientId: string; clientSecretSettingName: string } };
+      };
+    };
+    // Not required globally: machines call the other routes with function keys, without a sign-in.
+    expect(properties.globalValidation).toEqual({
+      requireAuthentication: false,
+      unauthenticatedClientAction: 'AllowAnonymous',
+    });
+    const registration = properties.identityProviders.azureActiveDirectory.registration;
+    expect(registration.clientId).toBe(CLIENT);
+    const settings = appSettingsOf(snapshot);
+    expectDeclared(settings);
+    const value = (name: string): string | undefined => settings.find((s) => s.name === name)?.value;
+    expect(value('PAGE_SIGN_IN')).toBe('entra');
+    expect(SETTINGS.PAGE_SIGN_IN.schema.safeParse(value('PAGE_SIGN_IN')).success).toBe(true);
+    // The secret the registration names is a setting, and that setting is a Key Vault reference.
+    expect(value(registration.clientSecretSettingName)).toMatch(
+      /@Microsoft\.KeyVault\(SecretUri=.*page-sign-in-secret/,
+    );
+  });
+});
+
 function snapshotWith(name: string, parameters: string): Snapshot {
   const dir = mkdtempSync(join(tmpdir(), `bicep-${name}-`));
   // A parameters file must name its template by a relative path.

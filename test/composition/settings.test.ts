@@ -80,6 +80,7 @@ describe('the settings declaration', () => {
       'evaluateQuality',
       'getGate',
       'getReport',
+      'getReportPage',
       'getRequest',
       'ingestUsage',
       'monthlyChargeback',
