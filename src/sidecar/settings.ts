@@ -9,6 +9,7 @@ import {
   DEFAULT_MAX_BODY,
   DEFAULT_TENANT_SHARE,
 } from './budget.js';
+import { DEFAULT_BUDGET_REFRESH_MS, DEFAULT_BUDGET_STALE_MS } from './spend-budgets.js';
 
 /**
  * The sidecar's settings: command-line flags win over the environment (SIDECAR_*, and what the
@@ -37,6 +38,10 @@ export const SIDECAR_ENV = {
   bodyTimeoutSeconds: 'SIDECAR_BODY_TIMEOUT_SECONDS',
   windowSeconds: 'SIDECAR_CAPACITY_WINDOW_SECONDS',
   drainSeconds: 'SIDECAR_DRAIN_SECONDS',
+  budgetStateUrl: 'SIDECAR_BUDGET_STATE_URL',
+  budgetRefreshSeconds: 'SIDECAR_BUDGET_REFRESH_SECONDS',
+  budgetStaleSeconds: 'SIDECAR_BUDGET_STALE_SECONDS',
+  budgetFailClosed: 'SIDECAR_BUDGET_FAIL_CLOSED',
   pod: 'POD_NAME',
   node: 'NODE_NAME',
   gpuSku: 'GPU_SKU',
@@ -77,6 +82,18 @@ export interface SidecarSettings {
   readonly windowMs: number;
   /** After SIGTERM, how long requests in flight may run before they are cut off and metered as aborted. */
   readonly drainMs: number;
+  /**
+   * Spend budgets: the state document's URL (the `budget-state` container's `state.json`), read
+   * every `refreshMs`, stale after `staleMs`, failing open unless `failClosed`; none: no budgets.
+   */
+  readonly budgets:
+    | {
+        readonly url: URL;
+        readonly refreshMs: number;
+        readonly staleMs: number;
+        readonly failClosed: boolean;
+      }
+    | undefined;
   readonly pod: string;
   readonly node: string;
   readonly gpuSku: string;
@@ -162,6 +179,18 @@ const schema = z.object({
     .default(DEFAULT_BODY_TIMEOUT_MS / 1000),
   windowSeconds: z.coerce.number().int().min(1).max(3600).default(60),
   drainSeconds: z.coerce.number().min(0).max(3600).default(DEFAULT_DRAIN_SECONDS),
+  budgetStateUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  budgetRefreshSeconds: z.coerce
+    .number()
+    .min(0.1)
+    .max(300)
+    .default(DEFAULT_BUDGET_REFRESH_MS / 1000),
+  budgetStaleSeconds: z.coerce
+    .number()
+    .min(1)
+    .max(86_400)
+    .default(DEFAULT_BUDGET_STALE_MS / 1000),
+  budgetFailClosed: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
   pod: z.string().min(1, 'must name the pod (Downward API metadata.name)').pipe(eventName),
   node: z.string().min(1).default('unknown'),
   gpuSku: z.string().min(1, 'must name the VM size, e.g. Standard_NC24ads_A100_v4'),
@@ -234,6 +263,15 @@ export function loadSidecarSettings(
     bodyTimeoutMs: Math.round(s.bodyTimeoutSeconds * 1000),
     windowMs: s.windowSeconds * 1000,
     drainMs: Math.round(s.drainSeconds * 1000),
+    budgets:
+      s.budgetStateUrl === undefined
+        ? undefined
+        : {
+            url: new URL(s.budgetStateUrl),
+            refreshMs: Math.round(s.budgetRefreshSeconds * 1000),
+            staleMs: Math.round(s.budgetStaleSeconds * 1000),
+            failClosed: s.budgetFailClosed === 'true',
+          },
     pod: s.pod,
     node: s.node,
     gpuSku: s.gpuSku,

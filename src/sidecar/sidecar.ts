@@ -3,7 +3,9 @@ import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import { loadApiKeys } from './attribution.js';
 import { CapacityClock } from './capacity.js';
+import { DefaultAzureCredential } from '@azure/identity';
 import { SidecarMetrics } from './metrics.js';
+import { BudgetStateReader, blobReader } from './spend-budgets.js';
 import { EventPipe, type Sender } from './pipe.js';
 import { createProxy } from './proxy.js';
 import { EventHubsSender, FileSender } from './senders.js';
@@ -58,7 +60,10 @@ export async function startSidecar(
     const line = requestLogLine(event);
     if (line !== undefined) requestLog(line);
   };
+  const budgets = budgetReader(settings, metrics, log);
+  if (budgets !== undefined) await budgets.start();
   const proxy = createProxy({
+    ...(budgets === undefined ? {} : { budgets }),
     upstream: settings.upstream,
     rules: {
       headers: settings.headers,
@@ -161,6 +166,7 @@ export async function startSidecar(
       await proxy.idle();
     }
     await proxy.close();
+    budgets?.stop();
     capacity.stop();
     await pipe.close();
     proxy.server.closeAllConnections();
@@ -204,4 +210,38 @@ export function spoolOnCrash(
   return () => {
     process.off('uncaughtException', crash);
   };
+}
+
+/**
+ * The spend budgets' state reader, when SIDECAR_BUDGET_STATE_URL is set: with the pod's workload
+ * identity (Storage Blob Data Reader on the state container) for an Azure Storage URL, anonymous
+ * otherwise (a URL that carries a SAS, or Azurite). Each read lands in the sidecar's metrics.
+ */
+function budgetReader(
+  settings: SidecarSettings,
+  metrics: SidecarMetrics,
+  log: (message: string) => void,
+): BudgetStateReader | undefined {
+  const b = settings.budgets;
+  if (b === undefined) return undefined;
+  const signed = b.url.searchParams.has('sig');
+  let token: (() => Promise<string>) | undefined;
+  if (b.url.protocol === 'https:' && !signed) {
+    const credential = new DefaultAzureCredential();
+    token = async () => {
+      const got = await credential.getToken('https://storage.azure.com/.default');
+      return got.token;
+    };
+  }
+  return new BudgetStateReader({
+    read: blobReader(b.url, token),
+    refreshMs: b.refreshMs,
+    staleMs: b.staleMs,
+    failClosed: b.failClosed,
+    log,
+    observe: (outcome, ageSeconds) => {
+      metrics.budgetStateReads.inc({ outcome });
+      if (Number.isFinite(ageSeconds)) metrics.budgetStateAge.set(ageSeconds);
+    },
+  });
 }

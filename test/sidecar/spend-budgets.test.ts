@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { TableClient } from '@azure/data-tables';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -10,6 +12,8 @@ import { BlobBudgetState, TableBudgetSpend } from '../../src/adapters/azure-stor
 import { parseBudgets } from '../../src/domain/budgets/budgets.js';
 import { parseEvent } from '../../src/domain/events.js';
 import { loadPriceCard } from '../../src/domain/prices.js';
+import { loadSidecarSettings } from '../../src/sidecar/settings.js';
+import { startSidecar } from '../../src/sidecar/sidecar.js';
 import { BudgetStateReader, blobReader } from '../../src/sidecar/spend-budgets.js';
 import { publishBudgets } from '../../src/usecases/budgets/publish-budgets.js';
 import { ingestBatch, type DeliveredMessage } from '../../src/usecases/ingest/ingest.js';
@@ -369,5 +373,71 @@ describe('the state as each pod holds it', () => {
     await reader.refresh();
     expect(reader.gate('acme', 'chat').action).toBe('unavailable');
     expect(reader.gate('initech', 'chat').action).toBe('serve');
+  });
+});
+
+describe('the sidecar process settings', () => {
+  const env = {
+    POD_NAME: 'vllm-8',
+    GPU_SKU: 'Standard_NC24ads_A100_v4',
+    GPU_COUNT: '1',
+    MODEL_NAME: 'fake-model',
+  };
+
+  it('reads the budget settings and names a bad one', () => {
+    const s = loadSidecarSettings(
+      { sink: 'file:/unused' },
+      {
+        ...env,
+        SIDECAR_BUDGET_STATE_URL: 'https://acct.blob.core.windows.net/budget-state/state.json',
+        SIDECAR_BUDGET_REFRESH_SECONDS: '2',
+        SIDECAR_BUDGET_FAIL_CLOSED: 'true',
+      },
+    );
+    expect(s.budgets).toMatchObject({ refreshMs: 2000, staleMs: 60_000, failClosed: true });
+    expect(loadSidecarSettings({ sink: 'file:/unused' }, env).budgets).toBeUndefined();
+    expect(() =>
+      loadSidecarSettings(
+        { sink: 'file:/unused' },
+        { ...env, SIDECAR_BUDGET_STATE_URL: 'x', SIDECAR_BUDGET_FAIL_CLOSED: 'yes' },
+      ),
+    ).toThrow(
+      /SIDECAR_BUDGET_STATE_URL: must be an http\(s\) URL; SIDECAR_BUDGET_FAIL_CLOSED: must be true or false/,
+    );
+  });
+
+  it('enforces the state blob when started as the image starts it', async () => {
+    const blob = container.getBlockBlobClient('process.json');
+    const text = acmeOver(new Date().toISOString(), new Date(Date.now() + 3_600_000).toISOString());
+    await blob.upload(text, Buffer.byteLength(text));
+    const settings = loadSidecarSettings(
+      {
+        upstream: upstream.href,
+        listen: '127.0.0.1:0',
+        adminListen: '127.0.0.1:0',
+        sink: 'file:/unused',
+        spoolDir: mkdtempSync(join(tmpdir(), 'spool-')),
+      },
+      { ...env, SIDECAR_BUDGET_STATE_URL: blob.url },
+    );
+    const sidecar = await startSidecar(
+      settings,
+      { send: () => Promise.resolve(), close: () => Promise.resolve() },
+      () => undefined,
+      () => undefined,
+    );
+    try {
+      const base = `http://127.0.0.1:${(sidecar.proxy.address() as AddressInfo).port}`;
+      const ask = (tenant: string) =>
+        fetch(`${base}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-tenant': tenant },
+          body: JSON.stringify({ model: 'fake-model', messages: [{ role: 'user', content: 'hi' }] }),
+        });
+      expect((await ask('acme')).status).toBe(429);
+      expect((await ask('initech')).status).toBe(200);
+    } finally {
+      await sidecar.shutdown();
+    }
   });
 });
