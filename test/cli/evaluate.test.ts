@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { casesPathOf, parseEvaluateArgs, runEvaluate } from '../../src/cli/evaluate-command.js';
 import { parseEvent, type EvaluationEvent } from '../../src/domain/events.js';
 import { judge } from '../../src/domain/gate/judge.js';
@@ -11,7 +11,9 @@ import { FakeOpenAi, lastUserText, type FakeAction } from '../helpers/fake-opena
 import { runMain } from '../helpers/cli.js';
 
 const ROOT = mkdtempSync(join(tmpdir(), 'evaluate-'));
-afterAll(() => rmSync(ROOT, { recursive: true, force: true }));
+afterAll(() => {
+  rmSync(ROOT, { recursive: true, force: true });
+});
 
 /** Questions and right answers of the suite the tests run. */
 const ANSWERS: Record<string, string> = {

@@ -94,12 +94,19 @@ export class FakeOpenAi {
     const server = this.server;
     if (server === undefined) return;
     server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await new Promise<void>((resolve) =>
+      server.close(() => {
+        resolve();
+      }),
+    );
   }
 }
 
 /** The last user message of a chat request (what a plan keys on). */
 export function lastUserText(body: Record<string, unknown>): string {
   const messages = (body.messages ?? []) as { role: string; content: string }[];
-  return messages.filter((m) => m.role === 'user').at(-1)?.content ?? String(body.prompt ?? '');
+  return (
+    messages.filter((m) => m.role === 'user').at(-1)?.content ??
+    (typeof body.prompt === 'string' ? body.prompt : '')
+  );
 }

@@ -49,11 +49,9 @@ const pattern = nonEmpty.transform((source, ctx) => {
 const caseSchema = z
   .strictObject(
     {
-      id: z
-        .string({ error: 'must be a string' })
-        .regex(/^[A-Za-z0-9._:-]{1,128}$/, {
-          error: 'must be 1 to 128 letters, digits, ".", "_", ":" or "-"',
-        }),
+      id: z.string({ error: 'must be a string' }).regex(/^[A-Za-z0-9._:-]{1,128}$/, {
+        error: 'must be 1 to 128 letters, digits, ".", "_", ":" or "-"',
+      }),
       input: z.string({ error: 'must be a string' }).optional(),
       messages: z
         .array(

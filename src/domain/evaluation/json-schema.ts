@@ -86,7 +86,7 @@ export function readJsonSchema(value: unknown, path = 'schema'): JsonSchema | { 
     const read = readJsonSchema(schema.items, `${path}.items`);
     if ('error' in read) return read;
   }
-  return schema as JsonSchema;
+  return schema;
 }
 
 /** The violations of `schema` by `value`, each as `$.path: what is wrong`; [] when it conforms. */
@@ -108,7 +108,7 @@ export function schemaViolations(schema: JsonSchema, value: unknown, path = '$')
   }
   if (typeof value === 'string') {
     // Length in code points, as JSON Schema counts it (an emoji is one character).
-    const length = [...value].length;
+    const length = Array.from(value).length;
     if (schema.minLength !== undefined && length < schema.minLength)
       out.push(`${path}: must have at least ${schema.minLength} characters`);
     if (schema.maxLength !== undefined && length > schema.maxLength)
