@@ -103,8 +103,8 @@ def build(cfg: TrainConfig, base_model: str | None) -> tuple[nn.Module, Any, dic
         import transformers  # type: ignore[import-not-found]
     except ImportError as error:
         raise ModelError("base_format hf needs the transformers package, which is not installed") from error
-    dtype = torch.bfloat16 if cfg.precision == "bf16" else torch.float32
-    model = transformers.AutoModelForCausalLM.from_pretrained(str(model_dir), torch_dtype=dtype)
+    # fp32 master weights: DDP computes in bf16 under autocast, FSDP through its MixedPrecision.
+    model = transformers.AutoModelForCausalLM.from_pretrained(str(model_dir), torch_dtype=torch.float32)
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(tok_dir))
     model.config.use_cache = False
     return model, HfTokenizer(tokenizer), {"kind": "hf", "model_dir": str(model_dir), "tokenizer_dir": str(tok_dir)}
