@@ -109,24 +109,29 @@ def make_tracker(is_main: bool, env: dict[str, str] | None = None) -> Tracker:
 
 
 def lineage_tags(env: dict[str, str], *, strategy: str, nodes: int, world: int, device: str, data_fingerprint: str) -> dict[str, str]:
-    """The lineage of the model this job makes: code, data, base model, compute, the evaluation."""
-    def get(name: str) -> str:
-        value = env.get(name, "")
-        return value if value else "unknown"
+    """The lineage of the model this job makes: code, data, base model, compute, the evaluation.
 
+    On Azure ML the job is the MLflow run, so the tags the job was submitted with (codeCommit,
+    evaluation, trainingDataName, ...) are already on it; a value the environment does not carry is
+    left out here rather than written over with a blank.
+    """
+    from_env = {
+        "model": "MODEL_NAME",
+        "modelVersion": "MODEL_VERSION",
+        "baseModel": "BASE_MODEL",
+        "codeCommit": "CODE_COMMIT",
+        "evaluation": "EVALUATION_ID",
+        "trainingDataName": "TRAINING_DATA_NAME",
+        "trainingDataVersion": "TRAINING_DATA_VERSION",
+        "computeSku": "COMPUTE_SKU",
+        "azuremlRunId": "AZUREML_RUN_ID",
+    }
+    tags = {tag: env[name] for tag, name in from_env.items() if env.get(name)}
     return {
-        "model": get("MODEL_NAME"),
-        "modelVersion": get("MODEL_VERSION"),
-        "baseModel": get("BASE_MODEL"),
-        "codeCommit": get("CODE_COMMIT"),
-        "evaluation": get("EVALUATION_ID"),
-        "trainingDataName": get("TRAINING_DATA_NAME"),
-        "trainingDataVersion": get("TRAINING_DATA_VERSION"),
+        **tags,
         "trainingDataFingerprint": data_fingerprint,
-        "computeSku": get("COMPUTE_SKU"),
         "strategy": strategy,
         "nodeCount": str(nodes),
         "worldSize": str(world),
         "device": device,
-        "azuremlRunId": get("AZUREML_RUN_ID"),
     }
