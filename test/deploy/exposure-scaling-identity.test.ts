@@ -2,6 +2,7 @@ import type { IScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import type { IPodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import type { ICronJob } from 'kubernetes-models/batch/v1';
 import type { IService, IServiceAccount } from 'kubernetes-models/v1';
 import { describe, expect, it } from 'vitest';
 import {
@@ -111,7 +112,10 @@ describe('vllm-deploy manifests: exposure, disruption, scaling, identity', () =>
   });
 
   it('uses one workload-identity service account, and only the sidecar gets the Azure token', () => {
-    const accounts = ofKind<IServiceAccount>('ServiceAccount');
+    // The other account is the regression harness's (evaluation-cronjob.yaml), checked below.
+    const accounts = ofKind<IServiceAccount>('ServiceAccount').filter(
+      (a) => nameOf(a) !== 'evaluation-harness',
+    );
     expect(accounts.length).toBe(1);
     const account = accounts[0];
     expect(account?.metadata?.annotations?.['azure.workload.identity/client-id']).toMatch(
@@ -122,6 +126,34 @@ describe('vllm-deploy manifests: exposure, disruption, scaling, identity', () =>
       expect(podLabelsOf(d)['azure.workload.identity/use']).toBe('true');
       const skipped = d.spec?.template.metadata?.annotations?.['azure.workload.identity/skip-containers'];
       expect(skipped?.split(';')).toEqual([vllmOf(d).name]);
+    }
+  });
+
+  it('runs the regression harness per served model, under its own identity, through the sidecar', () => {
+    const harness = ofKind<IServiceAccount>('ServiceAccount').find((a) => nameOf(a) === 'evaluation-harness');
+    expect(harness?.metadata?.annotations?.['azure.workload.identity/client-id']).toMatch(/^[0-9a-f-]{36}$/);
+    const jobs = ofKind<ICronJob>('CronJob');
+    const served = deployments.map((d) => {
+      const args = vllmOf(d).args ?? [];
+      return { model: args[args.indexOf('--served-model-name') + 1], service: nameOf(d) };
+    });
+    expect(jobs.map((j) => j.metadata?.labels?.['chargeback/model']).sort()).toEqual(
+      served.map((s) => s.model).sort(),
+    );
+    for (const job of jobs) {
+      const pod = job.spec.jobTemplate.spec?.template.spec;
+      expect(pod?.serviceAccountName).toBe('evaluation-harness');
+      expect(job.spec.jobTemplate.spec?.template.metadata?.labels?.['azure.workload.identity/use']).toBe(
+        'true',
+      );
+      const args = pod?.containers[0]?.args ?? [];
+      const model = job.metadata?.labels?.['chargeback/model'];
+      const endpoint = args[args.indexOf('--endpoint') + 1] ?? '';
+      // Through the model's own Service on the sidecar's port, so the run is metered and billed.
+      const service = served.find((s) => s.model === model)?.service ?? 'none';
+      expect(endpoint).toBe(`http://${service}.llm-serving.svc.cluster.local:8080`);
+      expect(args[args.indexOf('--model') + 1]).toBe(model);
+      expect(args).toContain('--send');
     }
   });
 });

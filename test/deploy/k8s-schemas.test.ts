@@ -1,6 +1,7 @@
 import { ScaledObject, TriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { Deployment } from 'kubernetes-models/apps/v1';
+import { CronJob } from 'kubernetes-models/batch/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
@@ -29,6 +30,7 @@ const MODELS: Record<string, { model: ValidatingModel; apiVersion?: string }> = 
   'v1/ServiceAccount': { model: ServiceAccount },
   'v1/Service': { model: Service },
   'apps/v1/Deployment': { model: Deployment },
+  'batch/v1/CronJob': { model: CronJob },
   'policy/v1/PodDisruptionBudget': { model: PodDisruptionBudget },
   'networking.k8s.io/v1/NetworkPolicy': { model: NetworkPolicy },
   'keda.sh/v1alpha1/ScaledObject': { model: ScaledObject },
