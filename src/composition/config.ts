@@ -129,6 +129,10 @@ export interface Config {
   /** `entra`: getReportPage serves pages to colleagues App Service authentication signed in. */
   readonly pageSignIn: 'none' | 'entra';
   readonly alertsTable: string;
+  /** The spend budgets file; undefined: no budgets. */
+  readonly budgetsPath: string | undefined;
+  readonly budgetSpendTable: string;
+  readonly budgetStateContainer: string;
   readonly qualityRulesPath: string;
   readonly qualityTable: string;
   readonly retrainingTable: string;
@@ -185,6 +189,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     reportLinkBase: e.REPORT_LINK_BASE ?? ownPageLink(e.PAGE_SIGN_IN, env.WEBSITE_HOSTNAME),
     pageSignIn: e.PAGE_SIGN_IN,
     alertsTable: e.ALERTS_TABLE,
+    budgetsPath: e.BUDGETS_PATH,
+    budgetSpendTable: e.BUDGET_SPEND_TABLE,
+    budgetStateContainer: e.BUDGET_STATE_CONTAINER,
     qualityRulesPath: e.QUALITY_RULES_PATH,
     qualityTable: e.QUALITY_TABLE,
     retrainingTable: e.RETRAINING_TABLE,

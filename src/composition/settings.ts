@@ -313,6 +313,32 @@ export const SETTINGS = {
     description:
       "The client secret of the Entra app registration that App Service authentication signs colleagues in with (a Key Vault reference; Bicep's `pageSignIn.clientSecretUri`). Read by the platform's authentication module, not by the code.",
   },
+  BUDGETS_PATH: {
+    readBy: 'app',
+    required: 'no',
+    secret: false,
+    description:
+      "The spend budgets file (see [budgets](budgets.md); `rules/budgets.json` is an example), relative to the deployed app's root or absolute, like `PRICE_CARD_PATH`. Read once per process; a file that cannot be read or is invalid stops the app. Unset: no budgets, ingest adds no spend and `publishBudgets` does nothing.",
+    schema: z.string().min(1).optional(),
+  },
+  BUDGET_SPEND_TABLE: {
+    readBy: 'app',
+    default: 'budgetspend',
+    required: 'no',
+    secret: false,
+    description:
+      'Table of the running spend of each budget (PartitionKey `day-YYYY-MM-DD` or `month-YYYY-MM`, RowKey the scope) and of the threshold card claims (partition `card`). A valid table name. Created on first use.',
+    schema: z.string().regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, 'must be a table name'),
+  },
+  BUDGET_STATE_CONTAINER: {
+    readBy: 'app',
+    default: 'budget-state',
+    required: 'no',
+    secret: false,
+    description:
+      'Blob container of the budget state document `state.json` that `publishBudgets` writes every 10 seconds and every sidecar reads (`SIDECAR_BUDGET_STATE_URL`). A valid container name.',
+    schema: z.string().regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, 'must be a container name'),
+  },
   ALERTS_TABLE: {
     readBy: 'app',
     default: 'alerts',
