@@ -6,7 +6,7 @@ import { DefaultAzureCredential } from '@azure/identity';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { loadConfig, type Config } from './config.js';
-import { readDriftRules, readGateRules, readPriceCardFile } from './files.js';
+import { readBudgetsFile, readDriftRules, readGateRules, readPriceCardFile } from './files.js';
 import { retrainingSetup, type Retraining } from './retraining.js';
 import type { PriceCard } from '../domain/prices.js';
 import type { DriftRules } from '../domain/drift/rules.js';
@@ -43,6 +43,10 @@ import { StorageFanOutStore, StorageWorkQueue } from '../adapters/azure-storage/
 import type { FanOutDeps } from '../usecases/fan-out/fan-out.js';
 import type { DayWorkDeps } from '../usecases/day/day-work.js';
 import { workflowsUrl } from '../adapters/teams/webhook-url.js';
+import { BlobBudgetState, TableBudgetSpend } from '../adapters/azure-storage/table-budget-spend.js';
+import type { BudgetsFile } from '../domain/budgets/budgets.js';
+import type { BudgetSpendStore, BudgetStateSink } from '../ports/budget-spend.js';
+import type { PublishDeps } from '../usecases/budgets/publish-budgets.js';
 
 /**
  * Everything the Functions need, built once per process from one validated configuration: ports,
@@ -75,6 +79,10 @@ export interface Services {
   readonly gateRules: RulesOrError;
   /** Azure ML retraining; undefined when AML_SUBSCRIPTION_ID is not set. */
   readonly retraining: Retraining | undefined;
+  /** Spend budgets, their running spend and the state blob; undefined when BUDGETS_PATH is not set. */
+  readonly budgets:
+    | { readonly file: BudgetsFile; readonly spend: BudgetSpendStore; readonly sink: BudgetStateSink }
+    | undefined;
 }
 
 // The SDKs retry each call a few times quickly; longer outages are retried around the whole,
@@ -96,6 +104,14 @@ export async function createServices(config: Config, now: Clock = () => new Date
   if (config.teamsWebhookUrl !== undefined) workflowsUrl(config.teamsWebhookUrl);
   const card = readPriceCardFile(config.priceCardPath);
   const driftRules = readDriftRules(config.driftRulesPath);
+  const budgets =
+    config.budgetsPath === undefined
+      ? undefined
+      : {
+          file: readBudgetsFile(config.budgetsPath),
+          spend: new TableBudgetSpend(tableClient(config.storage, config.budgetSpendTable)),
+          sink: new BlobBudgetState(blobs.getContainerClient(config.budgetStateContainer)),
+        };
   const quality = new TableQualityStore(tableClient(config.storage, config.qualityTable));
   const retrainingStore = new TableRetrainingStore(tableClient(config.storage, config.retrainingTable));
   const retraining =
@@ -133,6 +149,7 @@ export async function createServices(config: Config, now: Clock = () => new Date
     retrainingStore,
     gateRules: readGateRules(config.qualityRulesPath),
     retraining,
+    budgets,
   };
 }
 
@@ -315,7 +332,23 @@ export function ingestDeps(
   s: Services,
   retryDeadlineMs = s.config.ingestRetryDeadlineMs,
 ): IngestDeps & { retryDeadlineMs: number } {
-  return { ledger: s.ledger, prices: s.prices, now: s.now, retryDeadlineMs };
+  const budgets =
+    s.budgets === undefined ? {} : { budgets: { file: s.budgets.file, spend: s.budgets.spend } };
+  return { ledger: s.ledger, prices: s.prices, now: s.now, retryDeadlineMs, ...budgets };
+}
+
+/** What publishBudgets needs; undefined when no budgets are configured. */
+export function publishBudgetsDeps(s: Services, options: RunOptions = {}): PublishDeps | undefined {
+  if (s.budgets === undefined) return undefined;
+  const notifier = s.notifier();
+  return {
+    budgets: s.budgets.file,
+    spend: s.budgets.spend,
+    sink: s.budgets.sink,
+    now: options.now ?? s.now,
+    log: options.log ?? warn,
+    ...(notifier === undefined ? {} : { notifier }),
+  };
 }
 
 let shared: Promise<Services> | undefined;

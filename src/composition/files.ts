@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseBudgetsText, type BudgetsFile } from '../domain/budgets/budgets.js';
 import { ConfigurationError } from '../domain/errors.js';
 import { parseDriftRules, type DriftRules } from '../domain/drift/rules.js';
 import { parseGateRules } from '../domain/gate/rules.js';
@@ -38,6 +39,22 @@ export function readPriceCardFile(path: string): { prices: PriceCard; skus: stri
     return { prices, skus: [...new Set(skus)].sort() };
   } catch (error) {
     throw new ConfigurationError(`PRICE_CARD_PATH: ${full}: ${(error as Error).message}`);
+  }
+}
+
+/** The spend budgets file at `path` (relative to the package root, like the price card). */
+export function readBudgetsFile(path: string): BudgetsFile {
+  const full = isAbsolute(path) ? path : join(ROOT, path);
+  let text: string;
+  try {
+    text = readFileSync(full, 'utf8');
+  } catch (error) {
+    throw new ConfigurationError(`BUDGETS_PATH: cannot read ${full}: ${(error as Error).message}`);
+  }
+  try {
+    return parseBudgetsText(text);
+  } catch (error) {
+    throw new ConfigurationError(`BUDGETS_PATH: ${full}: ${(error as Error).message}`);
   }
 }
 

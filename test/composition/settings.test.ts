@@ -84,6 +84,7 @@ describe('the settings declaration', () => {
       'getRequest',
       'ingestUsage',
       'monthlyChargeback',
+      'publishBudgets',
       'qualityTimer',
       'replayDeadLetters',
       'reportDay',
