@@ -3,12 +3,13 @@ import { services } from '../src/composition/composition.js';
 import { isMonth, parseDay } from '../src/domain/days.js';
 import { dayPagePath, monthlyPaths, type ReportStore } from '../src/ports/report-store.js';
 
-type Kind = 'csv' | 'json' | 'html';
+type Kind = 'csv' | 'json' | 'html' | 'focus';
 
 /**
  * GET /api/reports/{date}: a day (YYYY-MM-DD) or a month (YYYY-MM). The CSV by default, the summary
  * with `Accept: application/json`, the report page with `Accept: text/html` (what a browser sends,
- * so a link to this route, such as a Teams card's, opens the page).
+ * so a link to this route, such as a Teams card's, opens the page); `?format=focus` for the same
+ * charges in the FOCUS format (contracts.md §15).
  */
 export function makeGetReport(deps: () => Promise<{ reports: ReportStore }>) {
   return async function getReport(
@@ -27,16 +28,27 @@ export function makeGetReport(deps: () => Promise<{ reports: ReportStore }>) {
     }
     const { reports } = await deps();
     const accept = request.headers.get('accept') ?? '';
-    const kind: Kind = accept.includes('application/json')
-      ? 'json'
-      : accept.includes('text/html')
-        ? 'html'
-        : 'csv';
+    const format = request.query.get('format');
+    if (format !== null && format !== 'focus')
+      return {
+        status: 400,
+        jsonBody: { error: `format must be "focus" or left out, got "${format.slice(0, 40)}"` },
+      };
+    const kind: Kind =
+      format === 'focus'
+        ? 'focus'
+        : accept.includes('application/json')
+          ? 'json'
+          : accept.includes('text/html')
+            ? 'html'
+            : 'csv';
     const body = month ? await monthFile(reports, date, kind) : await dayFile(reports, date, kind);
     if (body === undefined)
       return {
         status: 404,
-        jsonBody: { error: `no chargeback ${kind === 'html' ? 'report page' : 'report'} for ${date}` },
+        jsonBody: {
+          error: `no chargeback ${kind === 'html' ? 'report page' : kind === 'focus' ? 'FOCUS file' : 'report'} for ${date}`,
+        },
       };
     return { status: 200, headers: headers(kind, date), body };
   };
@@ -45,12 +57,21 @@ export function makeGetReport(deps: () => Promise<{ reports: ReportStore }>) {
 async function dayFile(reports: ReportStore, day: string, kind: Kind): Promise<string | undefined> {
   if (kind === 'json') return await reports.summary(day);
   if (kind === 'html') return await reports.document(dayPagePath(day));
+  if (kind === 'focus') return await reports.focus(day);
   return await reports.csv(day);
 }
 
 async function monthFile(reports: ReportStore, month: string, kind: Kind): Promise<string | undefined> {
   const paths = monthlyPaths(month);
-  return await reports.document(kind === 'json' ? paths.summary : kind === 'html' ? paths.html : paths.csv);
+  const path =
+    kind === 'json'
+      ? paths.summary
+      : kind === 'html'
+        ? paths.html
+        : kind === 'focus'
+          ? paths.focus
+          : paths.csv;
+  return await reports.document(path);
 }
 
 function headers(kind: Kind, date: string): Record<string, string> {
@@ -63,7 +84,7 @@ function headers(kind: Kind, date: string): Record<string, string> {
     };
   return {
     'content-type': 'text/csv; charset=utf-8',
-    'content-disposition': `attachment; filename="chargeback-${date}.csv"`,
+    'content-disposition': `attachment; filename="${kind === 'focus' ? 'focus' : 'chargeback'}-${date}.csv"`,
   };
 }
 

@@ -55,11 +55,11 @@ function system(start: string) {
       await daily(TIMER, quietContext());
       for (const message of dayQueue.take()) await reportDay(message, quietContext());
     },
-    get: (date: string, accept = 'text/csv') =>
+    get: (date: string, accept = 'text/csv', query = '') =>
       getReport(
         new HttpRequest({
           method: 'GET',
-          url: `http://localhost/api/reports/${date}`,
+          url: `http://localhost/api/reports/${date}${query}`,
           params: { date },
           headers: { accept },
         }),
@@ -175,6 +175,20 @@ describe('GET /api/reports/{date}', () => {
     expect((csv.headers as Record<string, string>)['content-type']).toMatch(/^text\/csv/);
     const json = await s.get(DAY, 'application/json');
     expect(JSON.parse(json.body as string)).toMatchObject({ date: DAY, revision: 1 });
+  });
+
+  it('returns the day in the FOCUS format with ?format=focus, and refuses another format', async () => {
+    const s = system('2026-11-23T00:30:00Z');
+    await s.send([capacity({ windowStart: at(0), windowEnd: at(60) }), usage()]);
+    await s.runDaily();
+    const focus = await s.get(DAY, 'text/csv', '?format=focus');
+    expect(focus.status).toBe(200);
+    expect(focus.body as string).toBe(s.reports.files.get(reportPaths(DAY).focus));
+    expect(focus.body as string).toMatch(/BilledCost/);
+    expect((focus.headers as Record<string, string>)['content-disposition']).toContain(`focus-${DAY}.csv`);
+    const bad = await s.get(DAY, 'text/csv', '?format=parquet');
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.jsonBody)).toContain('parquet');
   });
 
   it('answers 404 naming the date when there is no report', async () => {
