@@ -171,7 +171,7 @@ def _train(cfg: TrainConfig, args: argparse.Namespace, e: dict[str, str], strate
                     tau = young_daly_seconds(measured, mtbf_s)
                     if ctx.is_main:
                         log.info("checkpoint cost %.2f s, MTBF %.1f h, step %.3f s: every %d steps (%.0f s, overhead %.2f%%)", measured, cfg.checkpoint.mtbf_hours, step_s, interval, tau, 100 * expected_overhead(measured, mtbf_s, max(tau, 1e-9)))
-                        tracker.metrics({"checkpoint_interval_steps": float(interval)}, done)
+                        tracker.metrics({"checkpoint_interval_steps": float(interval), "checkpoint_interval_cost_seconds": measured, "checkpoint_interval_step_seconds": step_s}, done)
         state = guarded(ctx, "final model: gather the weights", lambda: strategy.full_state(wrapped, ctx))
         if ctx.is_main:
             assert state is not None
@@ -210,7 +210,6 @@ def _step(cfg: TrainConfig, strategy: Any, wrapped: torch.nn.Module, step_data: 
                 compute += time.monotonic() - t0
         loss_sum += float(loss.detach())
         tokens += int((target != data_mod.IGNORE).sum())
-    del forward
     return compute, loss_sum, tokens
 
 

@@ -1,6 +1,7 @@
 """Two ranks on gloo, as Azure ML starts them: training, kill and resume, damaged checkpoints, timeouts."""
 
 import json
+import math
 import time
 from pathlib import Path
 
@@ -101,3 +102,24 @@ def test_a_hung_rank_times_out_with_a_clear_error(tmp_path: Path) -> None:
     assert code0 == 3, text
     assert "the test's barrier did not complete within 2 s (collective_timeout_s): another rank is hung or gone" in text
     assert elapsed < 15, f"rank 0 waited {elapsed:.0f} s"
+
+
+def test_auto_interval_follows_the_measured_checkpoint_cost(tmp_path: Path, data_dir: Path) -> None:
+    mtbf_hours = 0.001
+    cfg = tiny_config(tmp_path / "cfg.json", max_steps=40, checkpoint={"every_steps": "auto", "first_every_steps": 5, "mtbf_hours": mtbf_hours, "keep": 50})
+    track = tmp_path / "track.jsonl"
+    job = launch(train_args(cfg, data_dir, tmp_path / "out", tmp_path / "ck"), 1, tmp_path / "logs", {**DDP, "TRAINING_TRACKING_FILE": str(track)})
+    assert job.wait() == [0], job.text()
+    assert "MTBF 0.0 h" in job.text() and "checkpoint cost" in job.text()
+    decisions = [(r["step"], r["values"]) for r in tracking(track) if r["type"] == "metrics" and "checkpoint_interval_steps" in r["values"]]
+    assert decisions
+    expected_steps = [5]
+    for step, v in decisions:
+        # Young/Daly on what the job measured: round(sqrt(2 C M) / step time), at least 1.
+        tau = math.sqrt(2 * v["checkpoint_interval_cost_seconds"] * mtbf_hours * 3600)
+        assert v["checkpoint_interval_steps"] == max(1, round(tau / v["checkpoint_interval_step_seconds"]))
+        assert step == expected_steps[-1]
+        nxt = step + int(v["checkpoint_interval_steps"])
+        expected_steps.append(min(nxt, 40))
+    steps = sorted(int(p.name[5:]) for p in (tmp_path / "ck").iterdir() if p.name.startswith("step-"))
+    assert steps == sorted(set(expected_steps))

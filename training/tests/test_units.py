@@ -138,3 +138,17 @@ def test_tiny_model_is_causal() -> None:
     # Changing the last token changes no earlier position's logits.
     assert torch.allclose(m(x)[0, :5], m(y)[0, :5])
     assert not torch.allclose(m(x)[0, 5], m(y)[0, 5])
+
+
+def test_the_base_model_folder_is_searched_in_mlflow_layouts(tmp_path: Path) -> None:
+    from sft.model import ModelError, _MODEL_DIRS, build, find_dir
+
+    (tmp_path / "data" / "model").mkdir(parents=True)
+    (tmp_path / "data" / "model" / "config.json").write_text("{}")
+    (tmp_path / "MLmodel").write_text("flavors: {}\n")
+    assert find_dir(tmp_path, _MODEL_DIRS, "config.json") == tmp_path / "data" / "model"
+    cfg = parse_config({**json.loads(tiny_config(tmp_path / "c.json").read_text()), "base_format": "hf", "tiny": None})
+    with pytest.raises(ModelError, match="--base-model is required"):
+        build(cfg, None)
+    with pytest.raises(ModelError, match=r"no Hugging Face config\.json in model, data/model, \."):
+        build(cfg, str(tmp_path / "empty"))
