@@ -16,6 +16,8 @@
  * next arrival or finish, and per-sequence sums are kept as running totals, so a day of a million
  * requests takes seconds, not the hours a step loop over every sequence would.
  */
+import { runVllmLike, type VllmLikeCosts } from './vllm-like.js';
+
 const A100_MEMORY = 3.35 / 2.0;
 const A100_COMPUTE = 990 / 312;
 
@@ -47,6 +49,11 @@ export interface EngineConfig {
    * such as vLLM's Prometheus metrics (src/simulator/vllm-metrics.ts). Not set: nothing is built.
    */
   readonly onSteps?: (span: StepSpan) => void;
+  /**
+   * Runs the vLLM-like engine instead (src/simulator/vllm-like.ts: attention that grows with
+   * context, CUDA-graph padding, recompute preemption) with these constants; `costs` is then unused.
+   */
+  readonly vllmLike?: VllmLikeCosts;
 }
 
 /**
@@ -101,6 +108,10 @@ export function* runEngine(
   config: EngineConfig,
   arrivals: readonly EngineRequest[],
 ): Generator<EngineRequest> {
+  if (config.vllmLike !== undefined) {
+    yield* runVllmLike(config, config.vllmLike, arrivals);
+    return;
+  }
   const f = config.stepFactor;
   const costs = config.costs ?? STEP_MS;
   const base = costs.base * f;

@@ -53,7 +53,10 @@ export interface PodScrape {
 export interface Variant {
   readonly promptScale?: Readonly<Record<string, number>>;
   readonly models?: Readonly<
-    Record<string, Partial<Pick<ModelProfile, 'gpuSku' | 'gpuCount' | 'stepFactor' | 'stepCosts'>>>
+    Record<
+      string,
+      Partial<Pick<ModelProfile, 'gpuSku' | 'gpuCount' | 'stepFactor' | 'stepCosts' | 'vllmLike'>>
+    >
   >;
 }
 
@@ -220,7 +223,8 @@ function* podDay(
     plan.kind === 'batch'
       ? { stepFactor: plan.model.stepFactor, maxSeqs: 256, tokenBudget: 8192 }
       : { stepFactor: plan.model.stepFactor, maxSeqs: 256, tokenBudget: 2048 };
-  const engine = plan.model.stepCosts === undefined ? config : { ...config, costs: plan.model.stepCosts };
+  const costed = plan.model.stepCosts === undefined ? config : { ...config, costs: plan.model.stepCosts };
+  const engine = plan.model.vllmLike === undefined ? costed : { ...costed, vllmLike: plan.model.vllmLike };
   const recorder =
     scrapes !== undefined && (scrapes.pods?.includes(plan.index) ?? true)
       ? new ScrapeRecorder(scrapes.intervalMs, plan.model.name, (index, atMs, text) => {

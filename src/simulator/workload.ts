@@ -1,4 +1,5 @@
 import type { StepCosts } from './engine.js';
+import type { VllmLikeCosts } from './vllm-like.js';
 import type { Random } from './random.js';
 
 /**
@@ -23,6 +24,8 @@ export interface ModelProfile {
   readonly stepFactor: number;
   /** The engine's own step constants when they differ from STEP_MS (calibration scenarios). */
   readonly stepCosts?: StepCosts;
+  /** Served by the vLLM-like engine with these constants instead (src/simulator/vllm-like.ts). */
+  readonly vllmLike?: VllmLikeCosts;
 }
 
 export const MODELS: readonly ModelProfile[] = [
