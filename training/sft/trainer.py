@@ -7,6 +7,7 @@ import hashlib
 import logging
 import math
 import os
+import statistics
 import sys
 import time
 from dataclasses import asdict
@@ -149,9 +150,10 @@ def _train(cfg: TrainConfig, args: argparse.Namespace, e: dict[str, str], strate
                 times = all_gather_floats(ctx, f"step {step}: straggler times", sum(window_compute) / len(window_compute))
                 slow = detector.observe(times)
                 if ctx.is_main:
-                    tracker.metrics({"stragglers": float(len(slow)), "compute_seconds_max_over_median": max(times) / max(1e-12, sorted(times)[len(times) // 2])}, done)
+                    tracker.metrics({"stragglers": float(len(slow)), "compute_seconds_max_over_median": max(times) / max(1e-12, statistics.median(times))}, done)
                     for r in slow:
-                        log.warning("straggler: rank %d compute %.3f s per step, median %.3f s, %d windows running", r, times[r], sorted(times)[len(times) // 2], detector.streak[r])
+                        others = times[:r] + times[r + 1 :] or [times[r]]
+                        log.warning("straggler: rank %d compute %.3f s per step, the other ranks' median %.3f s, %d windows running", r, times[r], statistics.median(others), detector.streak[r])
                         tracker.metrics({f"straggler_rank_{r}": times[r]}, done)
                 mean_wall = sum(window_wall) / len(window_wall)
                 window_compute, window_wall = [], []

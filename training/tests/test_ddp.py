@@ -123,3 +123,19 @@ def test_auto_interval_follows_the_measured_checkpoint_cost(tmp_path: Path, data
         expected_steps.append(min(nxt, 40))
     steps = sorted(int(p.name[5:]) for p in (tmp_path / "ck").iterdir() if p.name.startswith("step-"))
     assert steps == sorted(set(expected_steps))
+
+
+def test_a_persistently_slow_rank_is_reported_as_a_straggler(tmp_path: Path, data_dir: Path) -> None:
+    cfg = tiny_config(tmp_path / "cfg.json", max_steps=8, stragglers={"ratio": 1.5, "windows": 2, "window_steps": 2})
+    track = tmp_path / "track.jsonl"
+    env = {**DDP, "TRAINING_TRACKING_FILE": str(track), "SLOW_RANK": "1", "SLOW_SECONDS": "0.05"}
+    job = launch(train_args(cfg, data_dir, tmp_path / "out", tmp_path / "ck"), 2, tmp_path / "logs", env, script=TRAINING / "tests" / "slow_rank.py")
+    assert job.wait() == [0, 0], job.text()
+    text = job.text()
+    assert "straggler: rank 1 compute" in text
+    assert "straggler: rank 0" not in text
+    metrics = [r for r in tracking(track) if r["type"] == "metrics"]
+    counts = [r["values"]["stragglers"] for r in metrics if "stragglers" in r["values"]]
+    # Four windows of two steps: one slow window is not yet persistent; by the last it is.
+    assert len(counts) == 4 and counts[0] == 0.0 and counts[-1] == 1.0 and max(counts) == 1.0
+    assert any("straggler_rank_1" in r["values"] for r in metrics)
