@@ -7,6 +7,8 @@ export const DEFAULT_BUDGET_REFRESH_MS = 5_000;
 /** How old a state may be before it is stale: the publisher or the read has stopped. */
 export const DEFAULT_BUDGET_STALE_MS = 60_000;
 
+const SERVE: Gate = { action: 'serve' };
+
 /** What the sidecar does for one request: the state document's decision, or a refusal for want of one. */
 export type Gate = Decision | { readonly action: 'unavailable'; readonly retryAfterSeconds: number };
 
@@ -37,6 +39,9 @@ export interface BudgetReaderOptions {
  */
 export class BudgetStateReader {
   private entries: readonly BudgetStateEntry[] = [];
+  /** The entries over their limit, by the tenant their scope names, and (tenant-less ones) by feature. */
+  private overByTenant = new Map<string, BudgetStateEntry[]>();
+  private overByFeature = new Map<string, BudgetStateEntry[]>();
   private generatedMs = Number.NEGATIVE_INFINITY;
   private lastGoodMs = Number.NEGATIVE_INFINITY;
   private everRead = false;
@@ -89,6 +94,7 @@ export class BudgetStateReader {
     try {
       const state = parseBudgetState(text);
       this.entries = state.entries;
+      this.index(state.entries);
       this.generatedMs = Date.parse(state.generatedAt);
       this.lastGoodMs = this.now();
       this.everRead = true;
@@ -101,6 +107,22 @@ export class BudgetStateReader {
         `budget state does not parse, the last good one is kept: ${(error as Error).message}`,
       );
     }
+  }
+
+  /** A request looks at the few entries over their limit that could cover it, not at every budget. */
+  private index(entries: readonly BudgetStateEntry[]): void {
+    const byTenant = new Map<string, BudgetStateEntry[]>();
+    const byFeature = new Map<string, BudgetStateEntry[]>();
+    for (const e of entries) {
+      if (!e.over) continue;
+      const [map, name] =
+        e.scope.tenant !== undefined ? [byTenant, e.scope.tenant] : [byFeature, e.scope.feature ?? ''];
+      const list = map.get(name) ?? [];
+      list.push(e);
+      map.set(name, list);
+    }
+    this.overByTenant = byTenant;
+    this.overByFeature = byFeature;
   }
 
   private problem(kind: 'unreadable' | 'unreachable', message: string): void {
@@ -129,7 +151,10 @@ export class BudgetStateReader {
       const covered = !this.everRead || this.entries.some((e) => covers(e.scope, tenant, feature));
       if (covered) return { action: 'unavailable', retryAfterSeconds: Math.ceil(this.refreshMs / 1000) };
     }
-    return decide(this.entries, tenant, feature, now);
+    const byTenant = this.overByTenant.get(tenant);
+    const byFeature = this.overByFeature.get(feature);
+    if (byTenant === undefined && byFeature === undefined) return SERVE;
+    return decide([...(byTenant ?? []), ...(byFeature ?? [])], tenant, feature, now);
   }
 }
 
