@@ -107,7 +107,7 @@ def build(cfg: TrainConfig, base_model: str | None) -> tuple[nn.Module, Any, dic
     model = transformers.AutoModelForCausalLM.from_pretrained(str(model_dir), torch_dtype=torch.float32)
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(tok_dir))
     model.config.use_cache = False
-    return model, HfTokenizer(tokenizer), {"kind": "hf", "model_dir": str(model_dir), "tokenizer_dir": str(tok_dir)}
+    return model, HfTokenizer(tokenizer), {"kind": "hf", "model_dir": str(model_dir), "tokenizer_dir": str(tok_dir), "precision": cfg.precision}
 
 
 def tiny_config_json(model: TinyCausalLM) -> str:
