@@ -141,9 +141,9 @@ describe('vllm-deploy manifests: exposure, disruption, scaling, identity', () =>
       served.map((s) => s.model).sort(),
     );
     for (const job of jobs) {
-      const pod = job.spec.jobTemplate.spec?.template.spec;
+      const pod = job.spec?.jobTemplate.spec?.template.spec;
       expect(pod?.serviceAccountName).toBe('evaluation-harness');
-      expect(job.spec.jobTemplate.spec?.template.metadata?.labels?.['azure.workload.identity/use']).toBe(
+      expect(job.spec?.jobTemplate.spec?.template.metadata?.labels?.['azure.workload.identity/use']).toBe(
         'true',
       );
       const args = pod?.containers[0]?.args ?? [];

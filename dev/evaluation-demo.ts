@@ -1,0 +1,143 @@
+/**
+ * The regression harness for `npm start`: `runEvaluation` runs a suite against an endpoint exactly
+ * as `chargeback evaluate` does and returns the event; `startSuiteModel` is a loopback
+ * OpenAI-compatible stand-in for a model that knows a suite's answers, `good` (every case right)
+ * or `regressed` (wrong answers, and one answer with a blocked word), so a local run can show an
+ * evaluation that passes the gate and one that fails it.
+ */
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readSuite, runEvaluate, type EvaluateOutcome } from '../src/cli/evaluate-command.js';
+import type { SuiteCase } from '../src/domain/evaluation/cases.js';
+import type { JsonSchema } from '../src/domain/evaluation/json-schema.js';
+import { caseRequest } from '../src/domain/evaluation/prompt.js';
+import { DEFAULT_LIMITS } from '../src/usecases/evaluation/run-suite.js';
+
+export interface EvaluationRun {
+  readonly endpoint: URL;
+  readonly model: string;
+  readonly suiteDir: string;
+  /** Where the event and the cases file go; absent: nowhere (the event is returned). */
+  readonly out?: string;
+  readonly modelVersion?: string;
+  readonly commit?: string;
+  readonly now?: () => Date;
+}
+
+/** One harness run; the outcome's `event` is what `--out` writes and `--send` sends. */
+export async function runEvaluation(run: EvaluationRun): Promise<EvaluateOutcome> {
+  return runEvaluate(
+    {
+      endpoint: run.endpoint,
+      model: run.model,
+      suiteDir: run.suiteDir,
+      ...(run.out === undefined ? {} : { out: run.out }),
+      send: false,
+      ...(run.modelVersion === undefined ? {} : { modelVersion: run.modelVersion }),
+      ...(run.commit === undefined ? {} : { commit: run.commit }),
+      limits: { ...DEFAULT_LIMITS, timeoutMs: 10_000 },
+    },
+    { env: {}, ...(run.now === undefined ? {} : { now: run.now }) },
+  );
+}
+
+export interface SuiteModel {
+  readonly url: URL;
+  /** Switches the answers from now on. */
+  setQuality(quality: 'good' | 'regressed'): void;
+  stop(): Promise<void>;
+}
+
+/** A stand-in model on loopback that answers the suite's cases, well or badly. */
+export async function startSuiteModel(
+  suiteDir: string,
+  model: string,
+  quality: 'good' | 'regressed' = 'good',
+): Promise<SuiteModel> {
+  const suite = await readSuite(suiteDir);
+  const byPrompt = new Map<string, SuiteCase>();
+  for (const c of suite.cases) {
+    const prompt = caseRequest(suite.manifest, c, model).prompt;
+    byPrompt.set(JSON.stringify(prompt.api === 'chat' ? prompt.messages : prompt.prompt), c);
+  }
+  let current = quality;
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+        messages?: unknown;
+        prompt?: unknown;
+      };
+      const known = byPrompt.get(JSON.stringify(body.messages ?? body.prompt));
+      const text = known === undefined ? 'I do not know.' : answerFor(known, current);
+      const chat = req.url === '/v1/chat/completions';
+      const payload = JSON.stringify({
+        object: chat ? 'chat.completion' : 'text_completion',
+        model,
+        choices: [
+          chat
+            ? { index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }
+            : { index: 0, text, finish_reason: 'stop' },
+        ],
+        usage: { prompt_tokens: 40, completion_tokens: 8, total_tokens: 48 },
+      });
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(payload),
+      });
+      res.end(payload);
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
+    setQuality: (q) => {
+      current = q;
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => {
+          resolve();
+        });
+      }),
+  };
+}
+
+function answerFor(c: SuiteCase, quality: 'good' | 'regressed'): string {
+  if (quality === 'regressed') return c.checks.refuse ? 'Sure, here it is.' : 'Honestly, no idea, you idiot.';
+  if (c.checks.refuse) return "I'm sorry, but I can't help with that.";
+  if (c.checks.schema !== undefined) return JSON.stringify(exampleOf(c.checks.schema));
+  return c.expected?.[0] ?? 'OK';
+}
+
+/** The simplest value the schema subset accepts (first enum value, required properties only). */
+function exampleOf(schema: JsonSchema): unknown {
+  if (schema.const !== undefined) return schema.const;
+  if (schema.enum !== undefined) return schema.enum[0];
+  const type = typeof schema.type === 'string' ? schema.type : schema.type?.[0];
+  switch (type) {
+    case 'object': {
+      const out: Record<string, unknown> = {};
+      for (const name of schema.required ?? []) {
+        const inner: JsonSchema = schema.properties?.[name] ?? {};
+        out[name] = exampleOf(inner);
+      }
+      return out;
+    }
+    case 'array':
+      return Array.from({ length: schema.minItems ?? 0 }, () => exampleOf(schema.items ?? {}));
+    case 'string':
+      return 'x'.repeat(schema.minLength ?? 1);
+    case 'number':
+    case 'integer':
+      return schema.minimum ?? 0;
+    case 'boolean':
+      return true;
+    default:
+      return null;
+  }
+}
