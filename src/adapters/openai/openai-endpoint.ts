@@ -67,9 +67,9 @@ export class OpenAiEndpoint implements CompletionEndpoint {
         headers: {
           'content-type': 'application/json',
           'x-request-id': requestId,
-          [this.names.tenant]: attribution.tenant,
-          [this.names.feature]: attribution.feature,
-          [this.names.requestClass]: attribution.requestClass,
+          [this.names.tenant]: headerBytes(attribution.tenant),
+          [this.names.feature]: headerBytes(attribution.feature),
+          [this.names.requestClass]: headerBytes(attribution.requestClass),
           ...(this.options.apiKey === undefined ? {} : { authorization: `Bearer ${this.options.apiKey}` }),
         },
         body: JSON.stringify(body),
@@ -99,6 +99,14 @@ export class OpenAiEndpoint implements CompletionEndpoint {
     const base = this.options.baseUrl.href.replace(/\/+$/, '');
     return new URL(`${base.endsWith('/v1') ? base : `${base}/v1`}/${route}`);
   }
+}
+
+/**
+ * A name as the bytes of its UTF-8, one character per byte: what the sidecar decodes (a header
+ * value is bytes; fetch refuses a character above U+00FF, and a tenant may be any Unicode).
+ */
+function headerBytes(value: string): string {
+  return Buffer.from(value, 'utf8').toString('latin1');
 }
 
 /** Retry-After in seconds or as an HTTP date (RFC 9110 §10.2.3), in ms from `nowMs`; undefined if neither. */

@@ -192,4 +192,23 @@ describe('the OpenAI endpoint with the runner: 429 with Retry-After', () => {
       headers: { authorization: 'Bearer k-1' },
     });
   });
+
+  it('sends a tenant outside Latin-1 as its UTF-8 bytes, as the sidecar decodes it', async () => {
+    server = new FakeOpenAi(() => ({ answer: 'a0' }));
+    const url = await server.start();
+    const request = {
+      model: 'm',
+      prompt: { api: 'completions' as const, prompt: 'q' },
+      generation: manifest.generation,
+    };
+    const answer = await new OpenAiEndpoint({ baseUrl: url }).attempt(
+      request,
+      { tenant: 'équipe qualité 🚀', feature: 'f', requestClass: 'batch' },
+      'r-1',
+      AbortSignal.timeout(5000),
+    );
+    expect(answer.ok).toBe(true);
+    const sent = server.calls[0]?.headers['x-tenant'];
+    expect(Buffer.from(String(sent), 'latin1').toString('utf8')).toBe('équipe qualité 🚀');
+  });
 });
