@@ -122,6 +122,22 @@ describe('chargeback evaluate against an OpenAI-compatible server on loopback', 
     expect(result.stdout).toContain(`wrote ${out}`);
   });
 
+  it('with neither --out nor --send, prints the event as the first line of stdout', async () => {
+    const url = await serve(right);
+    const result = await runMain([
+      'evaluate',
+      '--endpoint',
+      url.href,
+      '--model',
+      'qwen2.5-14b-instruct',
+      '--suite',
+      SUITE,
+    ]);
+    expect(result.code).toBe(0);
+    const parsed = parseEvent(JSON.parse(result.stdout.split('\n')[0] ?? ''));
+    expect(parsed.ok && parsed.event.type === 'evaluation' && parsed.event.dataset).toBe('tiny-qa@4');
+  });
+
   it('bills the suite: tenant, feature and class headers, the generation settings in the body', async () => {
     const url = await serve(right);
     await runMain(args(url, join(ROOT, 'headers', 'e.ndjson')));
