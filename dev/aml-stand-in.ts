@@ -10,6 +10,9 @@
  * - `GET  .../jobs/{name}`: 200 and the job, 404 when there is none.
  * - `POST .../jobs/{name}/cancel`: 202 with a Location the SDK's poller reads (`GET
  *   .../operationResults/{id}`: 202 while the cancel is under way, 200 once the job is Canceled).
+ * - `PUT  .../models/{name}/versions/{version}`: 201 and the version when new (400 without
+ *   `properties.modelUri`); 200 and the version as it is when it exists (a version is immutable).
+ * - `GET  .../models/{name}/versions/{version}`: 200 and the version, 404 when there is none.
  *
  * It checks what the real service would refuse (the api-version, the bearer token, a command job's
  * required fields) with ARM's error body `{ error: { code, message } }`, records every request,
@@ -28,6 +31,7 @@ export const API_VERSION = '2022-10-01';
 const TERMINAL = new Set(['Completed', 'Failed', 'Canceled']);
 const WORKSPACE = String.raw`/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/Microsoft\.MachineLearningServices/workspaces/([^/]+)`;
 const JOB_PATH = new RegExp(`^${WORKSPACE}/jobs/([^/]+)(/cancel)?$`, 'i');
+const MODEL_VERSION_PATH = new RegExp(`^${WORKSPACE}/models/([^/]+)/versions/([^/]+)$`, 'i');
 const OPERATION_PATH = new RegExp(`^${WORKSPACE}/operationResults/([^/]+)$`, 'i');
 const FAULT_CODES = {
   429: 'TooManyRequests',
@@ -70,6 +74,13 @@ export interface StandInJob {
   reads: number;
 }
 
+export interface StandInModelVersion {
+  readonly id: string;
+  readonly name: string;
+  readonly properties: Record<string, unknown>;
+  readonly createdAt: string;
+}
+
 export interface Fault {
   readonly status: 429 | 500 | 503;
   /** How many requests in a row get it. Default 1. */
@@ -84,6 +95,8 @@ export interface AmlStandIn {
   readonly token: string;
   readonly requests: RecordedRequest[];
   readonly jobs: Map<string, StandInJob>;
+  /** Model versions by `name:version`, as ARM serves them. */
+  readonly models: Map<string, StandInModelVersion>;
   /** The next requests (any route) answer with this fault. */
   fail(fault: Fault): void;
   /** While on, every PUT answers 409 Conflict. */
@@ -120,6 +133,7 @@ const armError = (
 /** The service's state and its answers; the HTTPS server around it is startAmlStandIn's. */
 class JobsApi {
   readonly jobs = new Map<string, StandInJob>();
+  readonly models = new Map<string, StandInModelVersion>();
   readonly requests: RecordedRequest[] = [];
   readonly faults: Fault[] = [];
   conflict = false;
@@ -186,6 +200,17 @@ class JobsApi {
       if (!cancel && method === 'GET') return this.getJob(name);
       if (!cancel && method === 'PUT') return this.putJob(path, name, body);
     }
+    const version = MODEL_VERSION_PATH.exec(path);
+    if (version !== null) {
+      const key = `${decodeURIComponent(version[4] ?? '')}:${decodeURIComponent(version[5] ?? '')}`;
+      if (method === 'GET') {
+        const found = this.models.get(key);
+        return found === undefined
+          ? armError(404, 'UserError', `Could not find model version ${key}`)
+          : { status: 200, body: modelResource(found) };
+      }
+      if (method === 'PUT') return this.putModelVersion(path, key, decodeURIComponent(version[5] ?? ''), body);
+    }
     const operation = OPERATION_PATH.exec(path)?.[4];
     if (operation !== undefined && method === 'GET') return this.operation(operation);
     return armError(404, 'NotFound', `No route for ${method} ${path}`);
@@ -220,6 +245,26 @@ class JobsApi {
     };
     this.jobs.set(name, job);
     return { status: 201, body: resource(job) };
+  }
+
+  private putModelVersion(id: string, key: string, version: string, body: unknown): Reply {
+    if (this.conflict) return armError(409, 'Conflict', `Model version ${key} is being modified by another request`);
+    const properties = (body as { properties?: unknown } | undefined)?.properties;
+    if (typeof properties !== 'object' || properties === null)
+      return armError(400, 'UserError', 'properties is required');
+    const { modelUri } = properties as { modelUri?: unknown };
+    if (typeof modelUri !== 'string' || modelUri === '')
+      return armError(400, 'UserError', 'properties.modelUri is required');
+    const existing = this.models.get(key);
+    if (existing !== undefined) return { status: 200, body: modelResource(existing) };
+    const created: StandInModelVersion = {
+      id,
+      name: version,
+      properties: { ...(properties as Record<string, unknown>) },
+      createdAt: this.now(),
+    };
+    this.models.set(key, created);
+    return { status: 201, body: modelResource(created) };
   }
 
   private cancelJob(workspacePath: string, name: string): Reply {
@@ -268,6 +313,7 @@ export async function startAmlStandIn(options: AmlStandInOptions = {}): Promise<
     token: api.token,
     requests: api.requests,
     jobs: api.jobs,
+    models: api.models,
     fail(fault) {
       for (let i = 0; i < (fault.times ?? 1); i++) api.faults.push(fault);
     },
@@ -304,6 +350,17 @@ function resource(job: StandInJob): unknown {
       lastModifiedBy: 'aml-stand-in',
       lastModifiedByType: 'Application',
     },
+  };
+}
+
+/** The model version as ARM serves it. */
+function modelResource(version: StandInModelVersion): unknown {
+  return {
+    id: version.id,
+    name: version.name,
+    type: 'Microsoft.MachineLearningServices/workspaces/models/versions',
+    properties: version.properties,
+    systemData: { createdAt: version.createdAt, createdBy: 'aml-stand-in', createdByType: 'Application' },
   };
 }
 
