@@ -123,6 +123,12 @@ export function buildRetrainingJob(input: RetrainingJobInput): RetrainingJob {
       BASE_MODEL: retraining.baseModel,
       MODEL_NAME: failure.model,
       MODEL_VERSION: failure.modelVersion,
+      // The lineage the job's MLflow run and its model carry (training/sft/tracking.py).
+      CODE_COMMIT: lineage.codeCommit ?? 'unknown',
+      EVALUATION_ID: failure.evaluation,
+      TRAINING_DATA_NAME: retraining.trainingData.name,
+      TRAINING_DATA_VERSION: retraining.trainingData.version,
+      COMPUTE_SKU: target.computeSku,
     },
     distribution: { distributionType: 'PyTorch', processCountPerInstance: estimate.gpusPerInstance },
     resources: { instanceCount: retraining.instanceCount },

@@ -81,6 +81,22 @@ describe('buildRetrainingJob', () => {
     expect([job.strategy, job.body.environmentVariables.TRAINING_STRATEGY]).toEqual(['FSDP', 'FSDP']);
   });
 
+  it("hands the script the lineage its MLflow run and model are tagged with, the job's own tags the same", () => {
+    const env = job.body.environmentVariables;
+    expect({
+      commit: env.CODE_COMMIT,
+      evaluation: env.EVALUATION_ID,
+      data: `${env.TRAINING_DATA_NAME}:${env.TRAINING_DATA_VERSION}`,
+      sku: env.COMPUTE_SKU,
+    }).toEqual({
+      commit: job.body.tags.codeCommit,
+      evaluation: job.body.tags.evaluation,
+      data: 'support-qa-train:3',
+      sku: 'Standard_ND96asr_v4',
+    });
+    expect(env.EVALUATION_ID).not.toBe('');
+  });
+
   it('replicates the 1B model (DDP) on one node', () => {
     const small = buildRetrainingJob({ ...input, retraining: entry('llama-3.2-1b-instruct') });
     expect([small.strategy, small.body.resources.instanceCount]).toEqual(['DDP', 1]);
