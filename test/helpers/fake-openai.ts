@@ -11,7 +11,9 @@ export type FakeAction =
   /** Headers promise more body than comes, then the connection drops. */
   | { readonly dropMidBody: true }
   /** Never answers (the client's timeout must end it). */
-  | { readonly hang: true };
+  | { readonly hang: true }
+  /** An SSE answer in these pieces, a usage chunk, then [DONE]; or cut off before [DONE], or an error event. */
+  | { readonly stream: readonly string[]; readonly end?: 'done' | 'cut' | 'error' };
 
 export interface SeenCall {
   readonly path: string;
@@ -42,6 +44,25 @@ export class FakeOpenAi {
         const attempt = Number(/-(\d+)$/.exec(id)?.[1] ?? '1');
         const action = this.plan(body, attempt);
         if ('hang' in action) return;
+        if ('stream' in action) {
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          const chat = req.url === '/v1/chat/completions';
+          for (const piece of action.stream) {
+            const choice = chat ? { index: 0, delta: { content: piece } } : { index: 0, text: piece };
+            res.write(`data: ${JSON.stringify({ choices: [choice] })}\n\n`);
+          }
+          if (action.end === 'cut') {
+            setTimeout(() => res.destroy(), 10);
+            return;
+          }
+          if (action.end === 'error') res.write('data: {"error":{"message":"engine died","code":500}}\n\n');
+          else
+            res.write(
+              `data: ${JSON.stringify({ choices: [], usage: { prompt_tokens: 9, completion_tokens: action.stream.length } })}\n\n`,
+            );
+          res.end('data: [DONE]\n\n');
+          return;
+        }
         if ('dropMidBody' in action) {
           res.writeHead(200, { 'content-type': 'application/json', 'content-length': '500' });
           res.write('{"choices":[{"message":{"content":"par');

@@ -1,6 +1,6 @@
 /**
  * The harness's endpoint: an OpenAI-compatible server (vLLM behind the usage sidecar), called with
- * `POST /v1/chat/completions` or `/v1/completions`, not streamed. Each request carries the
+ * `POST /v1/chat/completions` or `/v1/completions`, streamed when the suite asks. Each request carries the
  * tenant, feature and request-class headers the sidecar bills by (x-tenant, x-feature,
  * x-request-class unless configured otherwise), an X-Request-Id, and `Authorization: Bearer` when
  * an API key is given. Failures are classified, never thrown: 408, 429 and 5xx, a timeout, a
@@ -55,7 +55,8 @@ export class OpenAiEndpoint implements CompletionEndpoint {
       ...(g.top_p === undefined ? {} : { top_p: g.top_p }),
       ...(g.stop === undefined ? {} : { stop: g.stop }),
       ...(g.seed === undefined ? {} : { seed: g.seed }),
-      stream: false,
+      // vLLM sends streamed usage only when asked (contracts.md §7).
+      ...(g.stream === true ? { stream: true, stream_options: { include_usage: true } } : { stream: false }),
     };
     const where = `${url.origin}${url.pathname}`;
     let status: number;
@@ -92,7 +93,7 @@ export class OpenAiEndpoint implements CompletionEndpoint {
         ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
       };
     }
-    return answerOf(text, chat, where);
+    return g.stream === true ? streamedAnswerOf(text, chat, where) : answerOf(text, chat, where);
   }
 
   private urlOf(route: string): URL {
@@ -138,6 +139,55 @@ function answerOf(text: string, chat: boolean, where: string): AttemptResult {
     };
   const usage = (payload as { usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } }).usage;
   const finish = first?.finish_reason;
+  return {
+    ok: true,
+    text: content,
+    ...(isCount(usage?.prompt_tokens) ? { promptTokens: usage.prompt_tokens } : {}),
+    ...(isCount(usage?.completion_tokens) ? { completionTokens: usage.completion_tokens } : {}),
+    ...(typeof finish === 'string' ? { finishReason: finish } : {}),
+  };
+}
+
+/**
+ * The text of a streamed answer: the `data:` lines' deltas joined, usage from the chunk that has
+ * it. A stream that stops before `data: [DONE]` (a dropped connection, a restarted pod) or carries
+ * an error event is not an answer, and may be whole next time.
+ */
+function streamedAnswerOf(text: string, chat: boolean, where: string): AttemptResult {
+  let content = '';
+  let done = false;
+  let usage: { prompt_tokens?: unknown; completion_tokens?: unknown } | undefined;
+  let finish: unknown;
+  for (const line of text.split(/\r?\n/)) {
+    if (!line.startsWith('data:')) continue;
+    const data = line.slice(5).trim();
+    if (data === '[DONE]') {
+      done = true;
+      break;
+    }
+    let chunk: { choices?: unknown; usage?: typeof usage | null; error?: { message?: unknown } };
+    try {
+      chunk = JSON.parse(data) as typeof chunk;
+    } catch {
+      return {
+        ok: false,
+        retryable: true,
+        reason: `${where}: a stream chunk is not JSON (${describeBody(data)})`,
+      };
+    }
+    if (chunk.error !== undefined) {
+      const message = typeof chunk.error.message === 'string' ? chunk.error.message : 'an error event';
+      return { ok: false, retryable: true, reason: `${where}: the stream failed: ${message.slice(0, 300)}` };
+    }
+    if (chunk.usage !== undefined && chunk.usage !== null) usage = chunk.usage;
+    const first = Array.isArray(chunk.choices)
+      ? (chunk.choices[0] as Record<string, unknown> | undefined)
+      : undefined;
+    const piece = chat ? (first?.delta as { content?: unknown } | undefined)?.content : first?.text;
+    if (typeof piece === 'string') content += piece;
+    if (typeof first?.finish_reason === 'string') finish = first.finish_reason;
+  }
+  if (!done) return { ok: false, retryable: true, reason: `${where}: the stream ended before data: [DONE]` };
   return {
     ok: true,
     text: content,

@@ -19,6 +19,8 @@ export interface Generation {
   readonly top_p?: number;
   readonly stop?: readonly string[];
   readonly seed?: number;
+  /** Ask for a streamed answer (SSE), as interactive clients do; its usage comes in the last chunk. */
+  readonly stream?: boolean;
 }
 
 export interface SuiteScorers {
@@ -85,6 +87,7 @@ const manifestSchema = z.strictObject(
       top_p: finiteIn(0, 1).optional(),
       stop: z.array(phrase).max(4, { error: 'at most 4 stop sequences (the OpenAI API limit)' }).optional(),
       seed: z.int({ error: 'must be an integer' }).optional(),
+      stream: z.boolean({ error: 'must be true or false' }).optional(),
     }),
     scorers: z
       .strictObject({

@@ -212,3 +212,44 @@ describe('the OpenAI endpoint with the runner: 429 with Retry-After', () => {
     expect(Buffer.from(String(sent), 'latin1').toString('utf8')).toBe('équipe qualité 🚀');
   });
 });
+
+describe('streamed answers', () => {
+  let server: FakeOpenAi | undefined;
+  afterEach(async () => server?.stop());
+  const streamed = { ...manifest, generation: { ...manifest.generation, stream: true } };
+  const run = async (url: URL) => {
+    const time = virtualTime();
+    const [result] = await runSuite({ ...suiteOf(1), manifest: streamed }, 'm', limits({ attempts: 2 }), {
+      endpoint: new OpenAiEndpoint({ baseUrl: url }),
+      ...time,
+      requestId,
+    });
+    return result;
+  };
+
+  it('joins the deltas, takes usage from the last chunk, and asks for it', async () => {
+    server = new FakeOpenAi(() => ({ stream: ['a', '0'] }));
+    const result = await run(await server.start());
+    expect(result).toMatchObject({ status: 'completed', answer: 'a0', promptTokens: 9, completionTokens: 2 });
+    expect(server.calls[0]?.body).toMatchObject({ stream: true, stream_options: { include_usage: true } });
+  });
+
+  it('retries a stream cut before [DONE], and one with an error event', async () => {
+    server = new FakeOpenAi((_b, attempt) =>
+      attempt === 1 ? { stream: ['a'], end: 'cut' } : { stream: ['a0'] },
+    );
+    expect(await run(await server.start())).toMatchObject({ status: 'completed', attempts: 2, answer: 'a0' });
+    await server.stop();
+    server = new FakeOpenAi(() => ({ stream: ['a'], end: 'error' }));
+    const failed = await run(await server.start());
+    expect(failed?.status).toBe('not-completed');
+    expect(failed?.failures[0]).toMatch(/the stream failed: engine died \(after 2 attempts\)$/);
+  });
+
+  it('a partial stream is never scored as an answer', async () => {
+    server = new FakeOpenAi(() => ({ stream: ['a0'], end: 'cut' }));
+    const result = await run(await server.start());
+    expect(result).toMatchObject({ status: 'not-completed', scores: { exact_match: 0 } });
+    expect(result?.failures[0]).toMatch(/ended before data: \[DONE\]|terminated|other side closed/);
+  });
+});
