@@ -58,6 +58,9 @@ param operatorGroupId string = ''
 @description('REPORT_LINK_BASE: the URL prefix a drift card\'s button opens, <prefix>YYYY-MM-DD; empty: cards have no button. docs/operations.md says what serves it.')
 param reportLinkBase string = ''
 
+@description('BUDGETS_PATH: the spend budgets file in the Function App package (docs/budgets.md); empty: no budgets.')
+param budgetsPath string = ''
+
 @description('Entra app registration (client id) that signs colleagues in to the report pages a drift card opens; its client secret is the Key Vault secret page-sign-in-secret. Empty: no sign-in, and cards have a button only with reportLinkBase. docs/operations.md says how to create the registration.')
 param pageSignInClientId string = ''
 
@@ -163,6 +166,8 @@ module functionApp 'modules/functionapp.bicep' = {
     // The secret is set by hand (it is the Workflows URL, with its signature); the app resolves it.
     teamsWebhookSecretUri: '${keyVault.outputs.vaultUri}secrets/teams-webhook-url/'
     reportLinkBase: reportLinkBase
+    budgetsPath: budgetsPath
+    budgetStateContainerName: storage.outputs.budgetStateContainerName
     pageSignIn: {
       clientId: pageSignInClientId
       clientSecretUri: empty(pageSignInClientId) ? '' : '${keyVault.outputs.vaultUri}secrets/page-sign-in-secret/'
@@ -264,6 +269,7 @@ module roles 'modules/roles.bicep' = {
     storageAccountName: storage.outputs.accountName
     operatorContainerNames: storage.outputs.operatorContainerNames
     dayQueueName: storage.outputs.dayQueueName
+    budgetStateContainerName: storage.outputs.budgetStateContainerName
     vaultName: keyVault.outputs.vaultName
     appInsightsName: monitoring.outputs.appInsightsName
     mlWorkspaceName: machineLearning.outputs.workspaceName
@@ -354,6 +360,7 @@ output eventHubsNamespace string = eventHubs.outputs.fullyQualifiedNamespace
 output storageAccountName string = storage.outputs.accountName
 output aksClusterName string = aks.outputs.clusterName
 output sidecarClientId string = sidecarIdentity.outputs.clientId
+output budgetStateUrl string = storage.outputs.budgetStateUrl
 output kedaClientId string = kedaIdentity.outputs.clientId
 output prometheusQueryEndpoint string = aks.outputs.prometheusQueryEndpoint
 output mlWorkspaceName string = machineLearning.outputs.workspaceName

@@ -28,6 +28,12 @@ param dayFanOut bool = false
 @description('URI of the Key Vault secret holding the Teams Workflows webhook URL.')
 param teamsWebhookSecretUri string
 
+@description('BUDGETS_PATH, the spend budgets file in the deployed package (rules/budgets.json is an example); empty: no budgets.')
+param budgetsPath string = ''
+
+@description('BUDGET_STATE_CONTAINER, where publishBudgets writes the state the sidecars read.')
+param budgetStateContainerName string = 'budget-state'
+
 @description('REPORT_LINK_BASE, the prefix of a drift card\'s button; empty: the setting is left out and cards have no button.')
 param reportLinkBase string = ''
 
@@ -109,6 +115,9 @@ resource app 'Microsoft.Web/sites@2025-03-01' = {
         { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsightsConnectionString }
         // Application Insights with local auth off: the app sends with its identity.
         { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'Authorization=AAD' }
+        { name: 'BUDGET_STATE_CONTAINER', value: budgetStateContainerName }
+      ], empty(budgetsPath) ? [] : [
+        { name: 'BUDGETS_PATH', value: budgetsPath }
       ], empty(reportLinkBase) ? [] : [
         { name: 'REPORT_LINK_BASE', value: reportLinkBase }
       ], pageSignInOn ? [

@@ -6,6 +6,7 @@
 // | sidecar (workload id) | Azure Event Hubs Data Sender      | the usage hub             | publishes usage and capacity events |
 // | Function App          | Azure Event Hubs Data Receiver    | usage hub, evaluations hub| the two Event Hubs triggers |
 // | Function App          | Storage Blob Data Owner           | ledger/reports account    | ledger and reports; the host's leases and deployment package need Owner |
+// | sidecar identity      | Storage Blob Data Reader          | budget-state container    | each pod reads the spend budgets' state.json every few seconds (SIDECAR_BUDGET_STATE_URL) |
 // | Function App          | Storage Queue Data Contributor    | ledger/reports account    | the day queue (restatements) |
 // | Function App          | Storage Table Data Contributor    | ledger/reports account    | ledger index, alerts, quality, retraining tables |
 // | Function App          | Key Vault Secrets User            | the Key Vault             | the Teams URL reference |
@@ -43,6 +44,8 @@ param storageAccountName string
 param operatorContainerNames string[]
 @description('The day queue (RESTATE_QUEUE_NAME) that restate queues to.')
 param dayQueueName string
+@description('The spend budgets\' state container, which the sidecars read (SIDECAR_BUDGET_STATE_URL).')
+param budgetStateContainerName string
 param vaultName string
 param appInsightsName string
 param mlWorkspaceName string
@@ -55,6 +58,7 @@ var role = {
   eventHubsDataReceiver: 'a638d3c7-ab3a-418d-83e6-5f17a39d4fde'
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+  storageBlobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
@@ -125,6 +129,22 @@ resource sidecarSends 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   scope: usageHub
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.eventHubsDataSender)
+    principalId: sidecarPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource budgetState 'Microsoft.Storage/storageAccounts/blobServices/containers@2025-06-01' existing = {
+  parent: blobService
+  name: budgetStateContainerName
+}
+
+// The pods read the budget state every few seconds; the Function App writes it (its Blob Data Owner on the account).
+resource sidecarReadsBudgets 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(budgetState.id, sidecarPrincipalId, role.storageBlobDataReader)
+  scope: budgetState
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.storageBlobDataReader)
     principalId: sidecarPrincipalId
     principalType: 'ServicePrincipal'
   }

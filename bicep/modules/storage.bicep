@@ -31,7 +31,7 @@ param tags object
 
 // The names the app's settings default to (src/composition/settings.ts); a test checks they agree.
 var containers = ['ledger', 'reports', 'day-work']
-var tables = ['ledger', 'alerts', 'quality', 'retraining', 'dayjobs']
+var tables = ['ledger', 'alerts', 'quality', 'retraining', 'dayjobs', 'budgetspend']
 var dayQueue = 'chargeback-days'
 // The fanned-out day's unit and fan-in messages (DAY_FAN_OUT=true).
 var dayWorkQueue = 'chargeback-day-units'
@@ -71,6 +71,14 @@ resource blobContainers 'Microsoft.Storage/storageAccounts/blobServices/containe
     properties: { publicAccess: 'None' }
   }
 ]
+
+// The spend budgets' state document (state.json): the Function App writes it, the sidecars read it
+// (roles.bicep), and nothing else is in it, so the pods' read role reaches nothing else.
+resource budgetStateContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2025-06-01' = {
+  parent: blobs
+  name: 'budget-state'
+  properties: { publicAccess: 'None' }
+}
 
 // The Function App's deployment package (Flex Consumption deploys from a blob container).
 resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2025-06-01' = {
@@ -154,5 +162,8 @@ output containerNames array = containers
 output operatorContainerNames string[] = [containers[0], containers[1]]
 output deploymentContainerUrl string = '${account.properties.primaryEndpoints.blob}${deploymentContainer.name}'
 output tableNames array = tables
+output budgetStateContainerName string = budgetStateContainer.name
+// SIDECAR_BUDGET_STATE_URL of the vLLM pods.
+output budgetStateUrl string = '${account.properties.primaryEndpoints.blob}${budgetStateContainer.name}/state.json'
 output dayQueueName string = dayQueue
 output dayWorkQueueName string = dayWorkQueue

@@ -29,6 +29,7 @@ const ROLES: Record<string, string> = {
   '2b629674-e913-4c01-ae53-ef4638d8f975': 'Azure Event Hubs Data Sender',
   'a638d3c7-ab3a-418d-83e6-5f17a39d4fde': 'Azure Event Hubs Data Receiver',
   'b7e6dc6d-f1e8-4753-8033-0f276bb0955b': 'Storage Blob Data Owner',
+  '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1': 'Storage Blob Data Reader',
   '974c5e8b-45b9-4653-ba55-5f855dd0fb88': 'Storage Queue Data Contributor',
   '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3': 'Storage Table Data Contributor',
   '4633458b-17de-408a-b874-0445c86b69e6': 'Key Vault Secrets User',
@@ -49,6 +50,7 @@ const BROAD_ROLES = [
 // generated part of a name is elided as *).
 const ALLOWED = [
   'sidecar identity | Azure Event Hubs Data Sender | Microsoft.EventHub/namespaces/eventhubs usage',
+  'sidecar identity | Storage Blob Data Reader | Microsoft.Storage/storageAccounts/blobServices/containers budget-state',
   'Function App | Azure Event Hubs Data Receiver | Microsoft.EventHub/namespaces/eventhubs usage',
   'Function App | Azure Event Hubs Data Receiver | Microsoft.EventHub/namespaces/eventhubs evaluations',
   'Function App | Storage Blob Data Owner | Microsoft.Storage/storageAccounts st*',

@@ -100,6 +100,7 @@ describe.each(Object.entries(snapshots))('the %s deployment', (_environment, sna
         SETTINGS.LEDGER_CONTAINER.default,
         SETTINGS.REPORTS_CONTAINER.default,
         SETTINGS.DAY_WORK_CONTAINER.default,
+        SETTINGS.BUDGET_STATE_CONTAINER.default,
       ]),
     );
     const tables = ofType(snapshot, 'Microsoft.Storage/storageAccounts/tableServices/tables').map(leaf);
@@ -110,6 +111,7 @@ describe.each(Object.entries(snapshots))('the %s deployment', (_environment, sna
         SETTINGS.QUALITY_TABLE.default,
         SETTINGS.RETRAINING_TABLE.default,
         SETTINGS.DAY_WORK_TABLE.default,
+        SETTINGS.BUDGET_SPEND_TABLE.default,
       ].sort(),
     );
     const queues = ofType(snapshot, 'Microsoft.Storage/storageAccounts/queueServices/queues').map(leaf);
