@@ -43,7 +43,11 @@ SIDECAR_CAPACITY_WINDOW_SECONDS, SIDECAR_MAX_BODY_BYTES (one request body, defau
 above it), SIDECAR_BODY_BUDGET_BYTES (all bodies held at once, counted as their bytes arrive,
 default 128 MiB; 503 above it), SIDECAR_BODY_TENANT_SHARE (the fraction of that budget one tenant
 may hold, default 0.25, at least one body; 429 above it) and SIDECAR_BODY_TIMEOUT_SECONDS (time a
-request body may take to arrive, default 30; 408 and the connection closed after it).`;
+request body may take to arrive, default 30; 408 and the connection closed after it).
+Spend budgets: SIDECAR_BUDGET_STATE_URL (the published state blob; unset, no budgets),
+SIDECAR_BUDGET_REFRESH_SECONDS (how often it is read, default 5), SIDECAR_BUDGET_STALE_SECONDS (age
+past which it is stale, default 60) and SIDECAR_BUDGET_FAIL_CLOSED (true: with a stale state, 503
+for requests a budget covers; default false, serve them).`;
 
 export function parseSidecarArgs(
   args: readonly string[],
