@@ -14,6 +14,8 @@ import { rulesFor, type GateRules, type MetricBound, type ModelRules } from './r
 import type { Evaluation, GateFailure, Judgement } from './verdict.js';
 
 const MICROS_PER_HOUR = 3_600_000_000;
+/** The metric a harness run reports as the share of its cases that completed (contracts.md §13). */
+export const COMPLETED = 'completed';
 
 /**
  * Judges `model` at `atUs` (microseconds since the epoch) from its evaluation history. `rules` is
@@ -135,6 +137,17 @@ function metricFailures(
   reference: Evaluation | undefined,
 ): GateFailure[] {
   const failures: GateFailure[] = [];
+  // contracts.md §13: a run in which a case could not be completed is a failed run, whatever the
+  // rules name: its scores are those of the cases that happened to answer. Evidence, not quality:
+  // a flaky endpoint is not a reason to retrain.
+  const completed = Object.hasOwn(e.metrics, COMPLETED) ? e.metrics[COMPLETED] : undefined;
+  if (completed !== undefined && !(typeof completed === 'number' && completed >= 1))
+    failures.push(
+      evidence(
+        `evaluation ${e.eventId} is a partial run: ${COMPLETED} ${String(completed)} (the share of its cases that completed) is below 1, and a partial run never passes`,
+        COMPLETED,
+      ),
+    );
   for (const metric of Object.keys(bounds).sort()) {
     const bound = bounds[metric] ?? {};
     const value = Object.hasOwn(e.metrics, metric) ? e.metrics[metric] : undefined;

@@ -309,3 +309,31 @@ describe('the printed verdict', () => {
     expect(lines.filter((l) => l.startsWith('PASS'))).toEqual([]);
   });
 });
+
+describe('a partial run', () => {
+  it('fails whatever the rules name, as evidence (no retraining), and passes once every case completed', () => {
+    const partial = judge(MODEL, [ev('a', 0, { metrics: { ...GOOD, completed: 0.9 } })], RULES, at(1));
+    expect(partial.verdict.verdict).toBe('fail');
+    expect(partial.verdict.reasons).toEqual([
+      'evaluation a is a partial run: completed 0.9 (the share of its cases that completed) is below 1, and a partial run never passes',
+    ]);
+    expect(retrainable(partial)).toBe(false);
+    expect(reasons([ev('a', 0, { metrics: { ...GOOD, completed: 1 } })])).toEqual([]);
+    // An evaluation from a harness that does not report the share is judged on its rules alone.
+    expect(reasons([ev('a', 0)])).toEqual([]);
+  });
+
+  it('is never the reference of a later maxDrop', () => {
+    const rules = parseGateRules({
+      models: { [MODEL]: { dataset: 'support-qa@3', maxAgeHours: 48, metrics: { f1: { maxDrop: 0.02 } } } },
+    });
+    // The partial run scored high on the cases that answered; the next full run is judged against
+    // the full run before it, not against that.
+    const history = [
+      ev('a', 0, { metrics: { f1: 0.8, completed: 1 } }),
+      ev('b', 1, { metrics: { f1: 0.95, completed: 0.5 } }),
+      ev('c', 2, { metrics: { f1: 0.79, completed: 1 } }),
+    ];
+    expect(reasons(history, at(3), rules)).toEqual([]);
+  });
+});
