@@ -209,7 +209,8 @@ class JobsApi {
           ? armError(404, 'UserError', `Could not find model version ${key}`)
           : { status: 200, body: modelResource(found) };
       }
-      if (method === 'PUT') return this.putModelVersion(path, key, decodeURIComponent(version[5] ?? ''), body);
+      if (method === 'PUT')
+        return this.putModelVersion(path, key, decodeURIComponent(version[5] ?? ''), body);
     }
     const operation = OPERATION_PATH.exec(path)?.[4];
     if (operation !== undefined && method === 'GET') return this.operation(operation);
@@ -248,7 +249,8 @@ class JobsApi {
   }
 
   private putModelVersion(id: string, key: string, version: string, body: unknown): Reply {
-    if (this.conflict) return armError(409, 'Conflict', `Model version ${key} is being modified by another request`);
+    if (this.conflict)
+      return armError(409, 'Conflict', `Model version ${key} is being modified by another request`);
     const properties = (body as { properties?: unknown } | undefined)?.properties;
     if (typeof properties !== 'object' || properties === null)
       return armError(400, 'UserError', 'properties is required');

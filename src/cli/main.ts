@@ -7,6 +7,7 @@ import { DRIFT_HELP, parseDriftArgs, runDrift } from './drift-command.js';
 import { CALIBRATE_HELP, parseCalibrateArgs, runCalibrate } from './calibrate-command.js';
 import { COST_GATE_HELP, parseCostGateArgs, runCostGate } from './cost-gate-command.js';
 import { MONTHLY_HELP, parseMonthlyArgs, runMonthly } from './monthly-command.js';
+import { parsePromoteArgs, PROMOTE_HELP, runPromote } from './promote-command.js';
 import { FIXED_COST_HELP, parseFixedCostArgs, runFixedCost } from './fixed-cost-command.js';
 import { retrainFromEnv } from './gate-retraining.js';
 import { GATE_HELP, gateNotes, gateWarnings, parseGateArgs, runGate } from './gate-command.js';
@@ -39,6 +40,7 @@ Commands:
   restate    mark stored daily reports for restatement and queue them for the Function App
   calibrate  step-cost constants from vLLM's Prometheus metrics (a cross-check of the event fit)
   cost-gate  what a release would do to the monthly GPU bill, from baseline and candidate runs: PASS (0) or FAIL (1)
+  promote    whether a retrained candidate goes into service (both gates): PROMOTE (0) or HOLD (1)
   monthly    the month's chargeback CSV and report page (HTML, charts) from the daily reports
   fixed-cost what the infrastructure commits to: GPU pools at min and max, training per hour (from a Bicep snapshot)
   simulate   write a realistic, seeded day of vLLM fleet usage and capacity events (NDJSON)
@@ -204,6 +206,18 @@ export async function main(
           streams.stderr.write(`chargeback: warning: ${oneLine(warning)}\n`);
         streams.stdout.write(outcome.markdown);
         for (const reason of outcome.result.reasons) streams.stderr.write(`chargeback: ${oneLine(reason)}\n`);
+        return outcome.code;
+      }
+      case 'promote': {
+        const options = parsePromoteArgs(rest);
+        if (options === 'help') {
+          streams.stdout.write(`${PROMOTE_HELP}\n`);
+          return 0;
+        }
+        const outcome = await runPromote(options);
+        streams.stdout.write(`${oneLine(outcome.text)}\n`);
+        for (const reason of outcome.verdict.reasons)
+          streams.stderr.write(`chargeback: ${oneLine(reason)}\n`);
         return outcome.code;
       }
       case 'monthly': {

@@ -44,7 +44,11 @@ export class AmlModels implements ModelRegistry {
   async get(model: string, version: string): Promise<RegisteredModel | undefined> {
     const { resourceGroup, workspace } = this.options;
     try {
-      return registered(model, version, await this.client.modelVersions.get(resourceGroup, workspace, model, version));
+      return registered(
+        model,
+        version,
+        await this.client.modelVersions.get(resourceGroup, workspace, model, version),
+      );
     } catch (error) {
       if (statusOf(error) === 404) return undefined;
       throw this.mapped('get', model, version, error);

@@ -3,7 +3,14 @@
  * the job's output, with the job's lineage (job name, commit, datasets and versions, compute SKU,
  * the evaluation that failed and its gate reasons) as its tags and properties. Pure.
  */
-import type { JobState } from '../../ports/retraining-jobs.js';
+
+/** What registration reads of a job (the RetrainingJobs port's JobState has these fields). */
+export interface FinishedJob {
+  readonly name: string;
+  readonly status: string;
+  readonly terminal: boolean;
+  readonly tags: Readonly<Record<string, string>>;
+}
 
 /** The job output a retraining job writes its model to (training/ writes `model`). */
 export const MODEL_OUTPUT = 'model';
@@ -44,7 +51,7 @@ export type RegistrationPlan =
  * Completed job registers; a Failed or Canceled one, or one still running, does not.
  */
 export function planRegistration(
-  job: JobState,
+  job: FinishedJob,
   model: string,
   version: string,
   modelType: 'mlflow_model' | 'custom_model' = 'mlflow_model',

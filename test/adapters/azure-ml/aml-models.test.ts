@@ -121,7 +121,10 @@ describe('registering a completed job on the stand-in', () => {
         'llama-3.1-8b-instruct',
         '8',
       );
-      expect(outcome).toEqual({ registered: null, reason: `job ${JOB.name} is ${status}: nothing to register` });
+      expect(outcome).toEqual({
+        registered: null,
+        reason: `job ${JOB.name} is ${status}: nothing to register`,
+      });
       expect(standIn.requests).toHaveLength(0);
     });
   }
