@@ -1,6 +1,12 @@
 import type { UsageRecord } from '../records.js';
 import type { Weighting } from '../weighting.js';
-import { decodeEquations, fitConstants, type CalibrationFit, type StepConstants } from './fit.js';
+import {
+  decodeEquations,
+  fitConstants,
+  prefillBound,
+  type CalibrationFit,
+  type StepConstants,
+} from './fit.js';
 
 /**
  * Per deployment (model, GPU SKU, GPU count), the step constants fitted from the day's requests,
@@ -225,7 +231,7 @@ function judge(
   const reason =
     x.length < minRequests
       ? `${x.length} requests with a decode phase, fewer than the ${minRequests} a fit needs`
-      : untrusted(fit);
+      : (untrusted(fit) ?? outOfBound(x, fit));
   if (reason === undefined && fit !== undefined)
     return { ...base, fit, weighting: weightingOf(rounded(fit.constants)), source: 'fitted' };
   return {
@@ -275,6 +281,22 @@ function untrusted(fit: CalibrationFit | undefined): string | undefined {
   if (loose !== undefined)
     return `the fitted ${loose} is uncertain (standard error ${e[loose].toPrecision(2)} for ${c[loose].toPrecision(3)})`;
   return undefined;
+}
+
+/**
+ * More than this share of requests with a prefill window shorter than their own prefill work at
+ * the fitted cost means the fit is not the engine's: at the true cost none is (prefillBound). What
+ * breaks it in practice is preemption, whose recomputes and waits lengthen decode windows that the
+ * fit then puts on prefill (docs/accounting.md#on-an-engine-with-vllms-effects).
+ */
+export const MAX_PREFILL_BOUND_BROKEN = 0.05;
+
+function outOfBound(x: readonly Float64Array[], fit: CalibrationFit | undefined): string | undefined {
+  if (fit === undefined) return undefined;
+  const cp = fit.constants.prefillMsPerToken;
+  const broken = prefillBound(x, cp);
+  if (broken <= MAX_PREFILL_BOUND_BROKEN) return undefined;
+  return `the fitted prefill cost ${cp.toPrecision(3)} ms per token does not fit in the prefill windows of ${(broken * 100).toFixed(1)}% of the requests (at most ${MAX_PREFILL_BOUND_BROKEN * 100}% may be shorter)`;
 }
 
 function weightingOf(c: StepConstants): Weighting {

@@ -16,7 +16,8 @@ import type { UsageRecord } from '../records.js';
  * it, N the decode steps of every decoding request (itself included) and X the context those steps
  * read. The events give each request's windows and token counts; each request's prefill tokens and
  * decode steps are spread evenly over its own windows. Every request of the deployment gives one
- * equation in the four unknowns, solved by least squares made robust by Huber reweighting (a few
+ * equation in the four unknowns (and two more numbers, its prefill tokens and window, that the fit's
+ * trust rule checks the fitted prefill cost against: prefillBound), solved by least squares made robust by Huber reweighting (a few
  * requests slowed by something the model does not know, such as preemption, must not pull the fit).
  */
 export interface StepConstants {
@@ -142,12 +143,16 @@ export function decodeEquations(requests: readonly UsageRecord[]): { x: Float64A
     if (m === 0) continue;
     const s = 4 * i + 2;
     const e = 4 * i + 3;
+    const r = requests[i] as UsageRecord;
     x.push(
       Float64Array.of(
         m,
         (atP[e] ?? 0) - (atP[s] ?? 0),
         (atN[e] ?? 0) - (atN[s] ?? 0),
         (atX[e] ?? 0) - (atX[s] ?? 0),
+        // Not fitted: the request's own prefill tokens and its prefill window (prefillBound).
+        Math.max(1, r.promptTokens - r.cachedPromptTokens),
+        (time[4 * i + 1] ?? 0) - (time[4 * i] ?? 0),
       ),
     );
     y.push((time[e] ?? 0) - (time[s] ?? 0));
@@ -155,7 +160,27 @@ export function decodeEquations(requests: readonly UsageRecord[]): { x: Float64A
   return { x, y: Float64Array.from(y) };
 }
 
-/** Robust least squares (Huber, 6 reweighting rounds) of y on the four columns of x. */
+/**
+ * The share of equations whose request's prefill window is shorter than its own prefill work at
+ * `prefillMsPerToken`: the window holds every step that computed one of its chunks, each at least
+ * as long as the chunk's own work, so at the engine's true constant no request breaks the bound.
+ * Columns 4 and 5 of each row (decodeEquations) are the request's uncached prompt tokens and its
+ * prefill window in ms; rows without them are not counted.
+ */
+export function prefillBound(x: readonly Float64Array[], prefillMsPerToken: number): number {
+  let counted = 0;
+  let broken = 0;
+  for (const row of x) {
+    const tokens = row[4];
+    const window = row[5];
+    if (tokens === undefined || window === undefined) continue;
+    counted += 1;
+    if (window < prefillMsPerToken * tokens) broken += 1;
+  }
+  return counted === 0 ? 0 : broken / counted;
+}
+
+/** Robust least squares (Huber, 6 reweighting rounds) of y on the first four columns of x. */
 export function fitConstants(
   x: readonly Float64Array[],
   y: Float64Array,
