@@ -268,7 +268,7 @@ function credentialFor(storage: Extract<Config['storage'], { kind: 'identity' }>
 }
 
 /** A client of the table `name` in the configured storage account. */
-function tableClient(storage: Config['storage'], name: string): TableClient {
+export function tableClient(storage: Config['storage'], name: string): TableClient {
   if (storage.kind === 'connection-string') {
     // Azurite speaks plain HTTP on loopback; in Azure the connection string names https endpoints.
     return TableClient.fromConnectionString(storage.connectionString, name, {

@@ -79,6 +79,7 @@ describe('the settings declaration', () => {
       'dailyChargeback',
       'evaluateQuality',
       'getGate',
+      'getPromotion',
       'getReport',
       'getReportPage',
       'getRequest',
