@@ -4,6 +4,7 @@ import type { Dispatcher } from 'undici';
 import type { Attribution } from './attribution.js';
 import type { CompletionBody } from './body.js';
 import { forwardHeaders, forwardResponseHeaders, jsonError, writeWithBackpressure } from './http.js';
+import { Concurrency } from './concurrency.js';
 import type { ProxyDeps } from './proxy-deps.js';
 import { JsonFieldScanner } from './json-fields.js';
 import { SseRelay } from './relay.js';
@@ -62,6 +63,17 @@ export function classLabel(requestClass: string, deps: ProxyDeps): string {
  * a cut-off or a fault in the sidecar comes first. An answer whose usage cannot be read as the
  * engine reported it is metered as an error with the reason in its attributes, never as 0 tokens ok.
  */
+/** One pod's concurrency per proxy (its deps are made once per sidecar). */
+const concurrencies = new WeakMap<ProxyDeps, Concurrency>();
+function concurrencyOf(deps: ProxyDeps): Concurrency {
+  let found = concurrencies.get(deps);
+  if (found === undefined) {
+    found = new Concurrency();
+    concurrencies.set(deps, found);
+  }
+  return found;
+}
+
 export class MeteredRequest {
   /** Sent to vLLM and returned to the client: the client's own id when well-formed, else a new one. */
   private readonly requestId: string;
@@ -89,6 +101,10 @@ export class MeteredRequest {
   /** performance.now() when the response headers went to the client. */
   private relayStarted = 0;
 
+  private readonly concurrency: Concurrency;
+  /** The pod's in-flight integral when this request arrived. */
+  private readonly enteredAt: number;
+
   constructor(
     private readonly parsed: CompletionBody,
     private readonly req: IncomingMessage,
@@ -96,6 +112,8 @@ export class MeteredRequest {
     private readonly call: AdmittedRequest,
   ) {
     this.now = call.deps.now ?? Date.now;
+    this.concurrency = concurrencyOf(call.deps);
+    this.enteredAt = this.concurrency.enter(call.startedAt);
     const clientId = req.headers['x-request-id'];
     this.requestId = typeof clientId === 'string' && REQUEST_ID.test(clientId) ? clientId : randomUUID();
     this.tally = new UsageTally(parsed.protocol, parsed.choicesPerPrompt);
@@ -294,6 +312,8 @@ export class MeteredRequest {
     }
     if (counted.unreadEvents > 0)
       deps.metrics.meteringGaps.inc({ protocol, reason: 'unread-event' }, counted.unreadEvents);
+    const finishedAt = this.now();
+    const meanConcurrency = this.concurrency.leave(finishedAt, this.enteredAt, startedAt);
     deps.emit(
       usageEvent({
         requestId: this.requestId,
@@ -301,7 +321,9 @@ export class MeteredRequest {
         model: this.parsed.model ?? deps.identity.model,
         identity: deps.identity,
         startedAt,
-        finishedAt: this.now(),
+        finishedAt,
+        // For the spend budgets' estimate at ingestion: only where the sidecar enforces budgets.
+        ...(deps.budgets === undefined ? {} : { meanConcurrency }),
         firstTokenAt: this.relay?.firstTokenAt,
         counted: reached ? counted : undefined,
         metering: reason,

@@ -20,6 +20,8 @@ export interface Outcome {
   readonly httpStatus: number;
   /** What a spend budget did to the request: refused (429) or demoted (served as batch). */
   readonly budget?: 'refused' | 'demoted' | 'unavailable';
+  /** How many requests the pod worked on, on average, over this one's life (concurrency.ts). */
+  readonly meanConcurrency?: number;
 }
 
 const finite = (n: number | null | undefined): n is number =>
@@ -86,12 +88,16 @@ export function usageEvent(o: Outcome): Record<string, unknown> {
  * - `unreadStreamEvents`: events over the size bound, relayed unread;
  * - `audioSeconds`: the audio an audio answer reports in seconds instead of tokens;
  * - `budget`: `refused` (429, over a budget), `demoted` (served as batch), `unavailable` (503, no
- *   fresh budget state and the sidecar fails closed).
+ *   fresh budget state and the sidecar fails closed);
+ * - `meanConcurrency`: how many requests the pod worked on, on average, over this one's life (two
+ *   decimals), for the spend budgets' estimate; only on answers vLLM gave, by a sidecar that
+ *   enforces budgets.
  */
 function meteringAttributes(o: Outcome): Record<string, string> | undefined {
   const c = o.counted;
   const out: Record<string, string> = {};
   if (o.budget !== undefined) out.budget = o.budget;
+  if (c !== undefined && o.meanConcurrency !== undefined) out.meanConcurrency = o.meanConcurrency.toFixed(2);
   if (c === undefined) return Object.keys(out).length === 0 ? undefined : out;
   if (c.source !== 'reported') out.usage = c.source;
   if (c.cachedPromptTokens === undefined) out.cachedPromptTokens = 'unknown';

@@ -179,6 +179,11 @@ describe('two sidecars over one Azurite', () => {
         status: 'ok',
         attributes: { budget: 'demoted' },
       });
+      // A served answer says how many requests its pod worked on meanwhile, for ingest's estimate.
+      const shared = (p.proxy.events[p.proxy.events.length - 1]?.attributes as Record<string, string>)
+        .meanConcurrency;
+      expect(shared).toMatch(/^\d+\.\d{2}$/);
+      expect(Number(shared)).toBeGreaterThanOrEqual(1);
     }
     // A hostile name matches only itself: `tenant` + feature `x` is not tenant `tenant|x`.
     const hostileFirst = pods[0];

@@ -307,8 +307,21 @@ function examine(body: unknown, prices: PriceCard): Verdict | string {
             tenant: record.tenant,
             feature: record.feature,
             atMs: Math.floor(record.finishedAt / 1000),
-            ...estimateSpend(record, prices),
+            ...estimateSpend(record, prices, meanConcurrencyOf(value)),
           }
         : undefined,
   };
+}
+
+/**
+ * The `meanConcurrency` attribute the sidecar puts on a usage event (how many requests its pod
+ * worked on, on average, over the request's life), when it is a number of at least 1.
+ */
+function meanConcurrencyOf(value: unknown): number | undefined {
+  const attributes = (value as { attributes?: unknown } | null)?.attributes;
+  if (typeof attributes !== 'object' || attributes === null) return undefined;
+  const text = (attributes as Record<string, unknown>).meanConcurrency;
+  if (typeof text !== 'string' || !/^\d+(\.\d+)?$/.test(text)) return undefined;
+  const n = Number(text);
+  return Number.isFinite(n) && n >= 1 ? n : undefined;
 }

@@ -39,6 +39,22 @@ function messages(n: number, first: number, fields: Record<string, unknown> = {}
 }
 
 describe('spend from ingest', () => {
+  it("divides a request's held GPU time among the requests its pod worked on meanwhile, as the sidecar measured", async () => {
+    const spend = new MemoryBudgetSpend();
+    const deps = {
+      ledger: new MemoryLedger(),
+      prices: TEST_PRICES,
+      now: () => new Date(`${DAY}T12:00:00Z`),
+      budgets: { file, spend },
+    };
+    // Four requests of 10 s each, in flight together: a quarter each; one with an attribute that is
+    // not a number (from another sender) is counted whole.
+    await ingestBatch(messages(4, 0, { attributes: { meanConcurrency: '4.00' } }), deps);
+    expect(await spend.read('day', DAY, acmeDay)).toEqual({ nanos: 10_000_000, gpuMicros: 10_000_000 });
+    await ingestBatch(messages(1, 4, { attributes: { meanConcurrency: 'many' } }), deps);
+    expect((await spend.read('day', DAY, acmeDay)).gpuMicros).toBe(20_000_000);
+  });
+
   it('adds each newly accepted event once, redelivered batches included, to the budgets that cover it', async () => {
     const ledger = new MemoryLedger();
     const spend = new MemoryBudgetSpend();
