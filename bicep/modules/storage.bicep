@@ -31,7 +31,7 @@ param tags object
 
 // The names the app's settings default to (src/composition/settings.ts); a test checks they agree.
 var containers = ['ledger', 'reports', 'day-work']
-var tables = ['ledger', 'alerts', 'quality', 'retraining', 'dayjobs', 'budgetspend']
+var tables = ['ledger', 'alerts', 'quality', 'retraining', 'dayjobs', 'budgetspend', 'promotions']
 var dayQueue = 'chargeback-days'
 // The fanned-out day's unit and fan-in messages (DAY_FAN_OUT=true).
 var dayWorkQueue = 'chargeback-day-units'

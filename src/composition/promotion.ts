@@ -6,8 +6,9 @@ import { TablePromotionStore } from '../adapters/azure-storage/table-promotion-s
 import { ConfigurationError } from '../domain/errors.js';
 import type { PromotionStore } from '../ports/promotion-store.js';
 import { tableClient, type Services } from './composition.js';
+import { SETTINGS } from './settings.js';
 
-export const DEFAULT_PROMOTIONS_TABLE = 'promotions';
+export const DEFAULT_PROMOTIONS_TABLE = SETTINGS.PROMOTIONS_TABLE.default;
 
 export function promotionStore(
   s: Services,

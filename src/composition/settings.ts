@@ -388,6 +388,15 @@ export const SETTINGS = {
       "Table of retraining job records and of the shared state (each model's job slot, each month's spend). Created at start if missing.",
     schema: tableName,
   },
+  PROMOTIONS_TABLE: {
+    readBy: 'app',
+    default: 'promotions',
+    required: 'no',
+    secret: false,
+    description:
+      'Table of promotion verdicts: each decision once and the last verdict per model, served by GET /api/promotions/{model} (see [promotion](promotion.md)).',
+    schema: tableName,
+  },
   RETRAINING_CONFIG_PATH: {
     readBy: 'app',
     default: 'rules/retraining.json',

@@ -112,6 +112,7 @@ describe.each(Object.entries(snapshots))('the %s deployment', (_environment, sna
         SETTINGS.RETRAINING_TABLE.default,
         SETTINGS.DAY_WORK_TABLE.default,
         SETTINGS.BUDGET_SPEND_TABLE.default,
+        SETTINGS.PROMOTIONS_TABLE.default,
       ].sort(),
     );
     const queues = ofType(snapshot, 'Microsoft.Storage/storageAccounts/queueServices/queues').map(leaf);
