@@ -40,6 +40,7 @@ import { startAzurite } from './azurite.js';
 import { drainQueue } from './queue-delivery.js';
 import { fleetTraffic } from './fleet-traffic.js';
 import { startAmlStandIn } from './aml-stand-in.js';
+import { budgetDemo } from './budget-demo.js';
 import { DemoClock, qualityDemo } from './quality-demo.js';
 import { releaseDemo } from './release-demo.js';
 import { HttpRequest, InvocationContext, quietContext, TIMER } from './functions-runtime.js';
@@ -187,6 +188,19 @@ async function main(): Promise<void> {
       console.log(`  ■ ${title ?? '(no title)'}`);
       for (const line of lines) console.log(`    ${line.length > 110 ? `${line.slice(0, 109)}…` : line}`);
     }
+    console.log(
+      `\nSpend budgets (tenant contoso: $0.05 a day, refuse; a sidecar in front of the fake vLLM):`,
+    );
+    const cardsBefore = teams.received.length;
+    await budgetDemo(azurite.connectionString, teams.url, (line) => {
+      console.log(`  ${line}`);
+    });
+    for (const body of teams.received.slice(cardsBefore)) {
+      const [title, ...lines] = cardInShort(body);
+      console.log(`  ■ ${title ?? '(no title)'}`);
+      for (const line of lines) console.log(`    ${line.length > 110 ? `${line.slice(0, 109)}…` : line}`);
+    }
+    console.log(`[${seconds()}]`);
     console.log(`\nA month of simulated days, its monthly report, and the release cost gate:`);
     await releaseDemo(join(out, 'release'), (line) => {
       console.log(`  ${line}`);

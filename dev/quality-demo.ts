@@ -11,6 +11,7 @@ import { followDeps, qualityDeps, type Services } from '../src/composition/compo
 import type { JobRecord } from '../src/domain/retrain/record.js';
 import { usd } from '../src/domain/retrain/policy.js';
 import type { AmlStandIn } from './aml-stand-in.js';
+import { runEvaluation, startSuiteModel } from './evaluation-demo.js';
 import { invoke } from './event-hub-delivery.js';
 import { quietContext, TIMER } from './functions-runtime.js';
 
@@ -50,6 +51,38 @@ function evaluation(
   };
 }
 
+/**
+ * The harness's scheduled run: suites/support-qa through a stand-in of the served llama version 7,
+ * which answers wrongly and once with a blocked word; the event is what `chargeback evaluate --send`
+ * would send.
+ */
+async function scheduledEvaluation(
+  date: string,
+  clock: DemoClock,
+  print: (line: string) => void,
+): Promise<Record<string, unknown>> {
+  const served = await startSuiteModel('suites/support-qa', REGRESSED_MODEL, 'regressed');
+  try {
+    clock.set(`${date}T05:50:00Z`);
+    const run = await runEvaluation({
+      endpoint: served.url,
+      model: REGRESSED_MODEL,
+      suiteDir: 'suites/support-qa',
+      modelVersion: '7',
+      commit: 'a1b2c3d',
+      now: clock.now,
+    });
+    const metrics = run.event.metrics as Record<string, number>;
+    print(
+      `chargeback evaluate (scheduled): suites/support-qa on ${REGRESSED_MODEL} 7, ${metrics.cases} cases, ` +
+        `completed ${metrics.completed}, exact_match ${metrics.exact_match?.toFixed(2)}, f1 ${metrics.f1?.toFixed(2)}, toxicity ${metrics.toxicity?.toFixed(2)}`,
+    );
+    return run.event;
+  } finally {
+    await served.stop();
+  }
+}
+
 /** Runs the demo on `date`; returns the retraining job it charged. */
 export async function qualityDemo(
   s: Services,
@@ -76,14 +109,8 @@ export async function qualityDemo(
       { exact_match: 0.82, f1: 0.88, toxicity: 0.004 },
       before,
     ),
-    evaluation(
-      'eval-llama-7',
-      REGRESSED_MODEL,
-      '7',
-      'support-qa@3',
-      { exact_match: 0.76, f1: 0.84, toxicity: 0.005 },
-      `${date}T05:50:00Z`,
-    ),
+    // The nightly run of the harness (chargeback evaluate) on the served version 7, which regressed.
+    await scheduledEvaluation(date, clock, print),
     '{"type":"evaluation","schemaVersion":1,"eventId":"truncated',
   ];
   const log = (m: string): void => {
