@@ -200,7 +200,10 @@ export function retrainDeps(s: Services, options: RunOptions = {}): RetrainDeps 
 /** What following retraining jobs needs; undefined when retraining is not configured. */
 export function followDeps(s: Services, options: RunOptions = {}): FollowDeps | undefined {
   const retrain = retrainDeps(s, options);
-  return retrain === undefined ? undefined : { ...retrain, ledger: s.ledger };
+  const registry = s.retraining?.registry;
+  return retrain === undefined
+    ? undefined
+    : { ...retrain, ledger: s.ledger, ...(registry === undefined ? {} : { registry }) };
 }
 
 /** The retraining jobs that ran, for the daily chargeback. */

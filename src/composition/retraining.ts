@@ -1,11 +1,13 @@
 import { DefaultAzureCredential } from '@azure/identity';
 import { AmlJobs } from '../adapters/azure-ml/aml-jobs.js';
+import { AmlModels } from '../adapters/azure-ml/aml-models.js';
 import { TokenFileCredential } from '../adapters/azure-ml/token-file-credential.js';
 import { ConfigurationError } from '../domain/errors.js';
 import type { PriceCard } from '../domain/prices.js';
 import { parseRetrainingConfig, type RetrainingConfig } from '../domain/retrain/config.js';
 import { computeIdFor, type RetrainingTarget } from '../domain/retrain/job-spec.js';
 import type { RetrainLimits } from '../domain/retrain/policy.js';
+import type { ModelRegistry } from '../ports/model-registry.js';
 import type { RetrainingJobs } from '../ports/retraining-jobs.js';
 import type { RetrainingSettings } from './config.js';
 import { readJsonFile } from './files.js';
@@ -13,6 +15,8 @@ import { readJsonFile } from './files.js';
 /** What retraining needs besides the stores: the Azure ML client, the config file, the cluster and the limits. */
 export interface Retraining {
   readonly jobs: RetrainingJobs;
+  /** The workspace's model versions: a completed job's output is registered there. */
+  readonly registry: ModelRegistry;
   readonly config: RetrainingConfig;
   readonly target: RetrainingTarget;
   readonly limits: RetrainLimits;
@@ -31,16 +35,18 @@ export function retrainingSetup(r: RetrainingSettings, prices: PriceCard, client
     r.tokenFile === undefined
       ? new DefaultAzureCredential(clientId === undefined ? {} : { managedIdentityClientId: clientId })
       : new TokenFileCredential(r.tokenFile);
-  const jobs = new AmlJobs({
+  const aml = {
     subscriptionId: r.subscriptionId,
     resourceGroup: r.resourceGroup,
     workspace: r.workspace,
     endpoint: r.armEndpoint,
     credential,
-  });
+  };
+  const jobs = new AmlJobs(aml);
   const workspaceId = `/subscriptions/${r.subscriptionId}/resourceGroups/${r.resourceGroup}/providers/Microsoft.MachineLearningServices/workspaces/${r.workspace}`;
   return {
     jobs,
+    registry: new AmlModels(aml),
     config: retrainingConfig,
     target: {
       computeId: computeIdFor(r.compute, r.subscriptionId, r.resourceGroup, r.workspace),

@@ -17,13 +17,20 @@ import { costOfRun } from '../../domain/retrain/estimate.js';
 import { abandon, monthOf, release } from '../../domain/retrain/policy.js';
 import type { JobRecord } from '../../domain/retrain/record.js';
 import type { Ledger } from '../../ports/ledger.js';
+import type { ModelRegistry } from '../../ports/model-registry.js';
 import type { JobState } from '../../ports/retraining-jobs.js';
 import type { Versioned } from '../../ports/retraining-store.js';
 import { announce, type Phase } from './notices.js';
+import { registerJobOutput } from './register.js';
 import { RUNNING_STATUSES, settle, type RetrainDeps } from './retrain.js';
 
 export interface FollowDeps extends RetrainDeps {
   readonly ledger: Pick<Ledger, 'markDirty'>;
+  /**
+   * Where a completed job's output is registered as a model version (contracts.md §16), under the
+   * job's name as its version: one version per job, the same on every retry. Absent: not registered.
+   */
+  readonly registry?: ModelRegistry;
   /** How long a slot may be held with no job record before it is given back. Default 15 min. */
   readonly abandonAfterMs?: number;
 }
@@ -114,7 +121,34 @@ async function observe(current: Versioned<JobRecord>, state: JobState, deps: Fol
   await releaseSlot(ended, deps);
   const stored = (await deps.store.job(ended.name)) ?? { value: ended, version: undefined };
   await announce(stored, phaseOf(state.status), (rec) => jobEndedMessage(rec, deps.context), deps);
+  if (deps.registry !== undefined && state.status === 'Completed')
+    await register(state, r, deps.registry, deps);
   return true;
+}
+
+/**
+ * The completed job's output registered as `<model>` version `<job name>`. A failure is said in the
+ * log and leaves the model unregistered, which a promotion refuses (fail closed); `chargeback
+ * promote` and the registration use case can register it again, once.
+ */
+async function register(
+  state: JobState,
+  r: JobRecord,
+  registry: ModelRegistry,
+  deps: FollowDeps,
+): Promise<void> {
+  try {
+    const outcome = await registerJobOutput(registry, state, r.model, r.name);
+    deps.log(
+      outcome.registered === null
+        ? `retraining: job ${r.name} not registered: ${outcome.reason}`
+        : `retraining: job ${r.name} registered as ${r.model} version ${outcome.registered.version}${outcome.created ? '' : ' (already there)'}`,
+    );
+  } catch (error) {
+    deps.log(
+      `retraining: job ${r.name} completed but its model could not be registered now: ${(error as Error).message}`,
+    );
+  }
 }
 
 async function releaseSlot(record: JobRecord, deps: FollowDeps): Promise<void> {

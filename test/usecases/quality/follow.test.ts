@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { MemoryModelRegistry } from '../../../src/adapters/memory/memory-model-registry.js';
 import { followJobs } from '../../../src/usecases/quality/follow.js';
 import { retrainOnFailure } from '../../../src/usecases/quality/retrain.js';
 import { cardTitles, evaluation, failedOnQuality, retrainSetup } from './fixture.js';
@@ -32,6 +33,31 @@ describe('followJobs', () => {
     expect(cardTitles(posted).at(-1)).toContain('Retraining completed: llama-3-8b');
     await followJobs(deps);
     expect(posted).toHaveLength(2);
+  });
+
+  it("registers a completed job's output once, under the job's name as its version, and a failed job's never", async () => {
+    const { deps, clock, jobs, name } = await submitted();
+    const registry = new MemoryModelRegistry();
+    const lines: string[] = [];
+    const following = { ...deps, registry, log: (m: string) => lines.push(m) };
+    jobs.advance(name, 'Running');
+    await followJobs(following);
+    expect(registry.creates).toBe(0);
+    clock.advance(HOUR);
+    jobs.advance(name, 'Completed');
+    await followJobs(following);
+    await followJobs(following);
+    expect(registry.creates).toBe(1);
+    const version = await registry.get('llama-3-8b', name);
+    expect(version).toMatchObject({ model: 'llama-3-8b', version: name, jobName: name });
+    expect(version?.modelUri).toContain(name);
+    expect(lines.some((l) => l.includes(`registered as llama-3-8b version ${name}`))).toBe(true);
+
+    const failed = await submitted();
+    const none = new MemoryModelRegistry();
+    failed.jobs.advance(failed.name, 'Failed');
+    await followJobs({ ...failed.deps, registry: none });
+    expect(none.creates).toBe(0);
   });
 
   it('marks the days the job ran for reporting', async () => {
