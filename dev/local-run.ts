@@ -10,7 +10,7 @@
  * loopback are printed in short. Every file the daily run stored is then copied to out/reports/
  * (dev/export-reports.ts), so the command line can explore the day. Everything is shut down at the end.
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeDailyChargeback } from '../functions/dailyChargeback.js';
 import { makeGetReport } from '../functions/getReport.js';
@@ -41,6 +41,11 @@ import { drainQueue } from './queue-delivery.js';
 import { fleetTraffic } from './fleet-traffic.js';
 import { startAmlStandIn } from './aml-stand-in.js';
 import { budgetDemo } from './budget-demo.js';
+import type { AmlStandIn } from './aml-stand-in.js';
+import { runEvaluation, startSuiteModel } from './evaluation-demo.js';
+import { promotionDemo } from './promotion-demo.js';
+import { promotionStore } from '../src/composition/promotion.js';
+import { publishPromotion } from '../src/usecases/quality/promotion.js';
 import { DemoClock, qualityDemo } from './quality-demo.js';
 import { releaseDemo } from './release-demo.js';
 import { HttpRequest, InvocationContext, quietContext, TIMER } from './functions-runtime.js';
@@ -117,7 +122,7 @@ async function main(): Promise<void> {
     );
 
     console.log(`\nQuality gate and retraining (Azure ML stand-in at ${aml.url}, clock set inside ${date}):`);
-    await qualityDemo(s, aml, date, clock, (line) => {
+    const retrained = await qualityDemo(s, aml, date, clock, (line) => {
       console.log(line);
     });
     console.log(`[${seconds()}]\n`);
@@ -205,6 +210,12 @@ async function main(): Promise<void> {
     await releaseDemo(join(out, 'release'), (line) => {
       console.log(`  ${line}`);
     });
+    if (retrained !== undefined) {
+      console.log(`\nThe retrained model, from its registration to a promotion verdict:`);
+      await promotionStep(s, aml, retrained.name, retrained.model, clock, (line) => {
+        console.log(`  ${line}`);
+      });
+    }
     console.log(
       `[${seconds()}]\n\n${exported.filter((name) => name.includes(date)).length} files of ${date} in ${reportsDir}/ ` +
         `(and the drift history's metrics), for \`chargeback explain --reports ${reportsDir} --date ${date} ...\` and \`drift\`\n` +
@@ -215,6 +226,83 @@ async function main(): Promise<void> {
     for (const stop of stops) await stop();
     await teams.stop();
     await azurite.stop();
+  }
+}
+
+/**
+ * The retrained model earns its way back (docs/promotion.md): the quality timer registered the
+ * completed job's output (version = the job's name); a stand-in serves the candidate, the harness
+ * evaluates it with the same suite, the release cost gate's verdict on the replayed workload (the
+ * release demo's unchanged case) is the cost evidence, and `chargeback promote`'s code decides,
+ * writes the verdict and the overlay, and the verdict is stored and posted to Teams once.
+ */
+async function promotionStep(
+  s: Services,
+  aml: AmlStandIn,
+  jobName: string,
+  model: string,
+  clock: DemoClock,
+  print: (line: string) => void,
+): Promise<void> {
+  const job = await s.retraining?.jobs.get(jobName);
+  if (job === undefined) {
+    print(`no job ${jobName} in the Azure ML stand-in`);
+    return;
+  }
+  const candidate = await startSuiteModel('suites/support-qa', model, 'good');
+  try {
+    const run = await runEvaluation({
+      endpoint: candidate.url,
+      model,
+      suiteDir: 'suites/support-qa',
+      modelVersion: jobName,
+      commit: 'a1b2c3d',
+      now: clock.now,
+    });
+    const m = run.event.metrics as Record<string, number>;
+    print(
+      `chargeback evaluate on the candidate (canary ${model} ${jobName}): completed ${m.completed}, exact_match ${m.exact_match?.toFixed(2)}, f1 ${m.f1?.toFixed(2)}, toxicity ${m.toxicity?.toFixed(2)}`,
+    );
+    const costGate = JSON.parse(
+      await readFile(join(out, 'release', 'cost-gate', 'unchanged', 'cost-gate.json'), 'utf8'),
+    ) as unknown;
+    const result = await promotionDemo({
+      standIn: aml,
+      subscriptionId: '00000000-0000-0000-0000-000000000000',
+      resourceGroup: 'rg-llm-platform',
+      workspace: 'mlw-llm-platform',
+      job,
+      model,
+      candidateVersion: jobName,
+      currentVersion: '7',
+      evaluations: [run.event],
+      costGate,
+      rulesPath: 'rules/quality-gates.json',
+      outDir: join(out, 'promotion'),
+      now: clock.now,
+    });
+    const r = result.registration;
+    print(
+      r.registered === null
+        ? `not registered: ${r.reason}`
+        : `registered in the workspace as ${r.registered.model} version ${r.registered.version} (${r.registered.modelUri})${r.created ? '' : ', by the quality timer when the job completed'}`,
+    );
+    if (result.canaryDir !== undefined) print(`canary overlay (no client traffic): ${result.canaryDir}`);
+    print(result.promotion.text);
+    if (result.promotion.overlay !== undefined)
+      print(`promotion overlay for a GitOps pull request (not applied): ${result.promotion.overlay}`);
+    const store = promotionStore(s);
+    await store.ensure(); // Bicep creates the table in Azure
+    const posted = await publishPromotion(result.promotion.verdict, {
+      store,
+      notifier: s.notifier(),
+      outbox: s.outbox,
+      now: clock.now,
+      log: print,
+    });
+    print(`verdict stored for GET /api/promotions/${model}${posted ? ', its card posted to Teams' : ''}`);
+  } finally {
+    await candidate.stop();
   }
 }
 

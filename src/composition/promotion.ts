@@ -4,7 +4,6 @@
  */
 import { TablePromotionStore } from '../adapters/azure-storage/table-promotion-store.js';
 import { ConfigurationError } from '../domain/errors.js';
-import type { PromotionStore } from '../ports/promotion-store.js';
 import { tableClient, type Services } from './composition.js';
 import { SETTINGS } from './settings.js';
 
@@ -13,7 +12,7 @@ export const DEFAULT_PROMOTIONS_TABLE = SETTINGS.PROMOTIONS_TABLE.default;
 export function promotionStore(
   s: Services,
   env: Record<string, string | undefined> = process.env,
-): PromotionStore {
+): TablePromotionStore {
   const name = env.PROMOTIONS_TABLE ?? DEFAULT_PROMOTIONS_TABLE;
   if (!/^[A-Za-z][A-Za-z0-9]{2,62}$/.test(name))
     throw new ConfigurationError(
