@@ -128,7 +128,11 @@ describe.each(ENVIRONMENTS)('the %s snapshot', (_environment, snapshot) => {
   });
 
   it("federates the sidecar's identity with the service account and namespace its pods run as", () => {
-    const [account] = ofKind<{ metadata: { name: string; namespace: string } }>('ServiceAccount');
+    // The vLLM pods' account (the harness's CronJobs run as an account of their own).
+    const served = podSpecOf(deployments[0] as (typeof deployments)[number]).serviceAccountName;
+    const account = ofKind<{ metadata: { name: string; namespace: string } }>('ServiceAccount').find(
+      (a) => a.metadata.name === served,
+    );
     expect(account).toBeDefined();
     for (const d of deployments) {
       expect(podSpecOf(d).serviceAccountName, nameOf(d)).toBe(account?.metadata.name);
