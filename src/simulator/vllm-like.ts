@@ -1,4 +1,6 @@
-import type { EngineConfig, EngineRequest } from './engine.js';
+import type { EngineConfig, EngineRequest, VllmLikeCosts } from './engine-types.js';
+
+export type { VllmLikeCosts } from './engine-types.js';
 
 /**
  * A second engine model, with effects a real vLLM has that the linear step-cost model leaves out
@@ -18,16 +20,6 @@ import type { EngineConfig, EngineRequest } from './engine.js';
  * it: the fixed part and the padded seats of a decode batch are shared equally (every sequence is
  * symmetric in them), each sequence's own chunks, attention and decode reads are its own.
  */
-export interface VllmLikeCosts {
-  readonly base: number;
-  readonly prefillPerToken: number;
-  /** Extra ms per (chunk token x attended token): the c x (o + c/2) term. */
-  readonly attentionPerTokenPair: number;
-  readonly decodePerToken: number;
-  readonly perContextToken: number;
-  /** KV-cache capacity in tokens; more running context than this preempts the newest sequence. */
-  readonly kvCacheTokens: number;
-}
 
 /** vLLM's captured CUDA-graph batch sizes: 1, 2, 4, then every 8 up to 256. */
 export const CAPTURED_SIZES: readonly number[] = [
