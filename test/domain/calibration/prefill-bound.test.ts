@@ -91,7 +91,9 @@ describe('a fit that the prefill windows cannot hold', () => {
     expect(preempting.length).toBe(2);
     for (const d of preempting) {
       expect(d.source).toBe('configured');
-      expect(d.reason).toMatch(/is more than twice what the prefill windows of \d+\.\d% of the requests hold/);
+      expect(d.reason).toMatch(
+        /is more than twice what the prefill windows of \d+\.\d% of the requests hold/,
+      );
       expect(d.weighting).toBe(DEFAULT_WEIGHTING);
     }
   }, 120_000);
