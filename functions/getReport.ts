@@ -18,14 +18,7 @@ export function makeGetReport(deps: () => Promise<{ reports: ReportStore }>) {
   ): Promise<HttpResponseInit> {
     const date = request.params.date ?? '';
     const month = isMonth(date);
-    if (!month && parseDay(date) === undefined) {
-      return {
-        status: 400,
-        jsonBody: {
-          error: `date must be a calendar day YYYY-MM-DD or a month YYYY-MM, got "${date.slice(0, 40)}"`,
-        },
-      };
-    }
+    if (!month && parseDay(date) === undefined) return badDate(date);
     const { reports } = await deps();
     const accept = request.headers.get('accept') ?? '';
     const format = request.query.get('format');
@@ -51,6 +44,16 @@ export function makeGetReport(deps: () => Promise<{ reports: ReportStore }>) {
         },
       };
     return { status: 200, headers: headers(kind, date), body };
+  };
+}
+
+/** 400 for a route's date that is neither a calendar day nor a month. */
+function badDate(date: string): HttpResponseInit {
+  return {
+    status: 400,
+    jsonBody: {
+      error: `date must be a calendar day YYYY-MM-DD or a month YYYY-MM, got "${date.slice(0, 40)}"`,
+    },
   };
 }
 
@@ -113,13 +116,7 @@ export function makeGetReportPage(
       };
     const date = request.params.date ?? '';
     const month = isMonth(date);
-    if (!month && parseDay(date) === undefined)
-      return {
-        status: 400,
-        jsonBody: {
-          error: `date must be a calendar day YYYY-MM-DD or a month YYYY-MM, got "${date.slice(0, 40)}"`,
-        },
-      };
+    if (!month && parseDay(date) === undefined) return badDate(date);
     const principal = request.headers.get('x-ms-client-principal-id') ?? '';
     if (principal === '') {
       const back = `/api/pages/${date}`;
