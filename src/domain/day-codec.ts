@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Intake, IntakeCounts } from './accumulator.js';
+import type { Equations } from './calibration/fit.js';
 import { IDLE_TENANT } from './admission.js';
 import type { ChargebackResult, ChargebackRow, PodTotals } from './chargeback.js';
 import { PermanentError } from './errors.js';
@@ -19,11 +20,8 @@ import type { RequestStats } from './metrics/request-stats.js';
  */
 export const DAY_CODEC_VERSION = 1;
 
-/** The calibration equations of one pod, as calibration/fit.ts's decodeEquations gives them. */
-export interface FitEquations {
-  readonly x: readonly Float64Array[];
-  readonly y: Float64Array;
-}
+/** The calibration equations of one pod, packed, as calibration/fit.ts's decodeEquations gives them. */
+export type FitEquations = Equations;
 
 const count = z.number().int().min(0);
 const signed = z.number().int();
@@ -250,26 +248,24 @@ export function decodeIntake(textOfUnit: string): Intake {
   return { counts, rejections: map, ...(span === undefined ? {} : { span }) };
 }
 
-/** Calibration equations as text: the Float64 bytes in base64 (RangeError for rows of unequal width). */
+/** Calibration equations as text: the Float64 bytes in base64 (RangeError when x is not y's rows). */
 export function encodeFitEquations(equations: FitEquations): string {
-  const { x, y } = equations;
-  const columns = x[0]?.length ?? 0;
-  if (x.some((r) => r.length !== columns)) throw new RangeError('equations of unequal width');
-  if (y.length !== x.length) throw new RangeError(`${y.length} values of y for ${x.length} equations`);
-  const flat = new Float64Array(x.length * columns);
-  for (let i = 0; i < x.length; i += 1) flat.set(x[i] ?? [], i * columns);
+  const { columns, x, y } = equations;
+  if (!Number.isInteger(columns) || columns < 0) throw new RangeError(`equations of ${columns} columns`);
+  if (x.length !== y.length * columns)
+    throw new RangeError(`${x.length} numbers of x for ${y.length} equations of ${columns}`);
   return JSON.stringify({
     kind: 'fit-equations',
     version: DAY_CODEC_VERSION,
-    equations: x.length,
+    equations: y.length,
     columns,
-    x: toBase64(flat),
+    x: toBase64(x),
     y: toBase64(y),
   });
 }
 
 /** Reads `encodeFitEquations`'s text back, bit for bit. */
-export function decodeFitEquations(textOfUnit: string): { x: Float64Array[]; y: Float64Array } {
+export function decodeFitEquations(textOfUnit: string): FitEquations {
   const parsed = parseWith('fit-equations', equationsSchema, textOfUnit);
   const flat = fromBase64(parsed.x, 'fit-equations: x');
   const y = fromBase64(parsed.y, 'fit-equations: y');
@@ -279,10 +275,7 @@ export function decodeFitEquations(textOfUnit: string): { x: Float64Array[]; y: 
     );
   if (y.length !== parsed.equations)
     throw new PermanentError(`fit-equations: y holds ${y.length} numbers, not ${parsed.equations}`);
-  const x = Array.from({ length: parsed.equations }, (_, i) =>
-    flat.slice(i * parsed.columns, (i + 1) * parsed.columns),
-  );
-  return { x, y };
+  return { columns: parsed.columns, x: flat, y };
 }
 
 // The text is little-endian whatever the machine (units are encoded and decoded on different

@@ -10,6 +10,7 @@ import {
   encodeChargeback,
   encodeFitEquations,
   encodeIntake,
+  type FitEquations,
 } from '../../src/domain/day-codec.js';
 import { parseDay } from '../../src/domain/days.js';
 import { PermanentError } from '../../src/domain/errors.js';
@@ -369,16 +370,21 @@ describe('intake codec', () => {
   });
 });
 
-const equationsArb = fc.integer({ min: 0, max: 30 }).chain((n) =>
-  fc.record({
-    x: fc.array(fc.float64Array({ minLength: 4, maxLength: 4 }), { minLength: n, maxLength: n }),
-    y: fc.float64Array({ minLength: n, maxLength: n }),
-  }),
-);
+const equationsArb = fc
+  .record({ n: fc.integer({ min: 0, max: 30 }), columns: fc.integer({ min: 1, max: 7 }) })
+  .chain(({ n, columns }) =>
+    fc.record({
+      columns: fc.constant(columns),
+      x: fc.float64Array({ minLength: n * columns, maxLength: n * columns }),
+      y: fc.float64Array({ minLength: n, maxLength: n }),
+    }),
+  );
 
 /** The bytes of every number: NaN payloads and -0 must come back as they were. */
-const bytesOf = (e: { x: readonly Float64Array[]; y: Float64Array }) =>
-  [...e.x, e.y].map((a) => Array.from(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)));
+const bytesOf = (e: FitEquations) => [
+  e.columns,
+  ...[e.x, e.y].map((a) => Array.from(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))),
+];
 
 describe('fit equations codec', () => {
   it('reads back every number bit for bit', () => {
@@ -392,7 +398,7 @@ describe('fit equations codec', () => {
   it('keeps -0 and the payload of a NaN', () => {
     const y = Float64Array.of(-0, 1);
     new DataView(y.buffer).setBigUint64(8, 0x7ff8_0000_0000_0001n, true);
-    const equations = { x: [Float64Array.of(0, 0, 0, 0), Float64Array.of(0, 0, 0, 0)], y };
+    const equations = { columns: 4, x: new Float64Array(8), y };
     expect(bytesOf(decodeFitEquations(encodeFitEquations(equations)))).toEqual(bytesOf(equations));
   });
 
@@ -407,11 +413,18 @@ describe('fit equations codec', () => {
         }),
       ),
     );
-    expect(equations.x.length).toBe(12);
+    expect(equations.y.length).toBe(12);
+    expect(equations.x.length).toBe(12 * equations.columns);
     expect(decodeFitEquations(encodeFitEquations(equations))).toStrictEqual(equations);
   });
 
-  const sample = encodeFitEquations({ x: [Float64Array.of(1, 2, 3, 4)], y: Float64Array.of(5) });
+  it('refuses to write x that is not one row of columns per y', () => {
+    expect(() => encodeFitEquations({ columns: 4, x: new Float64Array(7), y: new Float64Array(2) })).toThrow(
+      '7 numbers of x for 2 equations of 4',
+    );
+  });
+
+  const sample = encodeFitEquations({ columns: 4, x: Float64Array.of(1, 2, 3, 4), y: Float64Array.of(5) });
 
   it.each<Damage>([
     ['x that is not base64', ['x'], () => 'not base64!', 'fit-equations: x must be base64'],

@@ -2,9 +2,12 @@ import type { UsageRecord } from '../records.js';
 import type { Weighting } from '../weighting.js';
 import {
   decodeEquations,
+  EQUATION_COLUMNS,
   fitConstants,
   prefillBound,
+  rowsOf,
   type CalibrationFit,
+  type Equations,
   type StepConstants,
 } from './fit.js';
 
@@ -74,7 +77,7 @@ export interface PodEquations {
   /** The pod's key (pod, model, GPU SKU, GPU count), by which the fit orders pods. */
   readonly pod: string;
   readonly deployment: Deployment;
-  readonly equations: { readonly x: readonly Float64Array[]; readonly y: Float64Array };
+  readonly equations: Equations;
 }
 
 /**
@@ -106,7 +109,7 @@ export class DayCalibration {
     string,
     {
       deployment: Deployment;
-      pods: Map<string, { readonly x: readonly Float64Array[]; readonly y: Float64Array }>;
+      pods: Map<string, Equations>;
     }
   >();
   private readonly done = new Map<string, DeploymentCalibration>();
@@ -154,14 +157,7 @@ export class DayCalibration {
   /** Fits every deployment added since. */
   fit(): void {
     for (const [key, { deployment, pods }] of this.pending) {
-      const x: Float64Array[] = [];
-      const y: number[] = [];
-      for (const podKey of [...pods.keys()].sort()) {
-        const equations = pods.get(podKey) as { x: Float64Array[]; y: Float64Array };
-        x.push(...equations.x);
-        for (const value of equations.y) y.push(value);
-      }
-      const calibration = judge(deployment, x, Float64Array.from(y), this.configured, this.minRequests);
+      const calibration = judge(deployment, joined(pods), this.configured, this.minRequests);
       this.done.set(key, calibration);
     }
     this.pending.clear();
@@ -214,24 +210,43 @@ export function calibrate(
   return day.calibrations();
 }
 
+/** The pods' equations in one packed array, pods in key order (the fit must not depend on arrival). */
+function joined(pods: ReadonlyMap<string, Equations>): Equations {
+  const keys = [...pods.keys()].sort();
+  const parts = keys.map((k) => pods.get(k) as Equations);
+  const columns = parts[0]?.columns ?? EQUATION_COLUMNS;
+  const odd = parts.find((p) => p.columns !== columns);
+  if (odd !== undefined) throw new RangeError(`pods' equations of ${odd.columns} and ${columns} columns`);
+  const rows = parts.reduce((sum, p) => sum + rowsOf(p), 0);
+  const x = new Float64Array(rows * columns);
+  const y = new Float64Array(rows);
+  let at = 0;
+  for (const p of parts) {
+    x.set(p.x, at * columns);
+    y.set(p.y, at);
+    at += rowsOf(p);
+  }
+  return { columns, x, y };
+}
+
 function judge(
   deployment: Deployment,
-  x: readonly Float64Array[],
-  y: Float64Array,
+  equations: Equations,
   configured: Weighting,
   minRequests: number,
 ): DeploymentCalibration {
+  const requests = rowsOf(equations);
   const base = {
     model: deployment.model,
     gpuSku: deployment.gpuSku,
     gpuCount: deployment.gpuCount,
-    requests: x.length,
+    requests,
   };
-  const fit = x.length >= minRequests ? fitPositive(x, y) : undefined;
+  const fit = requests >= minRequests ? fitPositive(equations) : undefined;
   const reason =
-    x.length < minRequests
-      ? `${x.length} requests with a decode phase, fewer than the ${minRequests} a fit needs`
-      : (untrusted(fit) ?? outOfBound(x, fit));
+    requests < minRequests
+      ? `${requests} requests with a decode phase, fewer than the ${minRequests} a fit needs`
+      : (untrusted(fit) ?? outOfBound(equations, fit));
   if (reason === undefined && fit !== undefined)
     return { ...base, fit, weighting: weightingOf(rounded(fit.constants)), source: 'fitted' };
   return {
@@ -244,8 +259,8 @@ function judge(
 }
 
 /** The fit with every per-token constant >= 0: a negative one is held at 0 and the rest refitted. */
-function fitPositive(x: readonly Float64Array[], y: Float64Array): CalibrationFit | undefined {
-  let fit = fitConstants(x, y);
+function fitPositive(equations: Equations): CalibrationFit | undefined {
+  let fit = fitConstants(equations);
   const dropped = new Set<number>();
   for (let round = 0; round < 3 && fit !== undefined; round += 1) {
     const c = fit.constants;
@@ -253,7 +268,7 @@ function fitPositive(x: readonly Float64Array[], y: Float64Array): CalibrationFi
     const negative = values.findIndex((v, i) => v < 0 && !dropped.has(i + 1));
     if (negative < 0) return fit;
     dropped.add(negative + 1);
-    fit = fitConstants(x, y, dropped);
+    fit = fitConstants(equations, dropped);
   }
   return fit;
 }
@@ -293,10 +308,10 @@ function untrusted(fit: CalibrationFit | undefined): string | undefined {
  */
 export const MAX_PREFILL_BOUND_BROKEN = 0.05;
 
-function outOfBound(x: readonly Float64Array[], fit: CalibrationFit | undefined): string | undefined {
+function outOfBound(equations: Equations, fit: CalibrationFit | undefined): string | undefined {
   if (fit === undefined) return undefined;
   const cp = fit.constants.prefillMsPerToken;
-  const broken = prefillBound(x, cp / 2);
+  const broken = prefillBound(equations, cp / 2);
   if (broken <= MAX_PREFILL_BOUND_BROKEN) return undefined;
   return `the fitted prefill cost ${cp.toPrecision(3)} ms per token is more than twice what the prefill windows of ${(broken * 100).toFixed(1)}% of the requests hold (at most ${MAX_PREFILL_BOUND_BROKEN * 100}% may be)`;
 }

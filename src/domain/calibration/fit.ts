@@ -39,6 +39,24 @@ export interface CalibrationFit {
 
 const MS = 1000;
 
+/** Columns of an equation row that decodeEquations makes: m, P, N, X, then prefill tokens and window. */
+export const EQUATION_COLUMNS = 6;
+
+/**
+ * Equations packed row after row: row i is x[columns x i, columns x (i + 1)), its decode time y[i].
+ * One array for the day's rows, not an object per row: a deployment's fit holds every request.
+ */
+export interface Equations {
+  readonly columns: number;
+  readonly x: Float64Array;
+  readonly y: Float64Array;
+}
+
+/** The number of rows of packed equations. */
+export function rowsOf(equations: Equations): number {
+  return equations.y.length;
+}
+
 /**
  * The equation (x0..x3, y) each eligible request of one pod gives; pods of one deployment are
  * fitted together. P, N and X are integrals over time of step functions and linear pieces (each
@@ -46,8 +64,9 @@ const MS = 1000;
  * decode window starts and ends on a breakpoint, so its integrals are differences of prefix sums.
  * O(n log n) for a pod of n requests, however many run at once.
  */
-export function decodeEquations(requests: readonly UsageRecord[]): { x: Float64Array[]; y: Float64Array } {
-  if (requests.length === 0) return { x: [], y: new Float64Array() };
+export function decodeEquations(requests: readonly UsageRecord[]): Equations {
+  if (requests.length === 0)
+    return { columns: EQUATION_COLUMNS, x: new Float64Array(), y: new Float64Array() };
   // Times in ms from the pod's first instant keep the squares of times small.
   let origin = Infinity;
   for (const r of requests) origin = Math.min(origin, activeStart(r));
@@ -136,28 +155,29 @@ export function decodeEquations(requests: readonly UsageRecord[]): { x: Float64A
       atX[q] = sumX;
     }
   }
-  const x: Float64Array[] = [];
-  const y: number[] = [];
+  let rows = 0;
+  for (let i = 0; i < n; i += 1) if ((steps[i] ?? 0) > 0) rows += 1;
+  const x = new Float64Array(rows * EQUATION_COLUMNS);
+  const y = new Float64Array(rows);
+  let row = 0;
   for (let i = 0; i < n; i += 1) {
     const m = steps[i] ?? 0;
     if (m === 0) continue;
     const s = 4 * i + 2;
     const e = 4 * i + 3;
     const r = requests[i] as UsageRecord;
-    x.push(
-      Float64Array.of(
-        m,
-        (atP[e] ?? 0) - (atP[s] ?? 0),
-        (atN[e] ?? 0) - (atN[s] ?? 0),
-        (atX[e] ?? 0) - (atX[s] ?? 0),
-        // Not fitted: the request's own prefill tokens and its prefill window (prefillBound).
-        Math.max(1, r.promptTokens - r.cachedPromptTokens),
-        (time[4 * i + 1] ?? 0) - (time[4 * i] ?? 0),
-      ),
-    );
-    y.push((time[e] ?? 0) - (time[s] ?? 0));
+    const o = row * EQUATION_COLUMNS;
+    x[o] = m;
+    x[o + 1] = (atP[e] ?? 0) - (atP[s] ?? 0);
+    x[o + 2] = (atN[e] ?? 0) - (atN[s] ?? 0);
+    x[o + 3] = (atX[e] ?? 0) - (atX[s] ?? 0);
+    // Not fitted: the request's own prefill tokens and its prefill window (prefillBound).
+    x[o + 4] = Math.max(1, r.promptTokens - r.cachedPromptTokens);
+    x[o + 5] = (time[4 * i + 1] ?? 0) - (time[4 * i] ?? 0);
+    y[row] = (time[e] ?? 0) - (time[s] ?? 0);
+    row += 1;
   }
-  return { x, y: Float64Array.from(y) };
+  return { columns: EQUATION_COLUMNS, x, y };
 }
 
 /**
@@ -165,38 +185,41 @@ export function decodeEquations(requests: readonly UsageRecord[]): { x: Float64A
  * `prefillMsPerToken`: the window holds every step that computed one of its chunks, each at least
  * as long as the chunk's own work, so at the engine's true constant no request breaks the bound.
  * Columns 4 and 5 of each row (decodeEquations) are the request's uncached prompt tokens and its
- * prefill window in ms; rows without them are not counted.
+ * prefill window in ms; equations narrower than that have none, and give 0.
  */
-export function prefillBound(x: readonly Float64Array[], prefillMsPerToken: number): number {
-  let counted = 0;
+export function prefillBound(equations: Equations, prefillMsPerToken: number): number {
+  const { columns, x } = equations;
+  const n = rowsOf(equations);
+  if (columns < EQUATION_COLUMNS || n === 0) return 0;
   let broken = 0;
-  for (const row of x) {
-    const tokens = row[4];
-    const window = row[5];
-    if (tokens === undefined || window === undefined) continue;
-    counted += 1;
-    if (window < prefillMsPerToken * tokens) broken += 1;
+  for (let i = 0; i < n; i += 1) {
+    const o = i * columns;
+    if ((x[o + 5] as number) < prefillMsPerToken * (x[o + 4] as number)) broken += 1;
   }
-  return counted === 0 ? 0 : broken / counted;
+  return broken / n;
 }
 
 /** Robust least squares (Huber, 6 reweighting rounds) of y on the first four columns of x. */
 export function fitConstants(
-  x: readonly Float64Array[],
-  y: Float64Array,
+  equations: Equations,
   /** Columns held at 0 (a constant that came out negative); they are left out of the solve. */
   held: ReadonlySet<number> = new Set(),
 ): CalibrationFit | undefined {
-  const n = x.length;
+  const { columns, x, y } = equations;
+  const n = rowsOf(equations);
   if (n < 8) return undefined;
+  if (columns < 4) throw new RangeError(`equations of ${columns} columns, fewer than the 4 unknowns`);
   // Columns have very different scales (steps, tokens, context tokens): solve on scaled columns.
-  const scale = [0, 1, 2, 3].map((j) => Math.sqrt(x.reduce((s, row) => s + (row[j] ?? 0) ** 2, 0) / n) || 1);
-  // Scaled rows packed in one array: the six reweighting rounds are tight loops over it.
+  const scale = [0, 1, 2, 3].map((j) => {
+    let sum = 0;
+    for (let i = 0; i < n; i += 1) sum += (x[i * columns + j] as number) ** 2;
+    return Math.sqrt(sum / n) || 1;
+  });
+  // Scaled rows in four columns: the six reweighting rounds are tight loops over them.
   const z = new Float64Array(4 * n);
-  for (let i = 0; i < n; i += 1) {
-    const row = x[i] as Float64Array;
-    for (let j = 0; j < 4; j += 1) z[4 * i + j] = held.has(j) ? 0 : (row[j] ?? 0) / (scale[j] ?? 1);
-  }
+  for (let i = 0; i < n; i += 1)
+    for (let j = 0; j < 4; j += 1)
+      z[4 * i + j] = held.has(j) ? 0 : (x[i * columns + j] as number) / (scale[j] ?? 1);
   let weights = new Float64Array(n).fill(1);
   let beta: number[] | undefined;
   const residuals = new Float64Array(n);
@@ -273,7 +296,7 @@ export function fitConstants(
     weights = Float64Array.from(magnitudes, (r) => (r <= k ? 1 : k / r));
   }
   if (beta === undefined) return undefined;
-  const errors = standardErrors(x, residuals, weights, scale, held);
+  const errors = standardErrors(z, residuals, weights, scale, held);
   const [fixedMs = 0, prefillMsPerToken = 0, decodeMsPerToken = 0, decodeMsPerContextToken = 0] = beta;
   return {
     constants: { fixedMs, prefillMsPerToken, decodeMsPerToken, decodeMsPerContextToken },
@@ -284,23 +307,23 @@ export function fitConstants(
 }
 
 function standardErrors(
-  x: readonly Float64Array[],
+  /** The scaled rows, four columns each (a held column is 0). */
+  z: Float64Array,
   residuals: Float64Array,
   weights: Float64Array,
   scale: readonly number[],
   held: ReadonlySet<number>,
 ): StepConstants {
-  const n = x.length;
+  const n = residuals.length;
   const ata = Array.from({ length: 4 }, () => new Float64Array(4));
   let rss = 0;
   for (let i = 0; i < n; i += 1) {
-    const row = x[i] as Float64Array;
     const w = weights[i] ?? 0;
     rss += w * (residuals[i] ?? 0) ** 2;
     for (let j = 0; j < 4; j += 1) {
       const line = ata[j] as Float64Array;
-      for (let k = 0; k < 4; k += 1)
-        line[k] = (line[k] ?? 0) + (w * (row[j] ?? 0) * (row[k] ?? 0)) / ((scale[j] ?? 1) * (scale[k] ?? 1));
+      const zj = w * (z[4 * i + j] as number);
+      for (let k = 0; k < 4; k += 1) line[k] = (line[k] as number) + zj * (z[4 * i + k] as number);
     }
   }
   // A held column is not estimated: its row and column leave the system, and its error is 0.

@@ -138,3 +138,38 @@ function simulated(): UsageRecord[] {
     accumulator.add(parseRecord(event.json, accumulator.intern));
   return [...accumulator.usage()];
 }
+
+describe('a deployment with pods of a fleet day', () => {
+  it('fits pods of 300,000 requests each, packed, in pod order', () => {
+    // Synthetic equations with known constants: the size is what is tested (a pod's rows are not
+    // spread into one call, which stops at about 100,000 arguments), and the fit must find them.
+    const truth = [9, 0.05, 0.02, 0.0001];
+    const pod = (seed: number, rows: number) => {
+      const x = new Float64Array(rows * 6);
+      const y = new Float64Array(rows);
+      let state = seed;
+      const next = () => (state = (state * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648;
+      for (let i = 0; i < rows; i += 1) {
+        const row = [1 + 200 * next(), 5000 * next(), 4000 * next(), 2_000_000 * next(), 100, 1000];
+        x.set(row, i * 6);
+        y[i] = truth.reduce((sum, c, j) => sum + c * (row[j] ?? 0), 0);
+      }
+      return { columns: 6, x, y };
+    };
+    const day = new DayCalibration(DEFAULT_WEIGHTING);
+    const deployment = { model: 'm', gpuSku: 'Standard_NC24ads_A100_v4', gpuCount: 1 };
+    day.addEquations([
+      { pod: 'pod-b', deployment, equations: pod(2, 300_000) },
+      { pod: 'pod-a', deployment, equations: pod(1, 300_000) },
+    ]);
+    day.fit();
+    const [calibration] = [...day.calibrations().values()];
+    expect(calibration?.requests).toBe(600_000);
+    expect(calibration?.source).toBe('fitted');
+    const c = calibration?.fit?.constants;
+    expect(c?.fixedMs).toBeCloseTo(truth[0] ?? 0, 6);
+    expect(c?.prefillMsPerToken).toBeCloseTo(truth[1] ?? 0, 8);
+    expect(c?.decodeMsPerToken).toBeCloseTo(truth[2] ?? 0, 8);
+    expect(c?.decodeMsPerContextToken).toBeCloseTo(truth[3] ?? 0, 10);
+  });
+});

@@ -15,17 +15,21 @@ const prices = loadPriceCard(JSON.parse(readFileSync('prices/azure-a100.json', '
 
 describe('the prefill bound of a fit', () => {
   it('counts the requests whose prefill window is shorter than their own prefill work', () => {
-    const rows = [
-      Float64Array.of(1, 0, 0, 0, 1000, 100), // 0.1 ms per token fits
-      Float64Array.of(1, 0, 0, 0, 1000, 50), // only 0.05 does
-      Float64Array.of(1, 0, 0, 0, 10, 20),
-      Float64Array.of(1, 0, 0, 0), // no prefill columns: not counted
-    ];
+    const rows = {
+      columns: 6,
+      x: Float64Array.of(
+        ...[1, 0, 0, 0, 1000, 100], // 0.1 ms per token fits
+        ...[1, 0, 0, 0, 1000, 50], // only 0.05 does
+        ...[1, 0, 0, 0, 10, 20],
+      ),
+      y: Float64Array.of(1, 1, 1),
+    };
     expect(prefillBound(rows, 0.04)).toBe(0);
     expect(prefillBound(rows, 0.08)).toBeCloseTo(1 / 3, 12);
     expect(prefillBound(rows, 0.2)).toBeCloseTo(2 / 3, 12);
     expect(prefillBound(rows, 3)).toBe(1);
-    expect(prefillBound([Float64Array.of(1, 0, 0, 0)], 3)).toBe(0);
+    // Equations without the prefill columns hold nothing to check.
+    expect(prefillBound({ columns: 4, x: Float64Array.of(1, 0, 0, 0), y: Float64Array.of(1) }, 3)).toBe(0);
   });
 
   it('takes each request’s uncached prompt and its prefill window, queue left out, from its event', () => {
@@ -51,10 +55,11 @@ describe('the prefill bound of a fit', () => {
       queueMs: 50,
       status: 'ok',
     } as UsageRecord;
-    const { x } = decodeEquations([r]);
-    expect(x).toHaveLength(1);
-    expect(x[0]?.[4]).toBe(600);
-    expect(x[0]?.[5]).toBeCloseTo(200, 9);
+    const { columns, x, y } = decodeEquations([r]);
+    expect(y).toHaveLength(1);
+    expect(x).toHaveLength(columns);
+    expect(x[4]).toBe(600);
+    expect(x[5]).toBeCloseTo(200, 9);
   });
 });
 
