@@ -418,6 +418,14 @@ describe('fit equations codec', () => {
     expect(decodeFitEquations(encodeFitEquations(equations))).toStrictEqual(equations);
   });
 
+  it('reads back the equations of a pod of 300,000 requests (megabytes of base64)', () => {
+    const y = Float64Array.from({ length: 300_000 }, (_, i) => i / 7);
+    const equations = { columns: 6, x: Float64Array.from({ length: 6 * y.length }, (_, i) => i * 1.5), y };
+    const back = decodeFitEquations(encodeFitEquations(equations));
+    expect(back.x).toEqual(equations.x);
+    expect(back.y).toEqual(y);
+  });
+
   it('refuses to write x that is not one row of columns per y', () => {
     expect(() => encodeFitEquations({ columns: 4, x: new Float64Array(7), y: new Float64Array(2) })).toThrow(
       '7 numbers of x for 2 equations of 4',
