@@ -18,7 +18,7 @@ import type { RequestStats } from './metrics/request-stats.js';
  * decoding refuses anything else, naming the field, with a PermanentError: a damaged text will
  * not get better by reading it again.
  */
-export const DAY_CODEC_VERSION = 1;
+export const DAY_CODEC_VERSION = 2;
 
 /** The calibration equations of one pod, packed, as calibration/fit.ts's decodeEquations gives them. */
 export type FitEquations = Equations;
@@ -134,6 +134,9 @@ const equationsSchema = z.strictObject({
   // Little-endian Float64 bytes, rows one after another: exact, NaN and -0 included.
   x: z.string().refine(isBase64, { error: 'must be base64' }),
   y: z.string().refine(isBase64, { error: 'must be base64' }),
+  // Each row's sampling key, and the rows sampling left out (calibration/calibrate.ts).
+  keys: z.string().refine(isBase64, { error: 'must be base64' }),
+  dropped: count,
 });
 
 /** A unit's chargeback as text; `requestCosts`, when present, is left out (it travels apart). */
@@ -268,10 +271,11 @@ export function decodeIntake(textOfUnit: string): Intake {
 
 /** Calibration equations as text: the Float64 bytes in base64 (RangeError when x is not y's rows). */
 export function encodeFitEquations(equations: FitEquations): string {
-  const { columns, x, y } = equations;
+  const { columns, x, y, keys, dropped } = equations;
   if (!Number.isInteger(columns) || columns < 0) throw new RangeError(`equations of ${columns} columns`);
   if (x.length !== y.length * columns)
     throw new RangeError(`${x.length} numbers of x for ${y.length} equations of ${columns}`);
+  if (keys.length !== y.length) throw new RangeError(`${keys.length} keys for ${y.length} equations`);
   return JSON.stringify({
     kind: 'fit-equations',
     version: DAY_CODEC_VERSION,
@@ -279,6 +283,8 @@ export function encodeFitEquations(equations: FitEquations): string {
     columns,
     x: toBase64(x),
     y: toBase64(y),
+    keys: toBase64(keys),
+    dropped,
   });
 }
 
@@ -293,7 +299,10 @@ export function decodeFitEquations(textOfUnit: string): FitEquations {
     );
   if (y.length !== parsed.equations)
     throw new PermanentError(`fit-equations: y holds ${y.length} numbers, not ${parsed.equations}`);
-  return { columns: parsed.columns, x: flat, y };
+  const keys = fromBase64(parsed.keys, 'fit-equations: keys');
+  if (keys.length !== parsed.equations)
+    throw new PermanentError(`fit-equations: keys holds ${keys.length} numbers, not ${parsed.equations}`);
+  return { columns: parsed.columns, x: flat, y, keys, dropped: parsed.dropped };
 }
 
 // The text is little-endian whatever the machine (units are encoded and decoded on different

@@ -244,7 +244,7 @@ describe('chargeback codec', () => {
 
   it.each<Damage>([
     ['another kind', ['kind'], () => 'intake', 'chargeback: kind is "intake", not "chargeback"'],
-    ['another version', ['version'], () => 2, 'chargeback: version 2; this code reads 1'],
+    ['another version', ['version'], () => 3, 'chargeback: version 3; this code reads 2'],
     ['a missing total', ['fleetNanos'], () => REMOVE, 'chargeback: fleetNanos'],
     ['money as text', ['rows', 0, 'nanos'], String, 'chargeback: rows[0].nanos'],
     ['a fractional count', ['rows', 1, 'promptTokens'], () => 1.5, 'chargeback: rows[1].promptTokens'],
@@ -377,13 +377,16 @@ const equationsArb = fc
       columns: fc.constant(columns),
       x: fc.float64Array({ minLength: n * columns, maxLength: n * columns }),
       y: fc.float64Array({ minLength: n, maxLength: n }),
+      keys: fc.float64Array({ minLength: n, maxLength: n }),
+      dropped: fc.nat(),
     }),
   );
 
 /** The bytes of every number: NaN payloads and -0 must come back as they were. */
 const bytesOf = (e: FitEquations) => [
   e.columns,
-  ...[e.x, e.y].map((a) => Array.from(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))),
+  e.dropped,
+  ...[e.x, e.y, e.keys].map((a) => Array.from(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))),
 ];
 
 describe('fit equations codec', () => {
@@ -398,7 +401,7 @@ describe('fit equations codec', () => {
   it('keeps -0 and the payload of a NaN', () => {
     const y = Float64Array.of(-0, 1);
     new DataView(y.buffer).setBigUint64(8, 0x7ff8_0000_0000_0001n, true);
-    const equations = { columns: 4, x: new Float64Array(8), y };
+    const equations = { columns: 4, x: new Float64Array(8), y, keys: Float64Array.of(NaN, -0), dropped: 3 };
     expect(bytesOf(decodeFitEquations(encodeFitEquations(equations)))).toEqual(bytesOf(equations));
   });
 
@@ -420,19 +423,33 @@ describe('fit equations codec', () => {
 
   it('reads back the equations of a pod of 300,000 requests (megabytes of base64)', () => {
     const y = Float64Array.from({ length: 300_000 }, (_, i) => i / 7);
-    const equations = { columns: 6, x: Float64Array.from({ length: 6 * y.length }, (_, i) => i * 1.5), y };
+    const x = Float64Array.from({ length: 6 * y.length }, (_, i) => i * 1.5);
+    const equations = { columns: 6, x, y, keys: y.map((v) => v * 3), dropped: 12 };
     const back = decodeFitEquations(encodeFitEquations(equations));
     expect(back.x).toEqual(equations.x);
     expect(back.y).toEqual(y);
+    expect(back.keys).toEqual(equations.keys);
+    expect(back.dropped).toBe(12);
   });
 
   it('refuses to write x that is not one row of columns per y', () => {
-    expect(() => encodeFitEquations({ columns: 4, x: new Float64Array(7), y: new Float64Array(2) })).toThrow(
+    const y = new Float64Array(2);
+    const keys = new Float64Array(2);
+    expect(() => encodeFitEquations({ columns: 4, x: new Float64Array(7), y, keys, dropped: 0 })).toThrow(
       '7 numbers of x for 2 equations of 4',
     );
+    expect(() =>
+      encodeFitEquations({ columns: 4, x: new Float64Array(8), y, keys: new Float64Array(1), dropped: 0 }),
+    ).toThrow('1 keys for 2 equations');
   });
 
-  const sample = encodeFitEquations({ columns: 4, x: Float64Array.of(1, 2, 3, 4), y: Float64Array.of(5) });
+  const sample = encodeFitEquations({
+    columns: 4,
+    x: Float64Array.of(1, 2, 3, 4),
+    y: Float64Array.of(5),
+    keys: Float64Array.of(6),
+    dropped: 0,
+  });
 
   it.each<Damage>([
     ['x that is not base64', ['x'], () => 'not base64!', 'fit-equations: x must be base64'],
@@ -455,7 +472,9 @@ describe('fit equations codec', () => {
       'fit-equations: x holds 4 numbers, not 2 equations of 4',
     ],
     ['a y per equation missing', ['y'], () => '', 'fit-equations: y holds 0 numbers, not 1'],
-    ['no version', ['version'], () => REMOVE, 'fit-equations: version (missing); this code reads 1'],
+    ['a key per equation missing', ['keys'], () => '', 'fit-equations: keys holds 0 numbers, not 1'],
+    ['a negative count of rows left out', ['dropped'], () => -1, 'fit-equations: dropped'],
+    ['no version', ['version'], () => REMOVE, 'fit-equations: version (missing); this code reads 2'],
   ])('refuses %s, naming the field', (_, path, to, reason) => {
     expectRefused(() => decodeFitEquations(damaged(sample, path, to)), reason);
   });

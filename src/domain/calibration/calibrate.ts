@@ -4,8 +4,10 @@ import {
   decodeEquations,
   EQUATION_COLUMNS,
   fitConstants,
+  keepUpTo,
   prefillBound,
   rowsOf,
+  sampleThreshold,
   type CalibrationFit,
   type Equations,
   type StepConstants,
@@ -50,6 +52,15 @@ export interface CalibrationRecord {
 
 export const MIN_CALIBRATION_REQUESTS = 500;
 
+/**
+ * The most requests a deployment's fit uses: beyond it, the requests with the smallest sampling
+ * keys (fit.ts sampleKey of the eventId), the same whichever pods or units they came in. Four
+ * constants are well determined long before (the standard errors shrink as one over the square
+ * root of the count), and the main process holds at most twice this many rows per deployment,
+ * whatever the size of the day.
+ */
+export const MAX_FIT_REQUESTS = 200_000;
+
 export function deploymentKey(d: { model: string; gpuSku: string; gpuCount: number }): string {
   return JSON.stringify([d.model, d.gpuSku, d.gpuCount]);
 }
@@ -87,6 +98,7 @@ export interface PodEquations {
 export function podEquations(
   usage: readonly UsageRecord[],
   settled: (deploymentKey: string) => boolean,
+  limit = MAX_FIT_REQUESTS,
 ): PodEquations[] {
   const pods = new Map<string, UsageRecord[]>();
   for (const u of usage) {
@@ -99,7 +111,12 @@ export function podEquations(
   return [...pods].map(([pod, list]) => {
     const { model, gpuSku, gpuCount } = list[0] as UsageRecord;
     list.sort((a, b) => (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));
-    return { pod, deployment: { model, gpuSku, gpuCount }, equations: decodeEquations(list) };
+    const equations = decodeEquations(list);
+    return {
+      pod,
+      deployment: { model, gpuSku, gpuCount },
+      equations: keepUpTo(equations, sampleThreshold([equations], limit)),
+    };
   });
 }
 
@@ -118,6 +135,7 @@ export class DayCalibration {
     private readonly configured: Weighting,
     stored: readonly CalibrationRecord[] = [],
     private readonly minRequests = MIN_CALIBRATION_REQUESTS,
+    private readonly limit = MAX_FIT_REQUESTS,
   ) {
     // A stored entry is reused only if it would be trusted now (a hand-edited or damaged file must
     // not put a negative cost into the allocation); any other is fitted anew.
@@ -138,26 +156,41 @@ export class DayCalibration {
 
   /** Adds usage whose pods are complete (no pod's requests are split across calls). */
   add(usage: readonly UsageRecord[]): void {
-    this.addEquations(podEquations(usage, (key) => this.kept.has(key)));
+    this.addEquations(podEquations(usage, (key) => this.kept.has(key), this.limit));
   }
 
   /**
    * Adds pods' equations made elsewhere (podEquations, with settledKeys). A pod given again
    * replaces what it gave before: a unit computed again as part of a larger one gives it whole.
+   * A deployment holding more than twice the limit's rows keeps only those that can still be in
+   * its sample (a key at most the limit-th smallest so far): more rows can only lower that key.
    */
   addEquations(pods: readonly PodEquations[]): void {
+    const grown = new Set<string>();
     for (const { pod, deployment, equations } of pods) {
       const key = deploymentKey(deployment);
       const entry = this.pending.get(key) ?? { deployment, pods: new Map() };
       entry.pods.set(pod, equations);
       this.pending.set(key, entry);
+      grown.add(key);
+    }
+    for (const key of grown) {
+      const entry = this.pending.get(key);
+      if (entry === undefined) continue;
+      let rows = 0;
+      for (const e of entry.pods.values()) rows += rowsOf(e);
+      if (rows <= 2 * this.limit) continue;
+      const threshold = sampleThreshold([...entry.pods.values()], this.limit);
+      for (const [pod, e] of entry.pods) entry.pods.set(pod, keepUpTo(e, threshold));
     }
   }
 
   /** Fits every deployment added since. */
   fit(): void {
     for (const [key, { deployment, pods }] of this.pending) {
-      const calibration = judge(deployment, joined(pods), this.configured, this.minRequests);
+      const all = joined(pods);
+      const sample = keepUpTo(all, sampleThreshold([all], this.limit));
+      const calibration = judge(deployment, sample, this.configured, this.minRequests);
       this.done.set(key, calibration);
     }
     this.pending.clear();
@@ -212,21 +245,24 @@ export function calibrate(
 
 /** The pods' equations in one packed array, pods in key order (the fit must not depend on arrival). */
 function joined(pods: ReadonlyMap<string, Equations>): Equations {
-  const keys = [...pods.keys()].sort();
-  const parts = keys.map((k) => pods.get(k) as Equations);
+  const parts = [...pods.keys()].sort().map((k) => pods.get(k) as Equations);
   const columns = parts[0]?.columns ?? EQUATION_COLUMNS;
   const odd = parts.find((p) => p.columns !== columns);
   if (odd !== undefined) throw new RangeError(`pods' equations of ${odd.columns} and ${columns} columns`);
   const rows = parts.reduce((sum, p) => sum + rowsOf(p), 0);
   const x = new Float64Array(rows * columns);
   const y = new Float64Array(rows);
+  const keys = new Float64Array(rows);
   let at = 0;
+  let dropped = 0;
   for (const p of parts) {
     x.set(p.x, at * columns);
     y.set(p.y, at);
+    keys.set(p.keys, at);
     at += rowsOf(p);
+    dropped += p.dropped;
   }
-  return { columns, x, y };
+  return { columns, x, y, keys, dropped };
 }
 
 function judge(
@@ -235,16 +271,18 @@ function judge(
   configured: Weighting,
   minRequests: number,
 ): DeploymentCalibration {
-  const requests = rowsOf(equations);
+  // Every request with a decode phase counts, the ones left out of the sample too.
+  const requests = rowsOf(equations) + equations.dropped;
+  const fitted = rowsOf(equations);
   const base = {
     model: deployment.model,
     gpuSku: deployment.gpuSku,
     gpuCount: deployment.gpuCount,
     requests,
   };
-  const fit = requests >= minRequests ? fitPositive(equations) : undefined;
+  const fit = fitted >= minRequests ? fitPositive(equations) : undefined;
   const reason =
-    requests < minRequests
+    fitted < minRequests
       ? `${requests} requests with a decode phase, fewer than the ${minRequests} a fit needs`
       : (untrusted(fit) ?? outOfBound(equations, fit));
   if (reason === undefined && fit !== undefined)

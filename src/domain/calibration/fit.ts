@@ -44,17 +44,82 @@ export const EQUATION_COLUMNS = 6;
 
 /**
  * Equations packed row after row: row i is x[columns x i, columns x (i + 1)), its decode time y[i].
- * One array for the day's rows, not an object per row: a deployment's fit holds every request.
+ * One array for all rows, not an object per row. keys[i] is the row's sampling key (sampleKey of its
+ * request's eventId), by which a deployment with more requests than a fit needs keeps a sample that
+ * does not depend on how its pods were split or in which order they came (calibrate.ts).
  */
 export interface Equations {
   readonly columns: number;
   readonly x: Float64Array;
   readonly y: Float64Array;
+  readonly keys: Float64Array;
+  /** Rows of the same requests that sampling has already left out (0 when none was). */
+  readonly dropped: number;
 }
 
+/**
+ * A 52-bit integer from an eventId (two 32-bit FNV-1a hashes with different offsets): an even,
+ * deterministic key for sampling, exact as a double.
+ */
+export function sampleKey(eventId: string): number {
+  let a = 0x811c9dc5;
+  let b = 0x050c5d1f;
+  for (let i = 0; i < eventId.length; i += 1) {
+    const c = eventId.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x01000193);
+  }
+  return (a >>> 0) * 0x100000 + ((b >>> 0) >>> 12);
+}
+
+/** Rows without their sampling: what the fit itself reads. */
+export type EquationRows = Pick<Equations, 'columns' | 'x' | 'y'>;
+
 /** The number of rows of packed equations. */
-export function rowsOf(equations: Equations): number {
+export function rowsOf(equations: EquationRows): number {
   return equations.y.length;
+}
+
+/**
+ * The key of the limit-th smallest row of these equations (Infinity when they have no more rows
+ * than limit): sampling keeps the rows whose key is at most that.
+ */
+export function sampleThreshold(parts: readonly Equations[], limit: number): number {
+  const total = parts.reduce((sum, p) => sum + rowsOf(p), 0);
+  if (total <= limit) return Infinity;
+  const all = new Float64Array(total);
+  let at = 0;
+  for (const p of parts) {
+    all.set(p.keys, at);
+    at += rowsOf(p);
+  }
+  all.sort();
+  return all[limit - 1] as number;
+}
+
+/** The rows whose key is at most threshold, in their order; the others counted in dropped. */
+export function keepUpTo(equations: Equations, threshold: number): Equations {
+  const { columns, x, y, keys } = equations;
+  const n = rowsOf(equations);
+  let kept = 0;
+  for (let i = 0; i < n; i += 1) if ((keys[i] as number) <= threshold) kept += 1;
+  if (kept === n) return equations;
+  const out = {
+    columns,
+    x: new Float64Array(kept * columns),
+    y: new Float64Array(kept),
+    keys: new Float64Array(kept),
+    dropped: equations.dropped + n - kept,
+  };
+  let row = 0;
+  for (let i = 0; i < n; i += 1) {
+    if ((keys[i] as number) > threshold) continue;
+    out.x.set(x.subarray(i * columns, (i + 1) * columns), row * columns);
+    out.y[row] = y[i] as number;
+    out.keys[row] = keys[i] as number;
+    row += 1;
+  }
+  return out;
 }
 
 /**
@@ -66,7 +131,13 @@ export function rowsOf(equations: Equations): number {
  */
 export function decodeEquations(requests: readonly UsageRecord[]): Equations {
   if (requests.length === 0)
-    return { columns: EQUATION_COLUMNS, x: new Float64Array(), y: new Float64Array() };
+    return {
+      columns: EQUATION_COLUMNS,
+      x: new Float64Array(),
+      y: new Float64Array(),
+      keys: new Float64Array(),
+      dropped: 0,
+    };
   // Times in ms from the pod's first instant keep the squares of times small.
   let origin = Infinity;
   for (const r of requests) origin = Math.min(origin, activeStart(r));
@@ -159,6 +230,7 @@ export function decodeEquations(requests: readonly UsageRecord[]): Equations {
   for (let i = 0; i < n; i += 1) if ((steps[i] ?? 0) > 0) rows += 1;
   const x = new Float64Array(rows * EQUATION_COLUMNS);
   const y = new Float64Array(rows);
+  const keys = new Float64Array(rows);
   let row = 0;
   for (let i = 0; i < n; i += 1) {
     const m = steps[i] ?? 0;
@@ -175,9 +247,10 @@ export function decodeEquations(requests: readonly UsageRecord[]): Equations {
     x[o + 4] = Math.max(1, r.promptTokens - r.cachedPromptTokens);
     x[o + 5] = (time[4 * i + 1] ?? 0) - (time[4 * i] ?? 0);
     y[row] = (time[e] ?? 0) - (time[s] ?? 0);
+    keys[row] = sampleKey(r.eventId);
     row += 1;
   }
-  return { columns: EQUATION_COLUMNS, x, y };
+  return { columns: EQUATION_COLUMNS, x, y, keys, dropped: 0 };
 }
 
 /**
@@ -187,7 +260,7 @@ export function decodeEquations(requests: readonly UsageRecord[]): Equations {
  * Columns 4 and 5 of each row (decodeEquations) are the request's uncached prompt tokens and its
  * prefill window in ms; equations narrower than that have none, and give 0.
  */
-export function prefillBound(equations: Equations, prefillMsPerToken: number): number {
+export function prefillBound(equations: EquationRows, prefillMsPerToken: number): number {
   const { columns, x } = equations;
   const n = rowsOf(equations);
   if (columns < EQUATION_COLUMNS || n === 0) return 0;
@@ -201,7 +274,7 @@ export function prefillBound(equations: Equations, prefillMsPerToken: number): n
 
 /** Robust least squares (Huber, 6 reweighting rounds) of y on the first four columns of x. */
 export function fitConstants(
-  equations: Equations,
+  equations: EquationRows,
   /** Columns held at 0 (a constant that came out negative); they are left out of the solve. */
   held: ReadonlySet<number> = new Set(),
 ): CalibrationFit | undefined {

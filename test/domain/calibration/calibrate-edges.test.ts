@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DayCalibration } from '../../../src/domain/calibration/calibrate.js';
+import { DayCalibration, MAX_FIT_REQUESTS } from '../../../src/domain/calibration/calibrate.js';
+import { keepUpTo, sampleKey, sampleThreshold, type Equations } from '../../../src/domain/calibration/fit.js';
 import type { UsageRecord } from '../../../src/domain/records.js';
 import { DEFAULT_WEIGHTING } from '../../../src/domain/weighting.js';
 import { readFileSync } from 'node:fs';
@@ -140,36 +141,77 @@ function simulated(): UsageRecord[] {
 }
 
 describe('a deployment with pods of a fleet day', () => {
-  it('fits pods of 300,000 requests each, packed, in pod order', () => {
-    // Synthetic equations with known constants: the size is what is tested (a pod's rows are not
-    // spread into one call, which stops at about 100,000 arguments), and the fit must find them.
-    const truth = [9, 0.05, 0.02, 0.0001];
-    const pod = (seed: number, rows: number) => {
-      const x = new Float64Array(rows * 6);
-      const y = new Float64Array(rows);
-      let state = seed;
-      const next = () => (state = (state * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648;
-      for (let i = 0; i < rows; i += 1) {
-        const row = [1 + 200 * next(), 5000 * next(), 4000 * next(), 2_000_000 * next(), 100, 1000];
-        x.set(row, i * 6);
-        y[i] = truth.reduce((sum, c, j) => sum + c * (row[j] ?? 0), 0);
-      }
-      return { columns: 6, x, y };
-    };
+  const truth = [9, 0.05, 0.02, 0.0001];
+  const deployment = { model: 'm', gpuSku: 'Standard_NC24ads_A100_v4', gpuCount: 1 };
+  /** Synthetic equations with known constants and a little noise, keyed like a pod's requests. */
+  const pod = (seed: number, rows: number) => {
+    const x = new Float64Array(rows * 6);
+    const y = new Float64Array(rows);
+    const keys = new Float64Array(rows);
+    let state = seed;
+    const next = () => (state = (state * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648;
+    for (let i = 0; i < rows; i += 1) {
+      const row = [1 + 200 * next(), 5000 * next(), 4000 * next(), 2_000_000 * next(), 100, 1000];
+      x.set(row, i * 6);
+      y[i] = truth.reduce((sum, c, j) => sum + c * (row[j] ?? 0), 0) * (1 + 0.01 * (next() - 0.5));
+      keys[i] = sampleKey(`${seed}-${i}`);
+    }
+    return { columns: 6, x, y, keys, dropped: 0 };
+  };
+
+  it('fits pods of 300,000 requests each on a sample, every request counted', () => {
+    // The size is what is tested: a pod's rows are not spread into one call (which stops at about
+    // 100,000 arguments), and the main process keeps a bounded sample that still finds the truth.
     const day = new DayCalibration(DEFAULT_WEIGHTING);
-    const deployment = { model: 'm', gpuSku: 'Standard_NC24ads_A100_v4', gpuCount: 1 };
     day.addEquations([
       { pod: 'pod-b', deployment, equations: pod(2, 300_000) },
       { pod: 'pod-a', deployment, equations: pod(1, 300_000) },
     ]);
     day.fit();
     const [calibration] = [...day.calibrations().values()];
+    // Every request is counted; the fit uses the sample.
     expect(calibration?.requests).toBe(600_000);
+    expect(calibration?.fit?.requests).toBe(MAX_FIT_REQUESTS);
     expect(calibration?.source).toBe('fitted');
     const c = calibration?.fit?.constants;
-    expect(c?.fixedMs).toBeCloseTo(truth[0] ?? 0, 6);
-    expect(c?.prefillMsPerToken).toBeCloseTo(truth[1] ?? 0, 8);
-    expect(c?.decodeMsPerToken).toBeCloseTo(truth[2] ?? 0, 8);
-    expect(c?.decodeMsPerContextToken).toBeCloseTo(truth[3] ?? 0, 10);
+    expect(Math.abs((c?.fixedMs ?? 0) / (truth[0] ?? 1) - 1)).toBeLessThan(0.01);
+    expect(Math.abs((c?.prefillMsPerToken ?? 0) / (truth[1] ?? 1) - 1)).toBeLessThan(0.01);
+    expect(Math.abs((c?.decodeMsPerToken ?? 0) / (truth[2] ?? 1) - 1)).toBeLessThan(0.01);
+    expect(Math.abs((c?.decodeMsPerContextToken ?? 0) / (truth[3] ?? 1) - 1)).toBeLessThan(0.01);
+  });
+
+  it('samples the same requests however the pods come, one by one, together or pre-sampled', () => {
+    const limit = 1000;
+    const pods = [pod(11, 1500), pod(12, 700), pod(13, 2600)];
+    const fitted = (batches: number[][], presampled: boolean) => {
+      const day = new DayCalibration(DEFAULT_WEIGHTING, [], 500, limit);
+      for (const batch of batches)
+        day.addEquations(
+          batch.map((i) => {
+            const e = pods[i] as Equations;
+            return {
+              pod: `pod-${i}`,
+              deployment,
+              equations: presampled ? keepUpTo(e, sampleThreshold([e], limit)) : e,
+            };
+          }),
+        );
+      day.fit();
+      return [...day.calibrations().values()];
+    };
+    const together = fitted([[0, 1, 2]], false);
+    expect(together[0]?.requests).toBe(4800);
+    expect(together[0]?.fit?.requests).toBe(limit);
+    expect(fitted([[2], [0], [1]], false)).toStrictEqual(together);
+    expect(fitted([[1], [2, 0]], true)).toStrictEqual(together);
+    // The sample is the requests with the smallest keys: the same fit as those alone, unsampled.
+    const keys = Float64Array.from(pods.flatMap((p) => [...p.keys])).sort();
+    const cut = keys[limit - 1] as number;
+    const alone = new DayCalibration(DEFAULT_WEIGHTING, [], 500, 10 * limit);
+    alone.addEquations(pods.map((e, i) => ({ pod: `pod-${i}`, deployment, equations: keepUpTo(e, cut) })));
+    alone.fit();
+    const [only] = [...alone.calibrations().values()];
+    expect(only?.fit?.requests).toBe(limit);
+    expect(together[0]?.fit).toStrictEqual(only?.fit);
   });
 });
