@@ -4,10 +4,11 @@
  * pass that only reads and JSON.parses the same file on one core, with the peak memory (max RSS)
  * of each, and the report's stages (`--timings`). Goals: at 1M, at most 2.5 x the bare pass and
  * 700 MB; at 5M and 10M the same ratio or better and under 1 GB. Sizes: BENCH_SIZES=1000000,5000000.
- * Up to 1M events it also times `--weighting calibrated`.
+ * It also times `--weighting calibrated` at every size (BENCH_CALIBRATED=0 leaves it out): its
+ * memory must not grow with the day either.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dayOfMs } from '../src/domain/days.js';
@@ -95,10 +96,15 @@ for (const events of sizes) {
   const report = timed(reportArgs(out, '--timings'));
   process.stderr.write(`${events} events, report stages: ${(report.stages ?? []).join('; ')}\n`);
   const ratio = report.seconds / bare.seconds;
+  rmSync(out, { recursive: true, force: true });
+  const calibratedOut = mkdtempSync(join(tmpdir(), 'bench-report-'));
   const calibrated =
-    events <= 1_000_000
-      ? timed(reportArgs(mkdtempSync(join(tmpdir(), 'bench-report-')), '--weighting', 'calibrated'))
+    process.env.BENCH_CALIBRATED !== '0'
+      ? timed(reportArgs(calibratedOut, '--weighting', 'calibrated', '--timings'))
       : undefined;
+  rmSync(calibratedOut, { recursive: true, force: true });
+  if (calibrated !== undefined)
+    process.stderr.write(`${events} events, calibrated stages: ${(calibrated.stages ?? []).join('; ')}\n`);
   const calibratedCell =
     calibrated === undefined
       ? '-'
