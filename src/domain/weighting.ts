@@ -20,6 +20,12 @@ export type Weighting =
       readonly prefillMsPerToken: number;
       readonly decodeMsPerToken: number;
       readonly decodeMsPerContextToken: number;
+      /**
+       * Prefill attention: each prompt token's prefill costs this much more, relative to
+       * prefillMsPerToken, per token already in its sequence's KV cache (prefillWork). Absent, 0:
+       * prefill linear in the prompt, as in the default.
+       */
+      readonly prefillAttentionPerContextToken?: number;
     }
   | { readonly kind: 'time-share' };
 
@@ -32,6 +38,27 @@ export const DEFAULT_WEIGHTING: Weighting = {
   decodeMsPerToken: 0.0092 * H100_TO_A100_MEMORY,
   decodeMsPerContextToken: 0.0000426 * H100_TO_A100_MEMORY,
 };
+
+/**
+ * The attention term a fitted weighting carries (calibrate.ts): prefill attention's cost per
+ * (query, key) pair against the linear cost of one token, from the models' shapes. A token's linear
+ * work is about 2 x parameters FLOPs; attending to one earlier token costs 4 x layers x query width
+ * (QK and AV): 4 x 32 x 4096 / (2 x 8.03e9) = 3.3e-5 for Llama 3.1 8B, 4 x 48 x 5120 / (2 x 14.8e9)
+ * = 3.3e-5 for Qwen2.5 14B. A 6,000-token prompt's attention is then about 9% of its prefill. Not a
+ * measured figure of any engine; the step-cost fit (fit.ts) counts prefill tokens with it, so the
+ * fitted prefill constant is the linear part.
+ */
+export const PREFILL_ATTENTION_PER_CONTEXT_TOKEN = 3.3e-5;
+
+/**
+ * A request's prefill work in linear-token units: its uncached prompt tokens, each costing
+ * 1 + attention x (tokens before it in the sequence), the cached prefix included. A prompt of u
+ * uncached tokens after c cached ones gives u x (1 + attention x (c + u / 2)), whatever the chunks:
+ * a chunk of k tokens at offset o costs k x (o + k / 2) pairs, and the chunks' sums add up.
+ */
+export function prefillWork(uncachedTokens: number, cachedTokens: number, attentionPerContextToken: number): number {
+  return uncachedTokens * (1 + attentionPerContextToken * (cachedTokens + uncachedTokens / 2));
+}
 
 /**
  * Marginal GPU work per unit of wall time (dimensionless) of a request in prefill and in decode.
@@ -48,7 +75,17 @@ export function phaseRates(
   const meanContext = request.promptTokens + request.completionTokens / 2;
   const decodeMsPerToken = weighting.decodeMsPerToken + weighting.decodeMsPerContextToken * meanContext;
   return {
-    prefill: prefillMicros > 0 ? (uncachedPrompt * weighting.prefillMsPerToken * 1000) / prefillMicros : 0,
+    prefill:
+      prefillMicros > 0
+        ? (prefillWork(
+            uncachedPrompt,
+            request.cachedPromptTokens,
+            weighting.prefillAttentionPerContextToken ?? 0,
+          ) *
+            weighting.prefillMsPerToken *
+            1000) /
+          prefillMicros
+        : 0,
     decode: decodeMicros > 0 ? (request.completionTokens * decodeMsPerToken * 1000) / decodeMicros : 0,
   };
 }

@@ -1,11 +1,12 @@
 import type { UsageRecord } from '../records.js';
-import type { Weighting } from '../weighting.js';
+import { PREFILL_ATTENTION_PER_CONTEXT_TOKEN, type Weighting } from '../weighting.js';
 import {
   decodeEquations,
   EQUATION_COLUMNS,
   fitConstants,
   keepUpTo,
   prefillBound,
+  quietStepMs,
   rowsOf,
   sampleThreshold,
   type CalibrationFit,
@@ -284,7 +285,7 @@ function judge(
   const reason =
     fitted < minRequests
       ? `${requests} requests with a decode phase, fewer than the ${minRequests} a fit needs`
-      : (untrusted(fit) ?? outOfBound(equations, fit));
+      : (untrusted(fit) ?? outOfBound(equations, fit) ?? belowQuietSteps(equations, fit));
   if (reason === undefined && fit !== undefined)
     return { ...base, fit, weighting: weightingOf(rounded(fit.constants)), source: 'fitted' };
   return {
@@ -354,12 +355,35 @@ function outOfBound(equations: Equations, fit: CalibrationFit | undefined): stri
   return `the fitted prefill cost ${cp.toPrecision(3)} ms per token is more than twice what the prefill windows of ${(broken * 100).toFixed(1)}% of the requests hold (at most ${MAX_PREFILL_BOUND_BROKEN * 100}% may be)`;
 }
 
+/**
+ * A fit is not trusted when its fixed step time is under this share of the day's quiet steps
+ * (quietStepMs, the 1st percentile of the requests' decode time per step). At the engine's
+ * constants the fixed step is at most that and, on every simulated day whose fit holds, within 1.6%
+ * of it (bench/calibration.ts, both engines): the quietest steps are little more than their fixed
+ * part. The fits that preemption bent came out 5% to 72% under. A fit further under has moved
+ * step time onto the per-token constants, which is what recompute preemption does on a saturated
+ * pod (the recomputes, invisible in the events, lengthen the decode windows of long-context
+ * requests, and the context cost comes out several times the engine's;
+ * docs/accounting.md#on-an-engine-with-vllms-effects).
+ */
+export const MIN_FIXED_OF_QUIET_STEP = 0.97;
+
+function belowQuietSteps(equations: Equations, fit: CalibrationFit | undefined): string | undefined {
+  if (fit === undefined) return undefined;
+  const quiet = quietStepMs(equations);
+  const f = fit.constants.fixedMs;
+  if (!(f < MIN_FIXED_OF_QUIET_STEP * quiet)) return undefined;
+  return `the fitted fixed step time ${f.toFixed(2)} ms is under ${MIN_FIXED_OF_QUIET_STEP * 100}% of the quietest decode steps (${quiet.toFixed(2)} ms per step at the 1st percentile): the fit has moved step time onto the per-token costs`;
+}
+
+/** A fitted weighting: the fitted constants, and the attention term the fit counted prefill with. */
 function weightingOf(c: StepConstants): Weighting {
   return {
     kind: 'step-cost',
     prefillMsPerToken: c.prefillMsPerToken,
     decodeMsPerToken: Math.max(0, c.decodeMsPerToken),
     decodeMsPerContextToken: Math.max(0, c.decodeMsPerContextToken),
+    prefillAttentionPerContextToken: PREFILL_ATTENTION_PER_CONTEXT_TOKEN,
   };
 }
 

@@ -1,5 +1,6 @@
 import { activeStart } from '../allocation.js';
 import type { UsageRecord } from '../records.js';
+import { PREFILL_ATTENTION_PER_CONTEXT_TOKEN, prefillWork } from '../weighting.js';
 
 /**
  * Fits a deployment's step-cost constants from its own usage events (issue: an allocation that
@@ -12,8 +13,8 @@ import type { UsageRecord } from '../records.js';
  *
  *   decode_ms = F x m + cp x P + cd x N + cx x X
  *
- * where, over its decode window, P is the prefill tokens of every request whose prefill overlaps
- * it, N the decode steps of every decoding request (itself included) and X the context those steps
+ * where, over its decode window, P is the prefill tokens (weighted for attention: prefillTokens)
+ * of every request whose prefill overlaps it, N the decode steps of every decoding request (itself included) and X the context those steps
  * read. The events give each request's windows and token counts; each request's prefill tokens and
  * decode steps are spread evenly over its own windows. Every request of the deployment gives one
  * equation in the four unknowns (and two more numbers, its prefill tokens and window, that the fit's
@@ -123,6 +124,19 @@ export function keepUpTo(equations: Equations, threshold: number): Equations {
 }
 
 /**
+ * A request's prefill tokens as the fit counts them: its uncached prompt (at least 1), each token
+ * weighted for attention over the context before it (weighting.ts prefillWork), so that the fitted
+ * prefill constant is the linear cost and the fitted weighting's attention term goes on top of it.
+ */
+function prefillTokens(r: UsageRecord): number {
+  return prefillWork(
+    Math.max(1, r.promptTokens - r.cachedPromptTokens),
+    r.cachedPromptTokens,
+    PREFILL_ATTENTION_PER_CONTEXT_TOKEN,
+  );
+}
+
+/**
  * The equation (x0..x3, y) each eligible request of one pod gives; pods of one deployment are
  * fitted together. P, N and X are integrals over time of step functions and linear pieces (each
  * window adds its rate while it lasts), taken in one sweep over the sorted window ends: every
@@ -158,7 +172,7 @@ export function decodeEquations(requests: readonly UsageRecord[]): Equations {
     if (r.status === 'error' && r.firstTokenAt === null) continue;
     const first = ((r.firstTokenAt ?? r.finishedAt) - origin) / MS;
     const start = (activeStart(r) - origin) / MS;
-    const tokens = Math.max(1, r.promptTokens - r.cachedPromptTokens);
+    const tokens = prefillTokens(r);
     const p = 4 * i;
     time[p] = start;
     time[p + 1] = first;
@@ -244,7 +258,7 @@ export function decodeEquations(requests: readonly UsageRecord[]): Equations {
     x[o + 2] = (atN[e] ?? 0) - (atN[s] ?? 0);
     x[o + 3] = (atX[e] ?? 0) - (atX[s] ?? 0);
     // Not fitted: the request's own prefill tokens and its prefill window (prefillBound).
-    x[o + 4] = Math.max(1, r.promptTokens - r.cachedPromptTokens);
+    x[o + 4] = prefillTokens(r);
     x[o + 5] = (time[4 * i + 1] ?? 0) - (time[4 * i] ?? 0);
     y[row] = (time[e] ?? 0) - (time[s] ?? 0);
     keys[row] = sampleKey(r.eventId);
@@ -270,6 +284,24 @@ export function prefillBound(equations: EquationRows, prefillMsPerToken: number)
     if ((x[o + 5] as number) < prefillMsPerToken * (x[o + 4] as number)) broken += 1;
   }
   return broken / n;
+}
+
+/**
+ * The decode time per step of the requests with the shortest, at this quantile (0.01: the 1st
+ * percentile): each request's decode window over its decode steps, y / x0. Every step lasts at
+ * least the fixed step time, and a day's quietest steps carry little else, so at the engine's
+ * constants the fixed step is at most this and close to it (calibrate.ts, MIN_FIXED_OF_QUIET_STEP).
+ * NaN without rows.
+ */
+export function quietStepMs(equations: EquationRows, quantile = 0.01): number {
+  const { columns, x, y } = equations;
+  const n = rowsOf(equations);
+  if (n === 0) return NaN;
+  if (!(quantile >= 0 && quantile <= 1)) throw new RangeError(`quantile ${quantile} is not in [0, 1]`);
+  const perStep = new Float64Array(n);
+  for (let i = 0; i < n; i += 1) perStep[i] = (y[i] as number) / (x[i * columns] as number);
+  perStep.sort();
+  return perStep[Math.floor(quantile * (n - 1))] as number;
 }
 
 /** Robust least squares (Huber, 6 reweighting rounds) of y on the first four columns of x. */

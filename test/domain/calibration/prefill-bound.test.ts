@@ -6,7 +6,7 @@ import { decodeEquations, prefillBound } from '../../../src/domain/calibration/f
 import { parseRecord } from '../../../src/domain/fast-parse.js';
 import { loadPriceCard } from '../../../src/domain/prices.js';
 import type { UsageRecord } from '../../../src/domain/records.js';
-import { DEFAULT_WEIGHTING } from '../../../src/domain/weighting.js';
+import { DEFAULT_WEIGHTING, PREFILL_ATTENTION_PER_CONTEXT_TOKEN } from '../../../src/domain/weighting.js';
 import { STEP_MS } from '../../../src/simulator/engine.js';
 import { simulateDay } from '../../../src/simulator/simulate.js';
 import type { VllmLikeCosts } from '../../../src/simulator/vllm-like.js';
@@ -58,7 +58,8 @@ describe('the prefill bound of a fit', () => {
     const { columns, x, y } = decodeEquations([r]);
     expect(y).toHaveLength(1);
     expect(x).toHaveLength(columns);
-    expect(x[4]).toBe(600);
+    // 600 uncached tokens after 300 cached, each weighted for attention over the context before it.
+    expect(x[4]).toBeCloseTo(600 * (1 + PREFILL_ATTENTION_PER_CONTEXT_TOKEN * (300 + 600 / 2)), 9);
     expect(x[5]).toBeCloseTo(200, 9);
   });
 });
