@@ -56,7 +56,11 @@ export const PREFILL_ATTENTION_PER_CONTEXT_TOKEN = 3.3e-5;
  * uncached tokens after c cached ones gives u x (1 + attention x (c + u / 2)), whatever the chunks:
  * a chunk of k tokens at offset o costs k x (o + k / 2) pairs, and the chunks' sums add up.
  */
-export function prefillWork(uncachedTokens: number, cachedTokens: number, attentionPerContextToken: number): number {
+export function prefillWork(
+  uncachedTokens: number,
+  cachedTokens: number,
+  attentionPerContextToken: number,
+): number {
   return uncachedTokens * (1 + attentionPerContextToken * (cachedTokens + uncachedTokens / 2));
 }
 
