@@ -47,6 +47,12 @@ export interface CalibrationRecord {
   /** Requests with a decode phase behind the fit (or too few for one), when it was made. */
   readonly requests: number;
   readonly fitted?: StepConstants;
+  /**
+   * The prefill attention term the fit counted prompt tokens with (weighting.ts), which the fitted
+   * constants are used with. Absent in records written before the term existed: their constants
+   * were fitted without it and are used without it, so a day computed again gives the same bytes.
+   */
+  readonly prefillAttentionPerContextToken?: number;
   readonly standardErrors?: StepConstants;
   readonly residualMs?: number;
 }
@@ -204,7 +210,8 @@ export class DayCalibration {
   readonly weightingFor = (d: { model: string; gpuSku: string; gpuCount: number }): Weighting | undefined => {
     const key = deploymentKey(d);
     const kept = this.kept.get(key);
-    if (kept?.fitted !== undefined) return weightingOf(kept.fitted);
+    if (kept?.fitted !== undefined)
+      return weightingOf(kept.fitted, kept.prefillAttentionPerContextToken ?? 0);
     const done = this.done.get(key);
     return done?.source === 'fitted' ? done.weighting : undefined;
   };
@@ -213,7 +220,8 @@ export class DayCalibration {
   weightings(): [string, Weighting][] {
     const out: [string, Weighting][] = [];
     for (const [key, record] of this.kept)
-      if (record.fitted !== undefined) out.push([key, weightingOf(record.fitted)]);
+      if (record.fitted !== undefined)
+        out.push([key, weightingOf(record.fitted, record.prefillAttentionPerContextToken ?? 0)]);
     for (const [key, done] of this.done)
       if (!this.kept.has(key) && done.source === 'fitted') out.push([key, done.weighting]);
     return out;
@@ -287,7 +295,12 @@ function judge(
       ? `${requests} requests with a decode phase, fewer than the ${minRequests} a fit needs`
       : (untrusted(fit) ?? outOfBound(equations, fit) ?? belowQuietSteps(equations, fit));
   if (reason === undefined && fit !== undefined)
-    return { ...base, fit, weighting: weightingOf(rounded(fit.constants)), source: 'fitted' };
+    return {
+      ...base,
+      fit,
+      weighting: weightingOf(rounded(fit.constants), PREFILL_ATTENTION_PER_CONTEXT_TOKEN),
+      source: 'fitted',
+    };
   return {
     ...base,
     ...(fit === undefined ? {} : { fit }),
@@ -377,13 +390,13 @@ function belowQuietSteps(equations: Equations, fit: CalibrationFit | undefined):
 }
 
 /** A fitted weighting: the fitted constants, and the attention term the fit counted prefill with. */
-function weightingOf(c: StepConstants): Weighting {
+function weightingOf(c: StepConstants, attention: number): Weighting {
   return {
     kind: 'step-cost',
     prefillMsPerToken: c.prefillMsPerToken,
     decodeMsPerToken: Math.max(0, c.decodeMsPerToken),
     decodeMsPerContextToken: Math.max(0, c.decodeMsPerContextToken),
-    prefillAttentionPerContextToken: PREFILL_ATTENTION_PER_CONTEXT_TOKEN,
+    ...(attention === 0 ? {} : { prefillAttentionPerContextToken: attention }),
   };
 }
 
@@ -410,6 +423,7 @@ function recordOf(c: DeploymentCalibration): CalibrationRecord {
       ? {}
       : {
           fitted: rounded(c.fit.constants),
+          prefillAttentionPerContextToken: PREFILL_ATTENTION_PER_CONTEXT_TOKEN,
           standardErrors: rounded(c.fit.standardErrors),
           residualMs: Number(c.fit.residualMs.toPrecision(6)),
         }),

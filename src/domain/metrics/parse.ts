@@ -129,6 +129,7 @@ const calibration = z.object({
   reason: text.optional(),
   requests: count,
   fitted: constants.optional(),
+  prefillAttentionPerContextToken: finite.refine((v) => v >= 0, { error: 'must be 0 or more' }).optional(),
   standardErrors: constants.optional(),
   residualMs: finite.optional(),
 });

@@ -162,4 +162,25 @@ describe("calibrating the step costs from the day's own requests", () => {
     refitted.fit();
     expect(refitted.records()).toEqual(records);
   });
+
+  it('uses a stored fit with the prefill attention term it was fitted with, none when it names none', () => {
+    const day = new DayCalibration(DEFAULT_WEIGHTING);
+    day.add(saturated.usage);
+    day.fit();
+    const [first, ...rest] = day.records();
+    if (first?.fitted === undefined) throw new Error('no fitted deployment');
+    // A new fit names its term, and its weighting uses it.
+    expect(first.prefillAttentionPerContextToken).toBe(PREFILL_ATTENTION_PER_CONTEXT_TOKEN);
+    expect(day.weightingFor(first)).toMatchObject({
+      prefillAttentionPerContextToken: PREFILL_ATTENTION_PER_CONTEXT_TOKEN,
+    });
+    // A record written before the term existed was fitted without it: used without it.
+    const { prefillAttentionPerContextToken: _, ...older } = first;
+    const reused = new DayCalibration(DEFAULT_WEIGHTING, [older, ...rest]);
+    expect(reused.weightingFor(first)).not.toHaveProperty('prefillAttentionPerContextToken');
+    expect(new Map(reused.weightings()).get(deploymentKey(first))).not.toHaveProperty(
+      'prefillAttentionPerContextToken',
+    );
+    expect(reused.records()[0]).toEqual(older);
+  });
 });
