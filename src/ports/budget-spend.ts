@@ -22,6 +22,13 @@ export interface BudgetSpendStore {
   add(batchId: string, additions: readonly SpendAddition[]): Promise<void>;
   read(period: BudgetPeriod, periodName: string, key: string): Promise<Spent>;
   claimCard(id: string): Promise<boolean>;
+  /**
+   * The exact spend of one scope on one closed day (`2026-12-07`), from the daily report: put
+   * whole, so a day reported again replaces its figure, never adds to it.
+   */
+  setExact(day: string, key: string, exact: Spent): Promise<void>;
+  /** The closed days of one month (`2026-12`) with an exact figure for this scope, by day. */
+  exactDays(month: string, key: string): Promise<ReadonlyMap<string, Spent>>;
 }
 
 /** Where the state document goes (a blob every sidecar reads). */

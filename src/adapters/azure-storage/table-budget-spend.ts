@@ -1,4 +1,4 @@
-import { RestError, type TableClient } from '@azure/data-tables';
+import { odata, RestError, type TableClient } from '@azure/data-tables';
 import type { ContainerClient } from '@azure/storage-blob';
 import type { BudgetPeriod } from '../../domain/budgets/budgets.js';
 import type { Spent } from '../../domain/budgets/state.js';
@@ -30,7 +30,9 @@ const partitionOf = (period: BudgetPeriod, name: string): string => `${period}-$
  * the row and replaces it If-Match its ETag (or inserts it, 409 when another instance did first),
  * and on a conflict reads again: concurrent instances never lose each other's additions. The row
  * keeps the ids of the last batches it applied, so a redelivered batch is not added twice. Card
- * claims are rows of partition `card`, inserted once.
+ * claims are rows of partition `card`, inserted once. A closed day's exact figure is a row of
+ * partition `exact-2026-12` (its month), RowKey `2026-12-07_` and the encoded scope key, upserted
+ * whole: a day reported again replaces it.
  */
 export class TableBudgetSpend implements BudgetSpendStore {
   constructor(private readonly table: TableClient) {}
@@ -107,6 +109,31 @@ export class TableBudgetSpend implements BudgetSpendStore {
       if (isStatus(409, error)) return false;
       throw error;
     }
+  }
+
+  async setExact(day: string, key: string, exact: Spent): Promise<void> {
+    await this.ensure();
+    await this.table.upsertEntity(
+      {
+        partitionKey: `exact-${day.slice(0, 7)}`,
+        rowKey: `${day}_${tableKey(key)}`,
+        key,
+        day,
+        nanos: exact.nanos,
+        gpuMicros: exact.gpuMicros,
+      },
+      'Replace',
+    );
+  }
+
+  async exactDays(month: string, key: string): Promise<ReadonlyMap<string, Spent>> {
+    await this.ensure();
+    const days = new Map<string, Spent>();
+    const rows = this.table.listEntities<{ key: string; day: string; nanos: number; gpuMicros: number }>({
+      queryOptions: { filter: odata`PartitionKey eq ${`exact-${month}`} and key eq ${key}` },
+    });
+    for await (const r of rows) days.set(r.day, { nanos: r.nanos, gpuMicros: r.gpuMicros });
+    return days;
   }
 }
 

@@ -6,6 +6,7 @@ import type { BudgetSpendStore, BudgetStateSink, SpendAddition } from '../../por
 export class MemoryBudgetSpend implements BudgetSpendStore, BudgetStateSink {
   private readonly figures = new Map<string, { nanos: number; gpuMicros: number; batches: Set<string> }>();
   private readonly cards = new Set<string>();
+  private readonly exact = new Map<string, Map<string, Spent>>();
   /** The last state document written. */
   state: string | undefined;
 
@@ -32,6 +33,18 @@ export class MemoryBudgetSpend implements BudgetSpendStore, BudgetStateSink {
     if (this.cards.has(id)) return Promise.resolve(false);
     this.cards.add(id);
     return Promise.resolve(true);
+  }
+
+  setExact(day: string, key: string, exact: Spent): Promise<void> {
+    const id = `${day.slice(0, 7)}\n${key}`;
+    const days = this.exact.get(id) ?? new Map<string, Spent>();
+    days.set(day, { nanos: exact.nanos, gpuMicros: exact.gpuMicros });
+    this.exact.set(id, days);
+    return Promise.resolve();
+  }
+
+  exactDays(month: string, key: string): Promise<ReadonlyMap<string, Spent>> {
+    return Promise.resolve(new Map(this.exact.get(`${month}\n${key}`) ?? []));
   }
 
   write(text: string): Promise<void> {

@@ -4,6 +4,7 @@ import { periodAt } from '../../domain/budgets/periods.js';
 import { stateEntry, type BudgetState, type BudgetStateEntry } from '../../domain/budgets/state.js';
 import type { BudgetSpendStore, BudgetStateSink } from '../../ports/budget-spend.js';
 import type { Notifier } from '../../ports/notifier.js';
+import { spendWithExact } from './exact-spend.js';
 
 export interface PublishDeps {
   readonly budgets: BudgetsFile;
@@ -22,7 +23,7 @@ export interface Published {
 }
 
 /**
- * Reads each budget's spend in its current period (one Table read a budget), writes the state
+ * Reads each budget's spend in its current period, closed days exact (exact-spend.ts), writes the state
  * document every sidecar polls, and posts a card for each threshold newly reached, once per
  * threshold and period across every instance (the claim is taken before the post; a post that
  * fails leaves the claim, so a card may be missed but never doubled, and the failure is logged).
@@ -31,7 +32,7 @@ export async function publishBudgets(deps: PublishDeps): Promise<Published> {
   const nowMs = deps.now().getTime();
   const entries: BudgetStateEntry[] = [];
   for (const b of deps.budgets.budgets) {
-    const spent = await deps.spend.read(b.period, periodAt(b.period, nowMs).name, b.key);
+    const spent = await spendWithExact(deps.spend, b, periodAt(b.period, nowMs).name);
     entries.push(stateEntry(b, spent, nowMs));
   }
   const state: BudgetState = { version: 1, generatedAt: new Date(nowMs).toISOString(), entries };

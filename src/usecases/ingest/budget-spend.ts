@@ -12,7 +12,11 @@ export interface EventSpend {
   readonly gpuMicros: number;
 }
 
-/** The events' costs summed per budget and period: what a committed segment adds. */
+/**
+ * The events' costs summed per budget and period: what a committed segment adds. A month budget's
+ * scope is also summed per day (the same row a day budget on that scope adds to), so the daily
+ * report's exact figure can replace that day's share of the month (usecases/budgets/exact-spend.ts).
+ */
 export function spendAdditions(file: BudgetsFile, spends: readonly EventSpend[]): SpendAddition[] {
   const sums = new Map<
     string,
@@ -22,12 +26,16 @@ export function spendAdditions(file: BudgetsFile, spends: readonly EventSpend[])
     if (s.nanos === 0 && s.gpuMicros === 0) continue;
     for (const b of file.budgets) {
       if (!covers(b.scope, s.tenant, s.feature)) continue;
-      const periodName = periodAt(b.period, s.atMs).name;
-      const id = `${b.period}\n${periodName}\n${b.key}`;
-      const sum = sums.get(id) ?? { key: b.key, period: b.period, periodName, nanos: 0, gpuMicros: 0 };
-      sum.nanos += s.nanos;
-      sum.gpuMicros += s.gpuMicros;
-      sums.set(id, sum);
+      // A month budget's scope also keeps its day's estimate: what that day's exact figure replaces.
+      const periods = b.period === 'day' ? (['day'] as const) : (['month', 'day'] as const);
+      for (const period of periods) {
+        const periodName = periodAt(period, s.atMs).name;
+        const id = `${period}\n${periodName}\n${b.key}`;
+        const sum = sums.get(id) ?? { key: b.key, period, periodName, nanos: 0, gpuMicros: 0 };
+        sum.nanos += s.nanos;
+        sum.gpuMicros += s.gpuMicros;
+        sums.set(id, sum);
+      }
     }
   }
   return [...sums.values()];
