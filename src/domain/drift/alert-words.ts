@@ -57,6 +57,15 @@ export function alertWords(alert: Alert): AlertWords {
         against: 'no traffic before',
         contributor,
       };
+    case 'exact':
+      return {
+        title,
+        format,
+        baseline: ['Exact', `${format(alert.baseline)} (the daily report)`],
+        change: changeText(alert.value, alert.baseline),
+        against: `the report's exact ${format(alert.baseline)}`,
+        contributor,
+      };
     case 'median':
       return {
         title,

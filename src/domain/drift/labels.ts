@@ -42,6 +42,7 @@ export const METRIC_LABELS = {
   fixedStepMs: { label: 'fitted fixed step time', unit: 'msPerStep' },
   prefillMsPerToken: { label: 'fitted prefill cost', unit: 'msPerPromptToken' },
   decodeMsPerToken: { label: 'fitted decode cost', unit: 'msPerGeneratedToken' },
+  budgetEstimateUsd: { label: 'estimated budget spend', unit: 'usd' },
 } as const satisfies Record<string, MetricLabel>;
 
 /** Every metric an alert can carry. */
@@ -56,9 +57,9 @@ export type DriftAlert = Alert & { readonly metric: DriftMetric; readonly rule: 
  * What a rule compares with, which decides how a card names the alert's `baseline`:
  * `median` (the median of the baseline days), `sla` (the request class's SLA), `shape` (the
  * baseline days' histogram, `baseline` 0 by definition), `none` (no traffic before: a new
- * feature).
+ * feature), `exact` (the daily report's exact figure for the same day).
  */
-export type BaselineKind = 'median' | 'sla' | 'shape' | 'none';
+export type BaselineKind = 'median' | 'sla' | 'shape' | 'none' | 'exact';
 
 export interface RuleLabel {
   /** What the rule watches, in words: a resolved alert's line names it. */
@@ -103,6 +104,11 @@ export const RULE_LABELS: Readonly<Record<RuleName, RuleLabel>> = {
   newFeature: { name: 'new feature', baseline: 'none', title: () => 'New feature spending' },
   featureGone: { name: 'feature gone', baseline: 'median', title: () => 'Feature stopped sending requests' },
   stepCostShift: { name: 'fitted step costs', baseline: 'median', title: moved },
+  budgetEstimateError: {
+    name: 'budget estimate against the report',
+    baseline: 'exact',
+    title: (label, change) => `${capitalise(label)} ${change} on the report's`,
+  },
 };
 
 /** "Daily cost", but "p95 latency": a name like p95 keeps its case. */

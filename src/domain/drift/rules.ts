@@ -88,6 +88,19 @@ export interface StepCostRule {
   readonly minRequests: number;
 }
 
+/**
+ * A budget scope's estimated spend on a closed day (what ingest added up, what budgets enforced
+ * on) against the daily report's exact figure: relative levels of |estimate / exact - 1|, judged
+ * only where the exact figure reaches `minExactUsd`.
+ */
+export interface BudgetEstimateRule {
+  readonly enabled: boolean;
+  readonly warning: { readonly relative: number };
+  readonly critical: { readonly relative: number };
+  readonly clear: { readonly relative: number };
+  readonly minExactUsd: number;
+}
+
 export interface Sla {
   readonly p95LatencyMs: number;
   readonly p95TtftMs: number;
@@ -119,6 +132,7 @@ export interface DriftRules {
     readonly newFeature: PresenceRule;
     readonly featureGone: PresenceRule;
     readonly stepCostShift: StepCostRule;
+    readonly budgetEstimateError: BudgetEstimateRule;
   };
 }
 
@@ -212,6 +226,16 @@ const stepCostRule = z
   })
   .superRefine(ordered(['relative']));
 
+const budgetEstimateRule = z
+  .strictObject({
+    enabled: z.boolean(),
+    warning: relative,
+    critical: relative,
+    clear: relative,
+    minExactUsd: nonNegative,
+  })
+  .superRefine(ordered(['relative']));
+
 const rulesSchema = z.strictObject({
   baselineDays: count.max(366, { error: 'must be at most 366' }),
   minBaselineDays: count,
@@ -235,6 +259,7 @@ const rulesSchema = z.strictObject({
     featureGone: presenceRule,
     // Added after the others: a rules file written before it gets the default (see parseDriftRules).
     stepCostShift: stepCostRule.optional(),
+    budgetEstimateError: budgetEstimateRule.optional(),
   }),
 });
 
@@ -257,8 +282,12 @@ export function parseDriftRules(json: unknown): DriftRules {
   if (parsed.data.minBaselineDays > parsed.data.baselineDays) {
     throw new ConfigurationError('drift rules: minBaselineDays: must be <= baselineDays');
   }
-  const { stepCostShift = DEFAULT_DRIFT_RULES.rules.stepCostShift, ...rest } = parsed.data.rules;
-  return { ...parsed.data, rules: { ...rest, stepCostShift } };
+  const {
+    stepCostShift = DEFAULT_DRIFT_RULES.rules.stepCostShift,
+    budgetEstimateError = DEFAULT_DRIFT_RULES.rules.budgetEstimateError,
+    ...rest
+  } = parsed.data.rules;
+  return { ...parsed.data, rules: { ...rest, stepCostShift, budgetEstimateError } };
 }
 
 const volumeOf = (requests: number, costUsd: number): Volume => ({ requests, costUsd });
@@ -374,6 +403,16 @@ export const DEFAULT_DRIFT_RULES: DriftRules = {
       clear: { relative: 0.1 },
       minStandardErrors: 4,
       minRequests: 500,
+    },
+    // The estimate counts a request's held time shared evenly among the pod's requests, the report
+    // splits it by prefill and decode work: a scope's day differs by a few percent to a tenth.
+    // A quarter off means budgets refuse or let through a quarter early or late; half off, twice.
+    budgetEstimateError: {
+      enabled: true,
+      warning: { relative: 0.25 },
+      critical: { relative: 0.5 },
+      clear: { relative: 0.15 },
+      minExactUsd: 1,
     },
   },
 };

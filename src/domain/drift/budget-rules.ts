@@ -1,0 +1,72 @@
+/**
+ * The budget estimate's error (docs/budgets.md): on each closed day, every budget scope's
+ * estimated spend (what ingest added up from the events' own timings, what the budgets enforced
+ * on) against the daily report's exact figure for the same scope and day. A scope whose estimate
+ * is off by more than the rule's level means its budgets refuse or demote too early or too late.
+ */
+import type { BudgetScope } from '../budgets/budgets.js';
+import { alertId } from './alert-id.js';
+import { formatChange, formatUsd } from './format.js';
+import type { DriftAlert } from './labels.js';
+import type { BudgetEstimateRule } from './rules.js';
+
+/** One budget scope's closed day, in dollars. */
+export interface BudgetEstimateDay {
+  readonly scope: BudgetScope;
+  readonly estimateUsd: number;
+  readonly exactUsd: number;
+}
+
+/**
+ * The relative error |estimate / exact - 1| of each scope whose exact figure reaches the rule's
+ * `minExactUsd`, as an alert at the warning or critical level; an alert open before (`open`) is
+ * kept at warning down to the clear level.
+ */
+export function budgetEstimateAlerts(
+  rule: BudgetEstimateRule,
+  days: readonly BudgetEstimateDay[],
+  open: ReadonlySet<string>,
+): DriftAlert[] {
+  if (!rule.enabled) return [];
+  const alerts: DriftAlert[] = [];
+  for (const d of days) {
+    if (!(d.exactUsd > 0) || d.exactUsd < rule.minExactUsd || !Number.isFinite(d.estimateUsd)) continue;
+    const error = Math.abs(d.estimateUsd / d.exactUsd - 1);
+    const id = alertId('budgetEstimateError', [d.scope.tenant ?? '*', d.scope.feature ?? '*']);
+    const critical = error >= rule.critical.relative;
+    const held = open.has(id) && error >= rule.clear.relative;
+    if (!critical && error < rule.warning.relative && !held) continue;
+    const threshold = critical
+      ? rule.critical.relative
+      : error >= rule.warning.relative
+        ? rule.warning.relative
+        : rule.clear.relative;
+    const who = [
+      d.scope.tenant === undefined ? undefined : `tenant ${JSON.stringify(d.scope.tenant)}`,
+      d.scope.feature === undefined ? undefined : `feature ${JSON.stringify(d.scope.feature)}`,
+    ]
+      .filter((w) => w !== undefined)
+      .join(', ');
+    const way = d.estimateUsd > d.exactUsd ? 'high' : 'low';
+    alerts.push({
+      id,
+      rule: 'budgetEstimateError',
+      severity: critical ? 'critical' : 'warning',
+      scope: {
+        ...(d.scope.tenant === undefined ? {} : { tenant: d.scope.tenant }),
+        ...(d.scope.feature === undefined ? {} : { feature: d.scope.feature }),
+      },
+      metric: 'budgetEstimateUsd',
+      value: d.estimateUsd,
+      baseline: d.exactUsd,
+      threshold,
+      message:
+        `Budgets for ${who} enforced on an estimate of ${formatUsd(d.estimateUsd)} for a day the report ` +
+        `puts at ${formatUsd(d.exactUsd)} (${formatChange(d.estimateUsd, d.exactUsd)}, ${way}; the level ` +
+        `is ${Math.round(threshold * 100)}%). Its closed days now count exact, but today's figure is ` +
+        `still the estimate: check the sidecars' meanConcurrency attribute and the price card, and ` +
+        `loosen or tighten the scope's limit until the estimate is right (docs/budgets.md).`,
+    });
+  }
+  return alerts;
+}
