@@ -87,6 +87,8 @@ export interface Fault {
   readonly times?: number;
   /** Sent as Retry-After (seconds). */
   readonly retryAfterSeconds?: number;
+  /** True: the request is carried out first and only its answer is the fault (an answer lost). */
+  readonly afterHandling?: boolean;
 }
 
 export interface AmlStandIn {
@@ -164,6 +166,8 @@ class JobsApi {
     this.requests.push({ method, path: target.pathname, apiVersion, authorization, body, at: Date.now() });
     const fault = this.faults.shift();
     if (fault !== undefined) {
+      if (fault.afterHandling === true && this.refusal(apiVersion, authorization) === undefined)
+        this.route(method, target.pathname, body);
       const retryAfter = fault.retryAfterSeconds;
       const headers = retryAfter === undefined ? undefined : { 'Retry-After': String(retryAfter) };
       return armError(fault.status, FAULT_CODES[fault.status], 'Injected fault', headers);

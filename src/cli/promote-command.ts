@@ -221,7 +221,10 @@ async function orError<T>(read: () => Promise<T>): Promise<T | { readonly error:
 /** The registration record the register step writes (docs/promotion.md). */
 function readRegistration(
   path: string,
-): Promise<{ job: CandidateJob; registration?: Registration } | { readonly error: string }> {
+): Promise<
+  | { job: CandidateJob; registration?: Registration; notRegisteredReason?: string }
+  | { readonly error: string }
+> {
   return orError(async () => {
     const value = (await readJson(path, '--registration')) as Record<string, unknown> | null;
     const field = (name: string): string => {
@@ -231,7 +234,10 @@ function readRegistration(
       return v;
     };
     const job = { name: field('jobName'), status: field('jobStatus') };
-    if (value?.registered === false) return { job };
+    if (value?.registered === false) {
+      const reason = value.reason;
+      return typeof reason === 'string' && reason !== '' ? { job, notRegisteredReason: reason } : { job };
+    }
     return {
       job,
       registration: {

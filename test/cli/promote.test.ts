@@ -136,6 +136,22 @@ describe('chargeback promote', () => {
     expect(result.stderr).toMatch(/version 8 is not registered/);
   });
 
+  it('holds on a completed job whose output was not registered, with the recorded reason', async () => {
+    const reason = 'not registered after 5 attempts; the last: 503 ServiceUnavailable';
+    const result = await runMain(
+      args({
+        registration: write('r.json', {
+          jobName: 'retrain-1',
+          jobStatus: 'Completed',
+          registered: false,
+          reason,
+        }),
+      }),
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`version 8 is not registered in the workspace: ${reason}`);
+  });
+
   it('holds on evaluations that cannot be read, naming the line', async () => {
     const result = await runMain(args({ evaluations: write('bad.ndjson', '{"type":"evaluation"}\n') }));
     expect(result.code).toBe(1);

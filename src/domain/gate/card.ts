@@ -1,6 +1,6 @@
 /**
  * The Teams notices of the quality gate and of retraining: a gate turned red, a job started, a job
- * refused over budget, a job ended. Model names, metric names and reasons come from evaluation
+ * refused over budget, a job ended, a job's output that could not be registered. Model names, metric names and reasons come from evaluation
  * events, so every one goes through `text` (one line, bounded, inert as markdown).
  */
 import { formatNumber, text } from '../drift/card-text.js';
@@ -123,6 +123,24 @@ export function jobEndedMessage(record: JobRecord, context: NoticeContext = {}):
       ['Estimated', usd(record.estimatedMicroUsd)],
     ]),
     subtle(`Charged in the daily chargeback as tenant (retraining), feature ${text(record.model, 80)}.`),
+  ];
+  return fit(head, [], options(context, record.name));
+}
+
+/** A completed job whose output could not be registered: no promotion can follow, and why. */
+export function notRegisteredMessage(record: JobRecord, context: NoticeContext = {}): TeamsMessage {
+  const registration = record.registration;
+  const head: CardElement[] = [
+    title(`Retrained model not registered: ${text(record.model, 80)}`, context, 'critical', text),
+    factSet([
+      ['Job', text(record.name, 128)],
+      ['Version', text(registration?.version ?? record.name, 128)],
+      ['Attempts', String(registration?.attempts ?? 0)],
+      ['Reason', text(registration?.reason ?? '(unknown)', 300)],
+    ]),
+    subtle(
+      'The candidate is kept as not registered and cannot be promoted; the model in service is unchanged.',
+    ),
   ];
   return fit(head, [], options(context, record.name));
 }

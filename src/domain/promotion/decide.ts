@@ -45,6 +45,8 @@ export interface PromotionInput {
   readonly job?: CandidateJob;
   /** The registration, or undefined when the version is not registered. */
   readonly registration?: Registration;
+  /** Why the version is not registered, when that was recorded (the follow gave up on it). */
+  readonly notRegisteredReason?: string;
   /** Evaluation events of the model: the candidate's and, for maxDrop, the current version's. */
   readonly evaluations: readonly EvaluationEvent[];
   /** Where the evaluations were read from. */
@@ -88,7 +90,10 @@ export function decidePromotion(input: PromotionInput): PromotionVerdict {
 
   const registration = input.registration;
   if (registration === undefined)
-    reasons.push(`model ${model} version ${candidate} is not registered in the workspace`);
+    reasons.push(
+      `model ${model} version ${candidate} is not registered in the workspace` +
+        (input.notRegisteredReason === undefined ? '' : `: ${input.notRegisteredReason}`),
+    );
   else if (registration.model !== model || registration.version !== candidate)
     reasons.push(
       `the registration is of ${registration.model} version ${registration.version}, not ${model} version ${candidate}`,

@@ -3,6 +3,7 @@
  * the job's output, with the job's lineage (job name, commit, datasets and versions, compute SKU,
  * the evaluation that failed and its gate reasons) as its tags and properties. Pure.
  */
+import type { RegistrationAttempts } from '../retrain/record.js';
 
 /** What registration reads of a job (the RetrainingJobs port's JobState has these fields). */
 export interface FinishedJob {
@@ -82,4 +83,41 @@ export function planRegistration(
       },
     },
   };
+}
+
+/** How many follows try to register a completed job's output before it is recorded as not registered. */
+export const REGISTRATION_ATTEMPTS = 5;
+
+/** What one registration try came to. `retry`: it may succeed later (an unreachable workspace). */
+export type RegistrationTry =
+  | { readonly kind: 'registered' }
+  | { readonly kind: 'refused'; readonly reason: string }
+  | { readonly kind: 'retry'; readonly reason: string };
+
+/**
+ * The registration after one more try: registered; refused for good; or failed once more, which is
+ * `failed` once `maxAttempts` tries have failed and `pending` (tried again next follow) before.
+ */
+export function nextRegistration(
+  previous: RegistrationAttempts | undefined,
+  version: string,
+  tried: RegistrationTry,
+  at: string,
+  maxAttempts: number = REGISTRATION_ATTEMPTS,
+): RegistrationAttempts {
+  const attempts = (previous?.attempts ?? 0) + 1;
+  const kept = previous?.reason === undefined ? {} : { reason: previous.reason };
+  if (tried.kind === 'registered') return { state: 'registered', version, attempts, at, ...kept };
+  if (tried.kind === 'refused') return { state: 'failed', version, attempts, at, reason: tried.reason };
+  const state = attempts >= maxAttempts ? 'failed' : 'pending';
+  const reason =
+    state === 'failed'
+      ? `not registered after ${attempts} attempts; the last: ${tried.reason}`
+      : tried.reason;
+  return { state, version, attempts, at, reason };
+}
+
+/** True while a completed job's output still has to be registered. */
+export function registrationDue(registration: RegistrationAttempts | undefined): boolean {
+  return registration === undefined || registration.state === 'pending';
 }

@@ -38,7 +38,7 @@ export interface JobRecord {
   /** Charged GPU-seconds and cost once it has ended and its time is known. */
   readonly gpuSeconds?: number;
   readonly costMicroUsd?: number;
-  /** Teams posts already made for this job: `submitted`, `refused`, `completed`, `failed`, `canceled`. */
+  /** Teams posts already made for this job: `submitted`, `refused`, `completed`, `failed`, `canceled`, `unregistered`. */
   readonly notified: readonly string[];
   /**
    * While `Submitting`: until when one run holds the right to call Azure ML for it (ISO 8601). Two
@@ -47,6 +47,23 @@ export interface JobRecord {
   readonly submitLeaseUntil?: string;
   /** The exact body submitted, so a submission cut short by a crash is finished with the same job. */
   readonly body: CommandJobBody;
+  /** The registration of a `Completed` job's output (contracts.md §16); absent until first tried. */
+  readonly registration?: RegistrationAttempts;
+}
+
+/**
+ * Where registering a completed job's output stands. `pending`: it failed and is tried again on the
+ * next follow; `registered`: the version is in the workspace; `failed`: it will not be tried again
+ * (the attempts ran out, or the workspace refused it for good), and `reason` says why.
+ */
+export interface RegistrationAttempts {
+  readonly state: 'pending' | 'registered' | 'failed';
+  readonly version: string;
+  readonly attempts: number;
+  /** The last failure, kept through a later success for the record. */
+  readonly reason?: string;
+  /** When it was last tried (ISO 8601). */
+  readonly at: string;
 }
 
 export interface ModelSlot {

@@ -9,10 +9,21 @@
  * completed, from its creation) to Azure ML's last modification of the ended job. Both ends are
  * known to within one follow interval; docs/retraining.md says so. A job that failed or was
  * cancelled without ever being seen running is charged nothing and says so on its card.
+ *
+ * A completed job's output is registered as a model version (contracts.md §16). A registration that
+ * fails is tried again on later follows, up to a bound, with the reason kept on the job record; after
+ * the last try the record says "not registered" with the reason, Teams is told once, and a promotion
+ * of that version holds with that reason. Each try reads the version first, so a registration that
+ * succeeded but whose answer was lost is found, not made twice.
  */
 import { dayOfMs } from '../../domain/days.js';
 import { TransientError } from '../../domain/errors.js';
-import { jobEndedMessage } from '../../domain/gate/card.js';
+import { jobEndedMessage, notRegisteredMessage } from '../../domain/gate/card.js';
+import {
+  nextRegistration,
+  registrationDue,
+  type RegistrationTry,
+} from '../../domain/promotion/registration.js';
 import { costOfRun } from '../../domain/retrain/estimate.js';
 import { abandon, monthOf, release } from '../../domain/retrain/policy.js';
 import type { JobRecord } from '../../domain/retrain/record.js';
@@ -31,6 +42,8 @@ export interface FollowDeps extends RetrainDeps {
    * job's name as its version: one version per job, the same on every retry. Absent: not registered.
    */
   readonly registry?: ModelRegistry;
+  /** How many follows try a registration before it is recorded as not registered. Default 5. */
+  readonly registrationAttempts?: number;
   /** How long a slot may be held with no job record before it is given back. Default 15 min. */
   readonly abandonAfterMs?: number;
 }
@@ -44,6 +57,10 @@ export interface FollowOutcome {
   readonly unreachable: readonly string[];
   /** Slots given back because their job was never recorded. */
   readonly abandoned: readonly string[];
+  /** Completed jobs whose output this follow registered (or found registered), by name. */
+  readonly registered: readonly string[];
+  /** Completed jobs this follow recorded as not registered for good, by name. */
+  readonly notRegistered: readonly string[];
 }
 
 const DONE = ['Refused'];
@@ -51,10 +68,15 @@ const DONE = ['Refused'];
 export async function followJobs(deps: FollowDeps): Promise<FollowOutcome> {
   const ended: string[] = [];
   const unreachable: string[] = [];
+  const registrations: Registrations = { registered: [], notRegistered: [] };
   let followed = 0;
   const records = await deps.store.jobs();
   for (const record of records) {
-    if (DONE.includes(record.status) || record.endedAt !== undefined) continue;
+    if (DONE.includes(record.status)) continue;
+    if (record.endedAt !== undefined) {
+      await retryRegistration(record, deps, registrations);
+      continue;
+    }
     const current = await deps.store.job(record.name);
     if (current === undefined) continue;
     try {
@@ -70,7 +92,7 @@ export async function followJobs(deps: FollowDeps): Promise<FollowOutcome> {
         deps.log(`retraining: job ${record.name} is recorded but Azure ML has no job of that name`);
         continue;
       }
-      if (await observe(settled, state, deps)) ended.push(record.name);
+      if (await observe(settled, state, deps, registrations)) ended.push(record.name);
     } catch (error) {
       if (!(error instanceof TransientError)) throw error;
       unreachable.push(record.name);
@@ -78,11 +100,21 @@ export async function followJobs(deps: FollowDeps): Promise<FollowOutcome> {
     }
   }
   const abandoned = await abandonUnrecorded(records, deps);
-  return { followed, ended, unreachable, abandoned };
+  return { followed, ended, unreachable, abandoned, ...registrations };
+}
+
+interface Registrations {
+  readonly registered: string[];
+  readonly notRegistered: string[];
 }
 
 /** Records what Azure ML says of the job; true when this call saw it end. */
-async function observe(current: Versioned<JobRecord>, state: JobState, deps: FollowDeps): Promise<boolean> {
+async function observe(
+  current: Versioned<JobRecord>,
+  state: JobState,
+  deps: FollowDeps,
+  registrations: Registrations,
+): Promise<boolean> {
   const now = deps.now().toISOString();
   const r = current.value;
   const running = RUNNING_STATUSES.includes(state.status);
@@ -120,34 +152,88 @@ async function observe(current: Versioned<JobRecord>, state: JobState, deps: Fol
   if ((await deps.store.putJob(ended, current.version)) === 'conflict') return false;
   await releaseSlot(ended, deps);
   const stored = (await deps.store.job(ended.name)) ?? { value: ended, version: undefined };
-  await announce(stored, phaseOf(state.status), (rec) => jobEndedMessage(rec, deps.context), deps);
-  if (deps.registry !== undefined && state.status === 'Completed')
-    await register(state, r, deps.registry, deps);
+  const announced = await announce(
+    stored,
+    phaseOf(state.status),
+    (rec) => jobEndedMessage(rec, deps.context),
+    deps,
+  );
+  if (state.status === 'Completed') await registerOutput(announced, state, deps, registrations);
   return true;
 }
 
-/**
- * The completed job's output registered as `<model>` version `<job name>`. A failure is said in the
- * log and leaves the model unregistered, which a promotion refuses (fail closed); `chargeback
- * promote` and the registration use case can register it again, once.
- */
-async function register(
-  state: JobState,
-  r: JobRecord,
-  registry: ModelRegistry,
+/** A completed job, ended on an earlier follow, whose registration failed and is still due. */
+async function retryRegistration(
+  record: JobRecord,
   deps: FollowDeps,
+  registrations: Registrations,
 ): Promise<void> {
+  if (deps.registry === undefined || record.status !== 'Completed') return;
+  if (!registrationDue(record.registration)) return;
+  const current = await deps.store.job(record.name);
+  if (current === undefined || !registrationDue(current.value.registration)) return;
+  await registerOutput(current, undefined, deps, registrations);
+}
+
+/**
+ * One try at registering the job's output as `<model>` version `<job name>`, recorded on the job
+ * record. `state` is the job as just read from Azure ML; a retry reads it again.
+ */
+async function registerOutput(
+  current: Versioned<JobRecord>,
+  state: JobState | undefined,
+  deps: FollowDeps,
+  registrations: Registrations,
+): Promise<void> {
+  const registry = deps.registry;
+  if (registry === undefined) return;
+  const r = current.value;
+  const tried = await tryRegistration(registry, state, r, deps);
+  const registration = nextRegistration(
+    r.registration,
+    r.name,
+    tried,
+    deps.now().toISOString(),
+    deps.registrationAttempts,
+  );
+  const next: JobRecord = { ...r, registration };
+  // Another follower wrote the record first: it tried too, and the next follow reads what it found.
+  if ((await deps.store.putJob(next, current.version)) === 'conflict') return;
+  if (registration.state === 'registered') {
+    registrations.registered.push(r.name);
+    deps.log(
+      `retraining: job ${r.name} registered as ${r.model} version ${registration.version}` +
+        (registration.attempts > 1 ? ` (attempt ${registration.attempts})` : ''),
+    );
+    return;
+  }
+  if (registration.state === 'pending') {
+    deps.log(
+      `retraining: job ${r.name} completed but its model could not be registered now (attempt ${registration.attempts}); tried again on the next follow: ${registration.reason ?? ''}`,
+    );
+    return;
+  }
+  registrations.notRegistered.push(r.name);
+  deps.log(`retraining: job ${r.name} not registered: ${registration.reason ?? ''}`);
+  const stored = (await deps.store.job(r.name)) ?? { value: next, version: undefined };
+  await announce(stored, 'unregistered', (rec) => notRegisteredMessage(rec, deps.context), deps);
+}
+
+async function tryRegistration(
+  registry: ModelRegistry,
+  state: JobState | undefined,
+  r: JobRecord,
+  deps: FollowDeps,
+): Promise<RegistrationTry> {
   try {
-    const outcome = await registerJobOutput(registry, state, r.model, r.name);
-    deps.log(
-      outcome.registered === null
-        ? `retraining: job ${r.name} not registered: ${outcome.reason}`
-        : `retraining: job ${r.name} registered as ${r.model} version ${outcome.registered.version}${outcome.created ? '' : ' (already there)'}`,
-    );
+    const job = state ?? (await deps.jobs.get(r.name));
+    if (job === undefined) return { kind: 'retry', reason: `Azure ML has no job ${r.name}` };
+    const outcome = await registerJobOutput(registry, job, r.model, r.name);
+    return outcome.registered === null ? { kind: 'refused', reason: outcome.reason } : { kind: 'registered' };
   } catch (error) {
-    deps.log(
-      `retraining: job ${r.name} completed but its model could not be registered now: ${(error as Error).message}`,
-    );
+    // Transient or not (a 409 that clears, a token that is renewed), another try is cheap and bounded.
+    if (!(error instanceof Error)) throw error;
+    return { kind: 'retry', reason: error.message };
   }
 }
 

@@ -20,7 +20,7 @@ export interface NoticeDeps {
   readonly log: (message: string) => void;
 }
 
-export type Phase = 'submitted' | 'refused' | 'completed' | 'failed' | 'canceled';
+export type Phase = 'submitted' | 'refused' | 'completed' | 'failed' | 'canceled' | 'unregistered';
 
 /**
  * Posts `message` for (job, phase) unless it was posted before; returns the record as stored after

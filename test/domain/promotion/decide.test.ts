@@ -90,6 +90,11 @@ describe('decidePromotion', () => {
     ],
     ['no registration', { registration: undefined }, /llama-8b version 4 is not registered/],
     [
+      'a registration given up on, with its reason',
+      { registration: undefined, notRegisteredReason: 'not registered after 5 attempts; the last: 409' },
+      /version 4 is not registered in the workspace: not registered after 5 attempts; the last: 409/,
+    ],
+    [
       'a registration of another job',
       { registration: { model: 'llama-8b', version: '4', modelUri: 'x', jobName: 'other' } },
       /registered from job other, not retrain-llama-8b-1/,
