@@ -41,6 +41,11 @@ export interface DailyDeps {
   readonly unitEvents?: number;
   /** Where the day's runs are kept while it is computed (default: in memory, no unit cut by pod). */
   readonly runSpace?: () => Promise<RunSpace>;
+  /**
+   * Called with the day's exact costs once its report is stored, every time it is (a restated day
+   * again): budgets put them in place of the day's estimate (usecases/budgets/close-day.ts).
+   */
+  readonly closeBudgetDay?: (day: string, costs: ChargebackResult['rows']) => Promise<void>;
 }
 
 export interface DayOutcome {
@@ -223,6 +228,7 @@ export async function finishDay(
     },
     generated,
   );
+  await deps.closeBudgetDay?.(day, chargeback.rows);
   return outcome(day, report.result, {
     revision,
     restated: previous !== undefined,
