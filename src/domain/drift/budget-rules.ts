@@ -36,18 +36,20 @@ export function budgetEstimateAlerts(
     const critical = error >= rule.critical.relative;
     const held = open.has(id) && error >= rule.clear.relative;
     if (!critical && error < rule.warning.relative && !held) continue;
-    const threshold = critical
+    const level = critical
       ? rule.critical.relative
       : error >= rule.warning.relative
         ? rule.warning.relative
         : rule.clear.relative;
+    const way = d.estimateUsd > d.exactUsd ? 'high' : 'low';
+    // In dollars, as a card shows it: the estimate at which the level is reached on this side.
+    const threshold = d.exactUsd * (way === 'high' ? 1 + level : 1 - level);
     const who = [
       d.scope.tenant === undefined ? undefined : `tenant ${JSON.stringify(d.scope.tenant)}`,
       d.scope.feature === undefined ? undefined : `feature ${JSON.stringify(d.scope.feature)}`,
     ]
       .filter((w) => w !== undefined)
       .join(', ');
-    const way = d.estimateUsd > d.exactUsd ? 'high' : 'low';
     alerts.push({
       id,
       rule: 'budgetEstimateError',
@@ -62,8 +64,8 @@ export function budgetEstimateAlerts(
       threshold,
       message:
         `Budgets for ${who} enforced on an estimate of ${formatUsd(d.estimateUsd)} for a day the report ` +
-        `puts at ${formatUsd(d.exactUsd)} (${formatChange(d.estimateUsd, d.exactUsd)}, ${way}; the level ` +
-        `is ${Math.round(threshold * 100)}%). Its closed days now count exact, but today's figure is ` +
+        `puts at ${formatUsd(d.exactUsd)} (${formatChange(d.estimateUsd, d.exactUsd)} ${way}; the level ` +
+        `is ${Math.round(level * 100)}%). Its closed days now count exact, but today's figure is ` +
         `still the estimate: check the sidecars' meanConcurrency attribute and the price card, and ` +
         `loosen or tighten the scope's limit until the estimate is right (docs/budgets.md).`,
     });
