@@ -4,7 +4,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { TableBudgetSpend } from '../../../src/adapters/azure-storage/table-budget-spend.js';
 import { MemoryBudgetSpend } from '../../../src/adapters/memory/memory-budget-spend.js';
 import { MemoryLedger } from '../../../src/adapters/memory/memory-ledger.js';
-import { parseBudgets } from '../../../src/domain/budgets/budgets.js';
+import { parseBudgets, type Budget } from '../../../src/domain/budgets/budgets.js';
 import type { ExactCost } from '../../../src/domain/budgets/exact.js';
 import type { TeamsMessage } from '../../../src/domain/drift/card.js';
 import { DEFAULT_DRIFT_RULES } from '../../../src/domain/drift/rules.js';
@@ -26,9 +26,12 @@ const file = parseBudgets({
     { scope: { tenant: HOSTILE }, period: 'month', limit: { usd: 10 }, policy: 'refuse' },
   ],
 });
-const [acmeDay, chatMonth, hostileMonth] = file.budgets.map((b) => b ?? file.budgets[0]);
-if (acmeDay === undefined || chatMonth === undefined || hostileMonth === undefined)
-  throw new Error('three budgets');
+function budget(i: number): Budget {
+  const b = file.budgets[i];
+  if (b === undefined) throw new Error(`no budget ${i}`);
+  return b;
+}
+const [acmeDay, chatMonth, hostileMonth] = [budget(0), budget(1), budget(2)];
 
 /** n events, each a request of 10 GPU-seconds at $0.001 a GPU-second: an estimate of $0.01. */
 function messages(n: number, first: number, startSeconds: number, fields: Record<string, unknown> = {}) {
