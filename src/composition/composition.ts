@@ -47,6 +47,7 @@ import { BlobBudgetState, TableBudgetSpend } from '../adapters/azure-storage/tab
 import type { BudgetsFile } from '../domain/budgets/budgets.js';
 import type { BudgetSpendStore, BudgetStateSink } from '../ports/budget-spend.js';
 import type { PublishDeps } from '../usecases/budgets/publish-budgets.js';
+import { closeBudgetDay } from '../usecases/budgets/close-day.js';
 
 /**
  * Everything the Functions need, built once per process from one validated configuration: ports,
@@ -317,6 +318,29 @@ export function dailyDeps(s: Services): DailyDeps {
     unitEvents: s.config.unitEvents,
     runSpace: () => temporaryRunSpace(),
     retrainingRuns: retrainingRuns(s),
+    ...budgetDay(s),
+  };
+}
+
+/** With budgets: a stored day's exact costs replace its estimate, and the estimate's error is judged. */
+function budgetDay(s: Services): Pick<DailyDeps, 'closeBudgetDay'> {
+  const budgets = s.budgets;
+  if (budgets === undefined) return {};
+  return {
+    closeBudgetDay: async (day, costs) => {
+      const notifier = s.notifier();
+      await closeBudgetDay(
+        {
+          budgets: budgets.file,
+          spend: budgets.spend,
+          rule: s.driftRules.rules.budgetEstimateError,
+          ...(notifier === undefined ? {} : { notifier }),
+          log: warn,
+        },
+        day,
+        costs,
+      );
+    },
   };
 }
 
