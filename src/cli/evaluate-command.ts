@@ -41,7 +41,8 @@ scores every case and makes one evaluation event whose dataset is the suite's na
   --send               send the event to the evaluations hub (${EVALUATE_ENV.connectionString}, or
                        ${EVALUATE_ENV.namespace} with Azure credentials; hub name
                        ${EVALUATE_ENV.hubName}, default evaluations)
-  --model-version V    the event's modelVersion (default: the model name)
+  --model-version V    the event's modelVersion (default: read from the endpoint's GET /v1/models,
+                       the last part of the model's root /models/registry/<model>/<version>)
   --commit SHA         the code revision evaluated, recorded in the event
   --concurrency N      cases in flight at once (default ${DEFAULT_LIMITS.concurrency})
   --rate N             attempts started per second, retries included (default ${DEFAULT_LIMITS.requestsPerSecond})
@@ -198,6 +199,8 @@ export async function runEvaluate(options: EvaluateOptions, deps: EvaluateDeps):
     baseUrl: options.endpoint,
     ...(apiKey === undefined || apiKey === '' ? {} : { apiKey }),
   });
+  // Read before any case runs: an evaluation the gate cannot place on a version costs no GPU time.
+  const modelVersion = options.modelVersion ?? (await servedVersion(endpoint, options));
   const runId = randomUUID();
   const results = await runSuite(suite, options.model, options.limits, {
     endpoint,
@@ -209,7 +212,7 @@ export async function runEvaluate(options: EvaluateOptions, deps: EvaluateDeps):
     {
       eventId: `evaluation-${runId}`,
       model: options.model,
-      modelVersion: options.modelVersion ?? options.model,
+      modelVersion,
       dataset: datasetOf(manifest),
       evaluatedAt: (deps.now ?? (() => new Date()))().toISOString(),
       ...(options.commit === undefined ? {} : { commit: options.commit }),
@@ -287,4 +290,37 @@ export function evaluateSummary(outcome: EvaluateOutcome): { stdout: string[]; s
     ...(outcome.sendError === undefined ? [] : [`evaluate: sending the event failed: ${outcome.sendError}`]),
   ];
   return { stdout, stderr };
+}
+
+/**
+ * The version the endpoint serves `--model` at: vLLM's GET /v1/models gives each served name's
+ * `root`, the path it was loaded from, and a version's weights are at /models/registry/<model>/<version>
+ * (docs/promotion.md). Anything else leaves the version unknown: a usage error naming the flag.
+ */
+async function servedVersion(endpoint: OpenAiEndpoint, options: EvaluateOptions): Promise<string> {
+  const unknown = (why: string): UsageError =>
+    new UsageError(
+      `--model-version is needed: the version of ${options.model} served at ${options.endpoint.href} cannot be read (${why})`,
+    );
+  let served: Awaited<ReturnType<OpenAiEndpoint['servedModels']>>;
+  try {
+    served = await endpoint.servedModels();
+  } catch (error) {
+    throw unknown((error as Error).message);
+  }
+  const entry = served.find((m) => m.id === options.model);
+  if (entry === undefined) throw unknown(`GET /v1/models does not list ${options.model}`);
+  if (entry.root === undefined) throw unknown(`GET /v1/models gives no root for ${options.model}`);
+  const version = versionFromRoot(options.model, entry.root);
+  if (version === undefined)
+    throw unknown(`its root ${entry.root} is not /models/registry/${options.model}/<version>`);
+  return version;
+}
+
+/** `<version>` of a root `.../registry/<model>/<version>[/]`, or undefined. */
+export function versionFromRoot(model: string, root: string): string | undefined {
+  const parts = root.replace(/\/+$/, '').split('/');
+  const version = parts.at(-1);
+  if (parts.length < 3 || parts.at(-2) !== model || parts.at(-3) !== 'registry') return undefined;
+  return version === undefined || version === '' ? undefined : version;
 }

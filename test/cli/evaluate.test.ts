@@ -7,6 +7,8 @@ import { parseEvent, type EvaluationEvent } from '../../src/domain/events.js';
 import { judge } from '../../src/domain/gate/judge.js';
 import { parseGateRules } from '../../src/domain/gate/rules.js';
 import { evaluationOf } from '../../src/domain/gate/verdict.js';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { FakeOpenAi, lastUserText, type FakeAction } from '../helpers/fake-openai.js';
 import { runMain } from '../helpers/cli.js';
 
@@ -92,6 +94,8 @@ const args = (url: URL, out: string, extra: string[] = []) => [
   SUITE,
   '--out',
   out,
+  // The version read from the endpoint is tested on its own below.
+  ...(extra.includes('--model-version') ? [] : ['--model-version', '7']),
   ...extra,
 ];
 
@@ -132,6 +136,8 @@ describe('chargeback evaluate against an OpenAI-compatible server on loopback', 
       'qwen2.5-14b-instruct',
       '--suite',
       SUITE,
+      '--model-version',
+      '7',
     ]);
     expect(result.code).toBe(0);
     const parsed = parseEvent(JSON.parse(result.stdout.split('\n')[0] ?? ''));
@@ -333,6 +339,8 @@ describe('--send, up to the Event Hubs boundary', () => {
       '--suite',
       SUITE,
       '--send',
+      '--model-version',
+      '7',
     ]);
     if (parsed === 'help') throw new Error('help');
     return parsed;
@@ -366,4 +374,90 @@ describe('--send, up to the Event Hubs boundary', () => {
     });
     expect(outcome).toMatchObject({ code: 1, sendError: 'unauthorized', sent: false });
   });
+});
+
+describe('the modelVersion of the event, without --model-version', () => {
+  let server: Server | undefined;
+  let posts = 0;
+  afterEach(async () => {
+    server?.closeAllConnections();
+    const open = server;
+    if (open !== undefined)
+      await new Promise<void>((resolve) => {
+        open.close(() => {
+          resolve();
+        });
+      });
+    server = undefined;
+  });
+
+  /** A loopback server whose GET /v1/models answers `models` (status 200) or `status`. */
+  async function models(answer: { models?: unknown; status?: number }): Promise<URL> {
+    posts = 0;
+    server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        if (req.method === 'GET' && req.url === '/v1/models') {
+          if (answer.status !== undefined) return void res.writeHead(answer.status).end('down');
+          res.writeHead(200, { 'content-type': 'application/json' });
+          return void res.end(JSON.stringify({ object: 'list', data: answer.models }));
+        }
+        posts += 1;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ choices: [{ index: 0, message: { role: 'assistant', content: '4' } }] }));
+      });
+    });
+    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+    return new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  }
+  const bare = (url: URL, out: string) => [
+    'evaluate',
+    '--endpoint',
+    url.href,
+    '--model',
+    'qwen2.5-14b-instruct',
+    '--suite',
+    SUITE,
+    '--out',
+    out,
+  ];
+
+  it('is read from the root vLLM serves the model from: /models/registry/<model>/<version>', async () => {
+    const url = await models({
+      models: [
+        { id: 'other', object: 'model', root: '/models/registry/other/2' },
+        { id: 'qwen2.5-14b-instruct', object: 'model', root: '/models/registry/qwen2.5-14b-instruct/12/' },
+      ],
+    });
+    const out = join(ROOT, 'version-read', 'evaluation.ndjson');
+    const result = await runMain(bare(url, out));
+    expect(result.code, result.stderr).toBe(0);
+    expect(readEvent(out).modelVersion).toBe('12');
+  });
+
+  for (const [name, answer, why] of [
+    [
+      'a root that is not a registry path',
+      { models: [{ id: 'qwen2.5-14b-instruct', root: 'Qwen/Qwen2.5-14B' }] },
+      /root Qwen\/Qwen2\.5-14B is not \/models\/registry\/qwen2\.5-14b-instruct\/<version>/,
+    ],
+    ['no root', { models: [{ id: 'qwen2.5-14b-instruct' }] }, /gives no root for qwen2\.5-14b-instruct/],
+    [
+      'the model not listed',
+      { models: [{ id: 'other', root: '/models/registry/other/2' }] },
+      /does not list qwen2\.5-14b-instruct/,
+    ],
+    ['a list that cannot be read', { status: 503 }, /answered 503/],
+  ] as const) {
+    it(`${name}: a usage error naming --model-version, before any case runs`, async () => {
+      const url = await models(answer);
+      const result = await runMain(bare(url, join(ROOT, 'version-none', 'evaluation.ndjson')));
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(
+        /--model-version is needed: the version of qwen2\.5-14b-instruct served at /,
+      );
+      expect(result.stderr).toMatch(why);
+      expect(posts).toBe(0);
+    });
+  }
 });

@@ -96,6 +96,37 @@ export class OpenAiEndpoint implements CompletionEndpoint {
     return g.stream === true ? streamedAnswerOf(text, chat, where) : answerOf(text, chat, where);
   }
 
+  /**
+   * GET /v1/models: the served models' ids and, where the server says (vLLM does), the `root` each
+   * was loaded from. Throws with the reason when the list cannot be read.
+   */
+  async servedModels(
+    timeoutMs = 10_000,
+  ): Promise<readonly { readonly id: string; readonly root?: string }[]> {
+    const url = this.urlOf('models');
+    const where = `${url.origin}${url.pathname}`;
+    const response = await this.fetch(url, {
+      headers: this.options.apiKey === undefined ? {} : { authorization: `Bearer ${this.options.apiKey}` },
+      signal: AbortSignal.timeout(timeoutMs),
+    }).catch((error: unknown) => {
+      throw new Error(`GET ${where} failed: ${networkReason(error)}`);
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`GET ${where} answered ${response.status}`);
+    let data: unknown;
+    try {
+      data = (JSON.parse(text) as { data?: unknown }).data;
+    } catch {
+      throw new Error(`GET ${where} did not answer JSON`);
+    }
+    if (!Array.isArray(data)) throw new Error(`GET ${where} has no data list`);
+    return data.flatMap((entry: unknown) => {
+      const e = entry as { id?: unknown; root?: unknown } | null;
+      if (typeof e?.id !== 'string') return [];
+      return [{ id: e.id, ...(typeof e.root === 'string' ? { root: e.root } : {}) }];
+    });
+  }
+
   private urlOf(route: string): URL {
     const base = this.options.baseUrl.href.replace(/\/+$/, '');
     return new URL(`${base.endsWith('/v1') ? base : `${base}/v1`}/${route}`);
