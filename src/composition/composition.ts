@@ -329,7 +329,7 @@ function budgetDay(s: Services): Pick<DailyDeps, 'closeBudgetDay'> {
   return {
     closeBudgetDay: async (day, costs) => {
       const notifier = s.notifier();
-      await closeBudgetDay(
+      const closed = await closeBudgetDay(
         {
           budgets: budgets.file,
           spend: budgets.spend,
@@ -340,6 +340,8 @@ function budgetDay(s: Services): Pick<DailyDeps, 'closeBudgetDay'> {
         day,
         costs,
       );
+      // One line per scope, JSON, so the error is a metric a log query can chart and alert on.
+      for (const m of closed.metrics) console.info(JSON.stringify({ metric: 'budgetEstimateError', ...m }));
     },
   };
 }
