@@ -49,11 +49,16 @@ export interface SuiteModel {
   stop(): Promise<void>;
 }
 
-/** A stand-in model on loopback that answers the suite's cases, well or badly. */
+/**
+ * A stand-in model on loopback that answers the suite's cases, well or badly. Its `GET /v1/models`
+ * lists the model as vLLM does when it serves a registered version from
+ * `/models/registry/<model>/<version>`, so the harness reads the version from it.
+ */
 export async function startSuiteModel(
   suiteDir: string,
   model: string,
   quality: 'good' | 'regressed' = 'good',
+  version = '1',
 ): Promise<SuiteModel> {
   const suite = await readSuite(suiteDir);
   const byPrompt = new Map<string, SuiteCase>();
@@ -66,12 +71,35 @@ export async function startSuiteModel(
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
-        messages?: unknown;
-        prompt?: unknown;
+      const reply = (status: number, value: unknown): void => {
+        const text = JSON.stringify(value);
+        res.writeHead(status, {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(text),
+        });
+        res.end(text);
       };
-      const known = byPrompt.get(JSON.stringify(body.messages ?? body.prompt));
-      const text = known === undefined ? 'I do not know.' : answerFor(known, current);
+      if (req.method === 'GET' && req.url === '/v1/models') {
+        const root = `/models/registry/${model}/${version}`;
+        reply(200, { object: 'list', data: [{ id: model, object: 'model', owned_by: 'vllm', root }] });
+        return;
+      }
+      const known =
+        req.method === 'POST' && (req.url === '/v1/chat/completions' || req.url === '/v1/completions');
+      let body: { messages?: unknown; prompt?: unknown };
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof body;
+      } catch {
+        body = {};
+      }
+      if (!known || (body.messages === undefined && body.prompt === undefined)) {
+        reply(404, {
+          error: { message: `no route ${req.method ?? ''} ${req.url ?? ''}`, type: 'not_found' },
+        });
+        return;
+      }
+      const asked = byPrompt.get(JSON.stringify(body.messages ?? body.prompt));
+      const text = asked === undefined ? 'I do not know.' : answerFor(asked, current);
       const chat = req.url === '/v1/chat/completions';
       const payload = JSON.stringify({
         object: chat ? 'chat.completion' : 'text_completion',

@@ -26,6 +26,7 @@ async function verdictOf(suite: string, model: string, quality: 'good' | 'regres
     throw new Error(parsed.ok ? 'not an evaluation' : parsed.reason);
   return {
     outcome,
+    version: parsed.event.modelVersion,
     verdict: judge(model, [evaluationOf(parsed.event)], RULES, parsed.event.evaluatedAt).verdict,
   };
 }
@@ -33,8 +34,10 @@ async function verdictOf(suite: string, model: string, quality: 'good' | 'regres
 describe('the shipped suites through the harness and the shipped gate rules', () => {
   for (const { suite, model } of SHIPPED) {
     it(`${suite}: a model that answers well passes the gate`, async () => {
-      const { outcome, verdict } = await verdictOf(suite, model, 'good');
+      const { outcome, verdict, version } = await verdictOf(suite, model, 'good');
       expect(outcome.code).toBe(0);
+      // No --model-version: read from the stand-in's /v1/models root, as from a served registry version.
+      expect(version).toBe('1');
       expect(outcome.results.filter((r) => r.failures.length > 0).map((r) => [r.id, r.failures])).toEqual([]);
       expect(verdict).toMatchObject({ verdict: 'pass', reasons: [] });
     });
