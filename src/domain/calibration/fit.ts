@@ -1,4 +1,5 @@
 import { activeStart } from '../allocation.js';
+import { hash53 } from '../hash.js';
 import type { UsageRecord } from '../records.js';
 import { PREFILL_ATTENTION_PER_CONTEXT_TOKEN, prefillWork } from '../weighting.js';
 
@@ -58,19 +59,9 @@ export interface Equations {
   readonly dropped: number;
 }
 
-/**
- * A 52-bit integer from an eventId (two 32-bit FNV-1a hashes with different offsets): an even,
- * deterministic key for sampling, exact as a double.
- */
+/** A request's sampling key: the 53-bit hash of its eventId, even and deterministic. */
 export function sampleKey(eventId: string): number {
-  let a = 0x811c9dc5;
-  let b = 0x050c5d1f;
-  for (let i = 0; i < eventId.length; i += 1) {
-    const c = eventId.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ c, 0x01000193);
-  }
-  return (a >>> 0) * 0x100000 + ((b >>> 0) >>> 12);
+  return hash53(eventId);
 }
 
 /** Rows without their sampling: what the fit itself reads. */

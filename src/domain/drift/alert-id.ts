@@ -1,3 +1,5 @@
+import { hash53 } from '../hash.js';
+
 /**
  * Alert ids: the rule and the scope's values, each escaped, joined by `:`. The same rule and scope
  * always give the same id, so an alert that persists keeps it. The id is also a Table Storage row
@@ -16,18 +18,4 @@ export function alertId(rule: string, scope: readonly string[]): string {
   // Escapes are ASCII, so cutting anywhere leaves no half character; the hash keeps ids that
   // share a long head apart.
   return `${id.slice(0, MAX_ID_LENGTH - 12)}~${hash53(id).toString(36).padStart(11, '0')}`;
-}
-
-/** cyrb53: a fast, well-mixed 53-bit string hash (public domain); the domain has no crypto module. */
-function hash53(text: string): number {
-  let h1 = 0xdeadbeef;
-  let h2 = 0x41c6ce57;
-  for (let i = 0; i < text.length; i += 1) {
-    const c = text.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 2654435761);
-    h2 = Math.imul(h2 ^ c, 1597334677);
-  }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
 }
