@@ -84,7 +84,8 @@ function readEvent(out: string): EvaluationEvent {
 const gateOf = (event: EvaluationEvent) =>
   judge(event.model, [evaluationOf(event)], RULES, event.evaluatedAt + 1_000_000).verdict;
 
-const args = (url: URL, out: string, extra: string[] = []) => [
+/** The command without --model-version, which then comes from the endpoint. */
+const bare = (url: URL, out: string) => [
   'evaluate',
   '--endpoint',
   url.href,
@@ -94,6 +95,10 @@ const args = (url: URL, out: string, extra: string[] = []) => [
   SUITE,
   '--out',
   out,
+];
+
+const args = (url: URL, out: string, extra: string[] = []) => [
+  ...bare(url, out),
   // The version read from the endpoint is tested on its own below.
   ...(extra.includes('--model-version') ? [] : ['--model-version', '7']),
   ...extra,
@@ -410,17 +415,6 @@ describe('the modelVersion of the event, without --model-version', () => {
     await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
     return new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
   }
-  const bare = (url: URL, out: string) => [
-    'evaluate',
-    '--endpoint',
-    url.href,
-    '--model',
-    'qwen2.5-14b-instruct',
-    '--suite',
-    SUITE,
-    '--out',
-    out,
-  ];
 
   it('is read from the root vLLM serves the model from: /models/registry/<model>/<version>', async () => {
     const url = await models({

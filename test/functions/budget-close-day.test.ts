@@ -1,31 +1,19 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InvocationContext } from '../../dev/functions-runtime.js';
 import { makeIngestUsage } from '../../functions/ingestUsage.js';
 import { dailyDeps, ingestDeps } from '../../src/composition/composition.js';
 import { reportDay } from '../../src/usecases/daily/daily-run.js';
 import { spendWithExact } from '../../src/usecases/budgets/exact-spend.js';
-import { isolatedServices } from '../helpers/storage.js';
+import { budgetServices } from '../helpers/storage.js';
 
 describe('the reported day replaces the budgets estimate (Azurite, composed as the Function App is)', () => {
   it("puts the report's exact figure for the day in the spend table", async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'budgets-'));
-    const path = join(dir, 'budgets.json');
-    writeFileSync(
-      path,
-      JSON.stringify({
-        budgets: [{ scope: { tenant: 'acme' }, period: 'month', limit: { usd: 100 }, policy: 'refuse' }],
-      }),
-    );
     const now = () => new Date('2026-11-23T01:00:00Z');
-    const s = await isolatedServices(inject('azurite'), now, {
-      BUDGETS_PATH: path,
-      BUDGET_SPEND_TABLE: `spend${randomUUID().slice(0, 8)}`,
-      BUDGET_STATE_CONTAINER: `budget-state-${randomUUID().slice(0, 8)}`,
-    });
+    const { services: s } = await budgetServices(
+      { budgets: [{ scope: { tenant: 'acme' }, period: 'month', limit: { usd: 100 }, policy: 'refuse' }] },
+      now,
+    );
     const event = (i: number) => ({
       type: 'usage',
       schemaVersion: 1,

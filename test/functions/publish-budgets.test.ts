@@ -1,6 +1,3 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { describe, expect, inject, it } from 'vitest';
@@ -9,25 +6,15 @@ import { makeIngestUsage } from '../../functions/ingestUsage.js';
 import { makePublishBudgets } from '../../functions/publishBudgets.js';
 import { ingestDeps, publishBudgetsDeps } from '../../src/composition/composition.js';
 import { parseBudgetState } from '../../src/domain/budgets/state.js';
-import { isolatedServices } from '../helpers/storage.js';
+import { budgetServices, isolatedServices } from '../helpers/storage.js';
 
 describe('publishBudgets on Azurite', () => {
   it('turns what ingestUsage accepted into the state blob the sidecars read', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'budgets-'));
-    const path = join(dir, 'budgets.json');
-    writeFileSync(
-      path,
-      JSON.stringify({
-        budgets: [{ scope: { tenant: 'acme' }, period: 'day', limit: { usd: 0.01 }, policy: 'refuse' }],
-      }),
-    );
-    const container = `budget-state-${randomUUID().slice(0, 8)}`;
     const now = () => new Date('2026-11-22T12:00:00Z');
-    const s = await isolatedServices(inject('azurite'), now, {
-      BUDGETS_PATH: path,
-      BUDGET_SPEND_TABLE: `spend${randomUUID().slice(0, 8)}`,
-      BUDGET_STATE_CONTAINER: container,
-    });
+    const { services: s, stateContainer: container } = await budgetServices(
+      { budgets: [{ scope: { tenant: 'acme' }, period: 'day', limit: { usd: 0.01 }, policy: 'refuse' }] },
+      now,
+    );
     // 10 s on one A100 of Standard_NC24ads_A100_v4 is about $0.01.
     const event = {
       type: 'usage',

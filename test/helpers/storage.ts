@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { inject } from 'vitest';
 import { loadConfig } from '../../src/composition/config.js';
 import { createServices, type Services } from '../../src/composition/composition.js';
@@ -24,4 +27,24 @@ export async function isolatedServices(
     }),
     now,
   );
+}
+
+/**
+ * isolatedServices with spend budgets: `budgets` written as the budgets file, and a spend table
+ * and state container of their own (the container's name is returned, for reading the state).
+ */
+export async function budgetServices(
+  budgets: unknown,
+  now: () => Date,
+): Promise<{ services: Services; stateContainer: string }> {
+  const path = join(mkdtempSync(join(tmpdir(), 'budgets-')), 'budgets.json');
+  writeFileSync(path, JSON.stringify(budgets));
+  const id = randomUUID().slice(0, 8);
+  const stateContainer = `budget-state-${id}`;
+  const services = await isolatedServices(inject('azurite'), now, {
+    BUDGETS_PATH: path,
+    BUDGET_SPEND_TABLE: `spend${id}`,
+    BUDGET_STATE_CONTAINER: stateContainer,
+  });
+  return { services, stateContainer };
 }
