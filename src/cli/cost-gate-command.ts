@@ -16,7 +16,7 @@ import { UsageError } from './usage-error.js';
 
 export const COST_GATE_HELP = `Usage: chargeback cost-gate --baseline PATH --candidate PATH --traffic DIR --out DIR
                            [--days N] [--max-increase PCT] [--min-requests N] [--prices FILE]
-                           [--baseline-infra SNAPSHOT --candidate-infra SNAPSHOT]
+                           [--baseline-infra SNAPSHOT --candidate-infra SNAPSHOT] [--model NAME]
        (--reports DIR is the same as --traffic DIR: the daily reports folder, as other commands name it)
 
 What a release would do to the monthly GPU bill, before it ships. --baseline and --candidate are
@@ -28,6 +28,9 @@ real volume over the last N days (default 28) of the daily metrics in --traffic,
   --prices FILE       the price card (default: ${DEFAULT_PRICES_HELP})
   --max-increase PCT  the largest monthly increase that passes (default 5)
   --min-requests N    fewest requests a group must have in each run to be measured (default 20)
+  --model NAME        judge only this model's groups of real traffic (a canary of one model); the
+                      runs' groups of other models are listed, not judged. A model without real
+                      traffic in the days read fails closed
   --baseline-infra, --candidate-infra  Bicep snapshots: the fixed cost of the GPU pools, shown
                       beside the usage-based change (npm run bicep:snapshot writes them)
 Exit 0 when the projected increase is within the limit, 1 when above it or when evidence is
@@ -44,6 +47,8 @@ export interface CostGateOptions {
   readonly minRequests: number;
   readonly pricesPath: string;
   readonly infra?: { readonly baseline: string; readonly candidate: string };
+  /** Judge only this model's groups (contracts.md §11, extension). */
+  readonly model?: string;
 }
 
 // contracts.md §11 names the reports folder --traffic; the shared grammar's --reports is read as the same.
@@ -66,6 +71,7 @@ export function parseCostGateArgs(
       prices: { type: 'string' },
       'baseline-infra': { type: 'string' },
       'candidate-infra': { type: 'string' },
+      model: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     { spellings: SPELLINGS, ...(notice === undefined ? {} : { notice }) },
@@ -89,6 +95,8 @@ export function parseCostGateArgs(
   const candidateInfra = text('candidate-infra');
   if ((baselineInfra === undefined) !== (candidateInfra === undefined))
     throw new UsageError('--baseline-infra and --candidate-infra go together');
+  const model = text('model');
+  if (model?.trim() === '') throw new UsageError('--model needs a model name, got an empty one');
   return {
     baseline: text('baseline') ?? '',
     candidate: text('candidate') ?? '',
@@ -101,6 +109,7 @@ export function parseCostGateArgs(
     ...(baselineInfra !== undefined && candidateInfra !== undefined
       ? { infra: { baseline: baselineInfra, candidate: candidateInfra } }
       : {}),
+    ...(model === undefined ? {} : { model }),
   };
 }
 
@@ -132,6 +141,7 @@ export async function runCostGate(options: CostGateOptions, now = new Date()): P
     traffic,
     maxIncreasePct: options.maxIncreasePct,
     minRequests: options.minRequests,
+    ...(options.model === undefined ? {} : { model: options.model }),
   });
   let fixed: FixedChange | undefined;
   if (options.infra !== undefined) {

@@ -155,6 +155,42 @@ describe('chargeback cost-gate', () => {
     expect(result.stdout).toContain('**FAIL**: not enough evidence');
   });
 
+  it("judges a canary of one model with --model, listing the other models' groups as not judged", async () => {
+    const llama = join(dir, 'llama-only.ndjson');
+    writeFileSync(
+      llama,
+      readFileSync(join(dir, 'baseline.ndjson'), 'utf8')
+        .split('\n')
+        .filter((line) => line.includes('"model":"llama-3.1-8b-instruct"'))
+        .join('\n'),
+    );
+    const without = await gate('llama-only.ndjson', 'llama-all');
+    expect(without.code).toBe(1);
+    expect(without.stderr).toContain('qwen2.5-14b-instruct');
+    const result = await gate('llama-only.ndjson', 'llama', '--model', 'llama-3.1-8b-instruct');
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('Judged: the groups of model llama\\-3\\.1\\-8b\\-instruct only.');
+    const json = JSON.parse(readFileSync(join(dir, 'llama', 'cost-gate.json'), 'utf8')) as {
+      judgedModel: string | null;
+      groups: { model: string }[];
+      unprojected: string[];
+    };
+    expect(json.judgedModel).toBe('llama-3.1-8b-instruct');
+    expect(json.groups.length).toBeGreaterThan(0);
+    expect(new Set(json.groups.map((g) => g.model))).toEqual(new Set(['llama-3.1-8b-instruct']));
+    expect(json.unprojected.some((g) => g.includes(' / qwen2.5-14b-instruct / '))).toBe(true);
+    expect(json.unprojected.every((g) => !g.includes(' / llama-3.1-8b-instruct / '))).toBe(true);
+  });
+
+  it('fails closed when --model names a model the traffic has no volume for', async () => {
+    const result = await gate('same.ndjson', 'no-model', '--model', 'mistral-7b');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      'model mistral-7b has no real traffic in the 2 day(s) found: there is nothing to project its runs onto',
+    );
+    expect((await gate('same.ndjson', 'bad', '--model', '')).stderr).toContain('--model needs a model name');
+  });
+
   it('exits 2 on bad arguments', async () => {
     expect((await runMain(['cost-gate', '--baseline', 'x'])).code).toBe(2);
     expect((await gate('same.ndjson', 'bad', '--max-increase', 'lots')).stderr).toContain(

@@ -13,6 +13,8 @@ import { groupKey, type RunCosts, type RunGroup } from './run-costs.js';
  *
  * A month is 730 hours, as the fixed-cost estimate counts it. Fails closed: a group with real
  * traffic that either run lacks, or ran fewer than `minRequests` times, is a failure with its reason.
+ * With `model`, only that model's groups of real traffic are judged (a canary serves one model); a
+ * model without real traffic fails closed, since there is nothing to project its runs onto.
  */
 export interface TrafficGroup {
   readonly feature: string;
@@ -77,8 +79,10 @@ export interface CostGateResult {
   /** Change in basis points of the baseline (1 bp = 0.01%); undefined when the baseline is 0. */
   readonly changeBasisPoints?: bigint;
   readonly lines: readonly GateLine[];
-  /** Groups the runs served that had no real traffic: shown, not projected. */
+  /** Groups the runs served that were not judged (no real traffic, or another model): shown, not projected. */
   readonly unprojected: readonly string[];
+  /** The one model judged; absent: every model of the real traffic. */
+  readonly model?: string;
 }
 
 const HOURS_PER_MONTH = 730n;
@@ -89,12 +93,17 @@ export function judgeCost(input: {
   readonly traffic: Traffic;
   readonly maxIncreasePct: number;
   readonly minRequests: number;
+  readonly model?: string;
 }): CostGateResult {
-  const { traffic } = input;
+  const traffic = judgedTraffic(input.traffic, input.model);
   const reasons: string[] = [];
   const days = BigInt(traffic.days.length);
   if (days === 0n)
     reasons.push('no daily metrics in the traffic folder: there is no real volume to project onto');
+  else if (input.model !== undefined && traffic.groups.size === 0)
+    reasons.push(
+      `model ${input.model} has no real traffic in the ${traffic.days.length} day(s) found: there is nothing to project its runs onto`,
+    );
   const lines: GateLine[] = [];
   let baselineMonthlyNanos = 0n;
   let candidateMonthlyNanos = 0n;
@@ -154,7 +163,14 @@ export function judgeCost(input: {
     ...(changeBasisPoints === undefined ? {} : { changeBasisPoints }),
     lines: lines.sort((a, b) => compareChange(b) - compareChange(a) || (a.feature < b.feature ? -1 : 1)),
     unprojected,
+    ...(input.model === undefined ? {} : { model: input.model }),
   };
+}
+
+/** The real traffic of one model only, or all of it. */
+function judgedTraffic(traffic: Traffic, model: string | undefined): Traffic {
+  if (model === undefined) return traffic;
+  return { days: traffic.days, groups: new Map([...traffic.groups].filter(([, g]) => g.model === model)) };
 }
 
 function sideOf(group: RunGroup, realRequests: number, days: bigint): Side {

@@ -45,10 +45,12 @@ export function renderMarkdown(result: CostGateResult, fixed?: FixedChange): str
     '|---|---|---|---:|---:|---:|---:|---:|---:|---:|',
   );
   for (const line of result.lines) out.push(row(line, result.days.length));
+  if (result.model !== undefined)
+    out.push('', `Judged: the groups of model ${markdownText(result.model)} only.`);
   if (result.unprojected.length > 0)
     out.push(
       '',
-      `Served by the runs but without real traffic, so not projected: ${result.unprojected.map(markdownText).join(', ')}.`,
+      `${result.model === undefined ? 'Served by the runs but without real traffic' : 'Served by the runs but not judged (another model, or no real traffic)'}, so not projected: ${result.unprojected.map(markdownText).join(', ')}.`,
     );
   if (fixed !== undefined) out.push('', ...fixedSection(fixed));
   return `${out.join('\n')}\n`;
@@ -131,6 +133,7 @@ export function renderJson(result: CostGateResult, fixed?: FixedChange): string 
     reasons: result.reasons,
     headline: headline(result).replace(/\*\*/g, ''),
     maxIncreasePct: result.maxIncreasePct,
+    judgedModel: result.model ?? null,
     trafficDays: result.days,
     baselineMonthlyUsd: usd(result.baselineMonthlyNanos),
     candidateMonthlyUsd: usd(result.candidateMonthlyNanos),

@@ -142,6 +142,63 @@ describe('the release cost gate', () => {
     expect(result.verdict).toBe('pass');
   });
 
+  describe('judging one model', () => {
+    const both = traffic(2, [
+      { feature: 'chat', requests: 500 },
+      { feature: 'chat', model: 'qwen', requests: 300 },
+    ]);
+    const llamaOnly = run([{ nanos: 1_000_000_000 }]);
+    const judgeModel = (model: string, baseline = llamaOnly, candidate = llamaOnly, t = both) =>
+      judgeCost({ baseline, candidate, traffic: t, maxIncreasePct: 5, minRequests: 20, model });
+
+    it("judges only that model's groups, so a canary of one model is not failed for the others", () => {
+      expect(judge(llamaOnly, llamaOnly, both).verdict).toBe('fail');
+      const result = judgeModel('llama');
+      expect(result.verdict).toBe('pass');
+      expect(result.lines.map((l) => l.model)).toEqual(['llama']);
+      expect(result.model).toBe('llama');
+    });
+
+    it("lists the runs' groups of other models as not projected, and leaves them out of the totals", () => {
+      const withQwen = run([{ nanos: 1_000_000_000 }, { model: 'qwen', nanos: 9_000_000_000 }]);
+      const cheaperQwen = run([{ nanos: 1_000_000_000 }, { model: 'qwen', nanos: 1 }]);
+      const result = judgeModel('llama', withQwen, cheaperQwen);
+      expect(result.unprojected).toEqual(['chat / qwen / interactive']);
+      expect(result.changeNanos).toBe(0n);
+      expect(result.baselineMonthlyNanos).toBe(result.lines[0]?.baseline?.monthlyNanos);
+    });
+
+    it('still fails closed on a group of that model the candidate did not serve', () => {
+      const t = traffic(1, [
+        { feature: 'chat', requests: 50 },
+        { feature: 'search', requests: 50 },
+      ]);
+      const result = judgeModel('llama', run([{ nanos: 1 }, { feature: 'search', nanos: 1 }]), llamaOnly, t);
+      expect(result.reasons).toEqual([
+        'search / llama / interactive has real traffic (50 requests in 1 day(s)) but the candidate run served none of it',
+      ]);
+    });
+
+    it('fails closed, naming the model, when the traffic has no volume for it', () => {
+      const result = judgeModel('mistral');
+      expect(result.verdict).toBe('fail');
+      expect(result.reasons).toEqual([
+        'model mistral has no real traffic in the 2 day(s) found: there is nothing to project its runs onto',
+      ]);
+      expect(result.unprojected).toEqual(['chat / llama / interactive']);
+      expect(renderMarkdown(result)).toContain('**FAIL**: not enough evidence');
+    });
+
+    it('says which model was judged, in the Markdown and the JSON', () => {
+      const result = judgeModel('llama');
+      expect(renderMarkdown(result)).toContain('Judged: the groups of model llama only.');
+      expect(JSON.parse(renderJson(result))).toMatchObject({ judgedModel: 'llama' });
+      const all = judge(llamaOnly, llamaOnly, traffic(1, [{ feature: 'chat', requests: 5 }]));
+      expect(renderMarkdown(all)).not.toContain('Judged:');
+      expect(JSON.parse(renderJson(all))).toMatchObject({ judgedModel: null });
+    });
+  });
+
   it('writes a Markdown table that parses back, whatever the names hold', () => {
     const hostile = 'a | b </td><script>x</script> `y` *z*\n| injected |';
     const result = judge(
