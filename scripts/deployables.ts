@@ -1,6 +1,6 @@
 /**
- * The two deployables and what each ships. The Function App and the sidecar image are built from
- * this one repository, but each is compiled from its own entry points (a tsconfig whose `include`
+ * The three deployables and what each ships. The Function App, the sidecar image and the command
+ * line's image are built from this one repository, but each is compiled from its own entry points (a tsconfig whose `include`
  * or `files` names only them; their imports are followed and nothing else is compiled) and carries
  * only the packages its compiled code imports. The lists below are declared so a reviewer sees
  * what each deployable depends on; `compileDeployable` checks them against the imports of the
@@ -18,7 +18,7 @@ export interface Deployable {
   readonly packages: readonly string[];
   /** package.json `main`: the Functions host loads every registration it matches. */
   readonly main: string;
-  /** Files copied beside dist/ as they are. */
+  /** Files and folders copied beside dist/ as they are. */
   readonly extraFiles: readonly string[];
 }
 
@@ -60,6 +60,30 @@ export const DEPLOYABLES = {
     ],
     main: 'dist/src/cli/sidecar-entry.js',
     extraFiles: [],
+  },
+  cli: {
+    // The `chargeback` command line (src/cli/entry.ts), and the report's worker thread, which
+    // report-units.ts starts by URL rather than imports, so the import graph alone would miss it.
+    tsconfig: 'tsconfig.cli.json',
+    packages: [
+      '@azure/arm-machinelearning',
+      '@azure/data-tables',
+      '@azure/event-hubs',
+      '@azure/identity',
+      '@azure/storage-blob',
+      '@azure/storage-queue',
+      '@date-fns/utc',
+      'date-fns',
+      'papaparse',
+      'prom-client',
+      'undici',
+      'yaml',
+      'zod',
+    ],
+    main: 'dist/src/cli/entry.js',
+    // The defaults (--prices, the drift, gate and retraining rules) are relative to the package
+    // root; the CronJobs run `evaluate --suite /app/suites/<name>`.
+    extraFiles: ['prices', 'rules', 'suites'],
   },
 } as const satisfies Record<string, Deployable>;
 

@@ -1,13 +1,14 @@
 /**
  * Packages one deployable into a folder ready to ship, offline, from this repository's node_modules:
  *
- *   node --import tsx scripts/package.ts functions|sidecar [--out DIR]   (default out/NAME)
+ *   node --import tsx scripts/package.ts functions|sidecar|cli [--out DIR]   (default out/NAME)
  *
  * DIR receives dist/ (only the deployable's compiled graph, with source maps), package.json and
  * package-lock.json naming only its runtime packages, node_modules/ holding exactly those and
- * what they need, and the deployable's extra files (the Function App's host.json). It refuses to
- * package when the compiled code imports a package the deployable does not declare, or declares
- * one it never imports (scripts/deployables.ts).
+ * what they need, and the deployable's extra files and folders (the Function App's host.json, the
+ * command line's prices/, rules/ and suites/). It refuses to package when the compiled code imports
+ * a package the deployable does not declare, or declares one it never imports
+ * (scripts/deployables.ts).
  */
 import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -38,7 +39,9 @@ export function packageDeployable(name: DeployableName, out: string, root = proc
   }
   writeFileSync(join(out, 'package.json'), `${JSON.stringify(packageJson, null, 2)}\n`);
   writeFileSync(join(out, 'package-lock.json'), `${JSON.stringify(lockfile, null, 2)}\n`);
-  for (const file of DEPLOYABLES[name].extraFiles) cpSync(resolve(root, file), join(out, file));
+  for (const file of DEPLOYABLES[name].extraFiles) {
+    cpSync(resolve(root, file), join(out, file), { recursive: true });
+  }
   for (const path of paths) {
     const from = resolve(root, path);
     if (!existsSync(from)) throw new Error(`${path} is in package-lock.json but not installed: run npm ci`);

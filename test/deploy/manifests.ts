@@ -116,9 +116,9 @@ export function statusOf(port: number, path: string): Promise<number> {
   });
 }
 
-/** The sidecar image's Dockerfile, as (instruction, arguments) pairs without comments. */
-export function dockerInstructions(name: string): string[] {
-  return readFileSync(join(DIR, 'sidecar.Dockerfile'), 'utf8')
+/** An image's Dockerfile (the sidecar's by default), as (instruction, arguments) pairs without comments. */
+export function dockerInstructions(name: string, dockerfile = 'sidecar.Dockerfile'): string[] {
+  return readFileSync(join(DIR, dockerfile), 'utf8')
     .split('\n')
     .filter((line) => line.trim() !== '' && !line.trimStart().startsWith('#'))
     .filter((l) => l.startsWith(`${name} `))
@@ -126,8 +126,8 @@ export function dockerInstructions(name: string): string[] {
 }
 
 /** The build-context paths the Dockerfile copies from the repository (not from an earlier stage). */
-export function dockerCopiedSources(): string[] {
-  return dockerInstructions('COPY')
+export function dockerCopiedSources(dockerfile = 'sidecar.Dockerfile'): string[] {
+  return dockerInstructions('COPY', dockerfile)
     .filter((c) => !c.startsWith('--from'))
     .flatMap((c) => c.split(/\s+/).slice(0, -1));
 }
