@@ -1,5 +1,6 @@
 // The whole system, area by area: Event Hubs, Storage, Key Vault, monitoring and alerts, the
-// Function App, AKS with the A100 pools, the sidecar's and KEDA's workload identities, Azure ML with
+// Function App, AKS with the A100 pools, the sidecar's, the regression harness's and KEDA's workload
+// identities, Azure ML with
 // its A100 training cluster, every role assignment (roles.bicep), and private networking as an option.
 // docs/deployment.md says how to deploy it and what must exist first.
 
@@ -49,7 +50,7 @@ param amlCodeId string = ''
 @minValue(0)
 param retrainMaxUsdPerJob int = 500
 
-@description('Object id of the regression harness\'s service principal, which sends evaluation results to the evaluations hub; empty: none yet.')
+@description('Object id of a service principal that runs the regression harness outside the cluster (CI) and sends evaluation results to the evaluations hub; empty: none. The cluster\'s CronJobs have an identity of their own (harnessClientId).')
 param harnessPrincipalId string = ''
 
 @description('Object id of the Entra group whose members run restate, replay-deadletters and sweep-orphans against the ledger account (docs/operations.md); empty: none.')
@@ -71,9 +72,12 @@ var suffix = uniqueString(resourceGroup().id, prefix, environment)
 var tags = { system: 'gpu-chargeback', environment: environment }
 
 // Where the vLLM pods and their sidecar run (vllm-deploy/namespace.yaml, serviceaccount.yaml; a test
-// holds them together), and KEDA's operator (the AKS add-on's service account).
+// holds them together), the regression harness's CronJobs (vllm-deploy/evaluation-cronjob.yaml, in
+// the same namespace under an account of their own), and KEDA's operator (the AKS add-on's service
+// account).
 var servingNamespace = 'llm-serving'
 var sidecarServiceAccount = 'vllm-chargeback'
+var harnessServiceAccount = 'evaluation-harness'
 // The training cluster's name in the workspace: the app setting AML_COMPUTE.
 var trainingComputeName = 'a100-train'
 
@@ -224,6 +228,19 @@ module sidecarIdentity 'modules/workload-identity.bicep' = {
   }
 }
 
+// The nightly `chargeback evaluate` CronJobs: they send to the evaluations hub and nothing else.
+module harnessIdentity 'modules/workload-identity.bicep' = {
+  name: 'harness-identity'
+  params: {
+    location: location
+    identityName: 'id-${prefix}-${environment}-harness'
+    oidcIssuerUrl: aks.outputs.oidcIssuerUrl
+    namespace: servingNamespace
+    serviceAccount: harnessServiceAccount
+    tags: tags
+  }
+}
+
 module kedaIdentity 'modules/workload-identity.bicep' = {
   name: 'keda-identity'
   params: {
@@ -259,6 +276,7 @@ module roles 'modules/roles.bicep' = {
   name: 'roles'
   params: {
     sidecarPrincipalId: sidecarIdentity.outputs.principalId
+    harnessIdentityPrincipalId: harnessIdentity.outputs.principalId
     harnessPrincipalId: harnessPrincipalId
     kedaPrincipalId: kedaIdentity.outputs.principalId
     functionAppPrincipalId: functionApp.outputs.principalId
@@ -361,6 +379,7 @@ output storageAccountName string = storage.outputs.accountName
 output aksClusterName string = aks.outputs.clusterName
 output sidecarClientId string = sidecarIdentity.outputs.clientId
 output budgetStateUrl string = storage.outputs.budgetStateUrl
+output harnessClientId string = harnessIdentity.outputs.clientId
 output kedaClientId string = kedaIdentity.outputs.clientId
 output prometheusQueryEndpoint string = aks.outputs.prometheusQueryEndpoint
 output mlWorkspaceName string = machineLearning.outputs.workspaceName

@@ -12,9 +12,10 @@
 // | Function App          | Key Vault Secrets User            | the Key Vault             | the Teams URL reference |
 // | Function App          | Monitoring Metrics Publisher      | Application Insights      | telemetry with local auth off |
 // | Function App          | AzureML Data Scientist            | the Azure ML workspace    | creates and reads retraining jobs |
-// | regression harness  | Azure Event Hubs Data Sender      | the evaluations hub       | sends evaluation results (only when its principal is given) |
+// | harness (workload id) | Azure Event Hubs Data Sender      | the evaluations hub       | the nightly `chargeback evaluate` CronJobs send their evaluation events |
+// | harness CI principal  | Azure Event Hubs Data Sender      | the evaluations hub       | the harness run outside the cluster sends its results (only when its principal is given) |
 // | KEDA (workload id)    | Monitoring Data Reader            | Azure Monitor workspace   | queries vLLM's queue depth |
-// | AKS kubelet           | AcrPull                           | the registry              | pulls the sidecar image |
+// | AKS kubelet           | AcrPull                           | the registry              | pulls the sidecar and command line images |
 // | AKS control plane     | Network Contributor               | the nodes' subnet         | joins load balancers to the subnet |
 // | operator group        | Storage Blob Data Contributor     | ledger, reports containers| replay-deadletters and sweep-orphans write the ledger container; every command creates both if missing |
 // | operator group        | Storage Table Data Contributor    | ledger/reports account    | restate and replay write the ledger index; every command creates the app's tables if missing |
@@ -28,7 +29,10 @@
 
 param sidecarPrincipalId string
 
-@description('Object id of the regression harness\'s identity (a CI service principal); empty: none.')
+@description('Object id of the identity the harness\'s CronJobs run as (system:serviceaccount:llm-serving:evaluation-harness).')
+param harnessIdentityPrincipalId string
+
+@description('Object id of the regression harness\'s CI service principal, which runs it outside the cluster; empty: none.')
 param harnessPrincipalId string
 param kedaPrincipalId string
 param functionAppPrincipalId string
@@ -181,6 +185,16 @@ resource appStorage 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
     }
   }
 ]
+
+resource harnessIdentitySends 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(evaluationsHub.id, harnessIdentityPrincipalId, role.eventHubsDataSender)
+  scope: evaluationsHub
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.eventHubsDataSender)
+    principalId: harnessIdentityPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
 
 resource harnessSends 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(harnessPrincipalId)) {
   name: guid(evaluationsHub.id, harnessPrincipalId, role.eventHubsDataSender)

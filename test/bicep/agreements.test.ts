@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IDeployment } from 'kubernetes-models/apps/v1';
+import type { ICronJob } from 'kubernetes-models/batch/v1';
 import { describe, expect, it } from 'vitest';
 import { makeIngestUsage } from '../../functions/ingestUsage.js';
 import { InvocationContext } from '../../dev/functions-runtime.js';
@@ -59,6 +60,7 @@ const ALLOWED = [
   'Function App | Key Vault Secrets User | Microsoft.KeyVault/vaults kv-*',
   'Function App | Monitoring Metrics Publisher | Microsoft.Insights/components appi-*',
   'Function App | AzureML Data Scientist | Microsoft.MachineLearningServices/workspaces mlw-*',
+  'harness identity | Azure Event Hubs Data Sender | Microsoft.EventHub/namespaces/eventhubs evaluations',
   'KEDA identity | Monitoring Data Reader | Microsoft.Monitor/accounts amw-*',
   'AKS kubelet | AcrPull | Microsoft.ContainerRegistry/registries cr*',
   'AKS control plane | Network Contributor | Microsoft.Network/virtualNetworks/subnets aks-nodes',
@@ -83,6 +85,8 @@ function principalOf(assignment: Resource): string {
   const principal = String(assignment.properties?.principalId);
   if (principal.includes('/userAssignedIdentities/') && principal.includes('-sidecar'))
     return 'sidecar identity';
+  if (principal.includes('/userAssignedIdentities/') && principal.includes('-harness'))
+    return 'harness identity';
   if (principal.includes('/userAssignedIdentities/') && principal.includes('-keda')) return 'KEDA identity';
   if (principal.includes('/Microsoft.Web/sites/')) return 'Function App';
   if (principal.includes('kubeletidentity')) return 'AKS kubelet';
@@ -153,6 +157,42 @@ describe.each(ENVIRONMENTS)('the %s snapshot', (_environment, snapshot) => {
     expect(keda?.properties?.subject).toBe('system:serviceaccount:kube-system:keda-operator');
     const [auth] = ofKind<{ spec: { podIdentity: { provider: string } } }>('TriggerAuthentication');
     expect(auth?.spec.podIdentity.provider).toBe('azure-workload');
+  });
+
+  it("federates the harness's identity with the CronJobs' service account, and gives the CronJobs its client id as an output", () => {
+    const jobs = ofKind<ICronJob>('CronJob');
+    expect(jobs.length).toBeGreaterThan(0);
+    const accounts = new Set(
+      jobs.map(
+        (j) => `${j.metadata?.namespace}:${j.spec?.jobTemplate.spec?.template.spec?.serviceAccountName}`,
+      ),
+    );
+    expect(accounts.size).toBe(1);
+    const [account = ''] = accounts;
+    // Not the vLLM pods' account: the sidecar's identity may not send evaluations, nor the harness's usage.
+    for (const d of deployments)
+      expect(`${d.metadata?.namespace}:${podSpecOf(d).serviceAccountName}`).not.toBe(account);
+    const identities = ofType(snapshot, 'Microsoft.ManagedIdentity/userAssignedIdentities').filter((i) =>
+      i.name.endsWith('-harness'),
+    );
+    expect(identities).toHaveLength(1);
+    const [identity] = identities;
+    const credentials = ofType(
+      snapshot,
+      'Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials',
+    ).filter((c) => c.name.startsWith(`${identity?.name}/`));
+    expect(credentials.map((c) => c.properties)).toEqual([
+      {
+        issuer: expect.stringMatching(/managedClusters\/.*oidcIssuerProfile\.issuerURL/),
+        subject: `system:serviceaccount:${account}`,
+        audiences: ['api://AzureADTokenExchange'],
+      },
+    ]);
+    // The output the CronJobs' service account annotation is filled in from.
+    expect(snapshot.outputs?.['harnessClientId']).toBe(
+      `[reference('${identity?.id}', '2024-11-30').clientId]`,
+    );
+    expect(readFileSync('vllm-deploy/evaluation-cronjob.yaml', 'utf8')).toMatch(/\bharnessClientId\b/);
   });
 
   it('runs AKS with the OIDC issuer, workload identity, KEDA, managed Prometheus and Entra-only access', () => {

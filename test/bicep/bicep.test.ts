@@ -174,7 +174,7 @@ param harnessPrincipalId = '11111111-1111-1111-1111-111111111111'
     expect(value('AML_COMPUTE')).toBe(leaf(compute));
     expect(value('AML_WORKSPACE')).toBe(one(snapshot, 'Microsoft.MachineLearningServices/workspaces').name);
     expect(value('RETRAIN_MAX_USD')).toBe('300');
-    // The harness may send to the evaluations hub, and to nothing else.
+    // The harness's CI principal may send to the evaluations hub, and to nothing else.
     const harness = ofType(snapshot, 'Microsoft.Authorization/roleAssignments').filter(
       (a) => a.properties?.principalId === '11111111-1111-1111-1111-111111111111',
     );

@@ -19,6 +19,8 @@ export interface Resource {
 
 export interface Snapshot {
   readonly predictedResources: Resource[];
+  /** The deployment's outputs, as values or ARM expressions. */
+  readonly outputs?: Record<string, unknown>;
 }
 
 export function loadSnapshot(path: string): Snapshot {
