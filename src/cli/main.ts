@@ -13,6 +13,12 @@ import { retrainFromEnv } from './gate-retraining.js';
 import { GATE_HELP, gateNotes, gateWarnings, parseGateArgs, runGate } from './gate-command.js';
 import { parseReportArgs, REPORT_HELP, runReport } from './report-command.js';
 import { parseReplayArgs, REPLAY_HELP, runReplay } from './replay-command.js';
+import {
+  parseReplayWorkloadArgs,
+  REPLAY_WORKLOAD_HELP,
+  replayWorkloadLines,
+  runReplayWorkload,
+} from './replay-workload-command.js';
 import { parseRestateArgs, RESTATE_HELP, runRestate } from './restate-command.js';
 import { parseSidecarArgs, runSidecar, SIDECAR_HELP } from './sidecar-command.js';
 import { parseSimulateArgs, runSimulate, SIMULATE_HELP } from './simulate-command.js';
@@ -40,6 +46,7 @@ Commands:
   restate    mark stored daily reports for restatement and queue them for the Function App
   calibrate  step-cost constants from vLLM's Prometheus metrics (a cross-check of the event fit)
   cost-gate  what a release would do to the monthly GPU bill, from baseline and candidate runs: PASS (0) or FAIL (1)
+  replay-workload  send a deterministic sample of real traffic's shape through a sidecar (a canary's cost evidence)
   promote    whether a retrained candidate goes into service (both gates): PROMOTE (0) or HOLD (1)
   monthly    the month's chargeback CSV and report page (HTML, charts) from the daily reports
   fixed-cost what the infrastructure commits to: GPU pools at min and max, training per hour (from a Bicep snapshot)
@@ -206,6 +213,18 @@ export async function main(
           streams.stderr.write(`chargeback: warning: ${oneLine(warning)}\n`);
         streams.stdout.write(outcome.markdown);
         for (const reason of outcome.result.reasons) streams.stderr.write(`chargeback: ${oneLine(reason)}\n`);
+        return outcome.code;
+      }
+      case 'replay-workload': {
+        const options = parseReplayWorkloadArgs(rest);
+        if (options === 'help') {
+          streams.stdout.write(`${REPLAY_WORKLOAD_HELP}\n`);
+          return 0;
+        }
+        const outcome = await runReplayWorkload(options, { env });
+        const lines = replayWorkloadLines(options, outcome);
+        for (const line of lines.stdout) streams.stdout.write(`${line}\n`);
+        for (const line of lines.stderr) streams.stderr.write(`chargeback: ${oneLine(line)}\n`);
         return outcome.code;
       }
       case 'promote': {

@@ -137,7 +137,7 @@ export class OpenAiEndpoint implements CompletionEndpoint {
  * A name as the bytes of its UTF-8, one character per byte: what the sidecar decodes (a header
  * value is bytes; fetch refuses a character above U+00FF, and a tenant may be any Unicode).
  */
-function headerBytes(value: string): string {
+export function headerBytes(value: string): string {
   return Buffer.from(value, 'utf8').toString('latin1');
 }
 

@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import { hash53 } from '../../../src/domain/hash.js';
+import type { UsageRecord } from '../../../src/domain/records.js';
+import { replayRequest, sampleWorkload, syntheticPrompt } from '../../../src/domain/replay/workload.js';
+
+function record(eventId: string, fields: Partial<UsageRecord> = {}): UsageRecord {
+  return {
+    type: 'usage',
+    eventId,
+    requestId: `r-${eventId}`,
+    tenant: 'acme',
+    feature: 'chat',
+    model: 'llama',
+    requestClass: 'interactive',
+    pod: 'pod-a',
+    gpuSku: 'Standard_NC24ads_A100_v4',
+    gpuCount: 1,
+    startedAt: 0,
+    firstTokenAt: null,
+    finishedAt: 1,
+    promptTokens: 120,
+    completionTokens: 40,
+    cachedPromptTokens: 0,
+    queueMs: 0,
+    status: 'ok',
+    ...fields,
+  };
+}
+
+const many = Array.from({ length: 200 }, (_, i) => record(`e-${i}`));
+
+describe('the workload sample', () => {
+  it('takes the events whose eventId hashes smallest, at most the size asked', () => {
+    const { chosen, eligible } = sampleWorkload(many, 'llama', 10);
+    expect(eligible).toBe(200);
+    const expected = [...many]
+      .sort((a, b) => hash53(a.eventId) - hash53(b.eventId))
+      .slice(0, 10)
+      .map((r) => r.eventId);
+    expect(chosen.map((r) => r.eventId)).toEqual(expected);
+  });
+
+  it('is the same whatever order the events come in', () => {
+    const reversed = [...many].reverse();
+    expect(sampleWorkload(reversed, 'llama', 25).chosen).toEqual(sampleWorkload(many, 'llama', 25).chosen);
+  });
+
+  it('keeps only the model asked, its ok events, and those that generated tokens', () => {
+    const events = [
+      record('a'),
+      record('b', { model: 'qwen' }),
+      record('c', { status: 'error' }),
+      record('d', { status: 'aborted' }),
+      record('e', { completionTokens: 0 }),
+    ];
+    const sample = sampleWorkload(events, 'llama', 10);
+    expect(sample.chosen.map((r) => r.eventId)).toEqual(['a']);
+    expect(sample.notGenerations).toBe(1);
+  });
+
+  it('draws another sample with a seed, the same one for the same seed', () => {
+    const plain = sampleWorkload(many, 'llama', 10).chosen.map((r) => r.eventId);
+    const seeded = sampleWorkload(many, 'llama', 10, '7').chosen.map((r) => r.eventId);
+    expect(seeded).not.toEqual(plain);
+    expect(sampleWorkload(many, 'llama', 10, '7').chosen.map((r) => r.eventId)).toEqual(seeded);
+  });
+
+  it('refuses a size below 1', () => {
+    expect(() => sampleWorkload(many, 'llama', 0)).toThrow('sample size must be a whole number >= 1, got 0');
+  });
+});
+
+describe('a replayed request', () => {
+  it('carries the event attribution and asks for exactly its completion length', () => {
+    const request = replayRequest(
+      record('e-1', { tenant: 'contoso', feature: 'search', requestClass: 'batch', completionTokens: 77 }),
+      'llama',
+      'chat',
+    );
+    expect(request.path).toBe('/v1/chat/completions');
+    expect(request.attribution).toEqual({ tenant: 'contoso', feature: 'search', requestClass: 'batch' });
+    expect(request.body).toMatchObject({
+      model: 'llama',
+      max_tokens: 77,
+      min_tokens: 77,
+      ignore_eos: true,
+      stream: false,
+    });
+    expect(request.requestId).toBe('replay-e-1');
+  });
+
+  it('sends a prompt on the completions route when asked', () => {
+    const request = replayRequest(record('e-2'), 'llama', 'completions');
+    expect(request.path).toBe('/v1/completions');
+    expect(typeof request.body.prompt).toBe('string');
+    expect(request.body.messages).toBeUndefined();
+  });
+
+  it('builds a prompt of one tag and the rest a repeated word, the tag unique to the event', () => {
+    const prompt = syntheticPrompt(120, 'e-1');
+    const [tag, ...words] = prompt.split(' ');
+    expect(words).toHaveLength(119);
+    expect(new Set(words)).toEqual(new Set(['the']));
+    expect(syntheticPrompt(120, 'e-2').split(' ')[0]).not.toBe(tag);
+    expect(syntheticPrompt(0, 'e-1').split(' ')).toHaveLength(1);
+  });
+
+  it('names a request with an id the sidecar accepts even when the eventId has other characters', () => {
+    const request = replayRequest(record('événement 1'), 'llama', 'chat');
+    expect(request.requestId).toMatch(/^replay-[0-9a-z]+$/);
+  });
+});
