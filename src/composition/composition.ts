@@ -322,26 +322,19 @@ export function dailyDeps(s: Services): DailyDeps {
   };
 }
 
-/** With budgets: a stored day's exact costs replace its estimate, and the estimate's error is judged. */
+/**
+ * With budgets: a day's exact costs replace its estimate before its files are stored, and each
+ * scope's estimate error goes into the day's metrics, where drift judges it after the report.
+ */
 function budgetDay(s: Services): Pick<DailyDeps, 'closeBudgetDay'> {
   const budgets = s.budgets;
   if (budgets === undefined) return {};
   return {
     closeBudgetDay: async (day, costs) => {
-      const notifier = s.notifier();
-      const closed = await closeBudgetDay(
-        {
-          budgets: budgets.file,
-          spend: budgets.spend,
-          rule: s.driftRules.rules.budgetEstimateError,
-          ...(notifier === undefined ? {} : { notifier }),
-          log: warn,
-        },
-        day,
-        costs,
-      );
-      // One line per scope, JSON, so the error is a metric a log query can chart and alert on.
-      for (const m of closed.metrics) console.info(JSON.stringify({ metric: 'budgetEstimateError', ...m }));
+      const metrics = await closeBudgetDay({ budgets: budgets.file, spend: budgets.spend }, day, costs);
+      // One line per scope, JSON, so the error is also a metric a log query can chart.
+      for (const m of metrics) console.info(JSON.stringify({ metric: 'budgetEstimateError', day, ...m }));
+      return metrics;
     },
   };
 }

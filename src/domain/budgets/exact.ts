@@ -62,10 +62,10 @@ export function monthSpend(estimate: Spent, closed: readonly ClosedDay[]): Spent
 
 /**
  * The estimate's relative error against the exact figure, in dollars: (estimate - exact) / exact,
- * positive when the estimate was high. Both zero is no error; an exact zero with an estimate is
- * counted as an error of 1 (the whole estimate was wrong), never infinite.
+ * positive when the estimate was high; null when the exact figure is zero, since a ratio over
+ * nothing is no figure (neither "100% off" nor "exact"): the estimate in dollars says the rest.
  */
-export function estimateError(estimate: Spent, exact: Spent): number {
-  if (exact.nanos === 0) return estimate.nanos === 0 ? 0 : 1;
+export function estimateError(estimate: Spent, exact: Spent): number | null {
+  if (exact.nanos === 0) return null;
   return (estimate.nanos - exact.nanos) / exact.nanos;
 }

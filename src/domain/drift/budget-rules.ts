@@ -1,40 +1,33 @@
 /**
  * The budget estimate's error (docs/budgets.md): on each closed day, every budget scope's
  * estimated spend (what ingest added up from the events' own timings, what the budgets enforced
- * on) against the daily report's exact figure for the same scope and day. A scope whose estimate
- * is off by more than the rule's level means its budgets refuse or demote too early or too late.
+ * on) against the daily report's exact figure for the same scope and day, as the day's metrics
+ * file holds them (`budgets`, contracts.md §8). A scope whose estimate is off by more than the
+ * rule's level means its budgets refuse or demote too early or too late. No baseline: the day is
+ * judged against its own exact figure, so an alert needs no history.
  */
-import type { BudgetScope } from '../budgets/budgets.js';
+import type { BudgetScopeMetrics } from '../metrics/metrics.js';
 import { alertId } from './alert-id.js';
+import type { DetectContext } from './context.js';
 import { formatChange, formatUsd } from './format.js';
 import type { DriftAlert } from './labels.js';
-import type { BudgetEstimateRule } from './rules.js';
-
-/** One budget scope's closed day, in dollars. */
-export interface BudgetEstimateDay {
-  readonly scope: BudgetScope;
-  readonly estimateUsd: number;
-  readonly exactUsd: number;
-}
 
 /**
- * The relative error |estimate / exact - 1| of each scope whose exact figure reaches the rule's
- * `minExactUsd`, as an alert at the warning or critical level; an alert open before (`open`) is
- * kept at warning down to the clear level.
+ * The relative error |estimate / exact - 1| of each scope of the day whose exact figure reaches
+ * the rule's `minExactUsd`, as an alert at the warning or critical level; an alert open before
+ * (`open`) is kept at warning down to the clear level. A scope without exact spend (relativeError
+ * null) is never judged: the ratio is no figure, whatever the estimate.
  */
-export function budgetEstimateAlerts(
-  rule: BudgetEstimateRule,
-  days: readonly BudgetEstimateDay[],
-  open: ReadonlySet<string>,
-): DriftAlert[] {
+export function budgetEstimateAlerts(ctx: Pick<DetectContext, 'today' | 'rules' | 'open'>): DriftAlert[] {
+  const rule = ctx.rules.rules.budgetEstimateError;
   if (!rule.enabled) return [];
   const alerts: DriftAlert[] = [];
-  for (const d of days) {
-    if (!(d.exactUsd > 0) || d.exactUsd < rule.minExactUsd || !Number.isFinite(d.estimateUsd)) continue;
+  for (const d of ctx.today.budgets ?? []) {
+    if (!judged(d) || d.exactUsd < rule.minExactUsd) continue;
     const error = Math.abs(d.estimateUsd / d.exactUsd - 1);
     const id = alertId('budgetEstimateError', [d.scope.tenant ?? '*', d.scope.feature ?? '*']);
     const critical = error >= rule.critical.relative;
-    const held = open.has(id) && error >= rule.clear.relative;
+    const held = ctx.open.has(id) && error >= rule.clear.relative;
     if (!critical && error < rule.warning.relative && !held) continue;
     const level = critical
       ? rule.critical.relative
@@ -71,4 +64,8 @@ export function budgetEstimateAlerts(
     });
   }
   return alerts;
+}
+
+function judged(d: BudgetScopeMetrics): boolean {
+  return d.relativeError !== null && d.exactUsd > 0 && Number.isFinite(d.estimateUsd);
 }

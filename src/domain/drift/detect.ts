@@ -5,6 +5,7 @@
 import type { DailyMetrics } from '../metrics/metrics.js';
 import type { Alert, DriftReport } from './alert.js';
 import { baselineWindow } from './baseline.js';
+import { budgetEstimateAlerts } from './budget-rules.js';
 import { makeContext } from './context.js';
 import { dataQualityAlerts, idleShareAlerts } from './fleet-rules.js';
 import { groupChangeAlerts } from './group-rules.js';
@@ -39,6 +40,7 @@ export function detectDrift(input: DetectInput): DriftReport {
     ...newFeatureAlerts(ctx),
     ...featureGoneAlerts(ctx),
     ...stepCostAlerts(ctx),
+    ...budgetEstimateAlerts(ctx),
   ];
   const alerts = raised.sort(bySeverityThenId);
   const ids = new Set(alerts.map((a) => a.id));

@@ -6,6 +6,7 @@ import type { CalibrationRecord } from '../calibration/calibrate.js';
 import { BIN_EDGES } from './histogram.js';
 import {
   METRICS_SCHEMA_VERSION,
+  type BudgetScopeMetrics,
   type CapacityMetrics,
   type DailyMetrics,
   type FleetMetrics,
@@ -23,6 +24,8 @@ export interface MetricsContext {
   readonly counts: IntakeCounts;
   /** The day's calibrated step costs, when the allocation used them. */
   readonly calibration?: readonly CalibrationRecord[];
+  /** With spend budgets: each scope's estimate against its exact figure (contracts.md §8). */
+  readonly budgets?: readonly BudgetScopeMetrics[];
 }
 
 /**
@@ -50,6 +53,7 @@ export function buildMetrics(context: MetricsContext, printed: ChargebackResult)
     models,
     pods,
     ...(context.calibration === undefined ? {} : { calibration: context.calibration }),
+    ...(context.budgets === undefined ? {} : { budgets: context.budgets }),
   };
 }
 

@@ -9,6 +9,7 @@
  * array of counts, one per bin (trailing zero bins may be omitted), so days add up bin by bin.
  */
 
+import type { BudgetPeriod, BudgetScope } from '../budgets/budgets.js';
 import type { CalibrationRecord } from '../calibration/calibrate.js';
 
 /** Bumped whenever a field's meaning or a histogram's bin edges change. */
@@ -101,4 +102,31 @@ export interface DailyMetrics {
    * watches them (rule `stepCostShift`). Optional and additive: the schemaVersion is unchanged.
    */
   readonly calibration?: readonly CalibrationRecord[];
+  /**
+   * Present when spend budgets are configured: each budget scope's estimate for the day (what
+   * ingest added up and the budgets enforced on) against the day's exact figure, which replaced it.
+   * Drift watches it (rule `budgetEstimateError`). Optional and additive: the schemaVersion is unchanged.
+   */
+  readonly budgets?: readonly BudgetScopeMetrics[];
+}
+
+/** Why a scope's relative error is no figure: the report has no cost for it that day. */
+export const NO_EXACT_SPEND = 'no exact spend';
+
+/** One budget scope's closed day: its estimate against the exact figure of this report. */
+export interface BudgetScopeMetrics {
+  readonly scope: BudgetScope;
+  /** The periods of the scope's budgets (a scope is listed once, whatever its budgets). */
+  readonly periods: readonly BudgetPeriod[];
+  readonly estimateUsd: number;
+  readonly exactUsd: number;
+  readonly estimateGpuHours: number;
+  readonly exactGpuHours: number;
+  /**
+   * (estimate - exact) / exact in dollars, positive when the estimate was high; null when the
+   * exact figure is 0 (a ratio over nothing), with `reason` saying so.
+   */
+  readonly relativeError: number | null;
+  /** Present exactly when `relativeError` is null: `NO_EXACT_SPEND`. */
+  readonly reason?: typeof NO_EXACT_SPEND;
 }

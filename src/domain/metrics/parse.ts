@@ -2,7 +2,13 @@ import { z } from 'zod';
 import { isDay } from '../days.js';
 import { PermanentError } from '../errors.js';
 import { BIN_EDGES, histogramTotal } from './histogram.js';
-import { HISTOGRAMS, METRICS_SCHEMA_VERSION, type DailyMetrics, type HistogramName } from './metrics.js';
+import {
+  HISTOGRAMS,
+  METRICS_SCHEMA_VERSION,
+  NO_EXACT_SPEND,
+  type DailyMetrics,
+  type HistogramName,
+} from './metrics.js';
 
 // Reading `metrics-DATE.json` back (contracts.md §8): the drift rules, the monthly report and the cost gate
 // add days bin by bin, so a file whose bins differ from this code's, or whose histograms do not
@@ -134,6 +140,40 @@ const calibration = z.object({
   residualMs: finite.optional(),
 });
 
+// A budget scope's closed day: the relative error is a figure exactly when the exact spend is not
+// 0, and a null one says why, so a scope without spend never reads as "100% off".
+const budgetScope = z
+  .object({
+    scope: z
+      .object({ tenant: text.optional(), feature: text.optional() })
+      .refine((s) => s.tenant !== undefined || s.feature !== undefined, {
+        error: 'must name a tenant, a feature, or both',
+      }),
+    periods: z.array(z.enum(['day', 'month'])).min(1, { error: 'must name at least one period' }),
+    estimateUsd: amount,
+    exactUsd: amount,
+    estimateGpuHours: amount,
+    exactGpuHours: amount,
+    relativeError: finite.nullable(),
+    reason: z.literal(NO_EXACT_SPEND).optional(),
+  })
+  .superRefine((b, ctx) => {
+    if (b.exactUsd === 0 && b.relativeError !== null)
+      ctx.addIssue({ code: 'custom', path: ['relativeError'], message: 'must be null when exactUsd is 0' });
+    if (b.exactUsd > 0 && b.relativeError === null)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['relativeError'],
+        message: 'must be a number when exactUsd is above 0',
+      });
+    if ((b.relativeError === null) !== (b.reason !== undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['reason'],
+        message: `must be ${JSON.stringify(NO_EXACT_SPEND)} exactly when relativeError is null`,
+      });
+  });
+
 const metricsSchema = z.object({
   schemaVersion: z.literal(METRICS_SCHEMA_VERSION),
   date: text.refine(isDay, { error: 'must be a calendar day YYYY-MM-DD' }),
@@ -157,6 +197,7 @@ const metricsSchema = z.object({
       }),
     )
     .optional(),
+  budgets: z.array(budgetScope).optional(),
 });
 
 /**

@@ -2,7 +2,7 @@ import type { CalibrationRecord } from '../calibration/calibrate.js';
 import type { IntakeCounts } from '../accumulator.js';
 import { computeChargeback, type ChargebackInput, type ChargebackResult } from '../chargeback.js';
 import { buildMetrics, renderMetrics } from '../metrics/build.js';
-import type { DailyMetrics } from '../metrics/metrics.js';
+import type { BudgetScopeMetrics, DailyMetrics } from '../metrics/metrics.js';
 import { renderDayFocus } from '../focus/focus.js';
 import { renderCsv } from './csv.js';
 import { roundForPrint } from './rounding.js';
@@ -11,6 +11,8 @@ import { renderSummary } from './summary.js';
 export interface ReportRequest extends ChargebackInput {
   /** The calibration behind `weightingFor`, for the summary (see calibration/calibrate.ts). */
   readonly calibration?: readonly CalibrationRecord[];
+  /** With spend budgets: each scope's estimate against its exact figure, for the metrics file. */
+  readonly budgets?: readonly BudgetScopeMetrics[];
   readonly counts: IntakeCounts;
   readonly revision: number;
   readonly generatedAt: string;
@@ -64,6 +66,7 @@ export function renderReport(
       currency: request.prices.currency,
       counts: request.counts,
       ...(request.calibration === undefined ? {} : { calibration: request.calibration }),
+      ...(request.budgets === undefined ? {} : { budgets: request.budgets }),
     },
     result,
   );

@@ -1,73 +1,59 @@
-import type { BudgetsFile } from '../../domain/budgets/budgets.js';
+import type { BudgetPeriod, BudgetScope, BudgetsFile } from '../../domain/budgets/budgets.js';
 import type { ExactCost } from '../../domain/budgets/exact.js';
-import { budgetEstimateAlerts, type BudgetEstimateDay } from '../../domain/drift/budget-rules.js';
-import { alertMessage } from '../../domain/drift/card.js';
-import type { DriftAlert } from '../../domain/drift/labels.js';
-import type { BudgetEstimateRule } from '../../domain/drift/rules.js';
+import { NO_EXACT_SPEND, type BudgetScopeMetrics } from '../../domain/metrics/metrics.js';
 import type { BudgetSpendStore } from '../../ports/budget-spend.js';
-import type { Notifier } from '../../ports/notifier.js';
 import { reconcileDay } from './exact-spend.js';
 
 const NANOS_PER_USD = 1e9;
 const MICROS_PER_HOUR = 3.6e9;
 
-/** The budget estimate's error for one scope and closed day: the metric the daily run emits. */
-export interface BudgetEstimateMetric extends BudgetEstimateDay {
-  readonly day: string;
-  readonly estimateGpuHours: number;
-  readonly exactGpuHours: number;
-  /** (estimate - exact) / exact in dollars; 0 when both are 0, 1 when only the exact is 0. */
-  readonly relativeError: number;
-}
-
 export interface CloseBudgetDayDeps {
   readonly budgets: BudgetsFile;
   readonly spend: BudgetSpendStore;
-  readonly rule: BudgetEstimateRule;
-  /** Ids of budgetEstimateError alerts open before this day (held down to the clear level). */
-  readonly open?: ReadonlySet<string>;
-  /** Where an alert's card goes; without it none is posted. */
-  readonly notifier?: Notifier;
-  readonly log?: (message: string) => void;
-}
-
-export interface ClosedBudgetDay {
-  readonly metrics: readonly BudgetEstimateMetric[];
-  readonly alerts: readonly DriftAlert[];
 }
 
 /**
- * What the daily run does for budgets once a day's report is stored: the day's exact costs
- * replace the estimate of every budget scope for that day (exact-spend.ts), the estimate's error
- * per scope is the metric, and the budgetEstimateError rule judges it; each alert is posted as a
- * card (a post that fails is logged: the exact figures are in place either way).
+ * What the daily run does for budgets before a day's files are stored: the day's exact costs
+ * replace the estimate of every budget scope for that day (exact-spend.ts, put whole, so running
+ * it again for the same costs changes nothing), and each scope's estimate against its exact figure
+ * is returned for the day's metrics file (contracts.md §8), sorted by tenant then feature, where
+ * drift judges it (rule budgetEstimateError, src/domain/drift/budget-rules.ts).
  */
 export async function closeBudgetDay(
   deps: CloseBudgetDayDeps,
   day: string,
   costs: readonly ExactCost[],
-): Promise<ClosedBudgetDay> {
+): Promise<BudgetScopeMetrics[]> {
   const reconciled = await reconcileDay(deps.budgets, deps.spend, day, costs);
-  const scopes = new Map(deps.budgets.budgets.map((b) => [b.key, b.scope]));
-  const metrics = reconciled.map((r): BudgetEstimateMetric => ({
-    day,
-    scope: scopes.get(r.key) ?? {},
-    estimateUsd: r.estimate.nanos / NANOS_PER_USD,
-    exactUsd: r.exact.nanos / NANOS_PER_USD,
-    estimateGpuHours: r.estimate.gpuMicros / MICROS_PER_HOUR,
-    exactGpuHours: r.exact.gpuMicros / MICROS_PER_HOUR,
-    relativeError: r.error,
-  }));
-  const alerts = budgetEstimateAlerts(deps.rule, metrics, deps.open ?? new Set());
-  if (deps.notifier !== undefined) {
-    const report = { date: day, baselineDays: 0, alerts, resolved: [] };
-    for (const alert of alerts) {
-      try {
-        await deps.notifier.post(alertMessage(alert, report));
-      } catch (error) {
-        deps.log?.(`budget estimate card ${alert.id} not posted: ${(error as Error).message}`);
-      }
-    }
+  const scopes = new Map<string, { scope: BudgetScope; periods: Set<BudgetPeriod> }>();
+  for (const b of deps.budgets.budgets) {
+    const entry = scopes.get(b.key) ?? { scope: b.scope, periods: new Set<BudgetPeriod>() };
+    entry.periods.add(b.period);
+    scopes.set(b.key, entry);
   }
-  return { metrics, alerts };
+  return reconciled
+    .map((r): BudgetScopeMetrics => {
+      const entry = scopes.get(r.key);
+      return {
+        scope: entry?.scope ?? {},
+        periods: PERIODS.filter((p) => entry?.periods.has(p) === true),
+        estimateUsd: r.estimate.nanos / NANOS_PER_USD,
+        exactUsd: r.exact.nanos / NANOS_PER_USD,
+        estimateGpuHours: r.estimate.gpuMicros / MICROS_PER_HOUR,
+        exactGpuHours: r.exact.gpuMicros / MICROS_PER_HOUR,
+        relativeError: r.error,
+        ...(r.error === null ? { reason: NO_EXACT_SPEND } : {}),
+      };
+    })
+    .sort((a, b) => compare(a.scope.tenant, b.scope.tenant) || compare(a.scope.feature, b.scope.feature));
+}
+
+const PERIODS: readonly BudgetPeriod[] = ['day', 'month'];
+
+/** Absent names first (a feature budget over all tenants before any tenant's), then code unit order. */
+function compare(a: string | undefined, b: string | undefined): number {
+  if (a === b) return 0;
+  if (a === undefined) return -1;
+  if (b === undefined) return 1;
+  return a < b ? -1 : 1;
 }

@@ -14,8 +14,8 @@ export interface ScopeReconciled {
   readonly key: string;
   readonly estimate: Spent;
   readonly exact: Spent;
-  /** (estimate - exact) / exact in dollars (domain/budgets/exact.ts estimateError). */
-  readonly error: number;
+  /** (estimate - exact) / exact in dollars, null when exact is 0 (domain/budgets/exact.ts estimateError). */
+  readonly error: number | null;
 }
 
 /**

@@ -14,6 +14,7 @@ import type { ReportStore, StoredReportInfo } from '../../ports/report-store.js'
 import type { RunInfo, RunStorage } from '../../ports/byte-sink.js';
 import { DayCalibration, type CalibrationRecord } from '../../domain/calibration/calibrate.js';
 import { parseMetrics } from '../../domain/metrics/build.js';
+import type { BudgetScopeMetrics } from '../../domain/metrics/metrics.js';
 import { computeDay, type UnitSpec } from '../day/compute-day.js';
 import { persistDay, renderDay } from '../day/finish-day.js';
 import type { DaySettings } from '../day/unit.js';
@@ -42,10 +43,14 @@ export interface DailyDeps {
   /** Where the day's runs are kept while it is computed (default: in memory, no unit cut by pod). */
   readonly runSpace?: () => Promise<RunSpace>;
   /**
-   * Called with the day's exact costs once its report is stored, every time it is (a restated day
-   * again): budgets put them in place of the day's estimate (usecases/budgets/close-day.ts).
+   * Called with the day's exact costs before its files are stored, every time the day is computed
+   * (a restated day again): budgets put them in place of the day's estimate and give each scope's
+   * estimate error, which goes into the day's metrics file (usecases/budgets/close-day.ts).
    */
-  readonly closeBudgetDay?: (day: string, costs: ChargebackResult['rows']) => Promise<void>;
+  readonly closeBudgetDay?: (
+    day: string,
+    costs: ChargebackResult['rows'],
+  ) => Promise<readonly BudgetScopeMetrics[]>;
 }
 
 export interface DayOutcome {
@@ -214,9 +219,19 @@ export async function finishDay(
   const same = previous === undefined ? undefined : await sameAsStored(day, deps, base);
   const revision = same?.revision ?? (previous?.revision ?? 0) + 1;
   const generatedAt = same?.generatedAt ?? generated.toISOString();
+  // Before the files: the estimate error is part of the day's metrics, which drift reads. The
+  // exact figures are put whole, so a run that fails after this and runs again puts the same.
+  const budgets = await deps.closeBudgetDay?.(day, chargeback.rows);
   const report = await persistDay(
     deps.reports,
-    { ...base, revision, generatedAt, runs: parts.runs, storage },
+    {
+      ...base,
+      ...(budgets === undefined ? {} : { budgets }),
+      revision,
+      generatedAt,
+      runs: parts.runs,
+      storage,
+    },
     {
       revision,
       ledgerAsOf: plan.ledgerAsOf,
@@ -228,7 +243,6 @@ export async function finishDay(
     },
     generated,
   );
-  await deps.closeBudgetDay?.(day, chargeback.rows);
   return outcome(day, report.result, {
     revision,
     restated: previous !== undefined,

@@ -7,6 +7,7 @@
 import type { CalibrationRecord } from '../../domain/calibration/calibrate.js';
 import type { IntakeCounts } from '../../domain/accumulator.js';
 import type { ChargebackResult } from '../../domain/chargeback.js';
+import type { BudgetScopeMetrics } from '../../domain/metrics/metrics.js';
 import { renderReport, type Report } from '../../domain/report/build.js';
 import type { RunInfo, RunStorage } from '../../ports/byte-sink.js';
 import {
@@ -22,6 +23,8 @@ import type { DaySettings } from './unit.js';
 export interface FinishInput {
   readonly settings: DaySettings;
   readonly calibration?: readonly CalibrationRecord[];
+  /** With spend budgets: the day's estimate error per scope, for the metrics file. */
+  readonly budgets?: readonly BudgetScopeMetrics[];
   readonly counts: IntakeCounts;
   readonly revision: number;
   readonly generatedAt: string;
@@ -45,6 +48,7 @@ export function renderDay(input: Omit<FinishInput, 'runs' | 'storage'>): Report 
       revision: input.revision,
       generatedAt: input.generatedAt,
       ...(input.calibration === undefined ? {} : { calibration: input.calibration }),
+      ...(input.budgets === undefined ? {} : { budgets: input.budgets }),
     },
     input.chargeback,
   );

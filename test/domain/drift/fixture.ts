@@ -90,6 +90,7 @@ export interface DayShape {
   readonly fleet?: Partial<FleetMetrics>;
   readonly revision?: number;
   readonly calibration?: DailyMetrics['calibration'];
+  readonly budgets?: DailyMetrics['budgets'];
 }
 
 export function day(date: string, shape: DayShape = {}): DailyMetrics {
@@ -122,6 +123,7 @@ export function day(date: string, shape: DayShape = {}): DailyMetrics {
       capacity('llama-3-8b', 0.3, 'pod-b', 400),
     ],
     ...(shape.calibration === undefined ? {} : { calibration: shape.calibration }),
+    ...(shape.budgets === undefined ? {} : { budgets: shape.budgets }),
   };
 }
 

@@ -6,8 +6,7 @@ import { MemoryBudgetSpend } from '../../../src/adapters/memory/memory-budget-sp
 import { MemoryLedger } from '../../../src/adapters/memory/memory-ledger.js';
 import { parseBudgets, type Budget } from '../../../src/domain/budgets/budgets.js';
 import type { ExactCost } from '../../../src/domain/budgets/exact.js';
-import type { TeamsMessage } from '../../../src/domain/drift/card.js';
-import { DEFAULT_DRIFT_RULES } from '../../../src/domain/drift/rules.js';
+import { NO_EXACT_SPEND } from '../../../src/domain/metrics/metrics.js';
 import type { BudgetSpendStore } from '../../../src/ports/budget-spend.js';
 import { closeBudgetDay } from '../../../src/usecases/budgets/close-day.js';
 import { spendWithExact } from '../../../src/usecases/budgets/exact-spend.js';
@@ -68,9 +67,8 @@ async function scenario(spend: BudgetSpendStore): Promise<void> {
   await ingest(messages(1, 5, 86_400 + 1000));
   expect(await spendWithExact(spend, chatMonth, MONTH)).toEqual({ nanos: usd(0.04), gpuMicros: usd(0.04) });
 
-  const rule = { ...DEFAULT_DRIFT_RULES.rules.budgetEstimateError, minExactUsd: 0 };
   const exact = [cost('acme', 'chat', 0.05), cost('acme', 'search', 0.005), cost(HOSTILE, 'chat', 0.02)];
-  const closed = await closeBudgetDay({ budgets: file, spend, rule }, DAY, exact);
+  const metrics = await closeBudgetDay({ budgets: file, spend }, DAY, exact);
 
   // The closed day is the report's figure; the month is exact for DAY, estimated for DAY_AFTER.
   expect(await spendWithExact(spend, acmeDay, DAY)).toEqual({ nanos: usd(0.055), gpuMicros: usd(0.055) });
@@ -82,20 +80,18 @@ async function scenario(spend: BudgetSpendStore): Promise<void> {
   // The open day is still the estimate.
   expect(await spendWithExact(spend, acmeDay, DAY_AFTER)).toEqual({ nanos: usd(0.01), gpuMicros: usd(0.01) });
 
-  // The metric: acme's day was estimated at $0.03 and is $0.055 (-45%); chat's at $0.03 of $0.05.
-  const byKey = new Map(closed.metrics.map((m) => [JSON.stringify(m.scope), m]));
-  expect(byKey.get(JSON.stringify({ tenant: 'acme' }))).toMatchObject({
-    day: DAY,
-    estimateUsd: 0.03,
-    exactUsd: 0.055,
-  });
-  expect(byKey.get(JSON.stringify({ tenant: 'acme' }))?.relativeError).toBeCloseTo(-0.025 / 0.055, 12);
-  expect(byKey.get(JSON.stringify({ tenant: 'acme', feature: 'chat' }))?.relativeError).toBeCloseTo(-0.4, 12);
-  expect(byKey.get(JSON.stringify({ tenant: HOSTILE }))?.relativeError).toBe(0);
-  expect(closed.alerts.map((a) => [a.scope, a.severity])).toEqual([
-    [{ tenant: 'acme' }, 'warning'],
-    [{ tenant: 'acme', feature: 'chat' }, 'warning'],
+  // The metric, one per scope, sorted by tenant then feature: acme's day was estimated at $0.03
+  // and is $0.055 (-45%); chat's at $0.03 of $0.05 (-40%); the hostile tenant's exactly.
+  expect(metrics.map((m) => [m.scope, m.periods])).toEqual([
+    [{ tenant: 'acme' }, ['day']],
+    [{ tenant: 'acme', feature: 'chat' }, ['month']],
+    [{ tenant: HOSTILE }, ['month']],
   ]);
+  expect(metrics[0]).toMatchObject({ estimateUsd: 0.03, exactUsd: 0.055 });
+  expect(metrics[0]?.relativeError).toBeCloseTo(-0.025 / 0.055, 12);
+  expect(metrics[1]?.relativeError).toBeCloseTo(-0.4, 12);
+  expect(metrics[2]?.relativeError).toBe(0);
+  expect(metrics.map((m) => m.reason)).toEqual([undefined, undefined, undefined]);
 
   // A late event of the closed day reaches the estimate, but the month does not count it twice.
   await ingest(messages(1, 6, 3000));
@@ -103,11 +99,19 @@ async function scenario(spend: BudgetSpendStore): Promise<void> {
   expect(await spendWithExact(spend, acmeDay, DAY)).toEqual({ nanos: usd(0.055), gpuMicros: usd(0.055) });
 
   // The day restated: its new figure replaces the old one, the month moves by the difference only.
-  await closeBudgetDay({ budgets: file, spend, rule }, DAY, [cost('acme', 'chat', 0.02)]);
+  const restated = await closeBudgetDay({ budgets: file, spend }, DAY, [cost('acme', 'chat', 0.02)]);
   expect(await spendWithExact(spend, chatMonth, MONTH)).toEqual({ nanos: usd(0.03), gpuMicros: usd(0.03) });
   expect(await spendWithExact(spend, acmeDay, DAY)).toEqual({ nanos: usd(0.02), gpuMicros: usd(0.02) });
   // The hostile tenant had nothing in the restated report: its closed day is zero, not its estimate.
   expect(await spendWithExact(spend, hostileMonth, MONTH)).toEqual({ nanos: 0, gpuMicros: 0 });
+  // Its error is no figure, and says why, rather than "100% off".
+  expect(restated[2]).toMatchObject({
+    scope: { tenant: HOSTILE },
+    estimateUsd: 0.02,
+    exactUsd: 0,
+    relativeError: null,
+    reason: NO_EXACT_SPEND,
+  });
 
   // The published state reads the same figures.
   const published = await publishBudgets({
@@ -137,49 +141,25 @@ describe('the daily report replaces the estimate of a closed day', () => {
 
   it('refuses a day that is not a day, naming it', async () => {
     await expect(
-      closeBudgetDay(
-        {
-          budgets: file,
-          spend: new MemoryBudgetSpend(),
-          rule: DEFAULT_DRIFT_RULES.rules.budgetEstimateError,
-        },
-        '2026-11',
-        [],
-      ),
+      closeBudgetDay({ budgets: file, spend: new MemoryBudgetSpend() }, '2026-11', []),
     ).rejects.toThrow('not a day (YYYY-MM-DD): "2026-11"');
   });
 
-  it("posts the rule's card, and keeps the exact figures when the post fails", async () => {
-    const spend = new MemoryBudgetSpend();
-    await spend.add('b', [{ key: acmeDay.key, period: 'day', periodName: DAY, nanos: usd(3), gpuMicros: 1 }]);
-    const posted: TeamsMessage[] = [];
-    const logged: string[] = [];
-    const rule = DEFAULT_DRIFT_RULES.rules.budgetEstimateError;
-    const exact = [cost('acme', 'chat', 2)];
-    await closeBudgetDay(
-      { budgets: file, spend, rule, notifier: { post: (m) => (posted.push(m), Promise.resolve()) } },
-      DAY,
-      exact,
-    );
-    // acme's day: $3 estimated, $2 exact (+50%); acme chat's: nothing estimated, $2 exact.
-    expect(posted).toHaveLength(2);
-    expect(JSON.stringify(posted[0])).toContain(
-      'enforced on an estimate of $3 for a day the report puts at $2 (50% high',
-    );
-    // The level in dollars: 50% under $2.
-    expect(JSON.stringify(posted[1])).toContain('Threshold","value":"$1');
-    await closeBudgetDay(
-      {
-        budgets: file,
-        spend,
-        rule,
-        notifier: { post: () => Promise.reject(new Error('teams down')) },
-        log: (m) => logged.push(m),
-      },
-      DAY,
-      exact,
-    );
-    expect(logged.join('\n')).toContain('teams down');
-    expect(await spendWithExact(spend, acmeDay, DAY)).toEqual({ nanos: usd(2), gpuMicros: usd(2) });
+  it('lists a scope once with the periods of all its budgets', async () => {
+    const both = parseBudgets({
+      budgets: [
+        { scope: { tenant: 'acme' }, period: 'month', limit: { usd: 100 }, policy: 'alert' },
+        { scope: { feature: 'chat' }, period: 'day', limit: { usd: 5 }, policy: 'refuse' },
+        { scope: { tenant: 'acme' }, period: 'day', limit: { usd: 5 }, policy: 'refuse' },
+      ],
+    });
+    const metrics = await closeBudgetDay({ budgets: both, spend: new MemoryBudgetSpend() }, DAY, [
+      cost('acme', 'chat', 2),
+    ]);
+    // A feature over all tenants first, then the tenants: the order does not follow the file's.
+    expect(metrics.map((m) => [m.scope, m.periods, m.exactUsd, m.relativeError])).toEqual([
+      [{ feature: 'chat' }, ['day'], 2, -1],
+      [{ tenant: 'acme' }, ['day', 'month'], 2, -1],
+    ]);
   });
 });
