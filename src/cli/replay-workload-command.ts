@@ -23,7 +23,8 @@ const DEFAULT_SAMPLE = 500;
 
 export const REPLAY_WORKLOAD_HELP = `Usage: chargeback replay-workload --events PATH --model NAME --endpoint URL [--sample N]
        [--seed S] [--concurrency N] [--rate RPS] [--timeout-ms MS] [--api chat|completions]
-       [--tenant-header NAME] [--feature-header NAME] [--class-header NAME] [--prices FILE]
+       [--tenant NAME] [--tenant-header NAME] [--feature-header NAME] [--class-header NAME]
+       [--prices FILE]
 
 Replays the shape of real traffic through an endpoint (the usage sidecar in front of one model
 version), so the sidecar's events of two replays, the version in service and a canary, can be
@@ -41,6 +42,9 @@ smallest, so two replays of the same events send the same requests.
   --rate RPS           requests started per second at most (default: no limit)
   --timeout-ms MS      one request's longest time (default ${DEFAULT_REPLAY_LIMITS.timeoutMs})
   --api chat|completions  /v1/chat/completions (default) or /v1/completions
+  --tenant NAME        bill every request to NAME instead of the event's tenant: through a sidecar
+                       that publishes to the usage hub, the replay is otherwise charged to the
+                       tenants it names (the cost gate sums over tenants, so its verdict is the same)
   --tenant-header, --feature-header, --class-header NAME  the sidecar's attribution headers
                        (default ${DEFAULT_ATTRIBUTION_HEADERS.tenant}, ${DEFAULT_ATTRIBUTION_HEADERS.feature}, ${DEFAULT_ATTRIBUTION_HEADERS.requestClass})
   --prices FILE        the price card the events are read with (default: ${DEFAULT_PRICES_HELP})
@@ -57,6 +61,8 @@ export interface ReplayWorkloadOptions {
   readonly sample: number;
   readonly seed?: string;
   readonly api: ReplayApi;
+  /** Every request billed to this tenant instead of the event's. */
+  readonly tenant?: string;
   readonly headers: AttributionHeaders;
   readonly limits: ReplayLimits;
   readonly pricesPath: string;
@@ -92,6 +98,7 @@ export function parseReplayWorkloadArgs(args: readonly string[]): ReplayWorkload
     rate: { type: 'string' },
     'timeout-ms': { type: 'string' },
     api: { type: 'string' },
+    tenant: { type: 'string' },
     'tenant-header': { type: 'string' },
     'feature-header': { type: 'string' },
     'class-header': { type: 'string' },
@@ -136,6 +143,8 @@ export function parseReplayWorkloadArgs(args: readonly string[]): ReplayWorkload
   };
   const seed = text('seed');
   if (seed?.trim() === '') throw new UsageError('--seed must not be empty');
+  const tenant = text('tenant');
+  if (tenant?.trim() === '') throw new UsageError('--tenant must not be empty');
   return {
     events: text('events') ?? '',
     model: text('model') ?? '',
@@ -143,6 +152,7 @@ export function parseReplayWorkloadArgs(args: readonly string[]): ReplayWorkload
     sample: whole('sample', DEFAULT_SAMPLE, 1_000_000),
     ...(seed === undefined ? {} : { seed }),
     api,
+    ...(tenant === undefined ? {} : { tenant }),
     headers: {
       tenant: header('tenant-header', DEFAULT_ATTRIBUTION_HEADERS.tenant),
       feature: header('feature-header', DEFAULT_ATTRIBUTION_HEADERS.feature),
@@ -191,7 +201,7 @@ export async function runReplayWorkload(
     ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
   });
   const summary = await replayWorkload(
-    sample.chosen.map((record) => replayRequest(record, options.model, options.api)),
+    sample.chosen.map((record) => replayRequest(record, options.model, options.api, options.tenant)),
     options.limits,
     { endpoint, now: deps.now ?? Date.now, sleep: deps.sleep ?? ((ms) => sleep(ms)) },
   );

@@ -139,6 +139,15 @@ describe('chargeback replay-workload through a real sidecar', () => {
     expect(new Set(vllm.seen.splice(0).map((s) => s.path))).toEqual(new Set(['/v1/completions']));
   });
 
+  it('bills the replay to one tenant with --tenant', async () => {
+    expect((await replay(baseline.base, '--sample', '6', '--tenant', 'release-replay')).code).toBe(0);
+    const metered = await usageEvents(baseline);
+    expect(metered).toHaveLength(6);
+    expect(new Set(metered.map((e) => e.tenant))).toEqual(new Set(['release-replay']));
+    expect(new Set(metered.map((e) => e.feature)).size).toBeGreaterThan(1);
+    vllm.seen.splice(0);
+  });
+
   it('exits 1, with the reason, when the upstream behind the sidecar fails', async () => {
     const gone = new FakeVllm();
     const upstream = await gone.start();

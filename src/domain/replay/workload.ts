@@ -90,7 +90,13 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,120}$/;
  * compares the engine's cost of the same work, and a change of verbosity is the quality harness's
  * business. Greedy (temperature 0), not streamed.
  */
-export function replayRequest(record: UsageRecord, model: string, api: ReplayApi): ReplayRequest {
+export function replayRequest(
+  record: UsageRecord,
+  model: string,
+  api: ReplayApi,
+  /** Bills every request to this tenant instead of the event's (the gate sums over tenants). */
+  tenant?: string,
+): ReplayRequest {
   const prompt = syntheticPrompt(record.promptTokens, record.eventId);
   const length = record.completionTokens;
   return {
@@ -98,7 +104,11 @@ export function replayRequest(record: UsageRecord, model: string, api: ReplayApi
     // The same X-Request-Id in both replays, so a request of one is found in the other.
     requestId: `replay-${REQUEST_ID.test(record.eventId) ? record.eventId : hash53(record.eventId).toString(36)}`,
     path: api === 'chat' ? '/v1/chat/completions' : '/v1/completions',
-    attribution: { tenant: record.tenant, feature: record.feature, requestClass: record.requestClass },
+    attribution: {
+      tenant: tenant ?? record.tenant,
+      feature: record.feature,
+      requestClass: record.requestClass,
+    },
     completionTokens: length,
     body: {
       model,

@@ -89,6 +89,16 @@ describe('a replayed request', () => {
     expect(request.requestId).toBe('replay-e-1');
   });
 
+  it('bills every request to one tenant when given, keeping the feature and class', () => {
+    const request = replayRequest(
+      record('e-3', { tenant: 'contoso', feature: 'search' }),
+      'llama',
+      'chat',
+      'replay',
+    );
+    expect(request.attribution).toEqual({ tenant: 'replay', feature: 'search', requestClass: 'interactive' });
+  });
+
   it('sends a prompt on the completions route when asked', () => {
     const request = replayRequest(record('e-2'), 'llama', 'completions');
     expect(request.path).toBe('/v1/completions');
