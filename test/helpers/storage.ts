@@ -31,11 +31,13 @@ export async function isolatedServices(
 
 /**
  * isolatedServices with spend budgets: `budgets` written as the budgets file, and a spend table
- * and state container of their own (the container's name is returned, for reading the state).
+ * and state container of their own (the container's name is returned, for reading the state);
+ * `env` adds settings (a Teams webhook, say).
  */
 export async function budgetServices(
   budgets: unknown,
   now: () => Date,
+  env: Record<string, string> = {},
 ): Promise<{ services: Services; stateContainer: string }> {
   const path = join(mkdtempSync(join(tmpdir(), 'budgets-')), 'budgets.json');
   writeFileSync(path, JSON.stringify(budgets));
@@ -45,6 +47,7 @@ export async function budgetServices(
     BUDGETS_PATH: path,
     BUDGET_SPEND_TABLE: `spend${id}`,
     BUDGET_STATE_CONTAINER: stateContainer,
+    ...env,
   });
   return { services, stateContainer };
 }
