@@ -105,6 +105,31 @@ describe('POST /api/cost-gate', () => {
     expect(body.markdown).toContain('| summarize\\-docs |');
   });
 
+  it("judges one model's groups with model in the body, as cost-gate --model does", async () => {
+    const reports = new MemoryReportStore();
+    await storeDay(reports, '2026-12-05');
+    const runs = new MemoryRunStore();
+    const llama = ndjson(WORKLOAD)
+      .split('\n')
+      .filter((line) => line.includes('"model":"llama-3.1-8b-instruct"'))
+      .join('\n');
+    runs.put('runs/canary/baseline/events.ndjson', llama);
+    runs.put('runs/canary/candidate/events.ndjson', llama);
+    const gate = handler(runs, reports);
+    const body = { baseline: 'runs/canary/baseline', candidate: 'runs/canary/candidate', minRequests: 5 };
+    expect((await gate(post(body), quietContext())).status).toBe(409);
+    const judged = await gate(post({ ...body, model: 'llama-3.1-8b-instruct' }), quietContext());
+    expect(judged.status).toBe(200);
+    const json = judged.jsonBody as { judgedModel: string; groups: { model: string }[] };
+    expect(json.judgedModel).toBe('llama-3.1-8b-instruct');
+    expect(json.groups.every((g) => g.model === 'llama-3.1-8b-instruct')).toBe(true);
+    const none = await gate(post({ ...body, model: 'mistral-7b' }), quietContext());
+    expect(none.status).toBe(409);
+    expect((none.jsonBody as { reasons: string[] }).reasons).toEqual([
+      'model mistral-7b has no real traffic in the 1 day(s) found: there is nothing to project its runs onto',
+    ]);
+  });
+
   it('refuses a bad body, a folder outside runs/, and an empty run, naming what is wrong', async () => {
     const gate = handler(new MemoryRunStore(), new MemoryReportStore());
     const cases: [unknown, string][] = [
@@ -113,6 +138,7 @@ describe('POST /api/cost-gate', () => {
       [{ baseline: 'runs/a/../../x', candidate: 'runs/b' }, 'baseline: must be a folder under runs/'],
       [{ baseline: 'runs/a', candidate: 'runs/b', days: 0 }, 'days:'],
       [{ baseline: 'runs/a', candidate: 'runs/b', extra: 1 }, 'body:'],
+      [{ baseline: 'runs/a', candidate: 'runs/b', model: '' }, 'model: must name a model'],
       [{ baseline: 'runs/a', candidate: 'runs/b' }, 'baseline: no *.ndjson or *.jsonl file under runs/a'],
     ];
     for (const [body, error] of cases) {

@@ -24,6 +24,8 @@ const requestSchema = z.strictObject({
   days: z.number().int().min(1).max(366).default(28),
   maxIncreasePct: z.number().min(0).max(10_000).default(5),
   minRequests: z.number().int().min(1).max(1_000_000).default(20),
+  /** Judge only this model's groups, as `cost-gate --model` (a canary of one model). */
+  model: z.string().min(1, { error: 'must name a model' }).max(256).optional(),
 });
 export type CostGateRequest = z.infer<typeof requestSchema>;
 
@@ -93,6 +95,7 @@ export async function gateRuns(request: CostGateRequest, deps: GateRunsDeps): Pr
     traffic: trafficOf(metrics),
     maxIncreasePct: request.maxIncreasePct,
     minRequests: request.minRequests,
+    ...(request.model === undefined ? {} : { model: request.model }),
   });
   return { result, markdown: renderMarkdown(result), json: renderJson(result), refused, refusedCount };
 }
