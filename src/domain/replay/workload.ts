@@ -67,7 +67,7 @@ export function sampleWorkload(
   return { chosen: keyed.slice(0, size).map((k) => k.record), eligible: keyed.length, notGenerations };
 }
 
-/** The byte-pair tokenizers of the models served (Llama, Qwen) read a common word after a space as one token. */
+/** The byte-pair tokenizers of the models served (Llama, Qwen) read this word as one token. */
 const WORD = ' the';
 
 /**
