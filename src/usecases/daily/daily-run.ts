@@ -181,9 +181,10 @@ export interface DayParts {
 }
 
 /**
- * The last stage: dead letters counted, retraining added, the report persisted as the next
- * revision (or as the stored one, when it comes out byte for byte the same). Safe to run again for
- * the same plan and parts: it writes the same bytes.
+ * The last stage: dead letters counted, retraining added, the budgets' estimate of the day
+ * replaced by its exact costs (their error goes into the metrics), the report persisted as the
+ * next revision (or as the stored one, when it comes out byte for byte the same). Safe to run
+ * again for the same plan and parts: it writes the same bytes and puts the same exact figures.
  */
 export async function finishDay(
   plan: DayPlan,
