@@ -5,7 +5,7 @@ import { exactTotals, rateSegments, type RateSegment } from './pod-cost.js';
 import type { Nanos, PriceCard } from './prices.js';
 import type { UsageRecord } from './records.js';
 import type { Micros } from './timestamp.js';
-import { phaseRates, type Weighting } from './weighting.js';
+import { phaseRates, recomputeWork, type Weighting } from './weighting.js';
 
 /** One serving replica: a pod name on one VM size with one GPU count (a pod moved elsewhere is another). */
 export interface PodTimeline {
@@ -128,10 +128,14 @@ export function canonicalOrder(a: UsageRecord, b: UsageRecord): number {
 // bits, a code in the low CODE_BITS. Sorting the packed values orders points by time, then code,
 // in one typed-array sort without a comparator or an object per point, which is what keeps a day
 // of a busy pod fast. Codes: request i enters at 3i + ENTER, starts decoding at 3i + DECODE and
-// leaves at 3i + EXIT; held segment j starts at 3n + 2j and ends at 3n + 2j + 1.
+// leaves at 3i + EXIT; held segment j starts at 3n + 2j and ends at 3n + 2j + 1; stall k of the
+// pod (stalls of step-cost weightings only) begins at 3n + 2s + 2k + STALL, where s is the number of
+// segments, and ends at 3n + 2s + 2k + RESUME.
 const ENTER = 0;
 const DECODE = 1;
 const EXIT = 2;
+const STALL = 0;
+const RESUME = 1;
 const CODE_BITS = 26n;
 const CODE_MASK = (1n << CODE_BITS) - 1n;
 const MAX_POINTS = 1 << 26;
@@ -142,6 +146,42 @@ interface SweepPoints {
   /** Marginal work rate of request i in prefill, and in decode (see phaseRates). */
   readonly prefillRate: Float64Array;
   readonly decodeRate: Float64Array;
+  /** The first stall code, and per stall its request and its recompute's marginal rate. */
+  readonly stallBase: number;
+  readonly stallOwner: readonly number[];
+  readonly stallRate: readonly number[];
+}
+
+/** A stall's span in the sweep (microseconds) and its recompute's marginal rate over it. */
+interface StallSpan {
+  readonly start: Micros;
+  readonly end: Micros;
+  readonly rate: number;
+}
+
+/**
+ * A request's stalls as spans of its decode window (docs/accounting.md#recompute-preemption):
+ * each clipped to the window and to after the one before (the attribute's whole ms are rounded),
+ * with the recompute of its context spread over it; and the decode window's time outside them.
+ */
+function stallSpans(
+  request: UsageRecord,
+  weighting: Weighting,
+  prefillEnd: Micros,
+): { spans: StallSpan[]; stalled: number } {
+  const spans: StallSpan[] = [];
+  let stalled = 0;
+  let after = prefillEnd;
+  for (const stall of request.stalls ?? []) {
+    const start = Math.max(after, prefillEnd + Math.round(stall.atMs * 1000));
+    const end = Math.min(request.finishedAt - 1, start + Math.round(stall.gapMs * 1000));
+    if (end <= start) continue;
+    const work = recomputeWork(weighting, request, stall.tokens) * 1000;
+    spans.push({ start, end, rate: work / (end - start) });
+    stalled += end - start;
+    after = end;
+  }
+  return { spans, stalled };
 }
 
 /** Each request's weight for apportioning the pod's cost and GPU-time; idle's in the last slot. */
@@ -165,16 +205,36 @@ function buildPoints(
   weighting: Weighting,
 ): SweepPoints {
   const n = requests.length;
-  const pointCount = 3 * n + 2 * segments.length;
-  if (pointCount >= MAX_POINTS) throw new PermanentError(`pod has too many events in one day (${n})`);
+  const stallBase = 3 * n + 2 * segments.length;
+  const withStalls = weighting.kind === 'time-share' ? 0 : stallCount(requests);
   const prefillRate = new Float64Array(n);
   const decodeRate = new Float64Array(n);
-  const points = new BigInt64Array(pointCount);
+  const stallOwner: number[] = [];
+  const stallRate: number[] = [];
   const at = (t: Micros): bigint => BigInt(Math.min(Math.max(t, dayStart), dayEnd) - dayStart) << CODE_BITS;
+  const points = new BigInt64Array(stallBase + 2 * withStalls);
+  if (points.length >= MAX_POINTS) throw new PermanentError(`pod has too many events in one day (${n})`);
   requests.forEach((request, i) => {
     const start = activeStart(request);
     const prefillEnd = request.firstTokenAt ?? request.finishedAt;
-    const rates = phaseRates(weighting, request, prefillEnd - start, request.finishedAt - prefillEnd);
+    let stalled = 0;
+    if (withStalls > 0 && request.stalls !== undefined && request.firstTokenAt !== null) {
+      const found = stallSpans(request, weighting, prefillEnd);
+      stalled = found.stalled;
+      for (const span of found.spans) {
+        const code = stallBase + 2 * stallOwner.length;
+        stallOwner.push(i);
+        stallRate.push(span.rate);
+        points[code + STALL] = at(span.start) | BigInt(code + STALL);
+        points[code + RESUME] = at(span.end) | BigInt(code + RESUME);
+      }
+    }
+    const rates = phaseRates(
+      weighting,
+      request,
+      prefillEnd - start,
+      request.finishedAt - prefillEnd - stalled,
+    );
     prefillRate[i] = rates.prefill;
     decodeRate[i] = rates.decode;
     points[3 * i] = at(start) | BigInt(3 * i + ENTER);
@@ -185,8 +245,17 @@ function buildPoints(
     points[3 * n + 2 * j] = at(segment.start) | BigInt(3 * n + 2 * j);
     points[3 * n + 2 * j + 1] = at(segment.end) | BigInt(3 * n + 2 * j + 1);
   });
-  points.sort();
-  return { points, prefillRate, decodeRate };
+  // Stalls clipped away leave no points.
+  const all = points.subarray(0, stallBase + 2 * stallOwner.length);
+  all.sort();
+  return { points: all, prefillRate, decodeRate, stallBase, stallOwner, stallRate };
+}
+
+/** How many stalls the pod's requests carry (0 on a pod without: nothing else to do). */
+function stallCount(requests: readonly UsageRecord[]): number {
+  let count = 0;
+  for (const r of requests) if (r.stalls !== undefined) count += r.stalls.length;
+  return count;
 }
 
 /**
@@ -201,7 +270,13 @@ function sweepPod(
   dayEnd: Micros,
   weighting: Weighting,
 ): SweepResult {
-  const { points, prefillRate, decodeRate } = buildPoints(requests, segments, dayStart, dayEnd, weighting);
+  const { points, prefillRate, decodeRate, stallBase, stallOwner, stallRate } = buildPoints(
+    requests,
+    segments,
+    dayStart,
+    dayEnd,
+    weighting,
+  );
   const n = requests.length;
   const shares = new RunningShares(n);
   const busy = new Concurrency(requests.length, points.length);
@@ -215,6 +290,15 @@ function sweepPod(
     if (t > last && gpus > 0) shares.hold(t - last, nanosPerMicro, gpus);
     busy.at(p, t);
     last = t;
+    if (code >= stallBase) {
+      // A stall: the request leaves decode for its recompute (prefill work), then decodes again.
+      const k = (code - stallBase) >> 1;
+      const i = stallOwner[k] ?? 0;
+      const rate = stallRate[k] ?? 0;
+      if ((code - stallBase) % 2 === STALL) shares.switchPhase(i, decodeRate[i] ?? 0, rate, false);
+      else shares.switchPhase(i, rate, decodeRate[i] ?? 0, true);
+      continue;
+    }
     if (code >= 3 * n) {
       const segment = segments[(code - 3 * n) >> 1];
       const starts = (code - 3 * n) % 2 === 0;
@@ -229,7 +313,7 @@ function sweepPod(
     if (kind === ENTER) {
       shares.enter(i, prefill);
       busy.enter(i, p, t);
-    } else if (kind === DECODE) shares.switchPhase(i, prefill, decode);
+    } else if (kind === DECODE) shares.switchPhase(i, prefill, decode, true);
     else {
       shares.leave(i, decode);
       busy.leave(i, p, t);
@@ -395,9 +479,9 @@ class RunningShares {
     this.mark(i);
   }
 
-  /** Request i leaves a phase of rate `from` for one of rate `to`. */
-  switchPhase(i: number, from: number, to: number): void {
-    this.credit(i, from, true);
+  /** Request i leaves a phase of rate `from` (prefill work, or decode) for one of rate `to`. */
+  switchPhase(i: number, from: number, to: number, prefill: boolean): void {
+    this.credit(i, from, prefill);
     this.rateSum += to - from;
     this.mark(i);
   }

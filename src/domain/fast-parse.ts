@@ -1,5 +1,11 @@
 import { parseEvent } from './events.js';
-import { capacityRecord, usageRecord, type AccountingRecord } from './records.js';
+import {
+  capacityRecord,
+  usageRecord,
+  withStalls,
+  type AccountingRecord,
+  type UsageRecord,
+} from './records.js';
 import { parseTimestamp, type Micros } from './timestamp.js';
 import { hasControlCharacter, isNormalLabel } from './text.js';
 
@@ -131,7 +137,7 @@ function fastUsage(
   if (status !== 'ok' && status !== 'error' && status !== 'aborted') return undefined;
   if (v.httpStatus !== undefined && !Number.isSafeInteger(v.httpStatus)) return undefined;
   if (v.attributes !== undefined && !isStringMap(v.attributes)) return undefined;
-  return {
+  const record: UsageRecord = {
     type: 'usage',
     eventId: v.eventId as string,
     requestId: v.requestId,
@@ -151,6 +157,8 @@ function fastUsage(
     queueMs,
     status,
   };
+  const stalls = v.attributes === undefined ? undefined : (v.attributes as Record<string, string>).stalls;
+  return stalls === undefined ? record : withStalls(record, stalls);
 }
 
 function fastCapacity(

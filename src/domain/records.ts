@@ -1,4 +1,5 @@
 import type { CapacityEvent, UsageEvent } from './events.js';
+import { parseStalls, type Stall } from './stalls.js';
 import type { Micros } from './timestamp.js';
 
 /** The fields of a usage event that accounting reads; instants in microseconds. */
@@ -23,6 +24,13 @@ export interface UsageRecord {
   /** vLLM's queue time in milliseconds; 0 when the event does not report it. */
   readonly queueMs: number;
   readonly status: 'ok' | 'error' | 'aborted';
+  /**
+   * The stalls its stream showed (attributes.stalls, contracts.md §2), in order; absent when it
+   * has none. Not part of its content (canonicalContent): a sidecar sends one version of an event.
+   */
+  readonly stalls?: readonly Stall[];
+  /** Why attributes.stalls was not used (the request is allocated as if it had none). */
+  readonly stallsIgnored?: string;
 }
 
 /** The fields of a capacity event that accounting reads. */
@@ -40,7 +48,7 @@ export interface CapacityRecord {
 export type AccountingRecord = UsageRecord | CapacityRecord;
 
 export function usageRecord(event: UsageEvent, intern: (value: string) => string = (v) => v): UsageRecord {
-  return {
+  const record: UsageRecord = {
     type: 'usage',
     eventId: event.eventId,
     requestId: event.requestId,
@@ -60,6 +68,20 @@ export function usageRecord(event: UsageEvent, intern: (value: string) => string
     queueMs: event.queueMs ?? 0,
     status: event.status,
   };
+  const stalls = event.attributes?.stalls;
+  return stalls === undefined ? record : withStalls(record, stalls);
+}
+
+/**
+ * The record with its `attributes.stalls` read (contracts.md §2): the stalls when they are sound
+ * for this event, else the reason they are not (stallsIgnored) and none. Never a rejection.
+ */
+export function withStalls(record: UsageRecord, text: string): UsageRecord {
+  if (record.firstTokenAt === null)
+    return { ...record, stallsIgnored: 'stalls on an event without a first token' };
+  const parsed = parseStalls(text, record.completionTokens, (record.finishedAt - record.firstTokenAt) / 1000);
+  if ('reason' in parsed) return { ...record, stallsIgnored: parsed.reason };
+  return parsed.stalls.length === 0 ? record : { ...record, stalls: parsed.stalls };
 }
 
 export function capacityRecord(

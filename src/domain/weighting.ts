@@ -93,3 +93,16 @@ export function phaseRates(
     decode: decodeMicros > 0 ? (request.completionTokens * decodeMsPerToken * 1000) / decodeMicros : 0,
   };
 }
+
+/**
+ * The marginal GPU work (ms) of a recompute after a stall (stalls.ts): the request's whole context
+ * at that point, its prompt and the `tokens` it had made, prefilled again from an empty cache, with
+ * attention, as vLLM's recompute preemption does (docs/accounting.md#recompute-preemption).
+ */
+export function recomputeWork(weighting: Weighting, request: UsageRecord, tokens: number): number {
+  if (weighting.kind === 'time-share') return 0;
+  return (
+    prefillWork(request.promptTokens + tokens, 0, weighting.prefillAttentionPerContextToken ?? 0) *
+    weighting.prefillMsPerToken
+  );
+}

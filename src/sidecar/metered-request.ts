@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
+import { StepClock } from '../domain/stalls.js';
 import type { Attribution } from './attribution.js';
 import type { CompletionBody } from './body.js';
 import { forwardHeaders, forwardResponseHeaders, jsonError, writeWithBackpressure } from './http.js';
@@ -63,6 +64,17 @@ export function classLabel(requestClass: string, deps: ProxyDeps): string {
  * a cut-off or a fault in the sidecar comes first. An answer whose usage cannot be read as the
  * engine reported it is metered as an error with the reason in its attributes, never as 0 tokens ok.
  */
+/** One pod's step clock per proxy, told of every streamed token of every request (domain/stalls.ts). */
+const stepClocks = new WeakMap<ProxyDeps, StepClock>();
+function stepClockOf(deps: ProxyDeps): StepClock {
+  let found = stepClocks.get(deps);
+  if (found === undefined) {
+    found = new StepClock();
+    stepClocks.set(deps, found);
+  }
+  return found;
+}
+
 /** One pod's concurrency per proxy (its deps are made once per sidecar). */
 const concurrencies = new WeakMap<ProxyDeps, Concurrency>();
 function concurrencyOf(deps: ProxyDeps): Concurrency {
@@ -191,7 +203,13 @@ export class MeteredRequest {
     // as a plain answer whose usage is scanned on its way to the client.
     const type = String(headers['content-type'] ?? '').toLowerCase();
     if (status < 400 && type.startsWith('text/event-stream')) {
-      this.relay = new SseRelay(this.tally, this.parsed.client, this.now, this.call.deps.maxStreamEventChars);
+      this.relay = new SseRelay(
+        this.tally,
+        this.parsed.client,
+        this.now,
+        this.call.deps.maxStreamEventChars,
+        stepClockOf(this.call.deps),
+      );
     } else {
       this.scanner = new JsonFieldScanner(PLAIN_FIELDS);
       this.headerUsage = headerUsage(headers.metadata);
@@ -325,6 +343,7 @@ export class MeteredRequest {
         // For the spend budgets' estimate at ingestion: only where the sidecar enforces budgets.
         ...(deps.budgets === undefined ? {} : { meanConcurrency }),
         firstTokenAt: this.relay?.firstTokenAt,
+        stalls: this.relay?.stalls,
         counted: reached ? counted : undefined,
         metering: reason,
         status,

@@ -1,4 +1,5 @@
 import { StringDecoder } from 'node:string_decoder';
+import { StallDetector, type Stall, type StepClock } from '../domain/stalls.js';
 import { eventData, SseSplitter, withData } from './sse.js';
 import type { UsageTally } from './tally.js';
 
@@ -18,6 +19,8 @@ export const DEFAULT_MAX_STREAM_EVENT = 8 * 1024 * 1024;
  */
 export class SseRelay {
   firstTokenAt: number | undefined;
+  /** The stream's token arrivals, for its stalls (domain/stalls.ts); only with a pod clock. */
+  private readonly detector: StallDetector | undefined;
   private readonly decoder = new StringDecoder('utf8');
   private readonly splitter: SseSplitter;
   private readonly chatStyle: boolean;
@@ -27,8 +30,10 @@ export class SseRelay {
     private readonly client: { readonly usage: boolean; readonly continuousUsage: boolean },
     private readonly now: () => number,
     maxEventChars = DEFAULT_MAX_STREAM_EVENT,
+    private readonly clock?: StepClock,
   ) {
     this.splitter = new SseSplitter(maxEventChars);
+    this.detector = clock === undefined ? undefined : new StallDetector();
     const p = tally.protocol;
     this.chatStyle = p === 'chat' || p === 'completions' || p === 'generate';
   }
@@ -62,13 +67,30 @@ export class SseRelay {
     return out;
   }
 
+  /** The stalls the stream showed so far (none without a pod clock). */
+  get stalls(): readonly Stall[] {
+    return this.detector?.stalls ?? [];
+  }
+
+  /** An event that carried output arrived now: a step of the pod for the clock, a token for the detector. */
+  private arrived(): void {
+    const clock = this.clock;
+    if (clock === undefined || this.detector === undefined) return;
+    const t = this.now();
+    this.detector.token(t, clock.tick(t));
+  }
+
   private relayEvent(event: string): string | undefined {
     if (this.chatStyle && this.firstTokenAt !== undefined) {
       const fast = this.contentChunk(event);
-      if (fast !== undefined) return fast;
+      if (fast !== undefined) {
+        this.arrived();
+        return fast;
+      }
     }
     const data = eventData(event);
     const produced = this.tally.observe(data, eventName(event));
+    if (produced) this.arrived();
     if (produced && this.firstTokenAt === undefined) this.firstTokenAt = this.now();
     if (!this.chatStyle || !isObject(data) || !('usage' in data)) return event;
     const choices = Array.isArray(data.choices) ? data.choices : [];

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { formatStalls, type Stall } from '../domain/stalls.js';
 import type { Attribution } from './attribution.js';
 import type { PodIdentity } from './proxy-deps.js';
 import type { Counted, EngineMetrics } from './tally.js';
@@ -22,6 +23,8 @@ export interface Outcome {
   readonly budget?: 'refused' | 'demoted' | 'unavailable';
   /** How many requests the pod worked on, on average, over this one's life (concurrency.ts). */
   readonly meanConcurrency?: number;
+  /** The stalls of a streamed answer (domain/stalls.ts), instants on the sidecar's clock. */
+  readonly stalls?: readonly Stall[] | undefined;
 }
 
 const finite = (n: number | null | undefined): n is number =>
@@ -91,7 +94,9 @@ export function usageEvent(o: Outcome): Record<string, unknown> {
  *   fresh budget state and the sidecar fails closed);
  * - `meanConcurrency`: how many requests the pod worked on, on average, over this one's life (two
  *   decimals), for the spend budgets' estimate; only on answers vLLM gave, by a sidecar that
- *   enforces budgets.
+ *   enforces budgets;
+ * - `stalls`: the stalls of a streamed answer (domain/stalls.ts: `atMs/gapMs/tokens`, comma
+ *   separated), where its stream showed any: the allocation charges each a recompute.
  */
 function meteringAttributes(o: Outcome): Record<string, string> | undefined {
   const c = o.counted;
@@ -105,5 +110,6 @@ function meteringAttributes(o: Outcome): Record<string, string> | undefined {
   if (o.metering !== undefined) out.metering = o.metering;
   if (c.unreadEvents > 0) out.unreadStreamEvents = String(c.unreadEvents);
   if (c.audioSeconds !== undefined) out.audioSeconds = String(c.audioSeconds);
+  if (o.stalls !== undefined && o.stalls.length > 0) out.stalls = formatStalls(o.stalls);
   return Object.keys(out).length === 0 ? undefined : out;
 }

@@ -1,3 +1,5 @@
+import type { Stall } from '../domain/stalls.js';
+
 /**
  * The simulator's engine types, shared by the linear engine (engine.ts) and the vLLM-like one
  * (vllm-like.ts), which each use the other's: kept here so neither imports the other's module for
@@ -69,6 +71,8 @@ export interface EngineRequest {
   produced: number;
   /** GPU milliseconds of one GPU this request caused (multiply by the pod's GPUs). */
   gpuMs: number;
+  /** The stalls its stream showed (domain/stalls.ts), as a sidecar measures them; absent: none. */
+  stalls?: readonly Stall[];
 }
 
 /** The vLLM-like engine's constants (vllm-like.ts). */

@@ -1,5 +1,6 @@
 import { dayEndMs, dayStartMs } from '../domain/days.js';
 import { runEngine, type EngineRequest } from './engine.js';
+import { formatStalls } from '../domain/stalls.js';
 import { Random } from './random.js';
 import { batchArrivals, drawBursts, interactiveArrivals, type Arrival, type Burst } from './traffic.js';
 import { ScrapeRecorder } from './vllm-metrics.js';
@@ -318,6 +319,7 @@ function usageEvent(
     httpStatus: r.refused ? 400 : r.status === 'error' ? 500 : r.status === 'aborted' ? 499 : 200,
   };
   if (r.scheduledAt !== undefined) json.queueMs = Math.round((r.scheduledAt - r.arrival) * 1000) / 1000;
+  if (r.stalls !== undefined && r.stalls.length > 0) json.attributes = { stalls: formatStalls(r.stalls) };
   return {
     json,
     truth: {

@@ -1,3 +1,4 @@
+import { isStall, MAX_STALLS, type Stall } from '../domain/stalls.js';
 import type { EngineConfig, EngineRequest, VllmLikeCosts } from './engine-types.js';
 
 export type { VllmLikeCosts } from './engine-types.js';
@@ -53,6 +54,16 @@ interface Seq {
   /** Its own prefill work (chunks and their attention), ms. */
   own: number;
   order: number;
+  /** Its stream as a client sees it: first token, last token before a preemption, stalls found. */
+  firstAt: number;
+  lastAt: number;
+  /** The pod's steps made when that token came. */
+  lastStep: number;
+  /** Decoding again after a recompute, its next token not yet made. */
+  returning: boolean;
+  stallCount: number;
+  stallGap: number;
+  stalls: Stall[] | undefined;
 }
 
 /** Runs the vLLM-like engine over arrivals sorted by time and yields each request when it ends. */
@@ -93,6 +104,7 @@ export function* runVllmLike(
     const m = Math.max(0, r.produced - 1);
     s.state = 'done';
     r.finishedAt = now;
+    if (s.stalls !== undefined) r.stalls = s.stalls;
     r.gpuMs =
       share -
       s.joinShare -
@@ -110,6 +122,12 @@ export function* runVllmLike(
     const r = s.request;
     if (s.state === 'decode') {
       s.produced = r.target - (s.finishKey - step);
+      // Its last token came at the end of the last step, unless it has made none since a resume.
+      if (!s.returning) {
+        s.lastAt = now;
+        s.lastStep = step;
+      }
+      s.returning = false;
       decoding -= 1;
       contextSum -= r.promptTokens + s.produced;
     } else {
@@ -127,6 +145,30 @@ export function* runVllmLike(
     }
     resumed.push(s);
     return true;
+  };
+
+  /**
+   * The first token of each sequence decoding again after a recompute, as its client sees it: a
+   * stall by the sidecar's rule (domain/stalls.ts) when it came `stepsBetween` steps of the pod
+   * after its last one. Every other token of a decoding sequence comes one step after the one before,
+   * never a stall by that rule: only these are looked at.
+   */
+  const returning: Seq[] = [];
+  const streamGaps = (end: number): void => {
+    for (const s of returning) {
+      if (!s.returning || s.state !== 'decode') continue;
+      s.returning = false;
+      const gap = end - s.lastAt;
+      const gaps = s.produced - 1 - s.stallCount;
+      const mean = gaps > 0 ? (s.lastAt - s.firstAt - s.stallGap) / gaps : 0;
+      if (!isStall(gap, step - s.lastStep, gaps, mean)) continue;
+      s.stallCount += 1;
+      s.stallGap += gap;
+      s.stalls ??= [];
+      if (s.stalls.length < MAX_STALLS)
+        s.stalls.push({ atMs: s.lastAt - s.firstAt, gapMs: gap, tokens: s.produced });
+    }
+    returning.length = 0;
   };
 
   for (;;) {
@@ -149,6 +191,13 @@ export function* runVllmLike(
           pausedAt: 0,
           own: 0,
           order: 0,
+          firstAt: 0,
+          lastAt: 0,
+          lastStep: 0,
+          returning: false,
+          stallCount: 0,
+          stallGap: 0,
+          stalls: undefined,
         });
       }
     }
@@ -192,6 +241,8 @@ export function* runVllmLike(
           firstTokens: 0,
           prefillTokens: 0,
         });
+      // Later steps of the stretch are as long give or take the slope: the first one stands for them.
+      if (returning.length > 0) streamGaps(now + first);
       now += k * first + (slope * k * (k - 1)) / 2;
       share += (k * (base + decode * (padded - decoding))) / decoding;
       contextSum += k * decoding;
@@ -237,6 +288,7 @@ export function* runVllmLike(
       const started = now;
       const stepMs = base + work + decode * decoding + context * contextSum;
       const decoded = decoding;
+      if (returning.length > 0) streamGaps(now + stepMs);
       now += stepMs;
       step += 1;
       contextSum += decoding;
@@ -257,6 +309,8 @@ export function* runVllmLike(
         if (s.produced > 0) {
           // A recompute ends: the sequence decodes again from where it was.
           s.state = 'decode';
+          s.returning = true;
+          returning.push(s);
           decoding += 1;
           contextSum += r.promptTokens + s.produced;
           s.finishKey = step + r.target - s.produced;
@@ -269,6 +323,7 @@ export function* runVllmLike(
           finish(s);
         } else {
           r.firstTokenAt = now;
+          s.firstAt = now;
           r.produced = 1;
           s.produced = 1;
           if (r.target === 1) {

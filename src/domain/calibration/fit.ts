@@ -185,7 +185,12 @@ export function decodeEquations(requests: readonly UsageRecord[]): Equations {
     time[p + 3] = end;
     used[p + 2] = 1;
     used[p + 3] = 1;
-    steps[i] = m;
+    // A request whose stream stalled (stalls.ts) sat out steps of its decode window, and its
+    // recompute is in it: its decode time is not the sum of its own steps, so it gives no equation
+    // (its decode steps still count in the others'). Its recompute counted as prefill work of the
+    // pod in the others' equations made the saturated day's calibrated allocation worse (0.27% to
+    // 0.29%, docs/accounting.md#recompute-preemption): not done.
+    if (r.stalls === undefined) steps[i] = m;
     aN[p + 2] = rate;
     aN[p + 3] = -rate;
     // Context read at t: prompt + steps done so far = prompt + rate (t - first).
