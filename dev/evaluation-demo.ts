@@ -3,7 +3,8 @@
  * as `chargeback evaluate` does and returns the event; `startSuiteModel` is a loopback
  * OpenAI-compatible stand-in for a model that knows a suite's answers, `good` (every case right)
  * or `regressed` (wrong answers, and one answer with a blocked word), so a local run can show an
- * evaluation that passes the gate and one that fails it.
+ * evaluation that passes the gate and one that fails it. Other prompts (a replayed workload's) get
+ * filler of the length asked for, taking a step per token, as an engine would.
  */
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
@@ -99,23 +100,36 @@ export async function startSuiteModel(
         return;
       }
       const asked = byPrompt.get(JSON.stringify(body.messages ?? body.prompt));
-      const text = asked === undefined ? 'I do not know.' : answerFor(asked, current);
+      const answer =
+        asked === undefined
+          ? generated(body)
+          : { text: answerFor(asked, current), promptTokens: 40, completionTokens: 8 };
       const chat = req.url === '/v1/chat/completions';
       const payload = JSON.stringify({
         object: chat ? 'chat.completion' : 'text_completion',
         model,
         choices: [
           chat
-            ? { index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }
-            : { index: 0, text, finish_reason: 'stop' },
+            ? { index: 0, message: { role: 'assistant', content: answer.text }, finish_reason: 'stop' }
+            : { index: 0, text: answer.text, finish_reason: 'stop' },
         ],
-        usage: { prompt_tokens: 40, completion_tokens: 8, total_tokens: 48 },
+        usage: {
+          prompt_tokens: answer.promptTokens,
+          completion_tokens: answer.completionTokens,
+          total_tokens: answer.promptTokens + answer.completionTokens,
+        },
       });
-      res.writeHead(200, {
-        'content-type': 'application/json',
-        'content-length': Buffer.byteLength(payload),
-      });
-      res.end(payload);
+      // As an engine would take: a step per generated token.
+      setTimeout(
+        () => {
+          res.writeHead(200, {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(payload),
+          });
+          res.end(payload);
+        },
+        Math.ceil(answer.completionTokens * MS_PER_TOKEN),
+      );
     });
   });
   server.listen(0, '127.0.0.1');
@@ -133,6 +147,25 @@ export async function startSuiteModel(
         });
       }),
   };
+}
+
+/** Milliseconds the stand-in takes per generated token. */
+const MS_PER_TOKEN = 0.5;
+
+/**
+ * A prompt the suite does not hold (a replayed workload's): words as tokens, and `max_tokens`
+ * generated when `ignore_eos` asks for the whole length, else a short answer.
+ */
+function generated(body: {
+  messages?: unknown;
+  prompt?: unknown;
+  max_tokens?: unknown;
+  ignore_eos?: unknown;
+}): { text: string; promptTokens: number; completionTokens: number } {
+  const words = JSON.stringify(body.messages ?? body.prompt ?? '').split(/\s+/).length;
+  const max = typeof body.max_tokens === 'number' && body.max_tokens > 0 ? Math.floor(body.max_tokens) : 16;
+  const completionTokens = body.ignore_eos === true ? max : Math.min(max, 4);
+  return { text: 'tok '.repeat(completionTokens).trim(), promptTokens: words, completionTokens };
 }
 
 function answerFor(c: SuiteCase, quality: 'good' | 'regressed'): string {

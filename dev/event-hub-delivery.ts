@@ -47,6 +47,23 @@ export class EventHubPartitions {
     partition.push({ body, sequenceNumber: partition.length, enqueuedTime });
   }
 
+  /**
+   * Appends events sent later in the day and delivers only them, one batch per partition, as the
+   * trigger gets them from a live hub; returns how many were delivered.
+   */
+  async publish(
+    handler: Handler,
+    messages: readonly { body: unknown; partitionKey: string; enqueuedTime: string }[],
+  ): Promise<number> {
+    const from = this.partitions.map((p) => p.length);
+    for (const m of messages) this.send(m.body, m.partitionKey, m.enqueuedTime);
+    for (const [index, partition] of this.partitions.entries()) {
+      const fresh = partition.slice(from[index]);
+      if (fresh.length > 0) await invoke(handler, String(index), fresh);
+    }
+    return messages.length;
+  }
+
   /** Delivers every partition to the handler, partitions in parallel and each in order. */
   async deliver(handler: Handler, options: DeliveryOptions): Promise<DeliveryStats> {
     const stats: DeliveryStats = { messages: 0, invocations: 0, redelivered: 0 };

@@ -1,3 +1,4 @@
+import type { PodIdentity } from '../src/sidecar/proxy-deps.js';
 import { simulateDay } from '../src/simulator/simulate.js';
 import { EventHubPartitions } from './event-hub-delivery.js';
 
@@ -19,18 +20,43 @@ export function fleetTraffic(options: FleetTrafficOptions): {
   hub: EventHubPartitions;
   events: number;
   hostile: number;
+  /** Each pod of the fleet, with the span its capacity windows cover. */
+  pods: Map<string, { identity: PodIdentity; from: string; to: string }>;
 } {
   const hub = new EventHubPartitions(options.partitions);
+  const pods = new Map<string, { identity: PodIdentity; from: string; to: string }>();
   let events = 0;
   for (const event of simulateDay(options)) {
     const json = event.json;
+    if (json.type === 'capacity') {
+      const pod = String(json.pod);
+      const [from, to] = [String(json.windowStart), String(json.windowEnd)];
+      const known = pods.get(pod);
+      if (known === undefined)
+        pods.set(pod, {
+          identity: {
+            pod,
+            gpuSku: String(json.gpuSku),
+            gpuCount: Number(json.gpuCount),
+            model: String(json.model),
+          },
+          from,
+          to,
+        });
+      else
+        pods.set(pod, {
+          ...known,
+          from: from < known.from ? from : known.from,
+          to: to > known.to ? to : known.to,
+        });
+    }
     const end = String(json.type === 'usage' ? json.finishedAt : json.windowEnd);
     hub.send(json, String(json.pod), new Date(Date.parse(end) + 1500).toISOString());
     events += 1;
   }
   const hostile = hostileMessages(options.date);
   for (const body of hostile) hub.send(body, 'hostile', `${options.date}T12:00:00.000Z`);
-  return { hub, events, hostile: hostile.length };
+  return { hub, events, hostile: hostile.length, pods };
 }
 
 /** Messages that must each become a dead letter with a reason naming what is wrong. */
@@ -70,4 +96,19 @@ export function hostileMessages(date: string): unknown[] {
       evaluatedAt: `${date}T12:00:00.000Z`,
     },
   ];
+}
+
+/** A pod of the fleet serving `model` whose capacity covers `from` to `to` (ISO instants). */
+export function podServing(
+  pods: ReturnType<typeof fleetTraffic>['pods'],
+  model: string,
+  from: string,
+  to: string,
+): PodIdentity {
+  const found = [...pods.values()]
+    .filter((p) => p.identity.model === model && p.from <= from && p.to >= to)
+    .sort((a, b) => (a.identity.pod < b.identity.pod ? -1 : 1))[0];
+  if (found === undefined)
+    throw new Error(`no pod of the simulated fleet serves ${model} from ${from} to ${to}`);
+  return found.identity;
 }

@@ -10,7 +10,7 @@
  * loopback are printed in short. Every file the daily run stored is then copied to out/reports/
  * (dev/export-reports.ts), so the command line can explore the day. Everything is shut down at the end.
  */
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeDailyChargeback } from '../functions/dailyChargeback.js';
 import { makeGetReport } from '../functions/getReport.js';
@@ -30,6 +30,8 @@ import {
   storageClients,
   type Services,
 } from '../src/composition/composition.js';
+import { budgetErrorLine } from '../src/domain/budgets/error-line.js';
+import type { DailyMetrics } from '../src/domain/metrics/metrics.js';
 import { parseMetrics, renderMetrics } from '../src/domain/metrics/build.js';
 import { TENANTS } from '../src/simulator/workload.js';
 import { pastDays } from './drift-history/from-day.js';
@@ -38,15 +40,12 @@ import { dayTable } from './day-table.js';
 import { exportReports } from './export-reports.js';
 import { startAzurite } from './azurite.js';
 import { drainQueue } from './queue-delivery.js';
-import { fleetTraffic } from './fleet-traffic.js';
+import { fleetTraffic, podServing } from './fleet-traffic.js';
 import { startAmlStandIn } from './aml-stand-in.js';
 import { budgetDemo } from './budget-demo.js';
-import type { AmlStandIn } from './aml-stand-in.js';
-import { runEvaluation, startSuiteModel } from './evaluation-demo.js';
-import { promotionDemo } from './promotion-demo.js';
-import { promotionStore } from '../src/composition/promotion.js';
-import { publishPromotion } from '../src/usecases/quality/promotion.js';
-import { DemoClock, qualityDemo } from './quality-demo.js';
+import { canaryDemo } from './canary-demo.js';
+import { REPLAY_TENANT } from './replay-demo.js';
+import { DemoClock, qualityDemo, REGRESSED_MODEL } from './quality-demo.js';
 import { releaseDemo } from './release-demo.js';
 import { HttpRequest, InvocationContext, quietContext, TIMER } from './functions-runtime.js';
 
@@ -93,6 +92,8 @@ async function main(): Promise<void> {
         RETRAIN_MAX_USD: '500',
         AZURE_ARM_ENDPOINT: aml.url,
         AZURE_ARM_TOKEN_FILE: tokenFile,
+        // The day's budgets: ingest estimates their spend, the report's exact figures replace it.
+        BUDGETS_PATH: join(root, 'dev', 'day-budgets.json'),
         // `WEIGHTING=calibrated npm start` shows the day with each deployment's fitted step costs.
         ...(process.env.WEIGHTING === undefined ? {} : { WEIGHTING: process.env.WEIGHTING }),
       }),
@@ -121,8 +122,27 @@ async function main(): Promise<void> {
       `ingestUsage: ${delivery.messages} messages in ${delivery.invocations} batches (${delivery.redelivered} redelivered) [${seconds()}]`,
     );
 
+    // What the harness and the canary send goes through real sidecars; their events join the day's.
+    const deliver = async (events: readonly Record<string, unknown>[]): Promise<void> => {
+      await traffic.hub.publish(
+        ingest,
+        events.map((e) => ({
+          body: e,
+          partitionKey: String(e.pod),
+          enqueuedTime: new Date(
+            Date.parse(String(e.type === 'usage' ? e.finishedAt : e.windowEnd)) + 1500,
+          ).toISOString(),
+        })),
+      );
+    };
+    const served = podServing(
+      traffic.pods,
+      REGRESSED_MODEL,
+      `${date}T05:00:00.000Z`,
+      `${date}T11:00:00.000Z`,
+    );
     console.log(`\nQuality gate and retraining (Azure ML stand-in at ${aml.url}, clock set inside ${date}):`);
-    const retrained = await qualityDemo(s, aml, date, clock, (line) => {
+    const retrained = await qualityDemo(s, aml, date, clock, { pod: served, deliver }, (line) => {
       console.log(line);
     });
     console.log(`[${seconds()}]\n`);
@@ -157,6 +177,11 @@ async function main(): Promise<void> {
     const csv = await fetch('text/csv');
     const summaryText = await fetch('application/json');
     print(csv, JSON.parse(summaryText) as Record<string, number>);
+    const closed = parseMetrics((await s.reports.metrics(date)) ?? '').budgets ?? [];
+    if (closed.length > 0) {
+      console.log(`\nBudgets: the report's exact figures replace what ingest estimated for ${date}:`);
+      for (const m of closed) console.log(`  ${budgetErrorLine(m)}`);
+    }
     await explainOne(s);
 
     const history = await writeHistory(s);
@@ -164,6 +189,34 @@ async function main(): Promise<void> {
       `\nDrift: wrote ${history.size} days of history before ${date} (the day's own metrics with noise; ` +
         `${CHANGED_FEATURE} cost ${Math.round((1 - COST_BEFORE) * 100)}% less per token before) [${seconds()}]`,
     );
+    const reportsDir = join(out, 'reports');
+    const blobs = storageClients(s.config).blobs.getContainerClient(s.config.reportsContainer);
+    if (retrained !== undefined) {
+      console.log(`\nThe retrained model, from its registration to a promotion verdict:`);
+      // The cost gate projects onto real volume: the day's metrics and the history's.
+      await exportReports(blobs, reportsDir, { metricsOnly: history });
+      await canaryDemo(
+        {
+          s,
+          aml,
+          date,
+          jobName: retrained.name,
+          model: retrained.model,
+          currentVersion: '7',
+          route: { pod: served, deliver },
+          clock,
+          // The day as the sidecars sent it, without the broken messages fleetTraffic adds (pod `hostile`).
+          dayEvents: traffic.hub.partitions
+            .flatMap((p) => p.map((m) => m.body))
+            .filter((b) => (b as { pod?: unknown }).pod !== 'hostile'),
+          reportsDir,
+          outDir: join(out, 'promotion'),
+        },
+        (line) => {
+          console.log(`  ${line}`);
+        },
+      );
+    }
     const reportDay = makeReportDay(() => Promise.resolve({ ...dailyDeps(s), drift: driftSetup(s) }));
     await reportDay(
       JSON.stringify({ day: date, reason: 'on-demand', requestedAt: new Date().toISOString() }),
@@ -177,12 +230,8 @@ async function main(): Promise<void> {
       }),
     );
     // The whole day as the daily run stored it (and the history's metrics), for `chargeback explain` and `drift`.
-    const reportsDir = join(out, 'reports');
-    const exported = await exportReports(
-      storageClients(s.config).blobs.getContainerClient(s.config.reportsContainer),
-      reportsDir,
-      { metricsOnly: history },
-    );
+    const exported = await exportReports(blobs, reportsDir, { metricsOnly: history });
+    if (retrained !== undefined) printLateTraffic(parseMetrics((await s.reports.metrics(date)) ?? ''));
     const csvPath = join(reportsDir, `chargeback-${date}.csv`);
     const summaryPath = join(reportsDir, `summary-${date}.json`);
     const pagePath = join(reportsDir, `report-${date}.html`);
@@ -210,12 +259,6 @@ async function main(): Promise<void> {
     await releaseDemo(join(out, 'release'), (line) => {
       console.log(`  ${line}`);
     });
-    if (retrained !== undefined) {
-      console.log(`\nThe retrained model, from its registration to a promotion verdict:`);
-      await promotionStep(s, aml, retrained.name, retrained.model, clock, (line) => {
-        console.log(`  ${line}`);
-      });
-    }
     console.log(
       `[${seconds()}]\n\n${exported.filter((name) => name.includes(date)).length} files of ${date} in ${reportsDir}/ ` +
         `(and the drift history's metrics), for \`chargeback explain --reports ${reportsDir} --date ${date} ...\` and \`drift\`\n` +
@@ -229,81 +272,22 @@ async function main(): Promise<void> {
   }
 }
 
-/**
- * The retrained model earns its way back (docs/promotion.md): the quality timer registered the
- * completed job's output (version = the job's name); a stand-in serves the candidate, the harness
- * evaluates it with the same suite, the release cost gate's verdict on the replayed workload (the
- * release demo's unchanged case) is the cost evidence, and `chargeback promote`'s code decides,
- * writes the verdict and the overlay, and the verdict is stored and posted to Teams once.
- */
-async function promotionStep(
-  s: Services,
-  aml: AmlStandIn,
-  jobName: string,
-  model: string,
-  clock: DemoClock,
-  print: (line: string) => void,
-): Promise<void> {
-  const job = await s.retraining?.jobs.get(jobName);
-  if (job === undefined) {
-    print(`no job ${jobName} in the Azure ML stand-in`);
-    return;
+/** What the restated day holds of the harness, the replays and the canary, whose events came after its first report. */
+function printLateTraffic(day: DailyMetrics): void {
+  console.log(
+    `\nThe day restated (revision ${day.revision}) with the events of the harness, the replays and the canary:`,
+  );
+  for (const tenant of ['quality', REPLAY_TENANT]) {
+    const groups = day.groups.filter((g) => g.tenant === tenant);
+    const requests = groups.reduce((n, g) => n + g.requests, 0);
+    const cost = groups.reduce((n, g) => n + g.costUsd, 0);
+    const features = [...new Set(groups.map((g) => g.feature))].sort();
+    console.log(`  tenant ${tenant}: ${requests} requests, $${cost.toFixed(4)} (${features.join(', ')})`);
   }
-  const candidate = await startSuiteModel('suites/support-qa', model, 'good');
-  try {
-    const run = await runEvaluation({
-      endpoint: candidate.url,
-      model,
-      suiteDir: 'suites/support-qa',
-      modelVersion: jobName,
-      commit: 'a1b2c3d',
-      now: clock.now,
-    });
-    const m = run.event.metrics as Record<string, number>;
-    print(
-      `chargeback evaluate on the candidate (canary ${model} ${jobName}): completed ${m.completed}, exact_match ${m.exact_match?.toFixed(2)}, f1 ${m.f1?.toFixed(2)}, toxicity ${m.toxicity?.toFixed(2)}`,
+  for (const pod of day.pods.filter((p) => p.pod?.includes('-canary-') === true))
+    console.log(
+      `  canary pod ${pod.pod ?? ''}: held ${(pod.fleetGpuSeconds / 60).toFixed(1)} GPU-minutes, $${pod.fleetCostUsd.toFixed(4)}, of which idle $${pod.idleCostUsd.toFixed(4)}`,
     );
-    const costGate = JSON.parse(
-      await readFile(join(out, 'release', 'cost-gate', 'unchanged', 'cost-gate.json'), 'utf8'),
-    ) as unknown;
-    const result = await promotionDemo({
-      standIn: aml,
-      subscriptionId: '00000000-0000-0000-0000-000000000000',
-      resourceGroup: 'rg-llm-platform',
-      workspace: 'mlw-llm-platform',
-      job,
-      model,
-      candidateVersion: jobName,
-      currentVersion: '7',
-      evaluations: [run.event],
-      costGate,
-      rulesPath: 'rules/quality-gates.json',
-      outDir: join(out, 'promotion'),
-      now: clock.now,
-    });
-    const r = result.registration;
-    print(
-      r.registered === null
-        ? `not registered: ${r.reason}`
-        : `registered in the workspace as ${r.registered.model} version ${r.registered.version} (${r.registered.modelUri})${r.created ? '' : ', by the quality timer when the job completed'}`,
-    );
-    if (result.canaryDir !== undefined) print(`canary overlay (no client traffic): ${result.canaryDir}`);
-    print(result.promotion.text);
-    if (result.promotion.overlay !== undefined)
-      print(`promotion overlay for a GitOps pull request (not applied): ${result.promotion.overlay}`);
-    const store = promotionStore(s);
-    await store.ensure(); // Bicep creates the table in Azure
-    const posted = await publishPromotion(result.promotion.verdict, {
-      store,
-      notifier: s.notifier(),
-      outbox: s.outbox,
-      now: clock.now,
-      log: print,
-    });
-    print(`verdict stored for GET /api/promotions/${model}${posted ? ', its card posted to Teams' : ''}`);
-  } finally {
-    await candidate.stop();
-  }
 }
 
 const CHANGED_FEATURE = 'chat';

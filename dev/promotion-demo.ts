@@ -1,8 +1,9 @@
 /**
  * The promotion steps end to end for a local run (docs/promotion.md), against the Azure ML stand-in
- * (dev/aml-stand-in.ts): register the completed job's output, render the canary overlay, and decide
- * with `chargeback promote`'s own code from the candidate's evaluation and a cost-gate result,
- * writing everything under `outDir`. Nothing is applied: the applier given to promote refuses.
+ * (dev/aml-stand-in.ts): register the completed job's output and render the canary overlay
+ * (`prepareCandidate`); then, once the canary has been evaluated and its replayed workload priced,
+ * decide with `chargeback promote`'s own code (`decidePromotion`), writing everything under
+ * `outDir`. Nothing is applied: the applier given to promote refuses.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ import { renderCanary } from '../src/domain/promotion/overlay.js';
 import type { JobState } from '../src/ports/retraining-jobs.js';
 import { registerJobOutput, type RegistrationOutcome } from '../src/usecases/quality/register.js';
 
-export interface PromotionDemoInput {
+export interface CandidateInput {
   /** The stand-in's URL and token (startAmlStandIn). */
   readonly standIn: { readonly url: string; readonly token: string };
   readonly subscriptionId: string;
@@ -22,6 +23,22 @@ export interface PromotionDemoInput {
   readonly workspace: string;
   /** The followed job as the stand-in reports it. */
   readonly job: JobState;
+  readonly model: string;
+  readonly candidateVersion: string;
+  readonly outDir: string;
+  /** Default vllm-deploy/interactive.yaml. */
+  readonly deployment?: string;
+}
+
+export interface Candidate {
+  readonly registration: RegistrationOutcome;
+  /** registration.json, as `chargeback promote --registration` reads it. */
+  readonly registrationFile: string;
+  /** The canary overlay's folder and its Deployment's name, when the version was registered. */
+  readonly canary?: { readonly dir: string; readonly name: string };
+}
+
+export interface DecisionInput {
   readonly model: string;
   readonly candidateVersion: string;
   readonly currentVersion: string;
@@ -37,6 +54,8 @@ export interface PromotionDemoInput {
   readonly now?: () => Date;
 }
 
+export type PromotionDemoInput = CandidateInput & DecisionInput;
+
 export interface PromotionDemoResult {
   readonly registration: RegistrationOutcome;
   /** The canary overlay's folder, when the version was registered. */
@@ -44,7 +63,8 @@ export interface PromotionDemoResult {
   readonly promotion: PromoteOutcome;
 }
 
-export async function promotionDemo(input: PromotionDemoInput): Promise<PromotionDemoResult> {
+/** Registers the completed job's output (once: a version already there is taken as it is) and renders its canary overlay. */
+export async function prepareCandidate(input: CandidateInput): Promise<Candidate> {
   const credential: TokenCredential = {
     getToken: (): Promise<AccessToken> =>
       Promise.resolve({ token: input.standIn.token, expiresOnTimestamp: Date.now() + 3_600_000 }),
@@ -58,7 +78,6 @@ export async function promotionDemo(input: PromotionDemoInput): Promise<Promotio
   });
   const registration = await registerJobOutput(registry, input.job, input.model, input.candidateVersion);
   await mkdir(input.outDir, { recursive: true });
-  const deployment = input.deployment ?? 'vllm-deploy/interactive.yaml';
   const record =
     registration.registered === null
       ? {
@@ -74,46 +93,58 @@ export async function promotionDemo(input: PromotionDemoInput): Promise<Promotio
           jobName: registration.registered.jobName,
           jobStatus: input.job.status,
         };
+  const registrationFile = join(input.outDir, 'registration.json');
+  await writeFile(registrationFile, `${JSON.stringify(record, null, 2)}\n`);
+  if (registration.registered === null) return { registration, registrationFile };
+  const base = parseAllDocuments(await readFile(input.deployment ?? 'vllm-deploy/interactive.yaml', 'utf8'))
+    .map((d) => d.toJS() as { kind?: unknown } | null)
+    .find((d) => d?.kind === 'Deployment');
+  const files = renderCanary(base, {
+    model: input.model,
+    version: input.candidateVersion,
+    modelUri: registration.registered.modelUri,
+  });
+  const dir = join(input.outDir, 'canary');
+  await writeOverlay(dir, files);
+  const name = (files['deployment.yaml']?.content.metadata as { name?: unknown } | undefined)?.name;
+  return { registration, registrationFile, canary: { dir, name: String(name) } };
+}
+
+/** `chargeback promote`'s decision on the candidate's evidence, written under `outDir/promotion`; applies nothing. */
+export async function decidePromotion(candidate: Candidate, input: DecisionInput): Promise<PromoteOutcome> {
   const files = {
-    registration: join(input.outDir, 'registration.json'),
     evaluations: join(input.outDir, 'evaluations.ndjson'),
     costGate: join(input.outDir, 'cost-gate.json'),
   };
-  await writeFile(files.registration, `${JSON.stringify(record, null, 2)}\n`);
+  await mkdir(input.outDir, { recursive: true });
   await writeFile(files.evaluations, input.evaluations.map((e) => `${JSON.stringify(e)}\n`).join(''));
   await writeFile(files.costGate, `${JSON.stringify(input.costGate, null, 2)}\n`);
-
-  let canaryDir: string | undefined;
-  if (registration.registered !== null) {
-    const base = parseAllDocuments(await readFile(deployment, 'utf8'))
-      .map((d) => d.toJS() as { kind?: unknown } | null)
-      .find((d) => d?.kind === 'Deployment');
-    canaryDir = join(input.outDir, 'canary');
-    await writeOverlay(
-      canaryDir,
-      renderCanary(base, {
-        model: input.model,
-        version: input.candidateVersion,
-        modelUri: registration.registered.modelUri,
-      }),
-    );
-  }
-  const promotion = await runPromote(
+  return runPromote(
     {
       model: input.model,
       candidate: input.candidateVersion,
       current: input.currentVersion,
-      registration: files.registration,
+      registration: candidate.registrationFile,
       evaluations: files.evaluations,
       costGate: files.costGate,
       rules: input.rulesPath,
       outDir: join(input.outDir, 'promotion'),
-      deployment,
+      deployment: input.deployment ?? 'vllm-deploy/interactive.yaml',
       base: input.base ?? 'vllm-deploy',
       apply: false,
     },
     () => Promise.reject(new Error('the promotion demo applies nothing')),
     input.now,
   );
-  return { registration, ...(canaryDir === undefined ? {} : { canaryDir }), promotion };
+}
+
+/** Both steps with evidence already in hand. */
+export async function promotionDemo(input: PromotionDemoInput): Promise<PromotionDemoResult> {
+  const candidate = await prepareCandidate(input);
+  const promotion = await decidePromotion(candidate, input);
+  return {
+    registration: candidate.registration,
+    ...(candidate.canary === undefined ? {} : { canaryDir: candidate.canary.dir }),
+    promotion,
+  };
 }

@@ -3,30 +3,40 @@
  * come in through the `evaluateQuality` handler (one passes, one regresses), the failed gate submits
  * a retraining job to a loopback Azure ML stand-in through the real SDK, the `qualityTimer` handler
  * follows it to completion, and its GPU-time is charged to the simulated day, so the day's report,
- * made afterwards, carries a `(retraining)` row. The run's clock is set inside the simulated day.
+ * made afterwards, carries a `(retraining)` row. The nightly harness run that regressed goes
+ * through a pod's sidecar, so the report carries its requests too. The run's clock is set inside
+ * the simulated day.
  */
 import { makeEvaluateQuality } from '../functions/evaluateQuality.js';
 import { makeQualityTimer } from '../functions/qualityTimer.js';
 import { followDeps, qualityDeps, type Services } from '../src/composition/composition.js';
 import type { JobRecord } from '../src/domain/retrain/record.js';
 import { usd } from '../src/domain/retrain/policy.js';
+import type { PodIdentity } from '../src/sidecar/proxy-deps.js';
 import type { AmlStandIn } from './aml-stand-in.js';
 import { runEvaluation, startSuiteModel } from './evaluation-demo.js';
 import { invoke } from './event-hub-delivery.js';
 import { quietContext, TIMER } from './functions-runtime.js';
+import { startMeteredPod } from './metered-pod.js';
 
 export const PASSING_MODEL = 'qwen2.5-14b-instruct';
 export const REGRESSED_MODEL = 'llama-3.1-8b-instruct';
 
-/** A clock the demo moves through the simulated day. */
+/**
+ * A clock the demo moves through the simulated day: set to an instant, it runs on from there at
+ * the real pace, so what a sidecar measures between two steps (a request's duration) is real.
+ */
 export class DemoClock {
   private at: number;
+  private setAt = Date.now();
   constructor(iso: string) {
     this.at = Date.parse(iso);
   }
-  readonly now = (): Date => new Date(this.at);
+  readonly ms = (): number => this.at + (Date.now() - this.setAt);
+  readonly now = (): Date => new Date(this.ms());
   set(iso: string): void {
     this.at = Date.parse(iso);
+    this.setAt = Date.now();
   }
 }
 
@@ -51,21 +61,32 @@ function evaluation(
   };
 }
 
+/** Where the harness's requests go: a pod's sidecar, and the hub its events are published to. */
+export interface HarnessRoute {
+  /** The pod of the served model the harness's requests reach (one of the simulated fleet's). */
+  readonly pod: PodIdentity;
+  /** Publishes what the pod's sidecar sent to the usage hub, and delivers it to `ingestUsage`. */
+  deliver(events: readonly Record<string, unknown>[]): Promise<void>;
+}
+
 /**
- * The harness's scheduled run: suites/support-qa through a stand-in of the served llama version 7,
- * which answers wrongly and once with a blocked word; the event is what `chargeback evaluate --send`
- * would send.
+ * The harness's scheduled run: suites/support-qa through the sidecar of a pod serving llama
+ * version 7 (a stand-in that answers wrongly, and once with a blocked word), so its requests are
+ * metered and charged to the tenant and feature the suite names; the event is what `chargeback
+ * evaluate --send` would send.
  */
 async function scheduledEvaluation(
   date: string,
   clock: DemoClock,
+  route: HarnessRoute,
   print: (line: string) => void,
 ): Promise<Record<string, unknown>> {
-  const served = await startSuiteModel('suites/support-qa', REGRESSED_MODEL, 'regressed');
+  clock.set(`${date}T05:50:00Z`);
+  const served = await startSuiteModel('suites/support-qa', REGRESSED_MODEL, 'regressed', '7');
+  const sidecar = await startMeteredPod({ upstream: served.url, identity: route.pod, now: clock.ms });
   try {
-    clock.set(`${date}T05:50:00Z`);
     const run = await runEvaluation({
-      endpoint: served.url,
+      endpoint: sidecar.url,
       model: REGRESSED_MODEL,
       suiteDir: 'suites/support-qa',
       modelVersion: '7',
@@ -79,7 +100,14 @@ async function scheduledEvaluation(
     );
     return run.event;
   } finally {
+    const events = await sidecar.stop();
     await served.stop();
+    await route.deliver(events);
+    const usage = events.filter((e) => e.type === 'usage');
+    print(
+      `  its ${usage.length} requests went through the sidecar of ${route.pod.pod}: ${usage.length} usage events ` +
+        `(tenant ${String(usage[0]?.tenant)}, feature ${String(usage[0]?.feature)}) delivered to ingestUsage`,
+    );
   }
 }
 
@@ -89,6 +117,7 @@ export async function qualityDemo(
   aml: AmlStandIn,
   date: string,
   clock: DemoClock,
+  route: HarnessRoute,
   print: (line: string) => void,
 ): Promise<JobRecord | undefined> {
   const before = new Date(Date.parse(`${date}T06:00:00Z`) - 2 * 86_400_000).toISOString();
@@ -110,7 +139,7 @@ export async function qualityDemo(
       before,
     ),
     // The nightly run of the harness (chargeback evaluate) on the served version 7, which regressed.
-    await scheduledEvaluation(date, clock, print),
+    await scheduledEvaluation(date, clock, route, print),
     '{"type":"evaluation","schemaVersion":1,"eventId":"truncated',
   ];
   const log = (m: string): void => {

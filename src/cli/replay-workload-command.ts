@@ -20,9 +20,11 @@ import { UsageError } from './usage-error.js';
 export const REPLAY_API_KEY_ENV = 'REPLAY_API_KEY';
 
 const DEFAULT_SAMPLE = 500;
+/** The cost gate's default --min-requests: every group the gate projects is measured enough. */
+const DEFAULT_PER_GROUP = 20;
 
 export const REPLAY_WORKLOAD_HELP = `Usage: chargeback replay-workload --events PATH --model NAME --endpoint URL [--sample N]
-       [--seed S] [--concurrency N] [--rate RPS] [--timeout-ms MS] [--api chat|completions]
+       [--per-group N] [--seed S] [--concurrency N] [--rate RPS] [--timeout-ms MS] [--api chat|completions]
        [--tenant NAME] [--tenant-header NAME] [--feature-header NAME] [--class-header NAME]
        [--prices FILE]
 
@@ -36,7 +38,10 @@ smallest, so two replays of the same events send the same requests.
   --events PATH        usage events (NDJSON file or folder) of real traffic
   --model NAME         the served model name: the events of that model, and the requests' model
   --endpoint URL       the sidecar's base URL (http://host:port or .../v1)
-  --sample N           requests at most (default ${DEFAULT_SAMPLE})
+  --sample N           requests in the sample (default ${DEFAULT_SAMPLE})
+  --per-group N        then at least N requests of every (feature, requestClass) of the model
+                       (default ${DEFAULT_PER_GROUP}, the cost gate's --min-requests; 0: none), repeating a
+                       group's events when it has fewer
   --seed S             another sample of the same events (the hash of S:eventId)
   --concurrency N      requests in flight at once (default ${DEFAULT_REPLAY_LIMITS.concurrency})
   --rate RPS           requests started per second at most (default: no limit)
@@ -59,6 +64,8 @@ export interface ReplayWorkloadOptions {
   readonly model: string;
   readonly endpoint: URL;
   readonly sample: number;
+  /** Fewest requests of each (feature, requestClass) of the model. */
+  readonly perGroup: number;
   readonly seed?: string;
   readonly api: ReplayApi;
   /** Every request billed to this tenant instead of the event's. */
@@ -81,8 +88,17 @@ export interface ReplayWorkloadOutcome {
   /** The model's completed generations in --events, and how many were sampled. */
   readonly eligible: number;
   readonly sampled: number;
+  /** Of `sampled`, those added so that every group reaches --per-group. */
+  readonly added: number;
   readonly warnings: readonly string[];
   readonly code: 0 | 1;
+}
+
+function perGroupOf(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_PER_GROUP;
+  if (!/^\d{1,6}$/.test(value))
+    throw new UsageError(`--per-group must be a whole number from 0 to 999999, got "${value}"`);
+  return Number(value);
 }
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/;
@@ -93,6 +109,7 @@ export function parseReplayWorkloadArgs(args: readonly string[]): ReplayWorkload
     model: { type: 'string' },
     endpoint: { type: 'string' },
     sample: { type: 'string' },
+    'per-group': { type: 'string' },
     seed: { type: 'string' },
     concurrency: { type: 'string' },
     rate: { type: 'string' },
@@ -150,6 +167,7 @@ export function parseReplayWorkloadArgs(args: readonly string[]): ReplayWorkload
     model: text('model') ?? '',
     endpoint,
     sample: whole('sample', DEFAULT_SAMPLE, 1_000_000),
+    perGroup: perGroupOf(text('per-group')),
     ...(seed === undefined ? {} : { seed }),
     api,
     ...(tenant === undefined ? {} : { tenant }),
@@ -175,7 +193,7 @@ export async function runReplayWorkload(
 ): Promise<ReplayWorkloadOutcome> {
   const prices = await readPricesOption(options.pricesPath);
   const events = await readEventSet(options.events, prices, '--events');
-  const sample = sampleWorkload(events.usage, options.model, options.sample, options.seed);
+  const sample = sampleWorkload(events.usage, options.model, options.sample, options.seed, options.perGroup);
   if (sample.chosen.length === 0) {
     const models = [...new Set(events.usage.map((u) => u.model))].sort();
     throw new UsageError(
@@ -194,6 +212,7 @@ export async function runReplayWorkload(
       : []),
   ];
   const apiKey = (deps.env ?? process.env)[REPLAY_API_KEY_ENV];
+  const copies = new Map<string, number>();
   const endpoint = new OpenAiReplayEndpoint({
     baseUrl: options.endpoint,
     headers: options.headers,
@@ -201,7 +220,11 @@ export async function runReplayWorkload(
     ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
   });
   const summary = await replayWorkload(
-    sample.chosen.map((record) => replayRequest(record, options.model, options.api, options.tenant)),
+    sample.chosen.map((record) => {
+      const copy = (copies.get(record.eventId) ?? 0) + 1;
+      copies.set(record.eventId, copy);
+      return replayRequest(record, options.model, options.api, options.tenant, copy);
+    }),
     options.limits,
     { endpoint, now: deps.now ?? Date.now, sleep: deps.sleep ?? ((ms) => sleep(ms)) },
   );
@@ -213,6 +236,7 @@ export async function runReplayWorkload(
     summary,
     eligible: sample.eligible,
     sampled: sample.chosen.length,
+    added: sample.added,
     warnings,
     code: summary.failed === 0 ? 0 : 1,
   };
@@ -225,7 +249,9 @@ export function replayWorkloadLines(
 ): { readonly stdout: readonly string[]; readonly stderr: readonly string[] } {
   const s = outcome.summary;
   const stdout = [
-    `replayed ${outcome.sampled} of ${outcome.eligible} completed generation(s) of ${options.model} through ${options.endpoint.origin}: sent ${s.sent}, answered ${s.answered}, failed ${s.failed}`,
+    `replayed ${outcome.sampled} of ${outcome.eligible} completed generation(s) of ${options.model}` +
+      (outcome.added > 0 ? ` (${outcome.added} of them to reach ${options.perGroup} in every group)` : '') +
+      ` through ${options.endpoint.origin}: sent ${s.sent}, answered ${s.answered}, failed ${s.failed}`,
   ];
   const stderr = [
     ...outcome.warnings.map((w) => `warning: ${w}`),

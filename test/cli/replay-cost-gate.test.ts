@@ -19,7 +19,7 @@ let dir: string;
 let vllm: FakeVllm;
 let llamaEvents = 0;
 
-async function replayedRun(name: string): Promise<string> {
+async function replayedRun(name: string, ...extra: string[]): Promise<string> {
   const identity = { pod: `replay-${name}`, gpuSku: 'Standard_NC24ads_A100_v4', gpuCount: 1, model: MODEL };
   const events: Record<string, unknown>[] = [];
   const clock = new CapacityClock(identity, 60_000, (e) => events.push(e));
@@ -33,12 +33,11 @@ async function replayedRun(name: string): Promise<string> {
       MODEL,
       '--endpoint',
       proxy.base,
-      '--sample',
-      '100000',
       '--concurrency',
       '8',
       '--prices',
       'prices/azure-a100.json',
+      ...extra,
     ]);
     expect(result.code, result.stderr).toBe(0);
     await proxy.idle();
@@ -84,9 +83,9 @@ afterAll(async () => {
 
 describe("a canary's cost evidence: replay-workload, then cost-gate --model", () => {
   it("judges the replayed model's groups from the two replays, and only them", async () => {
-    const baseline = await replayedRun('baseline');
+    const baseline = await replayedRun('baseline', '--sample', '100000', '--per-group', '0');
     await vllm.stop();
-    const candidate = await replayedRun('candidate');
+    const candidate = await replayedRun('candidate', '--sample', '100000', '--per-group', '0');
     const gate = (out: string, ...extra: string[]) =>
       runMain([
         'cost-gate',
@@ -130,4 +129,43 @@ describe("a canary's cost evidence: replay-workload, then cost-gate --model", ()
     expect(measured('baseline')).toBe(llamaEvents);
     expect(llamaEvents).toBeGreaterThan(50);
   }, 120_000);
+
+  it("measures every group of a small sample enough for the gate's --min-requests, repeating a small group's requests", async () => {
+    const runs = async (label: string, ...extra: string[]) => {
+      const baseline = await replayedRun(`${label}-baseline`, '--sample', '20', ...extra);
+      await vllm.stop();
+      const candidate = await replayedRun(`${label}-candidate`, '--sample', '20', ...extra);
+      await vllm.stop();
+      return runMain([
+        'cost-gate',
+        '--baseline',
+        baseline,
+        '--candidate',
+        candidate,
+        '--traffic',
+        join(dir, 'reports'),
+        '--model',
+        MODEL,
+        '--max-increase',
+        '1000',
+        '--out',
+        join(dir, `${label}-gate`),
+      ]);
+    };
+    // A uniform sample of 20 leaves most groups under the gate's default of 20 requests.
+    const uniform = await runs('uniform', '--per-group', '0');
+    expect(uniform.code).toBe(1);
+    expect(uniform.stderr).toMatch(/run served \d+ request\(s\), fewer than the 20 needed to measure/);
+    // The default floor tops every group up to 20, repeating the events of groups that have fewer.
+    const floored = await runs('floored');
+    expect(floored.code, floored.stderr).toBe(0);
+    const json = JSON.parse(readFileSync(join(dir, 'floored-gate', 'cost-gate.json'), 'utf8')) as {
+      groups: { baseline: { requests: number } | null; candidate: { requests: number } | null }[];
+    };
+    expect(json.groups.length).toBeGreaterThan(1);
+    for (const g of json.groups) {
+      expect(g.baseline?.requests).toBeGreaterThanOrEqual(20);
+      expect(g.candidate?.requests).toBe(g.baseline?.requests);
+    }
+  }, 180_000);
 });

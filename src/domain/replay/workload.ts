@@ -27,8 +27,13 @@ export interface ReplayRequest {
 }
 
 export interface WorkloadSample {
-  /** The events chosen, in the order of their hash. */
+  /**
+   * The events chosen, in the order of their hash; then those added to reach each group's floor,
+   * group by group. An event of a group smaller than the floor appears more than once.
+   */
   readonly chosen: readonly UsageRecord[];
+  /** Requests added beyond `size` so that every (feature, requestClass) reaches the floor. */
+  readonly added: number;
   /** The model's completed generations the sample was drawn from. */
   readonly eligible: number;
   /** The model's `ok` events left out because they generated nothing (pooling, embeddings). */
@@ -36,17 +41,26 @@ export interface WorkloadSample {
 }
 
 /**
- * At most `size` of the model's `ok` usage events that generated tokens: those whose eventId has
- * the smallest hash (with `seed`, the hash of `seed:eventId`), ties broken by the eventId. A
- * request that failed or was aborted is not the workload's shape; one that generated nothing
- * (an embedding, a pooling call) is not a generation the chat or completions route can repeat.
+ * `size` of the model's `ok` usage events that generated tokens: those whose eventId has the
+ * smallest hash (with `seed`, the hash of `seed:eventId`), ties broken by the eventId. A request
+ * that failed or was aborted is not the workload's shape; one that generated nothing (an
+ * embedding, a pooling call) is not a generation the chat or completions route can repeat.
+ *
+ * Then every (feature, requestClass) of the model gets at least `perGroup` requests: the cost
+ * gate measures each group it projects and fails closed on one measured fewer than its
+ * `--min-requests` times, and a uniform sample of a day leaves its small groups (a nightly suite,
+ * a feature in pilot) short. A group is topped up with its next events in hash order; a group
+ * with fewer events than the floor has them repeated, in the same order.
  */
 export function sampleWorkload(
   usage: readonly UsageRecord[],
   model: string,
   size: number,
   seed?: string,
+  perGroup = 0,
 ): WorkloadSample {
+  if (!Number.isInteger(perGroup) || perGroup < 0)
+    throw new RangeError(`the floor per group must be a whole number >= 0, got ${perGroup}`);
   if (!Number.isInteger(size) || size < 1)
     throw new RangeError(`sample size must be a whole number >= 1, got ${size}`);
   let notGenerations = 0;
@@ -64,7 +78,40 @@ export function sampleWorkload(
       a.key - b.key ||
       (a.record.eventId < b.record.eventId ? -1 : a.record.eventId > b.record.eventId ? 1 : 0),
   );
-  return { chosen: keyed.slice(0, size).map((k) => k.record), eligible: keyed.length, notGenerations };
+  const chosen = keyed.slice(0, size).map((k) => k.record);
+  const added = topUp(
+    chosen,
+    keyed.map((k) => k.record),
+    perGroup,
+  );
+  return { chosen, added, eligible: keyed.length, notGenerations };
+}
+
+/** Appends to `chosen` what each group of `ordered` needs to reach `floor`; returns how many. */
+function topUp(chosen: UsageRecord[], ordered: readonly UsageRecord[], floor: number): number {
+  if (floor === 0) return 0;
+  const groupOf = (r: UsageRecord): string => JSON.stringify([r.feature, r.requestClass]);
+  const have = new Map<string, number>();
+  for (const r of chosen) have.set(groupOf(r), (have.get(groupOf(r)) ?? 0) + 1);
+  const groups = new Map<string, UsageRecord[]>();
+  for (const r of ordered) {
+    const list = groups.get(groupOf(r));
+    if (list === undefined) groups.set(groupOf(r), [r]);
+    else list.push(r);
+  }
+  const taken = new Set(chosen);
+  let added = 0;
+  for (const [group, records] of [...groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    let count = have.get(group) ?? 0;
+    // Those not sampled yet first, then the group again from its start.
+    const next = [...records.filter((r) => !taken.has(r)), ...records];
+    for (let i = 0; count < floor; i += 1, count += 1, added += 1) {
+      const record = next[i % next.length];
+      if (record === undefined) break;
+      chosen.push(record);
+    }
+  }
+  return added;
 }
 
 /** The byte-pair tokenizers of the models served (Llama, Qwen) read this word as one token. */
@@ -96,13 +143,19 @@ export function replayRequest(
   api: ReplayApi,
   /** Bills every request to this tenant instead of the event's (the gate sums over tenants). */
   tenant?: string,
+  /** Which sending of the event this is (a small group's events are sent more than once): 1, 2, ... */
+  copy = 1,
 ): ReplayRequest {
-  const prompt = syntheticPrompt(record.promptTokens, record.eventId);
+  const prompt = syntheticPrompt(
+    record.promptTokens,
+    copy === 1 ? record.eventId : `${record.eventId}#${copy}`,
+  );
   const length = record.completionTokens;
+  const id = REQUEST_ID.test(record.eventId) ? record.eventId : hash53(record.eventId).toString(36);
   return {
     eventId: record.eventId,
     // The same X-Request-Id in both replays, so a request of one is found in the other.
-    requestId: `replay-${REQUEST_ID.test(record.eventId) ? record.eventId : hash53(record.eventId).toString(36)}`,
+    requestId: copy === 1 ? `replay-${id}` : `replay-${id}-${copy}`,
     path: api === 'chat' ? '/v1/chat/completions' : '/v1/completions',
     attribution: {
       tenant: tenant ?? record.tenant,

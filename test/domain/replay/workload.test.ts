@@ -65,6 +65,62 @@ describe('the workload sample', () => {
     expect(sampleWorkload(many, 'llama', 10, '7').chosen.map((r) => r.eventId)).toEqual(seeded);
   });
 
+  it('tops each (feature, requestClass) up to the floor with its next events in hash order', () => {
+    const events = [
+      ...many,
+      ...Array.from({ length: 30 }, (_, i) => record(`s-${i}`, { feature: 'search', requestClass: 'batch' })),
+    ];
+    const sample = sampleWorkload(events, 'llama', 10, undefined, 8);
+    const search = events
+      .filter((r) => r.feature === 'search')
+      .sort((a, b) => hash53(a.eventId) - hash53(b.eventId))
+      .map((r) => r.eventId);
+    const chosenSearch = sample.chosen.filter((r) => r.feature === 'search').map((r) => r.eventId);
+    expect(chosenSearch).toHaveLength(8);
+    // The uniform part's search events first, then the group's next ones by hash.
+    expect([...chosenSearch].sort()).toEqual(search.slice(0, 8).sort());
+    expect(sample.chosen.filter((r) => r.feature === 'chat').length).toBeGreaterThanOrEqual(8);
+    expect(sample.added).toBe(sample.chosen.length - 10);
+    expect(new Set(sample.chosen).size).toBe(sample.chosen.length);
+  });
+
+  it("repeats a group's events, in hash order, when it has fewer than the floor", () => {
+    const events = [...many, record('x-1', { feature: 'pilot' }), record('x-2', { feature: 'pilot' })];
+    const sample = sampleWorkload(events, 'llama', 5, undefined, 5);
+    const pilot = sample.chosen.filter((r) => r.feature === 'pilot').map((r) => r.eventId);
+    expect(pilot).toHaveLength(5);
+    expect(new Set(pilot)).toEqual(new Set(['x-1', 'x-2']));
+    // Those not in the uniform sample come first (by hash), then the group again from its start.
+    const group = ['x-1', 'x-2'].sort((a, b) => hash53(a) - hash53(b));
+    const uniform = new Set(sample.chosen.slice(0, 5).map((r) => r.eventId));
+    const order = [...group.filter((id) => !uniform.has(id)), ...group];
+    const sampled = group.filter((id) => uniform.has(id));
+    const expected = [
+      ...sampled,
+      ...Array.from({ length: 5 - sampled.length }, (_, i) => order[i % order.length]),
+    ];
+    expect(pilot).toEqual(expected);
+    expect(sampleWorkload(events, 'llama', 5, undefined, 5).chosen).toEqual(sample.chosen);
+  });
+
+  it('adds nothing with a floor of 0, and refuses a floor that is not a whole number >= 0', () => {
+    const sample = sampleWorkload(many, 'llama', 10, undefined, 0);
+    expect(sample.added).toBe(0);
+    expect(sample.chosen).toHaveLength(10);
+    expect(() => sampleWorkload(many, 'llama', 10, undefined, -1)).toThrow('the floor per group');
+    expect(() => sampleWorkload(many, 'llama', 10, undefined, 1.5)).toThrow('the floor per group');
+  });
+
+  it('gives each sending of a repeated event its own request id and prompt, the first as before', () => {
+    const once = replayRequest(record('e-1'), 'llama', 'chat');
+    const first = replayRequest(record('e-1'), 'llama', 'chat', undefined, 1);
+    const again = replayRequest(record('e-1'), 'llama', 'chat', undefined, 2);
+    expect(first).toEqual(once);
+    expect(again.requestId).toBe('replay-e-1-2');
+    expect(again.body.messages).not.toEqual(once.body.messages);
+    expect(again.body.max_tokens).toBe(once.body.max_tokens);
+  });
+
   it('refuses a size below 1', () => {
     expect(() => sampleWorkload(many, 'llama', 0)).toThrow('sample size must be a whole number >= 1, got 0');
   });
