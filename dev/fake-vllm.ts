@@ -8,7 +8,9 @@ import { OTHER_ROUTES, writeAudio, type SeenRequest } from './fake-vllm-routes.j
  * role chunk first, usage on every chunk when `continuous_usage_stats` is asked, a final usage
  * chunk with empty `choices` and per-request `metrics` when `include_usage` is asked, then
  * `data: [DONE]`. Test controls ride in headers: x-fake-tokens, x-fake-prompt-tokens,
- * x-fake-cached-tokens, x-fake-token-padding (characters added to each token's text), x-fake-token-delay-ms, x-fake-queue-ms, x-fake-error-after (an error event
+ * x-fake-cached-tokens, x-fake-token-padding (characters added to each token's text), x-fake-token-delay-ms,
+ * x-fake-stall-after and x-fake-stall-ms (a silence of that many ms after that many tokens, as a
+ * recompute preemption shows), x-fake-queue-ms, x-fake-error-after (an error event
  * mid-stream), x-fake-cut-after (the connection dropped after that many content steps; with
  * x-fake-tokens, after the last content chunk and before the usage chunk), x-fake-no-usage (no
  * usage anywhere), x-fake-not-json (a 200 answer in plain text), x-fake-answer-padding (characters
@@ -118,6 +120,9 @@ export class FakeVllm {
     const prompt = h('x-fake-prompt-tokens', 12);
     const cached = h('x-fake-cached-tokens', 0);
     const delay = h('x-fake-token-delay-ms', 0);
+    // A recompute preemption as a client sees it: after this many tokens, a silence of stallMs.
+    const stallAfter = h('x-fake-stall-after', -1);
+    const stallMs = h('x-fake-stall-ms', 0);
     const queueMs = h('x-fake-queue-ms', 3);
     const piece = 'tok ' + 'x'.repeat(h('x-fake-token-padding', 0));
     const errorAfter = h('x-fake-error-after', -1);
@@ -149,7 +154,7 @@ export class FakeVllm {
       choices === 1
         ? {
             time_to_first_token_ms: 5,
-            generation_time_ms: tokens * delay,
+            generation_time_ms: tokens * delay + (stallAfter >= 1 && stallAfter < tokens ? stallMs : 0),
             queue_time_ms: queueMs,
             mean_itl_ms: delay,
             tokens_per_second: null,
@@ -226,7 +231,8 @@ export class FakeVllm {
         step += 1;
         const padding = step === 1 && eventPadding > 0 ? { logprobs: { pad: 'l'.repeat(eventPadding) } } : {};
         for (let c = 0; c < choices; c += 1) send(chunk(c, step, { content: piece }, padding));
-        if (delay > 0) setTimeout(next, delay);
+        const wait = delay + (step === stallAfter ? stallMs : 0);
+        if (wait > 0) setTimeout(next, wait);
         else setImmediate(next);
         return;
       }

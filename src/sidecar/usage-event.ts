@@ -47,6 +47,14 @@ function firstToken(o: Outcome, m: EngineMetrics | undefined): number | null {
   return Math.min(o.finishedAt, Math.max(o.startedAt, engine));
 }
 
+/**
+ * Stalls measured from the sidecar's first token, made relative to the event's (vLLM's timings put
+ * it `shift` ms earlier or later): the allocation reads them from the event's firstTokenAt.
+ */
+function rebased(stalls: readonly Stall[], shift: number): Stall[] {
+  return stalls.map((s) => ({ ...s, atMs: Math.max(0, s.atMs + shift) }));
+}
+
 /** The usage event of contracts.md §2 for one request. */
 export function usageEvent(o: Outcome): Record<string, unknown> {
   const c = o.counted;
@@ -75,7 +83,7 @@ export function usageEvent(o: Outcome): Record<string, unknown> {
     httpStatus: o.httpStatus,
   };
   if (finite(m?.queue_time_ms)) event.queueMs = m.queue_time_ms;
-  const attributes = meteringAttributes(o);
+  const attributes = meteringAttributes(o, first);
   if (attributes !== undefined) event.attributes = attributes;
   return event;
 }
@@ -98,7 +106,7 @@ export function usageEvent(o: Outcome): Record<string, unknown> {
  * - `stalls`: the stalls of a streamed answer (domain/stalls.ts: `atMs/gapMs/tokens`, comma
  *   separated), where its stream showed any: the allocation charges each a recompute.
  */
-function meteringAttributes(o: Outcome): Record<string, string> | undefined {
+function meteringAttributes(o: Outcome, first: number | null): Record<string, string> | undefined {
   const c = o.counted;
   const out: Record<string, string> = {};
   if (o.budget !== undefined) out.budget = o.budget;
@@ -110,6 +118,7 @@ function meteringAttributes(o: Outcome): Record<string, string> | undefined {
   if (o.metering !== undefined) out.metering = o.metering;
   if (c.unreadEvents > 0) out.unreadStreamEvents = String(c.unreadEvents);
   if (c.audioSeconds !== undefined) out.audioSeconds = String(c.audioSeconds);
-  if (o.stalls !== undefined && o.stalls.length > 0) out.stalls = formatStalls(o.stalls);
+  if (o.stalls !== undefined && o.stalls.length > 0 && first !== null)
+    out.stalls = formatStalls(rebased(o.stalls, (o.firstTokenAt ?? first) - first));
   return Object.keys(out).length === 0 ? undefined : out;
 }
