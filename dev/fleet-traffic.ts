@@ -26,7 +26,8 @@ export function fleetTraffic(options: FleetTrafficOptions): {
   const hub = new EventHubPartitions(options.partitions);
   const pods = new Map<string, { identity: PodIdentity; from: string; to: string }>();
   let events = 0;
-  for (const event of simulateDay(options)) {
+  // npm start's day has budgets: its sidecars put meanConcurrency on each event, as those that enforce them do.
+  for (const event of simulateDay({ ...options, meanConcurrency: true })) {
     const json = event.json;
     if (json.type === 'capacity') {
       const pod = String(json.pod);

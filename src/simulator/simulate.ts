@@ -1,6 +1,7 @@
 import { dayEndMs, dayStartMs } from '../domain/days.js';
 import { runEngine, type EngineRequest } from './engine.js';
 import { formatStalls } from '../domain/stalls.js';
+import { PodConcurrency } from './concurrency.js';
 import { Random } from './random.js';
 import { batchArrivals, drawBursts, interactiveArrivals, type Arrival, type Burst } from './traffic.js';
 import { ScrapeRecorder } from './vllm-metrics.js';
@@ -19,6 +20,11 @@ export interface SimulationOptions {
   readonly variant?: Variant;
   /** Scrapes of each pod's vLLM Prometheus metrics; the events stay exactly what they are without. */
   readonly scrapes?: ScrapeOptions;
+  /**
+   * Whether the sidecars enforce spend budgets, and so put `meanConcurrency` on each answered usage
+   * event, as theirs do (src/sidecar/concurrency.ts); default false.
+   */
+  readonly meanConcurrency?: boolean;
 }
 
 /**
@@ -112,6 +118,7 @@ export function* simulateDay(options: SimulationOptions): Generator<SimulatedEve
       bursts,
       options.variant,
       options.scrapes,
+      options.meanConcurrency === true,
     )) {
       yield event;
       emitted += 1;
@@ -177,6 +184,7 @@ function* podDay(
   bursts: readonly Burst[],
   variant?: Variant,
   scrapes?: ScrapeOptions,
+  meanConcurrency = false,
 ): Generator<SimulatedEvent> {
   const random = new Random(seed, 100 + plan.index);
   const arrivals: readonly Arrival[] =
@@ -239,6 +247,7 @@ function* podDay(
           });
         })
       : undefined;
+  const concurrency = meanConcurrency ? new PodConcurrency(requests) : undefined;
   let last = 0;
   for (const r of runEngine(
     recorder === undefined ? engine : { ...engine, onSteps: recorder.observe },
@@ -246,7 +255,15 @@ function* podDay(
   ) as Generator<Pending>) {
     yield* windowsUntil(r.finishedAt);
     last = Math.max(last, r.finishedAt);
-    yield usageEvent(r, pod, iso, plan.model.gpuCount);
+    const event = usageEvent(r, pod, iso, plan.model.gpuCount);
+    // As the sidecar: from the request's arrival to the end of its answer, on answers vLLM gave.
+    const mean = concurrency?.end(r, r.finishedAt + 0.8);
+    if (mean !== undefined && !r.refused)
+      event.json.attributes = {
+        ...(event.json.attributes as Record<string, string> | undefined),
+        meanConcurrency: mean.toFixed(2),
+      };
+    yield event;
   }
   recorder?.finish(Math.max(dayLength, last));
   // Keep reporting until the day is over and the last request has finished (a job can run past midnight).
