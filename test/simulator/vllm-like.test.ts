@@ -7,6 +7,9 @@ import {
   type StepSpan,
 } from '../../src/simulator/engine.js';
 import { paddedBatch, type VllmLikeCosts } from '../../src/simulator/vllm-like.js';
+import { parseRecord } from '../../src/domain/fast-parse.js';
+import { StallDetector, StepClock } from '../../src/domain/stalls.js';
+import { simulateDay } from '../../src/simulator/simulate.js';
 
 const COSTS: VllmLikeCosts = {
   base: 10,
@@ -117,6 +120,61 @@ describe('vLLM-like engine', () => {
     expect(newer.gpuMs).toBeGreaterThan((roomy[1]?.gpuMs ?? 0) + 0.1 * tokens * 0.9);
     const total = spans.reduce((a, s) => a + spanMs(s), 0);
     expect(older.gpuMs + newer.gpuMs).toBeCloseTo(total, 6);
+  });
+
+  it('shows a preempted sequence’s stall as the sidecar measures it from its tokens’ arrivals', () => {
+    // 1,000-token prompts growing by 300 tokens each do not fit 2,400 tokens of cache.
+    const older = req(0, 1000, 300);
+    const newer = req(1, 1000, 300);
+    const { spans } = run([older, newer], { kvCacheTokens: 2400 }, { stepwise: true });
+    // The streams as a client sees them: at each step's end a token for every sequence that
+    // decoded in it (the older one from its first token to its end, the newer one when two
+    // decoded, or one after the older ended) and for each first token.
+    const clock = new StepClock();
+    const detector = new StallDetector();
+    for (const s of spans) {
+      const end = s.start + s.firstMs;
+      if (s.decoding === 0 && s.firstTokens === 0) continue;
+      const step = clock.tick(end);
+      const newerDecoded = s.decoding === 2 || (s.decoding === 1 && end > older.finishedAt);
+      if (end === newer.firstTokenAt || newerDecoded) detector.token(end, step);
+    }
+    expect(newer.stalls).toBeDefined();
+    expect(newer.stalls).toEqual(detector.stalls);
+    expect(older.stalls).toBeUndefined();
+    // The one stall: tokens made before it, a gap that holds the recompute of their context.
+    const [stall] = newer.stalls ?? [];
+    expect(stall?.tokens).toBeGreaterThan(1);
+    expect(stall?.tokens).toBeLessThan(300);
+    expect(stall?.gapMs).toBeGreaterThan(0.1 * (1000 + (stall?.tokens ?? 0)));
+  });
+
+  it('puts the stalls on the day’s usage events, where the report reads them back whole', () => {
+    const engine = { ...COSTS, base: 14, prefillPerToken: 0.07, decodePerToken: 0.02, perContextToken: 5e-5 };
+    const day = (kvCacheTokens: number) =>
+      [
+        ...simulateDay({
+          date: '2026-11-22',
+          pods: 3,
+          seed: 5,
+          requests: 6000,
+          variant: {
+            models: {
+              'llama-3.1-8b-instruct': { vllmLike: { ...engine, kvCacheTokens } },
+              'qwen2.5-14b-instruct': { vllmLike: { ...engine, kvCacheTokens } },
+            },
+          },
+        }),
+      ].filter((e) => e.json.type === 'usage');
+    const tight = day(40_000).filter((e) => e.json.attributes !== undefined);
+    expect(tight.length).toBeGreaterThan(0);
+    for (const e of tight) {
+      const result = parseRecord(e.json);
+      if (!result.ok || result.record?.type !== 'usage') throw new Error('a simulated event was refused');
+      expect(result.record.stallsIgnored).toBeUndefined();
+      expect(result.record.stalls?.length).toBeGreaterThan(0);
+    }
+    expect(day(10_000_000).filter((e) => e.json.attributes !== undefined)).toEqual([]);
   });
 
   it('refuses a KV cache that cannot hold one sequence, naming its size', () => {
