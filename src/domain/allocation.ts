@@ -222,11 +222,16 @@ function buildPoints(
       const found = stallSpans(request, weighting, prefillEnd);
       stalled = found.stalled;
       for (const span of found.spans) {
+        // Only the day's part has points, ending before the day's end, where the request's exit
+        // (clipped to it) must come after its resume.
+        const from = Math.max(span.start, dayStart);
+        const to = Math.min(span.end, dayEnd - 1);
+        if (to <= from) continue;
         const code = stallBase + 2 * stallOwner.length;
         stallOwner.push(i);
         stallRate.push(span.rate);
-        points[code + STALL] = at(span.start) | BigInt(code + STALL);
-        points[code + RESUME] = at(span.end) | BigInt(code + RESUME);
+        points[code + STALL] = at(from) | BigInt(code + STALL);
+        points[code + RESUME] = at(to) | BigInt(code + RESUME);
       }
     }
     const rates = phaseRates(
@@ -245,7 +250,7 @@ function buildPoints(
     points[3 * n + 2 * j] = at(segment.start) | BigInt(3 * n + 2 * j);
     points[3 * n + 2 * j + 1] = at(segment.end) | BigInt(3 * n + 2 * j + 1);
   });
-  // Stalls clipped away leave no points.
+  // Stalls outside the day leave no points.
   const all = points.subarray(0, stallBase + 2 * stallOwner.length);
   all.sort();
   return { points: all, prefillRate, decodeRate, stallBase, stallOwner, stallRate };

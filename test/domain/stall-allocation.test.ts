@@ -95,6 +95,44 @@ describe('a stalled request is charged a recompute of its context (docs/accounti
     );
   });
 
+  it('charges a request running past midnight the part of its stall in the day', () => {
+    const late = (stalls?: string) =>
+      record({
+        eventId: 'late',
+        startedAt: at(86_390),
+        firstTokenAt: at(86_390),
+        finishedAt: at(86_410),
+        promptTokens: 2000,
+        completionTokens: 101,
+        ...(stalls === undefined ? {} : { attributes: { stalls } }),
+      });
+    const allocate = (request: UsageRecord) =>
+      allocatePod(
+        {
+          pod: 'pod-a',
+          model: 'llama-8b',
+          gpuSku: ONE_GPU,
+          gpuCount: 1,
+          windows: [{ start: dayStart, end: dayEnd + 60_000_000 }],
+          requests: [request],
+        },
+        dayStart,
+        dayEnd,
+        TEST_PRICES,
+        DEFAULT_WEIGHTING,
+      );
+    // Stalled from 8 s to 12 s after its first token: 2 s of it in the day, 2 s after midnight.
+    const plain = allocate(late()).shares[0];
+    // Alone on the pod it gets the day's 10 s whatever it did; of its marginal work, the
+    // recompute's half that fell in the day is prefill.
+    const request = late('8000/4000/50');
+    const half = (recomputeWork(DEFAULT_WEIGHTING, request, 50) * 1000) / 2;
+    const share = allocate(request).shares[0];
+    expect(share?.gpuMicros).toBe(10_000_000);
+    expect(Math.abs((share?.prefillGpuMicros ?? 0) - half)).toBeLessThanOrEqual(2);
+    expect(plain?.prefillGpuMicros).toBe(0);
+  });
+
   it('clips a stall that runs past the end of the window to it', () => {
     // 9,999 + 5 ms rounds past the window's 10 s: allowed by the parse's rounding, clipped here.
     const { allocation, long } = pod(DEFAULT_WEIGHTING, '9999/3/99');
