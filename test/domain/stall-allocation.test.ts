@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { allocatePod, canonicalOrder, type PodAllocation } from '../../src/domain/allocation.js';
 import { parseRecord } from '../../src/domain/fast-parse.js';
@@ -140,5 +141,35 @@ describe('a stalled request is charged a recompute of its context (docs/accounti
     const share = shareOf(allocation, 'long');
     expect(share.prefillGpuMicros + share.decodeGpuMicros + share.fixedGpuMicros).toBe(share.gpuMicros);
     expect(Number.isFinite(share.gpuMicros)).toBe(true);
+  });
+
+  it('never throws and keeps the pod’s time whole, whatever the attribute says', () => {
+    const entry = fc
+      .tuple(
+        fc.integer({ min: 0, max: 12_000 }),
+        fc.integer({ min: 0, max: 12_000 }),
+        fc.integer({ min: 0, max: 120 }),
+      )
+      .map(([a, g, t]) => `${a}/${g}/${t}`);
+    const attribute = fc.oneof(
+      fc.array(entry, { maxLength: 20 }).map((parts) => parts.join(',')),
+      fc.string({ maxLength: 40 }),
+    );
+    fc.assert(
+      fc.property(attribute, attribute, (first, second) => {
+        const plain = pod(DEFAULT_WEIGHTING);
+        const { allocation } = pod(DEFAULT_WEIGHTING, first);
+        const other = pod(DEFAULT_WEIGHTING, second).allocation;
+        for (const a of [allocation, other]) {
+          const busy = a.shares.reduce((sum, s) => sum + s.gpuMicros, 0);
+          expect(busy + a.idleGpuMicros).toBe(plain.allocation.fleetGpuMicros);
+          for (const s of a.shares) {
+            expect(Number.isSafeInteger(s.gpuMicros) && s.gpuMicros >= 0).toBe(true);
+            expect(s.prefillGpuMicros + s.decodeGpuMicros + s.fixedGpuMicros).toBe(s.gpuMicros);
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
