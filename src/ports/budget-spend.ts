@@ -27,8 +27,13 @@ export interface BudgetSpendStore {
    * whole, so a day reported again replaces its figure, never adds to it.
    */
   setExact(day: string, key: string, exact: Spent): Promise<void>;
-  /** The closed days of one month (`2026-12`) with an exact figure for this scope, by day. */
-  exactDays(month: string, key: string): Promise<ReadonlyMap<string, Spent>>;
+  /**
+   * Every scope's running figure of one period at once, by scope key (scopes with none are
+   * absent): one partition read, whatever the number of budgets.
+   */
+  readPeriod(period: BudgetPeriod, periodName: string): Promise<ReadonlyMap<string, Spent>>;
+  /** Every scope's closed days of one month (`2026-12`) with an exact figure, by scope key and day. */
+  exactMonth(month: string): Promise<ReadonlyMap<string, ReadonlyMap<string, Spent>>>;
 }
 
 /** Where the state document goes (a blob every sidecar reads). */

@@ -7,6 +7,7 @@ import { makeReportDay } from '../../functions/reportDay.js';
 import { dailyDeps, driftSetup, ingestDeps, type Services } from '../../src/composition/composition.js';
 import type { DriftReport } from '../../src/domain/drift/alert.js';
 import { parseMetrics } from '../../src/domain/metrics/build.js';
+import type { Spent } from '../../src/domain/budgets/state.js';
 import { startReceiver } from '../adapters/teams/teams-receiver.js';
 import { budgetServices } from '../helpers/storage.js';
 
@@ -156,7 +157,7 @@ describe('a reported day replaces the budgets estimate, and drift judges the err
       ['acme', acme],
       ['beta', beta],
     ] as const) {
-      const exact = (await spend.exactDays('2026-11', budget.key)).get(D1);
+      const exact = ((await spend.exactMonth('2026-11')).get(budget.key) ?? new Map<string, Spent>()).get(D1);
       const csv = await csvCost(s, D1, tenant);
       expect(csv.rows).toBeGreaterThan(0);
       // The CSV prints each row rounded to the micro-dollar; the exact figure is not rounded.
@@ -182,14 +183,17 @@ describe('a reported day replaces the budgets estimate, and drift judges the err
     // The same day again: nothing changes, nothing is posted.
     const before = {
       metrics: await s.reports.metrics(D1),
-      exact: await spend.exactDays('2026-11', acme.key),
+      exact: (await spend.exactMonth('2026-11')).get(acme.key) ?? new Map<string, Spent>(),
       posts: receiver.received.length,
-      betaNanos: (await spend.exactDays('2026-11', beta.key)).get(D1)?.nanos,
+      betaNanos: ((await spend.exactMonth('2026-11')).get(beta.key) ?? new Map<string, Spent>()).get(D1)
+        ?.nanos,
     };
     at(`${D2}T01:30:00Z`);
     await report(D1);
     expect(await s.reports.metrics(D1)).toBe(before.metrics);
-    expect(await spend.exactDays('2026-11', acme.key)).toEqual(before.exact);
+    expect((await spend.exactMonth('2026-11')).get(acme.key) ?? new Map<string, Spent>()).toEqual(
+      before.exact,
+    );
     expect(receiver.received).toHaveLength(before.posts);
 
     // Restated for a late request of beta: a new revision, the alert holds with its id, no post.
@@ -200,7 +204,8 @@ describe('a reported day replaces the budgets estimate, and drift judges the err
     const restated = parseMetrics((await s.reports.metrics(D1)) ?? '');
     expect(restated.revision).toBe(metrics.revision + 1);
     // Beta's figure is the restated report's rows, put in place of the first one, not added to it.
-    const betaExact = (await spend.exactDays('2026-11', beta.key)).get(D1)?.nanos ?? NaN;
+    const betaExact =
+      ((await spend.exactMonth('2026-11')).get(beta.key) ?? new Map<string, Spent>()).get(D1)?.nanos ?? NaN;
     const betaCsv = await csvCost(s, D1, 'beta');
     expect(betaExact).not.toBe(before.betaNanos);
     expect(Math.abs(betaExact / 1000 - betaCsv.micros)).toBeLessThanOrEqual(betaCsv.rows * 0.5);

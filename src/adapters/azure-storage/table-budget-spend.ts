@@ -137,14 +137,34 @@ export class TableBudgetSpend implements BudgetSpendStore {
     );
   }
 
-  async exactDays(month: string, key: string): Promise<ReadonlyMap<string, Spent>> {
+  async readPeriod(period: BudgetPeriod, periodName: string): Promise<ReadonlyMap<string, Spent>> {
     await this.ensure();
-    const days = new Map<string, Spent>();
-    const rows = this.table.listEntities<{ key: string; day: string; nanos: number; gpuMicros: number }>({
-      queryOptions: { filter: odata`PartitionKey eq ${`exact-${month}`} and key eq ${key}` },
+    const out = new Map<string, Spent>();
+    const rows = this.table.listEntities<{ key: string; nanos: number; gpuMicros: number }>({
+      queryOptions: {
+        filter: odata`PartitionKey eq ${partitionOf(period, periodName)}`,
+        select: ['key', 'nanos', 'gpuMicros'],
+      },
     });
-    for await (const r of rows) days.set(r.day, { nanos: r.nanos, gpuMicros: r.gpuMicros });
-    return days;
+    for await (const r of rows) out.set(r.key, { nanos: r.nanos, gpuMicros: r.gpuMicros });
+    return out;
+  }
+
+  async exactMonth(month: string): Promise<ReadonlyMap<string, ReadonlyMap<string, Spent>>> {
+    await this.ensure();
+    const out = new Map<string, Map<string, Spent>>();
+    const rows = this.table.listEntities<{ key: string; day: string; nanos: number; gpuMicros: number }>({
+      queryOptions: {
+        filter: odata`PartitionKey eq ${`exact-${month}`}`,
+        select: ['key', 'day', 'nanos', 'gpuMicros'],
+      },
+    });
+    for await (const r of rows) {
+      const days = out.get(r.key) ?? new Map<string, Spent>();
+      days.set(r.day, { nanos: r.nanos, gpuMicros: r.gpuMicros });
+      out.set(r.key, days);
+    }
+    return out;
   }
 }
 

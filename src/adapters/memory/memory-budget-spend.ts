@@ -43,8 +43,20 @@ export class MemoryBudgetSpend implements BudgetSpendStore, BudgetStateSink {
     return Promise.resolve();
   }
 
-  exactDays(month: string, key: string): Promise<ReadonlyMap<string, Spent>> {
-    return Promise.resolve(new Map(this.exact.get(`${month}\n${key}`) ?? []));
+  readPeriod(period: BudgetPeriod, periodName: string): Promise<ReadonlyMap<string, Spent>> {
+    const out = new Map<string, Spent>();
+    const prefix = `${period}\n${periodName}\n`;
+    for (const [id, f] of this.figures)
+      if (id.startsWith(prefix)) out.set(id.slice(prefix.length), { nanos: f.nanos, gpuMicros: f.gpuMicros });
+    return Promise.resolve(out);
+  }
+
+  exactMonth(month: string): Promise<ReadonlyMap<string, ReadonlyMap<string, Spent>>> {
+    const out = new Map<string, ReadonlyMap<string, Spent>>();
+    const prefix = `${month}\n`;
+    for (const [id, days] of this.exact)
+      if (id.startsWith(prefix)) out.set(id.slice(prefix.length), new Map(days));
+    return Promise.resolve(out);
   }
 
   write(text: string): Promise<void> {

@@ -4,7 +4,7 @@ import { periodAt } from '../../domain/budgets/periods.js';
 import { stateEntry, type BudgetState, type BudgetStateEntry } from '../../domain/budgets/state.js';
 import type { BudgetSpendStore, BudgetStateSink } from '../../ports/budget-spend.js';
 import type { Notifier } from '../../ports/notifier.js';
-import { spendWithExact } from './exact-spend.js';
+import { spendWithExact, SpendView } from './exact-spend.js';
 
 export interface PublishDeps {
   readonly budgets: BudgetsFile;
@@ -31,8 +31,9 @@ export interface Published {
 export async function publishBudgets(deps: PublishDeps): Promise<Published> {
   const nowMs = deps.now().getTime();
   const entries: BudgetStateEntry[] = [];
+  const view = new SpendView(deps.spend);
   for (const b of deps.budgets.budgets) {
-    const spent = await spendWithExact(deps.spend, b, periodAt(b.period, nowMs).name);
+    const spent = await spendWithExact(deps.spend, b, periodAt(b.period, nowMs).name, view);
     entries.push(stateEntry(b, spent, nowMs));
   }
   const state: BudgetState = { version: 1, generatedAt: new Date(nowMs).toISOString(), entries };

@@ -114,6 +114,51 @@ describe('publishing', () => {
   });
 });
 
+describe('publishing many budgets', () => {
+  it("reads each partition once a publish, however many month budgets, with each scope's figure its own", async () => {
+    const spend = new MemoryBudgetSpend();
+    const many = parseBudgets({
+      budgets: Array.from({ length: 40 }, (_, i) => ({
+        scope: { tenant: `t${i}` },
+        period: 'month',
+        limit: { usd: 100 },
+        policy: 'alert',
+      })),
+    });
+    const closed = ['2026-11-20', '2026-11-21'];
+    for (const [i, b] of many.budgets.entries()) {
+      await spend.add('seed', [
+        { key: b.key, period: 'month', periodName: '2026-11', nanos: 3e9 * (i + 1), gpuMicros: 0 },
+        ...closed.map((day) => ({
+          key: b.key,
+          period: 'day' as const,
+          periodName: day,
+          nanos: 1e9 * (i + 1),
+          gpuMicros: 0,
+        })),
+      ]);
+      for (const day of closed) await spend.setExact(day, b.key, { nanos: 0.5e9 * (i + 1), gpuMicros: 0 });
+    }
+    const calls = { read: 0, readPeriod: 0, exactMonth: 0 };
+    const counted = new Proxy(spend, {
+      get(target, name, receiver) {
+        if (typeof name === 'string' && name in calls) calls[name as keyof typeof calls] += 1;
+        return Reflect.get(target, name, receiver) as unknown;
+      },
+    });
+    const published = await publishBudgets({
+      budgets: many,
+      spend: counted,
+      sink: spend,
+      now: () => new Date(`${DAY}T12:00:00Z`),
+    });
+    // The month (1) and each closed day (2): partitions, not budgets.
+    expect(calls).toEqual({ read: 0, readPeriod: 3, exactMonth: 1 });
+    // Each scope: its month estimate with its two closed days' estimates swapped for their exact figures.
+    expect(published.state.entries.map((e) => e.spentUsd)).toEqual(many.budgets.map((_, i) => 2 * (i + 1)));
+  });
+});
+
 describe('spend on Table Storage (Azurite)', () => {
   it('loses no concurrent addition, applies a batch once, and claims a card once', async () => {
     const table = TableClient.fromConnectionString(inject('azurite'), `spend${randomUUID().slice(0, 8)}`, {
@@ -134,4 +179,45 @@ describe('spend on Table Storage (Azurite)', () => {
     const claims = await Promise.all(stores.map((s) => s.claimCard(`day|${DAY}|${hostile}|1`)));
     expect(claims.filter(Boolean)).toHaveLength(1);
   }, 60_000);
+});
+
+describe("a period's and a month's figures read whole, on both stores", () => {
+  const stores = {
+    memory: () => new MemoryBudgetSpend(),
+    table: () =>
+      new TableBudgetSpend(
+        TableClient.fromConnectionString(inject('azurite'), `whole${randomUUID().slice(0, 8)}`, {
+          allowInsecureConnection: true,
+        }),
+      ),
+  };
+  for (const [name, make] of Object.entries(stores))
+    it(`${name}: every scope of the partition asked, by key, and nothing of another`, async () => {
+      const spend = make();
+      await spend.add('b1', [
+        { key: acmeDay, period: 'day', periodName: DAY, nanos: 5, gpuMicros: 1 },
+        { key: hostile, period: 'day', periodName: DAY, nanos: 9, gpuMicros: 2 },
+        { key: acmeDay, period: 'day', periodName: '2026-03-02', nanos: 100, gpuMicros: 100 },
+        { key: acmeMonth, period: 'month', periodName: DAY.slice(0, 7), nanos: 14, gpuMicros: 3 },
+      ]);
+      await spend.setExact(DAY, acmeDay, { nanos: 4, gpuMicros: 1 });
+      await spend.setExact(DAY, hostile, { nanos: 8, gpuMicros: 2 });
+      await spend.setExact('2026-04-01', acmeDay, { nanos: 1, gpuMicros: 1 });
+      expect(await spend.readPeriod('day', DAY)).toEqual(
+        new Map([
+          [acmeDay, { nanos: 5, gpuMicros: 1 }],
+          [hostile, { nanos: 9, gpuMicros: 2 }],
+        ]),
+      );
+      expect(await spend.readPeriod('month', DAY.slice(0, 7))).toEqual(
+        new Map([[acmeMonth, { nanos: 14, gpuMicros: 3 }]]),
+      );
+      expect(await spend.readPeriod('day', '2026-03-03')).toEqual(new Map());
+      expect(await spend.exactMonth(DAY.slice(0, 7))).toEqual(
+        new Map([
+          [acmeDay, new Map([[DAY, { nanos: 4, gpuMicros: 1 }]])],
+          [hostile, new Map([[DAY, { nanos: 8, gpuMicros: 2 }]])],
+        ]),
+      );
+    });
 });
