@@ -212,8 +212,7 @@ export class DayCalibration {
     const kept = this.kept.get(key);
     if (kept?.fitted !== undefined)
       return weightingOf(kept.fitted, kept.prefillAttentionPerContextToken ?? 0);
-    const done = this.done.get(key);
-    return done?.source === 'fitted' ? done.weighting : undefined;
+    return this.done.get(key)?.weighting;
   };
 
   /** The weightings weightingFor gives, by deploymentKey: for an allocation made elsewhere. */
@@ -222,8 +221,7 @@ export class DayCalibration {
     for (const [key, record] of this.kept)
       if (record.fitted !== undefined)
         out.push([key, weightingOf(record.fitted, record.prefillAttentionPerContextToken ?? 0)]);
-    for (const [key, done] of this.done)
-      if (!this.kept.has(key) && done.source === 'fitted') out.push([key, done.weighting]);
+    for (const [key, done] of this.done) if (!this.kept.has(key)) out.push([key, done.weighting]);
     return out;
   }
 
@@ -290,10 +288,15 @@ function judge(
     requests,
   };
   const fit = fitted >= minRequests ? fitPositive(equations) : undefined;
+  const bent = fitted < minRequests ? undefined : (untrusted(fit) ?? outOfBound(equations, fit));
+  const saturated = fitted < minRequests || bent !== undefined ? undefined : belowQuietSteps(equations, fit);
   const reason =
     fitted < minRequests
       ? `${requests} requests with a decode phase, fewer than the ${minRequests} a fit needs`
-      : (untrusted(fit) ?? outOfBound(equations, fit) ?? belowQuietSteps(equations, fit));
+      : (bent ??
+        (saturated === undefined
+          ? undefined
+          : `${saturated}; the configured constants are used, with the prefill attention term`));
   if (reason === undefined && fit !== undefined)
     return {
       ...base,
@@ -304,10 +307,22 @@ function judge(
   return {
     ...base,
     ...(fit === undefined ? {} : { fit }),
-    weighting: configured,
+    weighting: saturated === undefined ? configured : withAttention(configured),
     source: 'configured',
     reason: reason ?? 'no fit',
   };
+}
+
+/**
+ * The configured constants with the prefill attention term, for a deployment whose fit was refused
+ * by the quiet-step rule alone: a saturated pod, where the fit moved step time onto the per-token
+ * costs but nothing says its prompts' attention is not there. The term is the models' shape, not a
+ * fitted figure. A weighting that has its own term, or is not step-cost, is kept as it is.
+ */
+function withAttention(configured: Weighting): Weighting {
+  if (configured.kind !== 'step-cost' || configured.prefillAttentionPerContextToken !== undefined)
+    return configured;
+  return { ...configured, prefillAttentionPerContextToken: PREFILL_ATTENTION_PER_CONTEXT_TOKEN };
 }
 
 /** The fit with every per-token constant >= 0: a negative one is held at 0 and the rest refitted. */

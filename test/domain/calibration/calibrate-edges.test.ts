@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { DayCalibration, MAX_FIT_REQUESTS } from '../../../src/domain/calibration/calibrate.js';
 import { keepUpTo, sampleKey, sampleThreshold, type Equations } from '../../../src/domain/calibration/fit.js';
 import type { UsageRecord } from '../../../src/domain/records.js';
-import { DEFAULT_WEIGHTING } from '../../../src/domain/weighting.js';
+import { DEFAULT_WEIGHTING, PREFILL_ATTENTION_PER_CONTEXT_TOKEN } from '../../../src/domain/weighting.js';
 import { readFileSync } from 'node:fs';
 import { EventAccumulator } from '../../../src/domain/accumulator.js';
 import { parseRecord } from '../../../src/domain/fast-parse.js';
@@ -64,7 +64,15 @@ describe('calibrating on any usage at all', () => {
           for (const record of day.records()) {
             if (record.source === 'configured') {
               expect(record.reason).toMatch(/\S/);
-              expect(day.weightingFor(record)).toBeUndefined();
+              // The configured constants; with the attention term only where the quiet-step rule alone refused the fit.
+              expect(day.weightingFor(record)).toEqual(
+                /with the prefill attention term$/.test(record.reason ?? '')
+                  ? {
+                      ...DEFAULT_WEIGHTING,
+                      prefillAttentionPerContextToken: PREFILL_ATTENTION_PER_CONTEXT_TOKEN,
+                    }
+                  : DEFAULT_WEIGHTING,
+              );
               continue;
             }
             const w = day.weightingFor(record);
@@ -114,7 +122,14 @@ describe('calibrating on any usage at all', () => {
           const w = day.weightingFor(record);
           if (record.source === 'configured') {
             expect(record.reason).toMatch(/\S/);
-            expect(w).toBeUndefined();
+            expect(w).toEqual(
+              /with the prefill attention term$/.test(record.reason ?? '')
+                ? {
+                    ...DEFAULT_WEIGHTING,
+                    prefillAttentionPerContextToken: PREFILL_ATTENTION_PER_CONTEXT_TOKEN,
+                  }
+                : DEFAULT_WEIGHTING,
+            );
             continue;
           }
           fitted += 1;

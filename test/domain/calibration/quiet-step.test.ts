@@ -77,9 +77,13 @@ describe("the day's quietest decode steps", () => {
     const c = judged(e);
     expect(c?.fit?.constants.fixedMs).toBeCloseTo(9, 6);
     expect(c?.source).toBe('configured');
-    expect(c?.weighting).toBe(DEFAULT_WEIGHTING);
+    // The configured constants, with the attention term: a saturated pod's prompts still have it.
+    expect(c?.weighting).toEqual({
+      ...DEFAULT_WEIGHTING,
+      prefillAttentionPerContextToken: PREFILL_ATTENTION_PER_CONTEXT_TOKEN,
+    });
     expect(c?.reason).toMatch(
-      /^the fitted fixed step time 9\.00 ms is under 97% of the quietest decode steps \(\d+\.\d\d ms per step at the 1st percentile\)/,
+      /^the fitted fixed step time 9\.00 ms is under 97% of the quietest decode steps \(\d+\.\d\d ms per step at the 1st percentile\).*; the configured constants are used, with the prefill attention term$/,
     );
   });
 });
