@@ -119,7 +119,8 @@ export async function startSuiteModel(
           total_tokens: answer.promptTokens + answer.completionTokens,
         },
       });
-      // As an engine would take: a step per generated token.
+      // As an engine would take: the prompt's prefill, then a step per generated token. Faster than
+      // an A100 can prefill, the usage event would be refused as implausible (domain/plausibility.ts).
       setTimeout(
         () => {
           res.writeHead(200, {
@@ -128,7 +129,7 @@ export async function startSuiteModel(
           });
           res.end(payload);
         },
-        Math.ceil(answer.completionTokens * MS_PER_TOKEN),
+        Math.ceil(answer.promptTokens * MS_PER_PROMPT_TOKEN + answer.completionTokens * MS_PER_TOKEN),
       );
     });
   });
@@ -149,8 +150,9 @@ export async function startSuiteModel(
   };
 }
 
-/** Milliseconds the stand-in takes per generated token. */
+/** Milliseconds the stand-in takes per generated token, and per prompt token (100,000 a second). */
 const MS_PER_TOKEN = 0.5;
+const MS_PER_PROMPT_TOKEN = 0.01;
 
 /**
  * A prompt the suite does not hold (a replayed workload's): words as tokens, and `max_tokens`
