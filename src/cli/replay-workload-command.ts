@@ -4,7 +4,8 @@ import {
   OpenAiReplayEndpoint,
   type AttributionHeaders,
 } from '../adapters/openai/replay-endpoint.js';
-import { replayRequest, sampleWorkload, type ReplayApi } from '../domain/replay/workload.js';
+import { WorkloadSampler } from '../domain/replay/sampler.js';
+import { replayRequest, type ReplayApi } from '../domain/replay/workload.js';
 import {
   DEFAULT_REPLAY_LIMITS,
   replayWorkload,
@@ -12,7 +13,7 @@ import {
   type ReplaySummary,
 } from '../usecases/replay/replay-workload.js';
 import { parseArgsOrThrow } from './args.js';
-import { readEventSet } from './event-input.js';
+import { eachUsageEvent } from './event-input.js';
 import { DEFAULT_PRICES_HELP, pricesPathOf, readPricesOption } from './prices-option.js';
 import { UsageError } from './usage-error.js';
 
@@ -192,18 +193,22 @@ export async function runReplayWorkload(
   deps: ReplayWorkloadDeps = {},
 ): Promise<ReplayWorkloadOutcome> {
   const prices = await readPricesOption(options.pricesPath);
-  const events = await readEventSet(options.events, prices, '--events');
-  const sample = sampleWorkload(events.usage, options.model, options.sample, options.seed, options.perGroup);
+  // One event at a time: a day of tens of millions is sampled in the memory of its sample.
+  const sampler = new WorkloadSampler(options.model, options.sample, options.seed, options.perGroup);
+  const scan = await eachUsageEvent(options.events, prices, '--events', (u) => {
+    sampler.add(u);
+  });
+  const sample = sampler.result();
   if (sample.chosen.length === 0) {
-    const models = [...new Set(events.usage.map((u) => u.model))].sort();
+    const models = [...scan.models].sort();
     throw new UsageError(
       `--events ${options.events} has no completed generation of model ${options.model}` +
         (models.length === 0 ? ' (no usage events at all)' : ` (models there: ${models.join(', ')})`),
     );
   }
   const warnings = [
-    ...(events.rejected.length > 0
-      ? [`${events.rejected.length} line(s) of --events refused, first: ${events.rejected[0] ?? ''}`]
+    ...(scan.rejected > 0
+      ? [`${scan.rejected} line(s) of --events refused, first: ${scan.firstRejected[0] ?? ''}`]
       : []),
     ...(sample.notGenerations > 0
       ? [

@@ -1,5 +1,6 @@
 import { hash53 } from '../hash.js';
 import type { UsageRecord } from '../records.js';
+import { WorkloadSampler, type SampledWorkload } from './sampler.js';
 
 /**
  * A workload replayed through a canary and through the version in service, so the release cost
@@ -26,19 +27,7 @@ export interface ReplayRequest {
   readonly body: Readonly<Record<string, unknown>>;
 }
 
-export interface WorkloadSample {
-  /**
-   * The events chosen, in the order of their hash; then those added to reach each group's floor,
-   * group by group. An event of a group smaller than the floor appears more than once.
-   */
-  readonly chosen: readonly UsageRecord[];
-  /** Requests added beyond `size` so that every (feature, requestClass) reaches the floor. */
-  readonly added: number;
-  /** The model's completed generations the sample was drawn from. */
-  readonly eligible: number;
-  /** The model's `ok` events left out because they generated nothing (pooling, embeddings). */
-  readonly notGenerations: number;
-}
+export type WorkloadSample = SampledWorkload;
 
 /**
  * `size` of the model's `ok` usage events that generated tokens: those whose eventId has the
@@ -50,68 +39,19 @@ export interface WorkloadSample {
  * gate measures each group it projects and fails closed on one measured fewer than its
  * `--min-requests` times, and a uniform sample of a day leaves its small groups (a nightly suite,
  * a feature in pilot) short. A group is topped up with its next events in hash order; a group
- * with fewer events than the floor has them repeated, in the same order.
+ * with fewer events than the floor has them repeated, in the same order. The events are taken one
+ * at a time (sampler.ts), so a day is sampled in the memory of its sample.
  */
 export function sampleWorkload(
-  usage: readonly UsageRecord[],
+  usage: Iterable<UsageRecord>,
   model: string,
   size: number,
   seed?: string,
   perGroup = 0,
 ): WorkloadSample {
-  if (!Number.isInteger(perGroup) || perGroup < 0)
-    throw new RangeError(`the floor per group must be a whole number >= 0, got ${perGroup}`);
-  if (!Number.isInteger(size) || size < 1)
-    throw new RangeError(`sample size must be a whole number >= 1, got ${size}`);
-  let notGenerations = 0;
-  const keyed: { readonly key: number; readonly record: UsageRecord }[] = [];
-  for (const record of usage) {
-    if (record.model !== model || record.status !== 'ok') continue;
-    if (record.completionTokens === 0) {
-      notGenerations += 1;
-      continue;
-    }
-    keyed.push({ key: hash53(seed === undefined ? record.eventId : `${seed}:${record.eventId}`), record });
-  }
-  keyed.sort(
-    (a, b) =>
-      a.key - b.key ||
-      (a.record.eventId < b.record.eventId ? -1 : a.record.eventId > b.record.eventId ? 1 : 0),
-  );
-  const chosen = keyed.slice(0, size).map((k) => k.record);
-  const added = topUp(
-    chosen,
-    keyed.map((k) => k.record),
-    perGroup,
-  );
-  return { chosen, added, eligible: keyed.length, notGenerations };
-}
-
-/** Appends to `chosen` what each group of `ordered` needs to reach `floor`; returns how many. */
-function topUp(chosen: UsageRecord[], ordered: readonly UsageRecord[], floor: number): number {
-  if (floor === 0) return 0;
-  const groupOf = (r: UsageRecord): string => JSON.stringify([r.feature, r.requestClass]);
-  const have = new Map<string, number>();
-  for (const r of chosen) have.set(groupOf(r), (have.get(groupOf(r)) ?? 0) + 1);
-  const groups = new Map<string, UsageRecord[]>();
-  for (const r of ordered) {
-    const list = groups.get(groupOf(r));
-    if (list === undefined) groups.set(groupOf(r), [r]);
-    else list.push(r);
-  }
-  const taken = new Set(chosen);
-  let added = 0;
-  for (const [group, records] of [...groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    let count = have.get(group) ?? 0;
-    // Those not sampled yet first, then the group again from its start.
-    const next = [...records.filter((r) => !taken.has(r)), ...records];
-    for (let i = 0; count < floor; i += 1, count += 1, added += 1) {
-      const record = next[i % next.length];
-      if (record === undefined) break;
-      chosen.push(record);
-    }
-  }
-  return added;
+  const sampler = new WorkloadSampler(model, size, seed, perGroup);
+  for (const record of usage) sampler.add(record);
+  return sampler.result();
 }
 
 /** The byte-pair tokenizers of the models served (Llama, Qwen) read this word as one token. */
