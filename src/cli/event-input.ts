@@ -14,8 +14,11 @@ export interface EventSet {
   readonly rejected: readonly string[];
 }
 
-/** The events of an NDJSON file or folder, validated as the report validates them. */
-export async function readEventSet(path: string, prices: PriceCard, option: string): Promise<EventSet> {
+/**
+ * The lines of an NDJSON file or folder in batches, each with its file, in order: the one way the
+ * command line reads event files, a missing or unreadable path a UsageError naming `option`.
+ */
+async function* eventLines(path: string, option: string): AsyncGenerator<{ file: string; lines: Line[] }> {
   let files: string[];
   try {
     files = await listEventFiles(path);
@@ -23,9 +26,6 @@ export async function readEventSet(path: string, prices: PriceCard, option: stri
     throw new UsageError(`cannot read ${option} ${path}: ${(error as Error).message}`);
   }
   if (files.length === 0) throw new UsageError(`${option} ${path} holds no *.ndjson or *.jsonl file`);
-  const accumulator = new EventAccumulator<string>(prices);
-  const rejected: string[] = [];
-  let lines = 0;
   for (const file of files) {
     const batches = readLineBatches(file);
     for (;;) {
@@ -36,14 +36,23 @@ export async function readEventSet(path: string, prices: PriceCard, option: stri
         throw new UsageError(`cannot read ${option} ${path}: ${(error as Error).message}`);
       }
       if (next.done === true) break;
-      for (const line of next.value) {
-        lines += 1;
-        const where = `${file}:${line.line}`;
-        const reason = accumulator.add(lineRecord(line, accumulator.intern), where);
-        if (reason !== undefined) rejected.push(`${where}: ${reason}`);
-      }
+      yield { file, lines: next.value };
     }
   }
+}
+
+/** The events of an NDJSON file or folder, validated as the report validates them. */
+export async function readEventSet(path: string, prices: PriceCard, option: string): Promise<EventSet> {
+  const accumulator = new EventAccumulator<string>(prices);
+  const rejected: string[] = [];
+  let lines = 0;
+  for await (const batch of eventLines(path, option))
+    for (const line of batch.lines) {
+      lines += 1;
+      const where = `${batch.file}:${line.line}`;
+      const reason = accumulator.add(lineRecord(line, accumulator.intern), where);
+      if (reason !== undefined) rejected.push(`${where}: ${reason}`);
+    }
   for (const conflict of accumulator.conflicts())
     rejected.push(`${conflict.where ?? path}: ${conflict.reason}`);
   return { usage: accumulator.usage(), capacity: accumulator.capacity(), lines, rejected };
@@ -69,45 +78,27 @@ export async function eachUsageEvent(
   option: string,
   visit: (usage: UsageRecord) => void,
 ): Promise<UsageScan> {
-  let files: string[];
-  try {
-    files = await listEventFiles(path);
-  } catch (error) {
-    throw new UsageError(`cannot read ${option} ${path}: ${(error as Error).message}`);
-  }
-  if (files.length === 0) throw new UsageError(`${option} ${path} holds no *.ndjson or *.jsonl file`);
   const models = new Set<string>();
   const firstRejected: string[] = [];
   let lines = 0;
   let rejected = 0;
-  for (const file of files) {
-    const batches = readLineBatches(file);
-    for (;;) {
-      let next: IteratorResult<Line[]>;
-      try {
-        next = await batches.next();
-      } catch (error) {
-        throw new UsageError(`cannot read ${option} ${path}: ${(error as Error).message}`);
+  for await (const batch of eventLines(path, option))
+    for (const line of batch.lines) {
+      lines += 1;
+      const result = lineRecord(line);
+      const reason = !result.ok
+        ? result.reason
+        : result.record === null
+          ? undefined
+          : admissionProblem(prices, result.record);
+      if (reason !== undefined) {
+        rejected += 1;
+        if (firstRejected.length < 3) firstRejected.push(`${batch.file}:${line.line}: ${reason}`);
+        continue;
       }
-      if (next.done === true) break;
-      for (const line of next.value) {
-        lines += 1;
-        const result = lineRecord(line);
-        const reason = !result.ok
-          ? result.reason
-          : result.record === null
-            ? undefined
-            : admissionProblem(prices, result.record);
-        if (reason !== undefined) {
-          rejected += 1;
-          if (firstRejected.length < 3) firstRejected.push(`${file}:${line.line}: ${reason}`);
-          continue;
-        }
-        if (!result.ok || result.record?.type !== 'usage') continue;
-        models.add(result.record.model);
-        visit(result.record);
-      }
+      if (!result.ok || result.record?.type !== 'usage') continue;
+      models.add(result.record.model);
+      visit(result.record);
     }
-  }
   return { lines, rejected, firstRejected, models };
 }

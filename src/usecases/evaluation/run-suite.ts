@@ -11,6 +11,7 @@ import { caseRequest } from '../../domain/evaluation/prompt.js';
 import { caseResult, type CaseOutcome, type CaseResult } from '../../domain/evaluation/results.js';
 import type { SuiteManifest } from '../../domain/evaluation/suite.js';
 import type { CompletionEndpoint } from '../../ports/completion-endpoint.js';
+import { eachInParallel, pacer } from '../paced.js';
 
 export interface RunLimits {
   /** Cases in flight at once. */
@@ -63,34 +64,13 @@ export async function runSuite(
 ): Promise<CaseResult[]> {
   const results: CaseResult[] = new Array<CaseResult>(suite.cases.length);
   const pace = pacer(limits.requestsPerSecond, deps);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < suite.cases.length) {
-      const index = next;
-      next += 1;
-      const c = suite.cases[index];
-      if (c === undefined) continue;
-      const outcome = await runCase(suite.manifest, c, model, limits, deps, pace);
-      const result = caseResult(suite.manifest, c, outcome);
-      results[index] = result;
-      deps.onCase?.(result);
-    }
-  };
-  const workers = Math.max(1, Math.min(limits.concurrency, suite.cases.length));
-  await Promise.all(Array.from({ length: workers }, worker));
+  await eachInParallel(suite.cases, limits.concurrency, async (c, index) => {
+    const outcome = await runCase(suite.manifest, c, model, limits, deps, pace);
+    const result = caseResult(suite.manifest, c, outcome);
+    results[index] = result;
+    deps.onCase?.(result);
+  });
   return results;
-}
-
-/** Waits for the next start slot: slots are 1000 / rate ms apart, shared by every worker. */
-function pacer(perSecond: number, deps: RunDeps): () => Promise<void> {
-  const gap = 1000 / perSecond;
-  let slot = Number.NEGATIVE_INFINITY;
-  return async () => {
-    const now = deps.now();
-    const mine = Math.max(now, slot + gap);
-    slot = mine;
-    if (mine > now) await deps.sleep(mine - now);
-  };
 }
 
 async function runCase(

@@ -7,6 +7,7 @@
  */
 import type { ReplayRequest } from '../../domain/replay/workload.js';
 import type { ReplayEndpoint } from '../../ports/replay-endpoint.js';
+import { eachInParallel, pacer } from '../paced.js';
 
 export interface ReplayLimits {
   readonly concurrency: number;
@@ -60,27 +61,19 @@ export async function replayWorkload(
   const failures = new Map<string, { count: number; first: string }>();
   let answered = 0;
   let otherLength = 0;
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < requests.length) {
-      const request = requests[next];
-      next += 1;
-      if (request === undefined) continue;
-      const answer = await sendOne(request, limits, deps, pace);
-      if (answer.ok) {
-        answered += 1;
-        if (answer.completionTokens !== undefined && answer.completionTokens !== request.completionTokens)
-          otherLength += 1;
-        continue;
-      }
-      const seen = failures.get(answer.kind);
-      if (seen === undefined)
-        failures.set(answer.kind, { count: 1, first: `${request.requestId}: ${answer.detail}` });
-      else seen.count += 1;
+  await eachInParallel(requests, limits.concurrency, async (request) => {
+    const answer = await sendOne(request, limits, deps, pace);
+    if (answer.ok) {
+      answered += 1;
+      if (answer.completionTokens !== undefined && answer.completionTokens !== request.completionTokens)
+        otherLength += 1;
+      return;
     }
-  };
-  const workers = Math.max(1, Math.min(limits.concurrency, requests.length));
-  await Promise.all(Array.from({ length: workers }, worker));
+    const seen = failures.get(answer.kind);
+    if (seen === undefined)
+      failures.set(answer.kind, { count: 1, first: `${request.requestId}: ${answer.detail}` });
+    else seen.count += 1;
+  });
   const listed = [...failures]
     .map(([kind, f]) => ({ kind, count: f.count, first: f.first }))
     .sort((a, b) => b.count - a.count || (a.kind < b.kind ? -1 : 1));
@@ -116,16 +109,4 @@ async function sendOne(
     if (answer.ok || !answer.refused || attempt >= limits.refusedRetries) return answer;
     await deps.sleep(limits.refusedDelayMs * 2 ** attempt);
   }
-}
-
-/** Waits for the next start slot: slots are 1000 / rate ms apart, shared by every worker. */
-function pacer(perSecond: number, deps: ReplayDeps): () => Promise<void> {
-  const gap = 1000 / perSecond;
-  let slot = Number.NEGATIVE_INFINITY;
-  return async () => {
-    const now = deps.now();
-    const mine = Math.max(now, slot + gap);
-    slot = mine;
-    if (mine > now) await deps.sleep(mine - now);
-  };
 }
