@@ -13,6 +13,7 @@ import { BudgetStateReader, blobReader } from '../src/sidecar/spend-budgets.js';
 import { publishBudgets } from '../src/usecases/budgets/publish-budgets.js';
 import { ingestBatch, type DeliveredMessage } from '../src/usecases/ingest/ingest.js';
 import { FakeVllm } from './fake-vllm.js';
+import { SIDECAR_PRIORITIES, SIDECAR_RULES } from './metered-pod.js';
 
 export interface BudgetDemoResult {
   readonly served: number;
@@ -68,16 +69,8 @@ export async function budgetDemo(
   const events: Record<string, unknown>[] = [];
   const proxy = createProxy({
     upstream,
-    rules: {
-      headers: { tenant: 'x-tenant', feature: 'x-feature', requestClass: 'x-request-class' },
-      apiKeys: new Map(),
-      missingTenant: 'reject',
-      defaultClass: 'interactive',
-    },
-    priorities: new Map([
-      ['interactive', 0],
-      ['batch', 10],
-    ]),
+    rules: SIDECAR_RULES,
+    priorities: SIDECAR_PRIORITIES,
     identity: { pod: 'vllm-demo-0', gpuSku: 'Standard_NC24ads_A100_v4', gpuCount: 1, model: 'demo-model' },
     emit: (e) => events.push(e),
     metrics: new SidecarMetrics(),

@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { CapacityClock } from '../src/sidecar/capacity.js';
 import { SidecarMetrics } from '../src/sidecar/metrics.js';
-import type { PodIdentity } from '../src/sidecar/proxy-deps.js';
+import type { PodIdentity, ProxyDeps } from '../src/sidecar/proxy-deps.js';
 import { createProxy } from '../src/sidecar/proxy.js';
 
 export interface MeteredPodOptions {
@@ -32,6 +32,20 @@ export interface MeteredPod {
 
 const MINUTE_MS = 60_000;
 
+/** The local run's sidecars: the default attribution headers, a tenant required, interactive by default. */
+export const SIDECAR_RULES: ProxyDeps['rules'] = {
+  headers: { tenant: 'x-tenant', feature: 'x-feature', requestClass: 'x-request-class' },
+  apiKeys: new Map(),
+  missingTenant: 'reject',
+  defaultClass: 'interactive',
+};
+
+/** vLLM priorities of the two request classes (lower first). */
+export const SIDECAR_PRIORITIES: ProxyDeps['priorities'] = new Map([
+  ['interactive', 0],
+  ['batch', 10],
+]);
+
 export async function startMeteredPod(options: MeteredPodOptions): Promise<MeteredPod> {
   const events: Record<string, unknown>[] = [];
   const emit = (event: Record<string, unknown>): void => {
@@ -41,16 +55,8 @@ export async function startMeteredPod(options: MeteredPodOptions): Promise<Meter
   const capacity = new CapacityClock(options.identity, MINUTE_MS, emit, options.now);
   const proxy = createProxy({
     upstream: options.upstream,
-    rules: {
-      headers: { tenant: 'x-tenant', feature: 'x-feature', requestClass: 'x-request-class' },
-      apiKeys: new Map(),
-      missingTenant: 'reject',
-      defaultClass: 'interactive',
-    },
-    priorities: new Map([
-      ['interactive', 0],
-      ['batch', 10],
-    ]),
+    rules: SIDECAR_RULES,
+    priorities: SIDECAR_PRIORITIES,
     identity: options.identity,
     emit,
     metrics: new SidecarMetrics(),
