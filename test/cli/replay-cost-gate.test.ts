@@ -50,6 +50,24 @@ async function replayedRun(name: string, ...extra: string[]): Promise<string> {
   return path;
 }
 
+/** cost-gate on two runs against the reported day, any increase within the limit: the evidence is what is tested. */
+function costGate(baseline: string, candidate: string, out: string, ...extra: string[]) {
+  return runMain([
+    'cost-gate',
+    '--baseline',
+    baseline,
+    '--candidate',
+    candidate,
+    '--traffic',
+    join(dir, 'reports'),
+    '--out',
+    join(dir, out),
+    '--max-increase',
+    '1000',
+    ...extra,
+  ]);
+}
+
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'replay-cost-gate-'));
   const lines = [...simulateDay({ date: DATE, pods: 6, seed: 11, requests: 600 })].map((e) =>
@@ -87,22 +105,7 @@ describe("a canary's cost evidence: replay-workload, then cost-gate --model", ()
     await vllm.stop();
     const candidate = await replayedRun('candidate', '--sample', '100000', '--per-group', '0');
     const gate = (out: string, ...extra: string[]) =>
-      runMain([
-        'cost-gate',
-        '--baseline',
-        baseline,
-        '--candidate',
-        candidate,
-        '--traffic',
-        join(dir, 'reports'),
-        '--out',
-        join(dir, out),
-        '--min-requests',
-        '1',
-        '--max-increase',
-        '1000',
-        ...extra,
-      ]);
+      costGate(baseline, candidate, out, '--min-requests', '1', ...extra);
     const everyModel = await gate('all');
     expect(everyModel.code).toBe(1);
     expect(everyModel.stderr).toMatch(
@@ -136,21 +139,7 @@ describe("a canary's cost evidence: replay-workload, then cost-gate --model", ()
       await vllm.stop();
       const candidate = await replayedRun(`${label}-candidate`, '--sample', '20', ...extra);
       await vllm.stop();
-      return runMain([
-        'cost-gate',
-        '--baseline',
-        baseline,
-        '--candidate',
-        candidate,
-        '--traffic',
-        join(dir, 'reports'),
-        '--model',
-        MODEL,
-        '--max-increase',
-        '1000',
-        '--out',
-        join(dir, `${label}-gate`),
-      ]);
+      return costGate(baseline, candidate, `${label}-gate`, '--model', MODEL);
     };
     // A uniform sample of 20 leaves most groups under the gate's default of 20 requests.
     const uniform = await runs('uniform', '--per-group', '0');
