@@ -5,7 +5,7 @@ import { StepClock } from '../domain/stalls.js';
 import type { Attribution } from './attribution.js';
 import type { CompletionBody } from './body.js';
 import { forwardHeaders, forwardResponseHeaders, jsonError, writeWithBackpressure } from './http.js';
-import { Concurrency } from './concurrency.js';
+import { MeanConcurrency } from '../domain/mean-concurrency.js';
 import type { ProxyDeps } from './proxy-deps.js';
 import { JsonFieldScanner } from './json-fields.js';
 import { SseRelay } from './relay.js';
@@ -76,11 +76,11 @@ function stepClockOf(deps: ProxyDeps): StepClock {
 }
 
 /** One pod's concurrency per proxy (its deps are made once per sidecar). */
-const concurrencies = new WeakMap<ProxyDeps, Concurrency>();
-function concurrencyOf(deps: ProxyDeps): Concurrency {
+const concurrencies = new WeakMap<ProxyDeps, MeanConcurrency>();
+function concurrencyOf(deps: ProxyDeps): MeanConcurrency {
   let found = concurrencies.get(deps);
   if (found === undefined) {
-    found = new Concurrency();
+    found = new MeanConcurrency();
     concurrencies.set(deps, found);
   }
   return found;
@@ -113,7 +113,7 @@ export class MeteredRequest {
   /** performance.now() when the response headers went to the client. */
   private relayStarted = 0;
 
-  private readonly concurrency: Concurrency;
+  private readonly concurrency: MeanConcurrency;
   /** The pod's in-flight integral when this request arrived. */
   private readonly enteredAt: number;
 

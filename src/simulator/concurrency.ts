@@ -1,15 +1,15 @@
+import { MeanConcurrency } from '../domain/mean-concurrency.js';
+
 /**
- * The `meanConcurrency` a budget-enforcing sidecar puts on each usage event (src/sidecar/
- * concurrency.ts: the integral of its pod's requests in flight over the request's life, divided by
- * the life's length), computed as the engine's requests end. The engine yields them in the order
- * they end; arrivals are taken in time order up to each end, so the integral is the sidecar's.
+ * The `meanConcurrency` a budget-enforcing sidecar puts on each usage event, with the sidecar's
+ * own integral (domain/mean-concurrency.ts), as the engine's requests end. The engine yields them
+ * in the order they end; arrivals are entered in time order up to each end, so the integral sees
+ * the instants in the order the sidecar does.
  */
 export class PodConcurrency<R extends { readonly arrival: number }> {
   private readonly byArrival: readonly R[];
   private next = 0;
-  private inFlight = 0;
-  private integral = 0;
-  private last = -Infinity;
+  private readonly pod = new MeanConcurrency();
   private readonly since = new Map<R, number>();
 
   /** `requests`: every request of the pod, with its arrival in milliseconds. */
@@ -22,23 +22,11 @@ export class PodConcurrency<R extends { readonly arrival: number }> {
     for (; this.next < this.byArrival.length; this.next += 1) {
       const r = this.byArrival[this.next];
       if (r === undefined || r.arrival > end) break;
-      this.advance(r.arrival);
-      this.inFlight += 1;
-      this.since.set(r, this.integral);
+      this.since.set(r, this.pod.enter(r.arrival));
     }
-    this.advance(end);
     const since = this.since.get(request);
+    if (since === undefined) return 1;
     this.since.delete(request);
-    if (since !== undefined) this.inFlight = Math.max(0, this.inFlight - 1);
-    const length = end - request.arrival;
-    if (since === undefined || !(length > 0)) return 1;
-    return Math.max(1, (this.integral - since) / length);
-  }
-
-  private advance(at: number): void {
-    if (at > this.last) {
-      if (Number.isFinite(this.last)) this.integral += this.inFlight * (at - this.last);
-      this.last = at;
-    }
+    return this.pod.leave(end, since, request.arrival);
   }
 }

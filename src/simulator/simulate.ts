@@ -22,7 +22,7 @@ export interface SimulationOptions {
   readonly scrapes?: ScrapeOptions;
   /**
    * Whether the sidecars enforce spend budgets, and so put `meanConcurrency` on each answered usage
-   * event, as theirs do (src/sidecar/concurrency.ts); default false.
+   * event, as theirs do (src/domain/mean-concurrency.ts); default false.
    */
   readonly meanConcurrency?: boolean;
 }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Concurrency } from '../../src/sidecar/concurrency.js';
+import { MeanConcurrency as Concurrency } from '../../src/domain/mean-concurrency.js';
 
 describe("a pod's mean concurrency over a request's life", () => {
   it('is 1 alone, and the time-weighted number in flight when others overlap it', () => {

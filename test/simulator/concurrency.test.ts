@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Concurrency } from '../../src/sidecar/concurrency.js';
+import { MeanConcurrency } from '../../src/domain/mean-concurrency.js';
 import { PodConcurrency } from '../../src/simulator/concurrency.js';
 import { simulateDay } from '../../src/simulator/simulate.js';
 
@@ -27,7 +27,7 @@ describe("the simulator's meanConcurrency", () => {
       fc.property(requests, (drawn) => {
         const reqs: Req[] = drawn.map((d) => ({ arrival: d.arrival, end: d.arrival + d.length }));
         // The sidecar sees arrivals and ends in time order (an end before an arrival at the same instant).
-        const sidecar = new Concurrency();
+        const sidecar = new MeanConcurrency();
         const since = new Map<Req, number>();
         const expected = new Map<Req, number>();
         const instants = [

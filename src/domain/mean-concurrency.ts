@@ -6,13 +6,14 @@
  *
  * It goes in the usage event (attribute `meanConcurrency`) for the spend budgets' estimate at
  * ingestion (contracts.md §14): a request's share of its pod's GPU-time is about its time held
- * divided by how many shared it. The daily report's allocation does not read it.
+ * divided by how many shared it. The daily report's allocation does not read it. The simulator
+ * computes it with this class too (src/simulator/concurrency.ts), so its events carry the sidecar's figure.
  */
-export class Concurrency {
+export class MeanConcurrency {
   private inFlight = 0;
   /** Request-milliseconds in flight, up to `last`. */
   private integral = 0;
-  private last = 0;
+  private last = Number.NEGATIVE_INFINITY;
 
   /** A request arrives at `now` (ms): the integral at that instant, for `leave`. */
   enter(now: number): number {
@@ -36,7 +37,7 @@ export class Concurrency {
   private advance(now: number): void {
     // A clock that steps back adds nothing (never a negative span).
     if (now > this.last) {
-      if (this.last > 0) this.integral += this.inFlight * (now - this.last);
+      if (Number.isFinite(this.last)) this.integral += this.inFlight * (now - this.last);
       this.last = now;
     }
   }
