@@ -10,7 +10,7 @@
  */
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { parseCostGateArgs, runCostGate } from '../src/cli/cost-gate-command.js';
 import type { Services } from '../src/composition/composition.js';
@@ -76,7 +76,8 @@ export async function canaryDemo(input: CanaryDemoInput, print: (line: string) =
     const canaryPod: PodIdentity = { ...route.pod, pod: `${candidate.canary.name}-0` };
     const served = await startSuiteModel(SUITE, model, 'good', jobName);
     const sidecar = await startMeteredPod({ upstream: served.url, identity: canaryPod, now: clock.ms });
-    let canaryEvents: Record<string, unknown>[] = [];
+    // Set once the sidecar is stopped: after the replay, or in `finally` when a step failed.
+    let canaryEvents: Record<string, unknown>[] | undefined;
     try {
       // No --model-version: the harness reads it from the canary's /v1/models, as in the cluster.
       const run = await runEvaluation({
@@ -123,7 +124,7 @@ export async function canaryDemo(input: CanaryDemoInput, print: (line: string) =
           (outcome.markdown.split('\n')[2] ?? '').replace(/\*\*/g, ''),
       );
     } finally {
-      if (canaryEvents.length === 0) canaryEvents = await sidecar.stop();
+      canaryEvents ??= await sidecar.stop();
       await served.stop();
       await route.deliver(canaryEvents);
     }
@@ -209,7 +210,7 @@ async function writeRun(
 
 /** The model's usage events of the day, as NDJSON: what `chargeback replay-workload --events` reads. */
 async function writeUsage(path: string, events: Iterable<unknown>, model: string): Promise<void> {
-  await mkdir(join(path, '..'), { recursive: true });
+  await mkdir(dirname(path), { recursive: true });
   const stream = createWriteStream(path);
   for (const e of events) {
     const event = e as Record<string, unknown>;
