@@ -201,9 +201,13 @@ export async function runReplayWorkload(
   const sample = sampler.result();
   if (sample.chosen.length === 0) {
     const models = [...scan.models].sort();
+    const refused =
+      scan.rejected === 0 ? '' : `; ${scan.rejected} line(s) refused, first: ${scan.firstRejected[0] ?? ''}`;
     throw new UsageError(
       `--events ${options.events} has no completed generation of model ${options.model}` +
-        (models.length === 0 ? ' (no usage events at all)' : ` (models there: ${models.join(', ')})`),
+        (models.length === 0
+          ? ` (no valid usage event${refused})`
+          : ` (models there: ${models.join(', ')}${refused})`),
     );
   }
   const warnings = [

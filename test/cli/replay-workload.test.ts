@@ -249,4 +249,33 @@ describe('chargeback replay-workload through a real sidecar', () => {
     );
     expect(await usageEvents(baseline)).toHaveLength(0);
   });
+
+  it('says how many lines it refused and why, when none of them is a valid usage event', async () => {
+    const broken = join(dir, 'broken.ndjson');
+    const hostile = usage({ eventId: 'h-1', model: 'fake-model', gpuSku: SKU, tenant: 'evil\u001b[31m' });
+    writeFileSync(
+      broken,
+      [
+        'not json',
+        JSON.stringify(hostile),
+        JSON.stringify(usage({ eventId: 'h-2', model: 'fake-model', gpuSku: 'Standard_NC6' })),
+      ].join('\n'),
+    );
+    const result = await runMain([
+      'replay-workload',
+      '--events',
+      broken,
+      '--model',
+      'fake-model',
+      '--endpoint',
+      baseline.base,
+      '--prices',
+      'prices/azure-a100.json',
+    ]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(
+      /has no completed generation of model fake-model \(no valid usage event; 3 line\(s\) refused, first: .*broken\.ndjson:1: not valid JSON/,
+    );
+    expect(await usageEvents(baseline)).toHaveLength(0);
+  });
 });
